@@ -1,0 +1,1 @@
+//! OIDC identity-token verification for CI providers (discovery, JWKS cache, replay store) and the mapping of their claims to certificate identities; plus the development issuer used by `vouch serve --dev`.

@@ -1,0 +1,1 @@
+//! RFC 3161 timestamp authority: parses timestamp queries and issues signed timestamp tokens.

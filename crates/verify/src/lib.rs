@@ -1,0 +1,1 @@
+//! Verification library: Sigstore bundles, identity policy, checksum files. Embeddable by any Rust tool; no network.

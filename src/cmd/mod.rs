@@ -1,0 +1,71 @@
+//! The command tree. Each subcommand lives in its own module with an `Args` struct (clap
+//! derive; doc comments are the `--help` text) and a `run` function returning an [`Exit`].
+
+use clap::{Parser, Subcommand};
+
+use crate::output::Exit;
+
+mod bench;
+mod bench_http;
+mod bench_log;
+mod bench_verify;
+mod conformance;
+mod log;
+mod release;
+mod serve;
+mod verify;
+mod verify_bundle;
+mod verify_checksums;
+
+/// vouch: publish, fetch and verify software with provenance anyone can check offline.
+///
+/// Exit codes: 0 success, 1 verification failed, 2 usage or operational error.
+/// Every error is printed as `error[CODE]: message`; the codes are listed in the README.
+#[derive(Debug, Parser)]
+#[command(name = "vouch", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Verify an artifact against a Sigstore bundle and an identity policy, or check
+    /// checksum files (`vouch verify checksums`).
+    Verify(verify::Args),
+    /// The sigstore-conformance CLI protocol, for running that suite against vouch.
+    Conformance(conformance::Args),
+    /// Run the registry server with its transparency log.
+    Serve(serve::Args),
+    /// Read and audit a transparency log: checkpoints, proofs, monitoring.
+    Log(log::Args),
+    /// Release pipeline tools: seal a release directory, check package indexes against it.
+    Release(release::Args),
+    /// Measure throughput of vouch's hot paths on this machine.
+    Bench(bench::Args),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Verify(args) => verify::run(args),
+        Command::Conformance(args) => conformance::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Log(args) => log::run(args),
+        Command::Release(args) => release::run(args),
+        Command::Bench(args) => bench::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,28 @@
+//! `vouch verify`: bundle verification by default, `vouch verify checksums` for checksum files.
+
+use clap::Subcommand;
+
+use crate::output::Exit;
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct Args {
+    #[command(subcommand)]
+    sub: Option<Sub>,
+
+    #[command(flatten)]
+    bundle: super::verify_bundle::Args,
+}
+
+#[derive(Debug, Subcommand)]
+enum Sub {
+    /// Verify files against SHA256SUMS or dist-manifest.json.
+    Checksums(super::verify_checksums::Args),
+}
+
+pub fn run(args: Args) -> anyhow::Result<Exit> {
+    match args.sub {
+        Some(Sub::Checksums(a)) => super::verify_checksums::run(a),
+        None => super::verify_bundle::run(args.bundle),
+    }
+}

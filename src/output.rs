@@ -1,0 +1,111 @@
+//! Shared terminal conventions for every subcommand: exit codes, error reporting with
+//! stable codes, `--json` printing, and logging setup.
+
+use std::io::Write;
+
+/// The process exit status. Kept as a type so commands cannot invent new numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Success; for verifying commands, everything verified.
+    Ok,
+    /// A verification failed: the input was well-formed but did not check out.
+    VerifyFailed,
+    /// Usage or operational error.
+    Error,
+}
+
+impl Exit {
+    pub fn as_i32(self) -> i32 {
+        match self {
+            Exit::Ok => 0,
+            Exit::VerifyFailed => 1,
+            Exit::Error => 2,
+        }
+    }
+}
+
+/// An error that reached the top of a command, with its stable code (from DESIGN.md or
+/// the README's error table) and the exit status it maps to.
+#[derive(Debug)]
+pub struct CodedError {
+    pub code: &'static str,
+    pub message: String,
+    pub exit: Exit,
+}
+
+impl CodedError {
+    pub fn new(code: &'static str, exit: Exit, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            exit,
+        }
+    }
+}
+
+impl std::fmt::Display for CodedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for CodedError {}
+
+/// Prints an error that escaped a command and returns the exit status for it.
+/// A `CodedError` anywhere in the chain decides the code and status; anything else is an
+/// operational error (exit 2) with code `CLI_E001`.
+pub fn report_error(err: &anyhow::Error) -> Exit {
+    if is_broken_pipe(err) {
+        return Exit::Ok;
+    }
+    let coded = err.chain().find_map(|e| e.downcast_ref::<CodedError>());
+    let (code, exit) = coded.map_or(("CLI_E001", Exit::Error), |c| (c.code, c.exit));
+    let mut msg = String::new();
+    for (i, cause) in err.chain().enumerate() {
+        let text = match cause.downcast_ref::<CodedError>() {
+            Some(c) => c.message.clone(),
+            None => cause.to_string(),
+        };
+        if i > 0 {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    let _ = writeln!(std::io::stderr(), "error[{code}]: {msg}");
+    exit
+}
+
+/// Prints one JSON object on stdout followed by a newline.
+pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Rust ignores SIGPIPE, so a closed pipe shows up as an `io::Error` which
+/// `report_error` turns into a quiet exit. Nothing to do here on any platform; the
+/// function exists so the policy is visible at the top of `main`.
+pub fn reset_sigpipe() {}
+
+/// Logs go to stderr, structured, filtered by `RUST_LOG` (default: warnings, or info with -v).
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
