@@ -1,1 +1,89 @@
 //! HTTP clients for vouch servers and for any C2SP tlog-tiles log: checkpoints, tiles, proofs, witnesses, monitoring state.
+//!
+//! - [`tiles`]: [`TileClient`], a read-only client for any tlog-tiles log: the
+//!   checkpoint, hash tiles (partial tiles with a full-tile fallback), entry bundles, and
+//!   inclusion / consistency proofs computed from fetched tiles.
+//! - [`witness`]: [`WitnessClient`], the tlog-witness `add-checkpoint` call.
+//! - [`monitor`]: [`MonitorState`], what a monitor has seen of a log, checked and
+//!   persisted atomically (temp file, fsync, rename, fsync of the directory).
+//!
+//! All cryptographic decisions are made by `vouch-tlog`; this crate only moves bytes and
+//! bounds how many it accepts.
+
+pub mod monitor;
+pub mod tiles;
+pub mod witness;
+
+pub use monitor::{MonitorState, Observation};
+pub use tiles::TileClient;
+pub use witness::WitnessClient;
+
+/// Errors of the HTTP clients and the monitor.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request could not be made or the response not read.
+    #[error("request to {url} failed: {source}")]
+    Http {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server answered with an unexpected status.
+    #[error("{url} answered {status}")]
+    Status { url: String, status: u16 },
+    /// The response body exceeded what the resource may hold.
+    #[error("{url} returned more than {max} bytes")]
+    TooLarge { url: String, max: usize },
+    /// A base URL that cannot be used.
+    #[error("invalid log url {url:?}: {reason}")]
+    Url { url: String, reason: &'static str },
+    /// A format or verification error from the tlog core.
+    #[error(transparent)]
+    Tlog(#[from] vouch_tlog::Error),
+    /// The log showed two different roots for one size: a fork.
+    #[error("fork: tree size {size} had root {seen} and now {found}")]
+    Fork {
+        size: u64,
+        seen: vouch_tlog::Hash,
+        found: vouch_tlog::Hash,
+    },
+    /// The log's checkpoint is smaller than one already seen.
+    #[error("rollback: tree size {found} is smaller than the {seen} already seen")]
+    Rollback { seen: u64, found: u64 },
+    /// The log's new checkpoint is not consistent with the one seen before.
+    #[error("checkpoint of size {new} is not consistent with size {old} seen before: {source}")]
+    Inconsistent {
+        old: u64,
+        new: u64,
+        #[source]
+        source: vouch_tlog::Error,
+    },
+    /// A witness reported a different latest size (409).
+    #[error("witness has size {latest} as latest cosigned checkpoint")]
+    WitnessConflict { latest: u64 },
+    /// A witness refused the checkpoint.
+    #[error("witness refused the checkpoint with status {status}: {body}")]
+    WitnessRefused { status: u16, body: String },
+    /// The monitor state file could not be read or written.
+    #[error("monitor state {path}: {source}")]
+    State {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The monitor state file is not valid.
+    #[error("monitor state {path} is invalid: {reason}")]
+    StateFormat { path: String, reason: String },
+}
+
+impl Error {
+    /// Whether the error shows the log misbehaving (fork, rollback, inconsistency), as
+    /// opposed to a network or input problem.
+    pub fn is_log_misbehaviour(&self) -> bool {
+        matches!(
+            self,
+            Error::Fork { .. } | Error::Rollback { .. } | Error::Inconsistent { .. }
+        )
+    }
+}
