@@ -1,0 +1,232 @@
+//! Checksum verification: files on disk against a `SHA256SUMS` / `<asset>.sha256` file or
+//! a `dist-manifest.json`. Every file is reported as ok, missing, extra or mismatched;
+//! the caller decides the exit status from [`CheckReport::passed`].
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::error::ReleaseError;
+use crate::hash::hash_file;
+use crate::manifest::DistManifest;
+use crate::name::AssetName;
+use crate::seal::{is_seal_output, SHA256_SUFFIX};
+use crate::sums::Sums;
+
+/// The record files are checked against.
+#[derive(Debug, Clone)]
+pub enum Record {
+    /// A `sha256sum`-format list; SHA-256 only.
+    Sums(Sums),
+    /// A dist manifest; size, SHA-256 and BLAKE3 are all checked.
+    Manifest(DistManifest),
+}
+
+/// What was expected of one file.
+struct Expect {
+    size: Option<u64>,
+    sha256: String,
+    blake3: Option<String>,
+}
+
+impl Record {
+    fn entries(&self) -> Vec<(AssetName, Expect)> {
+        match self {
+            Record::Sums(s) => s
+                .iter()
+                .map(|(n, d)| {
+                    let e = Expect {
+                        size: None,
+                        sha256: d.to_hex(),
+                        blake3: None,
+                    };
+                    (n.clone(), e)
+                })
+                .collect(),
+            Record::Manifest(m) => m
+                .assets
+                .iter()
+                .map(|a| {
+                    let e = Expect {
+                        size: Some(a.size),
+                        sha256: a.sha256.to_hex(),
+                        blake3: Some(a.blake3.to_hex()),
+                    };
+                    (a.name.clone(), e)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The verdict for one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileStatus {
+    Ok,
+    /// Recorded (or named on the command line) but not on disk.
+    Missing,
+    /// On disk (or named on the command line) but not recorded.
+    Extra,
+    /// Present and recorded, but `field` differs.
+    Mismatch {
+        field: &'static str,
+        expected: String,
+        found: String,
+    },
+}
+
+impl FileStatus {
+    pub fn label(&self) -> &'static str {
+        match self {
+            FileStatus::Ok => "ok",
+            FileStatus::Missing => "missing",
+            FileStatus::Extra => "extra",
+            FileStatus::Mismatch { .. } => "mismatch",
+        }
+    }
+}
+
+/// One row of the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileResult {
+    pub name: String,
+    pub status: FileStatus,
+}
+
+/// The whole verdict, rows sorted by name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CheckReport {
+    pub results: Vec<FileResult>,
+}
+
+impl CheckReport {
+    pub fn passed(&self) -> bool {
+        !self.results.is_empty() && self.results.iter().all(|r| r.status == FileStatus::Ok)
+    }
+
+    /// How many rows carry `label` ("ok", "missing", "extra", "mismatch").
+    pub fn count(&self, label: &str) -> usize {
+        self.results
+            .iter()
+            .filter(|r| r.status.label() == label)
+            .count()
+    }
+}
+
+/// Reads a record file: a manifest when `manifest` is set, else a checksum list.
+pub fn load_record(path: &Path, manifest: bool) -> Result<Record, ReleaseError> {
+    let text = fs::read_to_string(path).map_err(|e| ReleaseError::io(path, e))?;
+    if manifest {
+        DistManifest::parse(&text).map(Record::Manifest)
+    } else {
+        Sums::parse(&path.display().to_string(), &text).map(Record::Sums)
+    }
+}
+
+/// Verifies files against `record`.
+///
+/// With `files` empty, every recorded file is looked up in `dir`, and files in `dir` that
+/// the record does not list are reported as extra (except the seal's own outputs and
+/// `record_name`; and not at all when the record is a per-asset `.sha256` file, which
+/// speaks for one asset only). With `files` given, exactly those are checked: a file the
+/// record does not list is extra, one that does not exist is missing.
+pub fn check(
+    record: &Record,
+    record_name: &str,
+    dir: &Path,
+    files: &[PathBuf],
+) -> Result<CheckReport, ReleaseError> {
+    let entries = record.entries();
+    let mut work: Vec<(String, Option<&Expect>, PathBuf)> = Vec::new();
+    if files.is_empty() {
+        for (name, expect) in &entries {
+            work.push((
+                name.as_str().to_owned(),
+                Some(expect),
+                dir.join(name.as_str()),
+            ));
+        }
+        if !record_name.ends_with(SHA256_SUFFIX) {
+            let listed: BTreeSet<&str> = entries.iter().map(|e| e.0.as_str()).collect();
+            for entry in fs::read_dir(dir).map_err(|e| ReleaseError::io(dir, e))? {
+                let entry = entry.map_err(|e| ReleaseError::io(dir, e))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let is_file = entry.path().is_file();
+                if is_file
+                    && !listed.contains(name.as_str())
+                    && !is_seal_output(&name)
+                    && name != record_name
+                {
+                    work.push((name, None, entry.path()));
+                }
+            }
+        }
+    } else {
+        for path in files {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string());
+            let expect = entries.iter().find(|e| e.0.as_str() == name).map(|e| &e.1);
+            work.push((name, expect, path.clone()));
+        }
+    }
+
+    let mut results: Vec<FileResult> = work
+        .par_iter()
+        .map(|(name, expect, path)| {
+            let status = check_one(*expect, path)?;
+            Ok(FileResult {
+                name: name.clone(),
+                status,
+            })
+        })
+        .collect::<Result<_, ReleaseError>>()?;
+    results.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(CheckReport { results })
+}
+
+fn check_one(expect: Option<&Expect>, path: &Path) -> Result<FileStatus, ReleaseError> {
+    let exists = match fs::metadata(path) {
+        Ok(m) => m.is_file(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(ReleaseError::io(path, e)),
+    };
+    let Some(expect) = expect else {
+        return Ok(if exists {
+            FileStatus::Extra
+        } else {
+            FileStatus::Missing
+        });
+    };
+    if !exists {
+        return Ok(FileStatus::Missing);
+    }
+    let found = hash_file(path, &|_| {}).map_err(|e| ReleaseError::io(path, e))?;
+    let mismatch = |field, expected: String, found: String| FileStatus::Mismatch {
+        field,
+        expected,
+        found,
+    };
+    if let Some(size) = expect.size {
+        if size != found.size {
+            return Ok(mismatch("size", size.to_string(), found.size.to_string()));
+        }
+    }
+    if expect.sha256 != found.sha256.to_hex() {
+        return Ok(mismatch(
+            "sha256",
+            expect.sha256.clone(),
+            found.sha256.to_hex(),
+        ));
+    }
+    if let Some(b3) = &expect.blake3 {
+        if *b3 != found.blake3.to_hex() {
+            return Ok(mismatch("blake3", b3.clone(), found.blake3.to_hex()));
+        }
+    }
+    Ok(FileStatus::Ok)
+}
