@@ -36,7 +36,7 @@ pub struct Cli {
 pub enum Command {
     /// Verify an artifact against a Sigstore bundle and an identity policy, or check
     /// checksum files (`vouch verify checksums`).
-    Verify(verify::Args),
+    Verify(Box<verify::Args>),
     /// The sigstore-conformance CLI protocol, for running that suite against vouch.
     Conformance(conformance::Args),
     /// Run the registry server with its transparency log.
@@ -51,7 +51,7 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
-        Command::Verify(args) => verify::run(args),
+        Command::Verify(args) => verify::run(*args),
         Command::Conformance(args) => conformance::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Log(args) => log::run(args),
