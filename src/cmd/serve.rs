@@ -1,10 +1,198 @@
-//! PLACEHOLDER: replaced by the module's owner before anything is committed.
+//! `vouch serve`: runs the registry server with its transparency log (and, hidden, the crash test's in-process appender).
 
-use crate::output::Exit;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
+use anyhow::Context;
+use vouch_log::{Log, SystemClock};
+use vouch_registry::{Secrets, ServeConfig, ServeError};
+
+use crate::output::{CodedError, Exit};
+
+/// Run the registry server: the transparency log's checkpoint and tiles under the
+/// configured prefix (default `/log`), the built-in witness at `POST /add-checkpoint`,
+/// and the authenticated internal add-entry endpoint.
+///
+/// Without --dev nothing is created: the config file must name existing directories
+/// and databases, and secrets come from the environment variables it names. Once
+/// listening, the bound address is printed on stdout as `listening on http://ADDR`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Development mode: create the data directory, signing keys, lock database and
+    /// tile directory under --data (reused on later runs).
+    #[arg(long)]
+    dev: bool,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Data directory (--dev keeps everything here; relative paths in --config are
+    /// resolved against it).
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// Configuration file (TOML); required without --dev.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Test only (crash test): append this many entries in-process from many
+    /// concurrent producers, printing `ack INDEX HEX(ENTRY)` for each committed entry
+    /// and `checkpoint HEX(NOTE)` for each published checkpoint, then keep serving.
+    #[arg(long, hide = true, value_name = "N")]
+    selftest_appends: Option<u64>,
+    /// Test only: prefix of the entries `--selftest-appends` writes.
+    #[arg(long, hide = true, default_value = "e")]
+    selftest_tag: String,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("not built yet")
+fn coded(e: ServeError) -> anyhow::Error {
+    let mut msg = e.to_string();
+    let mut cur = std::error::Error::source(&e);
+    while let Some(c) = cur {
+        msg.push_str(": ");
+        msg.push_str(&c.to_string());
+        cur = c.source();
+    }
+    CodedError::new(e.code(), Exit::Error, msg).into()
+}
+
+pub fn run(args: Args) -> anyhow::Result<Exit> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(serve(args))
+}
+
+fn resolve(data: &Path, p: &mut PathBuf) {
+    if p.is_relative() {
+        *p = data.join(&*p);
+    }
+}
+
+async fn serve(args: Args) -> anyhow::Result<Exit> {
+    let (cfg, secrets) = if args.dev {
+        std::fs::create_dir_all(&args.data).map_err(|source| {
+            coded(ServeError::DevSetup {
+                path: args.data.clone(),
+                source,
+            })
+        })?;
+        let cfg = match &args.config {
+            Some(p) => ServeConfig::load(p).map_err(coded)?,
+            None => ServeConfig::dev(&args.data),
+        };
+        let secrets = Secrets::dev(&args.data, &cfg).map_err(coded)?;
+        (cfg, secrets)
+    } else {
+        let Some(path) = &args.config else {
+            return Err(CodedError::new(
+                "SERVE_E101",
+                Exit::Error,
+                "--config FILE is required without --dev (nothing is created implicitly)",
+            )
+            .into());
+        };
+        let cfg = ServeConfig::load(path).map_err(coded)?;
+        let secrets = Secrets::from_env(&cfg).map_err(coded)?;
+        (cfg, secrets)
+    };
+    let mut cfg = cfg;
+    if let vouch_registry::config::ObjectsConfig::Local { path } = &mut cfg.storage.objects {
+        resolve(&args.data, path);
+    }
+    if let vouch_registry::config::LockConfig::Sqlite { path } = &mut cfg.storage.lock {
+        resolve(&args.data, path);
+    }
+    let app = vouch_registry::open(&cfg, secrets, args.dev, Arc::new(SystemClock))
+        .await
+        .map_err(coded)?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|source| {
+            coded(ServeError::Listen {
+                addr: args.listen.clone(),
+                source,
+            })
+        })?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on http://{addr}")?;
+        out.flush()?;
+    }
+    tracing::info!(%addr, origin = app.state.log.origin(), "serving");
+    if let Some(n) = args.selftest_appends {
+        tokio::spawn(selftest(
+            Arc::clone(&app.state.log),
+            n,
+            args.selftest_tag.clone(),
+        ));
+    }
+    vouch_registry::serve(listener, app, shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    Ok(Exit::Ok)
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The crash test's load: 64 producers append `TAG-NNNNNNNN` entries until `n` are
+/// acknowledged; every ack and every published checkpoint goes to stdout, flushed
+/// line by line, so the parent knows exactly what was promised before the kill.
+async fn selftest(log: Arc<Log>, n: u64, tag: String) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let mut sub = log.subscribe();
+    let cp_tx = tx.clone();
+    tokio::spawn(async move {
+        while sub.changed().await.is_ok() {
+            let note = sub.borrow_and_update().note.clone();
+            if cp_tx.send(format!("checkpoint {}", hex(&note))).is_err() {
+                return;
+            }
+        }
+    });
+    let next = Arc::new(AtomicU64::new(0));
+    for _ in 0..64 {
+        let (log, next, tx, tag) = (Arc::clone(&log), Arc::clone(&next), tx.clone(), tag.clone());
+        tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return;
+                }
+                let entry = format!("{tag}-{i:08}");
+                match log.add(bytes::Bytes::from(entry.clone())).await {
+                    Ok(index) => {
+                        let _ = tx.send(format!("ack {index} {}", hex(entry.as_bytes())));
+                    }
+                    Err(e) => {
+                        let _ = tx.send(format!("error {e}"));
+                        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    }
+                }
+            }
+        });
+    }
+    drop(tx);
+    while let Some(line) = rx.recv().await {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        while let Ok(more) = rx.try_recv() {
+            let _ = writeln!(out, "{more}");
+        }
+        let _ = out.flush();
+    }
 }

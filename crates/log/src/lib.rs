@@ -1,1 +1,23 @@
 //! The log engine: pools entries, sequences them with group commit, writes tiles through a storage trait and publishes signed checkpoints.
+//!
+//! - [`Log`] ([`sequencer`]): `Log::open` recovers, `Log::add` pools an entry and resolves
+//!   to its index once committed. The commit points are documented in [`sequencer`].
+//! - [`proofs`]: inclusion and consistency proofs from stored tiles.
+//! - [`invariants`]: a whole-log check (every tile, bundle and checkpoint) for tests.
+//! - [`Clock`]: injectable wall-clock time.
+//!
+//! **Architecture invariant:** no entry is acknowledged before the tiles that hold it
+//! are durable and a checkpoint covering it has won the compare-and-swap.
+
+mod clock;
+mod config;
+mod error;
+pub mod invariants;
+pub mod proofs;
+pub mod sequencer;
+mod state;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::LogConfig;
+pub use error::LogError;
+pub use sequencer::{Log, Published, CHECKPOINT_KEY};

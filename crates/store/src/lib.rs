@@ -1,1 +1,34 @@
-//! Storage: object stores for blobs and tiles (local disk, memory, S3) and the metadata and lock databases (SQLite, PostgreSQL).
+//! Storage: object stores for blobs and tiles (local disk, memory, S3) and the checkpoint lock databases (SQLite, PostgreSQL).
+//!
+//! Two contracts live here, each a trait with its durability, concurrency and
+//! idempotence rules written on it:
+//!
+//! - [`Objects`]: a flat key/value object store for tiles, entry bundles, checkpoints and
+//!   blobs. [`LocalDir`] is the default (a directory, with the fsyncs that
+//!   `object_store`'s `LocalFileSystem` leaves out), [`RemoteObjects`] wraps any
+//!   `object_store` backend (in-memory for tests, S3-compatible for scale).
+//! - [`CheckpointLock`]: the compare-and-swap table holding each log's latest committed
+//!   checkpoint, in SQLite ([`SqliteLock`]) or PostgreSQL ([`PostgresLock`]). Whoever wins
+//!   the swap owns that tree size: this is what makes a crashed or duplicated sequencer
+//!   harmless.
+//!
+//! [`faulty`] holds the test double that fails before or after persisting.
+
+mod error;
+pub mod faulty;
+mod key;
+mod local;
+mod lock;
+mod objects;
+mod postgres;
+mod remote;
+mod sqlite;
+
+pub use error::StoreError;
+pub use key::ObjectKey;
+pub use local::LocalDir;
+pub use lock::{CheckpointLock, MemoryLock};
+pub use objects::Objects;
+pub use postgres::PostgresLock;
+pub use remote::RemoteObjects;
+pub use sqlite::SqliteLock;

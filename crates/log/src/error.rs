@@ -1,0 +1,72 @@
+//! The one error type of `vouch-log`.
+
+use std::sync::Arc;
+
+use vouch_store::StoreError;
+
+/// Why an append, a recovery or a proof failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogError {
+    /// The entry cannot be stored: an entry bundle prefixes each entry with a uint16
+    /// length, so 65,535 bytes is the hard limit (tlog-tiles). vouch refuses, it never
+    /// truncates or splits.
+    #[error("entry of {size} bytes is over the {max}-byte limit of entry bundles")]
+    EntryTooLarge { size: usize, max: usize },
+    /// The pool of entries waiting for the next commit is full; retry after the hint.
+    #[error("the log's sequencing pool is full; retry in {retry_after_ms} ms")]
+    PoolFull { retry_after_ms: u64 },
+    /// The log was shut down (or its sequencer stopped after a fatal error).
+    #[error("the log is not accepting entries (shut down or failed)")]
+    Closed,
+    /// The batch this entry was in could not be committed; the entry is not logged.
+    #[error("the batch holding this entry failed to commit")]
+    BatchFailed {
+        #[source]
+        cause: Arc<LogError>,
+    },
+    /// Another sequencer committed a checkpoint we did not expect: this process is no
+    /// longer the log's sequencer and stopped.
+    #[error("another sequencer committed tree size {found_size} while we held {ours}")]
+    LostLock { ours: u64, found_size: u64 },
+    /// There is no checkpoint for this origin and this process may not create one.
+    #[error("log {origin:?} has no checkpoint in the lock database (run with --dev to create it)")]
+    NotInitialized { origin: String },
+    /// Stored state contradicts itself (e.g. the tiles do not hash to the checkpoint's root).
+    #[error("stored log state is inconsistent: {what} (expected {expected}, found {found})")]
+    Inconsistent {
+        what: &'static str,
+        expected: String,
+        found: String,
+    },
+    /// A tile or bundle the tree size implies is missing from the object store.
+    #[error("object {key} is missing from the object store")]
+    Missing { key: String },
+    /// An index or size past the committed tree.
+    #[error("{what} {value} is out of range for tree size {size}")]
+    OutOfRange {
+        what: &'static str,
+        value: u64,
+        size: u64,
+    },
+    /// The integration task panicked (a bug); the batch was not committed.
+    #[error("the integration task panicked")]
+    TaskPanicked,
+    /// Storage failed.
+    #[error("storage failed")]
+    Store(#[from] StoreError),
+    /// Parsing, signing or proof computation failed in the tlog core.
+    #[error("transparency log core")]
+    Tlog(#[from] vouch_tlog::Error),
+}
+
+impl LogError {
+    /// Whether retrying the same request later may succeed (pool full, transient batch
+    /// failure) as opposed to a request that will never be accepted.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            LogError::PoolFull { .. } | LogError::BatchFailed { .. }
+        )
+    }
+}

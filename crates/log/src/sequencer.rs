@@ -1,0 +1,404 @@
+//! `Log`: the bounded pool, the group-commit sequencer task, and the in-process `add` API.
+//!
+//! One batch goes through three commit points, each commented where it happens in
+//! [`commit_batch`]:
+//!
+//! 1. every tile and entry bundle of the new tree is written durably (`put_many`);
+//! 2. the new signed checkpoint replaces the old one by compare-and-swap in the lock
+//!    backend: this is THE commit;
+//! 3. the checkpoint object is published, and only then are entries acknowledged.
+//!
+//! Unlike Sunlight, tiles are written straight to their final paths before the commit
+//! instead of going through a staging bundle. Every path written in step 1 lies beyond
+//! the committed tree (a new partial width or a tile that was not full before), and
+//! vouch's HTTP layer refuses any tile beyond the committed checkpoint, so no reader or
+//! cache ever sees a tile of an uncommitted batch, and the next batch overwrites it.
+//! That spares writing every byte twice, which is most of the cost on one disk.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::sync::{oneshot, watch, Notify};
+use tokio::time::Instant;
+use vouch_store::{CheckpointLock, ObjectKey, Objects, StoreError};
+use vouch_tlog::{open_checkpoint, sign_note, Checkpoint, Hash, Signer, Verifier, EMPTY_ROOT};
+
+use crate::state::TreeState;
+use crate::{LogConfig, LogError};
+
+/// Object key of the published checkpoint (tlog-tiles: `<prefix>/checkpoint`).
+pub const CHECKPOINT_KEY: &str = "checkpoint";
+
+type Ack = oneshot::Sender<Result<u64, LogError>>;
+
+/// The latest checkpoint this process committed and published.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub size: u64,
+    pub root: Hash,
+    /// The signed note exactly as stored and served.
+    pub note: Bytes,
+}
+
+/// Entries waiting for the next batch.
+#[derive(Debug, Default)]
+struct Pool {
+    entries: Vec<(Bytes, Ack)>,
+    bytes: usize,
+}
+
+#[derive(Debug)]
+struct Shared {
+    config: LogConfig,
+    objects: Arc<dyn Objects>,
+    lock: Arc<dyn CheckpointLock>,
+    signer: Signer,
+    /// Guards the pool; held only to push one entry or to swap the vector out.
+    pool: Mutex<Pool>,
+    /// Wakes the sequencer when the pool becomes non-empty or reaches a full batch.
+    wake: Notify,
+    /// Set by shutdown or a fatal error; `add` then refuses.
+    closed: AtomicBool,
+    published: watch::Sender<Arc<Published>>,
+}
+
+impl Shared {
+    fn pool(&self) -> std::sync::MutexGuard<'_, Pool> {
+        // Pool operations are single pushes and swaps: a panic cannot leave it torn.
+        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A transparency log with its sequencer running. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Log {
+    shared: Arc<Shared>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Log {
+    /// Opens the log named `config.origin`, recovering from whatever a crash left, and
+    /// starts its sequencer. With `create` (`--dev`, tests) a missing log is created
+    /// empty; otherwise it must exist in the lock backend.
+    ///
+    /// Recovery: the lock row is the truth. Every tile of that tree was durable before
+    /// the row was swapped (commit point 1 precedes 2), so the state is rebuilt from
+    /// tiles and checked against the row's root; if the published `checkpoint` object
+    /// lags (a crash between commit points 2 and 3), it is republished here.
+    pub async fn open(
+        config: LogConfig,
+        objects: Arc<dyn Objects>,
+        lock: Arc<dyn CheckpointLock>,
+        signer: Signer,
+        create: bool,
+    ) -> Result<Log, LogError> {
+        let origin = config.origin.clone();
+        let note = match lock.load(&origin).await? {
+            Some(n) => n,
+            None if create => {
+                let first = sign(&signer, &origin, 0, EMPTY_ROOT)?;
+                match lock.create(&origin, &first).await {
+                    Ok(()) => first.to_vec(),
+                    Err(StoreError::AlreadyExists { .. }) => {
+                        lock.load(&origin).await?.ok_or(LogError::NotInitialized {
+                            origin: origin.clone(),
+                        })?
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            None => return Err(LogError::NotInitialized { origin }),
+        };
+        let note = Bytes::from(note);
+        let cp = open_checkpoint(&note, &origin, &[signer.verifier()])?.checkpoint;
+        let key = checkpoint_key();
+        if objects.get(&key).await?.as_ref() != Some(&note) {
+            tracing::info!(size = cp.size, "republishing the committed checkpoint");
+            objects.put(&key, note.clone()).await?;
+        }
+        let state = TreeState::load(&*objects, cp.size, cp.root).await?;
+        let (published, _) = watch::channel(Arc::new(Published {
+            size: cp.size,
+            root: cp.root,
+            note: note.clone(),
+        }));
+        let shared = Arc::new(Shared {
+            config,
+            objects,
+            lock,
+            signer,
+            pool: Mutex::new(Pool::default()),
+            wake: Notify::new(),
+            closed: AtomicBool::new(false),
+            published,
+        });
+        let task = tokio::spawn(run(Arc::clone(&shared), state, note));
+        Ok(Log {
+            shared,
+            task: Mutex::new(Some(task)),
+        })
+    }
+
+    /// Adds one entry and resolves to its index once it is durable and covered by a
+    /// published checkpoint. Refuses at once (without waiting) when the entry is over
+    /// 65,535 bytes, the pool is full, or the log is closed.
+    pub async fn add(&self, entry: Bytes) -> Result<u64, LogError> {
+        let rx = self.enqueue(entry)?;
+        rx.await.unwrap_or(Err(LogError::Closed))
+    }
+
+    /// The synchronous half of [`Log::add`]: pools the entry and returns the receiver
+    /// of its index. Useful to keep many entries in flight from one task.
+    pub fn enqueue(
+        &self,
+        entry: Bytes,
+    ) -> Result<oneshot::Receiver<Result<u64, LogError>>, LogError> {
+        let s = &self.shared;
+        if entry.len() > vouch_tlog::MAX_ENTRY_SIZE {
+            return Err(LogError::EntryTooLarge {
+                size: entry.len(),
+                max: vouch_tlog::MAX_ENTRY_SIZE,
+            });
+        }
+        if s.closed.load(Ordering::Acquire) {
+            return Err(LogError::Closed);
+        }
+        let (tx, rx) = oneshot::channel();
+        let len = {
+            let mut pool = s.pool();
+            let len = pool.entries.len();
+            if len >= s.config.pool_max_entries
+                || pool.bytes + entry.len() > s.config.pool_max_bytes
+            {
+                let batches = (len / s.config.batch_max_entries + 1) as u64;
+                let per = s.config.batch_interval.as_millis() as u64;
+                return Err(LogError::PoolFull {
+                    retry_after_ms: (batches * per).max(100),
+                });
+            }
+            pool.bytes += entry.len();
+            pool.entries.push((entry, tx));
+            len + 1
+        };
+        if len == 1 || len == s.config.batch_max_entries {
+            s.wake.notify_one();
+        }
+        Ok(rx)
+    }
+
+    /// The latest published checkpoint.
+    pub fn latest(&self) -> Arc<Published> {
+        self.shared.published.borrow().clone()
+    }
+
+    /// Follows published checkpoints.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Published>> {
+        self.shared.published.subscribe()
+    }
+
+    /// The log's origin line.
+    pub fn origin(&self) -> &str {
+        &self.shared.config.origin
+    }
+
+    /// The key that verifies this log's checkpoints.
+    pub fn verifier(&self) -> Verifier {
+        self.shared.signer.verifier()
+    }
+
+    /// The object store holding the tiles.
+    pub fn objects(&self) -> &Arc<dyn Objects> {
+        &self.shared.objects
+    }
+
+    /// Entries currently waiting in the pool.
+    pub fn pooled(&self) -> usize {
+        self.shared.pool().entries.len()
+    }
+
+    /// Stops accepting entries, sequences what is pooled, and waits for the sequencer.
+    pub async fn shutdown(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.wake.notify_one();
+        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = task {
+            let _ = t.await;
+        }
+    }
+
+    /// Kills the sequencer wherever it is, like a crash (tests). Waiters see `Closed`.
+    pub fn abort(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+        if let Some(t) = self.task.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
+fn checkpoint_key() -> ObjectKey {
+    // A constant that satisfies ObjectKey's grammar.
+    ObjectKey::new(CHECKPOINT_KEY).expect("\"checkpoint\" is a valid object key")
+}
+
+fn sign(signer: &Signer, origin: &str, size: u64, root: Hash) -> Result<Bytes, LogError> {
+    let text = Checkpoint::new(origin, size, root).to_text();
+    Ok(Bytes::from(sign_note(&text, &[signer])?))
+}
+
+/// The sequencer task: waits for a batch to be due, commits it, acknowledges it.
+async fn run(shared: Arc<Shared>, mut state: TreeState, mut note: Bytes) {
+    let interval = shared.config.batch_interval;
+    let max = shared.config.batch_max_entries;
+    let mut next_at = Instant::now();
+    loop {
+        loop {
+            let len = shared.pool().entries.len();
+            let closed = shared.closed.load(Ordering::Acquire);
+            if len == 0 && closed {
+                return;
+            }
+            if len >= max || (len > 0 && (closed || Instant::now() >= next_at)) {
+                break;
+            }
+            let notified = shared.wake.notified();
+            if len == 0 {
+                notified.await;
+            } else {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(next_at) => {}
+                    _ = notified => {}
+                }
+            }
+        }
+        next_at = Instant::now() + interval;
+        let batch: Vec<(Bytes, Ack)> = {
+            let mut pool = shared.pool();
+            let take = pool.entries.len().min(max);
+            let rest = pool.entries.split_off(take);
+            let batch = std::mem::replace(&mut pool.entries, rest);
+            pool.bytes -= batch.iter().map(|(e, _)| e.len()).sum::<usize>();
+            batch
+        };
+        let (entries, acks): (Vec<Bytes>, Vec<Ack>) = batch.into_iter().unzip();
+        match commit_batch(&shared, &mut state, &mut note, entries).await {
+            Ok(first) => {
+                for (i, ack) in acks.into_iter().enumerate() {
+                    let _ = ack.send(Ok(first + i as u64));
+                }
+            }
+            Err(Outcome::Failed(e)) => {
+                tracing::warn!(error = %e, entries = acks.len(), "batch not committed");
+                let cause = Arc::new(e);
+                for ack in acks {
+                    let _ = ack.send(Err(LogError::BatchFailed {
+                        cause: Arc::clone(&cause),
+                    }));
+                }
+            }
+            Err(Outcome::Fatal(e)) => {
+                tracing::error!(error = %e, "sequencer stopped");
+                shared.closed.store(true, Ordering::Release);
+                let cause = Arc::new(e);
+                let pooled = std::mem::take(&mut shared.pool().entries);
+                for ack in acks.into_iter().chain(pooled.into_iter().map(|(_, a)| a)) {
+                    let _ = ack.send(Err(LogError::BatchFailed {
+                        cause: Arc::clone(&cause),
+                    }));
+                }
+                return;
+            }
+        }
+    }
+}
+
+enum Outcome {
+    /// Nothing was committed; the state is unchanged and sequencing goes on.
+    Failed(LogError),
+    /// We no longer know or own the committed state; the sequencer stops.
+    Fatal(LogError),
+}
+
+/// Commits one batch; returns the index of its first entry.
+async fn commit_batch(
+    shared: &Shared,
+    state: &mut TreeState,
+    note: &mut Bytes,
+    entries: Vec<Bytes>,
+) -> Result<u64, Outcome> {
+    let first = state.size();
+    let mut next = state.clone();
+    let (next, integrated) = tokio::task::spawn_blocking(move || {
+        let r = next.integrate(&entries);
+        (next, r)
+    })
+    .await
+    .map_err(|_| Outcome::Failed(LogError::TaskPanicked))?;
+    let integrated = integrated.map_err(Outcome::Failed)?;
+
+    // COMMIT POINT 1: tiles and bundles of the new tree are durable once this returns.
+    // A crash before, during or after it commits nothing: every path written is beyond
+    // the committed tree, so it is never served, and the next batch after restart
+    // overwrites it. An error here fails the batch and leaves `state` as it was.
+    shared
+        .objects
+        .put_many(integrated.objects)
+        .await
+        .map_err(|e| Outcome::Failed(e.into()))?;
+
+    let origin = &shared.config.origin;
+    let new_note =
+        sign(&shared.signer, origin, integrated.size, integrated.root).map_err(Outcome::Failed)?;
+
+    // COMMIT POINT 2: the compare-and-swap. Before it returns Ok, a crash recovers to
+    // the old tree (the batch's waiters never got an index); after, recovery finds the
+    // new checkpoint in the lock row and all its tiles already durable (point 1).
+    match shared.lock.compare_and_swap(origin, note, &new_note).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict { found, .. }) if found.as_deref() == Some(&new_note[..]) => {}
+        Err(StoreError::Conflict { found, .. }) => {
+            let found_size = found
+                .as_deref()
+                .and_then(|f| open_checkpoint(f, origin, &[shared.signer.verifier()]).ok())
+                .map_or(0, |c| c.checkpoint.size);
+            return Err(Outcome::Fatal(LogError::LostLock {
+                ours: first,
+                found_size,
+            }));
+        }
+        Err(e) => {
+            // The swap's outcome is unknown: ask the lock which tree is committed.
+            match shared.lock.load(origin).await {
+                Ok(Some(f)) if f == new_note[..] => {}
+                Ok(Some(f)) if f == note[..] => return Err(Outcome::Failed(e.into())),
+                _ => return Err(Outcome::Fatal(e.into())),
+            }
+        }
+    }
+    *state = next;
+    *note = new_note.clone();
+
+    // COMMIT POINT 3: publish. The batch is committed whatever happens here; a crash
+    // before the object is written is repaired by `Log::open`, and a failed write is
+    // superseded by the next batch's checkpoint (the in-memory one is served meanwhile,
+    // its tiles are durable). Acknowledgements go out after this.
+    if let Err(e) = shared
+        .objects
+        .put(&checkpoint_key(), new_note.clone())
+        .await
+    {
+        tracing::warn!(error = %e, size = integrated.size, "checkpoint object not published yet");
+    }
+    shared.published.send_replace(Arc::new(Published {
+        size: integrated.size,
+        root: integrated.root,
+        note: new_note,
+    }));
+    Ok(first)
+}

@@ -1,0 +1,207 @@
+//! Errors of the registry service: `ServeError` for startup (coded for the CLI) and `ApiError`, the one HTTP error type that becomes `(status, code, detail)` JSON.
+
+use std::path::PathBuf;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use vouch_log::LogError;
+use vouch_tlog::WitnessError;
+
+/// Why `vouch serve` could not start. Each variant has a stable code ([`ServeError::code`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    #[error("cannot read config file {path}")]
+    ConfigRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {reason}")]
+    ConfigInvalid { path: PathBuf, reason: String },
+    #[error("environment variable {var} is not set")]
+    SecretMissing { var: String },
+    #[error("environment variable {var} does not hold a valid {what}")]
+    SecretInvalid { var: String, what: &'static str },
+    #[error("cannot prepare the --dev data directory {path}")]
+    DevSetup {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("storage is not usable")]
+    Storage(#[from] vouch_store::StoreError),
+    #[error("the transparency log could not be opened")]
+    Log(#[from] LogError),
+    #[error("cannot listen on {addr}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ServeError {
+    /// The stable code (README, "Error codes"). Never renumbered.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServeError::ConfigRead { .. } | ServeError::ConfigInvalid { .. } => "SERVE_E101",
+            ServeError::SecretMissing { .. } | ServeError::SecretInvalid { .. } => "SERVE_E102",
+            ServeError::DevSetup { .. } | ServeError::Storage(_) => "SERVE_E103",
+            ServeError::Log(_) => "SERVE_E104",
+            ServeError::Listen { .. } => "SERVE_E105",
+        }
+    }
+}
+
+/// An HTTP error: status, stable code, and a detail safe to show a client. Internal
+/// causes are logged where the error is made, never sent.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    /// Seconds for `Retry-After` (429, 503).
+    pub retry_after: Option<u64>,
+    /// tlog-witness 409 answers carry the latest size as `text/x.tlog.size`.
+    pub witness_size: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            detail: detail.into(),
+            retry_after: None,
+            witness_size: None,
+        }
+    }
+
+    /// SERVE_E001: the request path or body is malformed.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "SERVE_E001", detail)
+    }
+
+    /// SERVE_E002: no such resource, or beyond the committed tree.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "SERVE_E002", detail)
+    }
+
+    /// SERVE_E006: missing or wrong bearer token.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "SERVE_E006",
+            "a valid bearer token is required",
+        )
+    }
+
+    /// SERVE_E007: something failed on our side; the cause is in the server log.
+    pub fn internal(cause: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %ErrorChain(cause), "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "SERVE_E007",
+            "internal error; see the server log",
+        )
+    }
+}
+
+/// Formats an error with its sources, for logs.
+struct ErrorChain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cur = self.0.source();
+        while let Some(c) = cur {
+            write!(f, ": {c}")?;
+            cur = c.source();
+        }
+        Ok(())
+    }
+}
+
+impl From<LogError> for ApiError {
+    fn from(e: LogError) -> Self {
+        match e {
+            LogError::EntryTooLarge { size, max } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "SERVE_E004",
+                format!("entry of {size} bytes is over the {max}-byte limit of entry bundles"),
+            ),
+            LogError::PoolFull { retry_after_ms } => ApiError {
+                retry_after: Some(retry_after_ms.div_ceil(1000).max(1)),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "SERVE_E003",
+                    "the log's sequencing pool is full; retry later",
+                )
+            },
+            LogError::OutOfRange { what, value, size } => {
+                ApiError::not_found(format!("{what} {value} is beyond tree size {size}"))
+            }
+            LogError::Closed | LogError::BatchFailed { .. } | LogError::LostLock { .. } => {
+                tracing::warn!(error = %ErrorChain(&e), "log unavailable");
+                ApiError {
+                    retry_after: Some(1),
+                    ..ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "SERVE_E005",
+                        "the transparency log is unavailable; the entry was not logged",
+                    )
+                }
+            }
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+impl From<WitnessError> for ApiError {
+    fn from(e: WitnessError) -> Self {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let code = match status.as_u16() {
+            403 => "WITNESS_E002",
+            404 => "WITNESS_E003",
+            409 => "WITNESS_E004",
+            422 => "WITNESS_E005",
+            _ => "WITNESS_E001",
+        };
+        ApiError {
+            witness_size: e.latest_size(),
+            ..ApiError::new(status, code, e.to_string())
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = match self.witness_size {
+            // tlog-witness: "the response body MUST be the latest size as ASCII decimal".
+            Some(size) => (
+                self.status,
+                [(header::CONTENT_TYPE, "text/x.tlog.size")],
+                format!("{size}\n"),
+            )
+                .into_response(),
+            None => (
+                self.status,
+                axum::Json(serde_json::json!({
+                    "status": self.status.as_u16(),
+                    "code": self.code,
+                    "detail": self.detail,
+                })),
+            )
+                .into_response(),
+        };
+        if let Some(s) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp
+    }
+}

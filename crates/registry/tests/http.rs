@@ -1,0 +1,287 @@
+//! HTTP tests through the router (`oneshot`): cache headers, range checks, bad paths as 4xx, the internal add-entry endpoint, pushback, and the built-in witness.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+use vouch_log::ManualClock;
+use vouch_registry::config::{LockConfig, ObjectsConfig};
+use vouch_registry::{App, Secrets, ServeConfig};
+use vouch_tlog::{KeyType, Signer};
+
+async fn app(dir: &std::path::Path, tweak: impl FnOnce(&mut ServeConfig)) -> App {
+    let mut cfg = ServeConfig::dev(dir);
+    cfg.storage.objects = ObjectsConfig::Memory;
+    cfg.storage.lock = LockConfig::Sqlite {
+        path: dir.join("lock.db"),
+    };
+    tweak(&mut cfg);
+    let secrets = Secrets::dev(dir, &cfg).unwrap();
+    vouch_registry::open(
+        &cfg,
+        secrets,
+        true,
+        Arc::new(ManualClock::new(1_700_000_000)),
+    )
+    .await
+    .unwrap()
+}
+
+struct Resp {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+async fn call(app: &App, req: Request<Body>) -> Resp {
+    let r = app.router.clone().oneshot(req).await.unwrap();
+    let status = r.status();
+    let headers = r.headers().clone();
+    let body = r.into_body().collect().await.unwrap().to_bytes().to_vec();
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn get(app: &App, path: &str) -> Resp {
+    call(app, Request::get(path).body(Body::empty()).unwrap()).await
+}
+
+fn token(dir: &std::path::Path) -> String {
+    std::fs::read_to_string(dir.join("internal.token"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+async fn add(app: &App, dir: &std::path::Path, body: Vec<u8>) -> Resp {
+    let req = Request::post("/log/internal/add-entry")
+        .header("authorization", format!("Bearer {}", token(dir)))
+        .body(Body::from(body))
+        .unwrap();
+    call(app, req).await
+}
+
+#[tokio::test]
+async fn checkpoint_and_tiles_have_the_right_cache_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), |c| c.log.batch_interval_ms = Some(1)).await;
+    let cp = get(&app, "/log/checkpoint").await;
+    assert_eq!(cp.status, StatusCode::OK);
+    assert_eq!(cp.header("cache-control"), "no-cache");
+    assert!(String::from_utf8(cp.body)
+        .unwrap()
+        .starts_with("localhost/vouch-dev\n0\n"));
+
+    for i in 0..300u32 {
+        let r = add(&app, dir.path(), format!("entry {i}").into_bytes()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "{:?}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    let size = app.state.log.latest().size;
+    assert_eq!(size, 300);
+    let full = get(&app, "/log/tile/0/000").await;
+    assert_eq!(full.status, StatusCode::OK);
+    assert_eq!(full.body.len(), 256 * 32);
+    assert_eq!(
+        full.header("cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    let bundle = get(&app, "/log/tile/entries/000").await;
+    assert_eq!(bundle.status, StatusCode::OK);
+    assert_eq!(
+        bundle.header("cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    let partial = get(&app, "/log/tile/0/001.p/44").await;
+    assert_eq!(partial.status, StatusCode::OK);
+    assert_eq!(partial.body.len(), 44 * 32);
+    assert_eq!(partial.header("cache-control"), "public, max-age=60");
+    // A width that was never a checkpoint size is cut from the wider tile.
+    let narrower = get(&app, "/log/tile/0/001.p/3").await;
+    assert_eq!(narrower.status, StatusCode::OK);
+    assert_eq!(narrower.body, partial.body[..3 * 32]);
+    let e = get(&app, "/log/tile/entries/001.p/2").await;
+    assert_eq!(e.status, StatusCode::OK);
+    assert_eq!(vouch_tlog::decode_entry_bundle(&e.body).unwrap().len(), 2);
+    let level1 = get(&app, "/log/tile/1/000.p/1").await;
+    assert_eq!(level1.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn bad_and_out_of_range_tile_paths_are_4xx() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), |_| {}).await;
+    add(&app, dir.path(), b"one".to_vec()).await;
+    for (path, want) in [
+        ("/log/tile/0/000", StatusCode::NOT_FOUND), // beyond size 1
+        ("/log/tile/0/000.p/2", StatusCode::NOT_FOUND), // beyond size 1
+        ("/log/tile/entries/001.p/1", StatusCode::NOT_FOUND),
+        ("/log/tile/1/000.p/1", StatusCode::NOT_FOUND),
+        ("/log/tile/0/000.p/1", StatusCode::OK),
+        ("/log/tile/0/0", StatusCode::BAD_REQUEST),
+        ("/log/tile/0/x000/000", StatusCode::BAD_REQUEST),
+        ("/log/tile/0/000.p/0", StatusCode::BAD_REQUEST),
+        ("/log/tile/0/000.p/256", StatusCode::BAD_REQUEST),
+        ("/log/tile/64/000", StatusCode::BAD_REQUEST),
+        ("/log/tile/0/../lock.db", StatusCode::BAD_REQUEST),
+        ("/log/tile/entries/abc", StatusCode::BAD_REQUEST),
+        (
+            "/log/tile/0/x999/x999/x999/x999/x999/x999/x999/999",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/log/nothing", StatusCode::NOT_FOUND),
+    ] {
+        let r = get(&app, path).await;
+        assert_eq!(
+            r.status,
+            want,
+            "{path}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        if want != StatusCode::OK {
+            let j = r.json();
+            assert!(
+                j["code"].as_str().unwrap().starts_with("SERVE_E00"),
+                "{path}: {j}"
+            );
+            assert_eq!(j["status"], want.as_u16());
+        }
+    }
+}
+
+#[tokio::test]
+async fn internal_add_entry_needs_the_token_and_caps_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), |_| {}).await;
+    let no_auth = call(
+        &app,
+        Request::post("/log/internal/add-entry")
+            .body(Body::from("x"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(no_auth.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(no_auth.json()["code"], "SERVE_E006");
+    let wrong = call(
+        &app,
+        Request::post("/log/internal/add-entry")
+            .header("authorization", "Bearer nope")
+            .body(Body::from("x"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let big = add(&app, dir.path(), vec![0u8; 65_536]).await;
+    assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(big.json()["code"], "SERVE_E004");
+    let ok = add(&app, dir.path(), vec![0u8; 65_535]).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert_eq!(ok.json()["index"], 0);
+    assert_eq!(app.state.log.latest().size, 1, "nothing else was written");
+}
+
+#[tokio::test]
+async fn a_full_pool_is_429_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), |c| {
+        c.log.batch_interval_ms = Some(3_600_000);
+        c.log.batch_max_entries = Some(1000);
+        c.log.pool_max_entries = Some(2);
+    })
+    .await;
+    // The first batch is due at once; after it the sequencer waits an hour.
+    assert_eq!(
+        add(&app, dir.path(), b"a".to_vec()).await.status,
+        StatusCode::OK
+    );
+    let pending: Vec<_> = (0..2)
+        .map(|_| {
+            app.state
+                .log
+                .enqueue(bytes::Bytes::from_static(b"p"))
+                .unwrap()
+        })
+        .collect();
+    let r = add(&app, dir.path(), b"c".to_vec()).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.json()["code"], "SERVE_E003");
+    let retry: u64 = r.header("retry-after").parse().unwrap();
+    assert!(retry >= 1);
+    app.state.log.shutdown().await;
+    for p in pending {
+        p.await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_built_in_witness_cosigns_our_log_and_refuses_rollbacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), |_| {}).await;
+    for i in 0..10u32 {
+        add(&app, dir.path(), format!("w{i}").into_bytes()).await;
+    }
+    let cp = app.state.log.latest();
+    let body = format!("old 0\n\n{}", String::from_utf8(cp.note.to_vec()).unwrap());
+    let post = |body: String| {
+        Request::post("/add-checkpoint")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let r = call(&app, post(body.clone())).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert!(String::from_utf8(r.body)
+        .unwrap()
+        .starts_with("— localhost/vouch-dev-witness "));
+    // Replaying old 0 now conflicts: 409 with the latest size as text/x.tlog.size.
+    let r = call(&app, post(body)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.header("content-type"), "text/x.tlog.size");
+    assert_eq!(r.body, b"10\n");
+    // Unknown origins are 404, garbage is 400, a foreign key is 403.
+    let other = Signer::from_seed("other.example/log", KeyType::Ed25519, &[9; 32]).unwrap();
+    let text =
+        vouch_tlog::Checkpoint::new("other.example/log", 1, vouch_tlog::leaf_hash(b"x")).to_text();
+    let note = vouch_tlog::sign_note(&text, &[&other]).unwrap();
+    assert_eq!(
+        call(&app, post(format!("old 0\n\n{note}"))).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call(&app, post("garbage".into())).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    let forged = Signer::from_seed("localhost/vouch-dev", KeyType::Ed25519, &[9; 32]).unwrap();
+    let text = vouch_tlog::Checkpoint::new("localhost/vouch-dev", 11, vouch_tlog::leaf_hash(b"x"))
+        .to_text();
+    let note = vouch_tlog::sign_note(&text, &[&forged]).unwrap();
+    assert_eq!(
+        call(&app, post(format!("old 10\n\n{note}"))).await.status,
+        StatusCode::FORBIDDEN
+    );
+}

@@ -1,0 +1,62 @@
+//! The one error type of `vouch-store`.
+
+use std::path::PathBuf;
+
+/// Everything a storage call can fail with. Callers match on the variant: a
+/// [`StoreError::Conflict`] means another writer won, anything else is an outage.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The key is not a valid relative object path.
+    #[error("invalid object key {key:?}: {reason}")]
+    InvalidKey { key: String, reason: &'static str },
+    /// A local file operation failed.
+    #[error("i/o error on {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A remote (or in-memory) object store call failed.
+    #[error("object store error on {key}")]
+    Object {
+        key: String,
+        #[source]
+        source: object_store::Error,
+    },
+    /// The lock database failed or was unreachable.
+    #[error("lock database error during {op}")]
+    Database {
+        op: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The stored checkpoint is not the one the caller expected: another writer
+    /// committed first. `found` is what is stored now.
+    #[error("checkpoint of log {log:?} changed under us (compare-and-swap lost)")]
+    Conflict { log: String, found: Option<Vec<u8>> },
+    /// `create` found a checkpoint already stored for this log.
+    #[error("log {log:?} already has a checkpoint")]
+    AlreadyExists { log: String },
+    /// The lock table does not exist and this process may not create it (not `--dev`).
+    #[error("lock table {table} does not exist (create it, or run with --dev)")]
+    MissingSchema { table: &'static str },
+    /// The configuration names a backend that cannot be built.
+    #[error("bad object store configuration: {reason}")]
+    Config { reason: String },
+    /// A fault injected by [`crate::faulty`]; only tests see this.
+    #[error("injected fault in {op} ({when})")]
+    Injected {
+        op: &'static str,
+        when: crate::faulty::FaultPoint,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        StoreError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
