@@ -1,6 +1,6 @@
-//! Storage: object stores for blobs and tiles (local disk, memory, S3) and the checkpoint lock databases (SQLite, PostgreSQL).
+//! Storage: object stores for blobs and tiles (local disk, memory, S3) and the metadata and checkpoint lock databases (SQLite, PostgreSQL).
 //!
-//! Two contracts live here, each a trait with its durability, concurrency and
+//! Four contracts live here, each a trait with its durability, concurrency and
 //! idempotence rules written on it:
 //!
 //! - [`Objects`]: a flat key/value object store for tiles, entry bundles, checkpoints and
@@ -11,14 +11,20 @@
 //!   checkpoint, in SQLite ([`SqliteLock`]) or PostgreSQL ([`PostgresLock`]). Whoever wins
 //!   the swap owns that tree size: this is what makes a crashed or duplicated sequencer
 //!   harmless.
+//! - [`meta::MetaStore`]: the registry's metadata (users, hashed tokens, packages,
+//!   immutable versions, publisher bindings, the OIDC replay store, the audit log) in
+//!   SQLite or PostgreSQL, with explicit migrations.
+//! - [`blobs::BlobStore`]: content-addressed blobs (`blobs/<blake3>`) over [`Objects`].
 //!
 //! [`faulty`] holds the test double that fails before or after persisting.
 
+pub mod blobs;
 mod error;
 pub mod faulty;
 mod key;
 mod local;
 mod lock;
+pub mod meta;
 mod objects;
 mod postgres;
 mod remote;

@@ -1,0 +1,251 @@
+//! Registry metadata: users, API tokens, packages, versions, trusted-publisher bindings, the OIDC replay store and the audit log, in SQLite or PostgreSQL.
+//!
+//! [`MetaStore`] is the one contract; [`SqliteMeta`] (embedded default, one file under
+//! the data directory) and [`PostgresMeta`] (several `vouch serve` nodes) implement it
+//! with the same SQL, compiled once per dialect from `meta/sql/` (see
+//! `sqlite.rs`/`postgres.rs` for the few dialect hooks). The schema lives in versioned
+//! migrations (`migrations/sqlite`, `migrations/postgres`) applied only by an explicit
+//! [`MetaStore::migrate`]; opening a store never creates anything.
+
+mod error;
+mod postgres;
+mod sqlite;
+mod token;
+mod types;
+
+use async_trait::async_trait;
+
+pub use error::MetaError;
+pub use postgres::PostgresMeta;
+pub use sqlite::SqliteMeta;
+pub use token::{hash as token_hash, TOKEN_PREFIX};
+pub use types::*;
+
+/// One embedded schema migration of one dialect.
+#[derive(Debug)]
+pub(crate) struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// Most active publisher bindings one package may have; the same cap applies to the
+/// pending bindings of one package name.
+pub const MAX_BINDINGS_PER_PACKAGE: usize = 20;
+
+/// The registry's metadata.
+///
+/// Durability: when a write returns `Ok`, its transaction has committed durably (SQLite
+/// in WAL mode with `synchronous=FULL`; PostgreSQL with its default
+/// `synchronous_commit=on`). Each write is one transaction: on `Err` nothing of it is
+/// visible, except that after [`MetaError::Database`] the commit itself may or may
+/// not have happened (re-read before retrying a non-idempotent write).
+///
+/// The commit point of a publish is the version row ([`MetaStore::insert_version`],
+/// [`MetaStore::publish_pending`]): blobs and bundles are stored before it, and a
+/// crash before it leaves only unreferenced content-addressed blobs, which clients
+/// never see because the server serves blobs through index entries.
+///
+/// Concurrency: every method may run concurrently with every other, from any number
+/// of processes sharing the database. Uniqueness is decided by the database (UNIQUE
+/// constraints and primary keys), never by a read-then-write in Rust: of two
+/// concurrent inserts of the same version exactly one succeeds and the other gets
+/// [`MetaError::VersionExists`]; of two concurrent [`MetaStore::insert_jti_if_absent`]
+/// calls for the same (issuer, jti) exactly one sees [`ReplayOutcome::Inserted`].
+/// Caps (bindings per package) are checked under a per-name lock (SQLite: the write
+/// lock of `BEGIN IMMEDIATE`; PostgreSQL: a transaction-scoped advisory lock).
+///
+/// Idempotence: reads, [`MetaStore::migrate`], [`MetaStore::sweep_replay`] and
+/// [`MetaStore::revoke_token`] are idempotent. Inserts are not: a retried insert that
+/// had committed reports the matching `...Exists` error (or `AlreadyPresent`), which
+/// tells the caller its first attempt won. The audit log is append-only: there is no
+/// update or delete, and the schema's triggers refuse both; versions are likewise
+/// immutable in the schema.
+#[async_trait]
+pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
+    // --- schema -------------------------------------------------------------------
+
+    /// Applies every embedded migration not yet applied, all in one transaction,
+    /// serialised across processes (idempotent). Production calls this only when asked to; `--dev`
+    /// calls it at startup.
+    async fn migrate(&self) -> Result<(), MetaError>;
+
+    /// Checks that the schema is exactly at this binary's version
+    /// ([`MetaError::SchemaOutdated`] / [`MetaError::SchemaMismatch`] otherwise).
+    async fn check_schema(&self) -> Result<(), MetaError>;
+
+    // --- users and tokens ---------------------------------------------------------
+
+    /// Creates a user; [`MetaError::UserExists`] if the name is taken.
+    async fn create_user(
+        &self,
+        name: &str,
+        email: Option<&str>,
+        now: Timestamp,
+    ) -> Result<User, MetaError>;
+
+    async fn user(&self, id: UserId) -> Result<Option<User>, MetaError>;
+
+    async fn user_by_name(&self, name: &str) -> Result<Option<User>, MetaError>;
+
+    /// Creates an API token for `user` and returns its plaintext, the only time it
+    /// exists outside the caller's hands: only its SHA-256 is stored.
+    async fn create_token(
+        &self,
+        user: UserId,
+        label: &str,
+        expires_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(ApiToken, TokenSecret), MetaError>;
+
+    /// The user and token a presented secret belongs to, if it is known, not revoked
+    /// and not expired at `now`. Looks up by hash; the hashes are then compared in
+    /// constant time.
+    async fn authenticate(
+        &self,
+        secret: &str,
+        now: Timestamp,
+    ) -> Result<Option<(User, ApiToken)>, MetaError>;
+
+    async fn tokens(&self, user: UserId) -> Result<Vec<ApiToken>, MetaError>;
+
+    /// Revokes a token (idempotent: revoking again keeps the first time).
+    async fn revoke_token(&self, id: TokenId, now: Timestamp) -> Result<(), MetaError>;
+
+    // --- packages and versions ----------------------------------------------------
+
+    /// Creates a package owned by `owner`; [`MetaError::PackageExists`] if taken.
+    async fn create_package(
+        &self,
+        name: &str,
+        owner: UserId,
+        now: Timestamp,
+    ) -> Result<Package, MetaError>;
+
+    async fn package(&self, name: &str) -> Result<Option<Package>, MetaError>;
+
+    /// Adds an owner (idempotent).
+    async fn add_owner(&self, package: &str, user: UserId, now: Timestamp)
+        -> Result<(), MetaError>;
+
+    async fn owners(&self, package: &str) -> Result<Vec<User>, MetaError>;
+
+    /// Appends an index entry: the commit point of a publish. With `binding`, the
+    /// binding must be active and belong to the package, and the presented
+    /// `repository_owner_id` is recorded on first use or must equal the recorded one
+    /// ([`MetaError::RepositoryOwnerChanged`]), in the same transaction.
+    /// [`MetaError::VersionExists`] if (package, version) is taken.
+    async fn insert_version(
+        &self,
+        package: &str,
+        binding: Option<BindingId>,
+        version: &NewVersion,
+    ) -> Result<VersionEntry, MetaError>;
+
+    /// The first publish through a pending binding, atomically: creates the package
+    /// (owned by whoever registered the pending binding), turns the pending binding
+    /// into an active one (recording the repository owner id), deletes the other
+    /// pending bindings for that name, and appends the version. Either all of it
+    /// commits or none. [`MetaError::UnknownPendingBinding`] if a concurrent publish
+    /// used it first; [`MetaError::PackageExists`] if the name was taken otherwise.
+    async fn publish_pending(
+        &self,
+        pending: PendingBindingId,
+        version: &NewVersion,
+    ) -> Result<PromotedPublish, MetaError>;
+
+    async fn version(
+        &self,
+        package: &str,
+        version: &str,
+    ) -> Result<Option<VersionEntry>, MetaError>;
+
+    /// All versions of a package, oldest first.
+    async fn versions(&self, package: &str) -> Result<Vec<VersionEntry>, MetaError>;
+
+    /// Whether some index entry references the blob: the server serves a blob only
+    /// then, so blobs left by a crashed publish stay invisible.
+    async fn blob_referenced(&self, blake3: &[u8; 32]) -> Result<bool, MetaError>;
+
+    // --- trusted publishers -------------------------------------------------------
+
+    /// Registers a binding for an existing package. [`MetaError::BindingExists`] for
+    /// an identical active one (repository and environment compared
+    /// case-insensitively), [`MetaError::TooManyBindings`] beyond
+    /// [`MAX_BINDINGS_PER_PACKAGE`].
+    async fn add_binding(
+        &self,
+        package: &str,
+        publisher: &Publisher,
+        created_by: UserId,
+        now: Timestamp,
+    ) -> Result<Binding, MetaError>;
+
+    /// Active bindings of a package, oldest first.
+    async fn bindings(&self, package: &str) -> Result<Vec<Binding>, MetaError>;
+
+    /// Active bindings of `package` that accept a token presenting `presented`.
+    async fn matching_bindings(
+        &self,
+        package: &str,
+        presented: &Publisher,
+    ) -> Result<Vec<Binding>, MetaError>;
+
+    /// Removes a binding (it stays in the table for the versions referencing it).
+    async fn remove_binding(&self, id: BindingId, now: Timestamp) -> Result<(), MetaError>;
+
+    /// Registers a pending binding for a package name nobody owns yet.
+    /// [`MetaError::PackageExists`] if the package exists, plus the errors of
+    /// [`MetaStore::add_binding`].
+    async fn add_pending_binding(
+        &self,
+        package_name: &str,
+        publisher: &Publisher,
+        created_by: UserId,
+        now: Timestamp,
+    ) -> Result<PendingBinding, MetaError>;
+
+    async fn pending_bindings(&self, package_name: &str) -> Result<Vec<PendingBinding>, MetaError>;
+
+    /// Pending bindings for `package_name` that accept `presented`.
+    async fn matching_pending_bindings(
+        &self,
+        package_name: &str,
+        presented: &Publisher,
+    ) -> Result<Vec<PendingBinding>, MetaError>;
+
+    async fn remove_pending_binding(&self, id: PendingBindingId) -> Result<(), MetaError>;
+
+    // --- OIDC replay store --------------------------------------------------------
+
+    /// Records (issuer, jti) unless an unexpired record exists, in one atomic
+    /// statement. A record whose `expires_at <= now` counts as absent and is replaced.
+    async fn insert_jti_if_absent(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<ReplayOutcome, MetaError>;
+
+    /// Deletes expired replay records; returns how many.
+    async fn sweep_replay(&self, now: Timestamp) -> Result<u64, MetaError>;
+
+    // --- audit log ----------------------------------------------------------------
+
+    /// Appends one event. There is deliberately no way to change or remove it.
+    async fn append_audit(
+        &self,
+        event: &str,
+        actor: Option<&str>,
+        subject: Option<&str>,
+        details_json: &str,
+        at: Timestamp,
+    ) -> Result<AuditId, MetaError>;
+
+    /// Lists events matching `filter` (see [`AuditFilter`]). Ids are assigned at
+    /// insert, so on PostgreSQL a page read while appends are in flight may miss a row
+    /// that commits later with a smaller id; audits reading "everything up to now"
+    /// should bound `until` a few seconds in the past.
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, MetaError>;
+}

@@ -1,0 +1,64 @@
+//! `PostgresMeta`: the metadata backend for deployments with several `vouch serve` nodes.
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{PgConnection, Postgres, Transaction};
+
+use super::{MetaError, Migration};
+
+type Db = Postgres;
+type Store = PostgresMeta;
+
+// The shared SQL, compiled once per dialect on purpose: `Db` differs, the code not.
+#[allow(clippy::duplicate_mod)]
+#[path = "sql/mod.rs"]
+mod sql;
+
+/// The metadata store in PostgreSQL. Commits are durable on return with the default
+/// `synchronous_commit=on`. Transactions run at READ COMMITTED; where a decision reads
+/// before it writes (binding caps, a package name, a repository owner id) a
+/// transaction-scoped advisory lock on the package name serialises the deciders, and
+/// uniqueness is always left to UNIQUE constraints.
+#[derive(Debug, Clone)]
+pub struct PostgresMeta {
+    pool: PgPool,
+}
+
+impl PostgresMeta {
+    /// Connects to `url` (`postgres://...`). Nothing is created: call
+    /// [`super::MetaStore::migrate`] or [`super::MetaStore::check_schema`].
+    pub async fn connect(url: &str) -> Result<Self, MetaError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect(url)
+            .await
+            .map_err(MetaError::db("connect postgres"))?;
+        Ok(PostgresMeta { pool })
+    }
+
+    /// Closes the pool (tests drop their database afterwards).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Db>, sqlx::Error> {
+    pool.begin().await
+}
+
+/// Takes a transaction-scoped advisory lock on `key`, released at commit or rollback.
+async fn lock_name(conn: &mut PgConnection, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../../migrations/postgres/0001_init.sql"),
+}];
+
+const MIGRATIONS_TABLE_EXISTS: &str = "SELECT COUNT(*) FROM pg_tables \
+     WHERE schemaname = current_schema() AND tablename = 'vouch_meta_migrations'";

@@ -1,0 +1,308 @@
+//! Trusted-publisher bindings, pending bindings, and the first publish that turns a pending binding into a package.
+
+use sqlx::Pool;
+
+use super::packages::{ensure_user, insert_package, insert_version_in, name_lock, package_in};
+use super::rows;
+use super::{begin_write, lock_name, Db};
+use crate::meta::error::is_unique_violation;
+use crate::meta::*;
+
+const BINDING_COLS: &str = "id, package_id, provider, repository, workflow, environment, email, \
+     repository_owner_id, created_by, created_at, removed_at";
+const PENDING_COLS: &str =
+    "id, package_name, provider, repository, workflow, environment, email, created_by, created_at";
+/// Matches what a token presented against the normalised columns: same provider,
+/// repository (lowercased), workflow and email (lowercased); a binding without an
+/// environment accepts any, one with an environment only that one (lowercased).
+const MATCH: &str = "provider = $2 AND repository_lc = $3 AND workflow = $4 AND email_lc = $5 \
+     AND (environment_lc = '' OR environment_lc = $6)";
+
+fn exists_or(package: &str) -> impl FnOnce(sqlx::Error) -> MetaError + '_ {
+    move |e| {
+        if is_unique_violation(&e) {
+            MetaError::BindingExists {
+                package: package.into(),
+            }
+        } else {
+            MetaError::db("insert binding")(e)
+        }
+    }
+}
+
+pub(super) async fn add_binding(
+    pool: &Pool<Db>,
+    package: &str,
+    publisher: &Publisher,
+    created_by: UserId,
+    now: Timestamp,
+) -> Result<Binding, MetaError> {
+    let c = publisher.cols();
+    let mut tx = begin_write(pool)
+        .await
+        .map_err(MetaError::db("begin add binding"))?;
+    lock_name(&mut tx, &name_lock(package))
+        .await
+        .map_err(MetaError::db("lock package name"))?;
+    let pkg = package_in(&mut tx, package)
+        .await?
+        .ok_or_else(|| MetaError::UnknownPackage {
+            name: package.into(),
+        })?;
+    ensure_user(&mut tx, created_by).await?;
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM bindings WHERE package_id = $1 AND removed_at IS NULL",
+    )
+    .bind(pkg.id.0)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(MetaError::db("count bindings"))?;
+    if count >= MAX_BINDINGS_PER_PACKAGE as i64 {
+        return Err(MetaError::TooManyBindings {
+            package: package.into(),
+            max: MAX_BINDINGS_PER_PACKAGE,
+        });
+    }
+    let q = format!(
+        "INSERT INTO bindings (package_id, provider, repository, repository_lc, workflow, \
+         environment, environment_lc, email, email_lc, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {BINDING_COLS}"
+    );
+    let row = sqlx::query(&q)
+        .bind(pkg.id.0)
+        .bind(c.provider)
+        .bind(&c.repository)
+        .bind(&c.repository_lc)
+        .bind(&c.workflow)
+        .bind(&c.environment)
+        .bind(&c.environment_lc)
+        .bind(&c.email)
+        .bind(&c.email_lc)
+        .bind(created_by.0)
+        .bind(now.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(exists_or(package))?;
+    let binding = rows::binding(&row)?;
+    tx.commit().await.map_err(MetaError::db("commit binding"))?;
+    Ok(binding)
+}
+
+/// Active bindings of `package`, all or those matching `presented`.
+pub(super) async fn bindings(
+    pool: &Pool<Db>,
+    package: &str,
+    presented: Option<&Publisher>,
+) -> Result<Vec<Binding>, MetaError> {
+    let base = format!(
+        "SELECT {BINDING_COLS} FROM bindings WHERE removed_at IS NULL \
+         AND package_id = (SELECT id FROM packages WHERE name = $1)"
+    );
+    let all = match presented {
+        None => {
+            sqlx::query(&format!("{base} ORDER BY id"))
+                .bind(package)
+                .fetch_all(pool)
+                .await
+        }
+        Some(p) => {
+            let c = p.cols();
+            sqlx::query(&format!("{base} AND {MATCH} ORDER BY id"))
+                .bind(package)
+                .bind(c.provider)
+                .bind(c.repository_lc)
+                .bind(c.workflow)
+                .bind(c.email_lc)
+                .bind(c.environment_lc)
+                .fetch_all(pool)
+                .await
+        }
+    }
+    .map_err(MetaError::db("list bindings"))?;
+    all.iter().map(rows::binding).collect()
+}
+
+pub(super) async fn remove_binding(
+    pool: &Pool<Db>,
+    id: BindingId,
+    now: Timestamp,
+) -> Result<(), MetaError> {
+    let done =
+        sqlx::query("UPDATE bindings SET removed_at = $1 WHERE id = $2 AND removed_at IS NULL")
+            .bind(now.0)
+            .bind(id.0)
+            .execute(pool)
+            .await
+            .map_err(MetaError::db("remove binding"))?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(MetaError::UnknownBinding { id })
+    }
+}
+
+pub(super) async fn add_pending(
+    pool: &Pool<Db>,
+    name: &str,
+    publisher: &Publisher,
+    created_by: UserId,
+    now: Timestamp,
+) -> Result<PendingBinding, MetaError> {
+    let c = publisher.cols();
+    let mut tx = begin_write(pool)
+        .await
+        .map_err(MetaError::db("begin add pending binding"))?;
+    lock_name(&mut tx, &name_lock(name))
+        .await
+        .map_err(MetaError::db("lock package name"))?;
+    if package_in(&mut tx, name).await?.is_some() {
+        return Err(MetaError::PackageExists { name: name.into() });
+    }
+    ensure_user(&mut tx, created_by).await?;
+    let (count,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM pending_bindings WHERE package_name = $1")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(MetaError::db("count pending bindings"))?;
+    if count >= MAX_BINDINGS_PER_PACKAGE as i64 {
+        return Err(MetaError::TooManyBindings {
+            package: name.into(),
+            max: MAX_BINDINGS_PER_PACKAGE,
+        });
+    }
+    let q = format!(
+        "INSERT INTO pending_bindings (package_name, provider, repository, repository_lc, \
+         workflow, environment, environment_lc, email, email_lc, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {PENDING_COLS}"
+    );
+    let row = sqlx::query(&q)
+        .bind(name)
+        .bind(c.provider)
+        .bind(&c.repository)
+        .bind(&c.repository_lc)
+        .bind(&c.workflow)
+        .bind(&c.environment)
+        .bind(&c.environment_lc)
+        .bind(&c.email)
+        .bind(&c.email_lc)
+        .bind(created_by.0)
+        .bind(now.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(exists_or(name))?;
+    let pending = rows::pending(&row)?;
+    tx.commit()
+        .await
+        .map_err(MetaError::db("commit pending binding"))?;
+    Ok(pending)
+}
+
+/// Pending bindings for `name`, all or those matching `presented`.
+pub(super) async fn pending(
+    pool: &Pool<Db>,
+    name: &str,
+    presented: Option<&Publisher>,
+) -> Result<Vec<PendingBinding>, MetaError> {
+    let base = format!("SELECT {PENDING_COLS} FROM pending_bindings WHERE package_name = $1");
+    let all = match presented {
+        None => {
+            sqlx::query(&format!("{base} ORDER BY id"))
+                .bind(name)
+                .fetch_all(pool)
+                .await
+        }
+        Some(p) => {
+            let c = p.cols();
+            sqlx::query(&format!("{base} AND {MATCH} ORDER BY id"))
+                .bind(name)
+                .bind(c.provider)
+                .bind(c.repository_lc)
+                .bind(c.workflow)
+                .bind(c.email_lc)
+                .bind(c.environment_lc)
+                .fetch_all(pool)
+                .await
+        }
+    }
+    .map_err(MetaError::db("list pending bindings"))?;
+    all.iter().map(rows::pending).collect()
+}
+
+pub(super) async fn remove_pending(pool: &Pool<Db>, id: PendingBindingId) -> Result<(), MetaError> {
+    let done = sqlx::query("DELETE FROM pending_bindings WHERE id = $1")
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .map_err(MetaError::db("remove pending binding"))?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(MetaError::UnknownPendingBinding { id })
+    }
+}
+
+async fn pending_by_id(
+    conn: &mut <Db as sqlx::Database>::Connection,
+    id: PendingBindingId,
+) -> Result<PendingBinding, MetaError> {
+    let q = format!("SELECT {PENDING_COLS} FROM pending_bindings WHERE id = $1");
+    let row = sqlx::query(&q)
+        .bind(id.0)
+        .fetch_optional(conn)
+        .await
+        .map_err(MetaError::db("read pending binding"))?
+        .ok_or(MetaError::UnknownPendingBinding { id })?;
+    rows::pending(&row)
+}
+
+pub(super) async fn publish_pending(
+    pool: &Pool<Db>,
+    id: PendingBindingId,
+    v: &NewVersion,
+) -> Result<PromotedPublish, MetaError> {
+    let mut tx = begin_write(pool)
+        .await
+        .map_err(MetaError::db("begin first publish"))?;
+    let name = pending_by_id(&mut tx, id).await?.package_name;
+    lock_name(&mut tx, &name_lock(&name))
+        .await
+        .map_err(MetaError::db("lock package name"))?;
+    // Re-read under the lock: a concurrent first publish may have consumed it.
+    let pending = pending_by_id(&mut tx, id).await?;
+    let package = insert_package(&mut tx, &name, pending.created_by, v.created_at).await?;
+    let q = format!(
+        "INSERT INTO bindings (package_id, provider, repository, repository_lc, workflow, \
+         environment, environment_lc, email, email_lc, repository_owner_id, created_by, \
+         created_at) \
+         SELECT $1, provider, repository, repository_lc, workflow, environment, \
+         environment_lc, email, email_lc, $2, created_by, $3 \
+         FROM pending_bindings WHERE id = $4 RETURNING {BINDING_COLS}"
+    );
+    let row = sqlx::query(&q)
+        .bind(package.id.0)
+        .bind(&v.repository_owner_id)
+        .bind(v.created_at.0)
+        .bind(id.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(exists_or(&name))?;
+    let binding = rows::binding(&row)?;
+    // Every other pending binding for the name goes too: the package now has an
+    // owner, who decides which publishers it trusts.
+    sqlx::query("DELETE FROM pending_bindings WHERE package_name = $1")
+        .bind(&name)
+        .execute(&mut *tx)
+        .await
+        .map_err(MetaError::db("delete pending bindings"))?;
+    let version = insert_version_in(&mut tx, &package, Some(binding.id), v).await?;
+    // Commit point: package, binding and version appear together or not at all.
+    tx.commit()
+        .await
+        .map_err(MetaError::db("commit first publish"))?;
+    Ok(PromotedPublish {
+        package,
+        binding,
+        version,
+    })
+}

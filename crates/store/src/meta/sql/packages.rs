@@ -1,0 +1,301 @@
+//! Packages, owners and versions (index entries); the version row is the commit point of a publish.
+
+use sqlx::Pool;
+
+use super::rows::{self, to_i64, USER_COLS, VERSION_COLS};
+use super::{begin_write, lock_name, Db};
+use crate::meta::error::is_unique_violation;
+use crate::meta::*;
+
+type Conn = <Db as sqlx::Database>::Connection;
+
+/// The advisory-lock key serialising writes that decide on a package name (its
+/// creation, its binding cap, its pending bindings).
+pub(super) fn name_lock(name: &str) -> String {
+    format!("vouch.package:{name}")
+}
+
+pub(super) async fn package_in(conn: &mut Conn, name: &str) -> Result<Option<Package>, MetaError> {
+    let row = sqlx::query("SELECT id, name, created_at FROM packages WHERE name = $1")
+        .bind(name)
+        .fetch_optional(conn)
+        .await
+        .map_err(MetaError::db("read package"))?;
+    row.as_ref().map(rows::package).transpose()
+}
+
+/// Inserts a package and its first owner inside the caller's transaction.
+pub(super) async fn insert_package(
+    conn: &mut Conn,
+    name: &str,
+    owner: UserId,
+    now: Timestamp,
+) -> Result<Package, MetaError> {
+    let row = sqlx::query(
+        "INSERT INTO packages (name, created_at) VALUES ($1, $2) RETURNING id, name, created_at",
+    )
+    .bind(name)
+    .bind(now.0)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            MetaError::PackageExists { name: name.into() }
+        } else {
+            MetaError::db("create package")(e)
+        }
+    })?;
+    let package = rows::package(&row)?;
+    insert_owner(conn, package.id, owner, now).await?;
+    Ok(package)
+}
+
+/// [`MetaError::UnknownUser`] unless `user` exists (a typed error instead of a
+/// foreign-key failure).
+pub(super) async fn ensure_user(conn: &mut Conn, user: UserId) -> Result<(), MetaError> {
+    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE id = $1")
+        .bind(user.0)
+        .fetch_optional(conn)
+        .await
+        .map_err(MetaError::db("read user"))?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(MetaError::UnknownUser { id: user }),
+    }
+}
+
+async fn insert_owner(
+    conn: &mut Conn,
+    package: PackageId,
+    user: UserId,
+    now: Timestamp,
+) -> Result<(), MetaError> {
+    ensure_user(conn, user).await?;
+    sqlx::query(
+        "INSERT INTO package_owners (package_id, user_id, added_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (package_id, user_id) DO NOTHING",
+    )
+    .bind(package.0)
+    .bind(user.0)
+    .bind(now.0)
+    .execute(conn)
+    .await
+    .map_err(MetaError::db("add owner"))?;
+    Ok(())
+}
+
+pub(super) async fn create_package(
+    pool: &Pool<Db>,
+    name: &str,
+    owner: UserId,
+    now: Timestamp,
+) -> Result<Package, MetaError> {
+    let mut tx = begin_write(pool)
+        .await
+        .map_err(MetaError::db("begin create package"))?;
+    lock_name(&mut tx, &name_lock(name))
+        .await
+        .map_err(MetaError::db("lock package name"))?;
+    let package = insert_package(&mut tx, name, owner, now).await?;
+    tx.commit().await.map_err(MetaError::db("commit package"))?;
+    Ok(package)
+}
+
+pub(super) async fn package(pool: &Pool<Db>, name: &str) -> Result<Option<Package>, MetaError> {
+    let mut conn = pool.acquire().await.map_err(MetaError::db("acquire"))?;
+    package_in(&mut conn, name).await
+}
+
+pub(super) async fn add_owner(
+    pool: &Pool<Db>,
+    package: &str,
+    user: UserId,
+    now: Timestamp,
+) -> Result<(), MetaError> {
+    let mut tx = begin_write(pool)
+        .await
+        .map_err(MetaError::db("begin add owner"))?;
+    let pkg = package_in(&mut tx, package)
+        .await?
+        .ok_or_else(|| MetaError::UnknownPackage {
+            name: package.into(),
+        })?;
+    insert_owner(&mut tx, pkg.id, user, now).await?;
+    tx.commit().await.map_err(MetaError::db("commit owner"))
+}
+
+pub(super) async fn owners(pool: &Pool<Db>, package: &str) -> Result<Vec<User>, MetaError> {
+    let q = format!(
+        "SELECT {USER_COLS} FROM users u JOIN package_owners o ON o.user_id = u.id \
+         JOIN packages p ON p.id = o.package_id WHERE p.name = $1 ORDER BY u.id"
+    );
+    let all = sqlx::query(&q)
+        .bind(package)
+        .fetch_all(pool)
+        .await
+        .map_err(MetaError::db("list owners"))?;
+    all.iter().map(rows::user).collect()
+}
+
+/// Appends the version row inside the caller's transaction. The UNIQUE constraint on
+/// (package_id, version) decides between concurrent publishers.
+pub(super) async fn insert_version_in(
+    conn: &mut Conn,
+    package: &Package,
+    binding: Option<BindingId>,
+    v: &NewVersion,
+) -> Result<VersionEntry, MetaError> {
+    let q = format!(
+        "INSERT INTO versions (package_id, version, blake3, sha256, size, bundle_key, \
+         log_index, publisher, issuer, binding_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {}",
+        VERSION_COLS.replace("v.", "")
+    );
+    let row = sqlx::query(&q)
+        .bind(package.id.0)
+        .bind(&v.version)
+        .bind(hex::encode(v.blake3))
+        .bind(hex::encode(v.sha256))
+        .bind(to_i64("size", v.size)?)
+        .bind(&v.bundle_key)
+        .bind(to_i64("log_index", v.log_index)?)
+        .bind(&v.publisher)
+        .bind(&v.issuer)
+        .bind(binding.map(|b| b.0))
+        .bind(v.created_at.0)
+        .fetch_one(conn)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                MetaError::VersionExists {
+                    package: package.name.clone(),
+                    version: v.version.clone(),
+                }
+            } else {
+                MetaError::db("insert version")(e)
+            }
+        })?;
+    rows::version(&row)
+}
+
+/// Checks the binding belongs to the package and is active, and records or checks
+/// the presented repository owner id (conditional UPDATE: atomic on its own).
+async fn check_binding(
+    conn: &mut Conn,
+    package: &Package,
+    binding: BindingId,
+    owner_id: Option<&str>,
+) -> Result<(), MetaError> {
+    let row: Option<(Option<String>,)> = sqlx::query_as(
+        "SELECT repository_owner_id FROM bindings \
+         WHERE id = $1 AND package_id = $2 AND removed_at IS NULL",
+    )
+    .bind(binding.0)
+    .bind(package.id.0)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(MetaError::db("read binding"))?;
+    let Some((recorded,)) = row else {
+        return Err(MetaError::UnknownBinding { id: binding });
+    };
+    match (recorded, owner_id) {
+        (Some(recorded), Some(presented)) if recorded != presented => {
+            Err(MetaError::RepositoryOwnerChanged {
+                binding,
+                recorded,
+                presented: presented.into(),
+            })
+        }
+        (None, Some(presented)) => {
+            let done = sqlx::query(
+                "UPDATE bindings SET repository_owner_id = $1 \
+                 WHERE id = $2 AND repository_owner_id IS NULL",
+            )
+            .bind(presented)
+            .bind(binding.0)
+            .execute(conn)
+            .await
+            .map_err(MetaError::db("record owner id"))?;
+            // The caller holds the package's name lock, so nobody recorded another id
+            // since the read; a lost update here would mean that lock is broken.
+            if done.rows_affected() == 1 {
+                Ok(())
+            } else {
+                Err(MetaError::UnknownBinding { id: binding })
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+pub(super) async fn insert_version(
+    pool: &Pool<Db>,
+    package: &str,
+    binding: Option<BindingId>,
+    v: &NewVersion,
+) -> Result<VersionEntry, MetaError> {
+    let mut tx = begin_write(pool)
+        .await
+        .map_err(MetaError::db("begin publish"))?;
+    let pkg = package_in(&mut tx, package)
+        .await?
+        .ok_or_else(|| MetaError::UnknownPackage {
+            name: package.into(),
+        })?;
+    if let Some(b) = binding {
+        // Serialise publishes of this package while the owner id is read and maybe
+        // recorded: otherwise two first publishes presenting different owner ids
+        // could both read NULL (PostgreSQL, READ COMMITTED) and both succeed.
+        lock_name(&mut tx, &name_lock(package))
+            .await
+            .map_err(MetaError::db("lock package name"))?;
+        check_binding(&mut tx, &pkg, b, v.repository_owner_id.as_deref()).await?;
+    }
+    let entry = insert_version_in(&mut tx, &pkg, binding, v).await?;
+    // Commit point of the publish: after this the entry is visible and durable.
+    tx.commit().await.map_err(MetaError::db("commit publish"))?;
+    Ok(entry)
+}
+
+pub(super) async fn version(
+    pool: &Pool<Db>,
+    package: &str,
+    version: &str,
+) -> Result<Option<VersionEntry>, MetaError> {
+    let q = format!(
+        "SELECT {VERSION_COLS} FROM versions v JOIN packages p ON p.id = v.package_id \
+         WHERE p.name = $1 AND v.version = $2"
+    );
+    let row = sqlx::query(&q)
+        .bind(package)
+        .bind(version)
+        .fetch_optional(pool)
+        .await
+        .map_err(MetaError::db("read version"))?;
+    row.as_ref().map(rows::version).transpose()
+}
+
+pub(super) async fn versions(
+    pool: &Pool<Db>,
+    package: &str,
+) -> Result<Vec<VersionEntry>, MetaError> {
+    let q = format!(
+        "SELECT {VERSION_COLS} FROM versions v JOIN packages p ON p.id = v.package_id \
+         WHERE p.name = $1 ORDER BY v.id"
+    );
+    let all = sqlx::query(&q)
+        .bind(package)
+        .fetch_all(pool)
+        .await
+        .map_err(MetaError::db("list versions"))?;
+    all.iter().map(rows::version).collect()
+}
+
+pub(super) async fn blob_referenced(pool: &Pool<Db>, blake3: &[u8; 32]) -> Result<bool, MetaError> {
+    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM versions WHERE blake3 = $1 LIMIT 1")
+        .bind(hex::encode(blake3))
+        .fetch_optional(pool)
+        .await
+        .map_err(MetaError::db("find blob"))?;
+    Ok(found.is_some())
+}

@@ -1,0 +1,74 @@
+//! `SqliteMeta`: the embedded metadata backend, one SQLite file under the data directory.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, SqliteConnection, Transaction};
+
+use super::{MetaError, Migration};
+
+type Db = Sqlite;
+type Store = SqliteMeta;
+
+// The shared SQL, compiled once per dialect on purpose: `Db` differs, the code not.
+#[allow(clippy::duplicate_mod)]
+#[path = "sql/mod.rs"]
+mod sql;
+
+/// The metadata store in a SQLite file: WAL journal with `synchronous=FULL` (a commit
+/// is fsynced before the call returns), foreign keys enforced, and a 10 s busy
+/// timeout so writers from several connections or processes queue instead of failing.
+/// Write transactions start with `BEGIN IMMEDIATE`: SQLite then serialises them up
+/// front, which is what makes the read-check-insert sequences (caps, owner ids)
+/// atomic here.
+#[derive(Debug, Clone)]
+pub struct SqliteMeta {
+    pool: SqlitePool,
+}
+
+impl SqliteMeta {
+    /// Opens the database file at `path`. With `create` (`--dev`) a missing file is
+    /// created; without it the file must exist. No table is created either way: call
+    /// [`super::MetaStore::migrate`] or [`super::MetaStore::check_schema`].
+    pub async fn open(path: &Path, create: bool) -> Result<Self, MetaError> {
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(create)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await
+            .map_err(MetaError::db("open sqlite"))?;
+        Ok(SqliteMeta { pool })
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Db>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// `BEGIN IMMEDIATE` already holds the database's only write lock.
+async fn lock_name(_conn: &mut SqliteConnection, _key: &str) -> Result<(), sqlx::Error> {
+    Ok(())
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../../migrations/sqlite/0001_init.sql"),
+}];
+
+const MIGRATIONS_TABLE_EXISTS: &str = "SELECT COUNT(*) FROM sqlite_master \
+     WHERE type = 'table' AND name = 'vouch_meta_migrations'";

@@ -1,0 +1,115 @@
+//! `BlobStore`: content addressing, one-pass hashes, idempotence, the size cap and corruption detection, on local disk and in memory.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use vouch_store::blobs::{blob_key, bundle_key, BlobError, BlobStore, DEFAULT_MAX_BLOB_SIZE};
+use vouch_store::{LocalDir, ObjectKey, Objects, RemoteObjects};
+
+fn backends() -> Vec<(Arc<dyn Objects>, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let local = LocalDir::create(dir.path().join("objects")).unwrap();
+    vec![
+        (Arc::new(local), Some(dir)),
+        (Arc::new(RemoteObjects::memory()), None),
+    ]
+}
+
+#[tokio::test]
+async fn put_hashes_in_one_pass_and_is_idempotent() {
+    for (objects, _dir) in backends() {
+        let blobs = BlobStore::new(objects.clone(), DEFAULT_MAX_BLOB_SIZE);
+        // Larger than one read chunk, so hashing spans chunks.
+        let data: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
+        let info = blobs.put_bytes(&data).await.unwrap();
+        assert_eq!(info.size, data.len() as u64);
+        assert_eq!(&info.blake3, blake3::hash(&data).as_bytes());
+        assert_eq!(info.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
+        assert_eq!(
+            info.key().as_str(),
+            format!("blobs/{}", hex::encode(info.blake3))
+        );
+        assert_eq!(info.key(), blob_key(&info.blake3));
+        assert_eq!(
+            bundle_key(&info.blake3).as_str(),
+            format!("blobs/{}.sigstore", hex::encode(info.blake3))
+        );
+        // Same content again: same key, no error.
+        assert_eq!(blobs.put_reader(&data[..]).await.unwrap(), info);
+        assert_eq!(blobs.get(&info.blake3).await.unwrap().unwrap(), data);
+        assert!(blobs.exists(&info.blake3).await.unwrap());
+        assert!(!blobs.exists(&[0; 32]).await.unwrap());
+        assert_eq!(blobs.get(&[0; 32]).await.unwrap(), None);
+        // The empty blob is a blob too.
+        let empty = blobs.put_bytes(b"").await.unwrap();
+        assert_eq!(empty.size, 0);
+        assert_eq!(&empty.blake3, blake3::hash(b"").as_bytes());
+    }
+}
+
+#[tokio::test]
+async fn put_file_streams_from_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("artifact.tar.zst");
+    std::fs::write(&path, b"archive bytes").unwrap();
+    let blobs = BlobStore::new(Arc::new(RemoteObjects::memory()), 1024);
+    let info = blobs.put_file(&path).await.unwrap();
+    assert_eq!(&info.blake3, blake3::hash(b"archive bytes").as_bytes());
+    let err = blobs
+        .put_file(&dir.path().join("missing"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BlobError::Open { .. }), "{err:?}");
+    assert_eq!(err.code(), "BLOB_E003");
+}
+
+#[tokio::test]
+async fn size_cap_stores_nothing() {
+    let objects: Arc<dyn Objects> = Arc::new(RemoteObjects::memory());
+    let blobs = BlobStore::new(objects.clone(), 100);
+    assert_eq!(blobs.max_size(), 100);
+    blobs.put_bytes(&[7; 100]).await.unwrap();
+    let over = [8u8; 101];
+    let err = blobs.put_bytes(&over).await.unwrap_err();
+    assert!(
+        matches!(err, BlobError::TooLarge { limit: 100, read } if read > 100),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), "BLOB_E001");
+    let key = blob_key(blake3::hash(&over).as_bytes());
+    assert_eq!(objects.get(&key).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn read_errors_are_typed() {
+    struct Failing;
+    impl tokio::io::AsyncRead for Failing {
+        fn poll_read(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            _: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Err(std::io::Error::other("boom")))
+        }
+    }
+    let blobs = BlobStore::new(Arc::new(RemoteObjects::memory()), 100);
+    let err = blobs.put_reader(Failing).await.unwrap_err();
+    assert!(matches!(err, BlobError::Read { .. }), "{err:?}");
+    assert_eq!(err.code(), "BLOB_E002");
+}
+
+#[tokio::test]
+async fn corrupted_blob_is_detected_on_read() {
+    let objects: Arc<dyn Objects> = Arc::new(RemoteObjects::memory());
+    let blobs = BlobStore::new(objects.clone(), 1024);
+    let info = blobs.put_bytes(b"genuine").await.unwrap();
+    objects
+        .put(&info.key(), bytes::Bytes::from_static(b"tampered"))
+        .await
+        .unwrap();
+    let err = blobs.get(&info.blake3).await.unwrap_err();
+    assert!(matches!(err, BlobError::Corrupt { .. }), "{err:?}");
+    assert_eq!(err.code(), "BLOB_E005");
+    // Keys are valid object keys for every digest.
+    ObjectKey::new(blob_key(&[0xff; 32]).as_str()).unwrap();
+}

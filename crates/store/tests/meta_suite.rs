@@ -1,0 +1,58 @@
+//! The metadata store's integration suite: every case runs against SQLite (a temp file) and PostgreSQL (a fresh database per test, dropped after, even on failure).
+//!
+//! PostgreSQL is the local trust-auth server at 127.0.0.1:5432 (admin connection as
+//! `postgres`, or set `VOUCH_TEST_PG` to another admin URL).
+
+#[path = "meta_suite/bindings.rs"]
+mod bindings;
+#[path = "meta_suite/harness.rs"]
+mod harness;
+#[path = "meta_suite/misc.rs"]
+mod misc;
+#[path = "meta_suite/packages.rs"]
+mod packages;
+#[path = "meta_suite/users.rs"]
+mod users;
+
+/// One `#[tokio::test]` per (backend, case).
+macro_rules! suite {
+    ($($module:ident :: $case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let fresh = crate::harness::Fresh::sqlite().await;
+                    crate::$module::$case(&fresh).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let fresh = crate::harness::Fresh::postgres().await;
+                    crate::$module::$case(&fresh).await;
+                }
+            )*
+        }
+    };
+}
+
+suite! {
+    misc::schema_is_explicit_and_migrate_is_idempotent,
+    users::users_roundtrip_and_duplicates,
+    users::tokens_hashed_expiring_revocable,
+    packages::packages_and_owners,
+    packages::versions_roundtrip_and_errors,
+    packages::concurrent_version_inserts_one_wins,
+    packages::repository_owner_id_recorded_then_refused,
+    bindings::bindings_match_case_insensitively,
+    bindings::binding_cap_and_removal,
+    bindings::pending_binding_promotion_is_atomic,
+    bindings::concurrent_pending_promotion_one_wins,
+    bindings::pending_binding_errors_and_cap,
+    misc::replay_store_insert_expiry_sweep,
+    misc::concurrent_replay_inserts_one_wins,
+    misc::audit_filters_and_paging,
+    misc::schema_refuses_changes_and_tampering,
+}

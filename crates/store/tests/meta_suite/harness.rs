@@ -1,0 +1,167 @@
+//! Fresh databases for the metadata suite, and shared fixtures.
+
+use std::sync::Arc;
+
+use sqlx::Connection;
+use vouch_store::meta::{MetaStore, NewVersion, PostgresMeta, SqliteMeta, Timestamp, UserId};
+
+/// A migrated store on a database nobody else uses. Dropping it removes the database.
+pub struct Fresh {
+    pub store: Arc<dyn MetaStore>,
+    /// Where the database lives; dropping it removes the database.
+    target: Target,
+}
+
+enum Target {
+    Sqlite(tempfile::TempDir),
+    /// Held for its `Drop`, which removes the database.
+    Postgres {
+        _db: PgDatabase,
+    },
+}
+
+impl Fresh {
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteMeta::open(&dir.path().join("meta.db"), true)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        Fresh {
+            store: Arc::new(store),
+            target: Target::Sqlite(dir),
+        }
+    }
+
+    pub async fn postgres() -> Self {
+        let db = PgDatabase::create().await;
+        let store = PostgresMeta::connect(&db.url).await.unwrap();
+        store.migrate().await.unwrap();
+        Fresh {
+            store: Arc::new(store),
+            target: Target::Postgres { _db: db },
+        }
+    }
+
+    /// Runs raw SQL on the store's database, around the store (to play a hand-edited
+    /// or tampered database).
+    pub async fn raw(&self, sql: &str) -> Result<(), sqlx::Error> {
+        match &self.target {
+            Target::Sqlite(dir) => {
+                let url = format!("sqlite://{}", dir.path().join("meta.db").display());
+                let mut conn = sqlx::SqliteConnection::connect(&url).await?;
+                sqlx::raw_sql(sql).execute(&mut conn).await?;
+                conn.close().await
+            }
+            Target::Postgres { _db: db } => {
+                let mut conn = sqlx::PgConnection::connect(&db.url).await?;
+                sqlx::raw_sql(sql).execute(&mut conn).await?;
+                conn.close().await
+            }
+        }
+    }
+
+    /// A second, empty database of the same backend, without migrations, and its guard.
+    pub async fn unmigrated(&self) -> (Arc<dyn MetaStore>, Box<dyn std::any::Any + Send>) {
+        match &self.target {
+            Target::Sqlite(dir) => {
+                let path = dir.path().join("empty.db");
+                assert!(
+                    SqliteMeta::open(&path, false).await.is_err(),
+                    "a missing database file was created without --dev"
+                );
+                let store = SqliteMeta::open(&path, true).await.unwrap();
+                (Arc::new(store), Box::new(()))
+            }
+            Target::Postgres { .. } => {
+                let db = PgDatabase::create().await;
+                let store = PostgresMeta::connect(&db.url).await.unwrap();
+                (Arc::new(store), Box::new(db))
+            }
+        }
+    }
+}
+
+fn admin_url() -> String {
+    std::env::var("VOUCH_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A `vouch_test_<random>` database, dropped `WITH (FORCE)` when this is dropped
+/// (also while a failing test unwinds).
+pub struct PgDatabase {
+    name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    async fn create() -> Self {
+        let mut raw = [0u8; 8];
+        getrandom::getrandom(&mut raw).unwrap();
+        let name = format!("vouch_test_{}", hex::encode(raw));
+        let admin = admin_url();
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("PostgreSQL at 127.0.0.1:5432 (set VOUCH_TEST_PG to another admin URL)");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let _ = conn.close().await;
+        let (base, _) = admin.rsplit_once('/').expect("admin URL names a database");
+        PgDatabase {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside any async context we can rely on (maybe mid-panic), so
+        // use a private runtime on a private thread.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let mut conn = sqlx::PgConnection::connect(&admin_url()).await?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await?;
+                conn.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}", self.name);
+        }
+    }
+}
+
+pub fn t(secs: i64) -> Timestamp {
+    Timestamp(secs)
+}
+
+pub async fn user(store: &dyn MetaStore, name: &str) -> UserId {
+    store.create_user(name, None, t(1)).await.unwrap().id
+}
+
+/// A version with digests derived from `seed`.
+pub fn version(v: &str, seed: u8) -> NewVersion {
+    NewVersion {
+        version: v.into(),
+        blake3: [seed; 32],
+        sha256: [seed.wrapping_add(1); 32],
+        size: 1234,
+        bundle_key: format!("blobs/{}.sigstore", hex::encode([seed; 32])),
+        log_index: 42,
+        publisher: "https://github.com/acme/widget/.github/workflows/release.yml@refs/tags/v1"
+            .into(),
+        issuer: "https://token.actions.githubusercontent.com".into(),
+        repository_owner_id: None,
+        created_at: t(100),
+    }
+}
