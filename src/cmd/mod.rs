@@ -11,6 +11,7 @@ mod bench_log;
 mod bench_verify;
 mod conformance;
 mod log;
+mod quickstart;
 mod release;
 mod serve;
 mod verify;
@@ -22,7 +23,12 @@ mod verify_checksums;
 /// Exit codes: 0 success, 1 verification failed, 2 usage or operational error.
 /// Every error is printed as `error[CODE]: message`; the codes are listed in the README.
 #[derive(Debug, Parser)]
-#[command(name = "vouch", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "vouch",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -34,6 +40,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the whole story on embedded defaults: a dev server and its log, proofs, a real
+    /// Sigstore bundle, a sealed release. Start here.
+    Quickstart(quickstart::Args),
     /// Verify an artifact against a Sigstore bundle and an identity policy, or check
     /// checksum files (`vouch verify checksums`).
     Verify(Box<verify::Args>),
@@ -51,6 +60,7 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
+        Command::Quickstart(args) => quickstart::run(args),
         Command::Verify(args) => verify::run(*args),
         Command::Conformance(args) => conformance::run(args),
         Command::Serve(args) => serve::run(args),

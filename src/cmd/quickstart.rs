@@ -1,0 +1,322 @@
+//! `vouch quickstart`: the README's main job. Runs what vouch can do today end to end on
+//! embedded defaults, in a temporary directory, by invoking the real subcommands as a
+//! user would (each command is printed before it runs).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use crate::output::{print_json, CodedError, Exit};
+
+/// A real public-good Sigstore bundle (a conda package signed from GitHub Actions),
+/// shipped in the binary so the demo needs no network. SOURCE:
+/// crates/verify/tests/data/real-world/SOURCE.
+const SAMPLE_BUNDLE: &[u8] =
+    include_bytes!("../../crates/verify/tests/data/real-world/conda.sigstore.json");
+const SAMPLE_ARTIFACT: &[u8] = include_bytes!(
+    "../../crates/verify/tests/data/real-world/signed-package-2.1.0-hb0f4dca_0.conda"
+);
+const SAMPLE_ARTIFACT_NAME: &str = "signed-package-2.1.0-hb0f4dca_0.conda";
+const SAMPLE_IDENTITY: &str =
+    "https://github.com/prefix-dev/sigstore-example/.github/workflows/action.yaml@refs/heads/main";
+const SAMPLE_ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+/// Run the whole story on embedded defaults: a dev server and its transparency log,
+/// checkpoint and proof verification, a real Sigstore bundle, a sealed release.
+///
+/// Everything happens in a fresh temporary directory (removed at the end unless
+/// --keep). Exit 0 only if every step checked out.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Leave the server running (and the directory in place) after the demo; stop it
+    /// with Ctrl-C.
+    #[arg(long)]
+    keep: bool,
+    /// Print one JSON object summarising the steps instead of the narration.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Demo {
+    exe: PathBuf,
+    dir: PathBuf,
+    quiet: bool,
+    steps: Vec<serde_json::Value>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Exit> {
+    let exe = std::env::current_exe().context("locating the vouch binary")?;
+    let dir = tempfile::Builder::new()
+        .prefix("vouch-quickstart-")
+        .tempdir()
+        .context("creating a temporary directory")?;
+    let mut demo = Demo {
+        exe,
+        dir: dir.path().to_owned(),
+        quiet: args.json,
+        steps: Vec::new(),
+    };
+    let mut server = demo.start_server()?;
+    let result = demo.story(&server);
+    let ok = result.is_ok();
+    if args.keep && ok {
+        let dir = dir.keep();
+        demo.say(&format!(
+            "\nThe server keeps running at {} with its data in {}. Ctrl-C stops it.",
+            server.url,
+            dir.display()
+        ));
+        let _ = server.child.wait();
+    } else {
+        let _ = server.child.kill();
+        let _ = server.child.wait();
+    }
+    result?;
+    if args.json {
+        print_json(&serde_json::json!({ "ok": true, "steps": demo.steps }))?;
+    } else {
+        demo.say("\nAll checks held.");
+    }
+    Ok(Exit::Ok)
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Demo {
+    fn say(&self, text: &str) {
+        if !self.quiet {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}");
+        }
+    }
+
+    fn step(&mut self, name: &str, detail: serde_json::Value) {
+        self.steps
+            .push(serde_json::json!({ "step": name, "detail": detail }));
+    }
+
+    /// Runs `vouch ARGS`, printing the command line; returns stdout. `expect_exit`
+    /// is the exit status the step requires.
+    fn vouch(&self, args: &[&str], expect_exit: i32) -> anyhow::Result<String> {
+        self.say(&format!("  $ vouch {}", args.join(" ")));
+        let out = Command::new(&self.exe)
+            .args(args)
+            .current_dir(&self.dir)
+            .output()
+            .with_context(|| format!("running vouch {}", args[0]))?;
+        let code = out.status.code().unwrap_or(-1);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if code != expect_exit {
+            bail!(CodedError::new(
+                "CLI_E001",
+                Exit::Error,
+                format!(
+                    "quickstart step `vouch {}` exited {code}, expected {expect_exit}: {}",
+                    args.join(" "),
+                    stderr.trim()
+                )
+            ));
+        }
+        for line in stdout.lines().chain(stderr.lines()).take(12) {
+            self.say(&format!("    {line}"));
+        }
+        Ok(stdout)
+    }
+
+    fn start_server(&mut self) -> anyhow::Result<Server> {
+        let data = self.dir.join("server");
+        self.say("1. Start a development server (SQLite lock, tiles on local disk):");
+        self.say(&format!(
+            "  $ vouch serve --dev --listen 127.0.0.1:0 --data {}",
+            data.display()
+        ));
+        let mut child = Command::new(&self.exe)
+            .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting vouch serve")?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .context("reading the server's address")?;
+        let Some(url) = line.trim().strip_prefix("listening on ") else {
+            let _ = child.kill();
+            bail!("vouch serve did not report its address (got {line:?})");
+        };
+        let url = url.to_owned();
+        self.say(&format!("    listening on {url}"));
+        self.step("serve", serde_json::json!({ "url": url }));
+        Ok(Server { child, url })
+    }
+
+    fn story(&mut self, server: &Server) -> anyhow::Result<()> {
+        let data = self.dir.join("server");
+        let log_url = format!("{}/log", server.url);
+        let vkey = log_verifier_key(&data)?;
+        let token = std::fs::read_to_string(data.join("internal.token"))
+            .context("reading the dev server's internal token")?;
+
+        self.say(
+            "\n2. Append entries to the transparency log; each is acknowledged only once durable:",
+        );
+        let entries: Vec<String> = (0..5)
+            .map(|i| format!("quickstart entry {i}: release v1.{i}.0 observed"))
+            .collect();
+        let mut indexes = Vec::new();
+        for entry in &entries {
+            indexes.push(add_entry(&log_url, token.trim(), entry)?);
+        }
+        self.say(&format!("    acknowledged indexes {indexes:?}"));
+        self.step("append", serde_json::json!({ "indexes": indexes }));
+
+        self.say("\n3. Fetch and verify the signed checkpoint with the log's public key:");
+        let cp = self.vouch(&["log", "checkpoint", "--url", &log_url, "--key", &vkey], 0)?;
+        self.step("checkpoint", serde_json::json!({ "output": cp.trim() }));
+
+        let last = *indexes.last().context("no entries appended")?;
+        let entry_file = self.dir.join("entry.txt");
+        std::fs::write(&entry_file, entries.last().context("no entries")?)?;
+        self.say(
+            "\n4. Write an offline proof file for the last entry, then verify it with no network:",
+        );
+        let proof = self.vouch(
+            &[
+                "log",
+                "proof",
+                &last.to_string(),
+                "--url",
+                &log_url,
+                "--key",
+                &vkey,
+            ],
+            0,
+        )?;
+        let proof_file = self.dir.join("entry.tlog-proof");
+        std::fs::write(&proof_file, &proof)?;
+        let (pf, ef) = (path_str(&proof_file)?, path_str(&entry_file)?);
+        self.vouch(
+            &["log", "verify-proof", &pf, "--entry", &ef, "--key", &vkey],
+            0,
+        )?;
+        std::fs::write(&entry_file, "a forged entry")?;
+        self.say("  and a forged entry against the same proof is refused (exit 1):");
+        self.vouch(
+            &["log", "verify-proof", &pf, "--entry", &ef, "--key", &vkey],
+            1,
+        )?;
+        self.step(
+            "proof",
+            serde_json::json!({ "index": last, "verified": true, "forgery_refused": true }),
+        );
+
+        self.say("\n5. Verify a real public-good Sigstore bundle offline (a conda package signed in GitHub Actions):");
+        let bundle = self.dir.join("conda.sigstore.json");
+        let artifact = self.dir.join(SAMPLE_ARTIFACT_NAME);
+        std::fs::write(&bundle, SAMPLE_BUNDLE)?;
+        std::fs::write(&artifact, SAMPLE_ARTIFACT)?;
+        let (b, a) = (path_str(&bundle)?, path_str(&artifact)?);
+        self.vouch(
+            &[
+                "verify",
+                &a,
+                "--bundle",
+                &b,
+                "--certificate-identity",
+                SAMPLE_IDENTITY,
+                "--certificate-oidc-issuer",
+                SAMPLE_ISSUER,
+            ],
+            0,
+        )?;
+        self.say("  and the same bundle with another expected identity is refused (exit 1):");
+        self.vouch(
+            &[
+                "verify", &a, "--bundle", &b,
+                "--certificate-identity", "https://github.com/someone-else/repo/.github/workflows/release.yml@refs/heads/main",
+                "--certificate-oidc-issuer", SAMPLE_ISSUER,
+            ],
+            1,
+        )?;
+        self.step("sigstore", serde_json::json!({ "identity": SAMPLE_IDENTITY, "verified": true, "other_identity_refused": true }));
+
+        self.say(
+            "\n6. Seal a release directory and check it (the files also pass `sha256sum -c`):",
+        );
+        let rel = self.dir.join("release");
+        std::fs::create_dir_all(&rel)?;
+        std::fs::write(
+            rel.join("app-1.0.0-linux-x86_64.tar.gz"),
+            sample_bytes(1 << 20, 1),
+        )?;
+        std::fs::write(rel.join("app-1.0.0.tar.gz"), sample_bytes(256 << 10, 2))?;
+        let r = path_str(&rel)?;
+        self.vouch(&["release", "seal", &r, "--tag", "v1.0.0"], 0)?;
+        let sums = path_str(&rel.join("SHA256SUMS"))?;
+        self.vouch(&["verify", "checksums", "--sums", &sums], 0)?;
+        self.step("release", serde_json::json!({ "dir": r, "verified": true }));
+
+        self.say(&format!(
+            "\nURLs served by this run:\n  {log_url}/checkpoint\n  {log_url}/tile/0/000.p/{}\n  {}/add-checkpoint (built-in witness)",
+            indexes.len(),
+            server.url
+        ));
+        Ok(())
+    }
+}
+
+/// The dev server keeps its log key in the data directory; the verifier key is what
+/// clients pin.
+fn log_verifier_key(data: &Path) -> anyhow::Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(data.join("log.key")) {
+            let signer = vouch_tlog::Signer::parse(text.trim())
+                .map_err(|e| anyhow::anyhow!("the dev log key is unreadable: {e}"))?;
+            return Ok(signer.verifier().to_string());
+        }
+        if Instant::now() > deadline {
+            bail!("the dev server wrote no log key in {}", data.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn add_entry(log_url: &str, token: &str, entry: &str) -> anyhow::Result<u64> {
+    let resp = reqwest::blocking::Client::new()
+        .post(format!("{log_url}/internal/add-entry"))
+        .bearer_auth(token)
+        .body(entry.to_owned())
+        .send()
+        .context("adding an entry to the log")?;
+    let status = resp.status();
+    let body: serde_json::Value = resp.json().context("reading the add-entry answer")?;
+    if !status.is_success() {
+        bail!("add-entry answered {status}: {body}");
+    }
+    body["index"]
+        .as_u64()
+        .context("add-entry answered without an index")
+}
+
+fn path_str(p: &Path) -> anyhow::Result<String> {
+    p.to_str()
+        .map(str::to_owned)
+        .context("temporary path is not UTF-8")
+}
+
+/// Deterministic filler bytes for the sample release (no randomness needed).
+fn sample_bytes(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
