@@ -5,7 +5,6 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
@@ -86,6 +85,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
 struct Server {
     child: Child,
     url: String,
+    /// The log's verifier key, as the server announced it.
+    vkey: String,
 }
 
 impl Demo {
@@ -145,24 +146,37 @@ impl Demo {
             .spawn()
             .context("starting vouch serve")?;
         let stdout = child.stdout.take().context("server stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .context("reading the server's address")?;
-        let Some(url) = line.trim().strip_prefix("listening on ") else {
-            let _ = child.kill();
-            bail!("vouch serve did not report its address (got {line:?})");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut next_line = |what: &str| -> anyhow::Result<String> {
+            match lines.next() {
+                Some(Ok(line)) => Ok(line),
+                _ => bail!("vouch serve did not report its {what}"),
+            }
         };
-        let url = url.to_owned();
-        self.say(&format!("    listening on {url}"));
-        self.step("serve", serde_json::json!({ "url": url }));
-        Ok(Server { child, url })
+        let (url, vkey) = match (next_line("address"), next_line("log key")) {
+            (Ok(a), Ok(k)) => (a, k),
+            (Err(e), _) | (_, Err(e)) => {
+                let _ = child.kill();
+                return Err(e);
+            }
+        };
+        let (Some(url), Some(vkey)) = (
+            url.trim().strip_prefix("listening on "),
+            vkey.trim().strip_prefix("log key "),
+        ) else {
+            let _ = child.kill();
+            bail!("vouch serve printed an unexpected banner: {url:?} {vkey:?}");
+        };
+        let (url, vkey) = (url.to_owned(), vkey.to_owned());
+        self.say(&format!("    listening on {url}\n    log key {vkey}"));
+        self.step("serve", serde_json::json!({ "url": url, "log_key": vkey }));
+        Ok(Server { child, url, vkey })
     }
 
     fn story(&mut self, server: &Server) -> anyhow::Result<()> {
         let data = self.dir.join("server");
         let log_url = format!("{}/log", server.url);
-        let vkey = log_verifier_key(&data)?;
+        let vkey = server.vkey.clone();
         let token = std::fs::read_to_string(data.join("internal.token"))
             .context("reading the dev server's internal token")?;
 
@@ -271,23 +285,6 @@ impl Demo {
             server.url
         ));
         Ok(())
-    }
-}
-
-/// The dev server keeps its log key in the data directory; the verifier key is what
-/// clients pin.
-fn log_verifier_key(data: &Path) -> anyhow::Result<String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(data.join("log.key")) {
-            let signer = vouch_tlog::Signer::parse(text.trim())
-                .map_err(|e| anyhow::anyhow!("the dev log key is unreadable: {e}"))?;
-            return Ok(signer.verifier().to_string());
-        }
-        if Instant::now() > deadline {
-            bail!("the dev server wrote no log key in {}", data.display());
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -17,7 +17,8 @@ use crate::output::{CodedError, Exit};
 ///
 /// Without --dev nothing is created: the config file must name existing directories
 /// and databases, and secrets come from the environment variables it names. Once
-/// listening, the bound address is printed on stdout as `listening on http://ADDR`.
+/// listening, the bound address is printed on stdout as `listening on http://ADDR`,
+/// followed by `log key VKEY`: the log's signed-note verifier key, which clients pin.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Development mode: create the data directory, signing keys, lock database and
@@ -118,6 +119,8 @@ async fn serve(args: Args) -> anyhow::Result<Exit> {
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on http://{addr}")?;
+        // The verifier key clients pin (`vouch log ... --key`); it is public.
+        writeln!(out, "log key {}", app.state.log.verifier())?;
         out.flush()?;
     }
     tracing::info!(%addr, origin = app.state.log.origin(), "serving");
