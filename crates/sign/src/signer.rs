@@ -1,0 +1,256 @@
+//! `KeylessSigner`: one fresh in-memory P-256 key and the certificate the CA issued for
+//! it; each signing timestamps the signature, logs it, and assembles a bundle v0.3.
+
+use std::time::SystemTime;
+
+use der::Decode;
+use sha2::{Digest, Sha256};
+use sigstore_bundle::BundleV03;
+use sigstore_crypto::KeyPair;
+use sigstore_types::{
+    DerCertificate, DsseEnvelope, DsseSignature, KeyId, PayloadBytes, Sha256Hash, TimestampToken,
+    TransparencyLogEntry,
+};
+
+use crate::config::TrustConfig;
+use crate::error::SignError;
+use crate::{fulcio, rekor, tsa};
+
+/// The DSSE payload type of an in-toto statement.
+pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+/// Cap on a statement to sign: statements are metadata, not artifacts.
+pub const MAX_STATEMENT_BYTES: usize = 4 * 1024 * 1024;
+
+/// A signer bound to one short-lived certificate. Cheap to keep for the certificate's
+/// lifetime (10 minutes at vouch's CA); every signing call reuses the key and
+/// certificate.
+pub struct KeylessSigner {
+    key: KeyPair,
+    certificate_der: Vec<u8>,
+    not_after: SystemTime,
+    config: TrustConfig,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for KeylessSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeylessSigner")
+            .field("services", self.config.services())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeylessSigner {
+    /// Generates a fresh in-memory P-256 key, sends a CSR for it with `identity_token`
+    /// to the CA, and checks the certificate: it chains to a CA of the trusted root,
+    /// its embedded SCT verifies against a CT log of the trusted root, and it
+    /// certifies our key.
+    pub async fn new(
+        cfg: &TrustConfig,
+        identity_token: &str,
+        http: reqwest::Client,
+    ) -> Result<Self, SignError> {
+        fulcio::check_token_shape(identity_token)?;
+        let key =
+            KeyPair::generate_ecdsa_p256().map_err(|e| SignError::local("generate key", e))?;
+        let checked = fulcio::request_certificate(
+            &http,
+            &cfg.services().ca_url,
+            identity_token,
+            &key,
+            cfg.trusted_root(),
+        )
+        .await?;
+        let leaf = x509_cert::Certificate::from_der(&checked.leaf_der).map_err(|e| {
+            SignError::CaResponseMalformed {
+                detail: format!("leaf certificate does not parse: {e}"),
+            }
+        })?;
+        let not_after = leaf.tbs_certificate.validity.not_after.to_system_time();
+        Ok(KeylessSigner {
+            key,
+            certificate_der: checked.leaf_der,
+            not_after,
+            config: cfg.clone(),
+            http,
+        })
+    }
+
+    /// The DER leaf certificate.
+    pub fn certificate_der(&self) -> &[u8] {
+        &self.certificate_der
+    }
+
+    /// The certificate's identity (its SAN) and OIDC issuer, as a verifier will see them.
+    pub fn identity(&self) -> (String, Option<String>) {
+        match sigstore_crypto::parse_certificate_info(&DerCertificate::new(
+            self.certificate_der.clone(),
+        )) {
+            Ok(info) => (
+                info.identity
+                    .as_ref()
+                    .map(|san| san.as_str().to_string())
+                    .unwrap_or_default(),
+                info.issuer.clone(),
+            ),
+            Err(_) => (String::new(), None),
+        }
+    }
+
+    /// Signs an artifact given by its SHA-256 (hashedrekord) and returns bundle v0.3
+    /// JSON with a `messageSignature`.
+    pub async fn sign_artifact_digest(&self, sha256: [u8; 32]) -> Result<Vec<u8>, SignError> {
+        self.check_still_valid()?;
+        let digest = Sha256Hash::from(sha256);
+        let signature = self
+            .key
+            .sign_digest(&digest)
+            .map_err(|e| SignError::local("sign digest", e))?;
+        let (timestamps, entries) = self.witness(sha256, signature.as_bytes()).await?;
+        let mut bundle = BundleV03::with_certificate_and_signature(
+            DerCertificate::new(self.certificate_der.clone()),
+            signature,
+            digest,
+        );
+        for entry in entries {
+            bundle = bundle.with_tlog_entry(entry);
+        }
+        for token in timestamps {
+            bundle = bundle.with_rfc3161_timestamp(TimestampToken::new(token));
+        }
+        encode(bundle)
+    }
+
+    /// Signs an in-toto Statement (JSON, used byte for byte as the payload) as a DSSE
+    /// envelope of type `application/vnd.in-toto+json` and returns bundle v0.3 JSON.
+    pub async fn sign_in_toto(&self, statement_json: &[u8]) -> Result<Vec<u8>, SignError> {
+        check_statement(statement_json)?;
+        self.check_still_valid()?;
+        let pae = pae(IN_TOTO_PAYLOAD_TYPE, statement_json);
+        let signature = self
+            .key
+            .sign(&pae)
+            .map_err(|e| SignError::local("sign envelope", e))?;
+        let pae_digest: [u8; 32] = Sha256::digest(&pae).into();
+        let (timestamps, entries) = self.witness(pae_digest, signature.as_bytes()).await?;
+        let envelope = DsseEnvelope::new(
+            IN_TOTO_PAYLOAD_TYPE.to_string(),
+            PayloadBytes::new(statement_json.to_vec()),
+            DsseSignature::new(signature, KeyId::default()),
+        );
+        let mut bundle = BundleV03::with_certificate_and_dsse(
+            DerCertificate::new(self.certificate_der.clone()),
+            envelope,
+        );
+        for entry in entries {
+            bundle = bundle.with_tlog_entry(entry);
+        }
+        for token in timestamps {
+            bundle = bundle.with_rfc3161_timestamp(TimestampToken::new(token));
+        }
+        encode(bundle)
+    }
+
+    /// Timestamps the signature at every selected TSA, then logs `digest` + signature
+    /// at every selected log; each answer is checked before it is kept.
+    async fn witness(
+        &self,
+        digest: [u8; 32],
+        signature: &[u8],
+    ) -> Result<(Vec<Vec<u8>>, Vec<TransparencyLogEntry>), SignError> {
+        let services = self.config.services();
+        let mut timestamps = Vec::with_capacity(services.tsa_urls.len());
+        for url in &services.tsa_urls {
+            timestamps.push(
+                tsa::timestamp(&self.http, url, signature, self.config.trusted_root()).await?,
+            );
+        }
+        let submission = rekor::Submission {
+            digest,
+            signature,
+            certificate_der: &self.certificate_der,
+        };
+        let mut entries = Vec::with_capacity(services.rekor_urls.len());
+        for url in &services.rekor_urls {
+            entries.push(
+                rekor::submit(&self.http, url, &submission, self.config.trusted_root()).await?,
+            );
+        }
+        Ok((timestamps, entries))
+    }
+
+    fn check_still_valid(&self) -> Result<(), SignError> {
+        if SystemTime::now() >= self.not_after {
+            return Err(SignError::local(
+                "certificate expired",
+                "the short-lived certificate is no longer valid; create a new signer",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// DSSE pre-authentication encoding (DSSE v1 protocol).
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
+    out.extend_from_slice(b"DSSEv1 ");
+    out.extend_from_slice(payload_type.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload_type.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Refuses what is not an in-toto Statement v1 (or v0.1): call it before asking for a
+/// certificate ([`KeylessSigner::sign_in_toto`] checks again).
+pub fn check_statement(statement: &[u8]) -> Result<(), SignError> {
+    let invalid = |detail: String| SignError::StatementInvalid { detail };
+    if statement.len() > MAX_STATEMENT_BYTES {
+        return Err(invalid(format!(
+            "expected at most {MAX_STATEMENT_BYTES} bytes, found {}",
+            statement.len()
+        )));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(statement).map_err(|e| invalid(format!("not JSON: {e}")))?;
+    let kind = value.get("_type").and_then(|t| t.as_str()).unwrap_or("");
+    if kind != "https://in-toto.io/Statement/v1" && kind != "https://in-toto.io/Statement/v0.1" {
+        return Err(invalid(format!(
+            "expected _type https://in-toto.io/Statement/v1, found {kind:?}"
+        )));
+    }
+    let subjects = value
+        .get("subject")
+        .and_then(|s| s.as_array())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| invalid("expected a non-empty subject array".into()))?;
+    for (i, subject) in subjects.iter().enumerate() {
+        let digests = subject
+            .get("digest")
+            .and_then(|d| d.as_object())
+            .filter(|d| !d.is_empty())
+            .ok_or_else(|| invalid(format!("subject {i}: expected a non-empty digest object")))?;
+        if digests.values().any(|v| !v.is_string()) {
+            return Err(invalid(format!(
+                "subject {i}: digest values must be strings"
+            )));
+        }
+    }
+    if !value.get("predicateType").is_some_and(|p| p.is_string()) {
+        return Err(invalid("expected a predicateType string".into()));
+    }
+    serde_json::from_slice::<sigstore_types::Statement>(statement)
+        .map_err(|e| invalid(format!("not an in-toto Statement: {e}")))?;
+    Ok(())
+}
+
+fn encode(bundle: BundleV03) -> Result<Vec<u8>, SignError> {
+    let json = bundle
+        .into_bundle()
+        .to_json_pretty()
+        .map_err(|e| SignError::local("encode bundle", e))?;
+    Ok(json.into_bytes())
+}
