@@ -1,17 +1,20 @@
 //! The axum application: shared state, the router, and opening everything a configuration names.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
+use vouch_ca::EncryptionKey;
 use vouch_log::{Clock, Log};
+use vouch_store::blobs::BlobStore;
+use vouch_store::meta::{MetaStore, PostgresMeta, SqliteMeta};
 use vouch_store::{CheckpointLock, LocalDir, Objects, PostgresLock, RemoteObjects, SqliteLock};
 use vouch_tlog::{KeyType, Signer, Verifier, Witness};
 
 use crate::cache::TileCache;
-use crate::config::{secret_env, LockConfig, ObjectsConfig, ServeConfig};
+use crate::config::{secret_env, DatabaseConfig, LockConfig, ObjectsConfig, ServeConfig};
 use crate::witness::WitnessService;
 use crate::{internal, tiles, witness, ApiError, ServeError};
 
@@ -26,6 +29,26 @@ pub struct AppState {
     pub witness: Option<WitnessService>,
     /// Bearer token of the internal add-entry endpoint; `None` disables it.
     pub internal_token: Option<String>,
+    /// Registry metadata (users, packages, versions, bindings, replay, audit).
+    pub meta: Arc<dyn MetaStore>,
+    /// Package archives and bundles, content-addressed, on the log's object store.
+    pub blobs: BlobStore,
+    /// TOKEN_ENC_KEY: seals the CA, TSA and registry signing keys at rest.
+    pub enc_key: EncryptionKey,
+    /// The base URL clients use to reach this server, without a trailing slash.
+    pub public_url: String,
+    /// `--dev`: development-only routes (the dev OIDC issuer) are mounted.
+    pub dev: bool,
+    /// The data directory (`--data`).
+    pub data_dir: PathBuf,
+    /// OIDC verification, CA and CT log, TSA, trust config (issue #4).
+    pub sigstore: crate::sigstore::SigstoreServices,
+    /// Registry signing key, integrity records, backfill, admin auth (issue #6).
+    pub integrity: crate::integrity::Integrity,
+    /// Packages: publish limits, bundle trust, the key-rotation gate (issue #5).
+    pub packages: crate::packages::Packages,
+    /// The web UI's administrator sessions (in memory).
+    pub web: crate::web::WebState,
 }
 
 /// The secrets a server needs, read from the environment (production) or from files
@@ -35,6 +58,10 @@ pub struct Secrets {
     pub witness_key: Option<Signer>,
     pub internal_token: Option<String>,
     pub postgres_url: Option<String>,
+    /// TOKEN_ENC_KEY.
+    pub enc_key: EncryptionKey,
+    /// The metadata database URL when `[database]` is PostgreSQL (or `--database`).
+    pub database_url: Option<String>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -71,11 +98,19 @@ impl Secrets {
             LockConfig::Postgres { url_env } => Some(secret_env(url_env)?),
             LockConfig::Sqlite { .. } => None,
         };
+        let var = &cfg.registry.token_enc_key_env;
+        let enc_key = parse_enc_key(var, &secret_env(var)?)?;
+        let database_url = match &cfg.database {
+            DatabaseConfig::Postgres { url_env } => Some(secret_env(url_env)?),
+            DatabaseConfig::Sqlite { .. } => None,
+        };
         Ok(Secrets {
             log_key,
             witness_key,
             internal_token,
             postgres_url,
+            enc_key,
+            database_url,
         })
     }
 
@@ -96,13 +131,36 @@ impl Secrets {
                 t
             }
         };
+        let enc_path = data.join("token_enc.key");
+        let enc_key = match std::fs::read_to_string(&enc_path) {
+            Ok(t) => parse_enc_key(&enc_path.display().to_string(), &t)?,
+            Err(_) => {
+                let t = hex::encode(random32(&enc_path)?);
+                write_secret(&enc_path, &t)?;
+                parse_enc_key(&enc_path.display().to_string(), &t)?
+            }
+        };
+        let database_url = match &cfg.database {
+            DatabaseConfig::Postgres { url_env } => Some(secret_env(url_env)?),
+            DatabaseConfig::Sqlite { .. } => None,
+        };
         Ok(Secrets {
             log_key,
             witness_key: Some(witness_key),
             internal_token: Some(token),
             postgres_url: None,
+            enc_key,
+            database_url,
         })
     }
+}
+
+/// Parses TOKEN_ENC_KEY (64 hex characters), naming where it came from on failure.
+pub fn parse_enc_key(source: &str, text: &str) -> Result<EncryptionKey, ServeError> {
+    EncryptionKey::from_hex(text).map_err(|_| ServeError::EncKeyInvalid {
+        var: source.to_owned(),
+        found: text.trim().chars().count(),
+    })
 }
 
 fn random32(path: &Path) -> Result<[u8; 32], ServeError> {
@@ -152,14 +210,41 @@ pub struct App {
     pub router: Router,
 }
 
-/// Opens storage and the log as `cfg` says and builds the router. `create` (`--dev`)
-/// creates missing directories, tables and the log; otherwise they must exist.
+/// Where and how a server runs, besides its configuration file.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    /// `--dev`: create what is missing and mount development-only routes.
+    pub dev: bool,
+    /// Apply metadata migrations at start (always true with `--dev`).
+    pub migrate: bool,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The base URL clients use, without a trailing slash.
+    pub public_url: String,
+}
+
+impl Runtime {
+    /// `--dev` in `data_dir`, reached at `public_url` (tests pass their bound address).
+    pub fn dev(data_dir: &Path, public_url: &str) -> Self {
+        Runtime {
+            dev: true,
+            migrate: true,
+            data_dir: data_dir.to_owned(),
+            public_url: public_url.to_owned(),
+        }
+    }
+}
+
+/// Opens storage, metadata and the log as `cfg` says and builds the router.
+/// `rt.dev` creates missing directories, tables and the log; otherwise they must exist
+/// (the metadata schema is migrated only with `rt.migrate`).
 pub async fn open(
     cfg: &ServeConfig,
     secrets: Secrets,
-    create: bool,
+    rt: Runtime,
     clock: Arc<dyn Clock>,
 ) -> Result<App, ServeError> {
+    let create = rt.dev;
     let objects: Arc<dyn Objects> = match &cfg.storage.objects {
         ObjectsConfig::Local { path } if create => Arc::new(LocalDir::create(path)?),
         ObjectsConfig::Local { path } => Arc::new(LocalDir::open(path)?),
@@ -188,6 +273,19 @@ pub async fn open(
             Arc::new(PostgresLock::connect(&url, create).await?)
         }
     };
+    let meta: Arc<dyn MetaStore> = match (&cfg.database, &secrets.database_url) {
+        (_, Some(url)) => Arc::new(PostgresMeta::connect(url).await?),
+        (DatabaseConfig::Sqlite { path }, None) => Arc::new(SqliteMeta::open(path, create).await?),
+        (DatabaseConfig::Postgres { url_env }, None) => {
+            Arc::new(PostgresMeta::connect(&secret_env(url_env)?).await?)
+        }
+    };
+    if rt.dev || rt.migrate {
+        meta.migrate().await?;
+    } else {
+        meta.check_schema().await?;
+    }
+    let blobs = BlobStore::new(Arc::clone(&objects), cfg.registry.max_blob_bytes);
     let log = Log::open(
         cfg.log_config(),
         objects,
@@ -195,6 +293,19 @@ pub async fn open(
         secrets.log_key,
         create,
     )
+    .await?;
+    let public_url = rt.public_url.trim_end_matches('/').to_owned();
+    let sigstore = crate::sigstore::SigstoreServices::open(crate::sigstore::Deps {
+        cfg,
+        meta: Arc::clone(&meta),
+        main_log: &log,
+        lock: Arc::clone(&lock),
+        enc_key: &secrets.enc_key,
+        public_url: &public_url,
+        dev: rt.dev,
+        data_dir: &rt.data_dir,
+        clock: Arc::clone(&clock),
+    })
     .await?;
     let witness = match secrets.witness_key {
         Some(key) if cfg.witness.enabled => {
@@ -220,12 +331,30 @@ pub async fn open(
         }
         _ => None,
     };
+    let integrity =
+        crate::integrity::Integrity::open(meta.as_ref(), &secrets.enc_key, &cfg.integrity)
+            .await?
+            .with_forge_sections(&cfg.forges)?;
+    let packages =
+        crate::packages::Packages::open(cfg, &sigstore, meta.as_ref(), rt.dev, &rt.data_dir)
+            .await?;
     let state = Arc::new(AppState {
         log: Arc::new(log),
         cache: TileCache::new(TILE_CACHE_BYTES),
         witness,
         internal_token: secrets.internal_token,
+        meta,
+        blobs,
+        enc_key: secrets.enc_key,
+        public_url,
+        dev: rt.dev,
+        data_dir: rt.data_dir,
+        sigstore,
+        integrity,
+        packages,
+        web: crate::web::WebState::default(),
     });
+    crate::integrity::start(&state).await?;
     let router = router(Arc::clone(&state), &cfg.log.prefix);
     Ok(App { state, router })
 }
@@ -243,6 +372,11 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
             "/add-checkpoint",
             post(witness::add_checkpoint).layer(DefaultBodyLimit::max(64 << 10)),
         )
+        .merge(crate::rekor::routes())
+        .merge(crate::sigstore::routes())
+        .merge(crate::integrity::routes())
+        .merge(crate::packages::routes())
+        .merge(crate::web::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
         .with_state(state)
 }
@@ -257,5 +391,23 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await?;
     app.state.log.shutdown().await;
+    app.state.sigstore.shutdown().await;
+    Ok(())
+}
+
+/// As [`serve`], over TLS: every accepted connection completes its handshake with
+/// `tls` (concurrently, see [`crate::tls::TlsListener`]) before axum sees it.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
+    app: App,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = crate::tls::TlsListener::new(listener, tls)?;
+    axum::serve(listener, app.router)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    app.state.log.shutdown().await;
+    app.state.sigstore.shutdown().await;
     Ok(())
 }

@@ -28,6 +28,34 @@
 //!
 //! [internal]
 //! token_env = "VOUCH_INTERNAL_TOKEN"    # enables POST <prefix>/internal/add-entry
+//!
+//! [registry]
+//! public_url = "https://registry.example.org"  # how clients reach this server (default: http://<listen>)
+//! token_enc_key_env = "TOKEN_ENC_KEY"   # 64 hex chars (`openssl rand -hex 32`); seals keys at rest
+//! max_blob_bytes = 268435456
+//!
+//! [oidc]                                # see `sigstore::settings` for every form
+//! audience = "sigstore"
+//! issuers = ["github", "gitlab", { provider = "circleci", org_id = "..." }]
+//!
+//! [ca]
+//! leaf_validity_secs = 600
+//!
+//! [integrity]
+//! hash_budget_bytes = 524288000         # default asset hash budget (admins may change it; max 16 GiB)
+//! backfill_at_boot = true               # record releases/versions lacking integrity records at start
+//!
+//! [[forges]]                           # repeat per forge repository
+//! id = "gh"                             # /api/v1/webhooks/gh, /api/admin/forges/gh/sync
+//! kind = "github"                       # or "gitea", "forgejo", "gitlab"
+//! api_base = "https://api.github.com"
+//! repo = "acme/tool"
+//! token_env = "GITHUB_TOKEN"            # optional
+//! webhook_secret_env = "VOUCH_GH_HOOK"  # optional; enables the webhook
+//!
+//! [database]
+//! kind = "sqlite"                       # or "postgres" with url_env = "VOUCH_DATABASE_URL"
+//! path = "/var/lib/vouch/meta.db"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -49,6 +77,70 @@ pub struct ServeConfig {
     pub witness: WitnessSection,
     #[serde(default)]
     pub internal: InternalSection,
+    #[serde(default)]
+    pub registry: RegistrySection,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    /// `[oidc]`: trusted token issuers (see [`crate::sigstore::settings`]).
+    #[serde(default)]
+    pub oidc: crate::sigstore::OidcSection,
+    /// `[ca]`: the certificate authority.
+    #[serde(default)]
+    pub ca: crate::sigstore::CaSection,
+    /// `[tsa]`: the timestamp authority.
+    #[serde(default)]
+    pub tsa: crate::sigstore::TsaSection,
+    /// `[integrity]`: hash budget default and boot backfill (see [`crate::integrity`]).
+    #[serde(default)]
+    pub integrity: crate::integrity::IntegritySection,
+    /// `[[forges]]`: forges releases are ingested from (see [`crate::integrity::ingest`]).
+    #[serde(default)]
+    pub forges: Vec<crate::integrity::ingest::ForgeSection>,
+}
+
+/// `[registry]`: how clients reach this server and what protects its keys at rest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RegistrySection {
+    /// The base URL clients use (trust config, OIDC issuer, index URLs). Default:
+    /// `http://<bound address>` (`https://` with TLS).
+    pub public_url: Option<String>,
+    /// Names the variable holding TOKEN_ENC_KEY (64 hex characters).
+    #[serde(default = "default_enc_key_env")]
+    pub token_enc_key_env: String,
+    /// Largest package archive accepted, in bytes.
+    #[serde(default = "default_max_blob_bytes")]
+    pub max_blob_bytes: u64,
+}
+
+impl Default for RegistrySection {
+    fn default() -> Self {
+        RegistrySection {
+            public_url: None,
+            token_enc_key_env: default_enc_key_env(),
+            max_blob_bytes: default_max_blob_bytes(),
+        }
+    }
+}
+
+/// `[database]`: the registry's metadata (users, packages, versions, bindings, audit).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum DatabaseConfig {
+    /// One SQLite file (the embedded default).
+    Sqlite { path: PathBuf },
+    /// PostgreSQL; `url_env` names the variable holding the connection URL.
+    Postgres { url_env: String },
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig::Sqlite {
+            path: PathBuf::from("meta.db"),
+        }
+    }
 }
 
 /// `[log]`: the transparency log.
@@ -161,6 +253,12 @@ fn default_log_key_env() -> String {
 fn default_witness_key_env() -> String {
     "VOUCH_WITNESS_KEY".into()
 }
+fn default_enc_key_env() -> String {
+    "TOKEN_ENC_KEY".into()
+}
+fn default_max_blob_bytes() -> u64 {
+    256 << 20
+}
 fn yes() -> bool {
     true
 }
@@ -204,6 +302,15 @@ impl ServeConfig {
             internal: InternalSection {
                 token_env: Some("VOUCH_INTERNAL_TOKEN".into()),
             },
+            registry: RegistrySection::default(),
+            database: DatabaseConfig::Sqlite {
+                path: data.join("meta.db"),
+            },
+            oidc: Default::default(),
+            ca: Default::default(),
+            tsa: Default::default(),
+            integrity: Default::default(),
+            forges: Vec::new(),
         }
     }
 

@@ -33,6 +33,17 @@ pub enum ServeError {
     Storage(#[from] vouch_store::StoreError),
     #[error("the transparency log could not be opened")]
     Log(#[from] LogError),
+    #[error("the metadata database is not usable")]
+    Meta(#[from] vouch_store::meta::MetaError),
+    #[error(
+        "TOKEN_ENC_KEY in {var} must be 64 hexadecimal characters (found {found}); \
+         make one with `openssl rand -hex 32` and keep it safe: it seals the registry's keys"
+    )]
+    EncKeyInvalid { var: String, found: usize },
+    #[error("the Sigstore services could not start: {0}")]
+    Sigstore(#[from] crate::sigstore::SetupError),
+    #[error("the registry integrity service could not start: {0}")]
+    Integrity(#[from] crate::integrity::BootError),
     #[error("cannot listen on {addr}")]
     Listen {
         addr: String,
@@ -49,7 +60,11 @@ impl ServeError {
             ServeError::SecretMissing { .. } | ServeError::SecretInvalid { .. } => "SERVE_E102",
             ServeError::DevSetup { .. } | ServeError::Storage(_) => "SERVE_E103",
             ServeError::Log(_) => "SERVE_E104",
+            ServeError::Meta(_) => "SERVE_E106",
+            ServeError::EncKeyInvalid { .. } => "SERVE_E107",
             ServeError::Listen { .. } => "SERVE_E105",
+            ServeError::Sigstore(e) => e.code(),
+            ServeError::Integrity(e) => e.code(),
         }
     }
 }

@@ -5,6 +5,12 @@
 //! - [`tiles`]: `GET <prefix>/checkpoint` and `GET <prefix>/tile/...`.
 //! - [`witness`]: the built-in tlog-witness, `POST /add-checkpoint`.
 //! - [`internal`]: the authenticated add-entry endpoint.
+//! - [`rekor`]: Rekor v2 `POST /api/v2/log/entries` on the log.
+//! - [`sigstore`]: OIDC (and the `--dev` issuer), the CA with its CT log, the TSA, the trust config.
+//! - [`tls`]: serving HTTPS (`--tls-cert`, `--tls-key`).
+//! - [`integrity`]: the registry signing key and JWKS, integrity records, backfill, audit and admin APIs.
+//! - [`packages`]: trusted publishers, publish, the index, blobs, the OpenAPI document.
+//! - [`web`]: the server-rendered web UI (admin sign-in, Security and Audit pages, package and release pages).
 //! - [`ApiError`]: every HTTP error as `(status, code, detail)` JSON.
 //!
 //! **Architecture invariant:** only this crate speaks HTTP; the log and storage crates
@@ -14,10 +20,16 @@ pub mod app;
 mod cache;
 pub mod config;
 mod error;
+pub mod integrity;
 pub mod internal;
+pub mod packages;
+pub mod rekor;
+pub mod sigstore;
 pub mod tiles;
+pub mod tls;
+pub mod web;
 pub mod witness;
 
-pub use app::{open, router, serve, App, AppState, Secrets};
+pub use app::{open, router, serve, serve_tls, App, AppState, Runtime, Secrets};
 pub use config::ServeConfig;
 pub use error::{ApiError, ServeError};

@@ -22,7 +22,7 @@ async fn app(dir: &std::path::Path, tweak: impl FnOnce(&mut ServeConfig)) -> App
     vouch_registry::open(
         &cfg,
         secrets,
-        true,
+        vouch_registry::Runtime::dev(dir, "http://127.0.0.1:0"),
         Arc::new(ManualClock::new(1_700_000_000)),
     )
     .await

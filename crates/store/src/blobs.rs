@@ -107,6 +107,20 @@ pub fn bundle_key(blake3: &[u8; 32]) -> ObjectKey {
         .expect("hex bundle key is valid")
 }
 
+/// `bundles/<blake3 hex of the bundle>.sigstore.json`: where a Sigstore bundle is
+/// stored, under its own content address. Keying bundles by their artifact's BLAKE3
+/// (`bundle_key`) would let a second signing of the same bytes (a re-run CI job whose
+/// publish then fails with "version exists") overwrite the bundle a committed index
+/// entry points to; keyed by their own hash, stored bundles never change.
+pub fn content_bundle_key(bundle: &[u8]) -> ObjectKey {
+    // Invariant: as for `blob_key`.
+    ObjectKey::new(format!(
+        "bundles/{}.sigstore.json",
+        hex::encode(blake3::hash(bundle).as_bytes())
+    ))
+    .expect("hex bundle key is valid")
+}
+
 /// Content-addressed blobs over any [`Objects`] backend (see the module docs for the
 /// contract).
 #[derive(Debug, Clone)]
@@ -185,6 +199,43 @@ impl BlobStore {
             return Err(BlobError::Corrupt {
                 blake3: hex::encode(blake3),
             });
+        }
+        Ok(Some(bytes))
+    }
+
+    /// Stores a Sigstore bundle at [`content_bundle_key`] and returns that key. Same
+    /// contract as the blobs: durable on `Ok`, idempotent, never torn.
+    pub async fn put_bundle(&self, bundle: &[u8]) -> Result<ObjectKey, BlobError> {
+        let read = bundle.len() as u64;
+        if read > self.max_size {
+            return Err(BlobError::TooLarge {
+                limit: self.max_size,
+                read,
+            });
+        }
+        let key = content_bundle_key(bundle);
+        self.objects
+            .put(&key, Bytes::copy_from_slice(bundle))
+            .await?;
+        Ok(key)
+    }
+
+    /// Reads a bundle stored by [`BlobStore::put_bundle`]; `Ok(None)` if absent. A
+    /// key of the `bundles/<blake3>.sigstore.json` form is checked against the bytes.
+    pub async fn get_bundle(&self, key: &ObjectKey) -> Result<Option<Bytes>, BlobError> {
+        let Some(bytes) = self.objects.get(key).await? else {
+            return Ok(None);
+        };
+        let expected = key
+            .as_str()
+            .strip_prefix("bundles/")
+            .and_then(|k| k.strip_suffix(".sigstore.json"));
+        if let Some(expected) = expected {
+            if hex::encode(blake3::hash(&bytes).as_bytes()) != expected {
+                return Err(BlobError::Corrupt {
+                    blake3: expected.to_owned(),
+                });
+            }
         }
         Ok(Some(bytes))
     }

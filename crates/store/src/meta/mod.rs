@@ -8,6 +8,7 @@
 //! [`MetaStore::migrate`]; opening a store never creates anything.
 
 mod error;
+mod integrity_types;
 mod postgres;
 mod sqlite;
 mod token;
@@ -16,6 +17,7 @@ mod types;
 use async_trait::async_trait;
 
 pub use error::MetaError;
+pub use integrity_types::*;
 pub use postgres::PostgresMeta;
 pub use sqlite::SqliteMeta;
 pub use token::{hash as token_hash, TOKEN_PREFIX};
@@ -228,6 +230,26 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
         now: Timestamp,
     ) -> Result<ReplayOutcome, MetaError>;
 
+    /// [`MetaStore::insert_jti_if_absent`] for many `(issuer, jti, expires_at)` in one
+    /// write transaction (one commit, one fsync): the replay store's group commit.
+    /// Outcomes are in input order; a key repeated within `keys` is `AlreadyPresent`
+    /// after its first occurrence. Durable (committed) when it returns `Ok`; on `Err`
+    /// nothing was recorded. The default runs the single inserts one by one.
+    async fn insert_jtis_if_absent(
+        &self,
+        keys: &[(String, String, Timestamp)],
+        now: Timestamp,
+    ) -> Result<Vec<ReplayOutcome>, MetaError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for (issuer, jti, expires_at) in keys {
+            out.push(
+                self.insert_jti_if_absent(issuer, jti, *expires_at, now)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
     /// Deletes expired replay records; returns how many.
     async fn sweep_replay(&self, now: Timestamp) -> Result<u64, MetaError>;
 
@@ -248,4 +270,109 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
     /// that commits later with a smaller id; audits reading "everything up to now"
     /// should bound `until` a few seconds in the past.
     async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, MetaError>;
+
+    // --- publish lookups (registry HTTP) --------------------------------------------
+
+    /// A binding by id, active or removed (index entries name the binding a version
+    /// was published through, which may since have been removed).
+    async fn binding(&self, id: BindingId) -> Result<Option<Binding>, MetaError>;
+
+    /// The oldest index entry referencing the blob, with its package name: how the
+    /// server finds the bundle to serve at `/blobs/<b3>.sigstore` (bundles are stored
+    /// under their own content address, see `NewVersion::bundle_key`).
+    async fn version_by_blob(
+        &self,
+        blake3: &[u8; 32],
+    ) -> Result<Option<(String, VersionEntry)>, MetaError>;
+
+    // --- registry integrity (schema v2) -------------------------------------------
+
+    /// This database's instance id (32 hex digits), made once when the schema was
+    /// created. Sealed registry keys bind it into their additional authenticated data.
+    async fn instance_id(&self) -> Result<String, MetaError>;
+
+    /// Every registry signing key: the current one first, then retired ones, newest
+    /// first. Keys are never deleted.
+    async fn registry_keys(&self) -> Result<Vec<StoredRegistryKey>, MetaError>;
+
+    /// In one transaction (serialised across processes): if the current key's kid is
+    /// `expected_current` (`None`: there is no key yet), retires it at
+    /// `new.created_at` and inserts `new` as the current key. Returns `false`, writing
+    /// nothing, when another key is current (a concurrent rotation won).
+    async fn rotate_registry_key(
+        &self,
+        expected_current: Option<&str>,
+        new: &StoredRegistryKey,
+    ) -> Result<bool, MetaError>;
+
+    /// An instance setting's value, if set.
+    async fn setting(&self, name: &str) -> Result<Option<String>, MetaError>;
+
+    /// Sets (inserts or replaces) an instance setting.
+    async fn put_setting(&self, name: &str, value: &str, now: Timestamp) -> Result<(), MetaError>;
+
+    /// Creates an administrator token; returns its plaintext once (only its SHA-256
+    /// is stored).
+    async fn create_admin_token(
+        &self,
+        label: &str,
+        now: Timestamp,
+    ) -> Result<(AdminToken, TokenSecret), MetaError>;
+
+    /// The unrevoked administrator token a presented secret belongs to (lookup by
+    /// hash, then a constant-time comparison).
+    async fn authenticate_admin(&self, secret: &str) -> Result<Option<AdminToken>, MetaError>;
+
+    /// Records a release, or finds the one already recorded for (forge, repository,
+    /// tag): idempotent. The flag says whether this call inserted it.
+    async fn upsert_release(&self, release: &NewRelease) -> Result<(ReleaseRow, bool), MetaError>;
+
+    async fn release_by_id(&self, id: i64) -> Result<Option<ReleaseRow>, MetaError>;
+
+    /// Records an asset, idempotent on (release, name): an identical row is
+    /// [`AssetInsert::Unchanged`], a different one [`AssetInsert::Conflict`] (nothing
+    /// written; assets are immutable, and the schema refuses updates and deletes).
+    async fn insert_release_asset(&self, asset: &ReleaseAsset) -> Result<AssetInsert, MetaError>;
+
+    /// The assets of a release in the order they were recorded.
+    async fn release_assets(&self, release_id: i64) -> Result<Vec<ReleaseAsset>, MetaError>;
+
+    /// Releases with id above `after` that have no integrity record, oldest first.
+    async fn releases_without_integrity(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ReleaseRow>, MetaError>;
+
+    /// Package versions with id above `after` that have no integrity record.
+    async fn versions_without_integrity(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<UnrecordedVersion>, MetaError>;
+
+    /// Stores a verified attestation bundle of an asset (idempotent on the bundle's
+    /// SHA-256); `true` if this call stored it.
+    async fn insert_attestation(&self, attestation: &StoredAttestation) -> Result<bool, MetaError>;
+
+    async fn attestations(
+        &self,
+        release_id: i64,
+        asset_name: &str,
+    ) -> Result<Vec<StoredAttestation>, MetaError>;
+
+    /// Stores a logged integrity record. Unique on (kind, subject, version): when one
+    /// exists, nothing is written and the stored row comes back with `false`.
+    async fn insert_integrity_record(
+        &self,
+        record: &NewIntegrityRecord,
+    ) -> Result<(IntegrityRow, bool), MetaError>;
+
+    /// The integrity record of a subject (and version, when given).
+    async fn integrity_record(
+        &self,
+        kind: RecordKind,
+        subject: &str,
+        version: Option<&str>,
+    ) -> Result<Option<IntegrityRow>, MetaError>;
 }

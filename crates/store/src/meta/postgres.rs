@@ -54,11 +54,18 @@ async fn lock_name(conn: &mut PgConnection, key: &str) -> Result<(), sqlx::Error
     Ok(())
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../migrations/postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "integrity",
+        sql: include_str!("../../migrations/postgres/0002_integrity.sql"),
+    },
+];
 
 const MIGRATIONS_TABLE_EXISTS: &str = "SELECT COUNT(*) FROM pg_tables \
      WHERE schemaname = current_schema() AND tablename = 'vouch_meta_migrations'";

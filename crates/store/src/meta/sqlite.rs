@@ -64,11 +64,18 @@ async fn lock_name(_conn: &mut SqliteConnection, _key: &str) -> Result<(), sqlx:
     Ok(())
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../migrations/sqlite/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "integrity",
+        sql: include_str!("../../migrations/sqlite/0002_integrity.sql"),
+    },
+];
 
 const MIGRATIONS_TABLE_EXISTS: &str = "SELECT COUNT(*) FROM sqlite_master \
      WHERE type = 'table' AND name = 'vouch_meta_migrations'";

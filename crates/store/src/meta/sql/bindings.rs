@@ -306,3 +306,17 @@ pub(super) async fn publish_pending(
         version,
     })
 }
+
+/// A binding by id, whether active or removed.
+pub(super) async fn binding_by_id(
+    pool: &Pool<Db>,
+    id: BindingId,
+) -> Result<Option<Binding>, MetaError> {
+    let q = format!("SELECT {BINDING_COLS} FROM bindings WHERE id = $1");
+    let row = sqlx::query(&q)
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await
+        .map_err(MetaError::db("read binding"))?;
+    row.as_ref().map(rows::binding).transpose()
+}

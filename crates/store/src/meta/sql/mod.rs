@@ -6,6 +6,7 @@
 //! (`BEGIN IMMEDIATE`), so reads inside it see a state no other writer can change.
 
 mod bindings;
+mod integrity;
 mod migrate;
 mod packages;
 mod replay_audit;
@@ -191,6 +192,14 @@ impl MetaStore for Store {
         replay_audit::insert_jti(&self.pool, issuer, jti, expires_at, now).await
     }
 
+    async fn insert_jtis_if_absent(
+        &self,
+        keys: &[(String, String, Timestamp)],
+        now: Timestamp,
+    ) -> Result<Vec<ReplayOutcome>, MetaError> {
+        replay_audit::insert_jtis(&self.pool, keys, now).await
+    }
+
     async fn sweep_replay(&self, now: Timestamp) -> Result<u64, MetaError> {
         replay_audit::sweep(&self.pool, now).await
     }
@@ -208,5 +217,112 @@ impl MetaStore for Store {
 
     async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, MetaError> {
         replay_audit::list(&self.pool, filter).await
+    }
+
+    async fn binding(&self, id: BindingId) -> Result<Option<Binding>, MetaError> {
+        bindings::binding_by_id(&self.pool, id).await
+    }
+
+    async fn version_by_blob(
+        &self,
+        blake3: &[u8; 32],
+    ) -> Result<Option<(String, VersionEntry)>, MetaError> {
+        packages::version_by_blob(&self.pool, blake3).await
+    }
+
+    async fn instance_id(&self) -> Result<String, MetaError> {
+        integrity::instance_id(&self.pool).await
+    }
+
+    async fn registry_keys(&self) -> Result<Vec<StoredRegistryKey>, MetaError> {
+        integrity::registry_keys(&self.pool).await
+    }
+
+    async fn rotate_registry_key(
+        &self,
+        expected_current: Option<&str>,
+        new: &StoredRegistryKey,
+    ) -> Result<bool, MetaError> {
+        integrity::rotate_registry_key(&self.pool, expected_current, new).await
+    }
+
+    async fn setting(&self, name: &str) -> Result<Option<String>, MetaError> {
+        integrity::setting(&self.pool, name).await
+    }
+
+    async fn put_setting(&self, name: &str, value: &str, now: Timestamp) -> Result<(), MetaError> {
+        integrity::put_setting(&self.pool, name, value, now).await
+    }
+
+    async fn create_admin_token(
+        &self,
+        label: &str,
+        now: Timestamp,
+    ) -> Result<(AdminToken, TokenSecret), MetaError> {
+        integrity::create_admin_token(&self.pool, label, now).await
+    }
+
+    async fn authenticate_admin(&self, secret: &str) -> Result<Option<AdminToken>, MetaError> {
+        integrity::authenticate_admin(&self.pool, secret).await
+    }
+
+    async fn upsert_release(&self, release: &NewRelease) -> Result<(ReleaseRow, bool), MetaError> {
+        integrity::upsert_release(&self.pool, release).await
+    }
+
+    async fn release_by_id(&self, id: i64) -> Result<Option<ReleaseRow>, MetaError> {
+        integrity::release_by_id(&self.pool, id).await
+    }
+
+    async fn insert_release_asset(&self, asset: &ReleaseAsset) -> Result<AssetInsert, MetaError> {
+        integrity::insert_release_asset(&self.pool, asset).await
+    }
+
+    async fn release_assets(&self, release_id: i64) -> Result<Vec<ReleaseAsset>, MetaError> {
+        integrity::release_assets(&self.pool, release_id).await
+    }
+
+    async fn releases_without_integrity(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ReleaseRow>, MetaError> {
+        integrity::releases_without_integrity(&self.pool, after, limit).await
+    }
+
+    async fn versions_without_integrity(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<UnrecordedVersion>, MetaError> {
+        integrity::versions_without_integrity(&self.pool, after, limit).await
+    }
+
+    async fn insert_attestation(&self, attestation: &StoredAttestation) -> Result<bool, MetaError> {
+        integrity::insert_attestation(&self.pool, attestation).await
+    }
+
+    async fn attestations(
+        &self,
+        release_id: i64,
+        asset_name: &str,
+    ) -> Result<Vec<StoredAttestation>, MetaError> {
+        integrity::attestations(&self.pool, release_id, asset_name).await
+    }
+
+    async fn insert_integrity_record(
+        &self,
+        record: &NewIntegrityRecord,
+    ) -> Result<(IntegrityRow, bool), MetaError> {
+        integrity::insert_integrity_record(&self.pool, record).await
+    }
+
+    async fn integrity_record(
+        &self,
+        kind: RecordKind,
+        subject: &str,
+        version: Option<&str>,
+    ) -> Result<Option<IntegrityRow>, MetaError> {
+        integrity::integrity_record(&self.pool, kind, subject, version).await
     }
 }

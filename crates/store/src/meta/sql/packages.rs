@@ -299,3 +299,23 @@ pub(super) async fn blob_referenced(pool: &Pool<Db>, blake3: &[u8; 32]) -> Resul
         .map_err(MetaError::db("find blob"))?;
     Ok(found.is_some())
 }
+
+/// The oldest version referencing `blake3`, with its package's name.
+pub(super) async fn version_by_blob(
+    pool: &Pool<Db>,
+    blake3: &[u8; 32],
+) -> Result<Option<(String, VersionEntry)>, MetaError> {
+    let q = format!(
+        "SELECT p.name AS package_name, {VERSION_COLS} FROM versions v \
+         JOIN packages p ON p.id = v.package_id WHERE v.blake3 = $1 ORDER BY v.id LIMIT 1"
+    );
+    let row = sqlx::query(&q)
+        .bind(hex::encode(blake3))
+        .fetch_optional(pool)
+        .await
+        .map_err(MetaError::db("find blob version"))?;
+    let Some(row) = row else { return Ok(None) };
+    let name: String =
+        sqlx::Row::try_get(&row, "package_name").map_err(MetaError::db("decode row"))?;
+    Ok(Some((name, rows::version(&row)?)))
+}

@@ -35,6 +35,39 @@ pub(super) async fn insert_jti(
     })
 }
 
+/// The same statement for each key, in one write transaction: one commit for the batch.
+pub(super) async fn insert_jtis(
+    pool: &Pool<Db>,
+    keys: &[(String, String, Timestamp)],
+    now: Timestamp,
+) -> Result<Vec<ReplayOutcome>, MetaError> {
+    let mut tx = super::begin_write(pool)
+        .await
+        .map_err(MetaError::db("begin insert jtis"))?;
+    let mut out = Vec::with_capacity(keys.len());
+    for (issuer, jti, expires_at) in keys {
+        let done = sqlx::query(
+            "INSERT INTO oidc_replay (issuer, jti, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (issuer, jti) DO UPDATE SET expires_at = excluded.expires_at \
+             WHERE oidc_replay.expires_at <= $4",
+        )
+        .bind(issuer)
+        .bind(jti)
+        .bind(expires_at.0)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(MetaError::db("insert jti"))?;
+        out.push(if done.rows_affected() == 1 {
+            ReplayOutcome::Inserted
+        } else {
+            ReplayOutcome::AlreadyPresent
+        });
+    }
+    tx.commit().await.map_err(MetaError::db("commit jtis"))?;
+    Ok(out)
+}
+
 pub(super) async fn sweep(pool: &Pool<Db>, now: Timestamp) -> Result<u64, MetaError> {
     let done = sqlx::query("DELETE FROM oidc_replay WHERE expires_at <= $1")
         .bind(now.0)

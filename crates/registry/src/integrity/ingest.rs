@@ -1,0 +1,651 @@
+//! Release ingest wiring (crate `vouch-ingest`): the `[[forges]]` configuration, `POST /api/admin/forges/{id}/sync` (API pull), `POST /api/v1/webhooks/{forge_id}` (signature verified), release and asset rows, hash-budget skips, immutability, attestation relay, and the public release reads.
+//!
+//! One ingest of a release: every asset is first streamed and hashed within the hash
+//! budget (nothing is written until all of them came back; an asset whose bytes
+//! disagree with the listing fails the whole ingest, audited `release.ingest_refused`).
+//! Then, for a new release, the release and asset rows are written (idempotent on
+//! (release, name)) with `release.asset_hashed` / `release.asset_skipped` audits, and
+//! the integrity record is signed once. For a release already recorded nothing is
+//! written: every difference from the stored assets (changed, added, removed) is
+//! refused and audited `release.asset_changed`. Attestations of hashed assets on GitHub
+//! forges are fetched and verified by the ingest crate; verified ones are stored, and
+//! failures are audited but never block the ingest.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use vouch_ingest::{
+    verify_webhook, AttestationVerifier, Fetcher, ForgeConfig, ForgeKind, HashBudget, HashOutcome,
+    IngestError, Release, RepoRef, Secret, WebhookEvent,
+};
+use vouch_store::meta::{AssetInsert, AssetStatus, NewRelease, ReleaseAsset, Timestamp};
+
+use super::admin::Admin;
+use super::audit;
+use super::backfill::record_release;
+use super::error;
+use crate::{ApiError, AppState};
+
+/// One `[[forges]]` entry of the server configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ForgeSection {
+    /// The forge's id in URLs (`/api/v1/webhooks/{id}`) and release rows.
+    pub id: String,
+    /// `github`, `gitea`/`forgejo` or `gitlab`.
+    pub kind: String,
+    /// API base URL (`https://api.github.com`, `https://codeberg.org/api/v1`, ...).
+    pub api_base: String,
+    /// The repository ingested: `OWNER/REPO`.
+    pub repo: String,
+    /// Names the variable holding an API token (optional).
+    pub token_env: Option<String>,
+    /// Names the variable holding the webhook secret; unset disables the webhook.
+    pub webhook_secret_env: Option<String>,
+    /// Tests only: allow loopback/private addresses and plain http.
+    #[serde(default)]
+    pub allow_private_for_tests: bool,
+}
+
+/// A configured forge, ready to fetch from.
+#[derive(Clone)]
+pub struct Forge {
+    pub id: String,
+    pub kind: ForgeKind,
+    pub repo: RepoRef,
+    pub fetcher: Fetcher,
+    webhook_secret: Option<Secret>,
+    attestations: Option<AttestationVerifier>,
+}
+
+impl std::fmt::Debug for Forge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forge")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("repo", &self.repo)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a forge could not be configured.
+#[derive(Debug, thiserror::Error)]
+#[error("forge {id:?}: {detail}")]
+pub struct ForgeConfigError {
+    pub id: String,
+    pub detail: String,
+}
+
+impl Forge {
+    /// Builds a forge from its section, reading secrets from the variables it names.
+    pub fn from_section(s: &ForgeSection) -> Result<Self, ForgeConfigError> {
+        let bad = |detail: String| ForgeConfigError {
+            id: s.id.clone(),
+            detail,
+        };
+        let kind = ForgeKind::parse(&s.kind).map_err(|e| bad(e.to_string()))?;
+        let url = s
+            .api_base
+            .parse()
+            .map_err(|e| bad(format!("api_base: {e}")))?;
+        let mut cfg = ForgeConfig::new(kind, url).map_err(|e| bad(e.to_string()))?;
+        let env = |var: &String| {
+            std::env::var(var).map_err(|_| bad(format!("environment variable {var} is not set")))
+        };
+        if let Some(var) = &s.token_env {
+            cfg.token = Some(Secret::new(env(var)?));
+        }
+        if s.allow_private_for_tests {
+            cfg.allow_private_for_tests = true;
+            cfg.allow_http = true;
+        }
+        let webhook_secret = match &s.webhook_secret_env {
+            Some(var) => Some(Secret::new(env(var)?)),
+            None => None,
+        };
+        Self::new(&s.id, cfg, &s.repo, webhook_secret, None).map_err(|e| bad(e.to_string()))
+    }
+
+    /// A forge from parts (tests build fetchers with a static resolver this way).
+    pub fn new(
+        id: &str,
+        cfg: ForgeConfig,
+        repo: &str,
+        webhook_secret: Option<Secret>,
+        attestations: Option<AttestationVerifier>,
+    ) -> Result<Self, IngestError> {
+        let kind = cfg.kind;
+        Ok(Forge {
+            id: id.to_owned(),
+            kind,
+            repo: RepoRef::parse(repo)?,
+            fetcher: Fetcher::new(cfg)?,
+            webhook_secret,
+            attestations,
+        })
+    }
+
+    /// The same forge with another fetcher (a test resolver).
+    pub fn with_fetcher(mut self, fetcher: Fetcher) -> Self {
+        self.fetcher = fetcher;
+        self
+    }
+
+    /// The same forge relaying attestations through `verifier`.
+    pub fn with_attestations(mut self, verifier: AttestationVerifier) -> Self {
+        self.attestations = Some(verifier);
+        self
+    }
+}
+
+/// What one ingest did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    pub release_id: Option<i64>,
+    pub tag: String,
+    pub created: bool,
+    pub hashed: u64,
+    pub skipped: u64,
+    /// Differences from a recorded release, refused.
+    pub changed: u64,
+    pub log_index: Option<u64>,
+    pub attestations: u64,
+}
+
+impl IngestReport {
+    fn json(&self) -> Value {
+        json!({
+            "release_id": self.release_id, "tag": self.tag, "created": self.created,
+            "hashed": self.hashed, "skipped": self.skipped, "changed": self.changed,
+            "log_index": self.log_index, "attestations": self.attestations,
+        })
+    }
+}
+
+fn ingest_error(e: &IngestError) -> ApiError {
+    ApiError::new(StatusCode::BAD_GATEWAY, e.code(), e.to_string())
+}
+
+/// Ingests one release of `forge` by tag (see the module documentation).
+pub async fn ingest_tag(
+    state: &AppState,
+    forge: &Forge,
+    tag: &str,
+) -> Result<IngestReport, ApiError> {
+    let release = match forge.fetcher.release(&forge.repo, tag).await {
+        Ok(r) => r,
+        Err(e) => {
+            refused(state, forge, tag, &e).await;
+            return Err(ingest_error(&e));
+        }
+    };
+    ingest_release(state, forge, &release).await
+}
+
+async fn refused(state: &AppState, forge: &Forge, tag: &str, e: &IngestError) {
+    let _ = audit::record(
+        state,
+        "release.ingest_refused",
+        Some(&format!("forge:{}", forge.id)),
+        Some(&format!("{}@{tag}", forge.repo.owner())),
+        json!({"forgeId": forge.id, "tag": tag, "code": e.code(), "reason": e.to_string()}),
+    )
+    .await;
+}
+
+/// Ingests a listed release.
+pub async fn ingest_release(
+    state: &AppState,
+    forge: &Forge,
+    release: &Release,
+) -> Result<IngestReport, ApiError> {
+    let budget =
+        HashBudget::new(state.integrity.hash_budget()).map_err(|e| ApiError::internal(&e))?;
+    // Phase 1: hash everything; nothing is written unless every asset came back.
+    let mut outcomes = Vec::with_capacity(release.assets.len());
+    for asset in &release.assets {
+        match forge.fetcher.hash_asset(asset, budget).await {
+            Ok(o) => outcomes.push((asset, o)),
+            Err(e) => {
+                refused(state, forge, &release.tag, &e).await;
+                return Err(ingest_error(&e));
+            }
+        }
+    }
+    let repository = format!("{}/{}", forge.repo.owner(), forge.repo.name());
+    let (row, created) = state
+        .meta
+        .upsert_release(&NewRelease {
+            forge_id: forge.id.clone(),
+            repository,
+            tag: release.tag.clone(),
+            upstream_id: release.forge_id.clone(),
+            created_at: Timestamp::now(),
+        })
+        .await
+        .map_err(error::meta)?;
+    let mut report = IngestReport {
+        release_id: Some(row.id),
+        tag: release.tag.clone(),
+        created,
+        ..Default::default()
+    };
+    let recorded = state
+        .meta
+        .integrity_record(
+            vouch_store::meta::RecordKind::Release,
+            &row.id.to_string(),
+            None,
+        )
+        .await
+        .map_err(error::meta)?;
+    let stored = state
+        .meta
+        .release_assets(row.id)
+        .await
+        .map_err(error::meta)?;
+    let actor = format!("forge:{}", forge.id);
+    let subject = format!("release:{}", row.id);
+    for (asset, outcome) in &outcomes {
+        let candidate = match outcome {
+            HashOutcome::Hashed(d) => ReleaseAsset {
+                release_id: row.id,
+                name: asset.name.clone(),
+                size: d.size,
+                download_url: asset.download_url.to_string(),
+                sha256: Some(d.sha256),
+                blake3: Some(d.blake3),
+                status: AssetStatus::Hashed,
+                created_at: Timestamp::now(),
+            },
+            HashOutcome::Skipped { size, .. } => ReleaseAsset {
+                release_id: row.id,
+                name: asset.name.clone(),
+                size: *size,
+                download_url: asset.download_url.to_string(),
+                sha256: None,
+                blake3: None,
+                status: AssetStatus::Skipped,
+                created_at: Timestamp::now(),
+            },
+            _ => continue,
+        };
+        let existing = stored.iter().find(|s| s.name == candidate.name);
+        if recorded.is_some() && existing.is_none() {
+            report.changed += 1;
+            changed(
+                state,
+                &actor,
+                &subject,
+                row.id,
+                &candidate.name,
+                "added upstream",
+                None,
+            )
+            .await;
+            continue;
+        }
+        let result = state
+            .meta
+            .insert_release_asset(&candidate)
+            .await
+            .map_err(error::meta)?;
+        match result {
+            AssetInsert::Inserted => match outcome {
+                HashOutcome::Hashed(d) => {
+                    report.hashed += 1;
+                    let _ = audit::record(
+                        state,
+                        "release.asset_hashed",
+                        Some(&actor),
+                        Some(&subject),
+                        json!({"releaseId": row.id, "name": candidate.name, "size": d.size,
+                               "sha256": hex::encode(d.sha256), "blake3": hex::encode(d.blake3)}),
+                    )
+                    .await;
+                }
+                HashOutcome::Skipped { size, cap, reason } => {
+                    report.skipped += 1;
+                    let _ = audit::record(
+                        state,
+                        "release.asset_skipped",
+                        Some(&actor),
+                        Some(&subject),
+                        json!({"releaseId": row.id, "name": candidate.name, "size": size,
+                               "cap": cap, "reason": reason.as_str()}),
+                    )
+                    .await;
+                }
+                _ => {}
+            },
+            AssetInsert::Unchanged => {}
+            AssetInsert::Conflict(old) => {
+                report.changed += 1;
+                let stored = json!({"size": old.size, "sha256": old.sha256.map(hex::encode)});
+                changed(
+                    state,
+                    &actor,
+                    &subject,
+                    row.id,
+                    &candidate.name,
+                    "content changed upstream",
+                    Some(stored),
+                )
+                .await;
+            }
+        }
+    }
+    for s in &stored {
+        if !release.assets.iter().any(|a| a.name == s.name) {
+            report.changed += 1;
+            changed(
+                state,
+                &actor,
+                &subject,
+                row.id,
+                &s.name,
+                "removed upstream",
+                None,
+            )
+            .await;
+        }
+    }
+    match recorded {
+        Some(r) => report.log_index = Some(r.log_index),
+        None => {
+            record_release(state, &row).await?;
+            let r = state
+                .meta
+                .integrity_record(
+                    vouch_store::meta::RecordKind::Release,
+                    &row.id.to_string(),
+                    None,
+                )
+                .await
+                .map_err(error::meta)?;
+            report.log_index = r.map(|r| r.log_index);
+        }
+    }
+    report.attestations = relay(state, forge, row.id, &outcomes).await;
+    Ok(report)
+}
+
+async fn changed(
+    state: &AppState,
+    actor: &str,
+    subject: &str,
+    release_id: i64,
+    name: &str,
+    reason: &str,
+    stored: Option<Value>,
+) {
+    tracing::warn!(
+        release_id,
+        name,
+        reason,
+        "published release asset differs upstream; refused"
+    );
+    let _ = audit::record(
+        state,
+        "release.asset_changed",
+        Some(actor),
+        Some(subject),
+        json!({"releaseId": release_id, "name": name, "reason": reason, "stored": stored,
+               "action": "refused"}),
+    )
+    .await;
+}
+
+/// Fetches, verifies (in the ingest crate) and stores attestations of hashed assets.
+/// Never fails the ingest: problems are audited.
+async fn relay(
+    state: &AppState,
+    forge: &Forge,
+    release_id: i64,
+    outcomes: &[(&vouch_ingest::AssetRef, HashOutcome)],
+) -> u64 {
+    let Some(verifier) = &forge.attestations else {
+        return 0;
+    };
+    if forge.kind != ForgeKind::GitHub {
+        return 0;
+    }
+    let mut stored = 0;
+    for (asset, outcome) in outcomes {
+        let HashOutcome::Hashed(d) = outcome else {
+            continue;
+        };
+        let subject = format!("release:{release_id}");
+        match forge
+            .fetcher
+            .fetch_attestations(verifier, &forge.repo, &d.sha256)
+            .await
+        {
+            Ok(relayed) => {
+                for a in relayed.accepted {
+                    let row = vouch_store::meta::StoredAttestation {
+                        release_id,
+                        asset_name: asset.name.clone(),
+                        bundle: a.bundle_json,
+                        identity: a.identity.clone(),
+                        created_at: Timestamp::now(),
+                    };
+                    if state.meta.insert_attestation(&row).await.unwrap_or(false) {
+                        stored += 1;
+                        let _ = audit::record(
+                            state,
+                            "release.attestation_stored",
+                            None,
+                            Some(&subject),
+                            json!({"releaseId": release_id, "name": asset.name, "identity": a.identity}),
+                        )
+                        .await;
+                    }
+                }
+                for e in relayed.rejected {
+                    let _ = audit::record(
+                        state,
+                        "release.attestation_rejected",
+                        None,
+                        Some(&subject),
+                        json!({"releaseId": release_id, "name": asset.name, "code": e.code(), "reason": e.to_string()}),
+                    )
+                    .await;
+                }
+            }
+            Err(e) => {
+                let _ = audit::record(
+                    state,
+                    "release.attestation_failed",
+                    None,
+                    Some(&subject),
+                    json!({"releaseId": release_id, "name": asset.name, "code": e.code(), "reason": e.to_string()}),
+                )
+                .await;
+            }
+        }
+    }
+    stored
+}
+
+fn forge_by_id<'a>(state: &'a AppState, id: &str) -> Result<&'a Forge, ApiError> {
+    state
+        .integrity
+        .forges()
+        .iter()
+        .find(|f| f.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("no forge {id:?} is configured")))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SyncBody {
+    /// One tag; absent: every listed release.
+    tag: Option<String>,
+}
+
+/// `POST /api/admin/forges/{id}/sync` (admin, JSON): pulls releases through the API.
+pub(crate) async fn sync(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    super::admin::require_json(&headers)?;
+    let body: SyncBody = if body.is_empty() {
+        SyncBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| error::admin_bad_request(format!("expected {{\"tag\": \"...\"}}: {e}")))?
+    };
+    let forge = forge_by_id(&state, &id)?.clone();
+    let _ = audit::record(
+        &state,
+        "release.sync_started",
+        Some(&admin.actor()),
+        None,
+        json!({"forgeId": id, "tag": body.tag}),
+    )
+    .await;
+    let mut reports = Vec::new();
+    match body.tag {
+        Some(tag) => reports.push(ingest_tag(&state, &forge, &tag).await?.json()),
+        None => {
+            let list = forge
+                .fetcher
+                .list_releases(&forge.repo)
+                .await
+                .map_err(|e| ingest_error(&e))?;
+            for r in &list {
+                match ingest_release(&state, &forge, r).await {
+                    Ok(rep) => reports.push(rep.json()),
+                    Err(e) => {
+                        reports.push(json!({"tag": r.tag, "code": e.code, "detail": e.detail}))
+                    }
+                }
+            }
+        }
+    }
+    Ok(Json(json!({"forge": id, "releases": reports})))
+}
+
+/// `POST /api/v1/webhooks/{forge_id}`: verified deliveries start an ingest in the
+/// background (202); forged or unsigned ones are refused (401) and audited.
+pub(crate) async fn webhook(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let forge = forge_by_id(&state, &id)?.clone();
+    let Some(secret) = &forge.webhook_secret else {
+        return Err(ApiError::not_found(format!(
+            "forge {id:?} has no webhook configured"
+        )));
+    };
+    let event = match verify_webhook(forge.kind, &headers, &body, secret) {
+        Ok(e) => e,
+        Err(e) => {
+            let _ = audit::record(
+                &state,
+                "webhook.refused",
+                None,
+                None,
+                json!({"forgeId": id, "code": e.code(), "reason": e.to_string()}),
+            )
+            .await;
+            let status = match e.code() {
+                "INGEST_E019" => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            return Err(ApiError::new(status, e.code(), e.to_string()));
+        }
+    };
+    match event {
+        WebhookEvent::Release { repo, tag, .. } => {
+            if !repo.same_as(&forge.repo) {
+                let _ = audit::record(
+                    &state,
+                    "webhook.refused",
+                    None,
+                    None,
+                    json!({"forgeId": id, "reason": "repository is not the configured one",
+                           "repository": format!("{}/{}", repo.owner(), repo.name())}),
+                )
+                .await;
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "INGEST_E101",
+                    "the delivery names a repository this forge does not ingest",
+                ));
+            }
+            let st = Arc::clone(&state);
+            tokio::spawn(async move {
+                if let Err(e) = ingest_tag(&st, &forge, &tag).await {
+                    tracing::warn!(code = e.code, detail = %e.detail, "webhook ingest failed");
+                }
+            });
+            Ok((StatusCode::ACCEPTED, Json(json!({"accepted": true}))).into_response())
+        }
+        _ => Ok((StatusCode::ACCEPTED, Json(json!({"accepted": false}))).into_response()),
+    }
+}
+
+/// `GET /api/v1/releases/{id}`: the release and every asset as indexed.
+pub(crate) async fn release(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("release id {id:?} is not a number")))?;
+    let Some(r) = state.meta.release_by_id(id).await.map_err(error::meta)? else {
+        return Err(ApiError::not_found(format!("no release {id}")));
+    };
+    let assets = state.meta.release_assets(id).await.map_err(error::meta)?;
+    Ok(Json(json!({
+        "id": r.id, "forge": r.forge_id, "repository": r.repository, "tag": r.tag,
+        "integrity_url": format!("/api/v1/releases/{id}/integrity"),
+        "assets": assets.iter().map(|a| json!({
+            "name": a.name, "size": a.size, "download_url": a.download_url,
+            "status": match a.status { AssetStatus::Hashed => "hashed", AssetStatus::Skipped => "skipped" },
+            "sha256": a.sha256.map(hex::encode), "blake3": a.blake3.map(hex::encode),
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+/// `GET /api/v1/releases/{id}/assets/{name}/attestations`: verified relayed bundles.
+pub(crate) async fn attestations(
+    State(state): State<Arc<AppState>>,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("release id {id:?} is not a number")))?;
+    let list = state
+        .meta
+        .attestations(id, &name)
+        .await
+        .map_err(error::meta)?;
+    let items: Vec<Value> = list
+        .iter()
+        .map(|a| {
+            json!({
+                "identity": a.identity,
+                "bundle": serde_json::from_str::<Value>(&a.bundle).unwrap_or(Value::Null),
+                "stored_at": a.created_at.0,
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({"release_id": id, "asset": name, "attestations": items}),
+    ))
+}

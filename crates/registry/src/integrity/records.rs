@@ -1,0 +1,302 @@
+//! Integrity records: signed once where the assets were hashed (publish, ingest, backfill), appended to the transparency log, stored with their log index, and served with an inclusion proof and checkpoint.
+//!
+//! **Nothing here signs on a read path.** [`sign_and_log`] is the only signer; the
+//! read handlers serve the stored JWS and a proof computed from the log's tiles (cached
+//! per checkpoint, since proofs change only when the tree grows).
+//!
+//! The record's `manifest_sha256` is SHA-256 of the RFC 8785 canonical JSON
+//! `{"assets":[{"name":..,"size":..},...],"subject":{..},"version":..}` listing EVERY
+//! asset the registry indexed for the version, hashed or not (over-budget assets appear
+//! here but not in `assets`), so a client can recompute it from the index listing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use bytes::Bytes;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use vouch_integrity::{sign_record, AssetEntry, IntegrityRecord, Subject};
+use vouch_store::meta::{IntegrityRow, NewIntegrityRecord, RecordKind, Timestamp, VersionEntry};
+
+use super::error::{self, BootError};
+use crate::{ApiError, AppState};
+
+/// What was recorded: the stored row's id, the log index, the signing kid, and whether
+/// this call made it (`false`: a record existed and was returned unchanged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordRef {
+    pub id: i64,
+    pub log_index: u64,
+    pub kid: String,
+    pub created: bool,
+}
+
+impl RecordRef {
+    fn of(row: &IntegrityRow, created: bool) -> Self {
+        RecordRef {
+            id: row.id,
+            log_index: row.log_index,
+            kid: row.kid.clone(),
+            created,
+        }
+    }
+}
+
+/// The file name a package archive is listed under: `scope-name-VERSION.tar.zst`
+/// (what `vouch fetch --out` writes).
+pub fn archive_file_name(package: &str, version: &str) -> String {
+    format!(
+        "{}-{version}.tar.zst",
+        package.trim_start_matches('@').replace('/', "-")
+    )
+}
+
+/// The manifest digest of a version: see the module documentation.
+pub fn manifest_sha256(subject: &Subject, version: &str, listing: &[(String, u64)]) -> [u8; 32] {
+    let subject = match subject {
+        Subject::Package { name } => json!({"kind": "package", "name": name}),
+        Subject::Release { id } => json!({"kind": "release", "id": id}),
+    };
+    let assets: Vec<Value> = listing
+        .iter()
+        .map(|(name, size)| json!({"name": name, "size": size}))
+        .collect();
+    let doc = json!({"assets": assets, "subject": subject, "version": version});
+    // Sizes are at most 2^53-1 (checked by the record), names are strings: the
+    // canonical form always exists; fall back to serde's compact form defensively.
+    let bytes =
+        vouch_integrity::canonical_json(&doc).unwrap_or_else(|_| doc.to_string().into_bytes());
+    Sha256::digest(&bytes).into()
+}
+
+/// Records the integrity of a committed package version: one asset, the archive, with
+/// the digests the publish computed from the bytes it received.
+///
+/// Call it AFTER the version row committed ([`vouch_store::meta::MetaStore::insert_version`]):
+/// a record is then never logged for a version that lost a race or failed, so the log
+/// holds no record for a version the index does not have. If this call fails (log
+/// unavailable, crash) the version simply has no record yet; the backfill (on demand
+/// and at boot) records it later from the stored blob. Idempotent: an existing record
+/// is returned, never re-signed.
+pub async fn record_package(
+    state: &AppState,
+    package: &str,
+    entry: &VersionEntry,
+) -> Result<RecordRef, BootError> {
+    let asset = AssetEntry {
+        name: archive_file_name(package, &entry.version),
+        size: entry.size,
+        sha256: entry.sha256,
+        blake3: entry.blake3,
+    };
+    let listing = vec![(asset.name.clone(), asset.size)];
+    sign_and_log(
+        state,
+        Subject::Package {
+            name: package.to_owned(),
+        },
+        &entry.version,
+        &listing,
+        vec![asset],
+    )
+    .await
+}
+
+/// Signs, logs and stores a record unless the subject already has one. The only
+/// signing entry point of the registry.
+pub(crate) async fn sign_and_log(
+    state: &AppState,
+    subject: Subject,
+    version: &str,
+    listing: &[(String, u64)],
+    assets: Vec<AssetEntry>,
+) -> Result<RecordRef, BootError> {
+    let (kind, key) = match &subject {
+        Subject::Package { name } => (RecordKind::Package, name.clone()),
+        Subject::Release { id } => (RecordKind::Release, id.clone()),
+    };
+    if let Some(row) = state
+        .meta
+        .integrity_record(kind, &key, Some(version))
+        .await?
+    {
+        return Ok(RecordRef::of(&row, false));
+    }
+    let signing = state.integrity.signing_key();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
+    let record = IntegrityRecord {
+        kid: signing.kid(),
+        issued_at: UNIX_EPOCH + Duration::from_secs(now),
+        registry: state.public_url.clone(),
+        manifest_sha256: manifest_sha256(&subject, version, listing),
+        subject,
+        version: version.to_owned(),
+        assets,
+    };
+    let signed = sign_record(&record, &signing)?;
+    let jws = signed.jws().to_owned();
+    if jws.len() > vouch_tlog::MAX_ENTRY_SIZE {
+        return Err(BootError::RecordTooLarge {
+            size: jws.len(),
+            max: vouch_tlog::MAX_ENTRY_SIZE,
+        });
+    }
+    // Commit order: log first (durable once `add` returns), then the row. A crash in
+    // between leaves a logged record without a row; the backfill then logs a second
+    // record for the subject, which is harmless (both are true statements).
+    let log_index = state.log.add(Bytes::from(jws.clone())).await?;
+    let (row, created) = state
+        .meta
+        .insert_integrity_record(&NewIntegrityRecord {
+            kind,
+            subject: key,
+            version: version.to_owned(),
+            kid: signing.kid().to_string(),
+            jws,
+            log_index,
+            created_at: Timestamp(i64::try_from(now).unwrap_or(i64::MAX)),
+        })
+        .await?;
+    Ok(RecordRef::of(&row, created))
+}
+
+/// Most responses kept in the read cache before it is cleared.
+const READ_CACHE_ENTRIES: usize = 65_536;
+
+/// Serialised read responses by subject, each valid for one checkpoint size.
+#[derive(Debug, Default)]
+pub(crate) struct ReadCache {
+    /// Guarded by a std lock held only for a map lookup or insert.
+    map: RwLock<HashMap<String, Arc<(u64, Bytes)>>>,
+}
+
+impl ReadCache {
+    fn get(&self, key: &str, size: u64) -> Option<Bytes> {
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+        map.get(key).filter(|e| e.0 == size).map(|e| e.1.clone())
+    }
+
+    fn put(&self, key: String, size: u64, body: Bytes) {
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= READ_CACHE_ENTRIES {
+            map.clear();
+        }
+        map.insert(key, Arc::new((size, body)));
+    }
+}
+
+/// `GET /api/v1/releases/{id}/integrity`.
+pub(crate) async fn release_integrity(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("release id {id:?} is not a number")))?;
+    serve_record(&state, RecordKind::Release, &id.to_string(), None).await
+}
+
+/// `GET /api/v1/packages/@scope/name/{version}/integrity`.
+pub(crate) async fn package_integrity(
+    State(state): State<Arc<AppState>>,
+    Path((scope, name, version)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    if !scope.starts_with('@') {
+        return Err(ApiError::not_found("package names are @scope/name"));
+    }
+    let package = format!("{scope}/{name}");
+    serve_record(&state, RecordKind::Package, &package, Some(&version)).await
+}
+
+async fn serve_record(
+    state: &AppState,
+    kind: RecordKind,
+    subject: &str,
+    version: Option<&str>,
+) -> Result<Response, ApiError> {
+    let latest = state.log.latest();
+    let cache_key = format!("{kind:?}\n{subject}\n{}", version.unwrap_or(""));
+    let body = match state.integrity.reads.get(&cache_key, latest.size) {
+        Some(b) => b,
+        None => {
+            let row = state
+                .meta
+                .integrity_record(kind, subject, version)
+                .await
+                .map_err(error::meta)?
+                .ok_or_else(|| {
+                    error::no_record(&match version {
+                        Some(v) => format!("{subject}@{v}"),
+                        None => format!("release {subject}"),
+                    })
+                })?;
+            let body = render(state, &row, &latest).await?;
+            state
+                .integrity
+                .reads
+                .put(cache_key, latest.size, body.clone());
+            body
+        }
+    };
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            // The proof follows the checkpoint, which moves: revalidate.
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+async fn render(
+    state: &AppState,
+    row: &IntegrityRow,
+    latest: &vouch_log::Published,
+) -> Result<Bytes, ApiError> {
+    let proof = vouch_log::proofs::inclusion_proof(
+        state.log.objects().as_ref(),
+        row.log_index,
+        latest.size,
+        latest.size,
+    )
+    .await?;
+    let payload: Value = row
+        .jws
+        .split('.')
+        .nth(1)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    let doc = json!({
+        "subject": {"kind": match row.kind { RecordKind::Package => "package", RecordKind::Release => "release" },
+                    "id": row.subject},
+        "version": row.version,
+        "kid": row.kid,
+        "jws": row.jws,
+        "record": payload,
+        "log_index": row.log_index,
+        "inclusion_proof": {
+            "log_index": row.log_index,
+            "tree_size": latest.size,
+            "root_hash": STANDARD.encode(latest.root.0),
+            "hashes": proof.iter().map(|h| STANDARD.encode(h.0)).collect::<Vec<_>>(),
+            "checkpoint": String::from_utf8_lossy(&latest.note),
+        },
+        "log": {"origin": state.log.origin(), "key": state.log.verifier().to_string()},
+        "key_set_url": format!("{}/.well-known/registry-key.json", state.public_url),
+    });
+    Ok(Bytes::from(doc.to_string()))
+}

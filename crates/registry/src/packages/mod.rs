@@ -1,0 +1,218 @@
+//! The package registry's HTTP side: trusted-publisher bindings, token-less publish, the index, blobs and the OpenAPI document.
+//!
+//! - [`auth`]: owners' bearer API tokens (hashed at rest in the metadata store).
+//! - [`publishers`]: `POST /api/v1/publishers`, `GET /api/v1/packages/@s/n/publishers`.
+//! - [`identity`]: what a verified certificate presents, and matching it to bindings
+//!   the way PyPI and crates.io match trusted publishers.
+//! - [`multipart`]: the streaming `multipart/form-data` reader of the upload.
+//! - [`publish`]: `POST /api/v1/publish`: inspect, verify, match, store, commit.
+//! - [`index`]: `GET /api/v1/packages/@s/n[/VERSION]`.
+//! - [`blobs`]: `GET /blobs/<b3>` and `GET /blobs/<b3>.sigstore`, served only through
+//!   committed index entries, so what a crashed publish left behind stays invisible.
+//! - [`openapi`]: `GET /api/v1/openapi.json`.
+//! - [`bootstrap`]: the `--dev` owner `dev` and its token file.
+//!
+//! The error codes this module adds are listed in [`codes`].
+
+pub mod auth;
+pub mod blobs;
+pub mod bootstrap;
+pub mod codes;
+pub mod identity;
+pub mod index;
+pub mod multipart;
+pub mod openapi;
+pub mod publish;
+pub mod publishers;
+
+use std::sync::{Arc, RwLock};
+
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard};
+use vouch_oidc::IssuerConfig;
+use vouch_verify::{TrustRoot, VerifyError};
+
+use vouch_store::meta::MetaStore;
+
+use crate::config::ServeConfig;
+use crate::sigstore::SigstoreServices;
+use crate::{AppState, ServeError};
+
+pub use bootstrap::{bootstrap_dev_owner, OWNER_TOKEN_FILE};
+
+/// Default cap on the whole upload body besides the archive itself (the bundle and
+/// the multipart framing).
+pub const UPLOAD_OVERHEAD_BYTES: u64 = vouch_verify::limits::MAX_BUNDLE_BYTES + (64 << 10);
+
+/// Size limits of a publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishLimits {
+    /// Largest archive accepted (`[registry] max_blob_bytes`, default 256 MiB).
+    pub max_archive_bytes: u64,
+    /// Largest bundle accepted.
+    pub max_bundle_bytes: u64,
+    /// Caps applied while inspecting the archive (size, ratio, entries).
+    pub archive: vouch_package::Limits,
+}
+
+impl Default for PublishLimits {
+    fn default() -> Self {
+        PublishLimits {
+            max_archive_bytes: 256 << 20,
+            max_bundle_bytes: vouch_verify::limits::MAX_BUNDLE_BYTES,
+            archive: vouch_package::Limits::default(),
+        }
+    }
+}
+
+/// What a bundle is verified against: the instance's trusted root, and the OIDC
+/// issuers whose certificate claims this registry knows how to read.
+pub struct Trust {
+    pub(crate) verifier: vouch_verify::Verifier,
+    pub(crate) issuers: Vec<IssuerConfig>,
+}
+
+impl std::fmt::Debug for Trust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trust")
+            .field("issuers", &self.issuers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Trust {
+    /// Prepares a verifier for `root` (parse once, share across requests).
+    pub fn new(root: &TrustRoot, issuers: Vec<IssuerConfig>) -> Result<Self, VerifyError> {
+        Ok(Trust {
+            verifier: vouch_verify::Verifier::new(root)?,
+            issuers,
+        })
+    }
+}
+
+/// Held by a key rotation for as long as it runs; publishes arriving meanwhile are
+/// refused with PUB_E008 (and publishes in flight finish before it is granted).
+///
+/// Scope: one process. Nodes sharing a database each have their own gate; a rotation
+/// that must stop publishes cluster-wide has to take the gate on every node.
+#[derive(Debug, Clone, Default)]
+pub struct RotationGate(Arc<tokio::sync::RwLock<()>>);
+
+impl RotationGate {
+    /// Waits for in-flight publishes to finish, then blocks new ones until the guard
+    /// is dropped.
+    pub async fn begin_rotation(&self) -> OwnedRwLockWriteGuard<()> {
+        Arc::clone(&self.0).write_owned().await
+    }
+
+    /// A publish's pass, or `None` while a rotation holds (or waits for) the gate.
+    pub fn try_publish(&self) -> Option<OwnedRwLockReadGuard<()>> {
+        Arc::clone(&self.0).try_read_owned().ok()
+    }
+}
+
+/// The registry's own state inside [`AppState`].
+#[derive(Debug)]
+pub struct Packages {
+    /// Set once the instance's trust configuration is known; until then publishes
+    /// are refused (PUB_E012). Guarded by a std lock held only to clone the `Arc`.
+    trust: RwLock<Option<Arc<Trust>>>,
+    /// The key-rotation hook (PUB_E008).
+    pub rotation: RotationGate,
+    pub limits: PublishLimits,
+    /// Where the log's routes are mounted (for the OpenAPI document).
+    pub log_prefix: String,
+}
+
+impl Packages {
+    pub fn new(limits: PublishLimits, log_prefix: &str) -> Self {
+        Packages {
+            trust: RwLock::new(None),
+            rotation: RotationGate::default(),
+            limits,
+            log_prefix: log_prefix.to_owned(),
+        }
+    }
+
+    /// Installs (or replaces) what bundles are verified against.
+    pub fn set_trust(&self, trust: Trust) {
+        // A poisoned lock only means a panic elsewhere while swapping an `Arc`; the
+        // value inside is still whole.
+        let mut slot = self.trust.write().unwrap_or_else(|p| p.into_inner());
+        *slot = Some(Arc::new(trust));
+    }
+
+    pub(crate) fn trust(&self) -> Option<Arc<Trust>> {
+        self.trust.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Packages {
+    /// Builds the registry's state at server start: limits from `[registry]`, trust
+    /// from this server's own trust configuration (its `trustedRoot`) and `[oidc]`
+    /// issuers (plus the dev issuer), and with `--dev` the `dev` owner and its token.
+    pub async fn open(
+        cfg: &ServeConfig,
+        sigstore: &SigstoreServices,
+        meta: &dyn MetaStore,
+        dev: bool,
+        data_dir: &std::path::Path,
+    ) -> Result<Self, ServeError> {
+        let limits = PublishLimits {
+            max_archive_bytes: cfg.registry.max_blob_bytes,
+            ..PublishLimits::default()
+        };
+        let packages = Packages::new(limits, &cfg.log.prefix);
+        packages.set_trust(instance_trust(cfg, sigstore)?);
+        if dev {
+            bootstrap_dev_owner(meta, data_dir).await?;
+        }
+        Ok(packages)
+    }
+}
+
+/// The trusted root inside this server's client trust configuration, and the issuers
+/// its CA accepts tokens from.
+pub fn instance_trust(cfg: &ServeConfig, sigstore: &SigstoreServices) -> Result<Trust, ServeError> {
+    let invalid = |reason: String| ServeError::ConfigInvalid {
+        path: "trust-config".into(),
+        reason,
+    };
+    let doc: serde_json::Value = serde_json::from_slice(&sigstore.trust_config)
+        .map_err(|e| invalid(format!("the trust configuration is not JSON: {e}")))?;
+    let root = doc
+        .get("trustedRoot")
+        .ok_or_else(|| invalid("the trust configuration has no trustedRoot".into()))?;
+    let root = serde_json::to_vec(root).map_err(|e| invalid(e.to_string()))?;
+    let root = TrustRoot::from_json(&root).map_err(|e| invalid(format!("{}: {e}", e.code())))?;
+    let mut issuers = Vec::new();
+    for spec in &cfg.oidc.issuers {
+        issuers.push(
+            spec.to_issuer_config(&cfg.oidc.audience)
+                .map_err(|e| invalid(format!("{}: {e}", e.code())))?,
+        );
+    }
+    if let Some(dev) = &sigstore.dev_issuer {
+        issuers.push(dev.issuer_config(cfg.oidc.audience.clone()));
+    }
+    Trust::new(&root, issuers).map_err(|e| invalid(format!("{}: {e}", e.code())))
+}
+
+/// Every route of this module.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/publishers", post(publishers::register))
+        .route(
+            "/api/v1/packages/{scope}/{name}/publishers",
+            get(publishers::list),
+        )
+        .route("/api/v1/publish", post(publish::publish))
+        .route("/api/v1/packages/{scope}/{name}", get(index::package))
+        .route(
+            "/api/v1/packages/{scope}/{name}/{version}",
+            get(index::version),
+        )
+        .route("/blobs/{file}", get(blobs::blob))
+        .route("/api/v1/openapi.json", get(openapi::document_route))
+}

@@ -1,0 +1,85 @@
+//! `RekorError`: why a proposed Rekor v2 entry was refused, each with a stable `REKOR_E0xx` code and an HTTP status.
+
+use axum::http::StatusCode;
+
+use crate::ApiError;
+
+/// A refused entry. Nothing is logged for any of these: every check runs before the
+/// entry reaches the log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RekorError {
+    /// REKOR_E001
+    #[error("request body is over the {max}-byte limit")]
+    TooLarge { max: usize },
+    /// REKOR_E002
+    #[error("request is not a CreateEntryRequest: {reason}")]
+    Malformed { reason: String },
+    /// REKOR_E003
+    #[error("{field} is not standard base64")]
+    Base64 { field: &'static str },
+    /// REKOR_E004
+    #[error("digest of {found} bytes does not fit {key_details}: expected {expected}")]
+    DigestLength {
+        key_details: &'static str,
+        expected: &'static str,
+        found: usize,
+    },
+    /// REKOR_E005
+    #[error("keyDetails {found} is not supported {context}: expected one of {expected}")]
+    UnsupportedKeyDetails {
+        found: String,
+        context: &'static str,
+        expected: &'static str,
+    },
+    /// REKOR_E006
+    #[error("keyDetails say {declared} but the key is {found}")]
+    KeyDetailsMismatch {
+        declared: &'static str,
+        found: &'static str,
+    },
+    /// REKOR_E007
+    #[error("{what} does not parse: {reason}")]
+    BadVerifier { what: &'static str, reason: String },
+    /// REKOR_E008
+    #[error("{what} does not verify with the given {verifier}")]
+    SignatureInvalid {
+        what: &'static str,
+        verifier: &'static str,
+    },
+    /// REKOR_E009
+    #[error("the canonical entry is {size} bytes, over the log's {max}-byte entry limit")]
+    EntryTooLarge { size: usize, max: usize },
+}
+
+impl RekorError {
+    /// The stable code (README, "Error codes"). Never renumbered.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RekorError::TooLarge { .. } => "REKOR_E001",
+            RekorError::Malformed { .. } => "REKOR_E002",
+            RekorError::Base64 { .. } => "REKOR_E003",
+            RekorError::DigestLength { .. } => "REKOR_E004",
+            RekorError::UnsupportedKeyDetails { .. } => "REKOR_E005",
+            RekorError::KeyDetailsMismatch { .. } => "REKOR_E006",
+            RekorError::BadVerifier { .. } => "REKOR_E007",
+            RekorError::SignatureInvalid { .. } => "REKOR_E008",
+            RekorError::EntryTooLarge { .. } => "REKOR_E009",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            RekorError::TooLarge { .. } | RekorError::EntryTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl From<RekorError> for ApiError {
+    fn from(e: RekorError) -> Self {
+        ApiError::new(e.status(), e.code(), e.to_string())
+    }
+}

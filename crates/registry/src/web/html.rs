@@ -1,0 +1,162 @@
+//! HTML building blocks of the web UI: escaping, the page frame with its navigation, time and size formatting, and the embedded stylesheet.
+//!
+//! Every dynamic value reaches the page through [`esc`] (text and attribute
+//! values alike: it escapes `& < > " '`), so a package name, an audit detail or a
+//! certificate identity can never become markup. Pages carry no inline script or
+//! style: the Content-Security-Policy (`default-src 'self'`) allows neither, and the
+//! stylesheet is served from `/static/vouch.css`.
+
+use std::fmt::Write as _;
+
+use vouch_store::meta::Timestamp;
+
+/// The stylesheet, compiled into the binary.
+pub const STYLESHEET: &str = include_str!("style.css");
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encodes a query-string value (everything but unreserved characters).
+pub fn query_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// A Unix time as RFC 3339 (UTC), or the raw number when out of range.
+pub fn time(t: Timestamp) -> String {
+    jiff::Timestamp::from_second(t.0)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| t.0.to_string())
+}
+
+/// A byte count with its binary unit (`500 MiB`), exact bytes in parentheses.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if n >= size {
+            let whole = n / size;
+            let tenths = (n % size) * 10 / size;
+            return if tenths == 0 {
+                format!("{whole} {unit} ({n} bytes)")
+            } else {
+                format!("{whole}.{tenths} {unit} ({n} bytes)")
+            };
+        }
+    }
+    format!("{n} bytes")
+}
+
+/// Who is looking at a page: the navigation differs for a signed-in administrator
+/// (whose sign-out form needs the session's CSRF token).
+pub enum Viewer<'a> {
+    Public,
+    Admin { label: &'a str, csrf: &'a str },
+}
+
+/// A whole HTML document: the frame, the navigation, then `body` (already escaped
+/// markup built by the caller).
+pub fn page(title: &str, viewer: &Viewer<'_>, body: &str) -> String {
+    let nav = match viewer {
+        Viewer::Public => String::from(r#"<a href="/admin/security">Administration</a>"#),
+        Viewer::Admin { label, csrf } => format!(
+            r#"<a href="/admin/security">Security</a> <a href="/admin/audit">Audit log</a>
+<span class="who">signed in as {}</span>
+<form method="post" action="/admin/logout" class="inline"><input type="hidden" name="csrf" value="{}"><button type="submit" class="link">Sign out</button></form>"#,
+            esc(label),
+            esc(csrf)
+        ),
+    };
+    format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · vouch</title>
+<link rel="stylesheet" href="/static/vouch.css">
+</head>
+<body>
+<header><span class="brand">vouch</span><nav>{nav}</nav></header>
+<main>
+<h1>{title}</h1>
+{body}
+</main>
+</body>
+</html>
+"#,
+        title = esc(title),
+    )
+}
+
+/// A notice box: `kind` is `ok` or `error`; `code` (a stable error code) is shown
+/// first when present.
+pub fn notice(kind: &str, code: Option<&str>, text: &str) -> String {
+    let code = code
+        .map(|c| format!(r#"<code class="code" data-code="{0}">{0}</code> "#, esc(c)))
+        .unwrap_or_default();
+    format!(
+        r#"<p class="notice {}" role="status">{code}{}</p>"#,
+        esc(kind),
+        esc(text)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_quotes() {
+        assert_eq!(
+            esc(r#"<script>alert("x")</script> & 'y'"#),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+        );
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(query_value("release.a b&c=d"), "release.a%20b%26c%3Dd");
+    }
+
+    #[test]
+    fn sizes_and_times() {
+        assert_eq!(bytes(500 << 20), "500 MiB (524288000 bytes)");
+        assert_eq!(bytes(1536), "1.5 KiB (1536 bytes)");
+        assert_eq!(bytes(12), "12 bytes");
+        assert_eq!(time(Timestamp(0)), "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn page_escapes_title_and_viewer() {
+        let p = page(
+            "<t>",
+            &Viewer::Admin {
+                label: "<l>",
+                csrf: "\"c",
+            },
+            "",
+        );
+        assert!(p.contains("&lt;t&gt;") && !p.contains("<t>"));
+        assert!(p.contains("&lt;l&gt;") && p.contains("&quot;c"));
+    }
+}
