@@ -8,6 +8,7 @@
 //! A broken pipe on stdout (e.g. `vouch ... | head`) exits quietly with 0, as ripgrep does.
 
 mod cmd;
+mod lockfile;
 mod output;
 
 use clap::Parser;

@@ -201,7 +201,29 @@ fn production_mode_requires_a_config_and_creates_nothing() {
             "--config",
             cfg.to_str().unwrap(),
         ])
-        .env("VOUCH_LOG_KEY", key)
+        .env("VOUCH_LOG_KEY", &key)
+        .env("TOKEN_ENC_KEY", "abcd")
+        .output()
+        .unwrap();
+    // TOKEN_ENC_KEY of the wrong length: refused with the recipe for a good one.
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error[SERVE_E107]") && err.contains("openssl rand -hex 32"),
+        "{err}"
+    );
+    let out = vouch()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
+        .env("VOUCH_LOG_KEY", &key)
+        .env("TOKEN_ENC_KEY", "11".repeat(32))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

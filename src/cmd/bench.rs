@@ -18,6 +18,16 @@ enum Sub {
     Log(super::bench_log::Args),
     /// Send bounded HTTP GET load to a server on this machine and report requests per second.
     Http(super::bench_http::Args),
+    /// Read one integrity record repeatedly from a server on this machine (reads per second).
+    Integrity(super::bench_integrity::Args),
+    /// Post signed hashedrekord entries to a server's Rekor v2 API and report entries per second.
+    Rekor(super::bench_rekor::Args),
+    /// Request certificates from a `vouch serve --dev` server and report certificates per second.
+    Ca(super::bench_ca::Args),
+    /// Publish small packages end to end through a dev server on this machine.
+    Publish(super::bench_publish::Args),
+    /// Time `vouch audit signatures` over a lockfile (e.g. one `bench publish` wrote).
+    Audit(super::bench_audit::Args),
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
@@ -25,5 +35,10 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         Sub::Verify(a) => super::bench_verify::run(a),
         Sub::Log(a) => super::bench_log::run(a),
         Sub::Http(a) => super::bench_http::run(a),
+        Sub::Integrity(a) => super::bench_integrity::run(a),
+        Sub::Rekor(a) => super::bench_rekor::run(a),
+        Sub::Ca(a) => super::bench_ca::run(a),
+        Sub::Publish(a) => super::bench_publish::run(a),
+        Sub::Audit(a) => super::bench_audit::run(a),
     }
 }

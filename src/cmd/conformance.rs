@@ -1,8 +1,10 @@
 //! `vouch conformance ...`: the sigstore-conformance CLI protocol, verbatim, so that suite
 //! can drive vouch. The verdict is the exit status (0 verified, non-zero not); the reason
-//! is printed as `error[CODE]: message`. `sign-bundle` will join `verify-bundle` here.
+//! is printed as `error[CODE]: message`. `sign-bundle` signs keylessly through `vouch-sign`.
 
 use std::path::PathBuf;
+
+use anyhow::Context;
 
 use clap::Subcommand;
 
@@ -20,6 +22,45 @@ enum Sub {
     /// Verify FILE_OR_DIGEST against a bundle: keyless with --certificate-identity and
     /// --certificate-oidc-issuer (both exact), or managed-key with --key.
     VerifyBundle(VerifyBundleArgs),
+    /// Sign FILE keylessly with --identity-token and write a bundle v0.3 to --bundle;
+    /// services and trust from --trusted-root + --signing-config, else the embedded
+    /// staging (--staging) or public-good instance (Rekor v2 logs only).
+    SignBundle(SignBundleArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SignBundleArgs {
+    /// Use the Sigstore staging instance instead of public-good.
+    #[arg(long)]
+    staging: bool,
+    /// The OIDC identity token (a JWT).
+    #[arg(long, value_name = "TOKEN")]
+    identity_token: String,
+    /// Where to write the bundle.
+    #[arg(long, value_name = "FILE")]
+    bundle: PathBuf,
+    /// A trusted_root.json (with --signing-config) instead of the embedded instance.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "signing_config",
+        conflicts_with = "staging"
+    )]
+    trusted_root: Option<PathBuf>,
+    /// A signing_config.json (v0.2) naming the CA, log and TSA URLs.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "trusted_root",
+        conflicts_with = "staging"
+    )]
+    signing_config: Option<PathBuf>,
+    /// FILE is an in-toto statement: sign it as a DSSE envelope.
+    #[arg(long)]
+    in_toto: bool,
+    /// The file to sign.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,7 +102,35 @@ struct VerifyBundleArgs {
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     match args.sub {
         Sub::VerifyBundle(a) => verify_bundle(a),
+        Sub::SignBundle(a) => sign_bundle(a),
     }
+}
+
+fn sign_bundle(a: SignBundleArgs) -> anyhow::Result<Exit> {
+    use super::sign;
+    let cfg = match (&a.trusted_root, &a.signing_config) {
+        (Some(root), Some(config)) => {
+            let root =
+                std::fs::read(root).with_context(|| format!("reading {}", root.display()))?;
+            let config =
+                std::fs::read(config).with_context(|| format!("reading {}", config.display()))?;
+            vouch_sign::TrustConfig::from_parts(&root, &config)
+        }
+        _ if a.staging => vouch_sign::TrustConfig::staging(),
+        _ => vouch_sign::TrustConfig::public_good(),
+    }
+    .map_err(sign::sign_error)?;
+    let payload = if a.in_toto {
+        sign::Payload::Statement(sign::read_statement(&a.file)?)
+    } else {
+        sign::Payload::Digest(sign::hash_file(&a.file)?)
+    };
+    let token = sign::read_token(Some(&a.identity_token), None)?;
+    let http = sign::http_client(None)?;
+    let (bundle, _, _) =
+        super::registry_api::runtime()?.block_on(sign::sign(&cfg, &token, http, &payload))?;
+    sign::write_atomically(&a.bundle, &bundle)?;
+    Ok(Exit::Ok)
 }
 
 fn verify_bundle(a: VerifyBundleArgs) -> anyhow::Result<Exit> {

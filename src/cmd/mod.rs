@@ -5,18 +5,37 @@ use clap::{Parser, Subcommand};
 
 use crate::output::Exit;
 
+mod admin;
+mod audit;
+mod audit_signatures;
+mod audit_transparency;
 mod bench;
+mod bench_audit;
+mod bench_ca;
 mod bench_http;
+mod bench_integrity;
 mod bench_log;
+mod bench_publish;
+mod bench_rekor;
 mod bench_verify;
 mod conformance;
+mod dev;
+mod fetch;
+mod lock;
 mod log;
+mod provenance;
+mod publish;
+mod publish_register;
 mod quickstart;
+mod registry_api;
 mod release;
 mod serve;
+mod sign;
+mod trust_config;
 mod verify;
 mod verify_bundle;
 mod verify_checksums;
+mod verify_integrity;
 
 /// vouch: publish, fetch and verify software with provenance anyone can check offline.
 ///
@@ -56,6 +75,24 @@ pub enum Command {
     Release(release::Args),
     /// Measure throughput of vouch's hot paths on this machine.
     Bench(bench::Args),
+    /// Development helpers for a `vouch serve --dev` server (`vouch dev token`).
+    Dev(dev::Args),
+    /// Sign a file (or an in-toto statement) keylessly with your OIDC identity: writes a
+    /// Sigstore bundle that `vouch verify` and sigstore-python check.
+    Sign(sign::Args),
+    /// Print a server's Sigstore client trust configuration (trusted root + signing config).
+    TrustConfig(trust_config::Args),
+    /// Publish a package from CI with its OIDC identity (`vouch publish register` creates
+    /// the trusted-publisher binding first).
+    Publish(publish::Args),
+    /// Download a package version, verify it inline and record it in vouch.lock.
+    Fetch(fetch::Args),
+    /// Audit a lockfile: re-verify signatures, re-prove transparency-log entries.
+    Audit(audit::Args),
+    /// Check vouch.lock for CI (`--check [--strict-sigstore]`).
+    Lock(lock::Args),
+    /// Administer a registry: signing keys, hash budget, integrity backfill, audit log.
+    Admin(admin::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -67,6 +104,14 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Log(args) => log::run(args),
         Command::Release(args) => release::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Dev(args) => dev::run(args),
+        Command::Sign(args) => sign::run(args),
+        Command::TrustConfig(args) => trust_config::run(args),
+        Command::Publish(args) => publish::run(args),
+        Command::Fetch(args) => fetch::run(args),
+        Command::Audit(args) => audit::run(args),
+        Command::Lock(args) => lock::run(args),
+        Command::Admin(args) => admin::run(args),
     }
 }
 

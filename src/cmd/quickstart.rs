@@ -1,6 +1,9 @@
-//! `vouch quickstart`: the README's main job. Runs what vouch can do today end to end on
+//! `vouch quickstart`: the README's main job. Runs the whole story end to end on
 //! embedded defaults, in a temporary directory, by invoking the real subcommands as a
-//! user would (each command is printed before it runs).
+//! user would (each command is printed before it runs): a dev server (SQLite, local
+//! blobs), a trusted-publisher binding, a publish with a dev OIDC token, a verified
+//! fetch into a lockfile, both lockfile audits, a refused publish (wrong workflow), then
+//! the log's proofs, a real public-good Sigstore bundle and a sealed release.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -23,8 +26,34 @@ const SAMPLE_IDENTITY: &str =
     "https://github.com/prefix-dev/sigstore-example/.github/workflows/action.yaml@refs/heads/main";
 const SAMPLE_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
-/// Run the whole story on embedded defaults: a dev server and its transparency log,
-/// checkpoint and proof verification, a real Sigstore bundle, a sealed release.
+/// The sample package the registry half of the story publishes.
+const SAMPLE_PACKAGE: &str = "@quickstart/hello";
+const SAMPLE_REPO: &str = "quickstart/hello";
+const SAMPLE_WORKFLOW: &str = ".github/workflows/release.yml";
+const OTHER_WORKFLOW: &str = ".github/workflows/untrusted.yml";
+
+/// Writes the tiny sample project (`vouch.toml` plus two files) at `version`.
+fn write_sample_project(dir: &Path, version: &str) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir.join("src"))?;
+    std::fs::write(
+        dir.join("vouch.toml"),
+        format!(
+            "[package]\nname = \"{SAMPLE_PACKAGE}\"\nversion = \"{version}\"\ndescription = \"vouch quickstart sample\"\nlicense = \"Apache-2.0\"\nexclude = [\"*.log\"]\n"
+        ),
+    )?;
+    std::fs::write(
+        dir.join("README.md"),
+        "# hello\n\nPublished by `vouch quickstart`.\n",
+    )?;
+    std::fs::write(dir.join("src/hello.txt"), format!("hello from {version}\n"))?;
+    std::fs::write(dir.join("build.log"), "excluded by vouch.toml\n")?;
+    Ok(())
+}
+
+/// Run the whole story on embedded defaults: a dev server, a trusted publisher, a
+/// publish from "CI" with a dev OIDC token, a verified fetch into vouch.lock, the
+/// signature and transparency audits, a refused publish from another workflow
+/// (PUB_E006), the log's proofs, a real Sigstore bundle and a sealed release.
 ///
 /// Everything happens in a fresh temporary directory (removed at the end unless
 /// --keep). Exit 0 only if every step checked out.
@@ -105,6 +134,11 @@ impl Demo {
     /// Runs `vouch ARGS`, printing the command line; returns stdout. `expect_exit`
     /// is the exit status the step requires.
     fn vouch(&self, args: &[&str], expect_exit: i32) -> anyhow::Result<String> {
+        self.vouch_full(args, expect_exit).map(|(out, _)| out)
+    }
+
+    /// Like [`Demo::vouch`], returning stdout and stderr.
+    fn vouch_full(&self, args: &[&str], expect_exit: i32) -> anyhow::Result<(String, String)> {
         self.say(&format!("  $ vouch {}", args.join(" ")));
         let out = Command::new(&self.exe)
             .args(args)
@@ -128,12 +162,12 @@ impl Demo {
         for line in stdout.lines().chain(stderr.lines()).take(12) {
             self.say(&format!("    {line}"));
         }
-        Ok(stdout)
+        Ok((stdout, stderr))
     }
 
     fn start_server(&mut self) -> anyhow::Result<Server> {
         let data = self.dir.join("server");
-        self.say("1. Start a development server (SQLite lock, tiles on local disk):");
+        self.say("1. Start a development server: SQLite metadata, blobs and log tiles on local disk, and its\n   own OIDC issuer, certificate authority, transparency log and timestamp authority:");
         self.say(&format!(
             "  $ vouch serve --dev --listen 127.0.0.1:0 --data {}",
             data.display()
@@ -174,6 +208,153 @@ impl Demo {
     }
 
     fn story(&mut self, server: &Server) -> anyhow::Result<()> {
+        self.registry_story(server)?;
+        self.log_story(server)
+    }
+
+    /// Trusted publishing end to end: register, publish, fetch, audit, refuse.
+    fn registry_story(&mut self, server: &Server) -> anyhow::Result<()> {
+        let url = server.url.clone();
+        let owner_token = path_str(&self.dir.join("server").join("owner.token"))?;
+        self.say(&format!(
+            "\n2. Register a trusted publisher: only {SAMPLE_REPO}'s {SAMPLE_WORKFLOW} may publish {SAMPLE_PACKAGE}\n   (the owner authenticates with the dev server's API token):"
+        ));
+        let reg = self.vouch(
+            &[
+                "publish",
+                "register",
+                "--server",
+                &url,
+                "--token-file",
+                &owner_token,
+                "--package",
+                SAMPLE_PACKAGE,
+                "--provider",
+                "github",
+                "--repo",
+                SAMPLE_REPO,
+                "--workflow",
+                SAMPLE_WORKFLOW,
+                "--json",
+            ],
+            0,
+        )?;
+        let reg: serde_json::Value = serde_json::from_str(&reg).context("register --json")?;
+        self.step("register", serde_json::json!({ "binding": reg }));
+
+        self.say("\n3. Publish from \"CI\": the dev issuer mints the workflow's OIDC token, the CA certifies\n   a fresh key for 10 minutes, the log records the signed SLSA provenance, the registry\n   checks the identity against the binding:");
+        let project = self.dir.join("hello");
+        write_sample_project(&project, "1.0.0")?;
+        let token = self.dev_token(&url, SAMPLE_WORKFLOW, "hello.token")?;
+        let p = path_str(&project)?;
+        let published = self.vouch(
+            &[
+                "publish",
+                &p,
+                "--server",
+                &url,
+                "--identity-token-file",
+                &token,
+                "--json",
+            ],
+            0,
+        )?;
+        let published: serde_json::Value =
+            serde_json::from_str(&published).context("publish --json")?;
+        self.step("publish", published.clone());
+
+        self.say("\n4. Fetch it as a consumer: digests, bundle, signer (exactly the binding) and log\n   inclusion are verified, then recorded in vouch.lock:");
+        let spec = format!("{SAMPLE_PACKAGE}@1.0.0");
+        let fetched = self.vouch(
+            &[
+                "fetch", &spec, "--server", &url, "--out", "packages", "--json",
+            ],
+            0,
+        )?;
+        let fetched: serde_json::Value = serde_json::from_str(&fetched).context("fetch --json")?;
+        self.step("fetch", fetched);
+
+        self.say("\n5. Audit the lockfile: every signature offline from the cached bundles, the CI gate,\n   and every entry re-proven against the log's current checkpoint:");
+        let sigs = self.vouch(&["audit", "signatures", "--json"], 0)?;
+        let sigs: serde_json::Value = serde_json::from_str(&sigs).context("audit --json")?;
+        self.vouch(&["lock", "--check", "--strict-sigstore"], 0)?;
+        let tlog = self.vouch(&["audit", "transparency", "--json"], 0)?;
+        let tlog: serde_json::Value = serde_json::from_str(&tlog).context("audit --json")?;
+        self.step(
+            "audit",
+            serde_json::json!({ "verified": sigs["verified"], "transparency_ok": tlog["ok"] }),
+        );
+
+        self.say(&format!(
+            "\n6. A publish from another workflow ({OTHER_WORKFLOW}) is refused (PUB_E006, exit 1):"
+        ));
+        let other = self.dir.join("hello-next");
+        write_sample_project(&other, "1.0.1")?;
+        let token = self.dev_token(&url, OTHER_WORKFLOW, "other.token")?;
+        let o = path_str(&other)?;
+        let (_, err) = self.vouch_full(
+            &[
+                "publish",
+                &o,
+                "--server",
+                &url,
+                "--identity-token-file",
+                &token,
+            ],
+            1,
+        )?;
+        if !err.contains("PUB_E006") {
+            bail!(CodedError::new(
+                "CLI_E001",
+                Exit::Error,
+                format!(
+                    "expected the refused publish to report PUB_E006, it said: {}",
+                    err.trim()
+                )
+            ));
+        }
+        self.step(
+            "refused",
+            serde_json::json!({ "code": "PUB_E006", "workflow": OTHER_WORKFLOW }),
+        );
+        self.say(&format!(
+            "\nRegistry URLs:\n  {}\n  {url}/api/v1/packages/{SAMPLE_PACKAGE}\n  {url}/api/v1/packages/{SAMPLE_PACKAGE}/publishers\n  {}\n  {url}/api/v1/trust-config\n  {url}/api/v1/openapi.json",
+            published["index_url"].as_str().unwrap_or_default(),
+            published["bundle_url"].as_str().unwrap_or_default(),
+        ));
+        Ok(())
+    }
+
+    /// Mints a dev OIDC token for the sample repository and `workflow` into `file`.
+    fn dev_token(&self, url: &str, workflow: &str, file: &str) -> anyhow::Result<String> {
+        let args = [
+            "dev",
+            "token",
+            "--server",
+            url,
+            "--repository",
+            SAMPLE_REPO,
+            "--workflow",
+            workflow,
+            "--ref",
+            "refs/heads/main",
+        ];
+        // The token itself is not echoed: it is a (short-lived) credential.
+        let quiet = Demo {
+            exe: self.exe.clone(),
+            dir: self.dir.clone(),
+            quiet: true,
+            steps: Vec::new(),
+        };
+        self.say(&format!("  $ vouch {} > {file}", args.join(" ")));
+        let token = quiet.vouch(&args, 0)?;
+        let path = self.dir.join(file);
+        std::fs::write(&path, token.trim())?;
+        path_str(&path)
+    }
+
+    /// The log and offline-verification half of the story.
+    fn log_story(&mut self, server: &Server) -> anyhow::Result<()> {
         let data = self.dir.join("server");
         let log_url = format!("{}/log", server.url);
         let vkey = server.vkey.clone();
@@ -181,7 +362,7 @@ impl Demo {
             .context("reading the dev server's internal token")?;
 
         self.say(
-            "\n2. Append entries to the transparency log; each is acknowledged only once durable:",
+            "\n7. Append entries to the transparency log; each is acknowledged only once durable:",
         );
         let entries: Vec<String> = (0..5)
             .map(|i| format!("quickstart entry {i}: release v1.{i}.0 observed"))
@@ -193,7 +374,7 @@ impl Demo {
         self.say(&format!("    acknowledged indexes {indexes:?}"));
         self.step("append", serde_json::json!({ "indexes": indexes }));
 
-        self.say("\n3. Fetch and verify the signed checkpoint with the log's public key:");
+        self.say("\n8. Fetch and verify the signed checkpoint with the log's public key:");
         let cp = self.vouch(&["log", "checkpoint", "--url", &log_url, "--key", &vkey], 0)?;
         self.step("checkpoint", serde_json::json!({ "output": cp.trim() }));
 
@@ -201,7 +382,7 @@ impl Demo {
         let entry_file = self.dir.join("entry.txt");
         std::fs::write(&entry_file, entries.last().context("no entries")?)?;
         self.say(
-            "\n4. Write an offline proof file for the last entry, then verify it with no network:",
+            "\n9. Write an offline proof file for the last entry, then verify it with no network:",
         );
         let proof = self.vouch(
             &[
@@ -233,7 +414,7 @@ impl Demo {
             serde_json::json!({ "index": last, "verified": true, "forgery_refused": true }),
         );
 
-        self.say("\n5. Verify a real public-good Sigstore bundle offline (a conda package signed in GitHub Actions):");
+        self.say("\n10. Verify a real public-good Sigstore bundle offline (a conda package signed in GitHub Actions):");
         let bundle = self.dir.join("conda.sigstore.json");
         let artifact = self.dir.join(SAMPLE_ARTIFACT_NAME);
         std::fs::write(&bundle, SAMPLE_BUNDLE)?;
@@ -264,7 +445,7 @@ impl Demo {
         self.step("sigstore", serde_json::json!({ "identity": SAMPLE_IDENTITY, "verified": true, "other_identity_refused": true }));
 
         self.say(
-            "\n6. Seal a release directory and check it (the files also pass `sha256sum -c`):",
+            "\n11. Seal a release directory and check it (the files also pass `sha256sum -c`):",
         );
         let rel = self.dir.join("release");
         std::fs::create_dir_all(&rel)?;

@@ -13,12 +13,15 @@ use crate::output::{CodedError, Exit};
 
 /// Run the registry server: the transparency log's checkpoint and tiles under the
 /// configured prefix (default `/log`), the built-in witness at `POST /add-checkpoint`,
-/// and the authenticated internal add-entry endpoint.
+/// the authenticated internal add-entry endpoint, and the Sigstore services (CA, CT
+/// log, timestamp authority, trust config at /api/v1/trust-config; with --dev also the
+/// development OIDC issuer at /oidc).
 ///
-/// Without --dev nothing is created: the config file must name existing directories
-/// and databases, and secrets come from the environment variables it names. Once
-/// listening, the bound address is printed on stdout as `listening on http://ADDR`,
-/// followed by `log key VKEY`: the log's signed-note verifier key, which clients pin.
+/// Without --dev nothing is created except the Sigstore key material, generated at
+/// first start and sealed under TOKEN_ENC_KEY: the config file must name existing
+/// directories and databases, and secrets come from the environment variables it
+/// names. Once listening, the bound address is printed on stdout as
+/// `listening on http://ADDR` (`https://` with --tls-cert), followed by `log key VKEY`: the log's signed-note verifier key, which clients pin.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Development mode: create the data directory, signing keys, lock database and
@@ -35,6 +38,20 @@ pub struct Args {
     /// Configuration file (TOML); required without --dev.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Metadata database: `postgres://...` or a SQLite file path (overrides the
+    /// config's [database]; --dev defaults to DATA/meta.db).
+    #[arg(long, value_name = "URL_OR_PATH", env = "VOUCH_DATABASE_URL")]
+    database: Option<String>,
+    /// Apply the metadata schema migrations before serving (always done with --dev).
+    #[arg(long)]
+    migrate: bool,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key. The
+    /// printed address and the default public URL then use https://.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Test only (crash test): append this many entries in-process from many
     /// concurrent producers, printing `ack INDEX HEX(ENTRY)` for each committed entry
     /// and `checkpoint HEX(NOTE)` for each published checkpoint, then keep serving.
@@ -98,15 +115,27 @@ async fn serve(args: Args) -> anyhow::Result<Exit> {
         (cfg, secrets)
     };
     let mut cfg = cfg;
+    let mut secrets = secrets;
+    match args.database.as_deref() {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            secrets.database_url = Some(url.to_owned());
+        }
+        Some(path) => {
+            cfg.database = vouch_registry::config::DatabaseConfig::Sqlite { path: path.into() };
+            secrets.database_url = None;
+        }
+        None => {}
+    }
     if let vouch_registry::config::ObjectsConfig::Local { path } = &mut cfg.storage.objects {
         resolve(&args.data, path);
     }
     if let vouch_registry::config::LockConfig::Sqlite { path } = &mut cfg.storage.lock {
         resolve(&args.data, path);
     }
-    let app = vouch_registry::open(&cfg, secrets, args.dev, Arc::new(SystemClock))
-        .await
-        .map_err(coded)?;
+    if let vouch_registry::config::DatabaseConfig::Sqlite { path } = &mut cfg.database {
+        resolve(&args.data, path);
+    }
+    // Bind first: the public URL (trust config, OIDC issuer) defaults to the bound address.
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .map_err(|source| {
@@ -116,13 +145,43 @@ async fn serve(args: Args) -> anyhow::Result<Exit> {
             })
         })?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(vouch_registry::tls::server_config(cert, key).map_err(|e| {
+                anyhow::Error::from(CodedError::new(e.code(), Exit::Error, e.to_string()))
+            })?)
+        }
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let public_url = cfg
+        .registry
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("{scheme}://{addr}"));
+    let runtime = vouch_registry::Runtime {
+        dev: args.dev,
+        migrate: args.migrate,
+        data_dir: args.data.clone(),
+        public_url,
+    };
+    let app = vouch_registry::open(&cfg, secrets, runtime, Arc::new(SystemClock))
+        .await
+        .map_err(coded)?;
+    // The banner is best-effort: a parent that read what it needed and closed our
+    // stdout must not take the server down with it (EPIPE).
+    let _ = (|| -> std::io::Result<()> {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on http://{addr}")?;
+        writeln!(out, "listening on {scheme}://{addr}")?;
         // The verifier key clients pin (`vouch log ... --key`); it is public.
         writeln!(out, "log key {}", app.state.log.verifier())?;
-        out.flush()?;
-    }
+        if args.dev {
+            // The `dev` owner's API token (created at start, mode 0600): registers publishers.
+            let token_file = args.data.join(vouch_registry::packages::OWNER_TOKEN_FILE);
+            writeln!(out, "owner token file {}", token_file.display())?;
+        }
+        out.flush()
+    })();
     tracing::info!(%addr, origin = app.state.log.origin(), "serving");
     if let Some(n) = args.selftest_appends {
         tokio::spawn(selftest(
@@ -131,9 +190,14 @@ async fn serve(args: Args) -> anyhow::Result<Exit> {
             args.selftest_tag.clone(),
         ));
     }
-    vouch_registry::serve(listener, app, shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    match tls {
+        Some(tls) => vouch_registry::serve_tls(listener, tls, app, shutdown_signal())
+            .await
+            .context("serving HTTPS")?,
+        None => vouch_registry::serve(listener, app, shutdown_signal())
+            .await
+            .context("serving HTTP")?,
+    }
     Ok(Exit::Ok)
 }
 

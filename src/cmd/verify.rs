@@ -18,11 +18,15 @@ pub struct Args {
 enum Sub {
     /// Verify files against SHA256SUMS or dist-manifest.json.
     Checksums(super::verify_checksums::Args),
+    /// Verify a registry integrity record against the key set and the log, and
+    /// downloaded assets against it.
+    Integrity(super::verify_integrity::Args),
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     match args.sub {
         Some(Sub::Checksums(a)) => super::verify_checksums::run(a),
+        Some(Sub::Integrity(a)) => super::verify_integrity::run(a),
         None => super::verify_bundle::run(args.bundle),
     }
 }

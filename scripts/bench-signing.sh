@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Measures the signing services of `vouch serve` on loopback, from a second process:
+# certificate issuance per second (`vouch bench ca`) and Rekor v2 log entries per
+# second (`vouch bench rekor`), against a release-mode `vouch serve --dev` in a
+# throwaway data directory. Prints one line per bench and, with --json, the raw JSON.
+#
+# Usage: scripts/bench-signing.sh [--entries N] [--concurrency C] [--json]
+# Environment: CARGO (default cargo).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+entries=20000
+concurrency=256
+json=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --entries) entries="$2"; shift 2 ;;
+    --concurrency) concurrency="$2"; shift 2 ;;
+    --json) json=1; shift ;;
+    *) echo "usage: $0 [--entries N] [--concurrency C] [--json]" >&2; exit 2 ;;
+  esac
+done
+
+"${CARGO:-cargo}" build --release --quiet --bin vouch --manifest-path "$root/Cargo.toml"
+vouch="$root/target/release/vouch"
+
+data="$(mktemp -d)"
+out="$data/serve.out"
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$data"
+}
+trap cleanup EXIT
+
+"$vouch" serve --dev --listen 127.0.0.1:0 --data "$data/srv" >"$out" 2>"$data/serve.err" &
+server_pid=$!
+for _ in $(seq 1 100); do
+  if grep -q '^listening on ' "$out" 2>/dev/null; then break; fi
+  sleep 0.1
+done
+base="$(sed -n 's/^listening on //p' "$out" | head -n1)"
+if [ -z "$base" ]; then
+  echo "vouch serve did not start:" >&2
+  cat "$data/serve.err" >&2
+  exit 2
+fi
+echo "server: $base (release build, $(nproc) cores, data in a temp dir)"
+
+status=0
+echo "== certificate issuance (vouch bench ca)"
+if ! "$vouch" bench ca --help >/dev/null 2>&1; then
+  echo "vouch bench ca is not available in this build" >&2
+  status=2
+elif [ "$json" = 1 ]; then
+  "$vouch" bench ca --server "$base" --json || status=$?
+else
+  "$vouch" bench ca --server "$base" || status=$?
+fi
+
+echo "== log entries (vouch bench rekor, $entries entries, $concurrency connections)"
+if [ "$json" = 1 ]; then
+  "$vouch" bench rekor --server "$base" --entries "$entries" --concurrency "$concurrency" --json || status=$?
+else
+  "$vouch" bench rekor --server "$base" --entries "$entries" --concurrency "$concurrency" || status=$?
+fi
+exit "$status"

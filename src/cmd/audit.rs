@@ -1,0 +1,30 @@
+//! `vouch audit`: checks over a lockfile (signatures, transparency).
+
+use clap::Subcommand;
+
+use crate::output::Exit;
+
+/// Audit a lockfile: re-verify every entry's Sigstore bundle (`signatures`), or re-prove
+/// every entry against the registry's transparency log (`transparency`).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    sub: Sub,
+}
+
+#[derive(Debug, Subcommand)]
+enum Sub {
+    /// Verify every lockfile entry's bundle in parallel; report verified / unverified /
+    /// mismatched. Exit 1 unless all verified.
+    Signatures(super::audit_signatures::Args),
+    /// Prove each entry's inclusion in the log and the log's consistency with the last
+    /// checkpoint the lockfile stored (AUDIT_E001 on any disagreement).
+    Transparency(super::audit_transparency::Args),
+}
+
+pub fn run(args: Args) -> anyhow::Result<Exit> {
+    match args.sub {
+        Sub::Signatures(a) => super::audit_signatures::run(a),
+        Sub::Transparency(a) => super::audit_transparency::run(a),
+    }
+}
