@@ -460,10 +460,17 @@ impl Demo {
         self.vouch(&["verify", "checksums", "--sums", &sums], 0)?;
         self.step("release", serde_json::json!({ "dir": r, "verified": true }));
 
+        let base = &server.url;
         self.say(&format!(
-            "\nURLs served by this run:\n  {log_url}/checkpoint\n  {log_url}/tile/0/000.p/{}\n  {}/add-checkpoint (built-in witness)",
-            indexes.len(),
-            server.url
+            "\nURLs served by this run (--keep leaves the server running):\n  \
+             {base}/packages/{SAMPLE_PACKAGE}/1.0.0 (the version's page)\n  \
+             {base}/api/v1/packages/{SAMPLE_PACKAGE}/1.0.0 (its index entry)\n  \
+             {base}/api/v1/packages/{SAMPLE_PACKAGE}/1.0.0/integrity (the registry's signed record)\n  \
+             {base}/.well-known/registry-key.json (the registry's key set)\n  \
+             {base}/api/v1/trust-config (for sigstore-python --trust-config)\n  \
+             {base}/api/v1/openapi.json\n  \
+             {log_url}/checkpoint\n  \
+             {base}/admin/login (admin token in the server's data directory: admin.token)"
         ));
         Ok(())
     }

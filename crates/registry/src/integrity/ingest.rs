@@ -52,6 +52,10 @@ pub struct ForgeSection {
     /// Tests only: allow loopback/private addresses and plain http.
     #[serde(default)]
     pub allow_private_for_tests: bool,
+    /// GitHub only: relay the repository's artifact attestations, each verified
+    /// against public-good Sigstore and a workflow identity of `repo` before it is
+    /// stored (default true for GitHub forges).
+    pub relay_attestations: Option<bool>,
 }
 
 /// A configured forge, ready to fetch from.
@@ -110,7 +114,12 @@ impl Forge {
             Some(var) => Some(Secret::new(env(var)?)),
             None => None,
         };
-        Self::new(&s.id, cfg, &s.repo, webhook_secret, None).map_err(|e| bad(e.to_string()))
+        let attestations = if kind == ForgeKind::GitHub && s.relay_attestations.unwrap_or(true) {
+            Some(AttestationVerifier::public_good().map_err(|e| bad(e.to_string()))?)
+        } else {
+            None
+        };
+        Self::new(&s.id, cfg, &s.repo, webhook_secret, attestations).map_err(|e| bad(e.to_string()))
     }
 
     /// A forge from parts (tests build fetchers with a static resolver this way).
@@ -648,4 +657,33 @@ pub(crate) async fn attestations(
     Ok(Json(
         json!({"release_id": id, "asset": name, "attestations": items}),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(kind: &str, relay: Option<bool>) -> ForgeSection {
+        toml::from_str::<ForgeSection>(&format!(
+            "id = \"f\"\nkind = \"{kind}\"\napi_base = \"https://forge.example\"\nrepo = \"o/r\"\n{}",
+            relay.map(|r| format!("relay_attestations = {r}\n")).unwrap_or_default()
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn github_forges_relay_attestations_unless_turned_off() {
+        assert!(Forge::from_section(&section("github", None))
+            .unwrap()
+            .attestations
+            .is_some());
+        assert!(Forge::from_section(&section("github", Some(false)))
+            .unwrap()
+            .attestations
+            .is_none());
+        assert!(Forge::from_section(&section("gitea", None))
+            .unwrap()
+            .attestations
+            .is_none());
+    }
 }
