@@ -197,7 +197,7 @@ async fn connection(targets: &[Target], offset: usize, deadline: Instant) -> Rep
         };
         let t0 = Instant::now();
         match exchange(stream, &t.request, &mut buf).await {
-            Ok(status) => {
+            Ok((status, _)) => {
                 r.requests += 1;
                 *r.status.entry(status).or_default() += 1;
                 // Sample latencies (1 in 8) to bound memory on long runs.
@@ -215,8 +215,13 @@ async fn connection(targets: &[Target], offset: usize, deadline: Instant) -> Rep
     r
 }
 
-/// Sends one request and reads one response (Content-Length framed); returns the status.
-async fn exchange(s: &mut TcpStream, request: &[u8], buf: &mut Vec<u8>) -> std::io::Result<u16> {
+/// Sends one request and reads one Content-Length-framed response into `buf`;
+/// returns the status and where the body starts. Shared by `bench http` and `bench rekor`.
+pub(crate) async fn exchange(
+    s: &mut TcpStream,
+    request: &[u8],
+    buf: &mut Vec<u8>,
+) -> std::io::Result<(u16, usize)> {
     let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
     s.write_all(request).await?;
     buf.clear();
@@ -245,15 +250,14 @@ async fn exchange(s: &mut TcpStream, request: &[u8], buf: &mut Vec<u8>) -> std::
                 .then(|| v.trim().parse().ok())?
         })
         .ok_or_else(|| bad("no content-length"))?;
-    let mut have = buf.len() - header_end;
-    while have < len {
+    while buf.len() - header_end < len {
         let n = s.read(&mut chunk).await?;
         if n == 0 {
             return Err(bad("connection closed mid-body"));
         }
-        have += n;
+        buf.extend_from_slice(&chunk[..n]);
     }
-    Ok(status)
+    Ok((status, header_end))
 }
 
 #[cfg(test)]

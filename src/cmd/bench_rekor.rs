@@ -12,7 +12,6 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::output::{print_json, CodedError, Exit};
@@ -288,7 +287,7 @@ async fn connection(addr: SocketAddr, requests: &[Vec<u8>], next: &AtomicUsize) 
             continue;
         };
         let t0 = Instant::now();
-        match exchange(stream, req, &mut buf).await {
+        match super::bench_http::exchange(stream, req, &mut buf).await {
             Ok((status, body_at)) => {
                 r.latencies_us
                     .push(t0.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
@@ -352,51 +351,6 @@ fn proof_verifies(body: &[u8]) -> bool {
             .ok()
     };
     check().is_some()
-}
-
-/// Sends one request and reads one Content-Length-framed response into `buf`;
-/// returns the status and where the body starts.
-async fn exchange(
-    s: &mut TcpStream,
-    request: &[u8],
-    buf: &mut Vec<u8>,
-) -> std::io::Result<(u16, usize)> {
-    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
-    s.write_all(request).await?;
-    buf.clear();
-    let mut chunk = [0u8; 16 << 10];
-    let header_end = loop {
-        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break p + 4;
-        }
-        let n = s.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(bad("connection closed"));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = std::str::from_utf8(&buf[..header_end]).map_err(|_| bad("non-UTF-8 headers"))?;
-    let status: u16 = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| bad("bad status line"))?;
-    let len: usize = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().ok())?
-        })
-        .ok_or_else(|| bad("no content-length"))?;
-    while buf.len() - header_end < len {
-        let n = s.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(bad("connection closed mid-body"));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    Ok((status, header_end))
 }
 
 #[cfg(test)]
