@@ -68,5 +68,7 @@ pub use filter::Filter;
 pub use manifest::{Manifest, MANIFEST_FILE};
 pub use name::{PackageName, MAX_PART_LEN};
 pub use path::{MAX_COMPONENT_BYTES, MAX_PATH_BYTES};
-pub use read::{extract, inspect, EntryInfo, Inspection, Limits, ZSTD_WINDOW_LOG_MAX};
+pub use read::{
+    extract, inspect, inspect_keeping, EntryInfo, Inspection, Limits, ZSTD_WINDOW_LOG_MAX,
+};
 pub use write::{pack, pack_to_file, Packed, ZSTD_LEVEL};

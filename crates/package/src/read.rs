@@ -95,6 +95,51 @@ pub fn inspect<R: Read>(reader: R, limits: &Limits) -> Result<Inspection, Error>
     read_archive(reader, limits, |_| Ok(None))
 }
 
+/// Reads and checks a whole archive, as [`inspect`], and keeps the contents of the file
+/// at `path` when it is at most `max_bytes` long (how a registry reads the manifest
+/// without writing the archive out). `None` when there is no such file or it is
+/// larger; the archive is checked to its end either way.
+pub fn inspect_keeping<R: Read>(
+    reader: R,
+    limits: &Limits,
+    path: &str,
+    max_bytes: u64,
+) -> Result<(Inspection, Option<Vec<u8>>), Error> {
+    let kept = std::rc::Rc::new(std::cell::RefCell::new(None::<Vec<u8>>));
+    let sink = std::rc::Rc::clone(&kept);
+    let inspection = read_archive(reader, limits, move |info| {
+        if info.path != path || info.size > max_bytes {
+            return Ok(None);
+        }
+        // Paths are unique in a checked archive: this runs at most once.
+        let len = usize::try_from(info.size).unwrap_or(0);
+        *sink.borrow_mut() = Some(Vec::with_capacity(len));
+        Ok(Some((
+            Box::new(Keep(std::rc::Rc::clone(&sink))) as Box<dyn Write>,
+            std::path::PathBuf::from(&info.path),
+        )))
+    })?;
+    let kept = kept.borrow_mut().take();
+    Ok((inspection, kept))
+}
+
+/// The in-memory sink of [`inspect_keeping`]; the entry's declared size (already
+/// checked against the cap) bounds what is written.
+struct Keep(std::rc::Rc<std::cell::RefCell<Option<Vec<u8>>>>);
+
+impl Write for Keep {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(v) = self.0.borrow_mut().as_mut() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Checks and extracts an archive into `dest`, which must be absent or an empty
 /// directory. Files get mode 0644 or 0755 (Unix). On error, what was extracted so far
 /// stays: extract into a fresh temporary directory and move it into place on success.

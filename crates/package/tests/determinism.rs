@@ -291,3 +291,49 @@ fn documented_limit_defaults() {
     assert_eq!(l.ratio_grace_bytes, 1 << 20);
     assert_eq!(l.max_entries, 100_000);
 }
+
+#[test]
+fn inspect_keeping_reads_one_file_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        "[package]\nname = \"@acme/keep\"\nversion = \"1.0.0\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("src")).unwrap();
+    std::fs::write(dir.path().join("src/big.txt"), vec![b'x'; 4096]).unwrap();
+    let mut archive = Vec::new();
+    vouch_package::pack(
+        dir.path(),
+        &vouch_package::Filter::default(),
+        None,
+        &mut archive,
+    )
+    .unwrap();
+    let limits = vouch_package::Limits::default();
+
+    let (seen, kept) =
+        vouch_package::inspect_keeping(&archive[..], &limits, "vouch.toml", 1024).unwrap();
+    assert_eq!(seen, vouch_package::inspect(&archive[..], &limits).unwrap());
+    assert_eq!(
+        kept.as_deref(),
+        Some(&b"[package]\nname = \"@acme/keep\"\nversion = \"1.0.0\"\n"[..])
+    );
+    // Over the cap: not kept, but the whole archive was still read and checked.
+    let (seen, kept) =
+        vouch_package::inspect_keeping(&archive[..], &limits, "src/big.txt", 4095).unwrap();
+    assert_eq!(kept, None);
+    assert_eq!(seen.entries.len(), 2);
+    let (_, kept) =
+        vouch_package::inspect_keeping(&archive[..], &limits, "src/big.txt", 4096).unwrap();
+    assert_eq!(kept.map(|k| k.len()), Some(4096));
+    // No such file.
+    let (_, kept) =
+        vouch_package::inspect_keeping(&archive[..], &limits, "missing.toml", 1024).unwrap();
+    assert_eq!(kept, None);
+    // A damaged archive is refused as `inspect` refuses it, kept file or not.
+    let bad = &archive[..archive.len() - 10];
+    let a = vouch_package::inspect(bad, &limits).unwrap_err();
+    let b = vouch_package::inspect_keeping(bad, &limits, "vouch.toml", 1024).unwrap_err();
+    assert_eq!(a.code(), b.code());
+}

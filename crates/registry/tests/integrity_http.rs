@@ -405,6 +405,7 @@ async fn publish_version(
             issuer: "https://token.actions.githubusercontent.com".into(),
             repository_owner_id: None,
             created_at: Timestamp::now(),
+            audit: None,
         },
     )
     .await

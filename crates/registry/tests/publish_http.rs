@@ -503,11 +503,42 @@ async fn main_story(s: Server) {
         )
         .unwrap();
 
-    // A second version through the now-active binding; the list has both.
-    let a2 = archive(PKG, "1.1.0");
+    // A second version through the now-active binding; the list has both. This one is
+    // over the 1 MiB the registry holds in memory (incompressible content), so the
+    // upload goes through a temporary file and is stored from there.
+    let noise: Vec<u8> = {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        (0..(3 << 19))
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    };
+    let a2 = archive_with(
+        &format!("[package]\nname = \"{PKG}\"\nversion = \"1.1.0\"\n"),
+        &[("data/noise.bin", &noise)],
+    );
+    assert!(a2.len() > 1 << 20, "{} bytes", a2.len());
     let r = s.upload(&a2, &bundle_for(&signer, &a2).await).await;
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-    assert_eq!(r.json()["created_package"], false);
+    let out2 = r.json();
+    assert_eq!(out2["created_package"], false);
+    assert_eq!(out2["size"], a2.len());
+    let blob2 = s
+        .get(&format!("/blobs/{}", blake3::hash(&a2).to_hex()))
+        .await;
+    assert_eq!(blob2.status, 200);
+    assert_eq!(blob2.body, a2);
+    assert!(
+        std::fs::read_dir(s.state().data_dir.join("tmp"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+            == 0,
+        "the spilled upload's temporary file is removed"
+    );
     let list = s.get(&format!("/api/v1/packages/{PKG}")).await.json();
     let versions: Vec<&str> = list["versions"]
         .as_array()

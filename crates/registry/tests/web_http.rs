@@ -556,6 +556,7 @@ async fn hostile_values_are_escaped() {
             issuer: format!("https://issuer.example/{xss}"),
             repository_owner_id: None,
             created_at: Timestamp::now(),
+            audit: None,
         },
     )
     .await

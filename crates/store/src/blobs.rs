@@ -190,6 +190,37 @@ impl BlobStore {
         self.put_reader(bytes).await
     }
 
+    /// Stores a blob held in memory together with its Sigstore bundle (as
+    /// [`BlobStore::put_bundle`]) in one durable batch: the two objects are written
+    /// and fsynced in parallel. Returns the blob's digests and the bundle's key.
+    pub async fn put_bytes_with_bundle(
+        &self,
+        bytes: Bytes,
+        bundle: &[u8],
+    ) -> Result<(BlobInfo, ObjectKey), BlobError> {
+        for read in [bytes.len() as u64, bundle.len() as u64] {
+            if read > self.max_size {
+                return Err(BlobError::TooLarge {
+                    limit: self.max_size,
+                    read,
+                });
+            }
+        }
+        let info = BlobInfo {
+            blake3: *blake3::hash(&bytes).as_bytes(),
+            sha256: Sha256::digest(&bytes).into(),
+            size: bytes.len() as u64,
+        };
+        let key = content_bundle_key(bundle);
+        self.objects
+            .put_many(vec![
+                (info.key(), bytes),
+                (key.clone(), Bytes::copy_from_slice(bundle)),
+            ])
+            .await?;
+        Ok((info, key))
+    }
+
     /// Reads a blob, checking it still hashes to its key; `Ok(None)` if absent.
     pub async fn get(&self, blake3: &[u8; 32]) -> Result<Option<Bytes>, BlobError> {
         let Some(bytes) = self.objects.get(&blob_key(blake3)).await? else {

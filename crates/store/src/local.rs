@@ -128,6 +128,17 @@ fn write_all_durably(inner: &Inner, jobs: Vec<(PathBuf, Bytes)>) -> Result<(), S
     let writers = jobs.len().clamp(1, MAX_WRITERS);
     let per = jobs.len().div_ceil(writers);
     let tag = std::process::id();
+    if writers == 1 {
+        // One file: this blocking thread writes it; starting another would cost more.
+        for (path, bytes) in &jobs {
+            let n = inner.counter.fetch_add(1, Ordering::Relaxed);
+            write_one(path, bytes, tag, n)?;
+        }
+        for dir in dirs_to_sync {
+            sync_dir(&dir)?;
+        }
+        return Ok(());
+    }
     std::thread::scope(|s| -> Result<(), StoreError> {
         let handles: Vec<_> = jobs
             .chunks(per)

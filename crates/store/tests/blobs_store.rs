@@ -64,6 +64,62 @@ async fn put_file_streams_from_disk() {
 }
 
 #[tokio::test]
+async fn blob_and_bundle_stored_together() {
+    for (objects, _dir) in backends() {
+        let blobs = BlobStore::new(objects.clone(), 1000);
+        let data = bytes::Bytes::from_static(b"archive bytes");
+        let bundle = br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}"#;
+        let (info, key) = blobs
+            .put_bytes_with_bundle(data.clone(), bundle)
+            .await
+            .unwrap();
+        assert_eq!(&info.blake3, blake3::hash(&data).as_bytes());
+        assert_eq!(info.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
+        assert_eq!(info.size, data.len() as u64);
+        assert_eq!(key, vouch_store::blobs::content_bundle_key(bundle));
+        assert_eq!(blobs.get(&info.blake3).await.unwrap().unwrap(), data);
+        assert_eq!(
+            blobs.get_bundle(&key).await.unwrap().unwrap(),
+            bundle.as_slice()
+        );
+
+        // Over the cap, the blob or the bundle: nothing is stored.
+        let big = bytes::Bytes::from(vec![1u8; 1001]);
+        let err = blobs
+            .put_bytes_with_bundle(big.clone(), bundle)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                BlobError::TooLarge {
+                    limit: 1000,
+                    read: 1001
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(!blobs.exists(blake3::hash(&big).as_bytes()).await.unwrap());
+        let small = bytes::Bytes::from_static(b"other archive");
+        let err = blobs
+            .put_bytes_with_bundle(small.clone(), &[b' '; 1001])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                BlobError::TooLarge {
+                    limit: 1000,
+                    read: 1001
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(!blobs.exists(blake3::hash(&small).as_bytes()).await.unwrap());
+    }
+}
+
+#[tokio::test]
 async fn size_cap_stores_nothing() {
     let objects: Arc<dyn Objects> = Arc::new(RemoteObjects::memory());
     let blobs = BlobStore::new(objects.clone(), 100);

@@ -11,6 +11,8 @@ mod harness;
 mod misc;
 #[path = "meta_suite/packages.rs"]
 mod packages;
+#[path = "meta_suite/publish_records.rs"]
+mod publish_records;
 #[path = "meta_suite/users.rs"]
 mod users;
 
@@ -55,4 +57,6 @@ suite! {
     misc::concurrent_replay_inserts_one_wins,
     misc::audit_filters_and_paging,
     misc::schema_refuses_changes_and_tampering,
+    publish_records::publish_audit_commits_with_the_version,
+    publish_records::integrity_records_insert_in_batches,
 }

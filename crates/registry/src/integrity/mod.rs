@@ -122,6 +122,8 @@ pub struct Integrity {
     hash_budget: AtomicU64,
     pub(crate) backfill_running: AtomicBool,
     pub(crate) reads: records::ReadCache,
+    /// Group commit for the records of fresh publishes.
+    pub(crate) recorder: records::Recorder,
     /// Administrator tokens whose first use this process already audited.
     admin_seen: Mutex<HashSet<i64>>,
     backfill_at_boot: bool,
@@ -150,6 +152,7 @@ impl Integrity {
             hash_budget: AtomicU64::new(budget.min(MAX_HASH_BUDGET)),
             backfill_running: AtomicBool::new(false),
             reads: records::ReadCache::default(),
+            recorder: records::Recorder::default(),
             admin_seen: Mutex::new(HashSet::new()),
             backfill_at_boot: cfg.backfill_at_boot,
             forges: Vec::new(),

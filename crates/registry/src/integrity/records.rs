@@ -108,8 +108,8 @@ pub async fn record_package(
     .await
 }
 
-/// Signs, logs and stores a record unless the subject already has one. The only
-/// signing entry point of the registry.
+/// Signs, logs and stores a record unless the subject already has one. With
+/// [`Recorder`], the only signing entry points of the registry.
 pub(crate) async fn sign_and_log(
     state: &AppState,
     subject: Subject,
@@ -117,10 +117,7 @@ pub(crate) async fn sign_and_log(
     listing: &[(String, u64)],
     assets: Vec<AssetEntry>,
 ) -> Result<RecordRef, BootError> {
-    let (kind, key) = match &subject {
-        Subject::Package { name } => (RecordKind::Package, name.clone()),
-        Subject::Release { id } => (RecordKind::Release, id.clone()),
-    };
+    let (kind, key) = subject_key(&subject);
     if let Some(row) = state
         .meta
         .integrity_record(kind, &key, Some(version))
@@ -128,6 +125,58 @@ pub(crate) async fn sign_and_log(
     {
         return Ok(RecordRef::of(&row, false));
     }
+    let signed = sign(state, subject, version, listing, assets)?;
+    // Commit order: log first (durable once `add` returns), then the row. A crash in
+    // between leaves a logged record without a row; the backfill then logs a second
+    // record for the subject, which is harmless (both are true statements).
+    let log_index = state.log.add(Bytes::from(signed.jws.clone())).await?;
+    let (row, created) = state
+        .meta
+        .insert_integrity_record(&signed.into_row(log_index))
+        .await?;
+    Ok(RecordRef::of(&row, created))
+}
+
+fn subject_key(subject: &Subject) -> (RecordKind, String) {
+    match subject {
+        Subject::Package { name } => (RecordKind::Package, name.clone()),
+        Subject::Release { id } => (RecordKind::Release, id.clone()),
+    }
+}
+
+/// A record signed and ready to log.
+struct SignedRecord {
+    kind: RecordKind,
+    key: String,
+    version: String,
+    kid: String,
+    jws: String,
+    issued_at: u64,
+}
+
+impl SignedRecord {
+    fn into_row(self, log_index: u64) -> NewIntegrityRecord {
+        NewIntegrityRecord {
+            kind: self.kind,
+            subject: self.key,
+            version: self.version,
+            kid: self.kid,
+            jws: self.jws,
+            log_index,
+            created_at: Timestamp(i64::try_from(self.issued_at).unwrap_or(i64::MAX)),
+        }
+    }
+}
+
+/// Signs a record with the current key, refusing one too large for the log.
+fn sign(
+    state: &AppState,
+    subject: Subject,
+    version: &str,
+    listing: &[(String, u64)],
+    assets: Vec<AssetEntry>,
+) -> Result<SignedRecord, BootError> {
+    let (kind, key) = subject_key(&subject);
     let signing = state.integrity.signing_key();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -142,31 +191,149 @@ pub(crate) async fn sign_and_log(
         version: version.to_owned(),
         assets,
     };
-    let signed = sign_record(&record, &signing)?;
-    let jws = signed.jws().to_owned();
+    let jws = sign_record(&record, &signing)?.jws().to_owned();
     if jws.len() > vouch_tlog::MAX_ENTRY_SIZE {
         return Err(BootError::RecordTooLarge {
             size: jws.len(),
             max: vouch_tlog::MAX_ENTRY_SIZE,
         });
     }
-    // Commit order: log first (durable once `add` returns), then the row. A crash in
-    // between leaves a logged record without a row; the backfill then logs a second
-    // record for the subject, which is harmless (both are true statements).
-    let log_index = state.log.add(Bytes::from(jws.clone())).await?;
-    let (row, created) = state
-        .meta
-        .insert_integrity_record(&NewIntegrityRecord {
-            kind,
-            subject: key,
-            version: version.to_owned(),
-            kid: signing.kid().to_string(),
-            jws,
-            log_index,
-            created_at: Timestamp(i64::try_from(now).unwrap_or(i64::MAX)),
-        })
-        .await?;
-    Ok(RecordRef::of(&row, created))
+    Ok(SignedRecord {
+        kind,
+        key,
+        version: version.to_owned(),
+        kid: signing.kid().to_string(),
+        jws,
+        issued_at: now,
+    })
+}
+
+/// Most publish-time records signed, logged and stored together.
+const RECORD_BATCH_MAX: usize = 256;
+
+/// Group commit for the records of fresh publishes: concurrent publishes hand their
+/// committed versions to one task, which signs them, logs them together (one log
+/// batch) and stores them in one metadata transaction, so a publish costs no commit of
+/// its own for its record. The task holds the application state only weakly and ends
+/// with it.
+///
+/// It skips the "already recorded?" read of [`sign_and_log`]: the version row was
+/// committed an instant ago, so only a concurrent backfill can have recorded it, and
+/// then the store keeps the first row (the second logged record is, as after a
+/// crash, a harmless true statement).
+#[derive(Debug, Default)]
+pub(crate) struct Recorder {
+    queue: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Job>>,
+}
+
+#[derive(Debug)]
+struct Job {
+    package: String,
+    entry: VersionEntry,
+    reply: tokio::sync::oneshot::Sender<Result<RecordRef, String>>,
+}
+
+impl Recorder {
+    /// Records a just-committed package version (see [`record_package`]); resolves
+    /// once the record is logged and stored. An error means the record was deferred
+    /// to the backfill. If the caller goes away the record is still made.
+    pub(crate) async fn record(
+        &self,
+        state: &Arc<AppState>,
+        package: &str,
+        entry: &VersionEntry,
+    ) -> Result<RecordRef, String> {
+        let queue = self.queue.get_or_init(|| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(record_batches(Arc::downgrade(state), rx));
+            tx
+        });
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        queue
+            .send(Job {
+                package: package.to_owned(),
+                entry: entry.clone(),
+                reply,
+            })
+            .map_err(|_| "the record writer stopped".to_owned())?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err("the record writer stopped".to_owned()))
+    }
+}
+
+async fn record_batches(
+    state: std::sync::Weak<AppState>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Job>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < RECORD_BATCH_MAX {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        record_batch(&state, jobs).await;
+    }
+}
+
+async fn record_batch(state: &AppState, jobs: Vec<Job>) {
+    let mut signed = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let asset = AssetEntry {
+            name: archive_file_name(&job.package, &job.entry.version),
+            size: job.entry.size,
+            sha256: job.entry.sha256,
+            blake3: job.entry.blake3,
+        };
+        let listing = vec![(asset.name.clone(), asset.size)];
+        let subject = Subject::Package {
+            name: job.package.clone(),
+        };
+        match sign(state, subject, &job.entry.version, &listing, vec![asset]) {
+            Ok(record) => signed.push((job.reply, record)),
+            Err(e) => {
+                let _ = job.reply.send(Err(e.to_string()));
+            }
+        }
+    }
+    // All entries enter the log together: `add` pools them into one sequencer batch.
+    let indices = futures_util::future::join_all(
+        signed
+            .iter()
+            .map(|(_, r)| state.log.add(Bytes::from(r.jws.clone()))),
+    )
+    .await;
+    let mut replies = Vec::with_capacity(signed.len());
+    let mut rows = Vec::with_capacity(signed.len());
+    for ((reply, record), index) in signed.into_iter().zip(indices) {
+        match index {
+            Ok(i) => {
+                replies.push(reply);
+                rows.push(record.into_row(i));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(format!("transparency log: {e}")));
+            }
+        }
+    }
+    match state.meta.insert_integrity_records(&rows).await {
+        Ok(stored) => {
+            for (reply, (row, created)) in replies.into_iter().zip(stored) {
+                let _ = reply.send(Ok(RecordRef::of(&row, created)));
+            }
+        }
+        Err(e) => {
+            let e = format!("metadata database: {e}");
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
+    }
 }
 
 /// Most responses kept in the read cache before it is cleared.

@@ -19,8 +19,7 @@
 //! A crash anywhere before the commit leaves at most unreferenced objects, which
 //! `/blobs/...` never serves; a crash after it leaves a complete entry.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -34,7 +33,7 @@ use sigstore_crypto::SubjectAltName;
 use sigstore_types::{SignatureContent, VerificationMaterialContent};
 use tokio::io::AsyncWriteExt;
 use vouch_package::{Limits, Manifest, MANIFEST_FILE};
-use vouch_store::meta::{Binding, MetaError, NewVersion, Timestamp, VersionEntry};
+use vouch_store::meta::{Binding, MetaError, NewVersion, PublishAudit, Timestamp, VersionEntry};
 use vouch_verify::{
     Artifact, IdentityPolicy, Matcher, ParsedBundle, Policy, PolicyField, Signer, Verified,
 };
@@ -53,9 +52,28 @@ pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 /// Largest `vouch.toml` read from an archive.
 const MAX_MANIFEST_BYTES: u64 = 64 << 10;
 
+/// Archives up to this size stay in memory; larger ones spill to a temporary file.
+const IN_MEMORY_ARCHIVE_MAX: usize = 1 << 20;
+
+/// Where a received archive is held.
+enum Archive {
+    Memory(bytes::Bytes),
+    File(tempfile::NamedTempFile),
+}
+
+impl Archive {
+    /// A fresh reader over the whole archive.
+    fn reader(&self) -> std::io::Result<Box<dyn std::io::Read + Send>> {
+        Ok(match self {
+            Archive::Memory(b) => Box::new(std::io::Cursor::new(b.clone())),
+            Archive::File(f) => Box::new(std::io::BufReader::new(f.reopen()?)),
+        })
+    }
+}
+
 /// The upload after step 2.
 struct Upload {
-    archive: tempfile::NamedTempFile,
+    archive: Archive,
     sha256: [u8; 32],
     blake3: [u8; 32],
     size: u64,
@@ -93,9 +111,12 @@ pub async fn publish(
         multipart::boundary(content_type).map_err(|e| codes::bad_upload(e.to_string()))?;
     let upload = receive(&state, body, &boundary).await?;
 
-    let archive_path = upload.archive.path().to_owned();
+    let reader = upload
+        .archive
+        .reader()
+        .map_err(|e| ApiError::internal(&e))?;
     let limits = packages.limits.archive;
-    let manifest = blocking(move || read_manifest(&archive_path, &limits)).await?;
+    let manifest = blocking(move || read_manifest(reader, &limits)).await?;
     let name = manifest.name().to_string();
     let version = manifest.version().to_string();
 
@@ -124,7 +145,31 @@ fn upload_dir(state: &AppState) -> PathBuf {
     state.data_dir.join("tmp")
 }
 
-/// Step 2: streams the body, the archive to a temporary file.
+/// A temporary file in DATA/tmp for an archive too large to hold in memory.
+async fn spill_file(
+    state: &AppState,
+) -> Result<
+    (
+        tempfile::NamedTempFile,
+        tokio::io::BufWriter<tokio::fs::File>,
+    ),
+    ApiError,
+> {
+    let dir = upload_dir(state);
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let tmp = tempfile::Builder::new()
+        .prefix("upload-")
+        .tempfile_in(&dir)
+        .map_err(|e| ApiError::internal(&e))?;
+    let std_file = tmp.reopen().map_err(|e| ApiError::internal(&e))?;
+    let file = tokio::io::BufWriter::with_capacity(256 << 10, tokio::fs::File::from_std(std_file));
+    Ok((tmp, file))
+}
+
+/// Step 2: streams the body: the archive to memory, or to a temporary file once it
+/// outgrows [`IN_MEMORY_ARCHIVE_MAX`].
 async fn receive(state: &AppState, body: Body, boundary: &str) -> Result<Upload, ApiError> {
     let limits = state.packages.limits;
     let total = limits
@@ -136,27 +181,20 @@ async fn receive(state: &AppState, body: Body, boundary: &str) -> Result<Upload,
         MultipartError::TooLarge { limit } => codes::too_large("upload", limit),
         other => codes::bad_upload(other.to_string()),
     };
-    let dir = upload_dir(state);
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
-    let mut archive: Option<(tempfile::NamedTempFile, [u8; 32], [u8; 32], u64)> = None;
+    let mut archive: Option<(Archive, [u8; 32], [u8; 32], u64)> = None;
     let mut bundle: Option<Vec<u8>> = None;
     while let Some(part) = mp.next_part().await.map_err(mp_err)? {
         match part.name.as_str() {
             "archive" if archive.is_none() => {
-                let tmp = tempfile::Builder::new()
-                    .prefix("upload-")
-                    .tempfile_in(&dir)
-                    .map_err(|e| ApiError::internal(&e))?;
-                let std_file = tmp.reopen().map_err(|e| ApiError::internal(&e))?;
-                let mut file = tokio::io::BufWriter::with_capacity(
-                    256 << 10,
-                    tokio::fs::File::from_std(std_file),
-                );
                 let mut sha = Sha256::new();
                 let mut b3 = blake3::Hasher::new();
                 let mut size = 0u64;
+                // In memory until it outgrows IN_MEMORY_ARCHIVE_MAX, then a file.
+                let mut memory = bytes::BytesMut::new();
+                let mut spilled: Option<(
+                    tempfile::NamedTempFile,
+                    tokio::io::BufWriter<tokio::fs::File>,
+                )> = None;
                 while let Some(chunk) = mp.chunk().await.map_err(mp_err)? {
                     size += chunk.len() as u64;
                     if size > limits.max_archive_bytes {
@@ -164,12 +202,32 @@ async fn receive(state: &AppState, body: Body, boundary: &str) -> Result<Upload,
                     }
                     sha.update(&chunk);
                     b3.update(&chunk);
-                    file.write_all(&chunk)
-                        .await
-                        .map_err(|e| ApiError::internal(&e))?;
+                    if spilled.is_none() && memory.len() + chunk.len() <= IN_MEMORY_ARCHIVE_MAX {
+                        memory.extend_from_slice(&chunk);
+                        continue;
+                    }
+                    if spilled.is_none() {
+                        let (tmp, mut file) = spill_file(state).await?;
+                        file.write_all(&memory)
+                            .await
+                            .map_err(|e| ApiError::internal(&e))?;
+                        memory = bytes::BytesMut::new();
+                        spilled = Some((tmp, file));
+                    }
+                    if let Some((_, file)) = spilled.as_mut() {
+                        file.write_all(&chunk)
+                            .await
+                            .map_err(|e| ApiError::internal(&e))?;
+                    }
                 }
-                file.flush().await.map_err(|e| ApiError::internal(&e))?;
-                archive = Some((tmp, sha.finalize().into(), *b3.finalize().as_bytes(), size));
+                let held = match spilled {
+                    Some((tmp, mut file)) => {
+                        file.flush().await.map_err(|e| ApiError::internal(&e))?;
+                        Archive::File(tmp)
+                    }
+                    None => Archive::Memory(memory.freeze()),
+                };
+                archive = Some((held, sha.finalize().into(), *b3.finalize().as_bytes(), size));
             }
             "bundle" if bundle.is_none() => {
                 let mut data = Vec::new();
@@ -215,32 +273,41 @@ async fn receive(state: &AppState, body: Body, boundary: &str) -> Result<Upload,
 /// Step 3: checks the whole archive and returns its manifest. The archive is
 /// extracted into a scratch directory next to it (removed on return) because the
 /// strict reader hands out files only that way.
-pub fn read_manifest(archive: &Path, limits: &Limits) -> Result<Manifest, ApiError> {
-    let parent = archive.parent().unwrap_or_else(|| Path::new("."));
-    let scratch = tempfile::Builder::new()
-        .prefix("inspect-")
-        .tempdir_in(parent)
-        .map_err(|e| ApiError::internal(&e))?;
-    let dest = scratch.path().join("pkg");
-    let file = std::fs::File::open(archive).map_err(|e| ApiError::internal(&e))?;
-    let inspection = vouch_package::extract(std::io::BufReader::new(file), &dest, limits)
-        .map_err(|e| codes::package_error(&e))?;
+pub fn read_manifest(archive: impl std::io::Read, limits: &Limits) -> Result<Manifest, ApiError> {
+    // The whole archive is checked as it streams; only the manifest is kept, in memory.
+    let (inspection, kept) =
+        vouch_package::inspect_keeping(archive, limits, MANIFEST_FILE, MAX_MANIFEST_BYTES)
+            .map_err(|e| codes::package_error(&e))?;
     let Some(entry) = inspection.entries.iter().find(|e| e.path == MANIFEST_FILE) else {
         return Err(codes::no_manifest(format!(
             "the archive has no {MANIFEST_FILE} at its root: the registry reads the package's name and version from it"
         )));
     };
-    if entry.size > MAX_MANIFEST_BYTES {
+    let Some(bytes) = kept else {
         return Err(codes::no_manifest(format!(
             "{MANIFEST_FILE} is {} bytes, over the {MAX_MANIFEST_BYTES}-byte limit",
             entry.size
         )));
-    }
-    let mut text = String::new();
-    std::fs::File::open(dest.join(MANIFEST_FILE))
-        .and_then(|f| f.take(MAX_MANIFEST_BYTES).read_to_string(&mut text))
+    };
+    let text = String::from_utf8(bytes)
         .map_err(|_| codes::no_manifest(format!("{MANIFEST_FILE} is not UTF-8 text")))?;
     Manifest::parse(&text).map_err(|e| codes::package_error(&e))
+}
+
+/// The signature policy of step 4: any identity from any issuer (the bindings decide
+/// in step 5). Compiled once: building the regexes per publish was measurable.
+fn any_identity() -> Result<&'static Policy, ApiError> {
+    static POLICY: std::sync::OnceLock<Result<Policy, String>> = std::sync::OnceLock::new();
+    POLICY
+        .get_or_init(|| {
+            let any = |field| Matcher::regex(field, ".+").map_err(|e| e.to_string());
+            Ok(Policy::Keyless(IdentityPolicy::new(
+                any(PolicyField::Identity)?,
+                any(PolicyField::Issuer)?,
+            )))
+        })
+        .as_ref()
+        .map_err(|e| ApiError::internal(&std::io::Error::other(e.clone())))
 }
 
 /// Step 4: full verification of the bundle for an archive with this SHA-256.
@@ -248,16 +315,12 @@ pub fn verify_bundle(trust: &Trust, bundle: &[u8], sha256: &[u8; 32]) -> Result<
     let parsed = ParsedBundle::from_json(bundle)
         .map_err(|e| codes::bundle_invalid(&format!("bundle format ({})", e.code()), e))?;
     check_statement(&parsed, sha256)?;
-    let any = |field| Matcher::regex(field, ".+").map_err(|e| ApiError::internal(&e));
-    let policy = Policy::Keyless(IdentityPolicy::new(
-        any(PolicyField::Identity)?,
-        any(PolicyField::Issuer)?,
-    ));
+    let policy = any_identity()?;
     let artifact = Artifact::parse_digest(&format!("sha256:{}", hex::encode(sha256)))
         .map_err(|e| ApiError::internal(&e))?;
     let verified: Verified = trust
         .verifier
-        .verify(&artifact, &parsed, &policy)
+        .verify(&artifact, &parsed, policy)
         .map_err(|e| codes::bundle_invalid(e.code(), e))?;
     let Signer::Certificate {
         identity, issuer, ..
@@ -437,7 +500,7 @@ async fn audit(state: &AppState, event: &str, actor: &str, subject: &str, detail
 
 /// Steps 5 and 6.
 async fn commit(
-    state: &AppState,
+    state: &Arc<AppState>,
     upload: &Upload,
     name: &str,
     version: &str,
@@ -518,6 +581,13 @@ async fn commit(
             issuer: signed.issuer.clone(),
             repository_owner_id: owner_id.clone(),
             created_at: Timestamp::now(),
+            // Appended in the version's transaction; the store adds `binding_id` and
+            // `created_package`.
+            audit: Some(PublishAudit {
+                event: "package.publish".into(),
+                actor: signed.identity.clone(),
+                details: publish_details(upload, version, signed),
+            }),
         };
         // The commit point.
         let outcome = match &candidates[chosen].2 {
@@ -572,33 +642,60 @@ enum Target {
 }
 
 /// Stores the archive (checking the store measured what we did) and the bundle;
-/// returns the bundle's key.
+/// returns the bundle's key. An archive in memory goes with its bundle in one durable
+/// batch.
 async fn store_content(state: &AppState, upload: &Upload) -> Result<String, ApiError> {
-    let info = state
-        .blobs
-        .put_file(upload.archive.path())
-        .await
-        .map_err(|e| match e {
-            vouch_store::blobs::BlobError::TooLarge { limit, .. } => {
-                codes::too_large("archive", limit)
-            }
-            other => ApiError::internal(&other),
-        })?;
+    let blob_error = |e| match e {
+        vouch_store::blobs::BlobError::TooLarge { limit, .. } => codes::too_large("archive", limit),
+        other => ApiError::internal(&other),
+    };
+    let (info, key) = match &upload.archive {
+        Archive::Memory(bytes) => state
+            .blobs
+            .put_bytes_with_bundle(bytes.clone(), &upload.bundle)
+            .await
+            .map_err(blob_error)?,
+        Archive::File(file) => {
+            let info = state
+                .blobs
+                .put_file(file.path())
+                .await
+                .map_err(blob_error)?;
+            let key = state
+                .blobs
+                .put_bundle(&upload.bundle)
+                .await
+                .map_err(|e| ApiError::internal(&e))?;
+            (info, key)
+        }
+    };
     if info.blake3 != upload.blake3 || info.sha256 != upload.sha256 || info.size != upload.size {
         return Err(ApiError::internal(&std::io::Error::other(
             "the stored archive differs from the received one",
         )));
     }
-    let key = state
-        .blobs
-        .put_bundle(&upload.bundle)
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
     Ok(key.as_str().to_owned())
 }
 
+/// The `package.publish` audit details (the store adds the binding and whether the
+/// package was created).
+fn publish_details(
+    upload: &Upload,
+    version: &str,
+    signed: &Signed,
+) -> serde_json::Map<String, Value> {
+    let mut details = serde_json::Map::new();
+    details.insert("version".into(), version.into());
+    details.insert("sha256".into(), hex::encode(upload.sha256).into());
+    details.insert("blake3".into(), hex::encode(upload.blake3).into());
+    details.insert("size".into(), upload.size.into());
+    details.insert("log_index".into(), signed.log_index.into());
+    details.insert("issuer".into(), signed.issuer.clone().into());
+    details
+}
+
 async fn created_response(
-    state: &AppState,
+    state: &Arc<AppState>,
     name: &str,
     entry: &VersionEntry,
     binding: &Binding,
@@ -606,20 +703,9 @@ async fn created_response(
     created_package: bool,
 ) -> Response {
     let base = &state.public_url;
-    let details = json!({
-        "version": entry.version,
-        "sha256": hex::encode(entry.sha256),
-        "blake3": hex::encode(entry.blake3),
-        "size": entry.size,
-        "log_index": entry.log_index,
-        "issuer": signed.issuer,
-        "binding_id": binding.id.0,
-        "created_package": created_package,
-    });
-    audit(state, "package.publish", &signed.identity, name, &details).await;
     // The registry's signed "observed at ingest" record, after the commit so no record
     // exists for a version that lost. On failure the backfill records it later.
-    if let Err(e) = crate::integrity::records::record_package(state, name, entry).await {
+    if let Err(e) = state.integrity.recorder.record(state, name, entry).await {
         tracing::warn!(error = %e, package = name, version = %entry.version, "integrity record deferred to the backfill");
     }
     let body = json!({

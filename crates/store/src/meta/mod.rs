@@ -368,6 +368,13 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
         record: &NewIntegrityRecord,
     ) -> Result<(IntegrityRow, bool), MetaError>;
 
+    /// Stores several logged integrity records in one transaction, each as
+    /// [`MetaStore::insert_integrity_record`] would; results in input order.
+    async fn insert_integrity_records(
+        &self,
+        records: &[NewIntegrityRecord],
+    ) -> Result<Vec<(IntegrityRow, bool)>, MetaError>;
+
     /// The integrity record of a subject (and version, when given).
     async fn integrity_record(
         &self,

@@ -258,6 +258,21 @@ pub struct NewVersion {
     /// the binding in the same transaction.
     pub repository_owner_id: Option<String>,
     pub created_at: Timestamp,
+    /// The audit event of this publish, appended in the version's own transaction so
+    /// the event exists exactly when the version does (and the publish costs one
+    /// commit, not two).
+    pub audit: Option<PublishAudit>,
+}
+
+/// The audit event a publish appends with its version: `subject` is the package name
+/// and `at` the version's `created_at`. The store adds `binding_id` and
+/// `created_package` to `details`, since only the transaction knows them for a first
+/// publish through a pending binding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishAudit {
+    pub event: String,
+    pub actor: String,
+    pub details: serde_json::Map<String, serde_json::Value>,
 }
 
 /// An immutable published version: one index entry.

@@ -163,5 +163,6 @@ pub fn version(v: &str, seed: u8) -> NewVersion {
         issuer: "https://token.actions.githubusercontent.com".into(),
         repository_owner_id: None,
         created_at: t(100),
+        audit: None,
     }
 }

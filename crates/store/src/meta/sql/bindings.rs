@@ -296,6 +296,17 @@ pub(super) async fn publish_pending(
         .await
         .map_err(MetaError::db("delete pending bindings"))?;
     let version = insert_version_in(&mut tx, &package, Some(binding.id), v).await?;
+    if let Some(audit) = &v.audit {
+        super::replay_audit::append_publish_in(
+            &mut tx,
+            audit,
+            &name,
+            Some(binding.id),
+            true,
+            v.created_at,
+        )
+        .await?;
+    }
     // Commit point: package, binding and version appear together or not at all.
     tx.commit()
         .await

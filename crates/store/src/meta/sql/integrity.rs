@@ -4,7 +4,6 @@ use sqlx::{Pool, Row};
 
 use super::rows::{self, to_i64, VERSION_COLS};
 use super::{begin_write, Db};
-use crate::meta::error::is_unique_violation;
 use crate::meta::token;
 use crate::meta::*;
 
@@ -471,38 +470,65 @@ fn record(r: &DbRow) -> Result<IntegrityRow, MetaError> {
     })
 }
 
-pub(super) async fn insert_integrity_record(
+/// Stores logged records in one transaction (one commit for a whole batch). A record
+/// whose (kind, subject, version) is taken writes nothing and returns the stored row
+/// with `false`; the others return their new rows with `true`, in input order.
+pub(super) async fn insert_integrity_records(
     pool: &Pool<Db>,
-    new: &NewIntegrityRecord,
-) -> Result<(IntegrityRow, bool), MetaError> {
-    let q = format!(
-        "INSERT INTO integrity_records (subject_kind, subject, version, kid, jws, log_index, \
-         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {RECORD_COLS}"
-    );
-    let res = sqlx::query(&q)
-        .bind(new.kind.column())
-        .bind(&new.subject)
-        .bind(&new.version)
-        .bind(&new.kid)
-        .bind(&new.jws)
-        .bind(to_i64("log_index", new.log_index)?)
-        .bind(new.created_at.0)
-        .fetch_one(pool)
-        .await;
-    match res {
-        Ok(row) => Ok((record(&row)?, true)),
-        Err(e) if is_unique_violation(&e) => {
-            let existing = integrity_record(pool, new.kind, &new.subject, Some(&new.version))
-                .await?
-                .ok_or(corrupt(
-                    "integrity_records",
-                    "subject",
-                    "conflicting row vanished",
-                ))?;
-            Ok((existing, false))
-        }
-        Err(e) => Err(MetaError::db("insert integrity record")(e)),
+    records: &[NewIntegrityRecord],
+) -> Result<Vec<(IntegrityRow, bool)>, MetaError> {
+    let mut out = Vec::with_capacity(records.len());
+    if records.is_empty() {
+        return Ok(out);
     }
+    let mut tx = begin_write(pool)
+        .await
+        .map_err(MetaError::db("begin integrity records"))?;
+    let insert = format!(
+        "INSERT INTO integrity_records (subject_kind, subject, version, kid, jws, log_index, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (subject_kind, subject, version) DO NOTHING RETURNING {RECORD_COLS}"
+    );
+    let existing = format!(
+        "SELECT {RECORD_COLS} FROM integrity_records WHERE subject_kind = $1 AND subject = $2 \
+         AND version = $3"
+    );
+    for new in records {
+        let inserted = sqlx::query(&insert)
+            .bind(new.kind.column())
+            .bind(&new.subject)
+            .bind(&new.version)
+            .bind(&new.kid)
+            .bind(&new.jws)
+            .bind(to_i64("log_index", new.log_index)?)
+            .bind(new.created_at.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(MetaError::db("insert integrity record"))?;
+        let row = match inserted {
+            Some(row) => (record(&row)?, true),
+            None => {
+                let row = sqlx::query(&existing)
+                    .bind(new.kind.column())
+                    .bind(&new.subject)
+                    .bind(&new.version)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(MetaError::db("read integrity record"))?
+                    .ok_or(corrupt(
+                        "integrity_records",
+                        "subject",
+                        "conflicting row vanished",
+                    ))?;
+                (record(&row)?, false)
+            }
+        };
+        out.push(row);
+    }
+    tx.commit()
+        .await
+        .map_err(MetaError::db("commit integrity records"))?;
+    Ok(out)
 }
 
 pub(super) async fn integrity_record(

@@ -314,7 +314,17 @@ impl MetaStore for Store {
         &self,
         record: &NewIntegrityRecord,
     ) -> Result<(IntegrityRow, bool), MetaError> {
-        integrity::insert_integrity_record(&self.pool, record).await
+        let mut done =
+            integrity::insert_integrity_records(&self.pool, std::slice::from_ref(record)).await?;
+        done.pop()
+            .ok_or_else(|| MetaError::db("insert integrity record")(sqlx::Error::RowNotFound))
+    }
+
+    async fn insert_integrity_records(
+        &self,
+        records: &[NewIntegrityRecord],
+    ) -> Result<Vec<(IntegrityRow, bool)>, MetaError> {
+        integrity::insert_integrity_records(&self.pool, records).await
     }
 
     async fn integrity_record(

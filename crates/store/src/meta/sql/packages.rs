@@ -252,6 +252,17 @@ pub(super) async fn insert_version(
         check_binding(&mut tx, &pkg, b, v.repository_owner_id.as_deref()).await?;
     }
     let entry = insert_version_in(&mut tx, &pkg, binding, v).await?;
+    if let Some(audit) = &v.audit {
+        super::replay_audit::append_publish_in(
+            &mut tx,
+            audit,
+            package,
+            binding,
+            false,
+            v.created_at,
+        )
+        .await?;
+    }
     // Commit point of the publish: after this the entry is visible and durable.
     tx.commit().await.map_err(MetaError::db("commit publish"))?;
     Ok(entry)

@@ -100,6 +100,35 @@ pub(super) async fn append(
     Ok(AuditId(id))
 }
 
+/// Appends a publish's audit event inside the publish's transaction (see
+/// [`PublishAudit`]).
+pub(super) async fn append_publish_in(
+    conn: &mut <Db as sqlx::Database>::Connection,
+    audit: &PublishAudit,
+    package: &str,
+    binding: Option<BindingId>,
+    created_package: bool,
+    at: Timestamp,
+) -> Result<AuditId, MetaError> {
+    let mut details = audit.details.clone();
+    details.insert("binding_id".into(), binding.map(|b| b.0).into());
+    details.insert("created_package".into(), created_package.into());
+    let details = serde_json::Value::Object(details).to_string();
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO audit_log (event, actor, subject, details, at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(&audit.event)
+    .bind(&audit.actor)
+    .bind(package)
+    .bind(details)
+    .bind(at.0)
+    .fetch_one(conn)
+    .await
+    .map_err(MetaError::db("append publish audit"))?;
+    Ok(AuditId(id))
+}
+
 pub(super) async fn list(pool: &Pool<Db>, f: &AuditFilter) -> Result<Vec<AuditEvent>, MetaError> {
     let limit = i64::from(f.limit.min(MAX_AUDIT_PAGE));
     // The prefix test uses substr rather than LIKE so `%` and `_` in event names
