@@ -59,4 +59,5 @@ suite! {
     misc::schema_refuses_changes_and_tampering,
     publish_records::publish_audit_commits_with_the_version,
     publish_records::integrity_records_insert_in_batches,
+    publish_records::publish_context_reads_what_the_commit_needs,
 }

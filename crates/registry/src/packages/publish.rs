@@ -116,13 +116,17 @@ pub async fn publish(
         .reader()
         .map_err(|e| ApiError::internal(&e))?;
     let limits = packages.limits.archive;
-    let manifest = blocking(move || read_manifest(reader, &limits)).await?;
-    let name = manifest.name().to_string();
-    let version = manifest.version().to_string();
-
     let (bundle, sha256) = (upload.bundle.clone(), upload.sha256);
     let trust2 = Arc::clone(&trust);
-    let signed = blocking(move || verify_bundle(&trust2, &bundle, &sha256)).await?;
+    // Steps 3 and 4 on one blocking thread, in that order (an archive error wins).
+    let (manifest, signed) = blocking(move || {
+        let manifest = read_manifest(reader, &limits)?;
+        let signed = verify_bundle(&trust2, &bundle, &sha256)?;
+        Ok((manifest, signed))
+    })
+    .await?;
+    let name = manifest.name().to_string();
+    let version = manifest.version().to_string();
 
     let presented = match identity::present(&signed.claims, &trust.issuers) {
         Ok(p) => p,
@@ -519,18 +523,19 @@ async fn commit(
     // Two rounds: a concurrent first publish may promote the pending binding (or a
     // binding may be removed) between our read and our commit.
     for _ in 0..2 {
-        let exists = meta.package(name).await.map_err(codes::meta)?.is_some();
+        // One connection for everything read before the commit (the commit re-checks).
+        let ctx = meta
+            .publish_context(name, version)
+            .await
+            .map_err(codes::meta)?;
+        let exists = ctx.package.is_some();
         let candidates: Vec<(i64, vouch_store::meta::Publisher, Target)> = if exists {
-            meta.bindings(name)
-                .await
-                .map_err(codes::meta)?
+            ctx.bindings
                 .into_iter()
                 .map(|b| (b.id.0, b.publisher.clone(), Target::Active(b)))
                 .collect()
         } else {
-            meta.pending_bindings(name)
-                .await
-                .map_err(codes::meta)?
+            ctx.pending
                 .into_iter()
                 .map(|p| (p.id.0, p.publisher.clone(), Target::Pending(p.id)))
                 .collect()
@@ -554,12 +559,7 @@ async fn commit(
             Ok(i) => i,
             Err(r) => return Err(refuse(state, name, version, signed, r).await),
         };
-        if meta
-            .version(name, version)
-            .await
-            .map_err(codes::meta)?
-            .is_some()
-        {
+        if ctx.version_exists {
             return Err(codes::version_exists(name, version));
         }
         let bundle_key = match &stored {

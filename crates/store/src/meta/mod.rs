@@ -162,6 +162,13 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
         version: &str,
     ) -> Result<Option<VersionEntry>, MetaError>;
 
+    /// What a publish reads before its commit, in one go: see [`PublishContext`].
+    async fn publish_context(
+        &self,
+        package: &str,
+        version: &str,
+    ) -> Result<PublishContext, MetaError>;
+
     /// All versions of a package, oldest first.
     async fn versions(&self, package: &str) -> Result<Vec<VersionEntry>, MetaError>;
 

@@ -239,6 +239,20 @@ pub struct PendingBinding {
     pub created_at: Timestamp,
 }
 
+/// What the publish path reads before it commits ([`crate::meta::MetaStore::publish_context`]),
+/// from one connection. Advisory: the commit re-checks all of it in its transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishContext {
+    /// The package, if it exists.
+    pub package: Option<Package>,
+    /// Its active bindings (empty while the package does not exist).
+    pub bindings: Vec<Binding>,
+    /// The pending bindings for the name (only read while the package does not exist).
+    pub pending: Vec<PendingBinding>,
+    /// Whether the version is already published.
+    pub version_exists: bool,
+}
+
 /// Everything recorded about a version at publish; becomes a [`VersionEntry`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewVersion {

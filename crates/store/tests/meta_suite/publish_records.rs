@@ -93,6 +93,45 @@ pub async fn publish_audit_commits_with_the_version(f: &Fresh) {
     assert_eq!(publish_events(s, "@acme/widget").await.len(), 2);
 }
 
+pub async fn publish_context_reads_what_the_commit_needs(f: &Fresh) {
+    let s = &*f.store;
+    let alice = user(s, "alice").await;
+    // Nothing yet.
+    let ctx = s.publish_context("@acme/widget", "1.0.0").await.unwrap();
+    assert_eq!(ctx.package, None);
+    assert!(ctx.bindings.is_empty() && ctx.pending.is_empty());
+    assert!(!ctx.version_exists);
+
+    // A pending binding for the name.
+    let pending = s
+        .add_pending_binding("@acme/widget", &publisher(), alice, t(1))
+        .await
+        .unwrap();
+    let ctx = s.publish_context("@acme/widget", "1.0.0").await.unwrap();
+    assert_eq!(ctx.package, None);
+    assert_eq!(ctx.pending, vec![pending.clone()]);
+    assert!(ctx.bindings.is_empty());
+
+    // After the first publish: the package, its active binding, the version taken;
+    // pending bindings are no longer read.
+    let done = s
+        .publish_pending(pending.id, &version("1.0.0", 1))
+        .await
+        .unwrap();
+    let ctx = s.publish_context("@acme/widget", "1.0.0").await.unwrap();
+    assert_eq!(ctx.package.as_ref(), Some(&done.package));
+    assert_eq!(ctx.bindings, vec![done.binding.clone()]);
+    assert!(ctx.pending.is_empty());
+    assert!(ctx.version_exists);
+    let ctx = s.publish_context("@acme/widget", "1.0.1").await.unwrap();
+    assert!(!ctx.version_exists);
+
+    // A removed binding is not offered.
+    s.remove_binding(done.binding.id, t(5)).await.unwrap();
+    let ctx = s.publish_context("@acme/widget", "1.0.1").await.unwrap();
+    assert!(ctx.bindings.is_empty());
+}
+
 fn record(subject: &str, v: &str, log_index: u64) -> NewIntegrityRecord {
     NewIntegrityRecord {
         kind: RecordKind::Package,

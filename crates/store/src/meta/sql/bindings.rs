@@ -89,8 +89,8 @@ pub(super) async fn add_binding(
 }
 
 /// Active bindings of `package`, all or those matching `presented`.
-pub(super) async fn bindings(
-    pool: &Pool<Db>,
+pub(super) async fn bindings<'e, E: sqlx::Executor<'e, Database = Db>>(
+    pool: E,
     package: &str,
     presented: Option<&Publisher>,
 ) -> Result<Vec<Binding>, MetaError> {
@@ -199,8 +199,8 @@ pub(super) async fn add_pending(
 }
 
 /// Pending bindings for `name`, all or those matching `presented`.
-pub(super) async fn pending(
-    pool: &Pool<Db>,
+pub(super) async fn pending<'e, E: sqlx::Executor<'e, Database = Db>>(
+    pool: E,
     name: &str,
     presented: Option<&Publisher>,
 ) -> Result<Vec<PendingBinding>, MetaError> {

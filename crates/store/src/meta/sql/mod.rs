@@ -122,6 +122,14 @@ impl MetaStore for Store {
         packages::version(&self.pool, package, version).await
     }
 
+    async fn publish_context(
+        &self,
+        package: &str,
+        version: &str,
+    ) -> Result<PublishContext, MetaError> {
+        packages::publish_context(&self.pool, package, version).await
+    }
+
     async fn versions(&self, package: &str) -> Result<Vec<VersionEntry>, MetaError> {
         packages::versions(&self.pool, package).await
     }

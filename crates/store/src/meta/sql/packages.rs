@@ -268,8 +268,8 @@ pub(super) async fn insert_version(
     Ok(entry)
 }
 
-pub(super) async fn version(
-    pool: &Pool<Db>,
+pub(super) async fn version<'e, E: sqlx::Executor<'e, Database = Db>>(
+    pool: E,
     package: &str,
     version: &str,
 ) -> Result<Option<VersionEntry>, MetaError> {
@@ -284,6 +284,36 @@ pub(super) async fn version(
         .await
         .map_err(MetaError::db("read version"))?;
     row.as_ref().map(rows::version).transpose()
+}
+
+/// What the publish path reads before it commits, on one connection: the package,
+/// its active bindings (or, while it does not exist, the pending bindings for its
+/// name) and whether the version is taken.
+pub(super) async fn publish_context(
+    pool: &Pool<Db>,
+    package: &str,
+    version_str: &str,
+) -> Result<PublishContext, MetaError> {
+    let mut conn = pool.acquire().await.map_err(MetaError::db("acquire"))?;
+    let pkg = package_in(&mut conn, package).await?;
+    let (bindings, pending) = if pkg.is_some() {
+        (
+            super::bindings::bindings(&mut *conn, package, None).await?,
+            Vec::new(),
+        )
+    } else {
+        (
+            Vec::new(),
+            super::bindings::pending(&mut *conn, package, None).await?,
+        )
+    };
+    let version_exists = version(&mut *conn, package, version_str).await?.is_some();
+    Ok(PublishContext {
+        package: pkg,
+        bindings,
+        pending,
+        version_exists,
+    })
 }
 
 pub(super) async fn versions(
