@@ -8,8 +8,8 @@
 # Environment: CARGO (default cargo).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-entries=20000
-concurrency=256
+entries=40000
+concurrency=512
 json=0
 while [ $# -gt 0 ]; do
   case "$1" in
