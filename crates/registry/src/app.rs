@@ -338,6 +338,14 @@ pub async fn open(
     let packages =
         crate::packages::Packages::open(cfg, &sigstore, meta.as_ref(), rt.dev, &rt.data_dir)
             .await?;
+    match crate::packages::publish::sweep_uploads(
+        &rt.data_dir,
+        crate::packages::publish::STALE_UPLOAD_AGE,
+    ) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "swept upload leftovers of crashed publishes"),
+        Err(e) => tracing::warn!(error = %e, "could not sweep DATA/tmp"),
+    }
     let state = Arc::new(AppState {
         log: Arc::new(log),
         cache: TileCache::new(TILE_CACHE_BYTES),

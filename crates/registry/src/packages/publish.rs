@@ -149,6 +149,52 @@ fn upload_dir(state: &AppState) -> PathBuf {
     state.data_dir.join("tmp")
 }
 
+/// Upload leftovers older than this are swept at start.
+pub const STALE_UPLOAD_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes what crashed publishes left in DATA/tmp: `upload-*` files (archives over
+/// [`IN_MEMORY_ARCHIVE_MAX`]) and `inspect-*` directories (earlier versions extracted
+/// archives there), when last modified more than `age` ago. They were never
+/// referenced: a publish stores from them before its commit, and blobs are served only
+/// through committed versions. The age keeps an upload in progress safe. Returns how
+/// many entries were removed; a missing directory is nothing to sweep.
+pub fn sweep_uploads(
+    data_dir: &std::path::Path,
+    age: std::time::Duration,
+) -> std::io::Result<usize> {
+    let dir = data_dir.join("tmp");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let now = std::time::SystemTime::now();
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let meta = entry.metadata()?;
+        let stale = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|d| d > age);
+        if !stale {
+            continue;
+        }
+        if name.starts_with("upload-") && meta.is_file() {
+            std::fs::remove_file(entry.path())?;
+        } else if name.starts_with("inspect-") && meta.is_dir() {
+            std::fs::remove_dir_all(entry.path())?;
+        } else {
+            continue;
+        }
+        removed += 1;
+    }
+    Ok(removed)
+}
+
 /// A temporary file in DATA/tmp for an archive too large to hold in memory.
 async fn spill_file(
     state: &AppState,
@@ -730,4 +776,47 @@ async fn created_response(
         resp.headers_mut().insert(header::LOCATION, v);
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::sweep_uploads;
+
+    fn age(path: &std::path::Path, by: Duration) {
+        let f = std::fs::File::options().write(true).open(path).unwrap();
+        f.set_modified(SystemTime::now() - by).unwrap();
+    }
+
+    #[test]
+    fn sweep_removes_only_stale_upload_leftovers() {
+        let data = tempfile::tempdir().unwrap();
+        assert_eq!(
+            sweep_uploads(data.path(), Duration::from_secs(60)).unwrap(),
+            0
+        );
+        let tmp = data.path().join("tmp");
+        std::fs::create_dir_all(tmp.join("inspect-old/pkg")).unwrap();
+        std::fs::create_dir_all(tmp.join("inspect-new")).unwrap();
+        for f in ["upload-old", "upload-new", "other-old"] {
+            std::fs::write(tmp.join(f), b"x").unwrap();
+        }
+        let hour = Duration::from_secs(3600);
+        for f in ["upload-old", "other-old"] {
+            age(&tmp.join(f), 2 * hour);
+        }
+        // A directory's mtime is set through a handle opened on it.
+        let d = std::fs::File::open(tmp.join("inspect-old")).unwrap();
+        d.set_modified(SystemTime::now() - 2 * hour).unwrap();
+
+        assert_eq!(sweep_uploads(data.path(), hour).unwrap(), 2);
+        let mut left: Vec<String> = std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["inspect-new", "other-old", "upload-new"]);
+        assert_eq!(sweep_uploads(data.path(), hour).unwrap(), 0);
+    }
 }
