@@ -78,9 +78,13 @@ enum KeysSub {
     Rotate(Online),
     /// List the current and retired keys.
     List(Online),
-    /// Recovery after TOKEN_ENC_KEY was lost, run with the server STOPPED: seals a new
-    /// key under the new TOKEN_ENC_KEY and makes it current. The old public keys stay
-    /// published (old records keep verifying); audited as `registry.signing_key.reset`.
+    /// Starts a new registry signing key with the server STOPPED (recovery after
+    /// TOKEN_ENC_KEY was lost, or a suspect key): seals it under the TOKEN_ENC_KEY given
+    /// now and makes it current. The old public keys stay published (old records keep
+    /// verifying); audited as `registry.signing_key.reset`. This covers the registry
+    /// key only: CA, TSA and CT-log keys sealed under a lost TOKEN_ENC_KEY stay sealed,
+    /// and the server refuses to start (SIGSTORE_E001) until they are restored together
+    /// with the key they were sealed under.
     Reset(ResetArgs),
 }
 

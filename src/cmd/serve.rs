@@ -63,14 +63,23 @@ pub struct Args {
 }
 
 fn coded(e: ServeError) -> anyhow::Error {
+    CodedError::new(e.code(), Exit::Error, with_causes(&e)).into()
+}
+
+/// The message and its causes, each cause once: a wrapper whose own message already
+/// quotes its cause does not repeat it.
+fn with_causes(e: &ServeError) -> String {
     let mut msg = e.to_string();
-    let mut cur = std::error::Error::source(&e);
+    let mut cur = std::error::Error::source(e);
     while let Some(c) = cur {
-        msg.push_str(": ");
-        msg.push_str(&c.to_string());
+        let text = c.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
         cur = c.source();
     }
-    CodedError::new(e.code(), Exit::Error, msg).into()
+    msg
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
@@ -261,5 +270,24 @@ async fn selftest(log: Arc<Log>, n: u64, tag: String) {
             let _ = writeln!(out, "{more}");
         }
         let _ = out.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vouch_registry::ServeError;
+
+    #[test]
+    fn causes_are_not_repeated() {
+        let e = ServeError::Sigstore(vouch_registry::sigstore::SetupError::Material {
+            what: "CA key material",
+            reason: "disk full".into(),
+        });
+        let msg = super::with_causes(&e);
+        assert_eq!(
+            msg,
+            "the Sigstore services could not start: cannot prepare the CA key material: disk full"
+        );
+        assert_eq!(msg.matches("disk full").count(), 1);
     }
 }

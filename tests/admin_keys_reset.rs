@@ -1,0 +1,142 @@
+//! `vouch admin keys reset` through the binary, against a stopped `vouch serve --dev` data directory: confirmation required (ADMIN_E007), the new key current and the old one still published after a restart, and what a lost TOKEN_ENC_KEY still stops (SIGSTORE_E001).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(data: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start vouch serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut url = None;
+    for line in lines.by_ref() {
+        let line = line.expect("server stdout");
+        if let Some(u) = line.strip_prefix("listening on ") {
+            url = Some(u.trim().to_owned());
+        }
+        if line.starts_with("log key ") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    Server {
+        child,
+        url: url.expect("server announced its address"),
+    }
+}
+
+fn vouch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args(args)
+        .env_remove("VOUCH_ADMIN_TOKEN")
+        .output()
+        .expect("run vouch")
+}
+
+#[track_caller]
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "expected success, got {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+fn keys(server: &Server, data: &Path) -> serde_json::Value {
+    let token = data.join("admin.token");
+    json(&vouch(&[
+        "admin",
+        "keys",
+        "list",
+        "--server",
+        &server.url,
+        "--token-file",
+        token.to_str().unwrap(),
+        "--json",
+    ]))
+}
+
+#[test]
+fn reset_starts_a_new_key_and_keeps_the_old_one_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+
+    let server = start(&data);
+    let before = keys(&server, &data);
+    let first = before["current_kid"].as_str().unwrap().to_owned();
+    drop(server);
+
+    // Without --yes nothing happens.
+    let out = vouch(&["admin", "keys", "reset", "--data", d, "--dev"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("error[ADMIN_E007]"), "{err}");
+
+    let reset = json(&vouch(&[
+        "admin", "keys", "reset", "--data", d, "--dev", "--yes", "--json",
+    ]));
+    assert_eq!(reset["old_kid"], first.as_str());
+    let second = reset["new_kid"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+
+    // After a restart the new key signs and the old one is still in the key set.
+    let server = start(&data);
+    let after = keys(&server, &data);
+    assert_eq!(after["current_kid"], second.as_str());
+    let listed: Vec<(&str, bool)> = after["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["kid"].as_str().unwrap(), k["current"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(listed, [(second.as_str(), true), (first.as_str(), false)]);
+    assert!(after["keys"][1]["retired_at"].is_i64());
+    drop(server);
+
+    // TOKEN_ENC_KEY lost: reset seals a new registry key under a new TOKEN_ENC_KEY, but
+    // the CA, TSA and CT keys stay sealed under the lost one, so the server refuses to
+    // start rather than run without them.
+    std::fs::remove_file(data.join("token_enc.key")).unwrap();
+    let third = json(&vouch(&[
+        "admin", "keys", "reset", "--data", d, "--dev", "--yes", "--json",
+    ]));
+    assert_eq!(third["old_kid"], second.as_str());
+    assert!(
+        data.join("token_enc.key").exists(),
+        "a new TOKEN_ENC_KEY was made"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data", d])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("error[SIGSTORE_E001]"), "{err}");
+    assert!(err.contains("sigstore/ca.sealed"), "{err}");
+    assert_eq!(
+        err.matches("cannot be opened with this TOKEN_ENC_KEY")
+            .count(),
+        1,
+        "the cause is printed once: {err}"
+    );
+}
