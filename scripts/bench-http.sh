@@ -10,29 +10,13 @@
 # seconds against 127.0.0.1 only; the server is stopped and its data removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${VOUCH_BIN:-target/release/vouch}
 ENTRIES=${ENTRIES:-5000}
 SECONDS_RUN=${SECONDS_RUN:-10}
 CONCURRENCY=${CONCURRENCY:-64}
-[ -x "$BIN" ] || cargo build --release --bin vouch
-
-DATA=$(mktemp -d)
-PID=
-cleanup() {
-  [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
-
-"$BIN" serve --dev --listen 127.0.0.1:0 --data "$DATA/data" > "$DATA/serve.out" &
-PID=$!
-for _ in $(seq 200); do
-  grep -q '^listening on ' "$DATA/serve.out" 2>/dev/null && break
-  sleep 0.05
-done
-ADDR=$(sed -n 's|^listening on http://||p' "$DATA/serve.out")
-[ -n "$ADDR" ] || { echo "server did not start" >&2; exit 2; }
-TOKEN=$(cat "$DATA/data/internal.token")
+root=$(pwd)
+. scripts/dev-server.sh
+ADDR=${url#http://}
+TOKEN=$(cat "$data/srv/internal.token")
 
 # Fill the log through the authenticated internal endpoint, 32 requests at a time.
 seq "$ENTRIES" | xargs -P 32 -I{} curl -sf -o /dev/null \
@@ -56,4 +40,4 @@ ARGS=()
 for u in "${URLS[@]}"; do ARGS+=(--url "$u"); done
 
 echo "log size $SIZE; load: ${#URLS[@]} URLs, $CONCURRENCY connections, $SECONDS_RUN s" >&2
-"$BIN" bench http "${ARGS[@]}" --concurrency "$CONCURRENCY" --seconds "$SECONDS_RUN" --json
+"$vouch" bench http "${ARGS[@]}" --concurrency "$CONCURRENCY" --seconds "$SECONDS_RUN" --json

@@ -25,26 +25,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-"${CARGO:-cargo}" build --release --quiet --bin vouch --manifest-path "$root/Cargo.toml"
-vouch="$root/target/release/vouch"
-
-data="$(mktemp -d)"
-out="$data/serve.out"
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$data"
-}
-trap cleanup EXIT
-
-"$vouch" serve --dev --listen 127.0.0.1:0 --data "$data/srv" >"$out" 2>"$data/serve.err" &
-server_pid=$!
-for _ in $(seq 1 100); do
-  if grep -q '^log key ' "$out" 2>/dev/null; then break; fi
-  sleep 0.1
-done
-url="$(sed -n 's/^listening on //p' "$out")"
-if [ -z "$url" ]; then echo "vouch serve did not start:" >&2; cat "$data/serve.err" >&2; exit 2; fi
+. "$root/scripts/dev-server.sh"
 
 publish_json="$("$vouch" bench publish --server "$url" --token-file "$data/srv/owner.token" \
   --count "$count" --concurrency "$concurrency" --lockfile "$data/work/vouch.lock")"

@@ -20,31 +20,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-"${CARGO:-cargo}" build --release --quiet --bin vouch --manifest-path "$root/Cargo.toml"
-vouch="$root/target/release/vouch"
-
-data="$(mktemp -d)"
-out="$data/serve.out"
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$data"
-}
-trap cleanup EXIT
-
-"$vouch" serve --dev --listen 127.0.0.1:0 --data "$data/srv" >"$out" 2>"$data/serve.err" &
-server_pid=$!
-for _ in $(seq 1 100); do
-  if grep -q '^listening on ' "$out" 2>/dev/null; then break; fi
-  sleep 0.1
-done
-base="$(sed -n 's/^listening on //p' "$out" | head -n1)"
-if [ -z "$base" ]; then
-  echo "vouch serve did not start:" >&2
-  cat "$data/serve.err" >&2
-  exit 2
-fi
-echo "server: $base (release build, $(nproc) cores, data in a temp dir)"
+. "$root/scripts/dev-server.sh"
+echo "server: $url (release build, $(nproc) cores, data in a temp dir)"
 
 status=0
 echo "== certificate issuance (vouch bench ca)"
@@ -52,15 +29,15 @@ if ! "$vouch" bench ca --help >/dev/null 2>&1; then
   echo "vouch bench ca is not available in this build" >&2
   status=2
 elif [ "$json" = 1 ]; then
-  "$vouch" bench ca --server "$base" --json || status=$?
+  "$vouch" bench ca --server "$url" --json || status=$?
 else
-  "$vouch" bench ca --server "$base" || status=$?
+  "$vouch" bench ca --server "$url" || status=$?
 fi
 
 echo "== log entries (vouch bench rekor, $entries entries, $concurrency connections)"
 if [ "$json" = 1 ]; then
-  "$vouch" bench rekor --server "$base" --entries "$entries" --concurrency "$concurrency" --json || status=$?
+  "$vouch" bench rekor --server "$url" --entries "$entries" --concurrency "$concurrency" --json || status=$?
 else
-  "$vouch" bench rekor --server "$base" --entries "$entries" --concurrency "$concurrency" || status=$?
+  "$vouch" bench rekor --server "$url" --entries "$entries" --concurrency "$concurrency" || status=$?
 fi
 exit "$status"

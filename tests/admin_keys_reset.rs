@@ -1,46 +1,9 @@
 //! `vouch admin keys reset` through the binary, against a stopped `vouch serve --dev` data directory: confirmation required (ADMIN_E007), the new key current and the old one still published after a restart, and what a lost TOKEN_ENC_KEY still stops (SIGSTORE_E001).
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
-        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start vouch serve");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut url = None;
-    for line in lines.by_ref() {
-        let line = line.expect("server stdout");
-        if let Some(u) = line.strip_prefix("listening on ") {
-            url = Some(u.trim().to_owned());
-        }
-        if line.starts_with("log key ") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    Server {
-        child,
-        url: url.expect("server announced its address"),
-    }
-}
+mod serve_support;
+use serve_support::{start, Server};
 
 fn vouch(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vouch"))
@@ -61,8 +24,8 @@ fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
 }
 
-fn keys(server: &Server, data: &Path) -> serde_json::Value {
-    let token = data.join("admin.token");
+fn keys(server: &Server) -> serde_json::Value {
+    let token = server.data.join("admin.token");
     json(&vouch(&[
         "admin",
         "keys",
@@ -81,8 +44,8 @@ fn reset_starts_a_new_key_and_keeps_the_old_one_published() {
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
 
-    let server = start(&data);
-    let before = keys(&server, &data);
+    let server = start(&data, &[]);
+    let before = keys(&server);
     let first = before["current_kid"].as_str().unwrap().to_owned();
     drop(server);
 
@@ -100,8 +63,8 @@ fn reset_starts_a_new_key_and_keeps_the_old_one_published() {
     assert_ne!(second, first);
 
     // After a restart the new key signs and the old one is still in the key set.
-    let server = start(&data);
-    let after = keys(&server, &data);
+    let server = start(&data, &[]);
+    let after = keys(&server);
     assert_eq!(after["current_kid"], second.as_str());
     let listed: Vec<(&str, bool)> = after["keys"]
         .as_array()

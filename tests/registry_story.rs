@@ -4,58 +4,15 @@
 //! PUB_E007, AUDIT_E001 for a tampered lock entry, a forged and a forked checkpoint,
 //! a tampered cached archive, an unverified entry under --strict-sigstore).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
+
+mod serve_support;
+use serve_support::{start, Server};
 
 const REPO: &str = "acme/widget";
 const WORKFLOW: &str = ".github/workflows/release.yml";
 const PACKAGE: &str = "@acme/widget";
-
-struct Server {
-    child: Child,
-    url: String,
-    data: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data: &Path, database: Option<&str>) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch"));
-    cmd.args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data);
-    if let Some(db) = database {
-        cmd.args(["--database", db]);
-    }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start vouch serve");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut url = None;
-    for line in lines.by_ref() {
-        let line = line.expect("server stdout");
-        if let Some(u) = line.strip_prefix("listening on ") {
-            url = Some(u.trim().to_owned());
-        }
-        if line.starts_with("log key ") {
-            break;
-        }
-    }
-    // Keep draining so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server {
-        child,
-        url: url.expect("server announced its address"),
-        data: data.to_owned(),
-    }
-}
 
 /// Runs `vouch ARGS` in `cwd` with no CI token variables inherited.
 fn vouch(cwd: &Path, args: &[&str]) -> Output {
@@ -410,7 +367,7 @@ fn tampering(work: &Path, server: &Server) {
 #[test]
 fn registry_story_on_sqlite() {
     let data = tempfile::tempdir().unwrap();
-    let server = start(data.path(), None);
+    let server = start(data.path(), &[]);
     story(&server);
 }
 
@@ -467,7 +424,7 @@ impl Drop for PgDatabase {
 fn registry_story_on_postgres() {
     let db = PgDatabase::create();
     let data = tempfile::tempdir().unwrap();
-    let server = start(data.path(), Some(&db.url()));
+    let server = start(data.path(), &["--database", &db.url()]);
     story(&server);
     drop(server);
 }

@@ -89,6 +89,16 @@ pub async fn record_package(
     package: &str,
     entry: &VersionEntry,
 ) -> Result<RecordRef, BootError> {
+    let (subject, listing, assets) = package_record(package, entry);
+    sign_and_log(state, subject, &entry.version, &listing, assets).await
+}
+
+/// What a package version's record says: the package, and its archive as the one
+/// asset (listed and hashed).
+fn package_record(
+    package: &str,
+    entry: &VersionEntry,
+) -> (Subject, Vec<(String, u64)>, Vec<AssetEntry>) {
     let asset = AssetEntry {
         name: archive_file_name(package, &entry.version),
         size: entry.size,
@@ -96,16 +106,10 @@ pub async fn record_package(
         blake3: entry.blake3,
     };
     let listing = vec![(asset.name.clone(), asset.size)];
-    sign_and_log(
-        state,
-        Subject::Package {
-            name: package.to_owned(),
-        },
-        &entry.version,
-        &listing,
-        vec![asset],
-    )
-    .await
+    let subject = Subject::Package {
+        name: package.to_owned(),
+    };
+    (subject, listing, vec![asset])
 }
 
 /// Signs, logs and stores a record unless the subject already has one. With
@@ -284,17 +288,8 @@ async fn record_batches(
 async fn record_batch(state: &AppState, jobs: Vec<Job>) {
     let mut signed = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let asset = AssetEntry {
-            name: archive_file_name(&job.package, &job.entry.version),
-            size: job.entry.size,
-            sha256: job.entry.sha256,
-            blake3: job.entry.blake3,
-        };
-        let listing = vec![(asset.name.clone(), asset.size)];
-        let subject = Subject::Package {
-            name: job.package.clone(),
-        };
-        match sign(state, subject, &job.entry.version, &listing, vec![asset]) {
+        let (subject, listing, assets) = package_record(&job.package, &job.entry);
+        match sign(state, subject, &job.entry.version, &listing, assets) {
             Ok(record) => signed.push((job.reply, record)),
             Err(e) => {
                 let _ = job.reply.send(Err(e.to_string()));

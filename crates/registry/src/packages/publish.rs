@@ -252,22 +252,24 @@ async fn receive(state: &AppState, body: Body, boundary: &str) -> Result<Upload,
                     }
                     sha.update(&chunk);
                     b3.update(&chunk);
-                    if spilled.is_none() && memory.len() + chunk.len() <= IN_MEMORY_ARCHIVE_MAX {
-                        memory.extend_from_slice(&chunk);
-                        continue;
-                    }
-                    if spilled.is_none() {
-                        let (tmp, mut file) = spill_file(state).await?;
-                        file.write_all(&memory)
+                    match spilled.as_mut() {
+                        None if memory.len() + chunk.len() <= IN_MEMORY_ARCHIVE_MAX => {
+                            memory.extend_from_slice(&chunk);
+                        }
+                        None => {
+                            let (tmp, mut file) = spill_file(state).await?;
+                            for part in [&memory[..], &chunk[..]] {
+                                file.write_all(part)
+                                    .await
+                                    .map_err(|e| ApiError::internal(&e))?;
+                            }
+                            memory = bytes::BytesMut::new();
+                            spilled = Some((tmp, file));
+                        }
+                        Some((_, file)) => file
+                            .write_all(&chunk)
                             .await
-                            .map_err(|e| ApiError::internal(&e))?;
-                        memory = bytes::BytesMut::new();
-                        spilled = Some((tmp, file));
-                    }
-                    if let Some((_, file)) = spilled.as_mut() {
-                        file.write_all(&chunk)
-                            .await
-                            .map_err(|e| ApiError::internal(&e))?;
+                            .map_err(|e| ApiError::internal(&e))?,
                     }
                 }
                 let held = match spilled {
@@ -320,9 +322,8 @@ async fn receive(state: &AppState, body: Body, boundary: &str) -> Result<Upload,
     })
 }
 
-/// Step 3: checks the whole archive and returns its manifest. The archive is
-/// extracted into a scratch directory next to it (removed on return) because the
-/// strict reader hands out files only that way.
+/// Step 3: checks the whole archive and returns its manifest, which is kept in memory
+/// as the archive streams past (nothing is written to disk).
 pub fn read_manifest(archive: impl std::io::Read, limits: &Limits) -> Result<Manifest, ApiError> {
     // The whole archive is checked as it streams; only the manifest is kept, in memory.
     let (inspection, kept) =

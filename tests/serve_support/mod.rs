@@ -1,0 +1,49 @@
+//! Shared by the integration tests that run `vouch serve --dev` as a child process: start it on an ephemeral loopback port, read the address it announces, and kill it on drop.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub data: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `vouch serve --dev --listen 127.0.0.1:0 --data DATA EXTRA...` and returns once
+/// it has printed its log key (the last line of its start-up banner).
+pub fn start(data: &Path, extra: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start vouch serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut url = None;
+    for line in lines.by_ref() {
+        let line = line.expect("server stdout");
+        if let Some(u) = line.strip_prefix("listening on ") {
+            url = Some(u.trim().to_owned());
+        }
+        if line.starts_with("log key ") {
+            break;
+        }
+    }
+    // Keep draining so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server {
+        child,
+        url: url.expect("server announced its address"),
+        data: data.to_owned(),
+    }
+}
