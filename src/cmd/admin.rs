@@ -23,7 +23,7 @@ pub struct Args {
 
 /// Where the server is and how to authenticate.
 #[derive(Debug, clap::Args)]
-struct Online {
+pub(super) struct Online {
     /// Registry base URL.
     #[arg(long, value_name = "URL")]
     server: String,
@@ -35,11 +35,37 @@ struct Online {
     token: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
 }
 
 #[derive(Debug, Subcommand)]
 enum Sub {
+    /// Create a production instance from its config, with the server STOPPED: runs
+    /// every migration (metadata and the checkpoint lock table), creates the log and
+    /// the CT log with their first signed checkpoints, generates the CA, TSA, CT and
+    /// registry keys sealed under TOKEN_ENC_KEY, and creates the first administrator,
+    /// whose admin token is shown once. Idempotent: on an initialised instance it
+    /// changes nothing and says "already initialised"; it never replaces a key or a
+    /// checkpoint. A database or object store of another instance is refused
+    /// (INIT_E001), as is a leftover it cannot complete safely (INIT_E002); nothing is
+    /// written then. Then start `vouch serve --config FILE` (no --dev).
+    Init(super::admin_accounts::InitArgs),
+    /// Users: add, list, disable (online, admin token).
+    Users {
+        #[command(subcommand)]
+        sub: super::admin_accounts::UsersSub,
+    },
+    /// API tokens: issue (admin or owner scope, optional expiry; shown once), list,
+    /// revoke (online, admin token).
+    Tokens {
+        #[command(subcommand)]
+        sub: super::admin_accounts::TokensSub,
+    },
+    /// Package owners: add, remove, list (online, admin token).
+    Owners {
+        #[command(subcommand)]
+        sub: super::admin_accounts::OwnersSub,
+    },
     /// The registry signing key.
     Keys {
         #[command(subcommand)]
@@ -120,6 +146,10 @@ enum SettingsSub {
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     let rt = runtime()?;
     match args.sub {
+        Sub::Init(a) => rt.block_on(super::admin_accounts::init(a)),
+        Sub::Users { sub } => rt.block_on(super::admin_accounts::users(sub)),
+        Sub::Tokens { sub } => rt.block_on(super::admin_accounts::tokens(sub)),
+        Sub::Owners { sub } => rt.block_on(super::admin_accounts::owners(sub)),
         Sub::Keys {
             sub: KeysSub::Rotate(o),
         } => rt.block_on(call(
@@ -197,7 +227,28 @@ fn token(o: &Online) -> anyhow::Result<String> {
     Ok(t.trim().to_owned())
 }
 
-async fn call(o: &Online, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Exit> {
+pub(super) async fn call(
+    o: &Online,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<Exit> {
+    let v = request(o, method, path, body).await?;
+    if o.json {
+        print_json(&v)?;
+    } else {
+        human(&v);
+    }
+    Ok(Exit::Ok)
+}
+
+/// One admin API call; the answer's JSON, or the server's refusal as a coded error.
+pub(super) async fn request(
+    o: &Online,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<Value> {
     let base = base_url(&o.server)?;
     let url = format!("{base}{path}");
     let client = http()?;
@@ -219,16 +270,9 @@ async fn call(o: &Online, method: &str, path: &str, body: Option<Value>) -> anyh
     if !resp.status().is_success() {
         return Err(admin_error(resp).await);
     }
-    let v: Value = resp
-        .json()
+    resp.json()
         .await
-        .map_err(|e| unreachable("admin API", &url, format!("the answer is not JSON: {e}")))?;
-    if o.json {
-        print_json(&v)?;
-    } else {
-        human(&v);
-    }
-    Ok(Exit::Ok)
+        .map_err(|e| unreachable("admin API", &url, format!("the answer is not JSON: {e}")))
 }
 
 /// Admin API refusals keep their `ADMIN_E…`/`INTEGRITY_E…` code.
@@ -240,6 +284,13 @@ async fn admin_error(resp: reqwest::Response) -> anyhow::Error {
         "ADMIN_E004",
         "ADMIN_E005",
         "ADMIN_E006",
+        "ADMIN_E008",
+        "ADMIN_E009",
+        "ADMIN_E010",
+        "AUTH_E004",
+        "AUTH_E005",
+        "AUTH_E006",
+        "AUTH_E007",
         "INTEGRITY_E103",
         "INTEGRITY_E105",
     ];
@@ -270,6 +321,66 @@ async fn admin_error(resp: reqwest::Response) -> anyhow::Error {
 }
 
 fn human(v: &Value) {
+    if let Some(users) = v["users"].as_array() {
+        for u in users {
+            let state = match u["disabled_at"].as_str() {
+                Some(at) => format!("disabled {at}"),
+                None => "active".to_owned(),
+            };
+            println!(
+                "{} {} {} {state}",
+                u["id"],
+                u["name"].as_str().unwrap_or(""),
+                u["email"].as_str().unwrap_or("-")
+            );
+        }
+        return;
+    }
+    if let Some(tokens) = v["tokens"].as_array() {
+        for t in tokens {
+            println!(
+                "{} {} {} {} {} expires {} {}",
+                t["id"],
+                t["user"].as_str().unwrap_or(""),
+                t["scope"].as_str().unwrap_or(""),
+                t["state"].as_str().unwrap_or(""),
+                t["packages"],
+                t["expires_at"].as_str().unwrap_or("never"),
+                t["label"].as_str().unwrap_or("")
+            );
+        }
+        return;
+    }
+    if let Some(owners) = v["owners"].as_array() {
+        for u in owners {
+            println!("{}", u["name"].as_str().unwrap_or(""));
+        }
+        return;
+    }
+    if let Some(u) = v.get("user").filter(|u| u.is_object()) {
+        println!(
+            "user {} {}",
+            u["name"].as_str().unwrap_or(""),
+            match u["disabled_at"].as_str() {
+                Some(at) => format!("disabled {at}"),
+                None => "active".to_owned(),
+            }
+        );
+        return;
+    }
+    if let Some(t) = v.get("token").filter(|t| t.is_object()) {
+        println!("token {} {}", t["id"], t["state"].as_str().unwrap_or(""));
+        return;
+    }
+    if let (Some(p), Some(u)) = (v["package"].as_str(), v["user"].as_str()) {
+        let changed = if v["changed"].as_bool() == Some(true) {
+            "changed"
+        } else {
+            "unchanged"
+        };
+        println!("{p} owner {u}: {changed}");
+        return;
+    }
     if let Some(events) = v["events"].as_array() {
         for e in events {
             println!(

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use crate::output::Exit;
 
 mod admin;
+mod admin_accounts;
 mod audit;
 mod audit_signatures;
 mod audit_transparency;
@@ -21,6 +22,7 @@ mod bench_verify;
 mod conformance;
 mod dev;
 mod fetch;
+mod keygen;
 mod lock;
 mod log;
 mod provenance;
@@ -91,8 +93,12 @@ pub enum Command {
     Audit(audit::Args),
     /// Check vouch.lock for CI (`--check [--strict-sigstore]`).
     Lock(lock::Args),
-    /// Administer a registry: signing keys, hash budget, integrity backfill, audit log.
+    /// Administer a registry: init, users, tokens, owners, signing keys, hash budget,
+    /// integrity backfill, audit log.
     Admin(admin::Args),
+    /// Make the secrets a production server needs (log and witness keys, TOKEN_ENC_KEY,
+    /// internal token), each in a new 0600 file.
+    Keygen(keygen::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -112,6 +118,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Audit(args) => audit::run(args),
         Command::Lock(args) => lock::run(args),
         Command::Admin(args) => admin::run(args),
+        Command::Keygen(args) => keygen::run(args),
     }
 }
 

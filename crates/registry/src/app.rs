@@ -79,14 +79,16 @@ impl Secrets {
                 var: var.clone(),
                 what: "signed-note private key",
             })?;
+        expect_key_type(var, &log_key, KeyType::Ed25519)?;
         let witness_key = if cfg.witness.enabled {
             let var = &cfg.witness.signing_key_env;
-            Some(
+            let key =
                 Signer::parse(secret_env(var)?.trim()).map_err(|_| ServeError::SecretInvalid {
                     var: var.clone(),
                     what: "cosignature private key",
-                })?,
-            )
+                })?;
+            expect_key_type(var, &key, KeyType::Cosignature)?;
+            Some(key)
         } else {
             None
         };
@@ -153,6 +155,25 @@ impl Secrets {
             database_url,
         })
     }
+}
+
+/// Refuses a signed-note key of the wrong type (a witness key where the log key is
+/// expected, or the reverse): either would only fail later, at the first signature.
+fn expect_key_type(var: &str, key: &Signer, expected: KeyType) -> Result<(), ServeError> {
+    let found = key.verifier().key_type();
+    if found == expected {
+        return Ok(());
+    }
+    let name = |t: KeyType| match t {
+        KeyType::Ed25519 => "log (Ed25519, type 0x01)",
+        KeyType::Cosignature => "witness (cosignature, type 0x04)",
+        _ => "signed-note",
+    };
+    Err(ServeError::SecretWrongType {
+        var: var.to_owned(),
+        expected: name(expected),
+        found: name(found),
+    })
 }
 
 /// Parses TOKEN_ENC_KEY (64 hex characters), naming where it came from on failure.
@@ -235,17 +256,9 @@ impl Runtime {
     }
 }
 
-/// Opens storage, metadata and the log as `cfg` says and builds the router.
-/// `rt.dev` creates missing directories, tables and the log; otherwise they must exist
-/// (the metadata schema is migrated only with `rt.migrate`).
-pub async fn open(
-    cfg: &ServeConfig,
-    secrets: Secrets,
-    rt: Runtime,
-    clock: Arc<dyn Clock>,
-) -> Result<App, ServeError> {
-    let create = rt.dev;
-    let objects: Arc<dyn Objects> = match &cfg.storage.objects {
+/// The object store `cfg` names; with `create` a missing local directory is made.
+pub fn open_objects(cfg: &ServeConfig, create: bool) -> Result<Arc<dyn Objects>, ServeError> {
+    Ok(match &cfg.storage.objects {
         ObjectsConfig::Local { path } if create => Arc::new(LocalDir::create(path)?),
         ObjectsConfig::Local { path } => Arc::new(LocalDir::open(path)?),
         ObjectsConfig::S3 {
@@ -262,8 +275,17 @@ pub async fn open(
             *allow_http,
         )?),
         ObjectsConfig::Memory => Arc::new(RemoteObjects::memory()),
-    };
-    let lock: Arc<dyn CheckpointLock> = match &cfg.storage.lock {
+    })
+}
+
+/// The checkpoint lock table `cfg` names; with `create` a missing SQLite file and the
+/// table are made.
+pub async fn open_lock(
+    cfg: &ServeConfig,
+    secrets: &Secrets,
+    create: bool,
+) -> Result<Arc<dyn CheckpointLock>, ServeError> {
+    Ok(match &cfg.storage.lock {
         LockConfig::Sqlite { path } => Arc::new(SqliteLock::open(path, create).await?),
         LockConfig::Postgres { url_env } => {
             let url = match &secrets.postgres_url {
@@ -272,14 +294,38 @@ pub async fn open(
             };
             Arc::new(PostgresLock::connect(&url, create).await?)
         }
-    };
-    let meta: Arc<dyn MetaStore> = match (&cfg.database, &secrets.database_url) {
+    })
+}
+
+/// The metadata database `cfg` (or `secrets.database_url`) names; with `create` a
+/// missing SQLite file is made (no table: see [`MetaStore::migrate`]).
+pub async fn open_meta(
+    cfg: &ServeConfig,
+    secrets: &Secrets,
+    create: bool,
+) -> Result<Arc<dyn MetaStore>, ServeError> {
+    Ok(match (&cfg.database, &secrets.database_url) {
         (_, Some(url)) => Arc::new(PostgresMeta::connect(url).await?),
         (DatabaseConfig::Sqlite { path }, None) => Arc::new(SqliteMeta::open(path, create).await?),
         (DatabaseConfig::Postgres { url_env }, None) => {
             Arc::new(PostgresMeta::connect(&secret_env(url_env)?).await?)
         }
-    };
+    })
+}
+
+/// Opens storage, metadata and the log as `cfg` says and builds the router.
+/// `rt.dev` creates missing directories, tables and the log; otherwise they must exist
+/// (the metadata schema is migrated only with `rt.migrate`).
+pub async fn open(
+    cfg: &ServeConfig,
+    secrets: Secrets,
+    rt: Runtime,
+    clock: Arc<dyn Clock>,
+) -> Result<App, ServeError> {
+    let create = rt.dev;
+    let objects = open_objects(cfg, create)?;
+    let lock = open_lock(cfg, &secrets, create).await?;
+    let meta = open_meta(cfg, &secrets, create).await?;
     if rt.dev || rt.migrate {
         meta.migrate().await?;
     } else {
@@ -383,6 +429,7 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
         .merge(crate::rekor::routes())
         .merge(crate::sigstore::routes())
         .merge(crate::integrity::routes())
+        .merge(crate::accounts::routes())
         .merge(crate::packages::routes())
         .merge(crate::web::routes())
         .fallback(|| async { ApiError::not_found("no such route") })

@@ -23,6 +23,15 @@ pub enum ServeError {
     SecretMissing { var: String },
     #[error("environment variable {var} does not hold a valid {what}")]
     SecretInvalid { var: String, what: &'static str },
+    #[error(
+        "environment variable {var} holds a {found} key where a {expected} key is expected \
+         (`vouch keygen log` and `vouch keygen witness` make one of each)"
+    )]
+    SecretWrongType {
+        var: String,
+        expected: &'static str,
+        found: &'static str,
+    },
     #[error("cannot prepare the --dev data directory {path}")]
     DevSetup {
         path: PathBuf,
@@ -57,7 +66,9 @@ impl ServeError {
     pub fn code(&self) -> &'static str {
         match self {
             ServeError::ConfigRead { .. } | ServeError::ConfigInvalid { .. } => "SERVE_E101",
-            ServeError::SecretMissing { .. } | ServeError::SecretInvalid { .. } => "SERVE_E102",
+            ServeError::SecretMissing { .. }
+            | ServeError::SecretInvalid { .. }
+            | ServeError::SecretWrongType { .. } => "SERVE_E102",
             ServeError::DevSetup { .. } | ServeError::Storage(_) => "SERVE_E103",
             ServeError::Log(_) => "SERVE_E104",
             ServeError::Meta(_) => "SERVE_E106",

@@ -11,17 +11,23 @@
 //! - [`integrity`]: the registry signing key and JWKS, integrity records, backfill, audit and admin APIs.
 //! - [`packages`]: trusted publishers, publish, the index, blobs, the OpenAPI document.
 //! - [`web`]: the server-rendered web UI (admin sign-in, Security and Audit pages, package and release pages).
+//! - [`accounts`]: the admin API for users, tokens and package owners.
+//! - [`keygen`]: the operator's secrets (`vouch keygen`).
+//! - [`init`]: `vouch admin init`, the one step that creates a production instance.
 //! - [`ApiError`]: every HTTP error as `(status, code, detail)` JSON.
 //!
 //! **Architecture invariant:** only this crate speaks HTTP; the log and storage crates
 //! know nothing of it.
 
+pub mod accounts;
 pub mod app;
 mod cache;
 pub mod config;
 mod error;
+pub mod init;
 pub mod integrity;
 pub mod internal;
+pub mod keygen;
 pub mod packages;
 pub mod rekor;
 pub mod sigstore;

@@ -9,23 +9,31 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use vouch_store::meta::{TokenCheck, TokenScope};
 
 use super::audit;
 use super::error::{self, BootError};
 use super::{keys, ADMIN_TOKEN_FILE, HASH_BUDGET_SETTING, MAX_HASH_BUDGET};
 use crate::{ApiError, AppState};
 
-/// An authenticated administrator (by token id and label).
+/// An authenticated administrator: a legacy admin token (`--dev`'s `admin.token`, by
+/// id and label) or an admin-scope API token of a user (by token id and user name).
 #[derive(Debug, Clone)]
 pub struct Admin {
     pub token_id: i64,
     pub label: String,
+    /// Set for an admin-scope API token: its user.
+    pub user: Option<vouch_store::meta::UserId>,
 }
 
 impl Admin {
-    /// The audit actor: `admin:<label>#<id>`.
+    /// The audit actor: `admin:<label>#<id>` for a legacy admin token,
+    /// `admin:<user>#t<id>` for a user's admin-scope API token (the ids are separate).
     pub fn actor(&self) -> String {
-        format!("admin:{}#{}", self.label, self.token_id)
+        match self.user {
+            None => format!("admin:{}#{}", self.label, self.token_id),
+            Some(_) => format!("admin:{}#t{}", self.label, self.token_id),
+        }
     }
 }
 
@@ -55,28 +63,61 @@ impl FromRequestParts<Arc<AppState>> for Admin {
             .authenticate_admin(secret)
             .await
             .map_err(error::meta)?;
-        let Some(token) = found else {
-            // Failed sign-ins are audited (never with the presented secret).
-            let _ = audit::record(
-                state,
-                "admin.sign_in_failed",
-                None,
-                None,
-                json!({"reason": "unknown or revoked token", "path": parts.uri.path()}),
-            )
-            .await;
-            return Err(error::admin_invalid());
-        };
-        let admin = Admin {
-            token_id: token.id,
-            label: token.label,
+        let admin = match found {
+            Some(token) => Admin {
+                token_id: token.id,
+                label: token.label,
+                user: None,
+            },
+            None => {
+                let check = state
+                    .meta
+                    .check_token(secret, vouch_store::meta::Timestamp::now())
+                    .await
+                    .map_err(error::meta)?;
+                match check {
+                    TokenCheck::Valid(user, token) if token.scope == TokenScope::Admin => Admin {
+                        token_id: token.id.0,
+                        label: user.name,
+                        user: Some(user.id),
+                    },
+                    other => {
+                        let (reason, refusal) = match &other {
+                            TokenCheck::Unknown => ("unknown token", error::admin_invalid()),
+                            TokenCheck::Valid(_, t) => (
+                                "owner token",
+                                crate::packages::codes::wrong_scope(t.scope, TokenScope::Admin),
+                            ),
+                            TokenCheck::Revoked(_) => {
+                                ("revoked token", crate::packages::auth::refusal(&other))
+                            }
+                            TokenCheck::Expired(_) => {
+                                ("expired token", crate::packages::auth::refusal(&other))
+                            }
+                            TokenCheck::UserDisabled(_) => {
+                                ("disabled user", crate::packages::auth::refusal(&other))
+                            }
+                        };
+                        // Failed sign-ins are audited (never with the presented secret).
+                        let _ = audit::record(
+                            state,
+                            "admin.sign_in_failed",
+                            None,
+                            None,
+                            json!({"reason": reason, "path": parts.uri.path()}),
+                        )
+                        .await;
+                        return Err(refusal);
+                    }
+                }
+            }
         };
         let first = state
             .integrity
             .admin_seen
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(admin.token_id);
+            .insert(admin.actor());
         if first {
             audit::record(
                 state,

@@ -188,6 +188,18 @@ pub(crate) async fn load_or_create(
     Ok(RwLock::new(Ring::build(signing, &rows)?))
 }
 
+/// Checks that the current registry key opens with `enc` in this database (`vouch
+/// admin init` refuses a database whose key it could not use).
+pub(crate) async fn check_current(
+    meta: &dyn MetaStore,
+    enc: &EncryptionKey,
+) -> Result<(), BootError> {
+    let instance_id = meta.instance_id().await?;
+    let rows = meta.registry_keys().await?;
+    let current = rows.first().ok_or(BootError::NoKey)?;
+    open_row(current, enc, &instance_id).map(|_| ())
+}
+
 /// Makes a fresh key current, retiring (never removing) the current one. `expected`
 /// is the kid the caller believes current; a concurrent rotation makes this fail
 /// with [`BootError::RotationRaced`]. Returns (old kid, new kid) and the new ring.

@@ -125,7 +125,7 @@ pub struct Integrity {
     /// Group commit for the records of fresh publishes.
     pub(crate) recorder: records::Recorder,
     /// Administrator tokens whose first use this process already audited.
-    admin_seen: Mutex<HashSet<i64>>,
+    admin_seen: Mutex<HashSet<String>>,
     backfill_at_boot: bool,
     /// The configured forges (`[[forges]]`).
     forges: Vec<ingest::Forge>,

@@ -1,7 +1,7 @@
 //! Owner authentication: `Authorization: Bearer vouch_...` API tokens, looked up by hash and compared in constant time by the metadata store.
 
 use axum::http::{header, HeaderMap};
-use vouch_store::meta::{ApiToken, MetaStore, Timestamp, User};
+use vouch_store::meta::{ApiToken, MetaStore, Timestamp, TokenCheck, TokenScope, User};
 
 use super::codes;
 use crate::ApiError;
@@ -26,17 +26,42 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     Ok(token)
 }
 
-/// The user a request's token belongs to: AUTH_E001 without a token, AUTH_E002 for
-/// an unknown, revoked or expired one.
+/// The user a request's owner token belongs to: AUTH_E001 without a token, AUTH_E002
+/// for an unknown one, AUTH_E004 when its user is disabled, AUTH_E005 revoked,
+/// AUTH_E006 expired, AUTH_E007 for an admin token (owner routes take owner tokens).
 pub async fn owner(
     meta: &dyn MetaStore,
     headers: &HeaderMap,
 ) -> Result<(User, ApiToken), ApiError> {
     let token = bearer(headers)?;
-    match meta.authenticate(token, Timestamp::now()).await {
-        Ok(Some(found)) => Ok(found),
-        Ok(None) => Err(codes::bad_token()),
+    match meta.check_token(token, Timestamp::now()).await {
+        Ok(TokenCheck::Valid(user, token)) if token.scope == TokenScope::Owner => Ok((user, token)),
+        Ok(TokenCheck::Valid(_, token)) => Err(codes::wrong_scope(token.scope, TokenScope::Owner)),
+        Ok(other) => Err(refusal(&other)),
         Err(e) => Err(ApiError::internal(&e)),
+    }
+}
+
+/// The coded refusal of a token that did not check out (any scope).
+pub fn refusal(check: &TokenCheck) -> ApiError {
+    match check {
+        TokenCheck::UserDisabled(name) => codes::user_disabled(name),
+        TokenCheck::Revoked(at) => codes::token_revoked(*at),
+        TokenCheck::Expired(at) => codes::token_expired(*at),
+        _ => codes::bad_token(),
+    }
+}
+
+/// Whether an owner token may act on `package` (AUTH_E007 when it is limited to other
+/// packages).
+pub fn may_act_on(token: &ApiToken, package: &str) -> Result<(), ApiError> {
+    match &token.packages {
+        Some(names) if !names.iter().any(|n| n == package) => Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "AUTH_E007",
+            format!("this token is limited to {names:?}, not {package}"),
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -15,6 +15,10 @@
 //! | AUTH_E001 | 401 | no `Authorization: Bearer` token |
 //! | AUTH_E002 | 401 | the token is unknown, revoked or expired |
 //! | AUTH_E003 | 403 | the token's user does not own the package |
+//! | AUTH_E004 | 401 | the token's user is disabled |
+//! | AUTH_E005 | 401 | the token was revoked |
+//! | AUTH_E006 | 401 | the token expired |
+//! | AUTH_E007 | 403 | the token's scope does not allow this (admin vs owner, or another package) |
 //! | BIND_E001 | 400 | invalid publisher binding request (the field is named) |
 //! | BIND_E002 | 409 | an identical binding is already registered |
 //! | BIND_E003 | 409 | the package already has the maximum number of bindings |
@@ -102,6 +106,48 @@ pub fn bad_token() -> ApiError {
         StatusCode::UNAUTHORIZED,
         "AUTH_E002",
         "the API token is unknown, revoked or expired",
+    )
+}
+
+pub fn user_disabled(user: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "AUTH_E004",
+        format!("user {user:?} is disabled: none of its tokens is accepted"),
+    )
+}
+
+pub fn token_revoked(at: vouch_store::meta::Timestamp) -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "AUTH_E005",
+        format!(
+            "the token was revoked at {}",
+            super::publishers::rfc3339(at)
+        ),
+    )
+}
+
+pub fn token_expired(at: vouch_store::meta::Timestamp) -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "AUTH_E006",
+        format!("the token expired at {}", super::publishers::rfc3339(at)),
+    )
+}
+
+pub fn wrong_scope(
+    found: vouch_store::meta::TokenScope,
+    expected: vouch_store::meta::TokenScope,
+) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "AUTH_E007",
+        format!(
+            "this is an {} token; this route takes an {} token",
+            found.as_str(),
+            expected.as_str()
+        ),
     )
 }
 

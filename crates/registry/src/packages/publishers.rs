@@ -272,7 +272,7 @@ pub async fn register(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let (user, _) = auth::owner(&*state.meta, &headers).await?;
+    let (user, token) = auth::owner(&*state.meta, &headers).await?;
     let req: RegisterRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -282,6 +282,7 @@ pub async fn register(
     })?;
     let (name, publisher) = validate(&req)?;
     let name = name.to_string();
+    auth::may_act_on(&token, &name)?;
     let meta = &*state.meta;
     let now = Timestamp::now();
     // At most two rounds: the package may be created between the read and the write.

@@ -42,6 +42,40 @@ fn material_err(what: &'static str) -> impl Fn(String) -> SetupError {
     move |reason| SetupError::Material { what, reason }
 }
 
+/// Reads and opens the sealed object at `name`, if there is one. An object that
+/// exists but does not open is an error, never "absent".
+async fn load<T>(
+    objects: &dyn Objects,
+    name: &str,
+    what: &'static str,
+    open: impl Fn(&EncryptedKeyMaterial) -> Result<T, (&'static str, String)>,
+) -> Result<Option<T>, SetupError> {
+    let k = key(name);
+    let err = material_err(what);
+    let Some(bytes) = objects
+        .get(&k)
+        .await
+        .map_err(|e| err(format!("reading {name}: {e}")))?
+    else {
+        return Ok(None);
+    };
+    let sealed =
+        EncryptedKeyMaterial::from_bytes(bytes.to_vec()).map_err(|e| SetupError::Unseal {
+            what,
+            key: name.to_owned(),
+            code: e.code(),
+            reason: e.to_string(),
+        })?;
+    open(&sealed)
+        .map(Some)
+        .map_err(|(code, reason)| SetupError::Unseal {
+            what,
+            key: name.to_owned(),
+            code,
+            reason,
+        })
+}
+
 /// Reads and opens the sealed object at `name`, or generates, seals and stores new
 /// material when there is none.
 async fn load_or_create<T>(
@@ -51,39 +85,61 @@ async fn load_or_create<T>(
     open: impl Fn(&EncryptedKeyMaterial) -> Result<T, (&'static str, String)>,
     create: impl FnOnce() -> Result<(T, EncryptedKeyMaterial), String>,
 ) -> Result<T, SetupError> {
-    let k = key(name);
-    let err = material_err(what);
-    match objects
-        .get(&k)
-        .await
-        .map_err(|e| err(format!("reading {name}: {e}")))?
-    {
-        Some(bytes) => {
-            let sealed = EncryptedKeyMaterial::from_bytes(bytes.to_vec()).map_err(|e| {
-                SetupError::Unseal {
-                    what,
-                    key: name.to_owned(),
-                    code: e.code(),
-                    reason: e.to_string(),
-                }
-            })?;
-            open(&sealed).map_err(|(code, reason)| SetupError::Unseal {
-                what,
-                key: name.to_owned(),
-                code,
-                reason,
-            })
-        }
-        None => {
-            let (value, sealed) = create().map_err(&err)?;
-            objects
-                .put(&k, Bytes::from(sealed.as_bytes().to_vec()))
-                .await
-                .map_err(|e| err(format!("storing {name}: {e}")))?;
-            tracing::info!(object = name, "generated and sealed new {what}");
-            Ok(value)
-        }
+    if let Some(value) = load(objects, name, what, open).await? {
+        return Ok(value);
     }
+    let err = material_err(what);
+    let (value, sealed) = create().map_err(&err)?;
+    objects
+        .put(&key(name), Bytes::from(sealed.as_bytes().to_vec()))
+        .await
+        .map_err(|e| err(format!("storing {name}: {e}")))?;
+    tracing::info!(object = name, "generated and sealed new {what}");
+    Ok(value)
+}
+
+/// The sealed material already in an object store, each opened with `enc` (an object
+/// that does not open is [`SetupError::Unseal`]); nothing is created.
+#[derive(Debug)]
+pub struct ExistingMaterial {
+    pub ca: bool,
+    pub tsa: bool,
+    /// The CT log's checkpoint key, to check the CT log's lock row against.
+    pub ct_note: Option<Signer>,
+}
+
+/// Opens whatever sealed material `objects` holds, creating nothing (`vouch admin
+/// init` looks before it writes).
+pub async fn existing_material(
+    objects: &dyn Objects,
+    enc: &EncryptionKey,
+) -> Result<ExistingMaterial, SetupError> {
+    let ca = load(objects, CA_OBJECT, "CA key material", |sealed| {
+        CaMaterial::open(sealed, enc).map_err(|e| (e.code(), e.to_string()))
+    })
+    .await?
+    .is_some();
+    let tsa = load(objects, TSA_OBJECT, "TSA key material", |sealed| {
+        TsaMaterial::open(sealed, enc).map_err(|e| (e.code(), e.to_string()))
+    })
+    .await?
+    .is_some();
+    let ct_note = load(objects, CT_NOTE_OBJECT, "CT log checkpoint key", |sealed| {
+        open_ct_note(sealed, enc)
+    })
+    .await?;
+    Ok(ExistingMaterial { ca, tsa, ct_note })
+}
+
+fn open_ct_note(
+    sealed: &EncryptedKeyMaterial,
+    enc: &EncryptionKey,
+) -> Result<Signer, (&'static str, String)> {
+    let plain = sealed
+        .open(enc, CT_NOTE_PURPOSE)
+        .map_err(|e| (e.code(), e.to_string()))?;
+    let text = Zeroizing::new(String::from_utf8_lossy(&plain).into_owned());
+    Signer::parse(text.trim()).map_err(|e| ("SIGSTORE_E003", format!("not a signed-note key: {e}")))
 }
 
 /// The CA's root, intermediate and SCT key.
@@ -153,14 +209,7 @@ pub async fn ct_note_key(
         objects,
         CT_NOTE_OBJECT,
         "CT log checkpoint key",
-        |sealed| {
-            let plain = sealed
-                .open(enc, CT_NOTE_PURPOSE)
-                .map_err(|e| (e.code(), e.to_string()))?;
-            let text = Zeroizing::new(String::from_utf8_lossy(&plain).into_owned());
-            Signer::parse(text.trim())
-                .map_err(|e| ("SIGSTORE_E003", format!("not a signed-note key: {e}")))
-        },
+        |sealed| open_ct_note(sealed, enc),
         || {
             let mut seed = [0u8; 32];
             getrandom::getrandom(&mut seed).map_err(|e| format!("random source: {e}"))?;

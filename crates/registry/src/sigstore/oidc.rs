@@ -184,7 +184,9 @@ pub fn verifier(
     meta: Arc<dyn MetaStore>,
     clock: Arc<dyn Clock>,
 ) -> Result<Verifier, SetupError> {
-    let policy = if dev.is_some() {
+    // Loopback http: `--dev` (its own issuer) or when the config asks for it; any
+    // other plain http is refused by the policy either way.
+    let policy = if dev.is_some() || cfg.allow_loopback_http {
         TransportPolicy::AllowLoopbackHttp
     } else {
         TransportPolicy::HttpsOnly

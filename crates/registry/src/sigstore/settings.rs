@@ -3,6 +3,7 @@
 //! ```toml
 //! [oidc]
 //! audience = "sigstore"                 # the one `aud` accepted (sigstore clients ask for this)
+//! allow_loopback_http = false           # true: also plain http to loopback issuers (same host only)
 //! # Presets by name, an issuer URL (tokens with a verified `email`), or a table:
 //! issuers = [
 //!   "github",                                                # token.actions.githubusercontent.com
@@ -38,6 +39,12 @@ pub struct OidcSection {
     /// Trusted issuers (default: GitHub Actions). `--dev` adds its own issuer.
     #[serde(default = "default_issuers")]
     pub issuers: Vec<IssuerSpec>,
+    /// Also fetch discovery documents and key sets over plain http from loopback
+    /// issuers (127.0.0.0/8, ::1, `localhost`), for an issuer on the same host (an
+    /// SSO proxy, a test). Default false: https only. Non-loopback http is never
+    /// accepted.
+    #[serde(default)]
+    pub allow_loopback_http: bool,
 }
 
 impl Default for OidcSection {
@@ -45,6 +52,7 @@ impl Default for OidcSection {
         OidcSection {
             audience: default_audience(),
             issuers: default_issuers(),
+            allow_loopback_http: false,
         }
     }
 }

@@ -246,6 +246,8 @@ impl AdminSession {
         crate::integrity::admin::Admin {
             token_id: self.session.token_id,
             label: self.session.label.clone(),
+            // Web sessions sign in with legacy admin tokens only.
+            user: None,
         }
     }
 }

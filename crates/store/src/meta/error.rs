@@ -70,6 +70,9 @@ pub enum MetaError {
     /// The operating system's random source failed while making a token.
     #[error("no randomness available for a new token: {reason}")]
     Randomness { reason: String },
+    /// The user is disabled: no token is issued to it.
+    #[error("user {id} is disabled")]
+    UserDisabled { id: super::UserId },
 }
 
 impl MetaError {
@@ -93,6 +96,7 @@ impl MetaError {
             MetaError::Corrupt { .. } => "META_E015",
             MetaError::UnknownToken { .. } => "META_E016",
             MetaError::Randomness { .. } => "META_E017",
+            MetaError::UserDisabled { .. } => "META_E018",
         }
     }
 

@@ -100,8 +100,8 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
         now: Timestamp,
     ) -> Result<(ApiToken, TokenSecret), MetaError>;
 
-    /// The user and token a presented secret belongs to, if it is known, not revoked
-    /// and not expired at `now`. Looks up by hash; the hashes are then compared in
+    /// The user and token a presented secret belongs to, if it is an owner-scope
+    /// token, known, not revoked, not expired at `now`, and its user is not disabled. Looks up by hash; the hashes are then compared in
     /// constant time.
     async fn authenticate(
         &self,
@@ -110,6 +110,35 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Option<(User, ApiToken)>, MetaError>;
 
     async fn tokens(&self, user: UserId) -> Result<Vec<ApiToken>, MetaError>;
+
+    /// Creates a token as `spec` says and returns its plaintext once (only its SHA-256
+    /// is stored). [`MetaError::UnknownUser`], or [`MetaError::UserDisabled`] when the
+    /// user is disabled (checked in the same transaction).
+    async fn issue_token(
+        &self,
+        spec: &NewToken<'_>,
+        now: Timestamp,
+    ) -> Result<(ApiToken, TokenSecret), MetaError>;
+
+    /// What a presented secret is, of any scope: valid, unknown, revoked, expired at
+    /// `now`, or belonging to a disabled user (checked in that order). Looks up by
+    /// hash; the hashes are then compared in constant time. [`MetaStore::authenticate`]
+    /// is the owner API's narrowing of this.
+    async fn check_token(&self, secret: &str, now: Timestamp) -> Result<TokenCheck, MetaError>;
+
+    /// A token by id, of any state.
+    async fn token(&self, id: TokenId) -> Result<Option<ApiToken>, MetaError>;
+
+    /// Every user, oldest first.
+    async fn list_users(&self) -> Result<Vec<User>, MetaError>;
+
+    /// Disables a user: from the commit on, none of its tokens authenticates. `false`
+    /// when it already was disabled (idempotent; the first time is kept).
+    async fn disable_user(&self, id: UserId, now: Timestamp) -> Result<bool, MetaError>;
+
+    /// Removes an owner from a package; `false` if the user was not an owner.
+    /// [`MetaError::UnknownPackage`] if there is no such package.
+    async fn remove_owner(&self, package: &str, user: UserId) -> Result<bool, MetaError>;
 
     /// Revokes a token (idempotent: revoking again keeps the first time).
     async fn revoke_token(&self, id: TokenId, now: Timestamp) -> Result<(), MetaError>;

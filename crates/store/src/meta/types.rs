@@ -69,6 +69,62 @@ pub struct User {
     pub name: String,
     pub email: Option<String>,
     pub created_at: Timestamp,
+    /// Set when an administrator disabled the user: none of its tokens authenticates.
+    pub disabled_at: Option<Timestamp>,
+}
+
+/// What an API token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenScope {
+    /// The owner API (publisher bindings) for the packages its user owns.
+    Owner,
+    /// The administrator API.
+    Admin,
+}
+
+impl TokenScope {
+    /// The value stored in the `scope` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Owner => "owner",
+            TokenScope::Admin => "admin",
+        }
+    }
+
+    /// Parses a stored or requested scope.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "owner" => Some(TokenScope::Owner),
+            "admin" => Some(TokenScope::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// What a presented token turned out to be ([`super::MetaStore::check_token`]). Only
+/// `Valid` authenticates; the other variants let the server say why it refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenCheck {
+    Valid(User, ApiToken),
+    /// No token has this hash.
+    Unknown,
+    /// The token was revoked (at the time given).
+    Revoked(Timestamp),
+    /// The token expired (at the time given).
+    Expired(Timestamp),
+    /// The token's user is disabled.
+    UserDisabled(String),
+}
+
+/// What [`super::MetaStore::issue_token`] creates.
+#[derive(Debug, Clone, Copy)]
+pub struct NewToken<'a> {
+    pub user: UserId,
+    pub label: &'a str,
+    pub scope: TokenScope,
+    /// Owner tokens only: the packages it is limited to.
+    pub packages: Option<&'a [String]>,
+    pub expires_at: Option<Timestamp>,
 }
 
 /// An API token's metadata. The secret itself is never stored, only its SHA-256.
@@ -81,6 +137,11 @@ pub struct ApiToken {
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+    /// What the token may do.
+    pub scope: TokenScope,
+    /// Owner tokens: the only packages it may act on (`None`: every package its user
+    /// owns, and names nobody owns yet).
+    pub packages: Option<Vec<String>>,
 }
 
 /// The plaintext of a freshly created token (`vouch_` + 64 hex digits). Shown once:

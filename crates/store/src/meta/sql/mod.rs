@@ -71,6 +71,34 @@ impl MetaStore for Store {
         users::revoke_token(&self.pool, id, now).await
     }
 
+    async fn issue_token(
+        &self,
+        spec: &NewToken<'_>,
+        now: Timestamp,
+    ) -> Result<(ApiToken, TokenSecret), MetaError> {
+        users::issue_token(&self.pool, spec, now).await
+    }
+
+    async fn check_token(&self, secret: &str, now: Timestamp) -> Result<TokenCheck, MetaError> {
+        users::check_token(&self.pool, secret, now).await
+    }
+
+    async fn token(&self, id: TokenId) -> Result<Option<ApiToken>, MetaError> {
+        users::token_by_id(&self.pool, id).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, MetaError> {
+        users::list_users(&self.pool).await
+    }
+
+    async fn disable_user(&self, id: UserId, now: Timestamp) -> Result<bool, MetaError> {
+        users::disable_user(&self.pool, id, now).await
+    }
+
+    async fn remove_owner(&self, package: &str, user: UserId) -> Result<bool, MetaError> {
+        packages::remove_owner(&self.pool, package, user).await
+    }
+
     async fn create_package(
         &self,
         name: &str,

@@ -106,6 +106,31 @@ pub(super) async fn package(pool: &Pool<Db>, name: &str) -> Result<Option<Packag
     package_in(&mut conn, name).await
 }
 
+pub(super) async fn remove_owner(
+    pool: &Pool<Db>,
+    package: &str,
+    user: UserId,
+) -> Result<bool, MetaError> {
+    let mut tx = begin_write(pool)
+        .await
+        .map_err(MetaError::db("begin remove owner"))?;
+    let pkg = package_in(&mut tx, package)
+        .await?
+        .ok_or_else(|| MetaError::UnknownPackage {
+            name: package.into(),
+        })?;
+    let done = sqlx::query("DELETE FROM package_owners WHERE package_id = $1 AND user_id = $2")
+        .bind(pkg.id.0)
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(MetaError::db("remove owner"))?;
+    tx.commit()
+        .await
+        .map_err(MetaError::db("commit remove owner"))?;
+    Ok(done.rows_affected() == 1)
+}
+
 pub(super) async fn add_owner(
     pool: &Pool<Db>,
     package: &str,

@@ -7,9 +7,9 @@ use crate::meta::*;
 
 type DbRow = <Db as sqlx::Database>::Row;
 
-pub(super) const USER_COLS: &str = "u.id, u.name, u.email, u.created_at";
-pub(super) const TOKEN_COLS: &str =
-    "t.id AS t_id, t.user_id, t.label, t.token_hash, t.created_at AS t_created_at, t.expires_at, t.revoked_at";
+pub(super) const USER_COLS: &str = "u.id, u.name, u.email, u.created_at, u.disabled_at";
+pub(super) const TOKEN_COLS: &str = "t.id AS t_id, t.user_id, t.label, t.token_hash, \
+     t.created_at AS t_created_at, t.expires_at, t.revoked_at, t.scope, t.packages";
 pub(super) const VERSION_COLS: &str = "v.id, v.package_id, v.version, v.blake3, v.sha256, v.size, \
      v.bundle_key, v.log_index, v.publisher, v.issuer, v.binding_id, v.created_at";
 
@@ -52,7 +52,13 @@ pub(super) fn user(r: &DbRow) -> Result<User, MetaError> {
         name: get(r, "name")?,
         email: get(r, "email")?,
         created_at: Timestamp(get(r, "created_at")?),
+        disabled_at: ts(get(r, "disabled_at")?),
     })
+}
+
+/// The `packages` column: names one per line, NULL for no restriction.
+pub(super) fn packages_column(packages: Option<&[String]>) -> Option<String> {
+    packages.map(|p| p.join("\n"))
 }
 
 /// A token row and its stored hash (compared by the caller, in constant time).
@@ -65,6 +71,16 @@ pub(super) fn token(r: &DbRow) -> Result<(ApiToken, Vec<u8>), MetaError> {
             created_at: Timestamp(get(r, "t_created_at")?),
             expires_at: ts(get(r, "expires_at")?),
             revoked_at: ts(get(r, "revoked_at")?),
+            scope: {
+                let s: String = get(r, "scope")?;
+                TokenScope::parse(&s).ok_or(MetaError::Corrupt {
+                    table: "api_tokens",
+                    column: "scope",
+                    reason: "neither owner nor admin",
+                })?
+            },
+            packages: get::<Option<String>>(r, "packages")?
+                .map(|p| p.split('\n').map(str::to_owned).collect()),
         },
         get(r, "token_hash")?,
     ))

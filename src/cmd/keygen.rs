@@ -1,0 +1,99 @@
+//! `vouch keygen`: makes the secrets a production server needs (log key, witness key, TOKEN_ENC_KEY, internal token), each written once to a new 0600 file.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use serde_json::json;
+use vouch_registry::keygen::{self, KeygenError, NoteKeyKind};
+
+use crate::output::{print_json, CodedError, Exit};
+
+/// Make the secrets a production server needs; no other tool is required.
+///
+/// Every command writes a NEW file created with mode 0600 and refuses to overwrite one
+/// (KEYGEN_E002). The file holds exactly what the configuration's environment variable
+/// must hold; public halves are printed on stdout.
+///
+/// Example: vouch keygen log registry.example.org/log --out /etc/vouch/log.key
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    sub: Sub,
+}
+
+#[derive(Debug, Subcommand)]
+enum Sub {
+    /// The log's checkpoint signing key (Ed25519, signed-note type 0x01) for `[log]
+    /// signing_key_env`. NAME must be the log's origin (`[log] origin`). Prints the
+    /// verifier key clients pin (`vouch log ... --key VKEY`).
+    Log(NoteKey),
+    /// The built-in witness's cosignature key (type 0x04) for `[witness]
+    /// signing_key_env`. Prints its verifier key.
+    Witness(NoteKey),
+    /// A TOKEN_ENC_KEY (64 hex digits) for `[registry] token_enc_key_env`: it seals
+    /// the CA, TSA, CT and registry keys at rest. Keep a copy offline: without it the
+    /// sealed keys cannot be opened.
+    TokenEncKey(Secret),
+    /// A bearer token for `[internal] token_env` (the internal add-entry endpoint).
+    InternalToken(Secret),
+}
+
+#[derive(Debug, clap::Args)]
+struct NoteKey {
+    /// The key name: for a log key the log's origin, e.g. registry.example.org/log.
+    name: String,
+    /// Where to write the private key (a new file, mode 0600).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Print one JSON object: {"name", "private_key_file", "verifier_key"}.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct Secret {
+    /// Where to write it (a new file, mode 0600).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Print one JSON object: {"file"}.
+    #[arg(long)]
+    json: bool,
+}
+
+fn coded(e: KeygenError) -> anyhow::Error {
+    CodedError::new(e.code(), Exit::Error, e.to_string()).into()
+}
+
+pub fn run(args: Args) -> anyhow::Result<Exit> {
+    match args.sub {
+        Sub::Log(k) => note_key(k, NoteKeyKind::Log),
+        Sub::Witness(k) => note_key(k, NoteKeyKind::Witness),
+        Sub::TokenEncKey(s) => secret(s, &keygen::token_enc_key().map_err(coded)?),
+        Sub::InternalToken(s) => secret(s, &keygen::bearer_token().map_err(coded)?),
+    }
+}
+
+fn note_key(k: NoteKey, kind: NoteKeyKind) -> anyhow::Result<Exit> {
+    let vkey = keygen::write_note_key(&k.name, kind, &k.out).map_err(coded)?;
+    if k.json {
+        print_json(&json!({
+            "name": k.name,
+            "private_key_file": k.out.display().to_string(),
+            "verifier_key": vkey.to_string(),
+        }))?;
+    } else {
+        println!("{vkey}");
+        eprintln!("private key written to {} (mode 0600)", k.out.display());
+    }
+    Ok(Exit::Ok)
+}
+
+fn secret(s: Secret, text: &str) -> anyhow::Result<Exit> {
+    keygen::write_new_secret(&s.out, text).map_err(coded)?;
+    if s.json {
+        print_json(&json!({"file": s.out.display().to_string()}))?;
+    } else {
+        eprintln!("written to {} (mode 0600)", s.out.display());
+    }
+    Ok(Exit::Ok)
+}
