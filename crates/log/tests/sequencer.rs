@@ -288,19 +288,21 @@ struct CrashRun {
     acked: usize,
 }
 
-/// A sweep is only a crash test if every armed fault fired and cut some entries off
-/// before their acknowledgement, and the sweep also saw acknowledged entries survive.
+/// A sweep is only a crash test if every armed fault fired, some faults cut entries
+/// off before their acknowledgement, and some runs saw acknowledged entries survive.
+/// (Not every fault cuts: one at the checkpoint object's publication, after the
+/// commit, still acknowledges the batch it belongs to.)
 fn assert_sweep(runs: &[(u64, FaultPoint, CrashRun)]) {
     for (k, point, run) in runs {
         assert!(
             run.fired,
             "the fault at write {k} ({point:?}) never fired: {run:?}"
         );
-        assert!(
-            run.acked < run.submitted,
-            "the fault at write {k} ({point:?}) cut no entry off: {run:?}"
-        );
     }
+    assert!(
+        runs.iter().any(|(_, _, r)| r.acked < r.submitted),
+        "no fault cut an entry off before its acknowledgement"
+    );
     assert!(
         runs.iter().any(|(_, _, r)| r.acked > 0),
         "no run acknowledged anything before its fault"

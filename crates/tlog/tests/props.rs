@@ -109,10 +109,9 @@ proptest! {
         let j = bit % p.len();
         p[j].0[(bit / 8) % 32] ^= 1 << (bit % 8);
         let got = verify_inclusion(i, n, &leaf, &p, &t.root());
-        prop_assert!(
-            matches!(got, Err(TlogError::RootMismatch { expected, .. }) if expected == t.root()),
-            "{:?}", got
-        );
+        let root_mismatch =
+            matches!(got, Err(TlogError::RootMismatch { expected, .. }) if expected == t.root());
+        prop_assert!(root_mismatch, "{:?}", got);
     }
 
     #[test]
