@@ -147,7 +147,6 @@ impl Resp {
     fn code(&self) -> String {
         self.json()["code"].as_str().unwrap_or_default().to_owned()
     }
-    #[track_caller]
     /// A PUB_E005 refusal naming `check` (a VERIFY code or a statement check) first.
     #[track_caller]
     fn refused_at(&self, check: &str) {
@@ -162,6 +161,7 @@ impl Resp {
         );
     }
 
+    #[track_caller]
     fn expect(&self, status: u16, code: &str) -> &Self {
         assert_eq!(
             (self.status, self.code().as_str()),
