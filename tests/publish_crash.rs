@@ -231,7 +231,16 @@ async fn sigkill_during_publishes_leaves_no_partial_entry_and_no_visible_orphan(
     let mut iterations = 0u64;
     let mut killed_mid_flight = 0usize;
     let mut refused = 0usize;
-    while iterations < 3 || (iterations < 12 && started.elapsed() < Duration::from_secs(20)) {
+    // How long the first acknowledgement took in the last "kill after the first ack"
+    // iteration: the window for the random kills.
+    let mut first_ack = Duration::from_millis(500);
+    // At least 3 iterations; more (within the bound) until both a kill after an
+    // acknowledgement and a kill that cut uploads off have happened.
+    while iterations < 3
+        || ((acked.is_empty() || killed_mid_flight == 0)
+            && iterations < 12
+            && started.elapsed() < Duration::from_secs(20))
+    {
         iterations += 1;
         let (mut child, base) = start(&data);
         let indexed = check(&http, &base, &data, &acked, &attempted).await;
@@ -269,19 +278,40 @@ async fn sigkill_during_publishes_leaves_no_partial_entry_and_no_visible_orphan(
             attempted.insert(blake3::hash(&a).to_hex().to_string());
             jobs.push((version, a, b));
         }
-        let mut tasks = Vec::new();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let spawned = Instant::now();
+        let total = jobs.len();
         for (version, a, b) in jobs {
-            let (http, base) = (http.clone(), base.clone());
-            tasks.push(tokio::spawn(async move {
-                (version, upload(&http, &base, &a, &b).await)
-            }));
+            let (http, base, tx) = (http.clone(), base.clone(), tx.clone());
+            tokio::spawn(async move {
+                let _ = tx.send((version, upload(&http, &base, &a, &b).await));
+            });
         }
-        // Kill at a random instant while the uploads run (or right after).
-        tokio::time::sleep(Duration::from_millis(rng.next() % 500)).await;
+        drop(tx);
+        // Odd iterations kill right after the first acknowledgement (so some publishes
+        // are acknowledged and the rest are in flight); even ones at a random instant
+        // before the first acknowledgement took last time (so uploads are cut).
+        let mut outcomes = Vec::new();
+        if iterations % 2 == 1 {
+            while let Some((version, out)) = rx.recv().await {
+                let published = matches!(out, Outcome::Published(_));
+                outcomes.push((version, out));
+                if published {
+                    first_ack = spawned.elapsed();
+                    break;
+                }
+            }
+        } else {
+            let window = first_ack.as_millis().max(1) as u64;
+            tokio::time::sleep(Duration::from_millis(rng.next() % window)).await;
+        }
         child.kill().unwrap();
         let _ = child.wait();
-        for t in tasks {
-            let (version, out) = t.await.unwrap();
+        while let Some(done) = rx.recv().await {
+            outcomes.push(done);
+        }
+        assert_eq!(outcomes.len(), total, "every upload task reported");
+        for (version, out) in outcomes {
             match out {
                 Outcome::Published(out) => {
                     assert!(
@@ -311,4 +341,11 @@ async fn sigkill_during_publishes_leaves_no_partial_entry_and_no_visible_orphan(
         acked.len()
     );
     assert!(iterations >= 3);
+    // The kills must really have happened mid-flight, and publishes must have been
+    // acknowledged: otherwise the invariants above were never put to the test.
+    assert!(
+        !acked.is_empty(),
+        "no publish was acknowledged before a kill"
+    );
+    assert!(killed_mid_flight > 0, "no kill cut an upload off");
 }

@@ -51,8 +51,16 @@ fn quickstart_runs_every_step_and_reports_json() {
     assert_eq!(step("fetch")["verified"], true);
     assert_eq!(step("audit")["verified"], 1);
     assert_eq!(step("audit")["transparency_ok"], true);
-    assert_eq!(step("refused")["code"], "PUB_E006");
+    // Each refusal reports what was observed: exit 1 and the refused step's own code.
+    let refusal = |v: serde_json::Value, code: &str| {
+        assert_eq!(v, serde_json::json!({ "exit": 1, "code": code }), "{v}");
+    };
+    refusal(step("refused")["publish"].clone(), "PUB_E006");
     assert_eq!(step("append")["indexes"].as_array().map(Vec::len), Some(5));
-    assert_eq!(step("proof")["forgery_refused"], true);
-    assert_eq!(step("sigstore")["other_identity_refused"], true);
+    let passed = serde_json::json!({ "exit": 0, "code": null });
+    assert_eq!(step("proof")["verify"], passed);
+    refusal(step("proof")["forgery"].clone(), "LOG_E002");
+    assert_eq!(step("sigstore")["verify"], passed);
+    refusal(step("sigstore")["other_identity"].clone(), "VERIFY_E024");
+    assert_eq!(step("release")["verify"], passed);
 }

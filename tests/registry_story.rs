@@ -242,15 +242,14 @@ fn story(server: &Server) {
     let before = std::fs::read_to_string(work.join("vouch.lock")).unwrap();
     let spec = format!("{PACKAGE}@2.0.0");
     let out = vouch(work, &["fetch", &spec, "--server", url]);
-    // Either the registry notices (it re-hashes what it serves) or fetch does (FETCH_E001).
-    assert_ne!(
-        out.status.code(),
-        Some(0),
-        "a corrupted archive was accepted"
-    );
+    // The registry re-hashes every blob it serves and refuses a corrupted one (500,
+    // SERVE_E007); fetch reports that as a registry error (REG_E003, exit 2). Fetch's
+    // own digest check (FETCH_E001) is tested against a lying registry in
+    // tests/fetch_hostile.rs.
+    refused(&out, 2, "REG_E003");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("FETCH_E001") || err.contains("answered 500"),
+        err.contains("downloading the archive: the registry answered 500 Internal Server Error with code SERVE_E007"),
         "{err}"
     );
     assert_eq!(
@@ -287,7 +286,14 @@ fn tampering(work: &Path, server: &Server) {
     let pkg = &mut lock["package"].as_array_mut().unwrap()[0];
     pkg.as_table_mut().unwrap()["leaf_hash"] = toml::Value::String("00".repeat(32));
     write(&lock);
-    refused(&vouch(work, &["audit", "transparency"]), 1, "AUDIT_E001");
+    let out = vouch(work, &["audit", "transparency"]);
+    refused(&out, 1, "AUDIT_E001");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{PACKAGE}@1.0.0 is not at log index"))
+            && err.contains("proof does not verify"),
+        "{err}"
+    );
     restore();
 
     // A stored checkpoint signed by another key.
@@ -303,7 +309,14 @@ fn tampering(work: &Path, server: &Server) {
     let forged = vouch_tlog::sign_note(&cp.to_text(), &[&forger]).unwrap();
     server_t["checkpoint"] = toml::Value::String(forged);
     write(&lock);
-    refused(&vouch(work, &["audit", "transparency"]), 1, "AUDIT_E001");
+    let out = vouch(work, &["audit", "transparency"]);
+    refused(&out, 1, "AUDIT_E001");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the checkpoint stored in the lockfile for")
+            && err.contains("does not verify with the pinned log key"),
+        "{err}"
+    );
     let server_t = lock["server"].as_array_mut().unwrap()[0]
         .as_table_mut()
         .unwrap();
@@ -318,7 +331,11 @@ fn tampering(work: &Path, server: &Server) {
     write(&lock);
     let out = vouch(work, &["audit", "transparency"]);
     refused(&out, 1, "AUDIT_E001");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("disagrees"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("'s log disagrees with the checkpoint the lockfile stored"),
+        "{err}"
+    );
     restore();
 
     // A cached archive that no longer matches the lock.

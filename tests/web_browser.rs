@@ -1,8 +1,9 @@
 //! The web UI in a real browser: starts `vouch serve --dev`, drives Debian's headless Chromium with playwright-core (tests/web/script.mjs) to sign in, rotate the registry key through its confirmation page and find the rotation in the audit log, then asserts here on the JSON the script prints. Screenshots land in target/web-screenshots/ (kept by CI).
 //!
 //! Needs /usr/bin/chromium, node and npm. When Chromium is missing the test installs
-//! it with apt-get if it runs as root; otherwise it skips with a loud message, except
-//! under CI (`CI` set), where a missing prerequisite fails the test.
+//! it with apt-get if it runs as root. A prerequisite that is still missing fails the
+//! test with a message naming the tool, everywhere: a browser test that cannot run
+//! must never pass (.ci/run installs chromium).
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -17,15 +18,10 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Skips (returns `None`) with a loud message, or fails under CI.
-fn unavailable(what: &str) -> Option<()> {
-    if std::env::var_os("CI").is_some() {
-        panic!("web_browser: {what}; CI must run the browser test (.ci/run installs chromium)");
-    }
-    eprintln!("\n==========================================================");
-    eprintln!("web_browser: SKIPPED: {what}");
-    eprintln!("==========================================================\n");
-    None
+/// Fails the test: the browser cannot run, and a skipped browser test would pass
+/// silently.
+fn unavailable(what: &str) -> ! {
+    panic!("web_browser cannot run: {what}; install it (.ci/run installs chromium as root)");
 }
 
 fn is_root() -> bool {
@@ -38,13 +34,13 @@ fn run_quiet(cmd: &mut Command) -> bool {
 }
 
 /// Makes sure Debian's chromium is installed (apt-get as root).
-fn ensure_chromium() -> Option<()> {
+fn ensure_chromium() {
     if Path::new(CHROMIUM).exists() {
-        return Some(());
+        return;
     }
     if !is_root() {
-        return unavailable(
-            "/usr/bin/chromium is missing and apt-get needs root (apt-get install chromium)",
+        unavailable(
+            "chromium (/usr/bin/chromium) is missing and apt-get needs root (apt-get install chromium)",
         );
     }
     eprintln!("web_browser: installing Debian's chromium with apt-get");
@@ -65,15 +61,14 @@ fn ensure_chromium() -> Option<()> {
         ])
         && Path::new(CHROMIUM).exists();
     if !installed {
-        return unavailable("apt-get install chromium failed");
+        unavailable("chromium: apt-get install chromium failed");
     }
-    Some(())
 }
 
 /// `npm ci` in tests/web: playwright-core exactly as package-lock.json pins it.
-fn ensure_driver() -> Option<()> {
+fn ensure_driver() {
     if !run_quiet(Command::new("node").arg("--version").stdout(Stdio::null())) {
-        return unavailable("node is not installed");
+        unavailable("node is not installed (or `node --version` failed)");
     }
     let ok = run_quiet(
         Command::new("npm")
@@ -83,9 +78,10 @@ fn ensure_driver() -> Option<()> {
             .stdout(Stdio::null()),
     );
     if !ok {
-        return unavailable("`npm ci` in tests/web failed (is the npm registry reachable?)");
+        unavailable(
+            "npm: `npm ci` in tests/web failed (is npm installed and its registry reachable?)",
+        );
     }
-    Some(())
 }
 
 /// Kills the server when the test ends, however it ends.
@@ -172,9 +168,8 @@ fn strings(v: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn rotate_the_registry_key_in_headless_chromium() {
-    if ensure_chromium().is_none() || ensure_driver().is_none() {
-        return;
-    }
+    ensure_chromium();
+    ensure_driver();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (server, base) = start_server(&data);

@@ -104,7 +104,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     }
     result?;
     if args.json {
-        print_json(&serde_json::json!({ "ok": true, "steps": demo.steps }))?;
+        // `ok` is what the story observed: every step held (an error returned above).
+        print_json(&serde_json::json!({ "ok": ok, "steps": demo.steps }))?;
     } else {
         demo.say("\nAll checks held.");
     }
@@ -116,6 +117,30 @@ struct Server {
     url: String,
     /// The log's verifier key, as the server announced it.
     vkey: String,
+}
+
+/// What one `vouch` run did: its exit status and the `error[CODE]` it printed, if any.
+/// The report carries these observations, never a verdict the demo assumed.
+struct Observed {
+    exit: i32,
+    code: Option<String>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Observed {
+    fn verdict(&self) -> serde_json::Value {
+        serde_json::json!({ "exit": self.exit, "code": self.code })
+    }
+}
+
+/// The code of the first `error[CODE]: ...` line on stderr (see `output::report_error`).
+fn error_code(stderr: &str) -> Option<String> {
+    stderr.lines().find_map(|line| {
+        let rest = line.strip_prefix("error[")?;
+        let (code, _) = rest.split_once("]: ")?;
+        Some(code.to_owned())
+    })
 }
 
 impl Demo {
@@ -134,35 +159,70 @@ impl Demo {
     /// Runs `vouch ARGS`, printing the command line; returns stdout. `expect_exit`
     /// is the exit status the step requires.
     fn vouch(&self, args: &[&str], expect_exit: i32) -> anyhow::Result<String> {
-        self.vouch_full(args, expect_exit).map(|(out, _)| out)
+        self.vouch_full(args, expect_exit).map(|o| o.stdout)
     }
 
-    /// Like [`Demo::vouch`], returning stdout and stderr.
-    fn vouch_full(&self, args: &[&str], expect_exit: i32) -> anyhow::Result<(String, String)> {
+    /// Like [`Demo::vouch`], returning everything observed.
+    fn vouch_full(&self, args: &[&str], expect_exit: i32) -> anyhow::Result<Observed> {
+        let seen = self.observe(args)?;
+        if seen.exit != expect_exit {
+            bail!(CodedError::new(
+                "CLI_E001",
+                Exit::Error,
+                format!(
+                    "quickstart step `vouch {}` exited {}, expected {expect_exit}: {}",
+                    args.join(" "),
+                    seen.exit,
+                    seen.stderr.trim()
+                )
+            ));
+        }
+        for line in seen.stdout.lines().chain(seen.stderr.lines()).take(12) {
+            self.say(&format!("    {line}"));
+        }
+        Ok(seen)
+    }
+
+    /// Runs a step that must be refused: exit 1 (verification failed) with exactly the
+    /// error code `code`. Returns the observed verdict for the JSON report.
+    fn refused(&self, args: &[&str], code: &str) -> anyhow::Result<serde_json::Value> {
+        let seen = self.vouch_full(args, Exit::VerifyFailed.as_i32())?;
+        if seen.code.as_deref() != Some(code) {
+            bail!(CodedError::new(
+                "CLI_E001",
+                Exit::Error,
+                format!(
+                    "quickstart step `vouch {}` was refused with {}, expected {code}: {}",
+                    args.join(" "),
+                    seen.code.as_deref().unwrap_or("no error code"),
+                    seen.stderr.trim()
+                )
+            ));
+        }
+        Ok(seen.verdict())
+    }
+
+    /// Runs a step that must pass (exit 0). Returns the observed verdict.
+    fn passed(&self, args: &[&str]) -> anyhow::Result<serde_json::Value> {
+        Ok(self.vouch_full(args, Exit::Ok.as_i32())?.verdict())
+    }
+
+    /// Runs `vouch ARGS` and records what happened, whatever the exit status.
+    fn observe(&self, args: &[&str]) -> anyhow::Result<Observed> {
         self.say(&format!("  $ vouch {}", args.join(" ")));
         let out = Command::new(&self.exe)
             .args(args)
             .current_dir(&self.dir)
             .output()
             .with_context(|| format!("running vouch {}", args[0]))?;
-        let code = out.status.code().unwrap_or(-1);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        if code != expect_exit {
-            bail!(CodedError::new(
-                "CLI_E001",
-                Exit::Error,
-                format!(
-                    "quickstart step `vouch {}` exited {code}, expected {expect_exit}: {}",
-                    args.join(" "),
-                    stderr.trim()
-                )
-            ));
-        }
-        for line in stdout.lines().chain(stderr.lines()).take(12) {
-            self.say(&format!("    {line}"));
-        }
-        Ok((stdout, stderr))
+        Ok(Observed {
+            // A signal has no exit status; -1 never matches an expected one.
+            exit: out.status.code().unwrap_or(-1),
+            code: error_code(&stderr),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr,
+        })
     }
 
     fn start_server(&mut self) -> anyhow::Result<Server> {
@@ -292,7 +352,7 @@ impl Demo {
         write_sample_project(&other, "1.0.1")?;
         let token = self.dev_token(&url, OTHER_WORKFLOW, "other.token")?;
         let o = path_str(&other)?;
-        let (_, err) = self.vouch_full(
+        let refused = self.refused(
             &[
                 "publish",
                 &o,
@@ -301,21 +361,11 @@ impl Demo {
                 "--identity-token-file",
                 &token,
             ],
-            1,
+            "PUB_E006",
         )?;
-        if !err.contains("PUB_E006") {
-            bail!(CodedError::new(
-                "CLI_E001",
-                Exit::Error,
-                format!(
-                    "expected the refused publish to report PUB_E006, it said: {}",
-                    err.trim()
-                )
-            ));
-        }
         self.step(
             "refused",
-            serde_json::json!({ "code": "PUB_E006", "workflow": OTHER_WORKFLOW }),
+            serde_json::json!({ "publish": refused, "workflow": OTHER_WORKFLOW }),
         );
         self.say(&format!(
             "\nRegistry URLs:\n  {}\n  {url}/api/v1/packages/{SAMPLE_PACKAGE}\n  {url}/api/v1/packages/{SAMPLE_PACKAGE}/publishers\n  {}\n  {url}/api/v1/trust-config\n  {url}/api/v1/openapi.json",
@@ -399,19 +449,17 @@ impl Demo {
         let proof_file = self.dir.join("entry.tlog-proof");
         std::fs::write(&proof_file, &proof)?;
         let (pf, ef) = (path_str(&proof_file)?, path_str(&entry_file)?);
-        self.vouch(
-            &["log", "verify-proof", &pf, "--entry", &ef, "--key", &vkey],
-            0,
-        )?;
+        let verified =
+            self.passed(&["log", "verify-proof", &pf, "--entry", &ef, "--key", &vkey])?;
         std::fs::write(&entry_file, "a forged entry")?;
-        self.say("  and a forged entry against the same proof is refused (exit 1):");
-        self.vouch(
+        self.say("  and a forged entry against the same proof is refused (LOG_E002, exit 1):");
+        let forgery = self.refused(
             &["log", "verify-proof", &pf, "--entry", &ef, "--key", &vkey],
-            1,
+            "LOG_E002",
         )?;
         self.step(
             "proof",
-            serde_json::json!({ "index": last, "verified": true, "forgery_refused": true }),
+            serde_json::json!({ "index": last, "verify": verified, "forgery": forgery }),
         );
 
         self.say("\n10. Verify a real public-good Sigstore bundle offline (a conda package signed in GitHub Actions):");
@@ -420,29 +468,26 @@ impl Demo {
         std::fs::write(&bundle, SAMPLE_BUNDLE)?;
         std::fs::write(&artifact, SAMPLE_ARTIFACT)?;
         let (b, a) = (path_str(&bundle)?, path_str(&artifact)?);
-        self.vouch(
-            &[
-                "verify",
-                &a,
-                "--bundle",
-                &b,
-                "--certificate-identity",
-                SAMPLE_IDENTITY,
-                "--certificate-oidc-issuer",
-                SAMPLE_ISSUER,
-            ],
-            0,
-        )?;
-        self.say("  and the same bundle with another expected identity is refused (exit 1):");
-        self.vouch(
+        let verified = self.passed(&[
+            "verify",
+            &a,
+            "--bundle",
+            &b,
+            "--certificate-identity",
+            SAMPLE_IDENTITY,
+            "--certificate-oidc-issuer",
+            SAMPLE_ISSUER,
+        ])?;
+        self.say("  and the same bundle with another expected identity is refused (VERIFY_E024, exit 1):");
+        let other_identity = self.refused(
             &[
                 "verify", &a, "--bundle", &b,
                 "--certificate-identity", "https://github.com/someone-else/repo/.github/workflows/release.yml@refs/heads/main",
                 "--certificate-oidc-issuer", SAMPLE_ISSUER,
             ],
-            1,
+            "VERIFY_E024",
         )?;
-        self.step("sigstore", serde_json::json!({ "identity": SAMPLE_IDENTITY, "verified": true, "other_identity_refused": true }));
+        self.step("sigstore", serde_json::json!({ "identity": SAMPLE_IDENTITY, "verify": verified, "other_identity": other_identity }));
 
         self.say(
             "\n11. Seal a release directory and check it (the files also pass `sha256sum -c`):",
@@ -457,8 +502,11 @@ impl Demo {
         let r = path_str(&rel)?;
         self.vouch(&["release", "seal", &r, "--tag", "v1.0.0"], 0)?;
         let sums = path_str(&rel.join("SHA256SUMS"))?;
-        self.vouch(&["verify", "checksums", "--sums", &sums], 0)?;
-        self.step("release", serde_json::json!({ "dir": r, "verified": true }));
+        let verified = self.passed(&["verify", "checksums", "--sums", &sums])?;
+        self.step(
+            "release",
+            serde_json::json!({ "dir": r, "verify": verified }),
+        );
 
         let base = &server.url;
         self.say(&format!(

@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 pub struct Server {
     child: Child,
     pub url: String,
+    /// The server's data directory (not every test binary that shares this module reads it).
+    #[allow(dead_code)]
     pub data: PathBuf,
 }
 

@@ -200,11 +200,14 @@ fn embedded_sct_verifies_and_a_flipped_bit_fails() {
     assert!(poison.critical);
     assert_eq!(pre_tbs.to_der().unwrap(), issued.precertificate_tbs_der);
 
-    // Wrong issuer (the root's key hash instead of the intermediate's).
+    // Wrong issuer (the root's key hash instead of the intermediate's): the signed data
+    // differs, so the signature check is what refuses it.
     let root_spki = spki_der(ca.root_der());
     assert!(matches!(
         verify_embedded_sct(&issued.certificate_der, &root_spki, &ct_key),
-        Err(CaError::SctInvalid { .. })
+        Err(CaError::SctInvalid {
+            check: "signature does not verify"
+        })
     ));
 
     // Flip one bit in the SCT's signature, then one in the certified public key: the
@@ -217,7 +220,12 @@ fn embedded_sct_verifies_and_a_flipped_bit_fails() {
         .unwrap();
     let mut tampered = der.clone();
     tampered[at + sig.len() - 1] ^= 0x01;
-    assert!(verify_embedded_sct(&tampered, &issuer_spki, &ct_key).is_err());
+    assert!(matches!(
+        verify_embedded_sct(&tampered, &issuer_spki, &ct_key),
+        Err(CaError::SctInvalid {
+            check: "signature does not verify"
+        })
+    ));
 
     let point = proven.spki().subject_public_key.raw_bytes().to_vec();
     let at = der
@@ -507,4 +515,91 @@ fn project_python() -> std::path::PathBuf {
         .expect("run scripts/py-venv.sh");
     assert!(status.success(), "scripts/py-venv.sh failed");
     root.join("target/py-venv/bin/python")
+}
+
+/// Structured fuzzing of the embedded-SCT check: a real certificate, its real issuer
+/// and the real CT log key, with the SCT's own bytes mutated in place (the DER lengths
+/// stay valid, so parsing gets through and the log ID and signature checks are reached).
+/// No mutation may be accepted, and the sweep must reach the signature check.
+#[test]
+fn mutated_embedded_scts_reach_the_signature_check_and_never_verify() {
+    use proptest::test_runner::{Config, TestRunner};
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    let ca = ca_at(Arc::new(SystemClock));
+    let key = SigningKey::random(&mut rand_core::OsRng);
+    let proven = SigningRequest::from_json(&public_key_request(&key, SUBJECT))
+        .unwrap()
+        .prove_possession(SUBJECT)
+        .unwrap();
+    let issued = ca.issue(&proven, &identity()).unwrap();
+    let issuer_spki = spki_der(ca.intermediate_der());
+    let ct_key = ca.ct_log().public_key_der().to_vec();
+    let der = issued.certificate_der.clone();
+    let sct = issued.sct.to_tls_bytes();
+    let at = der
+        .windows(sct.len())
+        .position(|w| w == sct.as_slice())
+        .expect("the SCT's TLS bytes are embedded in the certificate");
+    verify_embedded_sct(&der, &issuer_spki, &ct_key).expect("the unmutated SCT verifies");
+
+    let checks: Mutex<BTreeMap<&'static str, usize>> = Mutex::new(BTreeMap::new());
+    let judge = |mutated: &[u8]| -> Result<(), String> {
+        match verify_embedded_sct(mutated, &issuer_spki, &ct_key) {
+            Ok(_) => Err("a mutated SCT verified".to_owned()),
+            Err(CaError::SctInvalid { check }) => {
+                *checks.lock().unwrap().entry(check).or_default() += 1;
+                Ok(())
+            }
+            Err(other) => Err(format!("unexpected error {other:?}")),
+        }
+    };
+
+    // Every byte of the SCT, one bit flipped: version, log ID, timestamp, extension
+    // length, algorithms, signature length and the signature itself.
+    for i in 0..sct.len() {
+        let mut m = der.clone();
+        m[at + i] ^= 0x01;
+        judge(&m).unwrap_or_else(|e| panic!("byte {i} of the SCT flipped: {e}"));
+    }
+    // Then random multi-byte mutations.
+    let mut runner = TestRunner::new(Config {
+        cases: 256,
+        ..Config::default()
+    });
+    let strategy = proptest::collection::vec((0..sct.len(), 1u8..=255), 1..4);
+    runner
+        .run(&strategy, |flips| {
+            let mut m = der.clone();
+            for (i, x) in &flips {
+                m[at + i] ^= x;
+            }
+            if m == der {
+                return Ok(()); // two flips cancelled out
+            }
+            judge(&m).map_err(proptest::test_runner::TestCaseError::fail)
+        })
+        .unwrap();
+
+    let checks = checks.into_inner().unwrap();
+    eprintln!("refusals by check: {checks:?}");
+    // The timestamp and signature bytes alone give dozens of cases that reach the
+    // cryptographic check; the log ID bytes reach the log ID check.
+    assert!(
+        checks
+            .get("signature does not verify")
+            .copied()
+            .unwrap_or(0)
+            >= 32,
+        "too few mutations reached the signature check: {checks:?}"
+    );
+    assert!(
+        checks
+            .get("log ID does not match the CT log key")
+            .copied()
+            .unwrap_or(0)
+            >= 32,
+        "too few mutations reached the log ID check: {checks:?}"
+    );
 }

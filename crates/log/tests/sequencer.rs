@@ -236,7 +236,7 @@ async fn crash_at_every_write(
     lock: Arc<dyn CheckpointLock>,
     k: u64,
     point: FaultPoint,
-) {
+) -> CrashRun {
     let plan = FaultPlan::new();
     let f_objects: Arc<dyn Objects> =
         Arc::new(Faulty::new(Arc::clone(&objects), Arc::clone(&plan)));
@@ -244,22 +244,30 @@ async fn crash_at_every_write(
         Arc::new(Faulty::new(Arc::clone(&lock), Arc::clone(&plan)));
     let mut acked = BTreeMap::new();
     let mut seen = Vec::new();
-    let start = match open(Arc::clone(&f_objects), Arc::clone(&f_lock)).await {
-        Ok(log) => {
-            let log = Arc::new(log);
-            plan.fail_write(k, point);
-            for round in 0..6 {
-                let got = add_all(&log, batch(&format!("r{round}"), 40 + round * 70)).await;
-                acked.extend(got);
-                seen.push(log.latest().note.clone());
-                if plan.tripped() {
-                    break;
-                }
-            }
-            log.abort();
-            log.latest().size
+    let mut submitted = 0usize;
+    // The plan is armed only after opening, so opening cannot fail.
+    let log = Arc::new(
+        open(Arc::clone(&f_objects), Arc::clone(&f_lock))
+            .await
+            .expect("opening before the fault is armed"),
+    );
+    plan.fail_write(k, point);
+    for round in 0..6 {
+        let entries = batch(&format!("r{round}"), 40 + round * 70);
+        submitted += entries.len();
+        let got = add_all(&log, entries).await;
+        acked.extend(got);
+        seen.push(log.latest().note.clone());
+        if plan.tripped() {
+            break;
         }
-        Err(_) => 0,
+    }
+    log.abort();
+    let start = log.latest().size;
+    let run = CrashRun {
+        fired: plan.tripped(),
+        submitted,
+        acked: acked.len(),
     };
     // Restart on the real stores.
     let log = Arc::new(open(Arc::clone(&objects), Arc::clone(&lock)).await.unwrap());
@@ -268,29 +276,64 @@ async fn crash_at_every_write(
     acked.extend(add_all(&log, batch("after", 300)).await);
     seen.push(log.latest().note.clone());
     check(&*objects, &*lock, &acked, &seen).await;
+    run
+}
+
+/// What one crash run did, so the sweep can prove its faults really fired.
+#[derive(Debug)]
+struct CrashRun {
+    /// The armed fault was hit (the "process" died).
+    fired: bool,
+    submitted: usize,
+    acked: usize,
+}
+
+/// A sweep is only a crash test if every armed fault fired, some faults cut entries
+/// off before their acknowledgement, and some runs saw acknowledged entries survive.
+/// (Not every fault cuts: one at the checkpoint object's publication, after the
+/// commit, still acknowledges the batch it belongs to.)
+fn assert_sweep(runs: &[(u64, FaultPoint, CrashRun)]) {
+    for (k, point, run) in runs {
+        assert!(
+            run.fired,
+            "the fault at write {k} ({point:?}) never fired: {run:?}"
+        );
+    }
+    assert!(
+        runs.iter().any(|(_, _, r)| r.acked < r.submitted),
+        "no fault cut an entry off before its acknowledgement"
+    );
+    assert!(
+        runs.iter().any(|(_, _, r)| r.acked > 0),
+        "no run acknowledged anything before its fault"
+    );
 }
 
 #[tokio::test]
 async fn crash_at_every_write_memory() {
+    let mut runs = Vec::new();
     for point in [
         FaultPoint::BeforePersist,
         FaultPoint::Partial,
         FaultPoint::AfterPersist,
     ] {
         for k in 0..22 {
-            crash_at_every_write(
+            let run = crash_at_every_write(
                 Arc::new(RemoteObjects::memory()),
                 Arc::new(MemoryLock::new()),
                 k,
                 point,
             )
             .await;
+            runs.push((k, point, run));
         }
     }
+    assert_sweep(&runs);
 }
 
 #[tokio::test]
 async fn crash_at_every_write_local_dir_and_sqlite() {
+    let mut runs = Vec::new();
     for point in [FaultPoint::BeforePersist, FaultPoint::AfterPersist] {
         for k in [0, 1, 2, 3, 5, 8, 13] {
             let dir = tempfile::tempdir().unwrap();
@@ -300,9 +343,11 @@ async fn crash_at_every_write_local_dir_and_sqlite() {
                     .await
                     .unwrap(),
             );
-            crash_at_every_write(objects, lock, k, point).await;
+            let run = crash_at_every_write(objects, lock, k, point).await;
+            runs.push((k, point, run));
         }
     }
+    assert_sweep(&runs);
 }
 
 #[tokio::test]

@@ -268,16 +268,28 @@ mod tests {
 
     #[test]
     fn refuses_sets_without_usable_keys() {
-        assert!(KeySet::parse(br#"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#).is_err());
-        assert!(KeySet::parse(br#"{"keys":{}}"#).is_err());
-        assert!(KeySet::parse(b"[]").is_err());
+        // An HMAC (`oct`) key is never usable: the set has no key left.
+        assert_eq!(
+            KeySet::parse(br#"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#).err(),
+            Some("no usable RS256 or ES256 key".to_owned())
+        );
+        assert_eq!(
+            KeySet::parse(br#"{"keys":{}}"#).err(),
+            Some("member \"keys\" is missing or not an array".to_owned())
+        );
+        assert!(KeySet::parse(b"[]")
+            .unwrap_err()
+            .starts_with("not a JWKS object: "));
     }
 
     #[test]
     fn skips_rsa_keys_below_2048_bits() {
         let n1024 = crate::jose::b64(&[0xC1; 128]);
         let doc = format!(r#"{{"keys":[{{"kty":"RSA","n":"{n1024}","e":"AQAB"}}]}}"#);
-        assert!(KeySet::parse(doc.as_bytes()).is_err());
+        assert_eq!(
+            KeySet::parse(doc.as_bytes()).err(),
+            Some("no usable RS256 or ES256 key".to_owned())
+        );
         let n2048 = crate::jose::b64(&[0xC1; 256]);
         let doc = format!(r#"{{"keys":[{{"kty":"RSA","n":"{n2048}","e":"AQAB"}}]}}"#);
         assert_eq!(

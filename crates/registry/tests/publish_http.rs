@@ -78,10 +78,16 @@ struct Server {
 }
 
 async fn start(pg: bool) -> Server {
+    start_with(pg, |_| {}).await
+}
+
+/// Like [`start`], with the configuration edited first.
+async fn start_with(pg: bool, edit: impl FnOnce(&mut ServeConfig)) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let cfg = ServeConfig::dev(dir.path());
+    let mut cfg = ServeConfig::dev(dir.path());
+    edit(&mut cfg);
     let mut secrets = Secrets::dev(dir.path(), &cfg).unwrap();
     let db = if pg {
         let db = PgDatabase::create().await;
@@ -141,6 +147,20 @@ impl Resp {
     fn code(&self) -> String {
         self.json()["code"].as_str().unwrap_or_default().to_owned()
     }
+    /// A PUB_E005 refusal naming `check` (a VERIFY code or a statement check) first.
+    #[track_caller]
+    fn refused_at(&self, check: &str) {
+        self.expect(400, "PUB_E005");
+        let detail = self.json()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            detail.starts_with(&format!("bundle verification failed: {check}")),
+            "expected the check {check:?} in the detail: {detail}"
+        );
+    }
+
     #[track_caller]
     fn expect(&self, status: u16, code: &str) -> &Self {
         assert_eq!(
@@ -662,11 +682,7 @@ async fn publish_refusals_carry_their_codes_and_store_nothing() {
     let a6 = archive(PKG, "6.0.0");
     let other = archive(PKG, "6.0.1");
     let r = s.upload(&a6, &bundle_for(&prod, &other).await).await;
-    r.expect(400, "PUB_E005");
-    assert!(r.json()["detail"]
-        .as_str()
-        .unwrap()
-        .contains("subject digest"));
+    r.refused_at("subject digest: ");
 
     // PUB_E005: wrong predicate type.
     let b = prod
@@ -674,15 +690,13 @@ async fn publish_refusals_carry_their_codes_and_store_nothing() {
         .await
         .unwrap();
     let r = s.upload(&a6, &b).await;
-    r.expect(400, "PUB_E005");
-    assert!(r.json()["detail"]
-        .as_str()
-        .unwrap()
-        .contains("predicate type"));
+    r.refused_at("predicate type: expected https://slsa.dev/provenance/v1");
 
     // PUB_E005: a message signature, not a DSSE statement.
     let b = prod.sign_artifact_digest(sha256(&a6)).await.unwrap();
-    s.upload(&a6, &b).await.expect(400, "PUB_E005");
+    s.upload(&a6, &b)
+        .await
+        .refused_at("content: expected a DSSE envelope");
 
     // PUB_E005: a tampered bundle (signature no longer verifies).
     let mut tampered: Value = serde_json::from_slice(&bundle_for(&prod, &a6).await).unwrap();
@@ -694,12 +708,13 @@ async fn publish_refusals_carry_their_codes_and_store_nothing() {
     raw[10] ^= 1;
     tampered["dsseEnvelope"]["signatures"][0]["sig"] = json!(base64_encode(&raw));
     let r = s.upload(&a6, &serde_json::to_vec(&tampered).unwrap()).await;
-    r.expect(400, "PUB_E005");
+    // The TSA's timestamp covers the signature bytes and is checked first.
+    r.refused_at("VERIFY_E022: ");
 
     // PUB_E005: not a bundle at all.
     s.upload(&a6, b"{\"hello\":1}")
         .await
-        .expect(400, "PUB_E005");
+        .refused_at("bundle format (VERIFY_E004): ");
 
     // PUB_E007 with different bytes for a taken version.
     let again = archive_with(
@@ -737,6 +752,100 @@ async fn publish_refusals_carry_their_codes_and_store_nothing() {
         "refusals are audited: {}",
         refused.len()
     );
+}
+
+/// Every PUB_E005 check that rests on the bundle itself, each named in the detail: a
+/// valid bundle from another instance (its CA, log and TSA are not this one's), a DSSE
+/// payload type other than in-toto, a statement `_type` that is not in-toto v1, and a
+/// managed-key bundle (no Fulcio certificate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bundles_failing_verification_name_the_check() {
+    let s = start(false).await;
+    let other = start(false).await;
+    s.register(PKG, WORKFLOW, None).await.expect(201, "");
+    let a = archive(PKG, "1.0.0");
+
+    // Signed by the other instance's CA, logged in its log, timestamped by its TSA.
+    let foreign = bundle_for(&other.ci_signer().await, &a).await;
+    // Its log is the first check to fail: this registry's trusted root has no such log.
+    // (Another instance's CA alone, with this log and TSA, is VERIFY_E013: see
+    // tests/verify_trust_boundaries.rs.)
+    s.upload(&a, &foreign)
+        .await
+        .refused_at("VERIFY_E016: trusted root has no matching transparency log");
+
+    let good: Value = serde_json::from_slice(&bundle_for(&s.ci_signer().await, &a).await).unwrap();
+    let edit = |f: &dyn Fn(&mut Value)| {
+        let mut b = good.clone();
+        f(&mut b);
+        serde_json::to_vec(&b).unwrap()
+    };
+
+    let b = edit(&|b| b["dsseEnvelope"]["payloadType"] = json!("application/json"));
+    s.upload(&a, &b).await.refused_at(
+        "payload type: expected application/vnd.in-toto+json, found \"application/json\"",
+    );
+
+    let b = edit(&|b| {
+        let payload = &mut b["dsseEnvelope"]["payload"];
+        let mut st: Value =
+            serde_json::from_slice(&base64_decode(payload.as_str().unwrap())).unwrap();
+        st["_type"] = json!("https://in-toto.io/Statement/v0.1");
+        *payload = json!(base64_encode(&serde_json::to_vec(&st).unwrap()));
+    });
+    s.upload(&a, &b).await.refused_at(
+        "statement type: expected https://in-toto.io/Statement/v1, found https://in-toto.io/Statement/v0.1",
+    );
+
+    // A managed-key bundle: the same signature, but a public-key hint instead of the
+    // certificate. The registry accepts only Fulcio certificates.
+    let b = edit(&|b| {
+        let vm = b["verificationMaterial"].as_object_mut().unwrap();
+        vm.remove("certificate");
+        vm.insert("publicKey".into(), json!({"hint": "managed-key-1"}));
+    });
+    s.upload(&a, &b).await.refused_at("VERIFY_E010: ");
+
+    // The untouched bundle is accepted: every refusal above was its edit's.
+    let r = s.upload(&a, &serde_json::to_vec(&good).unwrap()).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+}
+
+/// PUB_E010 for the archive: one byte over `[registry] max_blob_bytes` is refused
+/// while it streams, and nothing is stored; exactly the limit is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_archive_over_the_limit_is_refused() {
+    // Incompressible content, so the archive is larger than its bundle (the same limit
+    // bounds stored bundles).
+    let mut noise = Vec::with_capacity(64 << 10);
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    while noise.len() < 64 << 10 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        noise.extend_from_slice(&x.to_le_bytes());
+    }
+    let a = archive_with(
+        &format!("[package]\nname = \"{PKG}\"\nversion = \"1.0.0\"\n"),
+        &[("data.bin", &noise)],
+    );
+    let limit = a.len() as u64 - 1;
+    let s = start_with(false, |cfg| cfg.registry.max_blob_bytes = limit).await;
+    s.register(PKG, WORKFLOW, None).await.expect(201, "");
+    let b = bundle_for(&s.ci_signer().await, &a).await;
+    let r = s.upload(&a, &b).await;
+    r.expect(413, "PUB_E010");
+    assert_eq!(
+        r.json()["detail"],
+        format!("the archive is over the registry's limit of {limit} bytes")
+    );
+    assert_eq!(blob_count(s.dir.path()), 0, "nothing stored on refusal");
+
+    let s = start_with(false, |cfg| cfg.registry.max_blob_bytes = limit + 1).await;
+    s.register(PKG, WORKFLOW, None).await.expect(201, "");
+    let b = bundle_for(&s.ci_signer().await, &a).await;
+    let r = s.upload(&a, &b).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {

@@ -852,11 +852,13 @@ async fn serves_https_with_the_given_certificate() {
     assert_eq!(r.status(), 201);
     // A client that does not trust the certificate fails the handshake.
     let strict = reqwest::Client::builder().build().unwrap();
-    assert!(strict
+    let err = strict
         .get(format!("{base}/api/v1/trust-config"))
         .send()
         .await
-        .is_err());
+        .expect_err("an untrusted certificate must fail the handshake");
+    // Refused while connecting (the TLS handshake), not by an HTTP answer.
+    assert!(err.is_connect() && err.status().is_none(), "{err:?}");
     let _ = stop_tx.send(());
     server.await.unwrap().unwrap();
     let _ = t.clock;

@@ -95,6 +95,14 @@ fn sigstore_python() -> PathBuf {
     root.join("target/py-venv/bin/sigstore")
 }
 
+/// Asserts a sigstore-python refusal: exit 1 and the reason on stderr.
+#[track_caller]
+fn py_refused(out: &std::process::Output, reason: &str, what: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{what}: {err}");
+    assert!(err.contains(reason), "{what}: expected {reason:?}: {err}");
+}
+
 fn python_verify(
     trust_config: &Path,
     bundle: &Path,
@@ -165,12 +173,16 @@ async fn bundles_from_vouch_services_verify_with_vouch_and_sigstore_python() {
         verifier
             .verify(&Artifact::file(&artifact), &parsed, &good)
             .unwrap_or_else(|e| panic!("vouch verify: {e}"));
-        assert!(verifier
-            .verify(&Artifact::file(&artifact), &parsed, &wrong)
-            .is_err());
-        assert!(verifier
-            .verify(&Artifact::bytes(b"tampered".to_vec()), &parsed, &good)
-            .is_err());
+        let got = verifier.verify(&Artifact::file(&artifact), &parsed, &wrong);
+        assert!(
+            matches!(&got, Err(vouch_verify::VerifyError::IdentityMismatch { found: Some(f), .. }) if *f == server.identity()),
+            "{got:?}"
+        );
+        let got = verifier.verify(&Artifact::bytes(b"tampered".to_vec()), &parsed, &good);
+        assert!(
+            matches!(got, Err(vouch_verify::VerifyError::ArtifactMismatch { .. })),
+            "{got:?}"
+        );
     }
 
     // sigstore-python, with the server's trust configuration.
@@ -187,7 +199,16 @@ async fn bundles_from_vouch_services_verify_with_vouch_and_sigstore_python() {
     std::fs::write(&trust_config, &doc).unwrap();
     let tampered = dir.path().join("tampered.tar.gz");
     std::fs::write(&tampered, b"release bytez").unwrap();
-    for (name, bundle) in [("blob", &blob_bundle), ("dsse", &dsse_bundle)] {
+    // Each bundle kind fails a tampered artifact at its own check: the message digest
+    // the hashedrekord bundle documents, the in-toto statement's subject for DSSE.
+    for (name, bundle, tampered_reason) in [
+        ("blob", &blob_bundle, "Bundle message digest mismatch"),
+        (
+            "dsse",
+            &dsse_bundle,
+            "in-toto statement has no subject for digest",
+        ),
+    ] {
         let path = dir.path().join(format!("{name}.sigstore.json"));
         std::fs::write(&path, bundle).unwrap();
         let out = python_verify(
@@ -209,7 +230,11 @@ async fn bundles_from_vouch_services_verify_with_vouch_and_sigstore_python() {
             "https://github.com/evil/x/.github/workflows/x.yml@refs/heads/main",
             &server.issuer(),
         );
-        assert!(!out.status.success(), "{name}: another identity must fail");
+        py_refused(
+            &out,
+            "Certificate's SANs do not match",
+            &format!("{name}: another identity"),
+        );
         let tampered_path = dir.path().join(format!("{name}.tampered.sigstore.json"));
         std::fs::write(&tampered_path, bundle).unwrap();
         let out = python_verify(
@@ -219,9 +244,10 @@ async fn bundles_from_vouch_services_verify_with_vouch_and_sigstore_python() {
             &server.identity(),
             &server.issuer(),
         );
-        assert!(
-            !out.status.success(),
-            "{name}: a tampered artifact must fail"
+        py_refused(
+            &out,
+            tampered_reason,
+            &format!("{name}: a tampered artifact"),
         );
     }
 }

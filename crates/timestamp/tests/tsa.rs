@@ -340,5 +340,11 @@ fn sealed_material_round_trip_and_wrong_key() {
     // CA material does not open as TSA material.
     let ca =
         vouch_ca::CaMaterial::generate(&vouch_ca::CaConfig::default(), SystemTime::now()).unwrap();
-    assert!(TsaMaterial::open(&ca.seal(&key).unwrap(), &key).is_err());
+    // The purpose is authenticated: the same key does not open CA material as TSA
+    // material (AES-GCM fails exactly as for a wrong key).
+    let err = TsaMaterial::open(&ca.seal(&key).unwrap(), &key).unwrap_err();
+    assert!(
+        matches!(&err, TsaError::KeyMaterial { source } if source.code() == "CA_E020"),
+        "{err:?}"
+    );
 }

@@ -212,7 +212,13 @@ fn checkpoints_round_trip_and_reject_malformed_bodies() {
         (format!("o\n1\n{root}\n\next\n"), "empty extension line"),
         (format!("o\n1\n{root}"), "no final newline"),
     ] {
-        assert!(Checkpoint::parse(&text).is_err(), "{why}");
+        // The body is note text first: a missing final newline is the note's error.
+        let got = Checkpoint::parse(&text);
+        let typed = match why {
+            "no final newline" => matches!(got, Err(Error::NoteMalformed { .. })),
+            _ => matches!(got, Err(Error::Checkpoint { .. })),
+        };
+        assert!(typed, "{why}: {got:?}");
     }
     let log = Signer::from_seed("vouch.example/log", KeyType::Ed25519, &seed(3)).unwrap();
     let signed = sign_note(&cp.to_text(), &[&log]).unwrap();
@@ -277,8 +283,20 @@ fn cosignatures_verify_and_quorum_is_enforced() {
     );
     assert_eq!(Verifier::parse(&v.to_string()).unwrap(), v);
     // A cosigner key cannot make plain note signatures and vice versa.
-    assert!(ws[0].sign(&text).is_err());
-    assert!(log.cosign(&text, 1).is_err());
+    assert!(matches!(
+        ws[0].sign(&text),
+        Err(Error::KeyTypeMismatch {
+            expected: KeyType::Ed25519,
+            found: KeyType::Cosignature
+        })
+    ));
+    assert!(matches!(
+        log.cosign(&text, 1),
+        Err(Error::KeyTypeMismatch {
+            expected: KeyType::Cosignature,
+            found: KeyType::Ed25519
+        })
+    ));
     // A tampered timestamp fails verification.
     let mut bad = note.clone();
     bad.signatures[1].signature[7] ^= 1;

@@ -83,7 +83,25 @@ fn inclusion_proofs_match_reference_and_verify() {
             assert_eq!(p, path(i as usize, &l), "n={n} i={i}");
             verify_inclusion(i, n, &l[i as usize], &p, &t.root()).unwrap();
             if i + 1 < n {
-                assert!(verify_inclusion(i + 1, n, &l[i as usize], &p, &t.root()).is_err());
+                // The proof of i claimed for i + 1: a proof of the wrong length for that
+                // index, or one that folds to another root.
+                let want = path(i as usize + 1, &l).len();
+                let got = verify_inclusion(i + 1, n, &l[i as usize], &p, &t.root());
+                if want == p.len() {
+                    assert!(
+                        matches!(got, Err(Error::RootMismatch { expected, .. }) if expected == t.root()),
+                        "n={n} i={i}: {got:?}"
+                    );
+                } else {
+                    assert_eq!(
+                        got,
+                        Err(Error::ProofLength {
+                            expected: want,
+                            found: p.len()
+                        }),
+                        "n={n} i={i}"
+                    );
+                }
             }
         }
         assert_eq!(
@@ -111,7 +129,11 @@ fn consistency_proofs_match_reference_and_verify() {
             verify_subtree_consistency(0, m, n, &p, &old, &t.root()).unwrap();
             if m < n {
                 let wrong = root_of(&l[..m as usize - 1]);
-                assert!(verify_consistency(m, n, &p, &wrong, &t.root()).is_err());
+                let got = verify_consistency(m, n, &p, &wrong, &t.root());
+                assert!(
+                    matches!(got, Err(Error::RootMismatch { .. })),
+                    "m={m} n={n}: {got:?}"
+                );
             }
         }
     }
@@ -124,17 +146,27 @@ fn subtree_proofs_verify_for_every_valid_subtree() {
         for start in 0..n {
             for end in start + 1..=n {
                 if !is_valid_subtree(start, end) {
-                    assert!(subtree_consistency_proof(start, end, n, &t).is_err());
+                    assert_eq!(
+                        subtree_consistency_proof(start, end, n, &t),
+                        Err(Error::InvalidSubtree {
+                            start,
+                            end,
+                            size: n
+                        })
+                    );
                     continue;
                 }
                 let sub = root_of(&l[start as usize..end as usize]);
                 let p = subtree_consistency_proof(start, end, n, &t).unwrap();
                 verify_subtree_consistency(start, end, n, &p, &sub, &t.root())
                     .unwrap_or_else(|e| panic!("[{start},{end}) in {n}: {e}"));
-                assert!(
-                    verify_subtree_consistency(start, end, n, &p, &t.root(), &sub).is_err()
-                        || sub == t.root()
-                );
+                if sub != t.root() {
+                    let got = verify_subtree_consistency(start, end, n, &p, &t.root(), &sub);
+                    assert!(
+                        matches!(got, Err(Error::RootMismatch { .. })),
+                        "[{start},{end}) in {n} with the roots swapped: {got:?}"
+                    );
+                }
                 // Subtree inclusion is inclusion within the subtree.
                 for i in start..end {
                     let sl = &l[start as usize..end as usize];

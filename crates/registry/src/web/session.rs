@@ -61,12 +61,35 @@ impl Session {
     }
 }
 
+/// Where session deadlines read the time: monotonic (a wall-clock step must not sign
+/// anyone in or out), and injectable so tests can step it to a deadline exactly.
+pub trait SessionClock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> Instant;
+}
+
+/// The process's monotonic clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MonotonicClock;
+
+impl SessionClock for MonotonicClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
 /// The session table inside [`crate::AppState`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Sessions {
     /// Keyed by hex SHA-256 of the cookie value; a std lock held only for a map
     /// operation (never across an await).
     map: Mutex<HashMap<String, Session>>,
+    clock: Arc<dyn SessionClock>,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions::with_clock(Arc::new(MonotonicClock))
+    }
 }
 
 fn key(cookie_value: &str) -> String {
@@ -81,6 +104,14 @@ pub fn random_token() -> Result<String, WebError> {
 }
 
 impl Sessions {
+    /// An empty table whose deadlines read `clock`.
+    pub fn with_clock(clock: Arc<dyn SessionClock>) -> Self {
+        Sessions {
+            map: Mutex::new(HashMap::new()),
+            clock,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
         // Entries are replaced whole: a poisoned map is still consistent.
         self.map.lock().unwrap_or_else(|p| p.into_inner())
@@ -90,7 +121,7 @@ impl Sessions {
     pub fn create(&self, token_id: i64, label: &str) -> Result<String, WebError> {
         let id = random_token()?;
         let csrf = random_token()?;
-        let now = Instant::now();
+        let now = self.clock.now();
         let mut map = self.lock();
         map.retain(|_, s| s.expires() > now);
         if map.len() >= MAX_SESSIONS {
@@ -119,7 +150,7 @@ impl Sessions {
     /// The live session for a cookie value (refreshing its idle deadline) and the
     /// flash message it carried, which is consumed.
     pub fn touch(&self, cookie_value: &str) -> Option<(Session, Option<Flash>)> {
-        let now = Instant::now();
+        let now = self.clock.now();
         let k = key(cookie_value);
         let mut map = self.lock();
         let live = map.get(&k).is_some_and(|s| s.expires() > now);
@@ -156,7 +187,7 @@ impl Sessions {
 
     /// Live sessions (for tests and metrics).
     pub fn len(&self) -> usize {
-        let now = Instant::now();
+        let now = self.clock.now();
         self.lock().values().filter(|s| s.expires() > now).count()
     }
 
@@ -295,6 +326,95 @@ mod tests {
         let b = s.create(8, "ops").unwrap();
         assert_eq!(s.end_for_token(7), 1);
         assert!(s.touch(&a).is_none() && s.touch(&b).is_some());
+    }
+
+    /// A clock the test steps by hand.
+    #[derive(Debug)]
+    struct StepClock {
+        start: Instant,
+        offset: Mutex<Duration>,
+    }
+
+    impl StepClock {
+        fn new() -> Arc<Self> {
+            Arc::new(StepClock {
+                start: Instant::now(),
+                offset: Mutex::new(Duration::ZERO),
+            })
+        }
+
+        /// Sets the clock to `at` after its start.
+        fn set(&self, at: Duration) {
+            *self.offset.lock().unwrap() = at;
+        }
+    }
+
+    impl SessionClock for StepClock {
+        fn now(&self) -> Instant {
+            self.start + *self.offset.lock().unwrap()
+        }
+    }
+
+    const TICK: Duration = Duration::from_nanos(1);
+
+    #[test]
+    fn the_idle_deadline_ends_a_session_exactly_at_its_boundary() {
+        let clock = StepClock::new();
+        let s = Sessions::with_clock(clock.clone());
+        let c = s.create(7, "dev").unwrap();
+        // One tick before the idle deadline the session is live, and the request
+        // moves the deadline to a full IDLE from now.
+        clock.set(IDLE - TICK);
+        assert!(s.touch(&c).is_some(), "live just before the idle deadline");
+        clock.set(IDLE - TICK + IDLE - TICK);
+        assert!(
+            s.touch(&c).is_some(),
+            "each request restarts the idle period"
+        );
+        assert_eq!(s.len(), 1);
+        // Exactly IDLE after the last request it has ended, and it is removed.
+        clock.set(IDLE - TICK + IDLE - TICK + IDLE);
+        assert_eq!(s.len(), 0, "expired at the idle deadline");
+        assert!(s.touch(&c).is_none(), "ended at the idle deadline");
+        assert!(s.lock().is_empty(), "the ended session is removed");
+    }
+
+    #[test]
+    fn the_absolute_deadline_ends_an_active_session_exactly_at_its_boundary() {
+        let clock = StepClock::new();
+        let s = Sessions::with_clock(clock.clone());
+        let c = s.create(7, "dev").unwrap();
+        // Active all along (a request every half idle period), up to one tick before
+        // the absolute deadline.
+        let mut at = Duration::ZERO;
+        while at + IDLE / 2 < ABSOLUTE {
+            at += IDLE / 2;
+            clock.set(at);
+            assert!(s.touch(&c).is_some(), "live at {at:?}");
+        }
+        clock.set(ABSOLUTE - TICK);
+        assert!(
+            s.touch(&c).is_some(),
+            "live just before the absolute deadline"
+        );
+        clock.set(ABSOLUTE);
+        assert!(
+            s.touch(&c).is_none(),
+            "ended at the absolute deadline though active"
+        );
+        assert!(s.lock().is_empty(), "the ended session is removed");
+    }
+
+    #[test]
+    fn expired_sessions_are_swept_when_another_signs_in() {
+        let clock = StepClock::new();
+        let s = Sessions::with_clock(clock.clone());
+        let old = s.create(1, "old").unwrap();
+        clock.set(IDLE);
+        let new = s.create(2, "new").unwrap();
+        assert_eq!(s.lock().len(), 1, "the expired session was swept");
+        assert!(s.touch(&old).is_none());
+        assert!(s.touch(&new).is_some());
     }
 
     #[test]
