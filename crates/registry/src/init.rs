@@ -236,13 +236,13 @@ fn judge(cfg: &ServeConfig, log_key: &Verifier, seen: &Seen) -> Result<(), InitE
         }
     }
     match (&seen.ct_row, &seen.material.ct_note) {
-        (Some(row), Some(key)) => {
-            if open_checkpoint(row, &ct::origin(cfg), &[key.verifier()]).is_err() {
-                return Err(InitError::Foreign {
-                    place: "lock database",
-                    reason: "its CT log checkpoint is not signed by the sealed CT log key".into(),
-                });
-            }
+        (Some(row), Some(key))
+            if open_checkpoint(row, &ct::origin(cfg), &[key.verifier()]).is_err() =>
+        {
+            return Err(InitError::Foreign {
+                place: "lock database",
+                reason: "its CT log checkpoint is not signed by the sealed CT log key".into(),
+            });
         }
         (Some(_), None) => {
             return Err(InitError::Partial {
