@@ -3,60 +3,9 @@
 //! Secrets never live in the file: it names the environment variables that hold them,
 //! and a missing or malformed variable is reported by name.
 //!
-//! ```toml
-//! [log]
-//! origin = "registry.example.org/log"   # checkpoint origin line
-//! prefix = "/log"                       # HTTP path prefix of checkpoint and tiles
-//! signing_key_env = "VOUCH_LOG_KEY"     # holds PRIVATE+KEY+<name>+<id>+<base64>
-//! batch_interval_ms = 25
-//! batch_max_entries = 32768
-//! pool_max_entries = 131072
-//! pool_max_bytes = 268435456
-//!
-//! [storage.objects]
-//! kind = "local"                        # or "s3" (bucket, endpoint, region, prefix, allow_http)
-//! path = "/var/lib/vouch/tiles"         # must exist
-//!
-//! [storage.lock]
-//! kind = "sqlite"                       # or "postgres" with url_env = "VOUCH_PG_URL"
-//! path = "/var/lib/vouch/lock.db"       # must exist, with its table
-//!
-//! [witness]
-//! enabled = true
-//! signing_key_env = "VOUCH_WITNESS_KEY" # a cosignature (type 0x04) key
-//! logs = [{ origin = "other.example/log", vkey = "other.example/log+1234abcd+AQ..." }]
-//!
-//! [internal]
-//! token_env = "VOUCH_INTERNAL_TOKEN"    # enables POST <prefix>/internal/add-entry
-//!
-//! [registry]
-//! public_url = "https://registry.example.org"  # how clients reach this server (default: http://<listen>)
-//! token_enc_key_env = "TOKEN_ENC_KEY"   # 64 hex chars (`openssl rand -hex 32`); seals keys at rest
-//! max_blob_bytes = 268435456
-//!
-//! [oidc]                                # see `sigstore::settings` for every form
-//! audience = "sigstore"
-//! issuers = ["github", "gitlab", { provider = "circleci", org_id = "..." }]
-//!
-//! [ca]
-//! leaf_validity_secs = 600
-//!
-//! [integrity]
-//! hash_budget_bytes = 524288000         # default asset hash budget (admins may change it; max 16 GiB)
-//! backfill_at_boot = true               # record releases/versions lacking integrity records at start
-//!
-//! [[forges]]                           # repeat per forge repository
-//! id = "gh"                             # /api/v1/webhooks/gh, /api/admin/forges/gh/sync
-//! kind = "github"                       # or "gitea", "forgejo", "gitlab"
-//! api_base = "https://api.github.com"
-//! repo = "acme/tool"
-//! token_env = "GITHUB_TOKEN"            # optional
-//! webhook_secret_env = "VOUCH_GH_HOOK"  # optional; enables the webhook
-//!
-//! [database]
-//! kind = "sqlite"                       # or "postgres" with url_env = "VOUCH_DATABASE_URL"
-//! path = "/var/lib/vouch/meta.db"
-//! ```
+//! Every field, its type, default and meaning, and a complete example, are in
+//! `docs/configuration.md`; `tests::documented_fields_match_the_typed_config` keeps the
+//! two in step (a field here and not there, or there and not here, fails it).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -68,6 +17,7 @@ use crate::ServeError;
 
 /// Everything `vouch serve` needs besides secrets.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ServeConfig {
@@ -100,6 +50,7 @@ pub struct ServeConfig {
 
 /// `[registry]`: how clients reach this server and what protects its keys at rest.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct RegistrySection {
@@ -126,6 +77,7 @@ impl Default for RegistrySection {
 
 /// `[database]`: the registry's metadata (users, packages, versions, bindings, audit).
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum DatabaseConfig {
@@ -145,6 +97,7 @@ impl Default for DatabaseConfig {
 
 /// `[log]`: the transparency log.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct LogSection {
@@ -161,6 +114,7 @@ pub struct LogSection {
 
 /// `[storage]`: where tiles go and where the checkpoint lock lives.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct StorageSection {
@@ -170,6 +124,7 @@ pub struct StorageSection {
 
 /// The object store for tiles.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum ObjectsConfig {
@@ -191,6 +146,7 @@ pub enum ObjectsConfig {
 
 /// The checkpoint compare-and-swap table.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum LockConfig {
@@ -205,6 +161,7 @@ pub enum LockConfig {
 
 /// `[witness]`: the built-in tlog-witness.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct WitnessSection {
@@ -229,6 +186,7 @@ impl Default for WitnessSection {
 
 /// One log the witness follows: its origin and a verifier key string.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 pub struct WitnessedLog {
     pub origin: String,
@@ -237,6 +195,7 @@ pub struct WitnessedLog {
 
 /// `[internal]`: the authenticated add-entry endpoint for other parts.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct InternalSection {
@@ -373,6 +332,227 @@ mod tests {
         assert_eq!(cfg.log.prefix, "/log");
         assert!(cfg.witness.enabled);
         assert!(cfg.internal.token_env.is_none());
+    }
+
+    /// Every enum variant once, with every optional field set. The `match` makes a new
+    /// variant a compile error here until it is added (and so documented).
+    fn all_objects() -> Vec<ObjectsConfig> {
+        let all = vec![
+            ObjectsConfig::Local { path: "/o".into() },
+            ObjectsConfig::S3 {
+                bucket: "b".into(),
+                endpoint: Some("https://s3".into()),
+                region: Some("r".into()),
+                prefix: "p/".into(),
+                allow_http: true,
+            },
+            ObjectsConfig::Memory,
+        ];
+        for o in &all {
+            match o {
+                ObjectsConfig::Local { .. } | ObjectsConfig::S3 { .. } | ObjectsConfig::Memory => {}
+            }
+        }
+        all
+    }
+
+    fn all_locks() -> Vec<LockConfig> {
+        let all = vec![
+            LockConfig::Sqlite { path: "/l".into() },
+            LockConfig::Postgres {
+                url_env: "U".into(),
+            },
+        ];
+        for l in &all {
+            match l {
+                LockConfig::Sqlite { .. } | LockConfig::Postgres { .. } => {}
+            }
+        }
+        all
+    }
+
+    fn all_databases() -> Vec<DatabaseConfig> {
+        let all = vec![
+            DatabaseConfig::Sqlite { path: "/m".into() },
+            DatabaseConfig::Postgres {
+                url_env: "U".into(),
+            },
+        ];
+        for d in &all {
+            match d {
+                DatabaseConfig::Sqlite { .. } | DatabaseConfig::Postgres { .. } => {}
+            }
+        }
+        all
+    }
+
+    fn all_issuers() -> Vec<crate::sigstore::IssuerSpec> {
+        use crate::sigstore::settings::IssuerTable;
+        use crate::sigstore::IssuerSpec;
+        let all = vec![
+            IssuerSpec::Name("github".into()),
+            IssuerSpec::Table(IssuerTable {
+                provider: "github".into(),
+                issuer: Some("https://i".into()),
+                server_url: Some("https://s".into()),
+                org_id: Some("o".into()),
+                audience: Some("a".into()),
+            }),
+        ];
+        for i in &all {
+            match i {
+                IssuerSpec::Name(_) | IssuerSpec::Table(_) => {}
+            }
+        }
+        all
+    }
+
+    /// Fully populated configurations: struct literals (no `..Default::default()`), so
+    /// a new field does not compile until it is set here, and then it serialises.
+    fn populated() -> Vec<ServeConfig> {
+        let mut out = Vec::new();
+        for (i, objects) in all_objects().into_iter().enumerate() {
+            let locks = all_locks();
+            let dbs = all_databases();
+            out.push(ServeConfig {
+                log: LogSection {
+                    origin: "o".into(),
+                    prefix: "/log".into(),
+                    signing_key_env: "K".into(),
+                    batch_interval_ms: Some(1),
+                    batch_max_entries: Some(1),
+                    pool_max_entries: Some(1),
+                    pool_max_bytes: Some(1),
+                },
+                storage: StorageSection {
+                    objects,
+                    lock: locks[i % locks.len()].clone(),
+                },
+                witness: WitnessSection {
+                    enabled: true,
+                    signing_key_env: "W".into(),
+                    logs: vec![WitnessedLog {
+                        origin: "x".into(),
+                        vkey: "v".into(),
+                    }],
+                },
+                internal: InternalSection {
+                    token_env: Some("T".into()),
+                },
+                registry: RegistrySection {
+                    public_url: Some("https://r".into()),
+                    token_enc_key_env: "E".into(),
+                    max_blob_bytes: 1,
+                },
+                database: dbs[i % dbs.len()].clone(),
+                oidc: crate::sigstore::OidcSection {
+                    audience: "a".into(),
+                    issuers: all_issuers(),
+                    allow_loopback_http: true,
+                },
+                ca: crate::sigstore::CaSection {
+                    organization: "o".into(),
+                    leaf_validity_secs: 600,
+                },
+                tsa: crate::sigstore::TsaSection {
+                    organization: "o".into(),
+                },
+                integrity: crate::integrity::IntegritySection {
+                    hash_budget_bytes: 1,
+                    backfill_at_boot: true,
+                },
+                forges: vec![crate::integrity::ingest::ForgeSection {
+                    id: "gh".into(),
+                    kind: "github".into(),
+                    api_base: "https://api".into(),
+                    repo: "a/b".into(),
+                    token_env: Some("G".into()),
+                    webhook_secret_env: Some("H".into()),
+                    allow_private_for_tests: false,
+                    relay_attestations: Some(true),
+                }],
+            });
+        }
+        out
+    }
+
+    /// Dotted paths of every leaf and array (`witness.logs`, `witness.logs[].vkey`).
+    fn paths(prefix: &str, v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    paths(&p, v, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                out.insert(prefix.to_owned());
+                for item in items {
+                    if item.is_object() {
+                        paths(&format!("{prefix}[]"), item, out);
+                    }
+                }
+            }
+            _ => {
+                out.insert(prefix.to_owned());
+            }
+        }
+    }
+
+    fn doc() -> String {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md");
+        std::fs::read_to_string(path).expect("docs/configuration.md")
+    }
+
+    #[test]
+    fn documented_fields_match_the_typed_config() {
+        let mut typed = std::collections::BTreeSet::new();
+        for cfg in populated() {
+            paths("", &serde_json::to_value(&cfg).unwrap(), &mut typed);
+        }
+        let doc = doc();
+        let documented: std::collections::BTreeSet<String> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .map(str::to_owned)
+            .collect();
+        let undocumented: Vec<_> = typed.difference(&documented).collect();
+        let unknown: Vec<_> = documented.difference(&typed).collect();
+        assert!(
+            undocumented.is_empty() && unknown.is_empty(),
+            "docs/configuration.md is out of step with ServeConfig: fields missing from the \
+             doc: {undocumented:?}; documented fields the config does not have: {unknown:?}"
+        );
+    }
+
+    #[test]
+    fn the_documented_example_parses_and_validates() {
+        let doc = doc();
+        let after = doc
+            .split_once("## Complete example")
+            .expect("a Complete example section")
+            .1;
+        let block = after
+            .split_once("```toml\n")
+            .and_then(|(_, rest)| rest.split_once("```"))
+            .expect("a toml block")
+            .0;
+        let cfg: ServeConfig = toml::from_str(block).expect("the example parses");
+        cfg.validate(Path::new("docs/configuration.md"))
+            .expect("the example validates");
+        for spec in &cfg.oidc.issuers {
+            spec.to_issuer_config(&cfg.oidc.audience)
+                .expect("every example issuer is usable");
+        }
+        for l in &cfg.witness.logs {
+            vouch_tlog::Verifier::parse(&l.vkey).expect("example vkeys parse");
+        }
+        assert_eq!(cfg.log.origin, "registry.example.org/log");
     }
 
     #[test]

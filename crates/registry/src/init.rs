@@ -236,13 +236,13 @@ fn judge(cfg: &ServeConfig, log_key: &Verifier, seen: &Seen) -> Result<(), InitE
         }
     }
     match (&seen.ct_row, &seen.material.ct_note) {
-        (Some(row), Some(key)) => {
-            if open_checkpoint(row, &ct::origin(cfg), &[key.verifier()]).is_err() {
-                return Err(InitError::Foreign {
-                    place: "lock database",
-                    reason: "its CT log checkpoint is not signed by the sealed CT log key".into(),
-                });
-            }
+        (Some(row), Some(key))
+            if open_checkpoint(row, &ct::origin(cfg), &[key.verifier()]).is_err() =>
+        {
+            return Err(InitError::Foreign {
+                place: "lock database",
+                reason: "its CT log checkpoint is not signed by the sealed CT log key".into(),
+            });
         }
         (Some(_), None) => {
             return Err(InitError::Partial {
@@ -442,9 +442,119 @@ async fn first_admin(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use vouch_tlog::{KeyType, Signer};
+
     #[test]
     fn checkpoint_keys_are_valid() {
-        super::checkpoint_key("");
-        super::checkpoint_key(crate::sigstore::ct::OBJECT_PREFIX);
+        checkpoint_key("");
+        checkpoint_key(ct::OBJECT_PREFIX);
+    }
+
+    fn secrets(cfg: &ServeConfig, log_seed: u8, enc: &str) -> Secrets {
+        Secrets {
+            log_key: Signer::from_seed(&cfg.log.origin, KeyType::Ed25519, &[log_seed; 32]).unwrap(),
+            witness_key: None,
+            internal_token: None,
+            postgres_url: None,
+            enc_key: vouch_ca::EncryptionKey::from_hex(enc).unwrap(),
+            database_url: None,
+        }
+    }
+
+    fn opts() -> InitOptions {
+        InitOptions {
+            admin_name: "admin".into(),
+            admin_email: None,
+        }
+    }
+
+    async fn run(cfg: &ServeConfig, s: Secrets) -> Result<InitReport, InitError> {
+        init(cfg, s, &opts(), Arc::new(vouch_log::SystemClock)).await
+    }
+
+    const ENC: &str = "0101010101010101010101010101010101010101010101010101010101010101";
+    const OTHER_ENC: &str = "0202020202020202020202020202020202020202020202020202020202020202";
+
+    #[tokio::test]
+    async fn init_creates_then_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = ServeConfig::dev(dir.path());
+        let first = run(&cfg, secrets(&cfg, 1, ENC)).await.unwrap();
+        assert!(!first.already_initialised());
+        for step in [
+            "metadata schema",
+            "log checkpoint",
+            "CT log checkpoint",
+            "CA keys",
+            "TSA keys",
+            "registry signing key",
+            "first administrator",
+        ] {
+            assert!(first.created.contains(&step), "{:?}", first.created);
+        }
+        assert!(first.admin.unwrap().token.expose().starts_with("vouch_"));
+        let cp = std::fs::read(dir.path().join("tiles/checkpoint")).unwrap();
+        let ca = std::fs::read(dir.path().join("tiles/sigstore/ca.sealed")).unwrap();
+        let second = run(&cfg, secrets(&cfg, 1, ENC)).await.unwrap();
+        assert!(second.already_initialised(), "{:?}", second.created);
+        assert!(second.admin.is_none(), "a second admin token was issued");
+        assert_eq!(
+            std::fs::read(dir.path().join("tiles/checkpoint")).unwrap(),
+            cp
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("tiles/sigstore/ca.sealed")).unwrap(),
+            ca
+        );
+    }
+
+    #[tokio::test]
+    async fn init_refuses_another_instances_storage() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = ServeConfig::dev(dir.path());
+        run(&cfg, secrets(&cfg, 1, ENC)).await.unwrap();
+        // Another log key on the same storage.
+        let err = run(&cfg, secrets(&cfg, 2, ENC)).await.unwrap_err();
+        assert_eq!(err.code(), "INIT_E001", "{err}");
+        assert!(err.to_string().contains("lock database"), "{err}");
+        // Another TOKEN_ENC_KEY: the sealed keys do not open.
+        let err = run(&cfg, secrets(&cfg, 1, OTHER_ENC)).await.unwrap_err();
+        assert_eq!(err.code(), "INIT_E001", "{err}");
+        assert!(err.to_string().contains("TOKEN_ENC_KEY"), "{err}");
+        // The metadata database of another log, next to a fresh lock and objects.
+        let other = tempfile::tempdir().unwrap();
+        let mut cfg2 = ServeConfig::dev(other.path());
+        cfg2.database = cfg.database.clone();
+        let err = run(&cfg2, secrets(&cfg2, 3, ENC)).await.unwrap_err();
+        assert_eq!(err.code(), "INIT_E001", "{err}");
+        assert!(err.to_string().contains("metadata database"), "{err}");
+        assert!(
+            !other.path().join("lock.db").exists() && !other.path().join("tiles").exists(),
+            "a refused init wrote something"
+        );
+        // The rightful owner still finds everything.
+        assert!(run(&cfg, secrets(&cfg, 1, ENC))
+            .await
+            .unwrap()
+            .already_initialised());
+    }
+
+    #[tokio::test]
+    async fn init_refuses_objects_without_their_lock_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = ServeConfig::dev(dir.path());
+        std::fs::create_dir_all(dir.path().join("tiles")).unwrap();
+        std::fs::write(dir.path().join("tiles/checkpoint"), b"someone's checkpoint").unwrap();
+        let err = run(&cfg, secrets(&cfg, 1, ENC)).await.unwrap_err();
+        assert_eq!(err.code(), "INIT_E002", "{err}");
+        assert!(
+            !dir.path().join("lock.db").exists(),
+            "lock database created"
+        );
+        assert!(
+            !dir.path().join("meta.db").exists(),
+            "metadata database created"
+        );
     }
 }

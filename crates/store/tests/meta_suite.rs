@@ -44,6 +44,8 @@ suite! {
     misc::schema_is_explicit_and_migrate_is_idempotent,
     users::users_roundtrip_and_duplicates,
     users::tokens_hashed_expiring_revocable,
+    users::token_checks_scopes_and_disabled_users,
+    users::owners_are_removable,
     packages::packages_and_owners,
     packages::versions_roundtrip_and_errors,
     packages::concurrent_version_inserts_one_wins,

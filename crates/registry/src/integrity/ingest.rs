@@ -34,6 +34,7 @@ use crate::{ApiError, AppState};
 
 /// One `[[forges]]` entry of the server configuration.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ForgeSection {

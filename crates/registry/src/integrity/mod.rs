@@ -84,6 +84,7 @@ pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 
 /// `[integrity]` in the server configuration.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct IntegritySection {

@@ -30,6 +30,7 @@ use super::SetupError;
 
 /// `[oidc]`: which issuers' tokens the CA accepts.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct OidcSection {
@@ -59,6 +60,7 @@ impl Default for OidcSection {
 
 /// One trusted issuer: a preset name, an issuer URL (email identities), or a table.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(untagged)]
 #[non_exhaustive]
 pub enum IssuerSpec {
@@ -70,6 +72,7 @@ pub enum IssuerSpec {
 
 /// `{ provider = ..., issuer = ..., server_url = ..., org_id = ..., audience = ... }`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct IssuerTable {
@@ -88,6 +91,7 @@ pub struct IssuerTable {
 
 /// `[ca]`: the generated hierarchy and the leaf lifetime.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct CaSection {
@@ -110,6 +114,7 @@ impl Default for CaSection {
 
 /// `[tsa]`: the generated timestamping hierarchy.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct TsaSection {

@@ -1,6 +1,8 @@
 //! Users and API tokens.
 
-use vouch_store::meta::{MetaError, TokenId, UserId, TOKEN_PREFIX};
+use vouch_store::meta::{
+    MetaError, NewToken, TokenCheck, TokenId, TokenScope, UserId, TOKEN_PREFIX,
+};
 
 use crate::harness::{t, Fresh};
 
@@ -78,4 +80,113 @@ pub async fn tokens_hashed_expiring_revocable(f: &Fresh) {
     let err = s.revoke_token(TokenId(987_654), t(1)).await.unwrap_err();
     assert!(matches!(err, MetaError::UnknownToken { .. }), "{err:?}");
     assert_eq!(err.code(), "META_E016");
+}
+
+/// Issue 12: token scopes and package limits, disabled users, and why a token is refused.
+pub async fn token_checks_scopes_and_disabled_users(f: &Fresh) {
+    let s = &*f.store;
+    let alice = s.create_user("alice", None, t(1)).await.unwrap();
+    let pkgs = vec!["@acme/widget".to_owned()];
+    let (owner, owner_secret) = s
+        .issue_token(
+            &NewToken {
+                user: alice.id,
+                label: "ci",
+                scope: TokenScope::Owner,
+                packages: Some(&pkgs),
+                expires_at: Some(t(50)),
+            },
+            t(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(owner.packages.as_deref(), Some(&pkgs[..]));
+    let (admin, admin_secret) = s
+        .issue_token(
+            &NewToken {
+                user: alice.id,
+                label: "ops",
+                scope: TokenScope::Admin,
+                packages: None,
+                expires_at: None,
+            },
+            t(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.token(admin.id).await.unwrap(), Some(admin.clone()));
+    match s.check_token(admin_secret.expose(), t(11)).await.unwrap() {
+        TokenCheck::Valid(u, tok) => {
+            assert_eq!(u.id, alice.id);
+            assert_eq!(tok.scope, TokenScope::Admin);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The owner API never accepts an admin token.
+    assert_eq!(
+        s.authenticate(admin_secret.expose(), t(11)).await.unwrap(),
+        None
+    );
+    assert!(s
+        .authenticate(owner_secret.expose(), t(11))
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        s.check_token(owner_secret.expose(), t(50)).await.unwrap(),
+        TokenCheck::Expired(t(50))
+    );
+    assert_eq!(
+        s.check_token("vouch_nope", t(11)).await.unwrap(),
+        TokenCheck::Unknown
+    );
+    s.revoke_token(owner.id, t(20)).await.unwrap();
+    assert_eq!(
+        s.check_token(owner_secret.expose(), t(21)).await.unwrap(),
+        TokenCheck::Revoked(t(20))
+    );
+    // Disabling is immediate, idempotent, and keeps the first time.
+    assert!(s.disable_user(alice.id, t(30)).await.unwrap());
+    assert!(!s.disable_user(alice.id, t(31)).await.unwrap());
+    assert_eq!(
+        s.user(alice.id).await.unwrap().unwrap().disabled_at,
+        Some(t(30))
+    );
+    assert_eq!(
+        s.check_token(admin_secret.expose(), t(32)).await.unwrap(),
+        TokenCheck::UserDisabled("alice".into())
+    );
+    let err = s
+        .create_token(alice.id, "x", None, t(33))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MetaError::UserDisabled { .. }), "{err:?}");
+    assert_eq!(err.code(), "META_E018");
+    let err = s.disable_user(UserId(987_654), t(1)).await.unwrap_err();
+    assert!(matches!(err, MetaError::UnknownUser { .. }), "{err:?}");
+    let names: Vec<String> = s
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(names, ["alice"]);
+}
+
+/// Owners can be removed (and the removal reports whether anything changed).
+pub async fn owners_are_removable(f: &Fresh) {
+    let s = &*f.store;
+    let alice = s.create_user("alice", None, t(1)).await.unwrap();
+    let bob = s.create_user("bob", None, t(1)).await.unwrap();
+    s.create_package("@acme/widget", alice.id, t(2))
+        .await
+        .unwrap();
+    s.add_owner("@acme/widget", bob.id, t(3)).await.unwrap();
+    assert_eq!(s.owners("@acme/widget").await.unwrap().len(), 2);
+    assert!(s.remove_owner("@acme/widget", bob.id).await.unwrap());
+    assert!(!s.remove_owner("@acme/widget", bob.id).await.unwrap());
+    assert_eq!(s.owners("@acme/widget").await.unwrap(), vec![alice]);
+    let err = s.remove_owner("@acme/none", bob.id).await.unwrap_err();
+    assert!(matches!(err, MetaError::UnknownPackage { .. }), "{err:?}");
 }
