@@ -14,6 +14,7 @@ use crate::output::{CodedError, Exit};
 /// Codes the registry may answer with that the CLI passes through unchanged.
 const SERVER_CODES: &[&str] = &[
     "PUB_E001", "PUB_E002", "PUB_E003", "PUB_E004", "PUB_E005", "PUB_E006", "PUB_E007", "PUB_E008",
+    "PUB_E014",
     "PKG_E001", "PKG_E002", "PKG_E003", "PKG_E004", "PKG_E005", "PKG_E006", "PKG_E007", "PKG_E008",
     "PKG_E009", "PKG_E010", "PKG_E011", "PKG_E012", "PKG_E013", "PKG_E014", "PKG_E015", "PKG_E016",
     "PKG_E017", "PKG_E018", "PKG_E019", "PKG_E020", "PKG_E021", "PKG_E022", "PKG_E023", "PKG_E024",
@@ -22,7 +23,7 @@ const SERVER_CODES: &[&str] = &[
 
 /// Refusals that mean "the registry checked and it did not hold" (exit 1); every other
 /// server error is operational (exit 2).
-const VERIFY_CODES: &[&str] = &["PUB_E001", "PUB_E005", "PUB_E006"];
+const VERIFY_CODES: &[&str] = &["PUB_E001", "PUB_E005", "PUB_E006", "PUB_E014"];
 
 /// The error for a network failure talking to the registry (`REG_E001`, exit 2).
 pub fn unreachable(what: &str, url: &str, e: impl std::fmt::Display) -> anyhow::Error {

@@ -65,6 +65,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "integrity",
         sql: include_str!("../../migrations/postgres/0002_integrity.sql"),
     },
+    Migration {
+        version: 3,
+        name: "scopes_names",
+        sql: include_str!("../../migrations/postgres/0003_scopes_names.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE_EXISTS: &str = "SELECT COUNT(*) FROM pg_tables \
