@@ -10,7 +10,7 @@ use vouch_registry::ServeConfig;
 use vouch_store::meta::{MetaStore, PostgresMeta, SqliteMeta};
 
 use super::registry_api::{base_url, http, runtime, unreachable};
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{clean, print_json, CodedError, Exit};
 
 /// Administer a registry: keys, settings, backfill, audit log. Online commands talk to
 /// the server's admin API with an administrator token (`--token-file`, or the
@@ -274,11 +274,11 @@ fn human(v: &Value) {
         for e in events {
             println!(
                 "{} {} {} {} {}",
-                e["id"],
-                e["at"],
-                e["action"].as_str().unwrap_or(""),
-                e["actor"].as_str().unwrap_or("-"),
-                e["details"]
+                clean(&e["id"].to_string()),
+                clean(&e["at"].to_string()),
+                clean(e["action"].as_str().unwrap_or("")),
+                clean(e["actor"].as_str().unwrap_or("-")),
+                clean(&e["details"].to_string())
             );
         }
         if let Some(c) = v["next_cursor"].as_i64() {
@@ -287,7 +287,7 @@ fn human(v: &Value) {
         return;
     }
     if let (Some(old), Some(new)) = (v["old_kid"].as_str(), v["new_kid"].as_str()) {
-        println!("rotated: {old} -> {new}");
+        println!("rotated: {} -> {}", clean(old), clean(new));
         return;
     }
     if let Some(keys) = v["keys"].as_array() {
@@ -299,8 +299,8 @@ fn human(v: &Value) {
             };
             println!(
                 "{} {state} created {}",
-                k["kid"].as_str().unwrap_or(""),
-                k["created_at"]
+                clean(k["kid"].as_str().unwrap_or("")),
+                clean(&k["created_at"].to_string())
             );
         }
         if let Some(b) = v["hash_budget_bytes"].as_u64() {
@@ -308,7 +308,7 @@ fn human(v: &Value) {
         }
         return;
     }
-    println!("{v}");
+    println!("{}", clean(&v.to_string()));
 }
 
 async fn reset(a: ResetArgs) -> anyhow::Result<Exit> {

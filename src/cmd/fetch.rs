@@ -22,7 +22,7 @@ use super::registry_api::{
 use crate::lockfile::{
     base_dir, write_atomic, LockedPackage, Lockfile, ServerEntry, CACHE_DIR, DEFAULT_LOCKFILE,
 };
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{clean, print_json, CodedError, Exit};
 
 /// Largest bundle fetch accepts.
 const MAX_BUNDLE_BYTES: u64 = 16 << 20;
@@ -363,9 +363,10 @@ async fn fetch(args: &Args, base: &str, name: &str, version: &str) -> anyhow::Re
         }))?;
     } else {
         let mut o = std::io::stdout().lock();
+        // The identity and issuer come from the bundle's certificate: untrusted text.
         writeln!(o, "fetched {name}@{version}: {size} bytes, sha256 {sha}")?;
-        writeln!(o, "  signed by {identity}")?;
-        writeln!(o, "  issuer    {issuer}")?;
+        writeln!(o, "  signed by {}", clean(&identity))?;
+        writeln!(o, "  issuer    {}", clean(&issuer))?;
         writeln!(
             o,
             "  log index {} included in checkpoint of size {}",

@@ -19,7 +19,7 @@ use vouch_release::name::CrateId;
 use vouch_release::seal::{self, SealOptions, SealPlan};
 use vouch_release::ReleaseError;
 
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{clean, print_json, CodedError, Exit};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -394,7 +394,10 @@ fn verify_index_cmd(a: VerifyIndexArgs) -> Result<Done, ReleaseError> {
     let report = index::run(source.as_ref(), &fetcher, &|e| {
         eprintln!(
             "retry {}/{} in {} ms: {}",
-            e.retry, e.of, e.delay_ms, e.reason
+            e.retry,
+            e.of,
+            e.delay_ms,
+            clean(&e.reason.to_string())
         );
     })?;
 
@@ -472,7 +475,14 @@ fn verify_index_cmd(a: VerifyIndexArgs) -> Result<Done, ReleaseError> {
                 }
                 _ => String::new(),
             };
-            let _ = writeln!(text, "{:<15}{}{detail}", r.status.label(), r.artifact);
+            // Artifact names and publishers come from the manifest and the index.
+            let _ = writeln!(
+                text,
+                "{:<15}{}{}",
+                r.status.label(),
+                clean(&r.artifact.to_string()),
+                clean(&detail)
+            );
         }
         let _ = writeln!(text, "{summary} ({} attempt(s))", report.attempts);
     }

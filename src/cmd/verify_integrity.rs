@@ -13,7 +13,7 @@ use vouch_integrity::{
 use vouch_tlog::{Hash, Verifier};
 
 use super::registry_api::{base_url, get_json, http, log_verifier, runtime, trusted_root};
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{clean, print_json, CodedError, Exit};
 
 /// Verify a registry integrity record: its JWS against the registry's published key set
 /// (`/.well-known/registry-key.json`), its inclusion in the transparency log against a
@@ -188,8 +188,10 @@ async fn verify(args: Args) -> anyhow::Result<Exit> {
         }))?;
     } else {
         println!(
-            "verified: integrity record {} signed by {kid}, logged at index {index} (checkpoint size {})",
-            record.version, opened.checkpoint.size
+            "verified: integrity record {} signed by {}, logged at index {index} (checkpoint size {})",
+            clean(&record.version.to_string()),
+            clean(&kid.to_string()),
+            opened.checkpoint.size
         );
         if let Some(v) = asset_report["verified"].as_array() {
             println!("verified: {} asset(s) match the record", v.len());
