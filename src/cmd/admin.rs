@@ -219,10 +219,12 @@ async fn call(o: &Online, method: &str, path: &str, body: Option<Value>) -> anyh
     if !resp.status().is_success() {
         return Err(admin_error(resp).await);
     }
-    let v: Value = resp
-        .json()
-        .await
-        .map_err(|e| unreachable("admin API", &url, format!("the answer is not JSON: {e}")))?;
+    let v = super::registry_api::read_json_capped(
+        resp,
+        super::registry_api::caps::API_ANSWER,
+        "admin API",
+    )
+    .await?;
     if o.json {
         print_json(&v)?;
     } else {
@@ -244,7 +246,16 @@ async fn admin_error(resp: reqwest::Response) -> anyhow::Error {
         "INTEGRITY_E105",
     ];
     let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
+    let text = match super::registry_api::read_capped(
+        resp,
+        super::registry_api::caps::ERROR_BODY,
+        "admin API",
+    )
+    .await
+    {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) => return e.context(format!("admin API: the server answered {status}")),
+    };
     let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     let code = v["code"].as_str().unwrap_or("");
     match CODES.iter().find(|c| **c == code) {

@@ -16,8 +16,8 @@ use vouch_verify::{Artifact, ParsedBundle, TrustRoot, Verifier};
 use super::audit_signatures::{blob_rel, bundle_rel, check_claims, policy_for};
 use super::audit_transparency::{prove, Leaf};
 use super::registry_api::{
-    api_error, base_url, get_bytes, get_json, http, log_verifier, progress_bar, resolve, runtime,
-    unreachable,
+    api_error, base_url, caps, get_bytes, get_json, http, log_verifier, progress_bar, resolve,
+    runtime, unreachable,
 };
 use crate::lockfile::{
     base_dir, write_atomic, LockedPackage, Lockfile, ServerEntry, CACHE_DIR, DEFAULT_LOCKFILE,
@@ -216,7 +216,13 @@ async fn fetch(args: &Args, base: &str, name: &str, version: &str) -> anyhow::Re
     let mut lock = Lockfile::load_or_default(&args.lockfile)?;
 
     let entry_url = format!("{base}/api/v1/packages/{name}/{version}");
-    let entry = get_json(&http, &entry_url, "reading the index entry").await?;
+    let entry = get_json(
+        &http,
+        &entry_url,
+        "reading the index entry",
+        caps::INDEX_ENTRY,
+    )
+    .await?;
     if text(&entry, "name")? != name || text(&entry, "version")? != version {
         return Err(fail(
             "FETCH_E005",

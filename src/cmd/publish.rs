@@ -80,8 +80,16 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             out["size"],
             clean(out["sha256"].as_str().unwrap_or(""))
         )?;
-        writeln!(o, "  signed by {}", clean(out["identity"].as_str().unwrap_or("")))?;
-        writeln!(o, "  index     {}", clean(out["index_url"].as_str().unwrap_or("")))?;
+        writeln!(
+            o,
+            "  signed by {}",
+            clean(out["identity"].as_str().unwrap_or(""))
+        )?;
+        writeln!(
+            o,
+            "  index     {}",
+            clean(out["index_url"].as_str().unwrap_or(""))
+        )?;
         writeln!(o, "  log index {}", out["log_index"])?;
     }
     Ok(Exit::Ok)
@@ -219,10 +227,12 @@ pub async fn sign_and_upload(
     if !resp.status().is_success() {
         return Err(api_error("the upload", resp).await);
     }
-    let answer: Value = resp
-        .json()
-        .await
-        .map_err(|e| unreachable("reading the publish answer", &url, e))?;
+    let answer = super::registry_api::read_json_capped(
+        resp,
+        super::registry_api::caps::API_ANSWER,
+        "reading the publish answer",
+    )
+    .await?;
     Ok((answer, bundle))
 }
 

@@ -345,7 +345,11 @@ fn print_human(artifact: &str, v: &Verified, root: &TrustRoot) {
             for s in subjects {
                 let digests: Vec<String> =
                     s.digests.iter().map(|(a, h)| format!("{a}:{h}")).collect();
-                println!("  subject:    {} {}", clean(&s.name), clean(&digests.join(" ")));
+                println!(
+                    "  subject:    {} {}",
+                    clean(&s.name),
+                    clean(&digests.join(" "))
+                );
             }
         }
         _ => println!("  content:    message signature"),

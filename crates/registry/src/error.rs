@@ -237,9 +237,11 @@ pub async fn envelope(resp: Response) -> Response {
     }
     let plain = match resp.headers().get(header::CONTENT_TYPE) {
         None => true,
-        Some(ct) => ct
-            .to_str()
-            .is_ok_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("text/plain")),
+        Some(ct) => ct.to_str().is_ok_and(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/plain")
+        }),
     };
     if !plain {
         return resp;
@@ -263,7 +265,10 @@ pub async fn envelope(resp: Response) -> Response {
         ),
         s if s.is_server_error() => {
             tracing::error!(status = s.as_u16(), body = %text, "framework error answer");
-            ("SERVE_E007", "internal error; see the server log".to_owned())
+            (
+                "SERVE_E007",
+                "internal error; see the server log".to_owned(),
+            )
         }
         _ => ("SERVE_E001", text),
     };
