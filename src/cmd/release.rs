@@ -107,7 +107,8 @@ struct VerifyIndexArgs {
     /// Ceiling of the delay between attempts.
     #[arg(long, default_value_t = Limits::default().max_backoff_ms)]
     max_backoff_ms: u64,
-    /// Timeout of one request.
+    /// Timeout of one request's whole exchange, connection through last body byte (a
+    /// server trickling its answer is cut off here too).
     #[arg(long, default_value_t = Limits::default().timeout_ms)]
     timeout_ms: u64,
     /// Largest response body accepted.
@@ -387,7 +388,7 @@ fn verify_index_cmd(a: VerifyIndexArgs) -> Result<Done, ReleaseError> {
     };
     eprintln!(
         "verify-index: {index_name} at {base}; retries {}, backoff {} ms doubling to at most {} ms, \
-         timeout {} ms per request, responses up to {} bytes",
+         timeout {} ms per whole request, responses up to {} bytes",
         limits.retries, limits.backoff_ms, limits.max_backoff_ms, limits.timeout_ms, limits.max_response_bytes
     );
     let fetcher = Fetcher::new(limits)?;
