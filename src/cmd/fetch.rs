@@ -371,8 +371,8 @@ async fn fetch(args: &Args, base: &str, name: &str, version: &str) -> anyhow::Re
         let mut o = std::io::stdout().lock();
         // The identity and issuer come from the bundle's certificate: untrusted text.
         writeln!(o, "fetched {name}@{version}: {size} bytes, sha256 {sha}")?;
-        writeln!(o, "  signed by {}", clean(&identity))?;
-        writeln!(o, "  issuer    {}", clean(&issuer))?;
+        writeln!(o, "  signed by {}", clean(identity))?;
+        writeln!(o, "  issuer    {}", clean(issuer))?;
         writeln!(
             o,
             "  log index {} included in checkpoint of size {}",

@@ -1,6 +1,6 @@
 //! Regression tests for issue 13 (hostile clients), items 4, 9 and 10: owned scopes, normalised package names, versions unique without build metadata.
 
-use vouch_store::meta::{CiProvider, MetaError, MetaStore, Publisher};
+use vouch_store::meta::{CiProvider, MetaError, Publisher};
 
 use crate::harness::{t, user, version, Fresh};
 
