@@ -53,6 +53,11 @@ enum Sub {
     /// Start the integrity backfill (records every release and version without one);
     /// progress and the result land in the audit log (`release.backfill_run`).
     Backfill(Online),
+    /// Package scopes: who may create packages and pending publishers in them.
+    Scopes {
+        #[command(subcommand)]
+        sub: ScopesSub,
+    },
     /// List audit log events.
     Audit {
         #[command(flatten)]
@@ -69,6 +74,24 @@ enum Sub {
         /// Continue after this event id (the previous page's `next_cursor`).
         #[arg(long)]
         cursor: Option<i64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ScopesSub {
+    /// Make a user an owner of a scope (claiming it if nobody owns it yet). The first
+    /// user to create a package or a pending publisher in a scope owns it; this adds
+    /// more owners. Audited as `scope.grant`.
+    ///
+    /// Example: vouch admin scopes grant @acme --user alice --server URL
+    Grant {
+        /// The scope, with or without `@`.
+        scope: String,
+        /// The user to make an owner.
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        online: Online,
     },
 }
 
@@ -142,6 +165,18 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             "/api/admin/instance/security/hash-budget",
             Some(json!({"bytes": bytes})),
         )),
+        Sub::Scopes {
+            sub:
+                ScopesSub::Grant {
+                    scope,
+                    user,
+                    online,
+                },
+        } => {
+            let scope = scope.trim_start_matches('@');
+            let path = format!("/api/admin/scopes/{}/owners", urlencode(scope));
+            rt.block_on(call(&online, "POST", &path, Some(json!({"user": user}))))
+        }
         Sub::Backfill(o) => rt.block_on(call(
             &o,
             "POST",
@@ -295,6 +330,14 @@ fn human(v: &Value) {
         if let Some(c) = v["next_cursor"].as_i64() {
             println!("more: --cursor {c}");
         }
+        return;
+    }
+    if let (Some(scope), Some(owners)) = (v["scope"].as_str(), v["owners"].as_array()) {
+        let names: Vec<String> = owners
+            .iter()
+            .map(|o| clean(o.as_str().unwrap_or("")).into_owned())
+            .collect();
+        println!("@{} owners: {}", clean(scope), names.join(", "));
         return;
     }
     if let (Some(old), Some(new)) = (v["old_kid"].as_str(), v["new_kid"].as_str()) {

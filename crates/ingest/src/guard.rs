@@ -267,9 +267,7 @@ fn refused_v4(ip: Ipv4Addr) -> Option<&'static str> {
 fn embedded_v4(ip: u128) -> Option<Ipv4Addr> {
     let low = ip as u32;
     let pick = |shift: u32| Ipv4Addr::from((ip >> shift) as u32);
-    if in_v6(ip, 0xffff_0000_0000, 96)
-        || in_v6(ip, 0, 96)
-        || in_v6(ip, 0x0064_ff9b_u128 << 96, 96)
+    if in_v6(ip, 0xffff_0000_0000, 96) || in_v6(ip, 0, 96) || in_v6(ip, 0x0064_ff9b_u128 << 96, 96)
     {
         Some(Ipv4Addr::from(low))
     } else if in_v6(ip, (0x0064_ff9b_0001_u128) << 80, 48) {

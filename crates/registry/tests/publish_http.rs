@@ -1222,6 +1222,43 @@ async fn hostile_scope_squat_confusable_name_and_build_metadata_are_refused() {
     let detail = r.json()["detail"].as_str().unwrap().to_owned();
     assert!(detail.contains("claimed"), "{detail}");
     assert!(!detail.contains("mallory"), "leaks the owner: {detail}");
+    // An administrator grants the scope; then the second user may register in it.
+    let admin = std::fs::read_to_string(s.dir.path().join("admin.token")).unwrap();
+    let grant = |token: Option<String>, user: &str| {
+        let mut req = s
+            .http
+            .post(format!("{}/api/admin/scopes/@fresh/owners", s.base))
+            .json(&json!({ "user": user }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t.trim());
+        }
+        req.send()
+    };
+    done(grant(None, "dev").await.unwrap())
+        .await
+        .expect(401, "ADMIN_E001");
+    done(grant(Some(admin.clone()), "nobody").await.unwrap())
+        .await
+        .expect(400, "ADMIN_E006");
+    let r = done(grant(Some(admin), "dev").await.unwrap()).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let mut owners: Vec<String> = serde_json::from_value(r.json()["owners"].clone()).unwrap();
+    owners.sort();
+    assert_eq!(owners, ["dev", "mallory"]);
+    let audit = meta
+        .list_audit(&vouch_store::meta::AuditFilter {
+            event_prefix: Some("scope.grant".into()),
+            subject: None,
+            since: None,
+            until: None,
+            after: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 1, "one grant audited");
+    let r = s.register("@fresh/b", WORKFLOW, None).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
 
     // Item 10: 1.0.0+evil beside 1.0.0 is the same SemVer release.
     let evil = archive("@dev/lib3", "1.0.0+evil");
