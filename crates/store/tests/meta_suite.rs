@@ -67,3 +67,13 @@ suite! {
     hostile::confusable_package_names_are_refused,
     hostile::versions_differing_only_in_build_metadata_are_refused,
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_migration_3_carries_legacy_collisions() {
+    hostile::migration_3_carries_legacy_collisions(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_migration_3_carries_legacy_collisions() {
+    hostile::migration_3_carries_legacy_collisions(true).await;
+}

@@ -199,3 +199,81 @@ pub async fn versions_differing_only_in_build_metadata_are_refused(f: &Fresh) {
     assert!(raw.is_err(), "a second 1.0.0 was stored");
     assert_eq!(s.versions("@dev/lib").await.unwrap().len(), 2);
 }
+
+/// Migration 3 on a database that already holds what the old schema allowed: names
+/// that normalise alike, a build-metadata twin, packages of two users in one scope.
+/// Nothing is lost, the oldest row keeps the normalised key, and scopes go to the
+/// owners of their oldest package.
+pub async fn migration_3_carries_legacy_collisions(postgres: bool) {
+    let f = Fresh::at_v2(postgres).await;
+    let s = &*f.store;
+    let err = s.check_schema().await.unwrap_err();
+    assert_eq!(err.code(), "META_E002", "{err:?}");
+    let digest = "a".repeat(64);
+    f.raw(&format!(
+        "INSERT INTO users (name, created_at) VALUES ('alice', 1), ('bob', 1);
+         INSERT INTO packages (name, created_at) VALUES ('@acme/l-ib', 1), ('@acme/l_ib', 2),
+             ('@other/p', 3);
+         INSERT INTO package_owners (package_id, user_id, added_at)
+             SELECT p.id, u.id, 1 FROM packages p, users u
+             WHERE (p.name = '@acme/l-ib' AND u.name = 'alice')
+                OR (p.name = '@acme/l_ib' AND u.name = 'bob')
+                OR (p.name = '@other/p' AND u.name = 'bob');
+         INSERT INTO versions (package_id, version, blake3, sha256, size, bundle_key,
+             log_index, publisher, issuer, created_at)
+             SELECT id, v.version, '{digest}', '{digest}', 1, 'k', 0, 'p', 'i', 1
+             FROM packages, (SELECT '1.0.0' AS version UNION ALL SELECT '1.0.0+evil') v
+             WHERE name = '@acme/l-ib';"
+    ))
+    .await
+    .unwrap();
+    s.migrate().await.unwrap();
+    s.check_schema().await.unwrap();
+
+    // Every legacy row is still there and readable.
+    assert!(s.package("@acme/l-ib").await.unwrap().is_some());
+    assert!(s.package("@acme/l_ib").await.unwrap().is_some());
+    let versions: Vec<_> = s
+        .versions("@acme/l-ib")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.version)
+        .collect();
+    assert_eq!(versions, ["1.0.0", "1.0.0+evil"]);
+    // New rows meet the rules; the oldest legacy row holds the key.
+    let alice = s.user_by_name("alice").await.unwrap().unwrap().id;
+    let bob = s.user_by_name("bob").await.unwrap().unwrap().id;
+    let err = s
+        .create_package("@acme/l.ib", alice, t(9))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, MetaError::NameConflict { existing, .. } if existing == "@acme/l-ib"),
+        "{err:?}"
+    );
+    let err = s
+        .insert_version("@acme/l-ib", None, &version("1.0.0+x", 3))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, MetaError::VersionBuildConflict { existing, .. } if existing == "1.0.0"),
+        "{err:?}"
+    );
+    // Scope acme went to alice (oldest package); bob keeps @acme/l_ib but makes no new
+    // names there; scope other is bob's.
+    let owners = |scope: &'static str| async move {
+        s.scope_owners(scope)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(owners("acme").await, [alice]);
+    assert_eq!(owners("other").await, [bob]);
+    let err = s.create_package("@acme/new", bob, t(9)).await.unwrap_err();
+    assert_eq!(err.code(), "META_E018", "{err:?}");
+    s.create_package("@acme/new", alice, t(9)).await.unwrap();
+    s.create_package("@other/new", bob, t(9)).await.unwrap();
+}
