@@ -225,7 +225,11 @@ fn seal_cmd(a: SealArgs) -> Result<Done, ReleaseError> {
     let written = sealed.write(&a.dir)?;
     let elapsed = started.elapsed();
     for stale in &sealed.stale_sha256 {
-        eprintln!("warning: {stale} has no asset beside it any more; delete it if it is stale");
+        // File names are untrusted text: printed escaped.
+        eprintln!(
+            "warning: {} has no asset beside it any more; delete it if it is stale",
+            clean(&stale.to_string())
+        );
     }
 
     let mut text = String::new();
@@ -259,7 +263,13 @@ fn seal_cmd(a: SealArgs) -> Result<Done, ReleaseError> {
         }));
     } else {
         for x in &sealed.dist.assets {
-            let _ = writeln!(text, "{}  {:>12}  {}", x.sha256, x.size, x.name);
+            let _ = writeln!(
+                text,
+                "{}  {:>12}  {}",
+                x.sha256,
+                x.size,
+                clean(&x.name.to_string())
+            );
         }
         let secs = elapsed.as_secs_f64().max(1e-9);
         let _ = writeln!(
