@@ -11,15 +11,35 @@ mod cmd;
 mod lockfile;
 mod output;
 
-use clap::Parser;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 fn main() {
     output::reset_sigpipe();
-    let cli = cmd::Cli::parse();
+    let matches = cmd::Cli::command().get_matches();
+    let cli = match cmd::Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    output::set_json_requested(json_requested(&matches));
     output::init_tracing(cli.verbose);
     let code = match cmd::run(cli) {
         Ok(code) => code,
         Err(err) => output::report_error(&err),
     };
     std::process::exit(code.as_i32());
+}
+
+/// Whether the innermost subcommand was given `--json` (every reporting command names
+/// that flag `json`).
+fn json_requested(matches: &ArgMatches) -> bool {
+    let mut m = matches;
+    loop {
+        if matches!(m.try_get_one::<bool>("json"), Ok(Some(true))) {
+            return true;
+        }
+        match m.subcommand() {
+            Some((_, sub)) => m = sub,
+            None => return false,
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! stable codes, `--json` printing, and logging setup.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The process exit status. Kept as a type so commands cannot invent new numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,9 +52,52 @@ impl std::fmt::Display for CodedError {
 
 impl std::error::Error for CodedError {}
 
+/// Text from a server or a file, made safe to print on a terminal: every control
+/// character (C0, DEL, C1) and every bidirectional-override or isolate character
+/// (U+202A..U+202E, U+2066..U+2069, and the LRM/RLM/ALM marks) is written as a visible
+/// escape (`\n`, `\u{1b}`), so a hostile `detail` cannot clear the screen, move the
+/// cursor, reorder what is shown or start a forged line of its own (issue 13, item 7).
+/// Every human-readable print of untrusted text goes through here, error messages
+/// included; `--json` output is escaped by the JSON encoder instead.
+pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        c.is_control()
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+            || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}')
+    }
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Whether the command line asked for `--json` (set once by `main` after parsing).
+static JSON_REQUESTED: AtomicBool = AtomicBool::new(false);
+/// Whether a command already printed its one JSON object on stdout.
+static JSON_PRINTED: AtomicBool = AtomicBool::new(false);
+
+/// Records that the command runs with `--json`: an error that escapes it is then also
+/// printed on stdout as `{"error": {"code", "message"}}`, unless the command already
+/// printed its own object.
+pub fn set_json_requested(on: bool) {
+    JSON_REQUESTED.store(on, Ordering::Relaxed);
+}
+
 /// Prints an error that escaped a command and returns the exit status for it.
 /// A `CodedError` anywhere in the chain decides the code and status; anything else is an
-/// operational error (exit 2) with code `CLI_E001`.
+/// operational error (exit 2) with code `CLI_E001`. Under `--json`, the error is also
+/// the command's one JSON object on stdout (the README's promise), unless the command
+/// printed one itself.
 pub fn report_error(err: &anyhow::Error) -> Exit {
     if is_broken_pipe(err) {
         return Exit::Ok;
@@ -71,12 +115,21 @@ pub fn report_error(err: &anyhow::Error) -> Exit {
         }
         msg.push_str(&text);
     }
-    let _ = writeln!(std::io::stderr(), "error[{code}]: {msg}");
+    if JSON_REQUESTED.load(Ordering::Relaxed) && !JSON_PRINTED.load(Ordering::Relaxed) {
+        let obj = serde_json::json!({"error": {"code": code, "message": msg}});
+        if let Err(e) = print_json(&obj) {
+            if is_broken_pipe(&e) {
+                return Exit::Ok;
+            }
+        }
+    }
+    let _ = writeln!(std::io::stderr(), "error[{code}]: {}", clean(&msg));
     exit
 }
 
 /// Prints one JSON object on stdout followed by a newline.
 pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    JSON_PRINTED.store(true, Ordering::Relaxed);
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;
@@ -108,4 +161,32 @@ pub fn init_tracing(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean;
+
+    #[test]
+    fn control_and_bidi_characters_are_escaped() {
+        assert_eq!(clean("plain text: ok"), "plain text: ok");
+        assert_eq!(
+            clean("x\u{1b}[2J\nverified: @a/b"),
+            "x\\u{1b}[2J\\nverified: @a/b"
+        );
+        for c in [
+            '\u{0}', '\u{7}', '\u{7f}', '\u{80}', '\u{9b}', '\u{9f}', '\u{202a}', '\u{202e}',
+            '\u{2066}', '\u{2069}',
+        ] {
+            let s = c.to_string();
+            let out = clean(&s);
+            assert!(out.starts_with("\\u{"), "{:?} -> {out}", c);
+            assert!(!out.contains(c));
+        }
+        assert_eq!(clean("\r\t"), "\\r\\t");
+        // Just outside the ranges: printed as is.
+        for c in ['\u{a0}', '\u{2029}', '\u{206a}', '\u{2065}', 'é'] {
+            assert_eq!(clean(&c.to_string()), c.to_string());
+        }
+    }
 }

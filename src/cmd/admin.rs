@@ -10,7 +10,7 @@ use vouch_registry::ServeConfig;
 use vouch_store::meta::{MetaStore, PostgresMeta, SqliteMeta};
 
 use super::registry_api::{base_url, http, runtime, unreachable};
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{clean, print_json, CodedError, Exit};
 
 /// Administer a registry: keys, settings, backfill, audit log. Online commands talk to
 /// the server's admin API with an administrator token (`--token-file`, or the
@@ -79,6 +79,11 @@ enum Sub {
     /// Start the integrity backfill (records every release and version without one);
     /// progress and the result land in the audit log (`release.backfill_run`).
     Backfill(Online),
+    /// Package scopes: who may create packages and pending publishers in them.
+    Scopes {
+        #[command(subcommand)]
+        sub: ScopesSub,
+    },
     /// List audit log events.
     Audit {
         #[command(flatten)]
@@ -95,6 +100,24 @@ enum Sub {
         /// Continue after this event id (the previous page's `next_cursor`).
         #[arg(long)]
         cursor: Option<i64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ScopesSub {
+    /// Make a user an owner of a scope (claiming it if nobody owns it yet). The first
+    /// user to create a package or a pending publisher in a scope owns it; this adds
+    /// more owners. Audited as `scope.grant`.
+    ///
+    /// Example: vouch admin scopes grant @acme --user alice --server URL
+    Grant {
+        /// The scope, with or without `@`.
+        scope: String,
+        /// The user to make an owner.
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        online: Online,
     },
 }
 
@@ -172,6 +195,18 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             "/api/admin/instance/security/hash-budget",
             Some(json!({"bytes": bytes})),
         )),
+        Sub::Scopes {
+            sub:
+                ScopesSub::Grant {
+                    scope,
+                    user,
+                    online,
+                },
+        } => {
+            let scope = scope.trim_start_matches('@');
+            let path = format!("/api/admin/scopes/{}/owners", urlencode(scope));
+            rt.block_on(call(&online, "POST", &path, Some(json!({"user": user}))))
+        }
         Sub::Backfill(o) => rt.block_on(call(
             &o,
             "POST",
@@ -270,9 +305,12 @@ pub(super) async fn request(
     if !resp.status().is_success() {
         return Err(admin_error(resp).await);
     }
-    resp.json()
-        .await
-        .map_err(|e| unreachable("admin API", &url, format!("the answer is not JSON: {e}")))
+    super::registry_api::read_json_capped(
+        resp,
+        super::registry_api::caps::API_ANSWER,
+        "admin API",
+    )
+    .await
 }
 
 /// Admin API refusals keep their `ADMIN_E…`/`INTEGRITY_E…` code.
@@ -295,7 +333,16 @@ async fn admin_error(resp: reqwest::Response) -> anyhow::Error {
         "INTEGRITY_E105",
     ];
     let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
+    let text = match super::registry_api::read_capped(
+        resp,
+        super::registry_api::caps::ERROR_BODY,
+        "admin API",
+    )
+    .await
+    {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) => return e.context(format!("admin API: the server answered {status}")),
+    };
     let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     let code = v["code"].as_str().unwrap_or("");
     match CODES.iter().find(|c| **c == code) {
@@ -385,11 +432,11 @@ fn human(v: &Value) {
         for e in events {
             println!(
                 "{} {} {} {} {}",
-                e["id"],
-                e["at"],
-                e["action"].as_str().unwrap_or(""),
-                e["actor"].as_str().unwrap_or("-"),
-                e["details"]
+                clean(&e["id"].to_string()),
+                clean(&e["at"].to_string()),
+                clean(e["action"].as_str().unwrap_or("")),
+                clean(e["actor"].as_str().unwrap_or("-")),
+                clean(&e["details"].to_string())
             );
         }
         if let Some(c) = v["next_cursor"].as_i64() {
@@ -397,8 +444,16 @@ fn human(v: &Value) {
         }
         return;
     }
+    if let (Some(scope), Some(owners)) = (v["scope"].as_str(), v["owners"].as_array()) {
+        let names: Vec<String> = owners
+            .iter()
+            .map(|o| clean(o.as_str().unwrap_or("")).into_owned())
+            .collect();
+        println!("@{} owners: {}", clean(scope), names.join(", "));
+        return;
+    }
     if let (Some(old), Some(new)) = (v["old_kid"].as_str(), v["new_kid"].as_str()) {
-        println!("rotated: {old} -> {new}");
+        println!("rotated: {} -> {}", clean(old), clean(new));
         return;
     }
     if let Some(keys) = v["keys"].as_array() {
@@ -410,8 +465,8 @@ fn human(v: &Value) {
             };
             println!(
                 "{} {state} created {}",
-                k["kid"].as_str().unwrap_or(""),
-                k["created_at"]
+                clean(k["kid"].as_str().unwrap_or("")),
+                clean(&k["created_at"].to_string())
             );
         }
         if let Some(b) = v["hash_budget_bytes"].as_u64() {
@@ -419,7 +474,7 @@ fn human(v: &Value) {
         }
         return;
     }
-    println!("{v}");
+    println!("{}", clean(&v.to_string()));
 }
 
 async fn reset(a: ResetArgs) -> anyhow::Result<Exit> {

@@ -18,7 +18,7 @@ use vouch_verify::{
 
 use super::registry_api::{get_bytes, runtime};
 use crate::lockfile::{base_dir, LockedPackage, Lockfile, CACHE_DIR, DEFAULT_LOCKFILE};
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{clean, print_json, CodedError, Exit};
 
 /// Largest bundle the audit reads or downloads.
 const MAX_BUNDLE_BYTES: u64 = 16 << 20;
@@ -360,7 +360,13 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 Status::Unverified(d) => ("unverified", d.clone()),
                 Status::Mismatched { code, detail } => ("mismatched", format!("{code}: {detail}")),
             };
-            writeln!(out, "{:<width$}  {status:<10}  {detail}", p.id())?;
+            // Lockfile and bundle text is untrusted: printed escaped.
+            writeln!(
+                out,
+                "{:<width$}  {status:<10}  {}",
+                clean(&p.id()),
+                clean(&detail)
+            )?;
         }
         writeln!(
             out,

@@ -16,7 +16,7 @@ use vouch_tlog::{Hash, SignedCheckpoint, Verifier as NoteVerifier};
 
 use super::registry_api::{runtime, unreachable};
 use crate::lockfile::{Lockfile, ServerEntry, DEFAULT_LOCKFILE};
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{clean, print_json, CodedError, Exit};
 
 /// Prove each locked entry's inclusion in its registry's transparency log, and the log's
 /// consistency with the checkpoint stored in the lockfile; then store the new checkpoint.
@@ -186,13 +186,13 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 writeln!(
                     out,
                     "ok    {}: {} entries included at size {}, consistent with size {}",
-                    r["server"].as_str().unwrap_or(""),
+                    clean(r["server"].as_str().unwrap_or("")),
                     r["entries"],
                     r["new_size"],
                     r["old_size"]
                 )?;
             } else {
-                writeln!(out, "FAIL  {}", r["server"].as_str().unwrap_or(""))?;
+                writeln!(out, "FAIL  {}", clean(r["server"].as_str().unwrap_or("")))?;
             }
         }
     }

@@ -62,7 +62,13 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             .await?;
         let keys = KeySet::from_jwks(&jwks)
             .map_err(|e| CodedError::new(e.code(), Exit::VerifyFailed, e.to_string()))?;
-        let doc = get_json(&client, &url, "fetching the record").await?;
+        let doc = get_json(
+            &client,
+            &url,
+            "fetching the record",
+            super::registry_api::caps::API_ANSWER,
+        )
+        .await?;
         verify_record(doc["jws"].as_str().unwrap_or(""), &keys)
             .map_err(|e| CodedError::new(e.code(), Exit::VerifyFailed, e.to_string()))?;
         anyhow::Ok(())

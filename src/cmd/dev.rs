@@ -114,7 +114,12 @@ fn token(a: TokenArgs) -> anyhow::Result<Exit> {
         )
     })?;
     let status = resp.status();
-    let text = resp.text().unwrap_or_default();
+    let text = String::from_utf8_lossy(&super::registry_api::read_capped_blocking(
+        resp,
+        super::registry_api::caps::ERROR_BODY,
+        "minting a dev token",
+    )?)
+    .into_owned();
     if status == reqwest::StatusCode::NOT_FOUND {
         return Err(CodedError::new(
             "DEV_E001",

@@ -16,13 +16,13 @@ use vouch_verify::{Artifact, ParsedBundle, TrustRoot, Verifier};
 use super::audit_signatures::{blob_rel, bundle_rel, check_claims, policy_for};
 use super::audit_transparency::{prove, Leaf};
 use super::registry_api::{
-    api_error, base_url, get_bytes, get_json, http, log_verifier, progress_bar, resolve, runtime,
-    unreachable,
+    api_error, base_url, caps, get_bytes, get_json, http, log_verifier, progress_bar, resolve,
+    runtime, unreachable,
 };
 use crate::lockfile::{
     base_dir, write_atomic, LockedPackage, Lockfile, ServerEntry, CACHE_DIR, DEFAULT_LOCKFILE,
 };
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{clean, print_json, CodedError, Exit};
 
 /// Largest bundle fetch accepts.
 const MAX_BUNDLE_BYTES: u64 = 16 << 20;
@@ -216,7 +216,13 @@ async fn fetch(args: &Args, base: &str, name: &str, version: &str) -> anyhow::Re
     let mut lock = Lockfile::load_or_default(&args.lockfile)?;
 
     let entry_url = format!("{base}/api/v1/packages/{name}/{version}");
-    let entry = get_json(&http, &entry_url, "reading the index entry").await?;
+    let entry = get_json(
+        &http,
+        &entry_url,
+        "reading the index entry",
+        caps::INDEX_ENTRY,
+    )
+    .await?;
     if text(&entry, "name")? != name || text(&entry, "version")? != version {
         return Err(fail(
             "FETCH_E005",
@@ -363,9 +369,10 @@ async fn fetch(args: &Args, base: &str, name: &str, version: &str) -> anyhow::Re
         }))?;
     } else {
         let mut o = std::io::stdout().lock();
+        // The identity and issuer come from the bundle's certificate: untrusted text.
         writeln!(o, "fetched {name}@{version}: {size} bytes, sha256 {sha}")?;
-        writeln!(o, "  signed by {identity}")?;
-        writeln!(o, "  issuer    {issuer}")?;
+        writeln!(o, "  signed by {}", clean(identity))?;
+        writeln!(o, "  issuer    {}", clean(issuer))?;
         writeln!(
             o,
             "  log index {} included in checkpoint of size {}",

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::audit_signatures::bundle_rel;
 use crate::lockfile::{base_dir, Lockfile, DEFAULT_LOCKFILE};
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{clean, print_json, CodedError, Exit};
 
 /// Check the lockfile: well-formed, its [provenance] block agrees with its entries, every
 /// entry names a registry whose log key is pinned, and (with --strict-sigstore) every
@@ -97,7 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     } else {
         let mut out = std::io::stdout().lock();
         for (code, detail) in &problems {
-            writeln!(out, "{code}  {detail}")?;
+            writeln!(out, "{code}  {}", clean(detail))?;
         }
         writeln!(
             out,

@@ -14,7 +14,7 @@ use vouch_client::monitor::{poll, MonitorState, Observation};
 use vouch_client::{Error as ClientError, TileClient};
 use vouch_tlog::{leaf_hash, Error as TlogError, Hash, SignedCheckpoint, TlogProof, Verifier};
 
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{clean, print_json, CodedError, Exit};
 
 /// Read and audit a transparency log served as C2SP tlog-tiles.
 #[derive(Debug, clap::Args)]
@@ -285,7 +285,7 @@ async fn checkpoint(a: LogOpts) -> anyhow::Result<Exit> {
         print_json(&v)?;
     } else {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "origin: {}", cp.checkpoint.origin)?;
+        writeln!(out, "origin: {}", clean(&cp.checkpoint.origin))?;
         writeln!(out, "size:   {}", cp.checkpoint.size)?;
         writeln!(out, "root:   {}", cp.checkpoint.root)?;
         writeln!(

@@ -146,10 +146,13 @@ async fn github_token(http: &reqwest::Client, url: &str, bearer: &str) -> anyhow
             "GitHub Actions' token endpoint answered {status}: does the job have `permissions: id-token: write`?"
         )));
     }
-    let v: Value = resp
-        .json()
-        .await
-        .map_err(|e| no_token(format!("GitHub Actions' token endpoint sent no JSON: {e}")))?;
+    let v = super::registry_api::read_json_capped(
+        resp,
+        super::registry_api::caps::ERROR_BODY,
+        "reading GitHub Actions' token answer",
+    )
+    .await
+    .map_err(|e| no_token(format!("GitHub Actions' token endpoint: {e:#}")))?;
     v["value"]
         .as_str()
         .map(str::to_owned)

@@ -12,7 +12,7 @@ use vouch_package::{Manifest, MANIFEST_FILE};
 
 use super::provenance::{identity_token, slsa_statement, Token, TokenArgs};
 use super::registry_api::{api_error, base_url, http, runtime, unreachable};
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{clean, print_json, CodedError, Exit};
 
 /// Publish a package version from CI with no upload token.
 ///
@@ -75,13 +75,21 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         writeln!(
             o,
             "published {}@{}: {} bytes, sha256 {}",
-            out["name"].as_str().unwrap_or(""),
-            out["version"].as_str().unwrap_or(""),
+            clean(out["name"].as_str().unwrap_or("")),
+            clean(out["version"].as_str().unwrap_or("")),
             out["size"],
-            out["sha256"].as_str().unwrap_or("")
+            clean(out["sha256"].as_str().unwrap_or(""))
         )?;
-        writeln!(o, "  signed by {}", out["identity"].as_str().unwrap_or(""))?;
-        writeln!(o, "  index     {}", out["index_url"].as_str().unwrap_or(""))?;
+        writeln!(
+            o,
+            "  signed by {}",
+            clean(out["identity"].as_str().unwrap_or(""))
+        )?;
+        writeln!(
+            o,
+            "  index     {}",
+            clean(out["index_url"].as_str().unwrap_or(""))
+        )?;
         writeln!(o, "  log index {}", out["log_index"])?;
     }
     Ok(Exit::Ok)
@@ -219,10 +227,12 @@ pub async fn sign_and_upload(
     if !resp.status().is_success() {
         return Err(api_error("the upload", resp).await);
     }
-    let answer: Value = resp
-        .json()
-        .await
-        .map_err(|e| unreachable("reading the publish answer", &url, e))?;
+    let answer = super::registry_api::read_json_capped(
+        resp,
+        super::registry_api::caps::API_ANSWER,
+        "reading the publish answer",
+    )
+    .await?;
     Ok((answer, bundle))
 }
 

@@ -137,9 +137,12 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         if !resp.status().is_success() {
             return Err(api_error("registering the publisher", resp).await);
         }
-        resp.json()
-            .await
-            .map_err(|e| unreachable("reading the registration answer", &url, e))
+        super::registry_api::read_json_capped(
+            resp,
+            super::registry_api::caps::API_ANSWER,
+            "reading the registration answer",
+        )
+        .await
     })?;
     if args.json {
         print_json(&answer)?;

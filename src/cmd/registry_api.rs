@@ -21,6 +21,13 @@ const SERVER_CODES: &[&str] = &[
     "PUB_E006",
     "PUB_E007",
     "PUB_E008",
+    "PUB_E014",
+    "BIND_E001",
+    "BIND_E002",
+    "BIND_E003",
+    "BIND_E004",
+    "BIND_E005",
+    "BIND_E006",
     "PKG_E001",
     "PKG_E002",
     "PKG_E003",
@@ -63,7 +70,7 @@ const SERVER_CODES: &[&str] = &[
 
 /// Refusals that mean "the registry checked and it did not hold" (exit 1); every other
 /// server error is operational (exit 2).
-const VERIFY_CODES: &[&str] = &["PUB_E001", "PUB_E005", "PUB_E006"];
+const VERIFY_CODES: &[&str] = &["PUB_E001", "PUB_E005", "PUB_E006", "PUB_E014"];
 
 /// The error for a network failure talking to the registry (`REG_E001`, exit 2).
 pub fn unreachable(what: &str, url: &str, e: impl std::fmt::Display) -> anyhow::Error {
@@ -117,11 +124,94 @@ pub fn resolve(base: &str, url: &str) -> String {
     }
 }
 
+/// Caps on what the CLI reads from a server, by kind of answer (issue 13, item 5: a
+/// 1.5 GB index entry once took 4.7 GB of memory). Archives are never held in memory:
+/// `fetch` streams them to a temporary file, capped by the size the index declares.
+pub mod caps {
+    /// An index entry (`GET /api/v1/packages/@scope/name/VERSION`): a few KB in practice.
+    pub const INDEX_ENTRY: u64 = 1 << 20;
+    /// A trust configuration (`GET /api/v1/trust-config`): keys and URLs, tens of KB.
+    pub const TRUST_CONFIG: u64 = 1 << 20;
+    /// An error answer's body: `{code, detail}`, or a proxy's error page.
+    pub const ERROR_BODY: u64 = 64 << 10;
+    /// Any other JSON answer (publish, register, admin API, integrity records, key
+    /// sets). An audit page holds at most 1000 events.
+    pub const API_ANSWER: u64 = 8 << 20;
+}
+
+/// The REG_E004 error: `url` sent more than `max` bytes for `what`.
+pub fn over_cap(what: &str, url: &str, max: u64) -> anyhow::Error {
+    CodedError::new(
+        "REG_E004",
+        Exit::Error,
+        format!("{what}: {url} sent more than {max} bytes, this answer's cap; stopped reading"),
+    )
+    .into()
+}
+
+/// Reads a response body, stopping (and dropping the connection) as soon as it passes
+/// `max` bytes: memory stays bounded whatever the server streams.
+pub async fn read_capped(
+    mut resp: reqwest::Response,
+    max: u64,
+    what: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let url = resp.url().to_string();
+    if resp.content_length().is_some_and(|n| n > max) {
+        return Err(over_cap(what, &url, max));
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| unreachable(what, &url, e))? {
+        if (out.len() + chunk.len()) as u64 > max {
+            return Err(over_cap(what, &url, max));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// [`read_capped`], parsed as JSON.
+pub async fn read_json_capped(
+    resp: reqwest::Response,
+    max: u64,
+    what: &str,
+) -> anyhow::Result<Value> {
+    let url = resp.url().to_string();
+    let body = read_capped(resp, max, what).await?;
+    serde_json::from_slice(&body)
+        .map_err(|e| unreachable(what, &url, format!("the answer is not JSON: {e}")))
+}
+
+/// The blocking client's [`read_capped`] (`trust-config`, `dev token`).
+pub fn read_capped_blocking(
+    resp: reqwest::blocking::Response,
+    max: u64,
+    what: &str,
+) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let url = resp.url().to_string();
+    if resp.content_length().is_some_and(|n| n > max) {
+        return Err(over_cap(what, &url, max));
+    }
+    let mut out = Vec::new();
+    resp.take(max + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| unreachable(what, &url, e))?;
+    if out.len() as u64 > max {
+        return Err(over_cap(what, &url, max));
+    }
+    Ok(out)
+}
+
 /// Turns a non-success registry answer into a coded error: the registry's own code and
-/// detail when it sent the `{code, detail}` envelope, `REG_E003` otherwise.
+/// detail when it sent the `{code, detail}` envelope, `REG_E003` otherwise. The body is
+/// read up to [`caps::ERROR_BODY`]; beyond that the answer is `REG_E004`.
 pub async fn api_error(what: &str, resp: reqwest::Response) -> anyhow::Error {
     let status = resp.status();
-    let body = resp.bytes().await.unwrap_or_default();
+    let body = match read_capped(resp, caps::ERROR_BODY, what).await {
+        Ok(b) => b,
+        Err(e) => return e.context(format!("{what}: the registry answered {status}")),
+    };
     let parsed: Option<Value> = serde_json::from_slice(&body).ok();
     let code = parsed.as_ref().and_then(|v| v["code"].as_str());
     let detail = parsed
@@ -155,8 +245,14 @@ pub async fn api_error(what: &str, resp: reqwest::Response) -> anyhow::Error {
     }
 }
 
-/// GETs a JSON document, failing with the registry's code on non-success.
-pub async fn get_json(http: &reqwest::Client, url: &str, what: &str) -> anyhow::Result<Value> {
+/// GETs a JSON document of at most `max` bytes, failing with the registry's code on
+/// non-success.
+pub async fn get_json(
+    http: &reqwest::Client,
+    url: &str,
+    what: &str,
+    max: u64,
+) -> anyhow::Result<Value> {
     let resp = http
         .get(url)
         .send()
@@ -165,9 +261,7 @@ pub async fn get_json(http: &reqwest::Client, url: &str, what: &str) -> anyhow::
     if !resp.status().is_success() {
         return Err(api_error(what, resp).await);
     }
-    resp.json()
-        .await
-        .map_err(|e| unreachable(what, url, format!("the answer is not JSON: {e}")))
+    read_json_capped(resp, max, what).await
 }
 
 /// GETs bytes, at most `max` of them.
@@ -177,7 +271,7 @@ pub async fn get_bytes(
     what: &str,
     max: u64,
 ) -> anyhow::Result<Vec<u8>> {
-    let mut resp = http
+    let resp = http
         .get(url)
         .send()
         .await
@@ -185,26 +279,20 @@ pub async fn get_bytes(
     if !resp.status().is_success() {
         return Err(api_error(what, resp).await);
     }
-    let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| unreachable(what, url, e))? {
-        if (out.len() + chunk.len()) as u64 > max {
-            return Err(CodedError::new(
-                "REG_E004",
-                Exit::Error,
-                format!("{what}: {url} sent more than {max} bytes"),
-            )
-            .into());
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
+    read_capped(resp, max, what).await
 }
 
 /// The instance's trust configuration (`GET BASE/api/v1/trust-config`), and the
 /// `trustedRoot` inside it as JSON bytes.
 pub async fn trusted_root(http: &reqwest::Client, base: &str) -> anyhow::Result<Vec<u8>> {
     let url = format!("{base}/api/v1/trust-config");
-    let cfg = get_json(http, &url, "fetching the trust configuration").await?;
+    let cfg = get_json(
+        http,
+        &url,
+        "fetching the trust configuration",
+        caps::TRUST_CONFIG,
+    )
+    .await?;
     let root = cfg
         .get("trustedRoot")
         .filter(|r| r.is_object())

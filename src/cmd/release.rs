@@ -19,7 +19,7 @@ use vouch_release::name::CrateId;
 use vouch_release::seal::{self, SealOptions, SealPlan};
 use vouch_release::ReleaseError;
 
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{clean, print_json, CodedError, Exit};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -107,7 +107,8 @@ struct VerifyIndexArgs {
     /// Ceiling of the delay between attempts.
     #[arg(long, default_value_t = Limits::default().max_backoff_ms)]
     max_backoff_ms: u64,
-    /// Timeout of one request.
+    /// Timeout of one request's whole exchange, connection through last body byte (a
+    /// server trickling its answer is cut off here too).
     #[arg(long, default_value_t = Limits::default().timeout_ms)]
     timeout_ms: u64,
     /// Largest response body accepted.
@@ -224,7 +225,11 @@ fn seal_cmd(a: SealArgs) -> Result<Done, ReleaseError> {
     let written = sealed.write(&a.dir)?;
     let elapsed = started.elapsed();
     for stale in &sealed.stale_sha256 {
-        eprintln!("warning: {stale} has no asset beside it any more; delete it if it is stale");
+        // File names are untrusted text: printed escaped.
+        eprintln!(
+            "warning: {} has no asset beside it any more; delete it if it is stale",
+            clean(&stale.to_string())
+        );
     }
 
     let mut text = String::new();
@@ -258,7 +263,13 @@ fn seal_cmd(a: SealArgs) -> Result<Done, ReleaseError> {
         }));
     } else {
         for x in &sealed.dist.assets {
-            let _ = writeln!(text, "{}  {:>12}  {}", x.sha256, x.size, x.name);
+            let _ = writeln!(
+                text,
+                "{}  {:>12}  {}",
+                x.sha256,
+                x.size,
+                clean(&x.name.to_string())
+            );
         }
         let secs = elapsed.as_secs_f64().max(1e-9);
         let _ = writeln!(
@@ -387,14 +398,17 @@ fn verify_index_cmd(a: VerifyIndexArgs) -> Result<Done, ReleaseError> {
     };
     eprintln!(
         "verify-index: {index_name} at {base}; retries {}, backoff {} ms doubling to at most {} ms, \
-         timeout {} ms per request, responses up to {} bytes",
+         timeout {} ms per whole request, responses up to {} bytes",
         limits.retries, limits.backoff_ms, limits.max_backoff_ms, limits.timeout_ms, limits.max_response_bytes
     );
     let fetcher = Fetcher::new(limits)?;
     let report = index::run(source.as_ref(), &fetcher, &|e| {
         eprintln!(
             "retry {}/{} in {} ms: {}",
-            e.retry, e.of, e.delay_ms, e.reason
+            e.retry,
+            e.of,
+            e.delay_ms,
+            clean(&e.reason.to_string())
         );
     })?;
 
@@ -472,7 +486,14 @@ fn verify_index_cmd(a: VerifyIndexArgs) -> Result<Done, ReleaseError> {
                 }
                 _ => String::new(),
             };
-            let _ = writeln!(text, "{:<15}{}{detail}", r.status.label(), r.artifact);
+            // Artifact names and publishers come from the manifest and the index.
+            let _ = writeln!(
+                text,
+                "{:<15}{}{}",
+                r.status.label(),
+                clean(&r.artifact.to_string()),
+                clean(&detail)
+            );
         }
         let _ = writeln!(text, "{summary} ({} attempt(s))", report.attempts);
     }

@@ -39,9 +39,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         .send()
         .map_err(|e| err("TRUSTCFG_E001", format!("cannot fetch {url}: {e}")))?;
     let status = resp.status();
-    let body = resp
-        .bytes()
-        .map_err(|e| err("TRUSTCFG_E001", format!("reading {url}: {e}")))?;
+    let body = super::registry_api::read_capped_blocking(
+        resp,
+        super::registry_api::caps::TRUST_CONFIG,
+        "fetching the trust configuration",
+    )?;
     if !status.is_success() {
         return Err(err(
             "TRUSTCFG_E001",

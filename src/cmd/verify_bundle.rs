@@ -10,7 +10,7 @@ use vouch_verify::{
     ParsedBundle, Policy, PolicyField, Signer, TrustRoot, Verified, Verifier, VerifyError,
 };
 
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{clean, print_json, CodedError, Exit};
 
 /// Exit status: 0 verified; 1 the bundle did not verify (signature, certificate, log proof,
 /// identity or claim mismatch); 2 the inputs could not be read or understood.
@@ -312,17 +312,22 @@ fn report_json(v: &Verified) -> Map<String, Value> {
 }
 
 fn print_human(artifact: &str, v: &Verified, root: &TrustRoot) {
-    println!("verified: {artifact}");
+    // Identities, claims, predicate types and subject names come from the bundle.
+    println!("verified: {}", clean(artifact));
     match &v.signer {
         Signer::Certificate {
             identity,
             issuer,
             claims,
         } => {
-            println!("  signer:     {identity}");
-            println!("  issuer:     {issuer}");
+            println!("  signer:     {}", clean(identity));
+            println!("  issuer:     {}", clean(issuer));
             for (claim, value) in claims {
-                println!("  {:<11} {value}", format!("{}:", short_claim(*claim)));
+                println!(
+                    "  {:<11} {}",
+                    format!("{}:", short_claim(*claim)),
+                    clean(value)
+                );
             }
         }
         _ => println!("  signer:     managed key (--key)"),
@@ -333,11 +338,18 @@ fn print_human(artifact: &str, v: &Verified, root: &TrustRoot) {
             subjects,
             ..
         } => {
-            println!("  content:    DSSE in-toto statement, predicate {predicate_type}");
+            println!(
+                "  content:    DSSE in-toto statement, predicate {}",
+                clean(predicate_type)
+            );
             for s in subjects {
                 let digests: Vec<String> =
                     s.digests.iter().map(|(a, h)| format!("{a}:{h}")).collect();
-                println!("  subject:    {} {}", s.name, digests.join(" "));
+                println!(
+                    "  subject:    {} {}",
+                    clean(&s.name),
+                    clean(&digests.join(" "))
+                );
             }
         }
         _ => println!("  content:    message signature"),

@@ -11,7 +11,7 @@ use vouch_release::seal::SHA256SUMS;
 use super::release::{emit, fail, Done, Outcome};
 use std::fmt::Write as _;
 
-use crate::output::Exit;
+use crate::output::{clean, Exit};
 
 /// Without FILE arguments every recorded file is checked in the record's directory, and
 /// unrecorded files there are reported as extra (not for a per-asset .sha256 record).
@@ -110,7 +110,14 @@ fn verify(args: Args) -> Result<Done, vouch_release::ReleaseError> {
                 }
                 _ => String::new(),
             };
-            let _ = writeln!(text, "{:<10}{}{detail}", r.status.label(), r.name);
+            // Names come from the checksum files: untrusted text.
+            let _ = writeln!(
+                text,
+                "{:<10}{}{}",
+                r.status.label(),
+                clean(&r.name.to_string()),
+                clean(&detail)
+            );
         }
         let _ = writeln!(text, "{summary}");
     }

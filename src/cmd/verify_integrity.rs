@@ -12,8 +12,8 @@ use vouch_integrity::{
 };
 use vouch_tlog::{Hash, Verifier};
 
-use super::registry_api::{base_url, get_json, http, log_verifier, runtime, trusted_root};
-use crate::output::{print_json, CodedError, Exit};
+use super::registry_api::{base_url, caps, get_json, http, log_verifier, runtime, trusted_root};
+use crate::output::{clean, print_json, CodedError, Exit};
 
 /// Verify a registry integrity record: its JWS against the registry's published key set
 /// (`/.well-known/registry-key.json`), its inclusion in the transparency log against a
@@ -96,12 +96,17 @@ async fn verify(args: Args) -> anyhow::Result<Exit> {
         .send()
         .await
         .and_then(|r| r.error_for_status())
-        .map_err(|e| super::registry_api::unreachable("fetching the key set", &jwks_url, e))?
-        .bytes()
-        .await
         .map_err(|e| super::registry_api::unreachable("fetching the key set", &jwks_url, e))?;
+    let jwks =
+        super::registry_api::read_capped(jwks, caps::API_ANSWER, "fetching the key set").await?;
     let keys = KeySet::from_jwks(&jwks).map_err(integrity)?;
-    let doc = get_json(&client, &format!("{base}{path}"), "fetching the record").await?;
+    let doc = get_json(
+        &client,
+        &format!("{base}{path}"),
+        "fetching the record",
+        caps::API_ANSWER,
+    )
+    .await?;
     let jws = doc["jws"].as_str().unwrap_or("");
     let signed = verify_record(jws, &keys).map_err(integrity)?;
     let record = signed.record();
@@ -188,8 +193,10 @@ async fn verify(args: Args) -> anyhow::Result<Exit> {
         }))?;
     } else {
         println!(
-            "verified: integrity record {} signed by {kid}, logged at index {index} (checkpoint size {})",
-            record.version, opened.checkpoint.size
+            "verified: integrity record {} signed by {}, logged at index {index} (checkpoint size {})",
+            clean(&record.version.to_string()),
+            clean(&kid.to_string()),
+            opened.checkpoint.size
         );
         if let Some(v) = asset_report["verified"].as_array() {
             println!("verified: {} asset(s) match the record", v.len());

@@ -9,12 +9,15 @@
 //!    address is in a refused range, so a name answering with one public and one private
 //!    address cannot be used to reach the private one.
 //!
-//! Refused ranges: loopback, RFC 1918 private, CGNAT 100.64/10, link-local (including
-//! the 169.254.169.254 metadata address), unspecified, multicast, broadcast and the
-//! other special-purpose blocks, IPv6 ULA fc00::/7, and IPv6 forms that embed an IPv4
-//! address (IPv4-mapped, IPv4-compatible, NAT64 64:ff9b::/96, 6to4 2002::/16), judged by
-//! the embedded address. `allow_private_for_tests` turns range checks off; `exempt_addrs`
-//! exempts single addresses (a test server, an operator's internal forge).
+//! Refused ranges: every row of the IANA IPv4 and IPv6 Special-Purpose Address
+//! Registries (loopback, private-use, CGNAT, link-local with the 169.254.169.254
+//! metadata address, documentation, benchmarking, the NAT64, 6to4, Teredo and
+//! IPv4-mapped forms, ...), multicast, and every IPv6 address outside the global unicast
+//! space 2000::/3. IPv6 forms that carry an IPv4 address are judged by the IPv4 table
+//! as well. `allow_private_for_tests` turns range checks off; `exempt_addrs` exempts
+//! single addresses (a test server, an operator's internal forge). A deployment behind
+//! DNS64 (IPv6-only, forges reached through 64:ff9b::/96) must exempt those addresses:
+//! the translation prefix is refused whole, as the registries list it.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -34,74 +37,273 @@ pub fn refused_range(ip: IpAddr) -> Option<&'static str> {
     }
 }
 
-fn refused_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, c, _] = ip.octets();
-    Some(match (a, b, c) {
-        (0, _, _) => "unspecified or this-network 0.0.0.0/8",
-        (127, _, _) => "loopback 127.0.0.0/8",
-        (10, _, _) => "private 10.0.0.0/8",
-        (172, 16..=31, _) => "private 172.16.0.0/12",
-        (192, 168, _) => "private 192.168.0.0/16",
-        (100, 64..=127, _) => "carrier-grade NAT 100.64.0.0/10",
-        (169, 254, _) => "link-local 169.254.0.0/16",
-        (192, 0, 0) => "IETF protocol assignments 192.0.0.0/24",
-        (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => "documentation range",
-        (198, 18..=19, _) => "benchmarking 198.18.0.0/15",
-        (224..=239, _, _) => "multicast 224.0.0.0/4",
-        (240..=255, _, _) => "reserved or broadcast 240.0.0.0/4",
-        _ => return None,
-    })
+/// The IANA IPv4 Special-Purpose Address Registry, every row (as of 2025), most
+/// specific first so a refusal names the narrowest row; then multicast, which that
+/// registry leaves to its own. Rows marked globally reachable (the anycast services,
+/// AS112) are refused too: a forge is never one of them.
+const V4_REFUSED: &[(u32, u8, &str)] = &[
+    (0x0000_0000, 32, "\"this host on this network\" 0.0.0.0/32"),
+    (0x0000_0000, 8, "\"this network\" 0.0.0.0/8"),
+    (0x0a00_0000, 8, "private-use 10.0.0.0/8"),
+    (
+        0x6440_0000,
+        10,
+        "shared address space (CGNAT) 100.64.0.0/10",
+    ),
+    (0x7f00_0000, 8, "loopback 127.0.0.0/8"),
+    (
+        0xa9fe_0000,
+        16,
+        "link-local 169.254.0.0/16 (cloud metadata)",
+    ),
+    (0xac10_0000, 12, "private-use 172.16.0.0/12"),
+    (
+        0xc000_0000,
+        29,
+        "IPv4 service continuity prefix 192.0.0.0/29",
+    ),
+    (0xc000_0008, 32, "IPv4 dummy address 192.0.0.8/32"),
+    (0xc000_0009, 32, "PCP anycast 192.0.0.9/32"),
+    (0xc000_000a, 32, "TURN anycast 192.0.0.10/32"),
+    (0xc000_00aa, 32, "NAT64/DNS64 discovery 192.0.0.170/32"),
+    (0xc000_00ab, 32, "NAT64/DNS64 discovery 192.0.0.171/32"),
+    (0xc000_0000, 24, "IETF protocol assignments 192.0.0.0/24"),
+    (0xc000_0200, 24, "documentation (TEST-NET-1) 192.0.2.0/24"),
+    (0xc01f_c400, 24, "AS112-v4 192.31.196.0/24"),
+    (0xc034_c100, 24, "AMT 192.52.193.0/24"),
+    (0xc058_6302, 32, "6a44-relay anycast 192.88.99.2/32"),
+    (
+        0xc058_6300,
+        24,
+        "deprecated 6to4 relay anycast 192.88.99.0/24",
+    ),
+    (0xc0a8_0000, 16, "private-use 192.168.0.0/16"),
+    (
+        0xc0af_3000,
+        24,
+        "direct delegation AS112 service 192.175.48.0/24",
+    ),
+    (0xc612_0000, 15, "benchmarking 198.18.0.0/15"),
+    (
+        0xc633_6400,
+        24,
+        "documentation (TEST-NET-2) 198.51.100.0/24",
+    ),
+    (0xcb00_7100, 24, "documentation (TEST-NET-3) 203.0.113.0/24"),
+    (0xffff_ffff, 32, "limited broadcast 255.255.255.255/32"),
+    (0xf000_0000, 4, "reserved 240.0.0.0/4"),
+    (0xe000_0000, 4, "multicast 224.0.0.0/4"),
+];
+
+/// The IANA IPv6 Special-Purpose Address Registry, every row (as of 2025), most
+/// specific first, then the blocks outside it that are never a forge (multicast,
+/// deprecated site-local and IPv4-compatible). Anything outside the global unicast
+/// space 2000::/3 is refused as well (see [`refused_v6`]).
+const V6_REFUSED: &[(u128, u8, &str)] = &[
+    (
+        0x0000_0000_0000_0000_0000_0000_0000_0001,
+        128,
+        "loopback ::1/128",
+    ),
+    (0, 128, "unspecified ::/128"),
+    (
+        0x0000_0000_0000_0000_0000_ffff_0000_0000,
+        96,
+        "IPv4-mapped ::ffff:0:0/96",
+    ),
+    (
+        0x0064_ff9b_0000_0000_0000_0000_0000_0000,
+        96,
+        "IPv4-IPv6 translation 64:ff9b::/96",
+    ),
+    (
+        0x0064_ff9b_0001_0000_0000_0000_0000_0000,
+        48,
+        "local-use IPv4-IPv6 translation 64:ff9b:1::/48",
+    ),
+    (
+        0x0100_0000_0000_0000_0000_0000_0000_0000,
+        64,
+        "discard-only 100::/64",
+    ),
+    (
+        0x0100_0000_0000_0001_0000_0000_0000_0000,
+        64,
+        "dummy IPv6 prefix 100:0:0:1::/64",
+    ),
+    (
+        0x2001_0001_0000_0000_0000_0000_0000_0001,
+        128,
+        "PCP anycast 2001:1::1/128",
+    ),
+    (
+        0x2001_0001_0000_0000_0000_0000_0000_0002,
+        128,
+        "TURN anycast 2001:1::2/128",
+    ),
+    (
+        0x2001_0001_0000_0000_0000_0000_0000_0003,
+        128,
+        "DNS-SD SRP anycast 2001:1::3/128",
+    ),
+    (
+        0x2001_0002_0000_0000_0000_0000_0000_0000,
+        48,
+        "benchmarking 2001:2::/48",
+    ),
+    (
+        0x2001_0003_0000_0000_0000_0000_0000_0000,
+        32,
+        "AMT 2001:3::/32",
+    ),
+    (
+        0x2001_0004_0112_0000_0000_0000_0000_0000,
+        48,
+        "AS112-v6 2001:4:112::/48",
+    ),
+    (
+        0x2001_0010_0000_0000_0000_0000_0000_0000,
+        28,
+        "deprecated ORCHID 2001:10::/28",
+    ),
+    (
+        0x2001_0020_0000_0000_0000_0000_0000_0000,
+        28,
+        "ORCHIDv2 2001:20::/28",
+    ),
+    (
+        0x2001_0030_0000_0000_0000_0000_0000_0000,
+        28,
+        "drone remote ID DETs 2001:30::/28",
+    ),
+    (
+        0x2001_0000_0000_0000_0000_0000_0000_0000,
+        32,
+        "Teredo 2001::/32",
+    ),
+    (
+        0x2001_0000_0000_0000_0000_0000_0000_0000,
+        23,
+        "IETF protocol assignments 2001::/23",
+    ),
+    (
+        0x2001_0db8_0000_0000_0000_0000_0000_0000,
+        32,
+        "documentation 2001:db8::/32",
+    ),
+    (
+        0x2002_0000_0000_0000_0000_0000_0000_0000,
+        16,
+        "6to4 2002::/16",
+    ),
+    (
+        0x2620_004f_8000_0000_0000_0000_0000_0000,
+        48,
+        "direct delegation AS112 service 2620:4f:8000::/48",
+    ),
+    (
+        0x3fff_0000_0000_0000_0000_0000_0000_0000,
+        20,
+        "documentation 3fff::/20",
+    ),
+    (
+        0x5f00_0000_0000_0000_0000_0000_0000_0000,
+        16,
+        "segment routing SIDs 5f00::/16",
+    ),
+    (
+        0xfc00_0000_0000_0000_0000_0000_0000_0000,
+        7,
+        "unique local fc00::/7",
+    ),
+    (
+        0xfe80_0000_0000_0000_0000_0000_0000_0000,
+        10,
+        "link-local fe80::/10",
+    ),
+    (
+        0xfec0_0000_0000_0000_0000_0000_0000_0000,
+        10,
+        "deprecated site-local fec0::/10",
+    ),
+    (
+        0xff00_0000_0000_0000_0000_0000_0000_0000,
+        8,
+        "multicast ff00::/8",
+    ),
+    (0, 96, "deprecated IPv4-compatible ::/96"),
+];
+
+fn in_v4(ip: u32, net: u32, len: u8) -> bool {
+    let mask = if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len))
+    };
+    ip & mask == net & mask
 }
 
+fn in_v6(ip: u128, net: u128, len: u8) -> bool {
+    let mask = if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(len))
+    };
+    ip & mask == net & mask
+}
+
+fn refused_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    let ip = u32::from(ip);
+    V4_REFUSED
+        .iter()
+        .find(|(net, len, _)| in_v4(ip, *net, *len))
+        .map(|(_, _, why)| *why)
+}
+
+/// The IPv4 address an IPv6 form carries, by the form's rules: IPv4-mapped and
+/// IPv4-compatible (low 32 bits), NAT64 64:ff9b::/96 (RFC 6052, low 32 bits) and
+/// 64:ff9b:1::/48 (RFC 8215; RFC 6052's /48 layout: bits 48..64 and 72..88), 6to4
+/// (bits 16..48), Teredo (the client's address, bits 96..128 inverted).
+fn embedded_v4(ip: u128) -> Option<Ipv4Addr> {
+    let low = ip as u32;
+    let pick = |shift: u32| Ipv4Addr::from((ip >> shift) as u32);
+    if in_v6(ip, 0xffff_0000_0000, 96) || in_v6(ip, 0, 96) || in_v6(ip, 0x0064_ff9b_u128 << 96, 96)
+    {
+        Some(Ipv4Addr::from(low))
+    } else if in_v6(ip, (0x0064_ff9b_0001_u128) << 80, 48) {
+        let hi = ((ip >> 64) & 0xffff) as u32;
+        let lo = ((ip >> 40) & 0xffff) as u32;
+        Some(Ipv4Addr::from((hi << 16) | lo))
+    } else if in_v6(ip, 0x2002_u128 << 112, 16) {
+        Some(pick(80))
+    } else if in_v6(ip, 0x2001_0000_u128 << 96, 32) {
+        Some(Ipv4Addr::from(!low))
+    } else {
+        None
+    }
+}
+
+/// IPv6: every row of the special-purpose registry, and everything outside 2000::/3
+/// (the only space IANA allocates as global unicast). A form carrying an IPv4
+/// address is also judged by the IPv4 table, and the refusal names the IPv4 range
+/// when it is the more telling reason (`64:ff9b::7f00:1` is loopback).
 fn refused_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    if ip.is_unspecified() {
-        return Some("unspecified ::");
+    let bits = u128::from(ip);
+    if let Some(v4) = embedded_v4(bits) {
+        if let Some(why) = refused_v4(v4) {
+            return Some(why);
+        }
     }
-    if ip.is_loopback() {
-        return Some("loopback ::1");
+    if let Some((_, _, why)) = V6_REFUSED
+        .iter()
+        .find(|(net, len, _)| in_v6(bits, *net, *len))
+    {
+        return Some(why);
     }
-    let seg = ip.segments();
-    // Forms that carry an IPv4 address: judge the IPv4 address.
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return refused_v4(v4).map(|_| "IPv4-mapped address in a refused IPv4 range");
+    if !in_v6(bits, 0x2000_u128 << 112, 3) {
+        return Some("outside the global unicast space 2000::/3");
     }
-    if seg[..6] == [0; 6] {
-        // IPv4-compatible ::a.b.c.d (deprecated, still routed by some stacks).
-        let v4 = Ipv4Addr::new(
-            (seg[6] >> 8) as u8,
-            seg[6] as u8,
-            (seg[7] >> 8) as u8,
-            seg[7] as u8,
-        );
-        return refused_v4(v4).map(|_| "IPv4-compatible address in a refused IPv4 range");
-    }
-    if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        let v4 = Ipv4Addr::new(
-            (seg[6] >> 8) as u8,
-            seg[6] as u8,
-            (seg[7] >> 8) as u8,
-            seg[7] as u8,
-        );
-        return refused_v4(v4).map(|_| "NAT64 address in a refused IPv4 range");
-    }
-    if seg[0] == 0x2002 {
-        let v4 = Ipv4Addr::new(
-            (seg[1] >> 8) as u8,
-            seg[1] as u8,
-            (seg[2] >> 8) as u8,
-            seg[2] as u8,
-        );
-        return refused_v4(v4).map(|_| "6to4 address in a refused IPv4 range");
-    }
-    Some(match seg[0] {
-        s if s & 0xfe00 == 0xfc00 => "unique local fc00::/7",
-        s if s & 0xffc0 == 0xfe80 => "link-local fe80::/10",
-        s if s & 0xffc0 == 0xfec0 => "site-local fec0::/10",
-        s if s & 0xff00 == 0xff00 => "multicast ff00::/8",
-        0x2001 if seg[1] == 0x0db8 => "documentation 2001:db8::/32",
-        0x0100 if seg[1..4] == [0, 0, 0] => "discard 100::/64",
-        _ => return None,
-    })
+    None
 }
 
 /// Resolves host names to addresses. The production implementation asks the system
@@ -312,55 +514,150 @@ pub(crate) fn guard_refusal(err: &(dyn std::error::Error + 'static)) -> Option<I
 mod tests {
     use super::*;
 
-    #[test]
-    fn refused_and_public_addresses() {
-        let refused = [
-            "127.0.0.1",
-            "127.255.0.9",
-            "10.1.2.3",
-            "172.16.0.1",
-            "172.31.255.255",
-            "192.168.1.1",
-            "100.64.0.1",
-            "100.127.255.254",
-            "169.254.169.254",
-            "0.0.0.0",
-            "224.0.0.1",
+    /// Every row of both IANA special-purpose registries (and the other refused
+    /// blocks): the row, one address inside it, the address just outside it, and
+    /// whether that outside address is refused by another row. Written out by hand,
+    /// independently of the tables above.
+    const ROWS: &[(&str, &str, &str, bool)] = &[
+        // IPv4 Special-Purpose Address Registry.
+        ("0.0.0.0/8", "0.255.255.255", "1.0.0.0", false),
+        ("0.0.0.0/32", "0.0.0.0", "0.0.0.1", true),
+        ("10.0.0.0/8", "10.255.255.255", "11.0.0.0", false),
+        ("100.64.0.0/10", "100.127.255.255", "100.128.0.0", false),
+        (
+            "100.64.0.0/10 (below)",
+            "100.64.0.0",
+            "100.63.255.255",
+            false,
+        ),
+        ("127.0.0.0/8", "127.255.255.255", "128.0.0.0", false),
+        ("169.254.0.0/16", "169.254.169.254", "169.255.0.0", false),
+        ("172.16.0.0/12", "172.31.255.255", "172.32.0.0", false),
+        (
+            "172.16.0.0/12 (below)",
+            "172.16.0.0",
+            "172.15.255.255",
+            false,
+        ),
+        ("192.0.0.0/24", "192.0.0.255", "192.0.1.0", false),
+        ("192.0.0.0/29", "192.0.0.7", "192.0.0.8", true),
+        ("192.0.0.8/32", "192.0.0.8", "192.0.0.9", true),
+        ("192.0.0.9/32", "192.0.0.9", "192.0.0.10", true),
+        ("192.0.0.10/32", "192.0.0.10", "192.0.0.11", true),
+        ("192.0.0.170/32", "192.0.0.170", "192.0.0.169", true),
+        ("192.0.0.171/32", "192.0.0.171", "192.0.0.172", true),
+        ("192.0.2.0/24", "192.0.2.255", "192.0.3.0", false),
+        ("192.31.196.0/24", "192.31.196.255", "192.31.197.0", false),
+        ("192.52.193.0/24", "192.52.193.255", "192.52.194.0", false),
+        ("192.88.99.0/24", "192.88.99.255", "192.88.100.0", false),
+        ("192.88.99.2/32", "192.88.99.2", "192.88.99.3", true),
+        ("192.168.0.0/16", "192.168.255.255", "192.169.0.0", false),
+        ("192.175.48.0/24", "192.175.48.255", "192.175.49.0", false),
+        ("198.18.0.0/15", "198.19.255.255", "198.20.0.0", false),
+        ("198.51.100.0/24", "198.51.100.255", "198.51.101.0", false),
+        ("203.0.113.0/24", "203.0.113.255", "203.0.114.0", false),
+        ("240.0.0.0/4", "255.255.255.254", "239.255.255.255", true),
+        (
+            "255.255.255.255/32",
             "255.255.255.255",
-            "192.0.2.7",
-            "198.18.0.1",
-            "::1",
-            "::",
-            "fe80::1",
-            "fc00::1",
-            "fd12:3456::1",
-            "ff02::1",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-            "::ffff:169.254.169.254",
-            "::127.0.0.1",
-            "64:ff9b::a00:1",
-            "2002:a00:1::1",
-            "2001:db8::1",
-            "fec0::1",
-        ];
-        for s in refused {
-            let ip: IpAddr = s.parse().unwrap();
-            assert!(refused_range(ip).is_some(), "{s} must be refused");
+            "255.255.255.254",
+            true,
+        ),
+        (
+            "224.0.0.0/4 (multicast)",
+            "224.0.0.0",
+            "223.255.255.255",
+            false,
+        ),
+        // IPv6 Special-Purpose Address Registry.
+        ("::1/128", "::1", "::2", true),
+        ("::/128", "::", "::1", true),
+        ("::ffff:0:0/96", "::ffff:8.8.8.8", "::1:0:0:0", true),
+        ("64:ff9b::/96", "64:ff9b::808:808", "64:ff9b::1:0:0", true),
+        ("64:ff9b:1::/48", "64:ff9b:1:ffff::1", "64:ff9b:2::", true),
+        ("100::/64", "100::ffff", "100:0:0:1::", true),
+        ("100:0:0:1::/64", "100:0:0:1::1", "100:0:0:2::", true),
+        ("2001::/23", "2001:1ff:ffff::1", "2001:200::", false),
+        (
+            "2001::/32",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:1::",
+            true,
+        ),
+        ("2001:1::1/128", "2001:1::1", "2001:1::", true),
+        ("2001:1::2/128", "2001:1::2", "2001:1::4", true),
+        ("2001:1::3/128", "2001:1::3", "2001:1::4", true),
+        ("2001:2::/48", "2001:2:0:ffff::1", "2001:2:1::", true),
+        ("2001:3::/32", "2001:3:ffff::1", "2001:4::", true),
+        (
+            "2001:4:112::/48",
+            "2001:4:112:ffff::1",
+            "2001:4:113::",
+            true,
+        ),
+        ("2001:10::/28", "2001:1f:ffff::1", "2001:20::", true),
+        ("2001:20::/28", "2001:2f:ffff::1", "2001:30::", true),
+        ("2001:30::/28", "2001:3f:ffff::1", "2001:40::", true),
+        ("2001:db8::/32", "2001:db8:ffff::1", "2001:db9::", false),
+        ("2002::/16", "2002:808:808::1", "2003::", false),
+        (
+            "2620:4f:8000::/48",
+            "2620:4f:8000:ffff::1",
+            "2620:4f:8001::",
+            false,
+        ),
+        ("3fff::/20", "3fff:fff:ffff::1", "3fff:1000::", false),
+        ("5f00::/16", "5f00::1", "5f01::", true),
+        ("fc00::/7", "fdff::1", "fe00::", true),
+        ("fe80::/10", "febf::1", "fec0::", true),
+        // Outside the registry, never a forge.
+        ("fec0::/10", "fec0::1", "ff00::", true),
+        ("ff00::/8", "ff02::1", "feff::", true),
+        ("::/96 (IPv4-compatible)", "::8.8.8.8", "::1:0:0", true),
+        ("outside 2000::/3", "4000::1", "3fff:ffff::1", false),
+    ];
+
+    #[test]
+    fn every_special_purpose_row_refused_with_its_neighbour_checked() {
+        for (row, inside, outside, outside_refused) in ROWS {
+            let ip: IpAddr = inside.parse().unwrap();
+            assert!(
+                refused_range(ip).is_some(),
+                "{row}: {inside} must be refused"
+            );
+            let ip: IpAddr = outside.parse().unwrap();
+            assert_eq!(
+                refused_range(ip).is_some(),
+                *outside_refused,
+                "{row}: just outside, {outside} -> {:?}",
+                refused_range(ip)
+            );
         }
-        let public = [
-            "140.82.112.3",
-            "8.8.8.8",
-            "172.32.0.1",
-            "100.128.0.1",
-            "2606:4700::1111",
-            "::ffff:8.8.8.8",
-            "64:ff9b::808:808",
-            "2002:808:808::1",
-        ];
-        for s in public {
-            let ip: IpAddr = s.parse().unwrap();
-            assert_eq!(refused_range(ip), None, "{s} must be allowed");
+    }
+
+    /// Issue 13 item 11: the guard missed 64:ff9b:1::/48 and ::ffff:0:0/96, and judged
+    /// embedded IPv4 addresses only in some forms. Every embedding is judged by the
+    /// IPv4 table and named after the IPv4 range.
+    #[test]
+    fn ssrf_guard_misses_nat64_local_use_and_mapped_forms_regression() {
+        for (addr, range) in [
+            ("64:ff9b:1:808:8:800::", "64:ff9b:1::/48"),
+            ("64:ff9b:1:7f00:0:100::", "loopback 127.0.0.0/8"),
+            ("::ffff:0:0", "0.0.0.0/32"),
+            ("::ffff:8.8.8.8", "IPv4-mapped ::ffff:0:0/96"),
+            ("::ffff:169.254.169.254", "link-local 169.254.0.0/16"),
+            ("64:ff9b::a00:1", "private-use 10.0.0.0/8"),
+            ("2002:7f00:1::1", "loopback 127.0.0.0/8"),
+            // Teredo carries the client's address inverted: !0x7f000001.
+            ("2001:0:1:2:0:0:80ff:fffe", "loopback 127.0.0.0/8"),
+            ("::ffff:0:7f00:1", "2000::/3"),
+        ] {
+            let why = refused_range(addr.parse().unwrap())
+                .unwrap_or_else(|| panic!("{addr} must be refused"));
+            assert!(why.contains(range), "{addr}: {why}");
+        }
+        for public in ["140.82.112.3", "8.8.8.8", "2606:4700::1111", "2a00:1450::1"] {
+            assert_eq!(refused_range(public.parse().unwrap()), None, "{public}");
         }
     }
 

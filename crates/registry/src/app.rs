@@ -433,6 +433,7 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
         .merge(crate::packages::routes())
         .merge(crate::web::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(axum::middleware::map_response(crate::error::envelope))
         .with_state(state)
 }
 

@@ -231,3 +231,64 @@ impl IntoResponse for ApiError {
         resp
     }
 }
+
+/// The largest framework-made error body [`envelope`] reads back (axum's rejection
+/// texts are a sentence or two).
+const MAX_REJECTION_TEXT: usize = 1024;
+
+/// Puts every error answer into the one `{status, code, detail}` envelope (issue 13,
+/// item 13): axum's own rejections (a body over a route's `DefaultBodyLimit`, a bad
+/// path parameter, a wrong method or content type) are plain text or empty, and a
+/// client reading `code` found nothing. Error answers that are not plain text or empty
+/// (our JSON, the witness's `text/x.tlog.size`, HTML pages) pass untouched.
+pub async fn envelope(resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let plain = match resp.headers().get(header::CONTENT_TYPE) {
+        None => true,
+        Some(ct) => ct.to_str().is_ok_and(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/plain")
+        }),
+    };
+    if !plain {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = match axum::body::to_bytes(body, MAX_REJECTION_TEXT).await {
+        Ok(b) if !b.is_empty() => String::from_utf8_lossy(&b).trim().to_owned(),
+        _ => status
+            .canonical_reason()
+            .unwrap_or("request refused")
+            .to_ascii_lowercase(),
+    };
+    let (code, detail) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "SERVE_E020",
+            format!("the request body is over this route's size limit: {text}"),
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "SERVE_E021",
+            "this route does not accept that HTTP method".to_owned(),
+        ),
+        s if s.is_server_error() => {
+            tracing::error!(status = s.as_u16(), body = %text, "framework error answer");
+            (
+                "SERVE_E007",
+                "internal error; see the server log".to_owned(),
+            )
+        }
+        _ => ("SERVE_E001", text),
+    };
+    let mut out = ApiError::new(status, code, detail).into_response();
+    // Keep what the framework said about the request (`Allow` on a 405, say).
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
+}

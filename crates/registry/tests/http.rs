@@ -285,3 +285,46 @@ async fn the_built_in_witness_cosigns_our_log_and_refuses_rollbacks() {
         StatusCode::FORBIDDEN
     );
 }
+
+/// Issue 13 item 13: the framework's own refusals (a body over a route's limit, a bad
+/// path parameter, a wrong method) were plain text or empty, so clients found no
+/// `code`. Every one is now the `{status, code, detail}` envelope.
+#[tokio::test]
+async fn framework_rejections_answer_in_the_json_envelope() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), |_| {}).await;
+    // Over the add-entry route's 128 KiB DefaultBodyLimit (the handler never runs).
+    let big = add(&app, dir.path(), vec![0u8; 200 << 10]).await;
+    assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(big.header("content-type").starts_with("application/json"));
+    assert_eq!(big.json()["code"], "SERVE_E020");
+    assert_eq!(big.json()["status"], 413);
+    // Over axum's default 2 MB limit on a route with no limit of its own.
+    let req = Request::post("/api/v1/publishers")
+        .header("authorization", "Bearer x")
+        .body(Body::from(vec![b' '; 3 << 20]))
+        .unwrap();
+    let r = call(&app, req).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.json()["code"], "SERVE_E020");
+    // A path parameter of the wrong type.
+    let r = get(&app, "/api/v1/releases/not-a-number").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["code"], "SERVE_E001");
+    assert!(r.json()["detail"].as_str().unwrap().len() > 3);
+    // A method the route does not take keeps its `Allow` header.
+    let r = call(
+        &app,
+        Request::delete("/api/v1/publishers")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.json()["code"], "SERVE_E021");
+    assert!(r.header("allow").contains("POST"), "{:?}", r.headers);
+    // Answers that are not errors, and deliberate non-JSON error bodies, are untouched.
+    let ok = get(&app, "/log/checkpoint").await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert!(ok.header("content-type").starts_with("text/plain"));
+}

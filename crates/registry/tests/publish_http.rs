@@ -1274,3 +1274,117 @@ async fn publish_throughput() {
         n as f64 / secs
     );
 }
+
+// --- issue 13: hostile clients (items 4, 9, 10) ----------------------------------------
+
+/// Issue 13 item 4 (pending-binding squat), item 9 (confusable names) and item 10
+/// (build-metadata twins), performed over HTTP against a `--dev` server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_scope_squat_confusable_name_and_build_metadata_are_refused() {
+    let s = start(false).await;
+    let meta = &s.state().meta;
+    let now = vouch_store::meta::Timestamp::now();
+    let dev = meta.user_by_name("dev").await.unwrap().unwrap();
+    let mallory = meta.create_user("mallory", None, now).await.unwrap();
+    let (_, secret) = meta.create_token(mallory.id, "t", None, now).await.unwrap();
+    let mallory_token = secret.expose().to_owned();
+
+    // The attack: mallory reserves @dev/lib3 for the victim's own workflow, so that the
+    // victim's first CI publish would create a package mallory owns.
+    let squat = json!({"package": "@dev/lib3", "provider": "github", "repository": REPO,
+                       "workflow": WORKFLOW});
+    let r = s.register_as(Some(&mallory_token), squat).await;
+    r.expect(403, "BIND_E005");
+    assert!(
+        s.get("/api/v1/packages/@dev/lib3/publishers").await.json()["publishers"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // The victim registers and publishes; the package is the victim's.
+    let r = s.register("@dev/lib3", WORKFLOW, None).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let signer = s.ci_signer().await;
+    let a = archive("@dev/lib3", "1.0.0");
+    let r = s.upload(&a, &bundle_for(&signer, &a).await).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let owners: Vec<_> = meta
+        .owners("@dev/lib3")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(owners, [dev.id]);
+
+    // In an unclaimed scope the first user wins; the second learns only "claimed".
+    let r = s
+        .register_as(
+            Some(&mallory_token),
+            json!({"package": "@fresh/a", "provider": "github", "repository": "m/a",
+                   "workflow": "r.yml"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let r = s.register("@fresh/b", WORKFLOW, None).await;
+    r.expect(403, "BIND_E005");
+    let detail = r.json()["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("claimed"), "{detail}");
+    assert!(!detail.contains("mallory"), "leaks the owner: {detail}");
+    // An administrator grants the scope; then the second user may register in it.
+    let admin = std::fs::read_to_string(s.dir.path().join("admin.token")).unwrap();
+    let grant = |token: Option<String>, user: &str| {
+        let mut req = s
+            .http
+            .post(format!("{}/api/admin/scopes/@fresh/owners", s.base))
+            .json(&json!({ "user": user }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t.trim());
+        }
+        req.send()
+    };
+    done(grant(None, "dev").await.unwrap())
+        .await
+        .expect(401, "ADMIN_E001");
+    done(grant(Some(admin.clone()), "nobody").await.unwrap())
+        .await
+        .expect(400, "ADMIN_E006");
+    let r = done(grant(Some(admin), "dev").await.unwrap()).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let mut owners: Vec<String> = serde_json::from_value(r.json()["owners"].clone()).unwrap();
+    owners.sort();
+    assert_eq!(owners, ["dev", "mallory"]);
+    let audit = meta
+        .list_audit(&vouch_store::meta::AuditFilter {
+            event_prefix: Some("scope.grant".into()),
+            subject: None,
+            since: None,
+            until: None,
+            after: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 1, "one grant audited");
+    let r = s.register("@fresh/b", WORKFLOW, None).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+
+    // Item 10: 1.0.0+evil beside 1.0.0 is the same SemVer release.
+    let evil = archive("@dev/lib3", "1.0.0+evil");
+    let r = s.upload(&evil, &bundle_for(&signer, &evil).await).await;
+    r.expect(409, "PUB_E007");
+    let detail = r.json()["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("existing version 1.0.0 "), "{detail}");
+    assert_eq!(meta.versions("@dev/lib3").await.unwrap().len(), 1);
+
+    // Item 9: @dev/l.ib3 and @dev/l_ib3 are @dev/l-ib3 under PEP 503.
+    meta.create_package("@dev/l-ib3", dev.id, now)
+        .await
+        .unwrap();
+    for name in ["@dev/l.ib3", "@dev/l_ib3", "@dev/l-_ib3"] {
+        let r = s.register(name, WORKFLOW, None).await;
+        r.expect(409, "BIND_E006");
+        let detail = r.json()["detail"].as_str().unwrap().to_owned();
+        assert!(detail.contains("@dev/l-ib3"), "{detail}");
+    }
+}

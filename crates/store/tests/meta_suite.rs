@@ -7,6 +7,8 @@
 mod bindings;
 #[path = "meta_suite/harness.rs"]
 mod harness;
+#[path = "meta_suite/hostile.rs"]
+mod hostile;
 #[path = "meta_suite/misc.rs"]
 mod misc;
 #[path = "meta_suite/packages.rs"]
@@ -62,4 +64,18 @@ suite! {
     publish_records::publish_audit_commits_with_the_version,
     publish_records::integrity_records_insert_in_batches,
     publish_records::publish_context_reads_what_the_commit_needs,
+    hostile::pending_binding_squat_in_foreign_scope_is_refused,
+    hostile::legacy_foreign_pending_binding_cannot_publish,
+    hostile::confusable_package_names_are_refused,
+    hostile::versions_differing_only_in_build_metadata_are_refused,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_migration_4_carries_legacy_collisions() {
+    hostile::migration_4_carries_legacy_collisions(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_migration_4_carries_legacy_collisions() {
+    hostile::migration_4_carries_legacy_collisions(true).await;
 }

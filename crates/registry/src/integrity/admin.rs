@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -291,6 +291,61 @@ pub(crate) async fn hash_budget(
     .await
     .map_err(error::meta)?;
     Ok(Json(json!({"hash_budget_bytes": body.bytes})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScopeGrantBody {
+    user: String,
+}
+
+/// `POST /api/admin/scopes/{scope}/owners` with `{"user": NAME}`: makes the user an
+/// owner of the scope (claiming it if nobody owns it yet), so they may create packages
+/// and pending bindings in it. Idempotent; audited as `scope.grant`.
+pub(crate) async fn grant_scope(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    Path(scope): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    require_json(&headers)?;
+    let body: ScopeGrantBody = serde_json::from_slice(&body)
+        .map_err(|e| error::admin_bad_request(format!("expected {{\"user\": NAME}}: {e}")))?;
+    let scope = scope.strip_prefix('@').unwrap_or(&scope).to_owned();
+    // The package-name grammar decides what a scope may be.
+    vouch_package::PackageName::parse(&format!("@{scope}/x")).map_err(|e| {
+        error::admin_bad_request(format!("scope {scope:?} is not a valid scope: {e}"))
+    })?;
+    let user = state
+        .meta
+        .user_by_name(&body.user)
+        .await
+        .map_err(error::meta)?
+        .ok_or_else(|| error::admin_bad_request(format!("no user named {:?}", body.user)))?;
+    state
+        .meta
+        .grant_scope(&scope, user.id, vouch_store::meta::Timestamp::now())
+        .await
+        .map_err(error::meta)?;
+    let owners: Vec<String> = state
+        .meta
+        .scope_owners(&scope)
+        .await
+        .map_err(error::meta)?
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    audit::record(
+        &state,
+        "scope.grant",
+        Some(&admin.actor()),
+        Some(&format!("@{scope}")),
+        json!({"user": user.name}),
+    )
+    .await
+    .map_err(error::meta)?;
+    Ok(Json(json!({"scope": scope, "owners": owners})))
 }
 
 /// `POST /api/admin/instance/security/backfill`: 202, the work runs in the background

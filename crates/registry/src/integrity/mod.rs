@@ -269,6 +269,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             post(admin::backfill),
         )
         .route("/api/admin/audit", get(audit::list))
+        .route("/api/admin/scopes/{scope}/owners", post(admin::grant_scope))
         .route("/api/admin/forges/{id}/sync", post(ingest::sync))
         .route("/api/v1/webhooks/{forge_id}", post(ingest::webhook))
         .route("/api/v1/releases/{id}", get(ingest::release))

@@ -1,4 +1,4 @@
-//! `--dev` only: the owner account `dev` and its API token in `DATA/owner.token` (mode 0600), so a fresh development server can register publishers at once.
+//! `--dev` only: the owner account `dev` (owner of scope `dev`) and its API token in `DATA/owner.token` (mode 0600), so a fresh development server can register publishers at once.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -25,6 +25,8 @@ pub async fn bootstrap_dev_owner(
     if let Ok(text) = std::fs::read_to_string(&path) {
         if let Ok(Some((user, _))) = meta.authenticate(text.trim(), now).await {
             if user.name == DEV_OWNER {
+                // A data directory from before scopes were owned gets its grant too.
+                meta.grant_scope(DEV_OWNER, user.id, now).await?;
                 return Ok(path);
             }
         }
@@ -41,6 +43,9 @@ pub async fn bootstrap_dev_owner(
             Err(e) => return Err(e.into()),
         },
     };
+    // The development owner owns scope `dev` from the start, so no other account on
+    // a development server can reserve `@dev/...` names (idempotent).
+    meta.grant_scope(DEV_OWNER, user.id, now).await?;
     let (_, secret) = meta
         .create_token(user.id, "vouch serve --dev owner token", None, now)
         .await?;

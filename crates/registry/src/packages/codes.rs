@@ -12,6 +12,7 @@
 //! | PUB_E011 | 400 | the archive has no readable `vouch.toml` at its root |
 //! | PUB_E012 | 503 | publishing is not available: the registry has no trust configuration yet |
 //! | PUB_E013 | 409 | the package's bindings changed while the publish committed (retry) |
+//! | PUB_E014 | 403 | the pending binding's registrant does not own the package's scope |
 //! | AUTH_E001 | 401 | no `Authorization: Bearer` token |
 //! | AUTH_E002 | 401 | the token is unknown, revoked or expired |
 //! | AUTH_E003 | 403 | the token's user does not own the package |
@@ -23,6 +24,8 @@
 //! | BIND_E002 | 409 | an identical binding is already registered |
 //! | BIND_E003 | 409 | the package already has the maximum number of bindings |
 //! | BIND_E004 | 409 | the package was created or removed while the binding was registered (retry) |
+//! | BIND_E005 | 403 | the scope is claimed by another user (names nobody) |
+//! | BIND_E006 | 409 | the name normalises (PEP 503 plus case) like an existing package's |
 //!
 //! Archive problems keep their `PKG_E*` code from `vouch-package` (400).
 
@@ -33,6 +36,10 @@ use crate::ApiError;
 
 pub fn no_binding(detail: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "PUB_E001", detail)
+}
+
+pub fn scope_not_owned(detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "PUB_E014", detail)
 }
 
 pub fn bundle_invalid(check: &str, detail: impl std::fmt::Display) -> ApiError {
@@ -159,6 +166,17 @@ pub fn not_owner(user: &str, package: &str) -> ApiError {
     )
 }
 
+/// BIND_E005: the scope belongs to other users. Deliberately names nobody.
+pub fn scope_claimed(scope: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "BIND_E005",
+        format!(
+            "scope @{scope} is claimed: only its owners can create packages or pending publishers in it; ask an owner, or a registry administrator, to grant you the scope"
+        ),
+    )
+}
+
 pub fn bad_binding(field: &str, expected: &str, found: &str) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
@@ -187,6 +205,25 @@ pub fn meta(e: MetaError) -> ApiError {
             format!("{package} already has the maximum of {max} publisher bindings"),
         ),
         MetaError::VersionExists { package, version } => version_exists(&package, &version),
+        MetaError::VersionBuildConflict {
+            package,
+            version,
+            existing,
+        } => ApiError::new(
+            StatusCode::CONFLICT,
+            "PUB_E007",
+            format!(
+                "{package} version {version} equals the existing version {existing} but for build metadata, which SemVer ignores: bump the version and retry"
+            ),
+        ),
+        MetaError::ScopeClaimed { scope } => scope_claimed(&scope),
+        MetaError::NameConflict { name, existing } => ApiError::new(
+            StatusCode::CONFLICT,
+            "BIND_E006",
+            format!(
+                "{name} is too similar to the existing package {existing}: names are compared lowercased with runs of '-', '_' and '.' as one '-' (PEP 503)"
+            ),
+        ),
         other => ApiError::internal(&other),
     }
 }

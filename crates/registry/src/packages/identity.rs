@@ -72,12 +72,14 @@ pub enum Presented {
     },
 }
 
-/// Why an identity cannot publish: PUB_E001 (nothing registered for it) or PUB_E006
-/// (registered, but a claim differs).
+/// Why an identity cannot publish: PUB_E001 (nothing registered for it), PUB_E006
+/// (registered, but a claim differs) or PUB_E014 (the pending binding it matched was
+/// registered by someone who does not own the scope).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     NoBinding(String),
     Mismatch(String),
+    ScopeNotOwned(String),
 }
 
 /// A binding claim the presented identity does not satisfy.

@@ -199,6 +199,14 @@ fn ops() -> Vec<Op> {
                 "Start the integrity backfill in the background", ("202", "application/json", obj()))
         },
         Op {
+            request: Some(("application/json", obj())),
+            errors: &["400", "401", "415"],
+            admin_auth: true,
+            ..op("post", "/api/admin/scopes/{scope}/owners", "admin",
+                "Grant a user ownership of a scope ({\"user\": NAME}); idempotent",
+                ("200", "application/json", obj()))
+        },
+        Op {
             errors: &["400", "401"],
             admin_auth: true,
             ..op("get", "/api/admin/audit", "admin",

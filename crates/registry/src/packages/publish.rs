@@ -514,6 +514,7 @@ async fn refuse(
     let err = match r {
         Refusal::NoBinding(d) => codes::no_binding(d),
         Refusal::Mismatch(d) => codes::identity_mismatch(d),
+        Refusal::ScopeNotOwned(d) => codes::scope_not_owned(d),
     };
     let details = json!({
         "version": version,
@@ -661,6 +662,12 @@ async fn commit(
             }) => {
                 let r = Refusal::Mismatch(format!(
                     "the identity does not match publisher binding {binding} of {name}: claim `repository_owner_id`: expected {recorded} (recorded at the first publish), found {presented}: the repository's owner account changed"
+                ));
+                return Err(refuse(state, name, version, signed, r).await);
+            }
+            Err(MetaError::ScopeClaimed { scope }) => {
+                let r = Refusal::ScopeNotOwned(format!(
+                    "the pending publisher binding for {name} was registered by a user who does not own scope @{scope}: the registry will not create the package for them; the scope's owners register their own binding"
                 ));
                 return Err(refuse(state, name, version, signed, r).await);
             }

@@ -1,10 +1,10 @@
-//! Bounded HTTP GETs of JSON documents from package indexes: per-request timeout, a cap on
+//! Bounded HTTP GETs of JSON documents from package indexes: a timeout over each whole exchange, a cap on
 //! the body size (checked against `Content-Length` and again while reading), a small
 //! redirect limit, and a classification of every answer into found / not found /
 //! transient (worth retrying) / hard error.
 
 use std::io::Read;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::ReleaseError;
 
@@ -85,51 +85,94 @@ impl Fetcher {
         self.limits
     }
 
-    /// GETs `url` and classifies the answer.
+    /// GETs `url` and classifies the answer. `timeout_ms` bounds the whole exchange,
+    /// connection through last body byte: the exchange runs on a worker thread that
+    /// this call waits for at most that long (issue 13, item 8: the HTTP client's own
+    /// timeout restarts with every read, so a server trickling one byte every half
+    /// second held a request open indefinitely). The worker stops reading at the same
+    /// deadline, so an abandoned exchange ends within one read of it.
     pub fn get_json(&self, url: &str) -> Result<Fetched, ReleaseError> {
-        let resp = match self
-            .client
-            .get(url)
-            .header("accept", "application/json")
-            .send()
-        {
-            Ok(r) => r,
-            Err(e) => return Ok(Fetched::Transient(describe(&e))),
-        };
-        let status = resp.status().as_u16();
-        match status {
-            200..=299 => {}
-            404 | 410 => return Ok(Fetched::NotFound),
-            429 | 500..=599 => return Ok(Fetched::Transient(format!("HTTP {status}"))),
-            _ => {
-                return Err(ReleaseError::IndexStatus {
-                    url: url.to_owned(),
-                    status,
-                })
-            }
+        let budget = Duration::from_millis(self.limits.timeout_ms.max(1));
+        let deadline = Instant::now() + budget;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let client = self.client.clone();
+        let limits = self.limits;
+        let target = url.to_owned();
+        let worker = std::thread::Builder::new()
+            .name("vouch-index-get".into())
+            .spawn(move || {
+                let _ = tx.send(exchange(&client, limits, &target, deadline));
+            });
+        if let Err(e) = worker {
+            return Ok(Fetched::Transient(format!(
+                "request failed: no worker thread: {e}"
+            )));
         }
-        let cap = self.limits.max_response_bytes;
-        let too_large = || ReleaseError::IndexTooLarge {
-            url: url.to_owned(),
-            limit_bytes: cap,
-        };
-        if resp.content_length().is_some_and(|n| n > cap) {
-            return Err(too_large());
+        match rx.recv_timeout(budget) {
+            Ok(answer) => answer,
+            Err(_) => Ok(Fetched::Transient(timed_out(limits.timeout_ms))),
         }
-        let mut body = Vec::new();
-        if let Err(e) = resp.take(cap.saturating_add(1)).read_to_end(&mut body) {
-            return Ok(Fetched::Transient(format!("reading body: {e}")));
-        }
-        if body.len() as u64 > cap {
-            return Err(too_large());
-        }
-        serde_json::from_slice(&body)
-            .map(Fetched::Json)
-            .map_err(|e| ReleaseError::IndexMalformed {
-                url: url.to_owned(),
-                detail: format!("not JSON: {e}"),
-            })
     }
+}
+
+fn timed_out(ms: u64) -> String {
+    format!("timed out: no complete answer within {ms} ms")
+}
+
+/// One GET, reading the body until `deadline` at the latest.
+fn exchange(
+    client: &reqwest::blocking::Client,
+    limits: Limits,
+    url: &str,
+    deadline: Instant,
+) -> Result<Fetched, ReleaseError> {
+    let mut resp = match client.get(url).header("accept", "application/json").send() {
+        Ok(r) => r,
+        Err(e) => return Ok(Fetched::Transient(describe(&e))),
+    };
+    let status = resp.status().as_u16();
+    match status {
+        200..=299 => {}
+        404 | 410 => return Ok(Fetched::NotFound),
+        429 | 500..=599 => return Ok(Fetched::Transient(format!("HTTP {status}"))),
+        _ => {
+            return Err(ReleaseError::IndexStatus {
+                url: url.to_owned(),
+                status,
+            })
+        }
+    }
+    let cap = limits.max_response_bytes;
+    let too_large = || ReleaseError::IndexTooLarge {
+        url: url.to_owned(),
+        limit_bytes: cap,
+    };
+    if resp.content_length().is_some_and(|n| n > cap) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    let mut buf = [0u8; 16 << 10];
+    loop {
+        if Instant::now() >= deadline {
+            return Ok(Fetched::Transient(timed_out(limits.timeout_ms)));
+        }
+        let n = match resp.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Ok(Fetched::Transient(format!("reading body: {e}"))),
+        };
+        if (body.len() + n) as u64 > cap {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&buf[..n]);
+    }
+    serde_json::from_slice(&body)
+        .map(Fetched::Json)
+        .map_err(|e| ReleaseError::IndexMalformed {
+            url: url.to_owned(),
+            detail: format!("not JSON: {e}"),
+        })
 }
 
 fn describe(e: &reqwest::Error) -> String {
@@ -175,6 +218,45 @@ mod tests {
         let delays: Vec<u64> = (0..6).map(|a| l.delay_ms(a)).collect();
         assert_eq!(delays, [100, 200, 400, 800, 1_000, 1_000]);
         assert_eq!(l.delay_ms(u32::MAX), 1_000);
+    }
+
+    /// Issue 13 item 8: a server trickling one byte every 100 ms (well inside any
+    /// per-read timeout) is cut off when the whole exchange's `timeout_ms` is up.
+    #[test]
+    fn trickling_server_is_cut_off_at_the_timeout_regression() {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/pypi/x/json", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut head = [0u8; 1024];
+            let _ = conn.read(&mut head);
+            let _ = conn.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n",
+            );
+            for _ in 0..600 {
+                if conn.write_all(b" ").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let f = Fetcher::new(Limits {
+            timeout_ms: 700,
+            ..Limits::default()
+        })
+        .unwrap();
+        let started = Instant::now();
+        let got = f.get_json(&url).unwrap();
+        let took = started.elapsed();
+        match got {
+            Fetched::Transient(why) => assert!(why.starts_with("timed out"), "{why}"),
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        assert!(
+            took >= Duration::from_millis(600) && took < Duration::from_millis(1_500),
+            "took {took:?}"
+        );
     }
 
     #[test]

@@ -67,6 +67,26 @@ pub enum MetaError {
     },
     #[error("no API token {id}")]
     UnknownToken { id: super::TokenId },
+    /// The scope is owned by other users: only its owners create packages or
+    /// pending bindings in it. Says nothing about who owns it.
+    #[error("scope @{scope} is claimed by another user")]
+    ScopeClaimed { scope: String },
+    /// The name normalises (PEP 503: case, runs of `-`, `_`, `.`) to an existing
+    /// package's name.
+    #[error("package name {name:?} is too similar to the existing package {existing:?}")]
+    NameConflict { name: String, existing: String },
+    /// The version equals an existing one but for build metadata.
+    #[error(
+        "{package} version {version} equals the existing version {existing} but for build metadata"
+    )]
+    VersionBuildConflict {
+        package: String,
+        version: String,
+        existing: String,
+    },
+    /// A package name without the `@scope/` the store needs to find its scope.
+    #[error("package name {name:?} has no @scope/ prefix")]
+    UnscopedName { name: String },
     /// The operating system's random source failed while making a token.
     #[error("no randomness available for a new token: {reason}")]
     Randomness { reason: String },
@@ -97,6 +117,10 @@ impl MetaError {
             MetaError::UnknownToken { .. } => "META_E016",
             MetaError::Randomness { .. } => "META_E017",
             MetaError::UserDisabled { .. } => "META_E018",
+            MetaError::ScopeClaimed { .. } => "META_E019",
+            MetaError::NameConflict { .. } => "META_E020",
+            MetaError::VersionBuildConflict { .. } => "META_E021",
+            MetaError::UnscopedName { .. } => "META_E022",
         }
     }
 

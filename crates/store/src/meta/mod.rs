@@ -9,6 +9,7 @@
 
 mod error;
 mod integrity_types;
+mod names;
 mod postgres;
 mod sqlite;
 mod token;
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 
 pub use error::MetaError;
 pub use integrity_types::*;
+pub use names::{normalized_name, normalized_scope, version_key};
 pub use postgres::PostgresMeta;
 pub use sqlite::SqliteMeta;
 pub use token::{hash as token_hash, TOKEN_PREFIX};
@@ -145,7 +147,10 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
 
     // --- packages and versions ----------------------------------------------------
 
-    /// Creates a package owned by `owner`; [`MetaError::PackageExists`] if taken.
+    /// Creates a package owned by `owner`; [`MetaError::PackageExists`] if taken,
+    /// [`MetaError::NameConflict`] if the name normalises ([`normalized_name`]) like an
+    /// existing package's, [`MetaError::ScopeClaimed`] if other users own its scope (an
+    /// unclaimed scope becomes `owner`'s).
     async fn create_package(
         &self,
         name: &str,
@@ -155,13 +160,22 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
 
     async fn package(&self, name: &str) -> Result<Option<Package>, MetaError>;
 
+    /// Makes `user` an owner of `scope` (without `@`; normalised), claiming it if
+    /// nobody owns it yet: an administrator's grant. Idempotent.
+    async fn grant_scope(&self, scope: &str, user: UserId, now: Timestamp)
+        -> Result<(), MetaError>;
+
+    /// The owners of `scope` (without `@`), oldest first; empty while unclaimed.
+    async fn scope_owners(&self, scope: &str) -> Result<Vec<User>, MetaError>;
+
     /// Adds an owner (idempotent).
     async fn add_owner(&self, package: &str, user: UserId, now: Timestamp)
         -> Result<(), MetaError>;
 
     async fn owners(&self, package: &str) -> Result<Vec<User>, MetaError>;
 
-    /// Appends an index entry: the commit point of a publish. With `binding`, the
+    /// Appends an index entry: the commit point of a publish. A version equal to an
+    /// existing one but for build metadata is [`MetaError::VersionBuildConflict`]. With `binding`, the
     /// binding must be active and belong to the package, and the presented
     /// `repository_owner_id` is recorded on first use or must equal the recorded one
     /// ([`MetaError::RepositoryOwnerChanged`]), in the same transaction.
@@ -178,7 +192,9 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
     /// into an active one (recording the repository owner id), deletes the other
     /// pending bindings for that name, and appends the version. Either all of it
     /// commits or none. [`MetaError::UnknownPendingBinding`] if a concurrent publish
-    /// used it first; [`MetaError::PackageExists`] if the name was taken otherwise.
+    /// used it first; [`MetaError::PackageExists`] if the name was taken otherwise;
+    /// [`MetaError::ScopeClaimed`] if the binding's registrant does not own the scope
+    /// (a pending binding from before scopes were owned); [`MetaError::NameConflict`].
     async fn publish_pending(
         &self,
         pending: PendingBindingId,
@@ -232,9 +248,11 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
     /// Removes a binding (it stays in the table for the versions referencing it).
     async fn remove_binding(&self, id: BindingId, now: Timestamp) -> Result<(), MetaError>;
 
-    /// Registers a pending binding for a package name nobody owns yet.
-    /// [`MetaError::PackageExists`] if the package exists, plus the errors of
-    /// [`MetaStore::add_binding`].
+    /// Registers a pending binding for a package name nobody owns yet, in a scope
+    /// `created_by` owns (an unclaimed scope becomes theirs).
+    /// [`MetaError::PackageExists`] if the package exists, [`MetaError::NameConflict`]
+    /// if another package's name normalises alike, [`MetaError::ScopeClaimed`] if other
+    /// users own the scope, plus the errors of [`MetaStore::add_binding`].
     async fn add_pending_binding(
         &self,
         package_name: &str,

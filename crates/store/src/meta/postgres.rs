@@ -70,6 +70,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "accounts",
         sql: include_str!("../../migrations/postgres/0003_accounts.sql"),
     },
+    Migration {
+        version: 4,
+        name: "scopes_names",
+        sql: include_str!("../../migrations/postgres/0004_scopes_names.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE_EXISTS: &str = "SELECT COUNT(*) FROM pg_tables \

@@ -80,6 +80,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "accounts",
         sql: include_str!("../../migrations/sqlite/0003_accounts.sql"),
     },
+    Migration {
+        version: 4,
+        name: "scopes_names",
+        sql: include_str!("../../migrations/sqlite/0004_scopes_names.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE_EXISTS: &str = "SELECT COUNT(*) FROM sqlite_master \

@@ -175,6 +175,8 @@ pub async fn pending_binding_promotion_is_atomic(f: &Fresh) {
         .add_pending_binding("@acme/new", &gh("Acme/New", WF, None), alice, t(1))
         .await
         .unwrap();
+    // Alice claimed scope acme; bob registers beside her as a granted co-owner.
+    s.grant_scope("acme", bob, t(1)).await.unwrap();
     let p2 = s
         .add_pending_binding("@acme/new", &gh("acme/fork", WF, None), bob, t(1))
         .await

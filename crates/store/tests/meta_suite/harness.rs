@@ -43,6 +43,59 @@ impl Fresh {
         }
     }
 
+    /// A store whose database holds only schema versions 1 and 2, applied as the
+    /// binary that shipped them would have (same SQL, same checksums): for testing how
+    /// later migrations carry existing rows.
+    pub async fn at_v2(postgres: bool) -> Self {
+        use sha2::Digest;
+        let fresh = if postgres {
+            let db = PgDatabase::create().await;
+            let store = PostgresMeta::connect(&db.url).await.unwrap();
+            Fresh {
+                store: Arc::new(store),
+                target: Target::Postgres { _db: db },
+            }
+        } else {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteMeta::open(&dir.path().join("meta.db"), true)
+                .await
+                .unwrap();
+            Fresh {
+                store: Arc::new(store),
+                target: Target::Sqlite(dir),
+            }
+        };
+        let (v1, v2) = if postgres {
+            (
+                include_str!("../../migrations/postgres/0001_init.sql"),
+                include_str!("../../migrations/postgres/0002_integrity.sql"),
+            )
+        } else {
+            (
+                include_str!("../../migrations/sqlite/0001_init.sql"),
+                include_str!("../../migrations/sqlite/0002_integrity.sql"),
+            )
+        };
+        fresh
+            .raw(
+                "CREATE TABLE vouch_meta_migrations (version BIGINT PRIMARY KEY NOT NULL, \
+                 name TEXT NOT NULL, sha256 TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+            )
+            .await
+            .unwrap();
+        for (version, name, sql) in [(1, "init", v1), (2, "integrity", v2)] {
+            fresh.raw(sql).await.unwrap();
+            let sum = hex::encode(sha2::Sha256::digest(sql.as_bytes()));
+            fresh
+                .raw(&format!(
+                    "INSERT INTO vouch_meta_migrations VALUES ({version}, '{name}', '{sum}', 1)"
+                ))
+                .await
+                .unwrap();
+        }
+        fresh
+    }
+
     /// Runs raw SQL on the store's database, around the store (to play a hand-edited
     /// or tampered database).
     pub async fn raw(&self, sql: &str) -> Result<(), sqlx::Error> {

@@ -263,8 +263,8 @@ pub async fn schema_refuses_changes_and_tampering(f: &Fresh) {
     // A row the store cannot read back is reported, not guessed at.
     f.raw(&format!(
         "INSERT INTO versions (package_id, version, blake3, sha256, size, bundle_key, \
-         log_index, publisher, issuer, created_at) SELECT id, '6.6.6', '{}', '{}', 1, 'k', \
-         0, 'p', 'i', 1 FROM packages",
+         log_index, publisher, issuer, created_at, version_key) SELECT id, '6.6.6', '{}', \
+         '{}', 1, 'k', 0, 'p', 'i', 1, '6.6.6' FROM packages",
         "z".repeat(64),
         "0".repeat(64)
     ))

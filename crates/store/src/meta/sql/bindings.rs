@@ -2,7 +2,9 @@
 
 use sqlx::Pool;
 
-use super::packages::{ensure_user, insert_package, insert_version_in, name_lock, package_in};
+use super::packages::{
+    claim_scope, ensure_user, insert_package, insert_version_in, name_lock, name_taken, package_in,
+};
 use super::rows;
 use super::{begin_write, lock_name, Db};
 use crate::meta::error::is_unique_violation;
@@ -159,6 +161,18 @@ pub(super) async fn add_pending(
         return Err(MetaError::PackageExists { name: name.into() });
     }
     ensure_user(&mut tx, created_by).await?;
+    // Only a scope's owners may reserve names in it (issue 13, item 4: a stranger's
+    // pending binding naming the victim's workflow would make the victim's first CI
+    // publish create a package the stranger owns). An unclaimed scope becomes theirs.
+    let scope =
+        normalized_scope(name).ok_or_else(|| MetaError::UnscopedName { name: name.into() })?;
+    if let Some(existing) = name_taken(&mut tx, &normalized_name(name)).await? {
+        return Err(MetaError::NameConflict {
+            name: name.into(),
+            existing,
+        });
+    }
+    claim_scope(&mut tx, &scope, created_by, now).await?;
     let (count,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM pending_bindings WHERE package_name = $1")
             .bind(name)

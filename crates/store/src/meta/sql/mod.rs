@@ -112,6 +112,19 @@ impl MetaStore for Store {
         packages::package(&self.pool, name).await
     }
 
+    async fn grant_scope(
+        &self,
+        scope: &str,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<(), MetaError> {
+        packages::grant_scope(&self.pool, scope, user, now).await
+    }
+
+    async fn scope_owners(&self, scope: &str) -> Result<Vec<User>, MetaError> {
+        packages::scope_owners(&self.pool, scope).await
+    }
+
     async fn add_owner(
         &self,
         package: &str,

@@ -10,9 +10,10 @@ use crate::meta::*;
 type Conn = <Db as sqlx::Database>::Connection;
 
 /// The advisory-lock key serialising writes that decide on a package name (its
-/// creation, its binding cap, its pending bindings).
+/// creation, its binding cap, its pending bindings). Keyed by the normalised name, so
+/// spellings that normalise alike serialise too.
 pub(super) fn name_lock(name: &str) -> String {
-    format!("vouch.package:{name}")
+    format!("vouch.package:{}", normalized_name(name))
 }
 
 pub(super) async fn package_in(conn: &mut Conn, name: &str) -> Result<Option<Package>, MetaError> {
@@ -24,17 +25,39 @@ pub(super) async fn package_in(conn: &mut Conn, name: &str) -> Result<Option<Pac
     row.as_ref().map(rows::package).transpose()
 }
 
-/// Inserts a package and its first owner inside the caller's transaction.
+/// Inserts a package and its first owner inside the caller's transaction, claiming
+/// the package's scope for `owner` if nobody owns it yet. Refuses a scope owned by
+/// others ([`MetaError::ScopeClaimed`]) and a name that normalises like an existing
+/// one ([`MetaError::NameConflict`]; the UNIQUE index on `name_norm` decides races,
+/// which then surface as [`MetaError::PackageExists`]).
 pub(super) async fn insert_package(
     conn: &mut Conn,
     name: &str,
     owner: UserId,
     now: Timestamp,
 ) -> Result<Package, MetaError> {
+    let scope =
+        normalized_scope(name).ok_or_else(|| MetaError::UnscopedName { name: name.into() })?;
+    let norm = normalized_name(name);
+    ensure_user(conn, owner).await?;
+    // Existence first: that a package exists is public, who owns a scope is not.
+    if let Some(existing) = name_taken(conn, &norm).await? {
+        return Err(if existing == name {
+            MetaError::PackageExists { name: name.into() }
+        } else {
+            MetaError::NameConflict {
+                name: name.into(),
+                existing,
+            }
+        });
+    }
+    claim_scope(conn, &scope, owner, now).await?;
     let row = sqlx::query(
-        "INSERT INTO packages (name, created_at) VALUES ($1, $2) RETURNING id, name, created_at",
+        "INSERT INTO packages (name, name_norm, created_at) VALUES ($1, $2, $3) \
+         RETURNING id, name, created_at",
     )
     .bind(name)
+    .bind(&norm)
     .bind(now.0)
     .fetch_one(&mut *conn)
     .await
@@ -48,6 +71,119 @@ pub(super) async fn insert_package(
     let package = rows::package(&row)?;
     insert_owner(conn, package.id, owner, now).await?;
     Ok(package)
+}
+
+/// The existing package whose normalised name is `norm`, if any.
+pub(super) async fn name_taken(conn: &mut Conn, norm: &str) -> Result<Option<String>, MetaError> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT name FROM packages WHERE name_norm = $1")
+        .bind(norm)
+        .fetch_optional(conn)
+        .await
+        .map_err(MetaError::db("read package name"))?;
+    Ok(row.map(|r| r.0))
+}
+
+/// Claims `scope` (normalised) for `user` if it is unclaimed; otherwise `user` must be
+/// one of its owners ([`MetaError::ScopeClaimed`], which names nobody). The scopes
+/// table's PRIMARY KEY decides between concurrent first claimants: the loser's insert
+/// does nothing and it then finds itself not an owner.
+pub(super) async fn claim_scope(
+    conn: &mut Conn,
+    scope: &str,
+    user: UserId,
+    now: Timestamp,
+) -> Result<(), MetaError> {
+    let claimed: Option<(String,)> = sqlx::query_as(
+        "INSERT INTO scopes (name, created_by, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO NOTHING RETURNING name",
+    )
+    .bind(scope)
+    .bind(user.0)
+    .bind(now.0)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(MetaError::db("claim scope"))?;
+    if claimed.is_some() {
+        return insert_scope_owner(conn, scope, user, now).await;
+    }
+    let owner: Option<(i64,)> =
+        sqlx::query_as("SELECT user_id FROM scope_owners WHERE scope = $1 AND user_id = $2")
+            .bind(scope)
+            .bind(user.0)
+            .fetch_optional(conn)
+            .await
+            .map_err(MetaError::db("read scope owners"))?;
+    match owner {
+        Some(_) => Ok(()),
+        None => Err(MetaError::ScopeClaimed {
+            scope: scope.into(),
+        }),
+    }
+}
+
+async fn insert_scope_owner(
+    conn: &mut Conn,
+    scope: &str,
+    user: UserId,
+    now: Timestamp,
+) -> Result<(), MetaError> {
+    sqlx::query(
+        "INSERT INTO scope_owners (scope, user_id, added_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (scope, user_id) DO NOTHING",
+    )
+    .bind(scope)
+    .bind(user.0)
+    .bind(now.0)
+    .execute(conn)
+    .await
+    .map_err(MetaError::db("add scope owner"))?;
+    Ok(())
+}
+
+/// An administrator's grant: makes `user` an owner of `scope` (claiming it if
+/// unclaimed). Idempotent.
+pub(super) async fn grant_scope(
+    pool: &Pool<Db>,
+    scope: &str,
+    user: UserId,
+    now: Timestamp,
+) -> Result<(), MetaError> {
+    let scope = normalized_name(scope);
+    if scope.is_empty() || scope.contains('/') || scope.starts_with('@') {
+        return Err(MetaError::UnscopedName { name: scope });
+    }
+    let mut tx = begin_write(pool)
+        .await
+        .map_err(MetaError::db("begin grant scope"))?;
+    ensure_user(&mut tx, user).await?;
+    sqlx::query(
+        "INSERT INTO scopes (name, created_by, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(&scope)
+    .bind(user.0)
+    .bind(now.0)
+    .execute(&mut *tx)
+    .await
+    .map_err(MetaError::db("claim scope"))?;
+    insert_scope_owner(&mut tx, &scope, user, now).await?;
+    tx.commit()
+        .await
+        .map_err(MetaError::db("commit grant scope"))
+}
+
+/// The owners of `scope` (normalised here), oldest first; empty while unclaimed.
+pub(super) async fn scope_owners(pool: &Pool<Db>, scope: &str) -> Result<Vec<User>, MetaError> {
+    let q = format!(
+        "SELECT {USER_COLS} FROM users u JOIN scope_owners s ON s.user_id = u.id \
+         WHERE s.scope = $1 ORDER BY s.added_at, u.id"
+    );
+    let all = sqlx::query(&q)
+        .bind(normalized_name(scope))
+        .fetch_all(pool)
+        .await
+        .map_err(MetaError::db("list scope owners"))?;
+    all.iter().map(rows::user).collect()
 }
 
 /// [`MetaError::UnknownUser`] unless `user` exists (a typed error instead of a
@@ -170,10 +306,37 @@ pub(super) async fn insert_version_in(
     binding: Option<BindingId>,
     v: &NewVersion,
 ) -> Result<VersionEntry, MetaError> {
+    // A friendlier answer than the UNIQUE index's (which still decides races): name
+    // the existing version that differs only in build metadata.
+    let key = version_key(&v.version);
+    let same: Option<(String,)> = sqlx::query_as(
+        "SELECT version FROM versions WHERE package_id = $1 AND version_key = $2 LIMIT 1",
+    )
+    .bind(package.id.0)
+    .bind(key)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(MetaError::db("read version"))?;
+    match same {
+        Some((existing,)) if existing == v.version => {
+            return Err(MetaError::VersionExists {
+                package: package.name.clone(),
+                version: v.version.clone(),
+            })
+        }
+        Some((existing,)) => {
+            return Err(MetaError::VersionBuildConflict {
+                package: package.name.clone(),
+                version: v.version.clone(),
+                existing,
+            })
+        }
+        None => {}
+    }
     let q = format!(
         "INSERT INTO versions (package_id, version, blake3, sha256, size, bundle_key, \
-         log_index, publisher, issuer, binding_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {}",
+         log_index, publisher, issuer, binding_id, created_at, version_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {}",
         VERSION_COLS.replace("v.", "")
     );
     let row = sqlx::query(&q)
@@ -188,6 +351,7 @@ pub(super) async fn insert_version_in(
         .bind(&v.issuer)
         .bind(binding.map(|b| b.0))
         .bind(v.created_at.0)
+        .bind(key)
         .fetch_one(conn)
         .await
         .map_err(|e| {
