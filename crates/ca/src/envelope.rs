@@ -288,7 +288,14 @@ mod tests {
             })
         ));
         let bad = "zz".repeat(32);
-        assert!(EncryptionKey::from_hex(&bad).is_err());
+        // Right length, not hex: refused as an invalid key all the same.
+        assert!(matches!(
+            EncryptionKey::from_hex(&bad),
+            Err(CaError::EncryptionKeyInvalid {
+                expected: 64,
+                found: 64
+            })
+        ));
         assert!(EncryptionKey::from_hex(&HEX.to_uppercase()).is_ok());
         assert_eq!(
             format!("{:?}", EncryptionKey::from_hex(HEX).unwrap()),
