@@ -466,7 +466,7 @@ async fn reset(a: ResetArgs) -> anyhow::Result<Exit> {
             CodedError::new(
                 "SERVE_E102",
                 Exit::Error,
-                format!("environment variable {var} is not set (make a new key with `openssl rand -hex 32`)"),
+                format!("environment variable {var} is not set (make a new key with `vouch keygen token-enc-key --out FILE`)"),
             )
         })?;
         let enc = vouch_registry::app::parse_enc_key(&var, &text).map_err(coded)?;
