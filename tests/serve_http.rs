@@ -209,7 +209,7 @@ fn production_mode_requires_a_config_and_creates_nothing() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("error[SERVE_E107]") && err.contains("openssl rand -hex 32"),
+        err.contains("error[SERVE_E107]") && err.contains("vouch keygen token-enc-key"),
         "{err}"
     );
     let out = vouch()

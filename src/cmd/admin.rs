@@ -1,4 +1,4 @@
-//! `vouch admin`: the registry's administrator commands: signing keys (rotate, list, and the offline reset after a lost TOKEN_ENC_KEY), the hash budget, the integrity backfill and the audit log.
+//! `vouch admin`: the registry's administrator commands: init, users, tokens and owners (in `admin_accounts`), signing keys (rotate, list, and the offline reset after a lost TOKEN_ENC_KEY), the hash budget, the integrity backfill and the audit log.
 
 use std::path::PathBuf;
 
@@ -12,9 +12,11 @@ use vouch_store::meta::{MetaStore, PostgresMeta, SqliteMeta};
 use super::registry_api::{base_url, http, runtime, unreachable};
 use crate::output::{clean, print_json, CodedError, Exit};
 
-/// Administer a registry: keys, settings, backfill, audit log. Online commands talk to
+/// Administer a registry: init, users, tokens, owners, keys, settings, backfill, audit
+/// log. `init` and `keys reset` work offline on the config; the other commands talk to
 /// the server's admin API with an administrator token (`--token-file`, or the
-/// VOUCH_ADMIN_TOKEN variable; `vouch serve --dev` writes DATA/admin.token).
+/// VOUCH_ADMIN_TOKEN variable): the one `vouch admin init` issued, one from `vouch admin
+/// tokens issue --scope admin`, or DATA/admin.token of `vouch serve --dev`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -521,7 +523,7 @@ async fn reset(a: ResetArgs) -> anyhow::Result<Exit> {
             CodedError::new(
                 "SERVE_E102",
                 Exit::Error,
-                format!("environment variable {var} is not set (make a new key with `openssl rand -hex 32`)"),
+                format!("environment variable {var} is not set (make a new key with `vouch keygen token-enc-key --out FILE`)"),
             )
         })?;
         let enc = vouch_registry::app::parse_enc_key(&var, &text).map_err(coded)?;

@@ -7,7 +7,7 @@
 pub enum IntegrityError {
     /// `TOKEN_ENC_KEY` is not 64 hexadecimal characters.
     #[error(
-        "{variable} must be {expected} hex characters (32 bytes), found {found} characters or non-hex input; make one with `openssl rand -hex 32`"
+        "{variable} must be {expected} hex characters (32 bytes), found {found} characters or non-hex input; make one with `vouch keygen token-enc-key --out FILE`"
     )]
     TokenEncKeyInvalid {
         /// The environment variable the value came from.
@@ -325,6 +325,6 @@ mod tests {
         };
         let text = err.to_string();
         assert!(text.contains("TOKEN_ENC_KEY"), "{text}");
-        assert!(text.contains("openssl rand -hex 32"), "{text}");
+        assert!(text.contains("vouch keygen token-enc-key"), "{text}");
     }
 }

@@ -272,7 +272,7 @@ mod tests {
             assert_eq!(err.code(), "INTEGRITY_E001");
             let text = err.to_string();
             assert!(text.starts_with("TOKEN_ENC_KEY must be 64 hex"), "{text}");
-            assert!(text.contains("openssl rand -hex 32"), "{text}");
+            assert!(text.contains("vouch keygen token-enc-key"), "{text}");
         }
         assert!(token_enc_key_from_hex(&format!(" {HEX_KEY}\n")).is_ok());
     }

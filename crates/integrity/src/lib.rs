@@ -31,7 +31,7 @@
 //!
 //! | code | variant | meaning |
 //! |---|---|---|
-//! | INTEGRITY_E001 | `TokenEncKeyInvalid` | `TOKEN_ENC_KEY` is not 64 hex characters (make one: `openssl rand -hex 32`) |
+//! | INTEGRITY_E001 | `TokenEncKeyInvalid` | `TOKEN_ENC_KEY` is not 64 hex characters (make one: `vouch keygen token-enc-key`) |
 //! | INTEGRITY_E002 | `KeyDecryptionFailed` | sealed signing key does not open: wrong `TOKEN_ENC_KEY` or tampered |
 //! | INTEGRITY_E003 | `KeyEnvelopeInvalid` | stored key is not a valid envelope (carries the `CA_E…` code) |
 //! | INTEGRITY_E004 | `KeyMaterialCorrupt` | decrypted key is not a 32-byte seed |

@@ -46,7 +46,8 @@ pub enum ServeError {
     Meta(#[from] vouch_store::meta::MetaError),
     #[error(
         "TOKEN_ENC_KEY in {var} must be 64 hexadecimal characters (found {found}); \
-         make one with `openssl rand -hex 32` and keep it safe: it seals the registry's keys"
+         make one with `vouch keygen token-enc-key --out FILE` and keep it safe: it seals \
+         the registry's keys"
     )]
     EncKeyInvalid { var: String, found: usize },
     #[error("the Sigstore services could not start: {0}")]

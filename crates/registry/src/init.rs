@@ -351,7 +351,7 @@ pub async fn init(
         created.push("log checkpoint");
     }
     if seen.ct_row.is_none() {
-        let ct_log = ct::open(cfg, &objects, Arc::clone(&lock), ct_key).await?;
+        let ct_log = ct::open(cfg, &objects, Arc::clone(&lock), ct_key, true).await?;
         ct_log.shutdown().await;
         created.push("CT log checkpoint");
     }
@@ -538,6 +538,37 @@ mod tests {
             .await
             .unwrap()
             .already_initialised());
+    }
+
+    /// Production serve opens what init made, creates nothing itself, and says to run
+    /// init when the Sigstore keys are missing.
+    #[tokio::test]
+    async fn production_open_needs_init_and_works_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = ServeConfig::dev(dir.path());
+        let rt = crate::Runtime {
+            dev: false,
+            ..crate::Runtime::dev(dir.path(), "http://127.0.0.1:1")
+        };
+        let clock: Arc<dyn Clock> = Arc::new(vouch_log::SystemClock);
+        let err = crate::open(&cfg, secrets(&cfg, 1, ENC), rt.clone(), Arc::clone(&clock))
+            .await
+            .unwrap_err();
+        assert!(!dir.path().join("tiles").exists(), "{err}");
+        run(&cfg, secrets(&cfg, 1, ENC)).await.unwrap();
+        let app = crate::open(&cfg, secrets(&cfg, 1, ENC), rt.clone(), Arc::clone(&clock))
+            .await
+            .unwrap();
+        assert_eq!(app.state.log.latest().size, 0);
+        app.state.log.shutdown().await;
+        app.state.sigstore.shutdown().await;
+        drop(app);
+        std::fs::remove_file(dir.path().join("tiles/sigstore/tsa.sealed")).unwrap();
+        let err = crate::open(&cfg, secrets(&cfg, 1, ENC), rt, clock)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "SIGSTORE_E021", "{err}");
+        assert!(err.to_string().contains("TSA keys"), "{err}");
     }
 
     #[tokio::test]

@@ -598,7 +598,7 @@ async fn wrong_token_enc_key_and_copied_key_rows_are_refused_with_codes() {
     // TOKEN_ENC_KEY of the wrong length: coded, with the recipe.
     let err = vouch_registry::app::parse_enc_key("TOKEN_ENC_KEY", "abcd").unwrap_err();
     assert_eq!(err.code(), "SERVE_E107");
-    assert!(err.to_string().contains("openssl rand -hex 32"));
+    assert!(err.to_string().contains("vouch keygen token-enc-key"));
 
     // A key row copied from instance A into B's database (same TOKEN_ENC_KEY, the
     // worst case) is refused by its instance binding...

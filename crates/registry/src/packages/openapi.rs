@@ -214,6 +214,67 @@ fn ops() -> Vec<Op> {
                 ("200", "application/json", obj()))
         },
         Op {
+            errors: &["401"],
+            admin_auth: true,
+            ..op("get", "/api/admin/users", "accounts", "Users",
+                ("200", "application/json", obj()))
+        },
+        Op {
+            request: Some(("application/json", obj())),
+            errors: &["400", "401", "409", "415"],
+            admin_auth: true,
+            ..op("post", "/api/admin/users", "accounts", "Add a user {name, email?}",
+                ("201", "application/json", obj()))
+        },
+        Op {
+            request: Some(("application/json", obj())),
+            errors: &["401", "404", "415"],
+            admin_auth: true,
+            ..op("post", "/api/admin/users/{name}/disable", "accounts",
+                "Disable a user: its tokens stop at once", ("200", "application/json", obj()))
+        },
+        Op {
+            errors: &["401", "404"],
+            admin_auth: true,
+            ..op("get", "/api/admin/tokens", "accounts", "Token metadata (?user=NAME)",
+                ("200", "application/json", obj()))
+        },
+        Op {
+            request: Some(("application/json", obj())),
+            errors: &["400", "401", "404", "409", "415"],
+            admin_auth: true,
+            ..op("post", "/api/admin/tokens", "accounts",
+                "Issue a token {user, scope, packages?, expires_in_secs?, label?}; shown once",
+                ("201", "application/json", obj()))
+        },
+        Op {
+            request: Some(("application/json", obj())),
+            errors: &["401", "404", "415"],
+            admin_auth: true,
+            ..op("post", "/api/admin/tokens/{id}/revoke", "accounts", "Revoke a token",
+                ("200", "application/json", obj()))
+        },
+        Op {
+            errors: &["400", "401", "404"],
+            admin_auth: true,
+            ..op("get", "/api/admin/owners", "accounts", "A package's owners (?package=@s/n)",
+                ("200", "application/json", obj()))
+        },
+        Op {
+            request: Some(("application/json", obj())),
+            errors: &["400", "401", "404", "415"],
+            admin_auth: true,
+            ..op("post", "/api/admin/owners", "accounts", "Add an owner {package, user}",
+                ("200", "application/json", obj()))
+        },
+        Op {
+            request: Some(("application/json", obj())),
+            errors: &["400", "401", "404", "415"],
+            admin_auth: true,
+            ..op("post", "/api/admin/owners/remove", "accounts", "Remove an owner {package, user}",
+                ("200", "application/json", obj()))
+        },
+        Op {
             request: Some(("application/json", obj())),
             errors: &["401", "404", "415"],
             admin_auth: true,

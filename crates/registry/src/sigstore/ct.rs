@@ -3,7 +3,7 @@
 //! The SCT is signed by the CA's CT key (its log id is the SHA-256 of that key's DER
 //! SubjectPublicKeyInfo, as in the trusted root's `ctlogs`); the tree's checkpoints are
 //! C2SP signed notes under a separate Ed25519 key ([`super::keys::ct_note_key`]). The
-//! CT log is created at first start like the rest of the CA.
+//! CT log is created by `vouch admin init` (or `--dev`) like the rest of the CA.
 
 use std::sync::Arc;
 
@@ -68,12 +68,14 @@ impl Objects for PrefixedObjects {
     }
 }
 
-/// Opens the CT log (creating it empty on first start), with the main log's batching.
+/// Opens the CT log with the main log's batching; with `create` (`vouch admin init`,
+/// `--dev`) a missing one is created empty, otherwise it must exist.
 pub async fn open(
     cfg: &ServeConfig,
     objects: &Arc<dyn Objects>,
     lock: Arc<dyn CheckpointLock>,
     signer: Signer,
+    create: bool,
 ) -> Result<Log, SetupError> {
     let main = cfg.log_config();
     let config = LogConfig::new(origin(cfg))
@@ -82,7 +84,7 @@ pub async fn open(
         .with_pool_limits(main.pool_max_entries, main.pool_max_bytes);
     let prefixed: Arc<dyn Objects> =
         Arc::new(PrefixedObjects::new(Arc::clone(objects), OBJECT_PREFIX));
-    Log::open(config, prefixed, lock, signer, true)
+    Log::open(config, prefixed, lock, signer, create)
         .await
         .map_err(SetupError::CtLog)
 }
