@@ -4,7 +4,9 @@
 //! `-`, `_` and `.`, starting with a letter or a digit (so never `.`, `..`, a hidden
 //! name, or something a shell or CLI takes for a flag). Names are case-sensitive by
 //! construction: only one spelling of a name can ever parse, so no two packages differ
-//! by case alone.
+//! by case alone. Separators are another matter (`l.ib`, `l_ib`, `l-ib` all parse): the
+//! registry's store decides uniqueness on the PEP 503 normalised name
+//! (`vouch_store::meta::normalized_name`), so only one of them can exist.
 
 use std::fmt;
 use std::str::FromStr;
