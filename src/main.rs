@@ -16,7 +16,7 @@ use clap::Parser;
 fn main() {
     output::reset_sigpipe();
     let cli = cmd::Cli::parse();
-    output::init_tracing(cli.verbose);
+    output::init_tracing(cli.verbose, cli.log_format());
     let code = match cmd::run(cli) {
         Ok(code) => code,
         Err(err) => output::report_error(&err),

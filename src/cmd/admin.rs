@@ -53,6 +53,10 @@ enum Sub {
     /// Start the integrity backfill (records every release and version without one);
     /// progress and the result land in the audit log (`release.backfill_run`).
     Backfill(Online),
+    /// Back up a running registry (metadata, lock rows, objects) with a checked manifest.
+    Backup(super::admin_offline::BackupArgs),
+    /// Restore a backup into an empty place, with the server stopped.
+    Restore(super::admin_offline::RestoreArgs),
     /// List audit log events.
     Audit {
         #[command(flatten)]
@@ -142,6 +146,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             "/api/admin/instance/security/hash-budget",
             Some(json!({"bytes": bytes})),
         )),
+        Sub::Backup(a) => super::admin_offline::backup(a, &rt),
+        Sub::Restore(a) => super::admin_offline::restore(a, &rt),
         Sub::Backfill(o) => rt.block_on(call(
             &o,
             "POST",

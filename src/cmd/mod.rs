@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use crate::output::Exit;
 
 mod admin;
+mod admin_offline;
 mod audit;
 mod audit_signatures;
 mod audit_transparency;
@@ -93,6 +94,16 @@ pub enum Command {
     Lock(lock::Args),
     /// Administer a registry: signing keys, hash budget, integrity backfill, audit log.
     Admin(admin::Args),
+}
+
+impl Cli {
+    /// The log format the command asked for (only `serve` has `--log-format`).
+    pub fn log_format(&self) -> crate::output::LogFormat {
+        match &self.command {
+            Command::Serve(a) => a.log_format(),
+            _ => crate::output::LogFormat::Text,
+        }
+    }
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {

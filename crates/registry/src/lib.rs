@@ -1,5 +1,6 @@
 //! The HTTP service behind `vouch serve`: mounts the log, and later the CA and registry routes, on one axum router.
 //!
+//! - [`backup`]: online backup and offline restore with a checked manifest.
 //! - [`config`]: [`ServeConfig`], the typed configuration file (and the `--dev` one).
 //! - [`app`]: opening storage and the log, the shared state, the router.
 //! - [`tiles`]: `GET <prefix>/checkpoint` and `GET <prefix>/tile/...`.
@@ -11,17 +12,20 @@
 //! - [`integrity`]: the registry signing key and JWKS, integrity records, backfill, audit and admin APIs.
 //! - [`packages`]: trusted publishers, publish, the index, blobs, the OpenAPI document.
 //! - [`web`]: the server-rendered web UI (admin sign-in, Security and Audit pages, package and release pages).
+//! - [`ops`]: `/healthz`, `/readyz`, `/metrics` and the request-metrics middleware.
 //! - [`ApiError`]: every HTTP error as `(status, code, detail)` JSON.
 //!
 //! **Architecture invariant:** only this crate speaks HTTP; the log and storage crates
 //! know nothing of it.
 
 pub mod app;
+pub mod backup;
 mod cache;
 pub mod config;
 mod error;
 pub mod integrity;
 pub mod internal;
+pub mod ops;
 pub mod packages;
 pub mod rekor;
 pub mod sigstore;
