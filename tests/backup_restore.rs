@@ -1,4 +1,4 @@
-//! `vouch admin backup` while the server runs under concurrent log appends, and `vouch admin restore` into a fresh place: the restored server serves the backed-up checkpoint, its tiles prove inclusion, `vouch audit transparency` agrees with the lockfile taken before the backup, and fetch still verifies. Refusals: a non-empty target (BACKUP_E011) and a tampered backup file (BACKUP_E010), each writing nothing. Runs on SQLite, then on PostgreSQL (pg_dump/pg_restore).
+//! `vouch admin backup` while the server runs under concurrent log appends, and `vouch admin restore` into a fresh place: the restored server serves the backed-up checkpoint, its tiles prove inclusion, `vouch audit transparency` agrees with the lockfile taken before the backup, and fetch still verifies. Refusals: a non-empty target (BACKUP_E011) and a tampered backup file (BACKUP_E010), each writing nothing. Runs on SQLite, and on PostgreSQL metadata (pg_dump/pg_restore into a fresh database).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -418,4 +418,63 @@ fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn backup_while_appending_then_restore_sqlite() {
     story(&[], &[], &[]);
+}
+
+/// A fresh `vouch_test_<random>` PostgreSQL database (created with `psql`), dropped on drop.
+struct PgDb {
+    name: String,
+    url: String,
+}
+
+fn pg_admin() -> String {
+    std::env::var("VOUCH_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn psql(sql: &str) {
+    let out = Command::new("psql")
+        .args([&pg_admin(), "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
+        .output()
+        .expect("psql (PostgreSQL client tools)");
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl PgDb {
+    fn create() -> PgDb {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let name = format!("vouch_test_{}_{nanos}", std::process::id());
+        psql(&format!("CREATE DATABASE {name}"));
+        let admin = pg_admin();
+        let (base, _) = admin.rsplit_once('/').unwrap();
+        PgDb {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        psql(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
+
+#[test]
+fn backup_while_appending_then_restore_postgres() {
+    let (a, b, c) = (PgDb::create(), PgDb::create(), PgDb::create());
+    story(
+        &["--database", &a.url],
+        &["--database", &b.url],
+        &["--database", &c.url],
+    );
 }
