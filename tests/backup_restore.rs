@@ -304,6 +304,30 @@ fn story(orig: &[&str], fresh: &[&str], fresh2: &[&str]) {
         files,
         "a refused restore wrote something"
     );
+    // A fresh directory but the original (non-empty) database: refused, nothing written.
+    if !orig.is_empty() {
+        let target = tmp.path().join("d");
+        let mut args = vec![
+            "admin",
+            "restore",
+            "--dev",
+            "--data",
+            s(&target),
+            "--from",
+            s(&backup),
+        ];
+        args.extend_from_slice(orig);
+        let out = vouch(&work, &args);
+        refused(&out, "BACKUP_E011");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("tables"),
+            "{out:?}"
+        );
+        assert!(
+            listing(&target).is_empty(),
+            "a refused restore wrote something"
+        );
+    }
 
     // A tampered backup is refused before anything is written.
     let bad = tmp.path().join("bad-backup");

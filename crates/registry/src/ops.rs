@@ -237,7 +237,8 @@ fn sequencer_facts(h: &Health) -> Value {
         "pooled_entries": h.pooled,
         "since_commit_ms": h.since_commit.as_millis() as u64,
         "batch_in_flight_ms": h.in_flight.map(|d| d.as_millis() as u64),
-        "last_failure": h.last_failure,
+        // The cause stays in the server log (it may name paths): clients get the fact.
+        "last_batch_failed": h.last_failure.is_some(),
     })
 }
 
