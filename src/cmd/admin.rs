@@ -53,9 +53,8 @@ enum Sub {
     /// Start the integrity backfill (records every release and version without one);
     /// progress and the result land in the audit log (`release.backfill_run`).
     Backfill(Online),
-    /// Back up a running registry (metadata, lock rows, objects) with a checked manifest.
+    // Their help text is the doc comment of each Args struct.
     Backup(super::admin_offline::BackupArgs),
-    /// Restore a backup into an empty place, with the server stopped.
     Restore(super::admin_offline::RestoreArgs),
     /// List audit log events.
     Audit {

@@ -32,7 +32,9 @@ pub struct Where {
     json: bool,
 }
 
-/// Back up a registry while it runs: the metadata database as one snapshot (SQLite
+/// Back up a running registry into a new directory, with a checked manifest.
+///
+/// Copies the metadata database as one snapshot (SQLite
 /// `VACUUM INTO`, PostgreSQL `pg_dump`), then the checkpoint lock rows, then the
 /// object store (tiles, bundles, blobs, sealed keys). That order makes the copy
 /// consistent: everything the metadata names is in the log the lock rows commit to,
@@ -48,7 +50,9 @@ pub struct BackupArgs {
     out: PathBuf,
 }
 
-/// Restore a backup with the server STOPPED into an empty place (no object, no
+/// Restore a backup into an empty place, with the server stopped.
+///
+/// Run with the server STOPPED, into an empty place (no object, no
 /// metadata table or file, no lock row), then start `vouch serve` with the same config
 /// (and the same secrets). Every file is checked against the manifest and the tiles
 /// against each log's checkpoint before anything is written.
