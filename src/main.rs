@@ -21,7 +21,7 @@ fn main() {
         Err(e) => e.exit(),
     };
     output::set_json_requested(json_requested(&matches));
-    output::init_tracing(cli.verbose);
+    output::init_tracing(cli.verbose, cli.log_format());
     let code = match cmd::run(cli) {
         Ok(code) => code,
         Err(err) => output::report_error(&err),

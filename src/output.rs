@@ -148,8 +148,22 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// function exists so the policy is visible at the top of `main`.
 pub fn reset_sigpipe() {}
 
+/// How log lines on stderr are written (`vouch serve --log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines; ANSI colours only when stderr is a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line (timestamp, level, target, fields), never coloured:
+    /// for journald, Loki, Elasticsearch and the like.
+    Json,
+}
+
 /// Logs go to stderr, structured, filtered by `RUST_LOG` (default: warnings, or info with -v).
-pub fn init_tracing(verbose: u8) {
+/// Text is coloured only when stderr is a terminal, so piped and journald logs carry no
+/// escape codes.
+pub fn init_tracing(verbose: u8, format: LogFormat) {
+    use std::io::IsTerminal;
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -157,10 +171,20 @@ pub fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_ansi(false)
+            .try_init(),
+    };
 }
 
 #[cfg(test)]

@@ -86,6 +86,9 @@ enum Sub {
         #[command(subcommand)]
         sub: ScopesSub,
     },
+    // Their help text is the doc comment of each Args struct.
+    Backup(super::admin_offline::BackupArgs),
+    Restore(super::admin_offline::RestoreArgs),
     /// List audit log events.
     Audit {
         #[command(flatten)]
@@ -209,6 +212,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             let path = format!("/api/admin/scopes/{}/owners", urlencode(scope));
             rt.block_on(call(&online, "POST", &path, Some(json!({"user": user}))))
         }
+        Sub::Backup(a) => super::admin_offline::backup(a, &rt),
+        Sub::Restore(a) => super::admin_offline::restore(a, &rt),
         Sub::Backfill(o) => rt.block_on(call(
             &o,
             "POST",

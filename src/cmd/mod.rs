@@ -7,6 +7,7 @@ use crate::output::Exit;
 
 mod admin;
 mod admin_accounts;
+mod admin_offline;
 mod audit;
 mod audit_signatures;
 mod audit_transparency;
@@ -99,6 +100,16 @@ pub enum Command {
     /// Make the secrets a production server needs (log and witness keys, TOKEN_ENC_KEY,
     /// internal token), each in a new 0600 file.
     Keygen(keygen::Args),
+}
+
+impl Cli {
+    /// The log format the command asked for (only `serve` has `--log-format`).
+    pub fn log_format(&self) -> crate::output::LogFormat {
+        match &self.command {
+            Command::Serve(a) => a.log_format(),
+            _ => crate::output::LogFormat::Text,
+        }
+    }
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {

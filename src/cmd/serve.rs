@@ -9,7 +9,7 @@ use anyhow::Context;
 use vouch_log::{Log, SystemClock};
 use vouch_registry::{Secrets, ServeConfig, ServeError};
 
-use crate::output::{CodedError, Exit};
+use crate::output::{CodedError, Exit, LogFormat};
 
 /// Run the registry server: the transparency log's checkpoint and tiles under the
 /// configured prefix (default `/log`), the built-in witness at `POST /add-checkpoint`,
@@ -52,6 +52,10 @@ pub struct Args {
     /// PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Log lines on stderr: `text` (coloured only on a terminal) or `json` (one object
+    /// per line, for log collectors). RUST_LOG and -v choose what is logged.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// Test only (crash test): append this many entries in-process from many
     /// concurrent producers, printing `ack INDEX HEX(ENTRY)` for each committed entry
     /// and `checkpoint HEX(NOTE)` for each published checkpoint, then keep serving.
@@ -60,6 +64,12 @@ pub struct Args {
     /// Test only: prefix of the entries `--selftest-appends` writes.
     #[arg(long, hide = true, default_value = "e")]
     selftest_tag: String,
+}
+
+impl Args {
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+    }
 }
 
 fn coded(e: ServeError) -> anyhow::Error {

@@ -111,3 +111,12 @@ pub async fn check_log(
         published_current,
     })
 }
+
+/// Checks that the tiles in `objects` cover a tree of `size` leaves with root `root`:
+/// every tile its right edge needs is present and they hash to `root`. This is what a
+/// server needs to reopen the log at that checkpoint (backups check it before they
+/// claim to be complete, restores before they write anything). Cost: a handful of
+/// tile reads.
+pub async fn check_coverage(objects: &dyn Objects, size: u64, root: Hash) -> Result<(), LogError> {
+    TreeState::load(objects, size, root).await.map(|_| ())
+}

@@ -4,6 +4,7 @@
 //!   to its index once committed. The commit points are documented in [`sequencer`].
 //! - [`proofs`]: inclusion and consistency proofs from stored tiles.
 //! - [`invariants`]: a whole-log check (every tile, bundle and checkpoint) for tests.
+//! - [`health`]: the sequencer's liveness ([`Log::health`]) and per-batch reports for metrics.
 //! - [`Clock`]: injectable wall-clock time.
 //!
 //! **Architecture invariant:** no entry is acknowledged before the tiles that hold it
@@ -12,6 +13,7 @@
 mod clock;
 mod config;
 mod error;
+pub mod health;
 pub mod invariants;
 pub mod proofs;
 pub mod sequencer;
@@ -20,4 +22,5 @@ mod state;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::LogConfig;
 pub use error::LogError;
+pub use health::{BatchObserver, BatchReport, Health};
 pub use sequencer::{Log, Published, CHECKPOINT_KEY};

@@ -16,7 +16,7 @@
 //! That spares writing every byte twice, which is most of the cost on one disk.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use tokio::sync::{oneshot, watch, Notify};
@@ -24,6 +24,7 @@ use tokio::time::Instant;
 use vouch_store::{CheckpointLock, ObjectKey, Objects, StoreError};
 use vouch_tlog::{open_checkpoint, sign_note, Checkpoint, Hash, Signer, Verifier, EMPTY_ROOT};
 
+use crate::health::{BatchObserver, BatchReport, Health};
 use crate::state::TreeState;
 use crate::{LogConfig, LogError};
 
@@ -61,12 +62,30 @@ struct Shared {
     /// Set by shutdown or a fatal error; `add` then refuses.
     closed: AtomicBool,
     published: watch::Sender<Arc<Published>>,
+    /// Liveness facts for [`Log::health`]; written only by the sequencer task, around
+    /// each batch, and held only to copy a few fields.
+    activity: Mutex<Activity>,
+    /// Set once by [`Log::observe`]; told about every batch.
+    observer: OnceLock<Arc<dyn BatchObserver>>,
+}
+
+/// What the sequencer last did, for readiness.
+#[derive(Debug)]
+struct Activity {
+    last_commit: Instant,
+    batch_started: Option<Instant>,
+    last_failure: Option<String>,
 }
 
 impl Shared {
     fn pool(&self) -> std::sync::MutexGuard<'_, Pool> {
         // Pool operations are single pushes and swaps: a panic cannot leave it torn.
         self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn activity(&self) -> std::sync::MutexGuard<'_, Activity> {
+        // Field copies only: a panic cannot leave it torn.
+        self.activity.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -132,6 +151,12 @@ impl Log {
             wake: Notify::new(),
             closed: AtomicBool::new(false),
             published,
+            activity: Mutex::new(Activity {
+                last_commit: Instant::now(),
+                batch_started: None,
+                last_failure: None,
+            }),
+            observer: OnceLock::new(),
         });
         let task = tokio::spawn(run(Arc::clone(&shared), state, note));
         Ok(Log {
@@ -217,6 +242,33 @@ impl Log {
         self.shared.pool().entries.len()
     }
 
+    /// The sequencer's liveness now (for readiness checks); never waits on a batch.
+    pub fn health(&self) -> Health {
+        let task_alive = self
+            .task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|t| !t.is_finished());
+        let running = task_alive && !self.shared.closed.load(Ordering::Acquire);
+        let pooled = self.pooled();
+        let a = self.shared.activity();
+        let now = Instant::now();
+        Health {
+            running,
+            pooled,
+            since_commit: now.saturating_duration_since(a.last_commit),
+            in_flight: a.batch_started.map(|t| now.saturating_duration_since(t)),
+            last_failure: a.last_failure.clone(),
+        }
+    }
+
+    /// Reports every later batch to `observer` (metrics). Only the first call takes
+    /// effect; returns false if an observer was already set.
+    pub fn observe(&self, observer: Arc<dyn BatchObserver>) -> bool {
+        self.shared.observer.set(observer).is_ok()
+    }
+
     /// Stops accepting entries, sequences what is pooled, and waits for the sequencer.
     pub async fn shutdown(&self) {
         self.shared.closed.store(true, Ordering::Release);
@@ -287,7 +339,28 @@ async fn run(shared: Arc<Shared>, mut state: TreeState, mut note: Bytes) {
             batch
         };
         let (entries, acks): (Vec<Bytes>, Vec<Ack>) = batch.into_iter().unzip();
-        match commit_batch(&shared, &mut state, &mut note, entries).await {
+        let started = Instant::now();
+        shared.activity().batch_started = Some(started);
+        let result = commit_batch(&shared, &mut state, &mut note, entries).await;
+        {
+            let mut a = shared.activity();
+            a.batch_started = None;
+            match &result {
+                Ok(_) => {
+                    a.last_commit = Instant::now();
+                    a.last_failure = None;
+                }
+                Err(Outcome::Failed(e) | Outcome::Fatal(e)) => a.last_failure = Some(e.to_string()),
+            }
+        }
+        if let Some(o) = shared.observer.get() {
+            o.batch(BatchReport {
+                entries: acks.len(),
+                elapsed: started.elapsed(),
+                committed: result.is_ok(),
+            });
+        }
+        match result {
             Ok(first) => {
                 for (i, ack) in acks.into_iter().enumerate() {
                     let _ = ack.send(Ok(first + i as u64));

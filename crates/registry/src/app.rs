@@ -49,6 +49,8 @@ pub struct AppState {
     pub packages: crate::packages::Packages,
     /// The web UI's administrator sessions (in memory).
     pub web: crate::web::WebState,
+    /// Prometheus metric families served at `/metrics`.
+    pub metrics: crate::ops::Metrics,
 }
 
 /// The secrets a server needs, read from the environment (production) or from files
@@ -392,6 +394,9 @@ pub async fn open(
         Ok(n) => tracing::info!(removed = n, "swept upload leftovers of crashed publishes"),
         Err(e) => tracing::warn!(error = %e, "could not sweep DATA/tmp"),
     }
+    let metrics = crate::ops::Metrics::new();
+    log.observe(metrics.batch_observer("main"));
+    sigstore.ct_log.observe(metrics.batch_observer("ct"));
     let state = Arc::new(AppState {
         log: Arc::new(log),
         cache: TileCache::new(TILE_CACHE_BYTES),
@@ -407,6 +412,7 @@ pub async fn open(
         integrity,
         packages,
         web: crate::web::WebState::default(),
+        metrics,
     });
     crate::integrity::start(&state).await?;
     let router = router(Arc::clone(&state), &cfg.log.prefix);
@@ -432,8 +438,16 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
         .merge(crate::accounts::routes())
         .merge(crate::packages::routes())
         .merge(crate::web::routes())
+        .route("/healthz", get(crate::ops::healthz))
+        .route("/readyz", get(crate::ops::readyz))
+        .route("/metrics", get(crate::ops::metrics))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(axum::middleware::map_response(crate::error::envelope))
+        // Outermost, so every route (and the fallback, as `unmatched`) is counted.
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            crate::ops::track,
+        ))
         .with_state(state)
 }
 

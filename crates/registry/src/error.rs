@@ -229,6 +229,9 @@ impl IntoResponse for ApiError {
         }
         resp.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        // For the metrics middleware: outcomes are counted by code, not by parsing bodies.
+        resp.extensions_mut()
+            .insert(crate::ops::ErrorCode(self.code));
         resp
     }
 }

@@ -1,5 +1,6 @@
 //! The HTTP service behind `vouch serve`: mounts the log, and later the CA and registry routes, on one axum router.
 //!
+//! - [`backup`]: online backup and offline restore with a checked manifest.
 //! - [`config`]: [`ServeConfig`], the typed configuration file (and the `--dev` one).
 //! - [`app`]: opening storage and the log, the shared state, the router.
 //! - [`tiles`]: `GET <prefix>/checkpoint` and `GET <prefix>/tile/...`.
@@ -14,6 +15,7 @@
 //! - [`accounts`]: the admin API for users, tokens and package owners.
 //! - [`keygen`]: the operator's secrets (`vouch keygen`).
 //! - [`init`]: `vouch admin init`, the one step that creates a production instance.
+//! - [`ops`]: `/healthz`, `/readyz`, `/metrics` and the request-metrics middleware.
 //! - [`ApiError`]: every HTTP error as `(status, code, detail)` JSON.
 //!
 //! **Architecture invariant:** only this crate speaks HTTP; the log and storage crates
@@ -21,6 +23,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod backup;
 mod cache;
 pub mod config;
 mod error;
@@ -28,6 +31,7 @@ pub mod init;
 pub mod integrity;
 pub mod internal;
 pub mod keygen;
+pub mod ops;
 pub mod packages;
 pub mod rekor;
 pub mod sigstore;

@@ -58,6 +58,15 @@ impl PostgresLock {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// Every row (log checkpoints and witness states), read in one statement, so one
+    /// consistent snapshot of the table (backups).
+    pub async fn all(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        sqlx::query_as("SELECT log_id, checkpoint FROM vouch_checkpoints ORDER BY log_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|source| StoreError::Database { op: "list", source })
+    }
 }
 
 #[async_trait]

@@ -436,4 +436,24 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
         subject: &str,
         version: Option<&str>,
     ) -> Result<Option<IntegrityRow>, MetaError>;
+
+    // --- operations ---------------------------------------------------------------
+
+    /// One round trip to the database (`SELECT 1`): readiness checks. Fails when the
+    /// database is gone or unreachable.
+    async fn ping(&self) -> Result<(), MetaError>;
+
+    /// The connection pool's occupancy now (metrics); never waits.
+    fn pool_stats(&self) -> PoolStats;
+}
+
+/// A connection pool's occupancy at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open (idle and in use).
+    pub open: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// The most connections the pool will open.
+    pub max: u32,
 }

@@ -39,6 +39,17 @@ impl PostgresMeta {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// Tables in the current schema (a restore refuses a database that has any).
+    pub async fn table_count(&self) -> Result<i64, MetaError> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(MetaError::db("count tables"))?;
+        Ok(n)
+    }
 }
 
 async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Db>, sqlx::Error> {

@@ -53,6 +53,23 @@ impl SqliteMeta {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// Writes a transactionally consistent copy of the whole database to `dst` (which
+    /// must not exist) with `VACUUM INTO`: one read transaction, so concurrent writers
+    /// are neither blocked for long nor torn into the copy (backups).
+    pub async fn snapshot_into(&self, dst: &Path) -> Result<(), MetaError> {
+        let dst = dst.to_str().ok_or_else(|| {
+            MetaError::db("snapshot")(sqlx::Error::Protocol(
+                "the snapshot path is not UTF-8".into(),
+            ))
+        })?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(dst)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(MetaError::db("snapshot"))
+    }
 }
 
 async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Db>, sqlx::Error> {

@@ -384,4 +384,20 @@ impl MetaStore for Store {
     ) -> Result<Option<IntegrityRow>, MetaError> {
         integrity::integrity_record(&self.pool, kind, subject, version).await
     }
+
+    async fn ping(&self) -> Result<(), MetaError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(MetaError::db("ping"))
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        PoolStats {
+            open: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+            max: self.pool.options().get_max_connections(),
+        }
+    }
 }

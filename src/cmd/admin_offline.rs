@@ -1,0 +1,164 @@
+//! `vouch admin backup` and `vouch admin restore`: parse flags, resolve where the registry keeps its state (config or `--dev` data dir), call `vouch_registry::backup`, print.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use vouch_registry::backup::{self, Manifest, Place};
+use vouch_registry::config::{DatabaseConfig, LockConfig, ObjectsConfig};
+use vouch_registry::ServeConfig;
+
+use crate::output::{print_json, CodedError, Exit};
+
+/// Where the registry is: the same flags as `vouch serve`.
+#[derive(Debug, clap::Args)]
+pub struct Where {
+    /// The server's configuration file (production; secrets and database URLs come from
+    /// the environment variables it names).
+    #[arg(long, value_name = "FILE", required_unless_present = "dev")]
+    config: Option<PathBuf>,
+    /// The server's data directory (relative paths in --config are resolved against it;
+    /// with --dev it holds everything).
+    #[arg(long, value_name = "DIR", required_if_eq("dev", "true"))]
+    data: Option<PathBuf>,
+    /// A `vouch serve --dev` data directory: its key files are included in the backup
+    /// (a dev server keeps its secrets there) and restored with it.
+    #[arg(long)]
+    dev: bool,
+    /// Metadata database `postgres://...` or SQLite path, as `vouch serve --database`.
+    #[arg(long, value_name = "URL_OR_PATH", env = "VOUCH_DATABASE_URL")]
+    database: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Back up a running registry into a new directory, with a checked manifest.
+///
+/// Copies the metadata database as one snapshot (SQLite
+/// `VACUUM INTO`, PostgreSQL `pg_dump`), then the checkpoint lock rows, then the
+/// object store (tiles, bundles, blobs, sealed keys). That order makes the copy
+/// consistent: everything the metadata names is in the log the lock rows commit to,
+/// and every tile of those checkpoints is in the copy (checked before the manifest is
+/// written). OUT must be new or empty. Production secrets (the variables the config
+/// names, TOKEN_ENC_KEY above all) are NOT included: keep them separately.
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    at: Where,
+    /// The backup directory to create (must not exist or be empty).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+/// Restore a backup into an empty place, with the server stopped.
+///
+/// Run with the server STOPPED, into an empty place (no object, no
+/// metadata table or file, no lock row), then start `vouch serve` with the same config
+/// (and the same secrets). Every file is checked against the manifest and the tiles
+/// against each log's checkpoint before anything is written.
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    at: Where,
+    /// The backup directory (`vouch admin backup --out`).
+    #[arg(long, value_name = "DIR")]
+    from: PathBuf,
+}
+
+fn resolve(data: Option<&Path>, p: &mut PathBuf) {
+    if let (Some(d), true) = (data, p.is_relative()) {
+        *p = d.join(&*p);
+    }
+}
+
+fn place(w: &Where) -> anyhow::Result<Place> {
+    let data = w.data.as_deref();
+    let mut cfg = match (&w.config, w.dev, data) {
+        (Some(p), _, _) => ServeConfig::load(p).map_err(serve_coded)?,
+        (None, true, Some(d)) => ServeConfig::dev(d),
+        _ => {
+            return Err(CodedError::new(
+                "SERVE_E101",
+                Exit::Error,
+                "--config FILE is required without --dev",
+            )
+            .into())
+        }
+    };
+    let mut database_url = None;
+    match w.database.as_deref() {
+        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+            database_url = Some(u.to_owned());
+        }
+        Some(path) => cfg.database = DatabaseConfig::Sqlite { path: path.into() },
+        None => {}
+    }
+    // Only a config file's relative paths are relative to --data: the --dev config
+    // already names paths under it (joining again would double a relative --data).
+    if w.config.is_some() {
+        if let ObjectsConfig::Local { path } = &mut cfg.storage.objects {
+            resolve(data, path);
+        }
+        if let LockConfig::Sqlite { path } = &mut cfg.storage.lock {
+            resolve(data, path);
+        }
+        if let DatabaseConfig::Sqlite { path } = &mut cfg.database {
+            resolve(data, path);
+        }
+    }
+    let dev_data = if w.dev {
+        data.map(Path::to_owned)
+    } else {
+        None
+    };
+    Place::from_config(&cfg, database_url, None, dev_data).map_err(coded)
+}
+
+fn serve_coded(e: vouch_registry::ServeError) -> anyhow::Error {
+    CodedError::new(e.code(), Exit::Error, e.to_string()).into()
+}
+
+fn coded(e: backup::BackupError) -> anyhow::Error {
+    CodedError::new(e.code(), Exit::Error, e.to_string()).into()
+}
+
+fn report(m: &Manifest, verb: &str, dir: &Path, json_out: bool) -> anyhow::Result<()> {
+    let logs: Vec<_> = m
+        .logs
+        .iter()
+        .map(|l| json!({"origin": l.origin, "size": l.size, "root": l.root.to_hex()}))
+        .collect();
+    if json_out {
+        print_json(&json!({
+            "dir": dir.display().to_string(),
+            "format": backup::MANIFEST_FORMAT,
+            "vouch_version": m.vouch_version,
+            "created_at": m.created_at,
+            "meta": format!("{:?}", m.meta).to_lowercase(),
+            "logs": logs,
+            "files": m.files.len(),
+        }))?;
+    } else {
+        println!("{verb} {} ({} files)", dir.display(), m.files.len());
+        for l in &m.logs {
+            println!("  log {} at size {} root {}", l.origin, l.size, l.root);
+        }
+    }
+    Ok(())
+}
+
+pub fn backup(a: BackupArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<Exit> {
+    let place = place(&a.at)?;
+    let m = rt.block_on(backup::backup(&place, &a.out)).map_err(coded)?;
+    report(&m, "backed up to", &a.out, a.at.json)?;
+    Ok(Exit::Ok)
+}
+
+pub fn restore(a: RestoreArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<Exit> {
+    let place = place(&a.at)?;
+    let m = rt
+        .block_on(backup::restore(&place, &a.from))
+        .map_err(coded)?;
+    report(&m, "restored from", &a.from, a.at.json)?;
+    Ok(Exit::Ok)
+}
