@@ -219,10 +219,19 @@ fn serve(install: &Install, listen: &str) -> Server {
     server
 }
 
-/// Readiness: the committed checkpoint is served.
+/// Readiness as a load balancer sees it: `/readyz` answers 200 (sequencer committing,
+/// database reachable), and the committed checkpoint is served.
 fn wait_ready(url: &str) {
     let client = reqwest::blocking::Client::new();
     for _ in 0..100 {
+        let ready = client
+            .get(format!("{url}/readyz"))
+            .send()
+            .is_ok_and(|r| r.status().is_success());
+        if !ready {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            continue;
+        }
         if let Ok(r) = client.get(format!("{url}/log/checkpoint")).send() {
             if r.status().is_success() {
                 return;
@@ -341,7 +350,7 @@ issuers = [{{ provider = "github", issuer = "{}", server_url = "https://github.c
     (install, issuer)
 }
 
-fn story(install: &Install, issuer: &DevIssuer) {
+fn story(install: &Install, issuer: &DevIssuer, fresh_pg: Option<String>) {
     let config = install.p("etc/vouch.toml");
     let data = install.p("data");
     let work = install.work();
@@ -590,6 +599,66 @@ fn story(install: &Install, issuer: &DevIssuer) {
         "--token-file",
         &admin_token,
     ]));
+
+    // docs/deployment.md, "9. Backup and restore": back up the running server, restore
+    // into a fresh place (another data directory and, on PostgreSQL, another database;
+    // the same secrets), and the restored server agrees with the lockfile taken before.
+    let backup = install.p("backup");
+    let b = ok(&install.vouch(&[
+        "admin", "backup", "--config", &config, "--data", &data, "--out", &backup, "--json",
+    ]));
+    assert!(b.to_string().contains(ORIGIN), "{b}");
+    server.stop();
+    let mut restored = Install {
+        root: tempfile::tempdir().unwrap(),
+        env: install.env.clone(),
+    };
+    if let Some(fresh) = fresh_pg {
+        restored.env.insert("VOUCH_PG_URL".into(), fresh);
+    }
+    for d in ["etc", "data", "work"] {
+        std::fs::create_dir_all(restored.root.path().join(d)).unwrap();
+    }
+    let new_data = restored.p("data");
+    std::fs::write(
+        restored.p("etc/vouch.toml"),
+        read(&config).replace(&data, &new_data),
+    )
+    .unwrap();
+    let new_config = restored.p("etc/vouch.toml");
+    ok(&restored.vouch(&[
+        "admin",
+        "restore",
+        "--from",
+        &backup,
+        "--config",
+        &new_config,
+        "--data",
+        &new_data,
+    ]));
+    // A second restore into the now non-empty place is refused and writes nothing.
+    refused(
+        &restored.vouch(&[
+            "admin",
+            "restore",
+            "--from",
+            &backup,
+            "--config",
+            &new_config,
+            "--data",
+            &new_data,
+        ]),
+        "BACKUP_E011",
+    );
+    // Clients recorded the URL: the restored server takes the old address.
+    let server = serve(&restored, &listen);
+    assert_eq!(server.url, url);
+    let tl = ok(&install.vouch(&["audit", "transparency", "--json"]));
+    assert_eq!(tl["ok"], true, "{tl}");
+    let fetched = ok(&install.vouch(&[
+        "fetch", &spec, "--server", &url, "--out", "restored", "--json",
+    ]));
+    assert_eq!(fetched["sha256"], published["sha256"]);
     server.stop();
 }
 
@@ -610,7 +679,7 @@ fn production_bootstrap_on_sqlite() {
         "kind = \"sqlite\"\npath = \"DATA/lock.db\"",
         &[],
     );
-    story(&install, &issuer);
+    story(&install, &issuer, None);
 }
 
 /// A fresh `vouch_test_<random>` database, dropped afterwards.
@@ -670,5 +739,6 @@ fn production_bootstrap_on_postgres() {
         "kind = \"postgres\"\nurl_env = \"VOUCH_PG_URL\"",
         &[("VOUCH_PG_URL", db.url())],
     );
-    story(&install, &issuer);
+    let fresh = PgDatabase::create();
+    story(&install, &issuer, Some(fresh.url()));
 }

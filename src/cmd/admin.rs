@@ -312,12 +312,8 @@ pub(super) async fn request(
     if !resp.status().is_success() {
         return Err(admin_error(resp).await);
     }
-    super::registry_api::read_json_capped(
-        resp,
-        super::registry_api::caps::API_ANSWER,
-        "admin API",
-    )
-    .await
+    super::registry_api::read_json_capped(resp, super::registry_api::caps::API_ANSWER, "admin API")
+        .await
 }
 
 /// Admin API refusals keep their `ADMIN_E…`/`INTEGRITY_E…` code.

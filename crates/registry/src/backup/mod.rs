@@ -397,7 +397,29 @@ fn parse_note(origin: &str, note: &[u8]) -> Result<Checkpoint, BackupError> {
     Ok(cp)
 }
 
+/// The PostgreSQL client tools' view of `url`: the URL without its password, and the
+/// password for `PGPASSWORD`, so that no secret appears in the tools' command line
+/// (which `ps` shows every local user).
+pub(super) fn libpq_target(url: &str) -> (String, Option<String>) {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let password = u.password().map(|p| {
+                percent_encoding::percent_decode_str(p)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            });
+            if password.is_some() {
+                let _ = u.set_password(None);
+            }
+            (u.to_string(), password)
+        }
+        // Not a URL (a libpq keyword string): pass it on unchanged.
+        Err(_) => (url.to_owned(), None),
+    }
+}
+
 async fn pg_dump(url: &str, dst: &Path) -> Result<(), BackupError> {
+    let (target, password) = libpq_target(url);
     // One repeatable-read snapshot of every table but the lock table, which is read
     // afterwards (step 2) so that its checkpoint covers what the dump names.
     let out = tokio::process::Command::new("pg_dump")
@@ -410,7 +432,8 @@ async fn pg_dump(url: &str, dst: &Path) -> Result<(), BackupError> {
         ])
         .arg(dst)
         .arg("--dbname")
-        .arg(url)
+        .arg(&target)
+        .envs(password.map(|p| ("PGPASSWORD", p)))
         .output()
         .await
         .map_err(|e| BackupError::Tool {
@@ -550,4 +573,19 @@ fn sha256_file(path: &Path) -> Result<String, BackupError> {
         h.update(&buf[..n]);
     }
     Ok(hex::encode(h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::libpq_target;
+
+    #[test]
+    fn the_password_leaves_the_command_line() {
+        let (target, pw) = libpq_target("postgres://vouch:s%40cret@db.example:5432/meta");
+        assert_eq!(target, "postgres://vouch@db.example:5432/meta");
+        assert_eq!(pw.as_deref(), Some("s@cret"));
+        let (target, pw) = libpq_target("postgres://postgres@127.0.0.1/x");
+        assert_eq!(target, "postgres://postgres@127.0.0.1/x");
+        assert_eq!(pw, None);
+    }
 }

@@ -247,6 +247,7 @@ fn sqlite_files(path: &Path) -> [std::path::PathBuf; 3] {
 }
 
 async fn pg_restore(url: &str, dump: &Path) -> Result<(), BackupError> {
+    let (target, password) = super::libpq_target(url);
     let out = tokio::process::Command::new("pg_restore")
         .args([
             "--no-owner",
@@ -255,8 +256,9 @@ async fn pg_restore(url: &str, dump: &Path) -> Result<(), BackupError> {
             "--single-transaction",
             "--dbname",
         ])
-        .arg(url)
+        .arg(&target)
         .arg(dump)
+        .envs(password.map(|p| ("PGPASSWORD", p)))
         .output()
         .await
         .map_err(|e| BackupError::Tool {
