@@ -30,6 +30,7 @@ pub mod internal;
 pub mod keygen;
 pub mod packages;
 pub mod rekor;
+pub mod reseal;
 pub mod sigstore;
 pub mod tiles;
 pub mod tls;

@@ -80,6 +80,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "accounts",
         sql: include_str!("../../migrations/sqlite/0003_accounts.sql"),
     },
+    // 0004 belongs to another change; numbers only need to increase.
+    Migration {
+        version: 5,
+        name: "reseal",
+        sql: include_str!("../../migrations/sqlite/0005_reseal.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE_EXISTS: &str = "SELECT COUNT(*) FROM sqlite_master \
