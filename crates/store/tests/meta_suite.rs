@@ -13,6 +13,8 @@ mod misc;
 mod packages;
 #[path = "meta_suite/publish_records.rs"]
 mod publish_records;
+#[path = "meta_suite/reseal.rs"]
+mod reseal;
 #[path = "meta_suite/users.rs"]
 mod users;
 
@@ -62,4 +64,5 @@ suite! {
     publish_records::publish_audit_commits_with_the_version,
     publish_records::integrity_records_insert_in_batches,
     publish_records::publish_context_reads_what_the_commit_needs,
+    reseal::registry_keys_reseal_atomically_and_only_the_sealed_column,
 }
