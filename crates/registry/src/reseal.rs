@@ -171,16 +171,12 @@ pub async fn rotate_token_enc_key(
             }
         }
     }
-    if matches!(
-        open_with(
-            objects,
-            &object_name(CA_OBJECT, generation),
-            CA_MATERIAL_PURPOSE,
-            new
-        )
-        .await?,
-        Ok(_)
-    ) {
+    // What opened with the old key opening with the new one too: the same key.
+    let ca = object_name(CA_OBJECT, generation);
+    if open_with(objects, &ca, CA_MATERIAL_PURPOSE, new)
+        .await?
+        .is_ok()
+    {
         return Err(ResealError::SameKey);
     }
     let mut resealed = Vec::new();
