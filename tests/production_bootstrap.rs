@@ -350,7 +350,7 @@ issuers = [{{ provider = "github", issuer = "{}", server_url = "https://github.c
     (install, issuer)
 }
 
-fn story(install: &Install, issuer: &DevIssuer, fresh_pg: Option<String>) {
+fn story(install: &mut Install, issuer: &DevIssuer, fresh_pg: Option<String>) {
     let config = install.p("etc/vouch.toml");
     let data = install.p("data");
     let work = install.work();
@@ -660,6 +660,45 @@ fn story(install: &Install, issuer: &DevIssuer, fresh_pg: Option<String>) {
     ]));
     assert_eq!(fetched["sha256"], published["sha256"]);
     server.stop();
+
+    // TOKEN_ENC_KEY rotation (server stopped), then a restart with the new key.
+    let new_key_file = install.p("etc/token_enc.key.new");
+    ok(&install.vouch(&["keygen", "token-enc-key", "--out", &new_key_file]));
+    let new_key = read(&new_key_file);
+    let rotated = install
+        .command(&[
+            "admin",
+            "rotate-token-enc-key",
+            "--config",
+            &config,
+            "--new-key-env",
+            "NEW_TOKEN_ENC_KEY",
+            "--json",
+        ])
+        .env("NEW_TOKEN_ENC_KEY", &new_key)
+        .output()
+        .unwrap();
+    let rotated = ok(&rotated);
+    assert_eq!(rotated["generation"], 2, "{rotated}");
+    // The old key opens nothing any more: init refuses the instance as not its own.
+    refused(
+        &install.vouch(&["admin", "init", "--config", &config, "--data", &data]),
+        "INIT_E001",
+    );
+    install.env.insert("TOKEN_ENC_KEY".into(), new_key);
+    let again = install.vouch(&["admin", "init", "--config", &config, "--data", &data]);
+    let text = String::from_utf8_lossy(&ok_text(&again)).into_owned();
+    assert!(text.starts_with("already initialised"), "{text}");
+    let server = serve(install, &listen);
+    let fetched = ok(&install.vouch(&[
+        "fetch", &spec, "--server", &url, "--out", "rotated", "--json",
+    ]));
+    assert_eq!(fetched["sha256"], published["sha256"]);
+    let sigs = ok(&install.vouch(&["audit", "signatures", "--json"]));
+    assert_eq!(sigs["verified"], 1, "{sigs}");
+    let tl = ok(&install.vouch(&["audit", "transparency", "--json"]));
+    assert_eq!(tl["ok"], true, "{tl}");
+    server.stop();
 }
 
 #[track_caller]
@@ -674,12 +713,12 @@ fn ok_text(out: &Output) -> Vec<u8> {
 
 #[test]
 fn production_bootstrap_on_sqlite() {
-    let (install, issuer) = install(
+    let (mut install, issuer) = install(
         "kind = \"sqlite\"\npath = \"DATA/meta.db\"",
         "kind = \"sqlite\"\npath = \"DATA/lock.db\"",
         &[],
     );
-    story(&install, &issuer, None);
+    story(&mut install, &issuer, None);
 }
 
 /// A fresh `vouch_test_<random>` database, dropped afterwards.
@@ -734,11 +773,11 @@ impl Drop for PgDatabase {
 #[test]
 fn production_bootstrap_on_postgres() {
     let db = PgDatabase::create();
-    let (install, issuer) = install(
+    let (mut install, issuer) = install(
         "kind = \"postgres\"\nurl_env = \"VOUCH_PG_URL\"",
         "kind = \"postgres\"\nurl_env = \"VOUCH_PG_URL\"",
         &[("VOUCH_PG_URL", db.url())],
     );
     let fresh = PgDatabase::create();
-    story(&install, &issuer, Some(fresh.url()));
+    story(&mut install, &issuer, Some(fresh.url()));
 }

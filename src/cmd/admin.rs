@@ -68,6 +68,17 @@ enum Sub {
         #[command(subcommand)]
         sub: super::admin_accounts::OwnersSub,
     },
+    /// Re-seal every key sealed under TOKEN_ENC_KEY (CA, TSA, CT-log and registry
+    /// signing keys) under a new key, with the server STOPPED. The old key is the one
+    /// the server uses now (the variable the config names; with --dev the file
+    /// DATA/token_enc.key); the new one is read from --new-key-env (make one with
+    /// `openssl rand -hex 32`). Atomic: new sealed objects are written beside the old
+    /// ones and checked, then one database transaction switches the instance over
+    /// (audited as `instance.token_enc_key_rotated`); a crash before it leaves the old
+    /// key in force, a rerun finishes. A wrong old key is refused (SIGSTORE_E001) with
+    /// nothing written. With --dev, DATA/token_enc.key is replaced afterwards; without
+    /// it, put the new key in the config's variable before `vouch serve`.
+    RotateTokenEncKey(RotateArgs),
     /// The registry signing key.
     Keys {
         #[command(subcommand)]
@@ -161,6 +172,25 @@ struct ResetArgs {
     json: bool,
 }
 
+#[derive(Debug, clap::Args)]
+struct RotateArgs {
+    /// The server's configuration file (without --dev).
+    #[arg(long, value_name = "FILE", required_unless_present = "dev")]
+    config: Option<PathBuf>,
+    /// A `vouch serve --dev` instance: the old key is DATA/token_enc.key.
+    #[arg(long, requires = "data")]
+    dev: bool,
+    /// The server's data directory (with --dev).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// The environment variable holding the NEW TOKEN_ENC_KEY (64 hex digits).
+    #[arg(long, value_name = "VAR")]
+    new_key_env: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum SettingsSub {
     /// Set the asset hash budget in bytes (at most 16 GiB; default 500 MiB).
@@ -178,6 +208,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         Sub::Users { sub } => rt.block_on(super::admin_accounts::users(sub)),
         Sub::Tokens { sub } => rt.block_on(super::admin_accounts::tokens(sub)),
         Sub::Owners { sub } => rt.block_on(super::admin_accounts::owners(sub)),
+        Sub::RotateTokenEncKey(a) => rt.block_on(rotate_token_enc_key(a)),
         Sub::Keys {
             sub: KeysSub::Rotate(o),
         } => rt.block_on(call(
@@ -569,6 +600,176 @@ async fn reset(a: ResetArgs) -> anyhow::Result<Exit> {
         );
     }
     Ok(Exit::Ok)
+}
+
+/// The instance an offline command works on: its config, the TOKEN_ENC_KEY it uses
+/// now (text and parsed), and where that key lives.
+struct Offline {
+    cfg: ServeConfig,
+    data: PathBuf,
+    enc: vouch_ca::EncryptionKey,
+    /// DATA/token_enc.key with --dev; None: the config's environment variable.
+    dev_key_file: Option<PathBuf>,
+}
+
+fn offline(config: Option<&PathBuf>, dev: bool, data: Option<&PathBuf>) -> anyhow::Result<Offline> {
+    let data = match data {
+        Some(d) => std::path::absolute(d).with_context(|| format!("resolving {}", d.display()))?,
+        None => PathBuf::from("."),
+    };
+    if dev {
+        let cfg = match config {
+            Some(p) => ServeConfig::load(p).map_err(coded)?,
+            None => ServeConfig::dev(&data),
+        };
+        let path = data.join("token_enc.key");
+        // Never made here: an offline command on a missing key would seal under a
+        // key nobody else has.
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            CodedError::new(
+                "SERVE_E102",
+                Exit::Error,
+                format!(
+                    "cannot read the instance's TOKEN_ENC_KEY at {}: {e}",
+                    path.display()
+                ),
+            )
+        })?;
+        let enc = vouch_registry::app::parse_enc_key(&path.display().to_string(), &text)
+            .map_err(coded)?;
+        return Ok(Offline {
+            cfg,
+            data,
+            enc,
+            dev_key_file: Some(path),
+        });
+    }
+    let Some(p) = config else {
+        return Err(CodedError::new(
+            "SERVE_E101",
+            Exit::Error,
+            "--config FILE is required without --dev",
+        )
+        .into());
+    };
+    let cfg = ServeConfig::load(p).map_err(coded)?;
+    let var = cfg.registry.token_enc_key_env.clone();
+    let enc = enc_from_env(&var)?;
+    Ok(Offline {
+        cfg,
+        data,
+        enc,
+        dev_key_file: None,
+    })
+}
+
+fn enc_from_env(var: &str) -> anyhow::Result<vouch_ca::EncryptionKey> {
+    let text = std::env::var(var).map_err(|_| {
+        CodedError::new(
+            "SERVE_E102",
+            Exit::Error,
+            format!("environment variable {var} is not set (make a new key with `openssl rand -hex 32`)"),
+        )
+    })?;
+    vouch_registry::app::parse_enc_key(var, &text).map_err(coded)
+}
+
+async fn offline_meta(
+    cfg: &ServeConfig,
+    data: &std::path::Path,
+) -> anyhow::Result<Box<dyn MetaStore>> {
+    let meta: Box<dyn MetaStore> = match &cfg.database {
+        DatabaseConfig::Sqlite { path } => {
+            let path = if path.is_relative() {
+                data.join(path)
+            } else {
+                path.clone()
+            };
+            Box::new(SqliteMeta::open(&path, false).await.map_err(meta_err)?)
+        }
+        DatabaseConfig::Postgres { url_env } => {
+            let url = std::env::var(url_env).map_err(|_| {
+                CodedError::new(
+                    "SERVE_E102",
+                    Exit::Error,
+                    format!("environment variable {url_env} is not set"),
+                )
+            })?;
+            Box::new(PostgresMeta::connect(&url).await.map_err(meta_err)?)
+        }
+        _ => {
+            return Err(
+                CodedError::new("SERVE_E101", Exit::Error, "unsupported [database] kind").into(),
+            )
+        }
+    };
+    meta.check_schema().await.map_err(meta_err)?;
+    Ok(meta)
+}
+
+async fn rotate_token_enc_key(a: RotateArgs) -> anyhow::Result<Exit> {
+    let o = offline(a.config.as_ref(), a.dev, a.data.as_ref())?;
+    let new = enc_from_env(&a.new_key_env)?;
+    let new_text = std::env::var(&a.new_key_env).unwrap_or_default();
+    let meta = offline_meta(&o.cfg, &o.data).await?;
+    let objects = vouch_registry::app::open_objects(&o.cfg, false).map_err(coded)?;
+    let outcome = vouch_registry::reseal::rotate_token_enc_key(
+        meta.as_ref(),
+        &*objects,
+        &o.enc,
+        &new,
+        "cli:admin rotate-token-enc-key",
+    )
+    .await
+    .map_err(|e| CodedError::new(e.code(), Exit::Error, e.to_string()))?;
+    // Committed (or already done): the new key opens the instance. Only now does the
+    // dev key file change, atomically (temp file, then rename).
+    let opens_with = match &o.dev_key_file {
+        Some(path) => {
+            replace_secret(path, new_text.trim())?;
+            path.display().to_string()
+        }
+        None => format!(
+            "the key in {} (set {} to it before `vouch serve`)",
+            a.new_key_env, o.cfg.registry.token_enc_key_env
+        ),
+    };
+    if a.json {
+        let mut v = serde_json::to_value(&outcome)?;
+        v["opens_with"] = json!(opens_with);
+        print_json(&v)?;
+    } else if outcome.already_rotated {
+        println!(
+            "already rotated: generation {} opens with the new key; nothing changed",
+            outcome.generation
+        );
+        println!("the instance now opens with {opens_with}");
+    } else {
+        println!(
+            "re-sealed {} objects (generation {} -> {}) and {} registry key(s) under the new key",
+            outcome.objects.len(),
+            outcome.from_generation,
+            outcome.generation,
+            outcome.registry_keys.len()
+        );
+        if !outcome.left_sealed.is_empty() {
+            println!(
+                "left as they were (retired, sealed under a key lost before): {}",
+                outcome.left_sealed.join(", ")
+            );
+        }
+        println!("the instance now opens with {opens_with}; the old key no longer opens it");
+    }
+    Ok(Exit::Ok)
+}
+
+/// Replaces a secret file atomically: a 0600 temp file beside it, synced, renamed over.
+fn replace_secret(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("key.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    write_secret(&tmp, text)?;
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
 }
 
 fn coded(e: vouch_registry::ServeError) -> anyhow::Error {

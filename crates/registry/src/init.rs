@@ -128,6 +128,8 @@ struct Seen {
     first_admin: Option<String>,
     registry_keys: usize,
     users: usize,
+    /// The sealed objects' generation a TOKEN_ENC_KEY rotation recorded (1: none).
+    generation: u32,
 }
 
 fn checkpoint_key(prefix: &str) -> ObjectKey {
@@ -150,9 +152,14 @@ async fn look(
         ),
         None => (None, None),
     };
+    // A rotated instance's sealed objects are the generation its database records.
+    let generation = match meta {
+        Some(m) if m.check_schema().await.is_ok() => keys::generation(m.as_ref()).await?,
+        _ => 1,
+    };
     let (material, main_object, ct_object) = match objects {
         Some(o) => (
-            keys::existing_material(&**o, &secrets.enc_key)
+            keys::existing_material(&**o, &secrets.enc_key, generation)
                 .await
                 .map_err(|e| match e {
                     crate::sigstore::SetupError::Unseal { what, key, .. } => InitError::Foreign {
@@ -218,6 +225,7 @@ async fn look(
         first_admin,
         registry_keys,
         users,
+        generation,
     })
 }
 
@@ -327,14 +335,34 @@ pub async fn init(
     }
     let lock = open_lock(cfg, &secrets, true).await?;
     if !seen.material.ca {
-        keys::ca_material(&*objects, &secrets.enc_key, &cfg.ca, &*clock).await?;
+        keys::ca_material(
+            &*objects,
+            &secrets.enc_key,
+            &cfg.ca,
+            &*clock,
+            seen.generation,
+        )
+        .await?;
         created.push("CA keys");
     }
     if !seen.material.tsa {
-        keys::tsa_material(&*objects, &secrets.enc_key, &cfg.tsa, &*clock).await?;
+        keys::tsa_material(
+            &*objects,
+            &secrets.enc_key,
+            &cfg.tsa,
+            &*clock,
+            seen.generation,
+        )
+        .await?;
         created.push("TSA keys");
     }
-    let ct_key = keys::ct_note_key(&*objects, &secrets.enc_key, &ct::origin(cfg)).await?;
+    let ct_key = keys::ct_note_key(
+        &*objects,
+        &secrets.enc_key,
+        &ct::origin(cfg),
+        seen.generation,
+    )
+    .await?;
     if seen.material.ct_note.is_none() {
         created.push("CT log key");
     }

@@ -34,6 +34,7 @@ pub mod keygen;
 pub mod ops;
 pub mod packages;
 pub mod rekor;
+pub mod reseal;
 pub mod sigstore;
 pub mod tiles;
 pub mod tls;

@@ -15,6 +15,8 @@ mod misc;
 mod packages;
 #[path = "meta_suite/publish_records.rs"]
 mod publish_records;
+#[path = "meta_suite/reseal.rs"]
+mod reseal;
 #[path = "meta_suite/users.rs"]
 mod users;
 
@@ -68,6 +70,7 @@ suite! {
     hostile::legacy_foreign_pending_binding_cannot_publish,
     hostile::confusable_package_names_are_refused,
     hostile::versions_differing_only_in_build_metadata_are_refused,
+    reseal::registry_keys_reseal_atomically_and_only_the_sealed_column,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -256,3 +256,30 @@ pub async fn reset(
     .await?;
     Ok((old, new))
 }
+
+/// Re-seals one stored key from `old` to `new` TOKEN_ENC_KEY for `vouch admin
+/// rotate-token-enc-key`: the row must open with `old` into the key its kid and public
+/// key name (the checks of [`open_row`]); the same seed is sealed under `new` with the
+/// same instance- and kid-bound purpose. Returns the new sealed bytes.
+pub(crate) fn reseal_row(
+    row: &StoredRegistryKey,
+    old: &EncryptionKey,
+    new: &EncryptionKey,
+    instance_id: &str,
+) -> Result<Vec<u8>, BootError> {
+    open_row(row, old, instance_id)?;
+    let label = purpose(instance_id, &row.kid);
+    let sealed = EncryptedKeyMaterial::from_bytes(row.sealed.clone()).map_err(|_| {
+        BootError::KeyDoesNotOpen {
+            kid: row.kid.clone(),
+        }
+    })?;
+    let plain = sealed
+        .open(old, &label)
+        .map_err(|_| BootError::KeyDoesNotOpen {
+            kid: row.kid.clone(),
+        })?;
+    let resealed =
+        EncryptedKeyMaterial::seal(new, &label, &plain).map_err(|_| BootError::Random)?;
+    Ok(resealed.as_bytes().to_vec())
+}

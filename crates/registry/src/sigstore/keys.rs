@@ -6,6 +6,14 @@
 //! - `sigstore/ct-note.sealed`: the Ed25519 signed-note key of the CT log's checkpoints;
 //! - `sigstore/tsa.sealed`: TSA root and timestamping key ([`vouch_timestamp::TsaMaterial`]).
 //!
+//! Generations: `vouch admin rotate-token-enc-key` re-seals the three objects under a
+//! new TOKEN_ENC_KEY into new names (`sigstore/ca.sealed.g2`, ...) and only then, in the
+//! same metadata transaction that re-seals the registry keys, records the active
+//! generation in the setting `sigstore.sealed_generation` ([`GENERATION_SETTING`]).
+//! Everything reads the objects [`object_name`] gives for the recorded generation, so a
+//! crash before that commit leaves the old generation (and the old key) in force.
+//! Generation 1 (no setting) is the plain names above.
+//!
 //! First start on several nodes at once could race (two hierarchies, last write wins);
 //! start one node first. An object that exists but does not open is never replaced: the
 //! server refuses to start (`SIGSTORE_E001`).
@@ -30,12 +38,51 @@ pub const CA_OBJECT: &str = "sigstore/ca.sealed";
 pub const CT_NOTE_OBJECT: &str = "sigstore/ct-note.sealed";
 /// Object key of the sealed TSA material.
 pub const TSA_OBJECT: &str = "sigstore/tsa.sealed";
+/// Instance setting holding the active generation of the sealed objects (absent: 1).
+pub const GENERATION_SETTING: &str = "sigstore.sealed_generation";
+
+/// The object name of `base` (one of the three constants above) in `generation`:
+/// generation 1 is `base` itself, so instances from before rotation existed keep theirs.
+pub fn object_name(base: &str, generation: u32) -> String {
+    if generation <= 1 {
+        base.to_owned()
+    } else {
+        format!("{base}.g{generation}")
+    }
+}
+
+/// The active generation recorded in the metadata database (1 when none is recorded).
+/// A value that is not a positive integer is refused, never read as 1.
+pub async fn generation(meta: &dyn vouch_store::meta::MetaStore) -> Result<u32, SetupError> {
+    let value = meta
+        .setting(GENERATION_SETTING)
+        .await
+        .map_err(|e| SetupError::Material {
+            what: "sealed key generation",
+            reason: format!("reading the setting {GENERATION_SETTING}: {e}"),
+        })?;
+    match value {
+        None => Ok(1),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|g| *g >= 1)
+            .ok_or_else(|| SetupError::Material {
+                what: "sealed key generation",
+                reason: format!(
+                    "setting {GENERATION_SETTING} is {v:?}, expected a positive integer"
+                ),
+            }),
+    }
+}
+
 /// Envelope purpose of the CT log's checkpoint key.
 pub const CT_NOTE_PURPOSE: &str = "vouch-ct-note-key";
 
 fn key(name: &str) -> ObjectKey {
-    // The three names above are valid object keys (checked by the unit test below).
-    ObjectKey::new(name).unwrap_or_else(|_| unreachable!("static object key {name} is valid"))
+    // The three names above, with or without a generation suffix, are valid object keys
+    // (checked by the unit test below).
+    ObjectKey::new(name).unwrap_or_else(|_| unreachable!("object key {name} is valid"))
 }
 
 fn material_err(what: &'static str) -> impl Fn(String) -> SetupError {
@@ -113,20 +160,30 @@ pub struct ExistingMaterial {
 pub async fn existing_material(
     objects: &dyn Objects,
     enc: &EncryptionKey,
+    generation: u32,
 ) -> Result<ExistingMaterial, SetupError> {
-    let ca = load(objects, CA_OBJECT, "CA key material", |sealed| {
-        CaMaterial::open(sealed, enc).map_err(|e| (e.code(), e.to_string()))
-    })
+    let ca = load(
+        objects,
+        &object_name(CA_OBJECT, generation),
+        "CA key material",
+        |sealed| CaMaterial::open(sealed, enc).map_err(|e| (e.code(), e.to_string())),
+    )
     .await?
     .is_some();
-    let tsa = load(objects, TSA_OBJECT, "TSA key material", |sealed| {
-        TsaMaterial::open(sealed, enc).map_err(|e| (e.code(), e.to_string()))
-    })
+    let tsa = load(
+        objects,
+        &object_name(TSA_OBJECT, generation),
+        "TSA key material",
+        |sealed| TsaMaterial::open(sealed, enc).map_err(|e| (e.code(), e.to_string())),
+    )
     .await?
     .is_some();
-    let ct_note = load(objects, CT_NOTE_OBJECT, "CT log checkpoint key", |sealed| {
-        open_ct_note(sealed, enc)
-    })
+    let ct_note = load(
+        objects,
+        &object_name(CT_NOTE_OBJECT, generation),
+        "CT log checkpoint key",
+        |sealed| open_ct_note(sealed, enc),
+    )
     .await?;
     Ok(ExistingMaterial { ca, tsa, ct_note })
 }
@@ -148,6 +205,7 @@ pub async fn ca_material(
     enc: &EncryptionKey,
     cfg: &CaSection,
     clock: &dyn Clock,
+    generation: u32,
 ) -> Result<CaMaterial, SetupError> {
     if !(60..=3600).contains(&cfg.leaf_validity_secs) {
         return Err(SetupError::Config {
@@ -160,7 +218,7 @@ pub async fn ca_material(
     let now = system_time(clock);
     load_or_create(
         objects,
-        CA_OBJECT,
+        &object_name(CA_OBJECT, generation),
         "CA key material",
         |sealed| CaMaterial::open(sealed, enc).map_err(|e| (e.code(), e.to_string())),
         || {
@@ -180,11 +238,12 @@ pub async fn tsa_material(
     enc: &EncryptionKey,
     cfg: &TsaSection,
     clock: &dyn Clock,
+    generation: u32,
 ) -> Result<TsaMaterial, SetupError> {
     let now = system_time(clock);
     load_or_create(
         objects,
-        TSA_OBJECT,
+        &object_name(TSA_OBJECT, generation),
         "TSA key material",
         |sealed| TsaMaterial::open(sealed, enc).map_err(|e| (e.code(), e.to_string())),
         || {
@@ -204,10 +263,11 @@ pub async fn ct_note_key(
     objects: &dyn Objects,
     enc: &EncryptionKey,
     origin: &str,
+    generation: u32,
 ) -> Result<Signer, SetupError> {
     load_or_create(
         objects,
-        CT_NOTE_OBJECT,
+        &object_name(CT_NOTE_OBJECT, generation),
         "CT log checkpoint key",
         |sealed| open_ct_note(sealed, enc),
         || {
@@ -262,6 +322,9 @@ mod tests {
     fn object_names_are_valid_keys() {
         for n in [CA_OBJECT, CT_NOTE_OBJECT, TSA_OBJECT] {
             assert!(ObjectKey::new(n).is_ok(), "{n}");
+            assert_eq!(object_name(n, 1), n);
+            let g = object_name(n, u32::MAX);
+            assert!(ObjectKey::new(&g).is_ok(), "{g}");
         }
     }
 }

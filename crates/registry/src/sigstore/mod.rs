@@ -147,8 +147,16 @@ impl SigstoreServices {
                 });
             }
         }
-        let ca_material =
-            keys::ca_material(&*objects, deps.enc_key, &deps.cfg.ca, &*deps.clock).await?;
+        // The generation a TOKEN_ENC_KEY rotation committed (1 before any).
+        let generation = keys::generation(&*deps.meta).await?;
+        let ca_material = keys::ca_material(
+            &*objects,
+            deps.enc_key,
+            &deps.cfg.ca,
+            &*deps.clock,
+            generation,
+        )
+        .await?;
         let ca = CertificateAuthority::with_leaf_validity(
             ca_material.clone(),
             keys::ca_clock(&deps.clock),
@@ -158,10 +166,17 @@ impl SigstoreServices {
             what: "certificate authority",
             reason: format!("{}: {e}", e.code()),
         })?;
-        let ct_note_key = keys::ct_note_key(&*objects, deps.enc_key, &ct::origin(deps.cfg)).await?;
+        let ct_note_key =
+            keys::ct_note_key(&*objects, deps.enc_key, &ct::origin(deps.cfg), generation).await?;
         let ct_log = ct::open(deps.cfg, &objects, deps.lock, ct_note_key, deps.dev).await?;
-        let tsa_material =
-            keys::tsa_material(&*objects, deps.enc_key, &deps.cfg.tsa, &*deps.clock).await?;
+        let tsa_material = keys::tsa_material(
+            &*objects,
+            deps.enc_key,
+            &deps.cfg.tsa,
+            &*deps.clock,
+            generation,
+        )
+        .await?;
         let tsa =
             TimestampAuthority::new(tsa_material, keys::ca_clock(&deps.clock)).map_err(|e| {
                 SetupError::Material {

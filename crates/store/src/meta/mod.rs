@@ -359,6 +359,22 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
         new: &StoredRegistryKey,
     ) -> Result<bool, MetaError>;
 
+    /// The commit point of a TOKEN_ENC_KEY rotation or Sigstore key reset, in ONE
+    /// transaction: replaces the `sealed` column of each named registry key (kid, new
+    /// sealed bytes; nothing else about a key changes, migration 0005's trigger
+    /// enforces it), sets the instance setting `setting` to `value`, and appends the
+    /// audit event `event` with `details_json`. All of it or none of it; an unknown
+    /// kid is [`MetaError::Corrupt`] and writes nothing.
+    async fn commit_reseal(
+        &self,
+        reseal: &[(String, Vec<u8>)],
+        setting: (&str, &str),
+        event: &str,
+        actor: &str,
+        details_json: &str,
+        now: Timestamp,
+    ) -> Result<(), MetaError>;
+
     /// An instance setting's value, if set.
     async fn setting(&self, name: &str) -> Result<Option<String>, MetaError>;
 

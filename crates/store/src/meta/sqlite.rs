@@ -102,6 +102,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "scopes_names",
         sql: include_str!("../../migrations/sqlite/0004_scopes_names.sql"),
     },
+    Migration {
+        version: 5,
+        name: "reseal",
+        sql: include_str!("../../migrations/sqlite/0005_reseal.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE_EXISTS: &str = "SELECT COUNT(*) FROM sqlite_master \

@@ -110,6 +110,58 @@ pub(super) async fn rotate_registry_key(
     Ok(true)
 }
 
+pub(super) async fn commit_reseal(
+    pool: &Pool<Db>,
+    reseal: &[(String, Vec<u8>)],
+    (name, value): (&str, &str),
+    (event, actor, details): (&str, &str, &str),
+    now: Timestamp,
+) -> Result<(), MetaError> {
+    let mut tx = begin_write(pool)
+        .await
+        .map_err(MetaError::db("begin reseal"))?;
+    super::lock_name(&mut tx, "vouch.registry.keys")
+        .await
+        .map_err(MetaError::db("lock registry keys"))?;
+    for (kid, sealed) in reseal {
+        let done = sqlx::query("UPDATE registry_keys SET sealed = $1 WHERE kid = $2")
+            .bind(sealed)
+            .bind(kid)
+            .execute(&mut *tx)
+            .await
+            .map_err(MetaError::db("re-seal registry key"))?;
+        if done.rows_affected() != 1 {
+            // Dropping the transaction rolls back every row already re-sealed.
+            return Err(corrupt(
+                "registry_keys",
+                "kid",
+                "a key to re-seal is not in the table",
+            ));
+        }
+    }
+    sqlx::query(
+        "INSERT INTO settings (name, value, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )
+    .bind(name)
+    .bind(value)
+    .bind(now.0)
+    .execute(&mut *tx)
+    .await
+    .map_err(MetaError::db("write setting"))?;
+    sqlx::query(
+        "INSERT INTO audit_log (event, actor, subject, details, at) VALUES ($1, $2, NULL, $3, $4)",
+    )
+    .bind(event)
+    .bind(actor)
+    .bind(details)
+    .bind(now.0)
+    .execute(&mut *tx)
+    .await
+    .map_err(MetaError::db("append audit"))?;
+    tx.commit().await.map_err(MetaError::db("commit reseal"))
+}
+
 pub(super) async fn setting(pool: &Pool<Db>, name: &str) -> Result<Option<String>, MetaError> {
     let row: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE name = $1")
         .bind(name)

@@ -295,6 +295,25 @@ impl MetaStore for Store {
         integrity::rotate_registry_key(&self.pool, expected_current, new).await
     }
 
+    async fn commit_reseal(
+        &self,
+        reseal: &[(String, Vec<u8>)],
+        setting: (&str, &str),
+        event: &str,
+        actor: &str,
+        details_json: &str,
+        now: Timestamp,
+    ) -> Result<(), MetaError> {
+        integrity::commit_reseal(
+            &self.pool,
+            reseal,
+            setting,
+            (event, actor, details_json),
+            now,
+        )
+        .await
+    }
+
     async fn setting(&self, name: &str) -> Result<Option<String>, MetaError> {
         integrity::setting(&self.pool, name).await
     }

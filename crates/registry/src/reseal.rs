@@ -1,0 +1,264 @@
+//! `vouch admin rotate-token-enc-key`: re-seals every key sealed under TOKEN_ENC_KEY (the CA, TSA and CT-log objects and every registry signing key row) under a new key, offline and atomically.
+//!
+//! Order, so that a crash anywhere leaves one key that opens the whole instance:
+//! 1. open everything with the old key (a wrong old key is refused here, nothing written);
+//! 2. write the next generation of the three objects (`sigstore/ca.sealed.g2`, ...)
+//!    beside the current ones and read each back with the new key;
+//! 3. ONE metadata transaction re-seals the registry key rows, records the new
+//!    generation (`sigstore.sealed_generation`) and appends `instance.token_enc_key_rotated`.
+//!
+//! Before 3 commits the server reads the old generation (old key); after it, the new
+//! one (new key). A rerun after the commit finds the instance already opening with
+//! the new key and says so. The previous generation's objects are deleted after the
+//! commit: material still sealed under a key being retired is exactly what a rotation
+//! is meant to get rid of.
+
+use vouch_ca::{EncryptedKeyMaterial, EncryptionKey, CA_MATERIAL_PURPOSE};
+use vouch_store::meta::{MetaError, MetaStore, Timestamp};
+use vouch_store::{ObjectKey, Objects, StoreError};
+use vouch_timestamp::TSA_MATERIAL_PURPOSE;
+
+use crate::integrity::keys::reseal_row;
+use crate::integrity::BootError;
+use crate::sigstore::keys::{
+    self, object_name, CA_OBJECT, CT_NOTE_OBJECT, CT_NOTE_PURPOSE, GENERATION_SETTING, TSA_OBJECT,
+};
+use crate::sigstore::SetupError;
+
+/// The sealed objects: base name, what it is, envelope purpose.
+const OBJECTS: [(&str, &str, &str); 3] = [
+    (CA_OBJECT, "CA key material", CA_MATERIAL_PURPOSE),
+    (TSA_OBJECT, "TSA key material", TSA_MATERIAL_PURPOSE),
+    (CT_NOTE_OBJECT, "CT log checkpoint key", CT_NOTE_PURPOSE),
+];
+
+/// The audit event of a rotation.
+pub const ROTATED_EVENT: &str = "instance.token_enc_key_rotated";
+
+/// Why a rotation was refused or failed. Each variant has a stable code.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResealError {
+    /// A sealed object does not open with the old key: the wrong old key.
+    #[error("the sealed {what} at object {key} does not open with the old TOKEN_ENC_KEY ({reason}); nothing was written")]
+    OldKeyDoesNotOpen {
+        what: &'static str,
+        key: String,
+        reason: String,
+    },
+    /// The current registry signing key does not open with the old key.
+    #[error("the current registry signing key {kid} does not open with the old TOKEN_ENC_KEY; nothing was written")]
+    RegistryKeyDoesNotOpen { kid: String },
+    /// The new key opens what the old one sealed: they are the same key.
+    #[error("the new TOKEN_ENC_KEY is the same key as the old one; nothing was written")]
+    SameKey,
+    /// A sealed object the instance needs is missing.
+    #[error("object {key} is missing: the instance is not initialised (run `vouch admin init`)")]
+    Missing { key: String },
+    /// A re-sealed object did not read back as the same material under the new key.
+    #[error("the re-sealed object {key} did not read back under the new key; the old key still opens the instance")]
+    ReadBack { key: String },
+    #[error("object store: {0}")]
+    Store(#[from] StoreError),
+    #[error("metadata database: {0}")]
+    Meta(#[from] MetaError),
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error(transparent)]
+    Boot(#[from] BootError),
+}
+
+impl ResealError {
+    /// The stable code (README, "Error codes"). Never renumbered.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ResealError::OldKeyDoesNotOpen { .. } => "SIGSTORE_E001",
+            ResealError::RegistryKeyDoesNotOpen { .. } => "INTEGRITY_E002",
+            ResealError::SameKey => "ADMIN_E031",
+            ResealError::Missing { .. } => "ADMIN_E032",
+            ResealError::ReadBack { .. } => "ADMIN_E033",
+            ResealError::Store(_) => "ADMIN_E034",
+            ResealError::Meta(e) => e.code(),
+            ResealError::Setup(e) => e.code(),
+            ResealError::Boot(e) => e.code(),
+        }
+    }
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RotateOutcome {
+    /// True when the instance already opened with the new key (a rerun after the commit).
+    pub already_rotated: bool,
+    /// The generation of sealed objects before, and the one now active.
+    pub from_generation: u32,
+    pub generation: u32,
+    /// The active objects, now sealed under the new key.
+    pub objects: Vec<String>,
+    /// Registry signing keys (kids) re-sealed under the new key.
+    pub registry_keys: Vec<String>,
+    /// Retired registry keys that did not open with the old key either (sealed under a
+    /// TOKEN_ENC_KEY lost before, see `vouch admin keys reset`): left as they were;
+    /// their public keys stay published.
+    pub left_sealed: Vec<String>,
+}
+
+fn object_key(name: &str) -> Result<ObjectKey, ResealError> {
+    ObjectKey::new(name).map_err(ResealError::Store)
+}
+
+/// Opens the object `name` with `key` (purpose `purpose`); `Ok(None)` when it does not open.
+async fn open_with(
+    objects: &dyn Objects,
+    name: &str,
+    purpose: &str,
+    key: &EncryptionKey,
+) -> Result<Result<zeroize::Zeroizing<Vec<u8>>, String>, ResealError> {
+    let bytes = objects
+        .get(&object_key(name)?)
+        .await?
+        .ok_or_else(|| ResealError::Missing {
+            key: name.to_owned(),
+        })?;
+    Ok(EncryptedKeyMaterial::from_bytes(bytes.to_vec())
+        .and_then(|s| s.open(key, purpose))
+        .map_err(|e| format!("{}: {e}", e.code())))
+}
+
+/// Rotates TOKEN_ENC_KEY from `old` to `new` (server stopped); see the module docs.
+pub async fn rotate_token_enc_key(
+    meta: &dyn MetaStore,
+    objects: &dyn Objects,
+    old: &EncryptionKey,
+    new: &EncryptionKey,
+    actor: &str,
+) -> Result<RotateOutcome, ResealError> {
+    let generation = keys::generation(meta).await?;
+    let next = generation + 1;
+    let instance_id = meta.instance_id().await?;
+    let rows = meta.registry_keys().await?;
+    let current = rows
+        .first()
+        .filter(|r| r.retired_at.is_none())
+        .ok_or(BootError::NoKey)?;
+
+    // 1. Everything must open with the old key; nothing is written before this passes.
+    let mut plain = Vec::new();
+    for (base, what, purpose) in OBJECTS {
+        let name = object_name(base, generation);
+        match open_with(objects, &name, purpose, old).await? {
+            Ok(p) => plain.push((base, purpose, p)),
+            Err(reason) => {
+                // A rerun after the commit: everything already opens with the new key.
+                if name == object_name(CA_OBJECT, generation)
+                    && already_rotated(objects, generation, new).await?
+                    && crate::integrity::keys::open_row(current, new, &instance_id).is_ok()
+                {
+                    return Ok(RotateOutcome {
+                        already_rotated: true,
+                        from_generation: generation,
+                        generation,
+                        objects: active_names(generation),
+                        registry_keys: Vec::new(),
+                        left_sealed: Vec::new(),
+                    });
+                }
+                return Err(ResealError::OldKeyDoesNotOpen {
+                    what,
+                    key: name,
+                    reason,
+                });
+            }
+        }
+    }
+    // What opened with the old key opening with the new one too: the same key.
+    let ca = object_name(CA_OBJECT, generation);
+    if open_with(objects, &ca, CA_MATERIAL_PURPOSE, new)
+        .await?
+        .is_ok()
+    {
+        return Err(ResealError::SameKey);
+    }
+    let mut resealed = Vec::new();
+    let mut left_sealed = Vec::new();
+    for row in &rows {
+        match reseal_row(row, old, new, &instance_id) {
+            Ok(bytes) => resealed.push((row.kid.clone(), bytes)),
+            Err(_) if row.retired_at.is_some() => left_sealed.push(row.kid.clone()),
+            Err(BootError::KeyDoesNotOpen { kid }) => {
+                return Err(ResealError::RegistryKeyDoesNotOpen { kid })
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+
+    // 2. The next generation beside the current one, each read back with the new key.
+    for (base, purpose, p) in &plain {
+        let name = object_name(base, next);
+        let sealed = EncryptedKeyMaterial::seal(new, purpose, p)
+            .map_err(|_| ResealError::ReadBack { key: name.clone() })?;
+        objects
+            .put(&object_key(&name)?, sealed.as_bytes().to_vec().into())
+            .await?;
+        match open_with(objects, &name, purpose, new).await? {
+            Ok(back) if back.as_slice() == p.as_slice() => {}
+            _ => return Err(ResealError::ReadBack { key: name }),
+        }
+    }
+
+    // 3. The commit point.
+    let details = serde_json::json!({
+        "fromGeneration": generation,
+        "generation": next,
+        "objects": active_names(next),
+        "registryKeys": resealed.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+        "leftSealed": left_sealed,
+    });
+    meta.commit_reseal(
+        &resealed,
+        (GENERATION_SETTING, &next.to_string()),
+        ROTATED_EVENT,
+        actor,
+        &details.to_string(),
+        Timestamp::now(),
+    )
+    .await?;
+
+    // Committed: the previous generation is sealed under the retired key; remove it.
+    for name in active_names(generation) {
+        if let Err(e) = objects.delete(&object_key(&name)?).await {
+            tracing::warn!(object = %name, error = %e, "could not delete the previous generation");
+        }
+    }
+    Ok(RotateOutcome {
+        already_rotated: false,
+        from_generation: generation,
+        generation: next,
+        objects: active_names(next),
+        registry_keys: resealed.into_iter().map(|(k, _)| k).collect(),
+        left_sealed,
+    })
+}
+
+fn active_names(generation: u32) -> Vec<String> {
+    OBJECTS
+        .iter()
+        .map(|(base, _, _)| object_name(base, generation))
+        .collect()
+}
+
+async fn already_rotated(
+    objects: &dyn Objects,
+    generation: u32,
+    new: &EncryptionKey,
+) -> Result<bool, ResealError> {
+    for (base, _, purpose) in OBJECTS {
+        if open_with(objects, &object_name(base, generation), purpose, new)
+            .await?
+            .is_err()
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
