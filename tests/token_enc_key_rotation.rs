@@ -1,4 +1,4 @@
-//! `vouch admin rotate-token-enc-key --dev` through the binary, against a stopped `vouch serve --dev` instance: a wrong old key is refused with nothing changed (SIGSTORE_E001), the rotation re-seals everything, a rerun after the commit finishes, the old key no longer starts the server (SIGSTORE_E001), and with the new key the same trust config and registry key serve, old bundles verify and signing works.
+//! `vouch admin rotate-token-enc-key --dev` through the binary, against a stopped `vouch serve --dev` instance: a crashed earlier attempt changes nothing, a wrong old key is refused with nothing changed (SIGSTORE_E001), the rotation re-seals everything, a rerun after the commit finishes, the old key no longer starts the server (SIGSTORE_E001), and with the new key the same trust config and registry key serve, old bundles verify and signing works.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -176,6 +176,13 @@ fn rotate_token_enc_key_then_restart_serves_the_same_instance() {
     ok(verify(&server.base, &artifact, &old_bundle, &root));
     drop(server);
 
+    // What a rotation that crashed before its commit leaves: a next-generation object
+    // (here a torn one). The instance still opens with the old key and ignores it.
+    std::fs::write(data.join("tiles/sigstore/ca.sealed.g2"), b"torn").unwrap();
+    let server = start(&data, port);
+    assert_eq!(get(&server.base, "/api/v1/trust-config"), trust_before);
+    drop(server);
+
     let key_file = data.join("token_enc.key");
     let old_key = std::fs::read_to_string(&key_file).unwrap();
     let new_key = "5e".repeat(32);
@@ -193,7 +200,8 @@ fn rotate_token_enc_key_then_restart_serves_the_same_instance() {
     refused(rotate(&data, old_key.trim()), "ADMIN_E031");
     assert_eq!(sealed_objects(&data), before);
 
-    // The rotation: generation 2, every key re-sealed, the key file replaced.
+    // The rotation (over the leftover): generation 2, every key re-sealed, the key
+    // file replaced, the previous generation deleted.
     let out = ok(rotate(&data, &new_key));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["already_rotated"], false, "{v}");
