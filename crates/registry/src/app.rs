@@ -49,6 +49,8 @@ pub struct AppState {
     pub packages: crate::packages::Packages,
     /// The web UI's administrator sessions (in memory).
     pub web: crate::web::WebState,
+    /// `[limits]`: connection, body and queue bounds.
+    pub limits: crate::limits::LimitsSection,
 }
 
 /// The secrets a server needs, read from the environment (production) or from files
@@ -361,6 +363,7 @@ pub async fn open(
         integrity,
         packages,
         web: crate::web::WebState::default(),
+        limits: cfg.limits.clone(),
     });
     crate::integrity::start(&state).await?;
     let router = router(Arc::clone(&state), &cfg.log.prefix);
@@ -369,6 +372,7 @@ pub async fn open(
 
 /// The routes: log reads and internal add-entry under `prefix`, the witness at the root.
 pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
+    let limits = state.limits.clone();
     Router::new()
         .route(&format!("{prefix}/checkpoint"), get(tiles::checkpoint))
         .route(&format!("{prefix}/tile/{{*rest}}"), get(tiles::tile))
@@ -380,7 +384,10 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
             "/add-checkpoint",
             post(witness::add_checkpoint).layer(DefaultBodyLimit::max(64 << 10)),
         )
-        .merge(crate::rekor::routes())
+        .merge(crate::rekor::routes(
+            limits.rekor_workers(),
+            limits.rekor_verify_queue,
+        ))
         .merge(crate::sigstore::routes())
         .merge(crate::integrity::routes())
         .merge(crate::packages::routes())

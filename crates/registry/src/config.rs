@@ -53,6 +53,9 @@
 //! token_env = "GITHUB_TOKEN"            # optional
 //! webhook_secret_env = "VOUCH_GH_HOOK"  # optional; enables the webhook
 //!
+//! [limits]                            # see `limits` for every bound and its default
+//! max_connections = 512
+//!
 //! [database]
 //! kind = "sqlite"                       # or "postgres" with url_env = "VOUCH_DATABASE_URL"
 //! path = "/var/lib/vouch/meta.db"
@@ -96,6 +99,9 @@ pub struct ServeConfig {
     /// `[[forges]]`: forges releases are ingested from (see [`crate::integrity::ingest`]).
     #[serde(default)]
     pub forges: Vec<crate::integrity::ingest::ForgeSection>,
+    /// `[limits]`: connection, body and queue bounds (see [`crate::limits`]).
+    #[serde(default)]
+    pub limits: crate::limits::LimitsSection,
 }
 
 /// `[registry]`: how clients reach this server and what protects its keys at rest.
@@ -311,6 +317,7 @@ impl ServeConfig {
             tsa: Default::default(),
             integrity: Default::default(),
             forges: Vec::new(),
+            limits: Default::default(),
         }
     }
 

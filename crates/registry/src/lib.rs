@@ -22,6 +22,7 @@ pub mod config;
 mod error;
 pub mod integrity;
 pub mod internal;
+pub mod limits;
 pub mod packages;
 pub mod rekor;
 pub mod sigstore;
