@@ -25,6 +25,7 @@ use vouch_store::{CheckpointLock, ObjectKey, Objects, StoreError};
 use vouch_tlog::{open_checkpoint, sign_note, Checkpoint, Hash, Signer, Verifier, EMPTY_ROOT};
 
 use crate::state::TreeState;
+use crate::sweep::Sweeper;
 use crate::{LogConfig, LogError};
 
 /// Object key of the published checkpoint (tlog-tiles: `<prefix>/checkpoint`).
@@ -61,6 +62,8 @@ struct Shared {
     /// Set by shutdown or a fatal error; `add` then refuses.
     closed: AtomicBool,
     published: watch::Sender<Arc<Published>>,
+    /// Deletes each batch's superseded partials after the grace period.
+    sweeper: Arc<Sweeper>,
 }
 
 impl Shared {
@@ -75,6 +78,7 @@ impl Shared {
 pub struct Log {
     shared: Arc<Shared>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl Log {
@@ -123,6 +127,7 @@ impl Log {
             root: cp.root,
             note: note.clone(),
         }));
+        let sweeper = Arc::new(Sweeper::new(Arc::clone(&objects), config.partial_grace));
         let shared = Arc::new(Shared {
             config,
             objects,
@@ -132,11 +137,14 @@ impl Log {
             wake: Notify::new(),
             closed: AtomicBool::new(false),
             published,
+            sweeper: Arc::clone(&sweeper),
         });
         let task = tokio::spawn(run(Arc::clone(&shared), state, note));
+        let sweeper = tokio::spawn(sweeper.run(cp.size));
         Ok(Log {
             shared,
             task: Mutex::new(Some(task)),
+            sweeper,
         })
     }
 
@@ -225,6 +233,8 @@ impl Log {
         if let Some(t) = task {
             let _ = t.await;
         }
+        // Deletions not yet due are left to the next start's sweep.
+        self.sweeper.abort();
     }
 
     /// Kills the sequencer wherever it is, like a crash (tests). Waiters see `Closed`.
@@ -233,6 +243,7 @@ impl Log {
         if let Some(t) = self.task.lock().unwrap_or_else(|p| p.into_inner()).take() {
             t.abort();
         }
+        self.sweeper.abort();
     }
 }
 
@@ -400,5 +411,8 @@ async fn commit_batch(
         root: integrated.root,
         note: new_note,
     }));
+    // The old tree's partials are superseded now; readers get them cut from the new
+    // ones, and the files go once reads in flight are done.
+    shared.sweeper.schedule(first, integrated.size);
     Ok(first)
 }

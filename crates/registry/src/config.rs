@@ -12,6 +12,7 @@
 //! batch_max_entries = 32768
 //! pool_max_entries = 131072
 //! pool_max_bytes = 268435456
+//! partial_tile_grace_secs = 60          # superseded partial tiles are deleted this long after
 //!
 //! [storage.objects]
 //! kind = "local"                        # or "s3" (bucket, endpoint, region, prefix, allow_http)
@@ -163,6 +164,9 @@ pub struct LogSection {
     pub batch_max_entries: Option<usize>,
     pub pool_max_entries: Option<usize>,
     pub pool_max_bytes: Option<usize>,
+    /// Seconds a superseded partial tile or bundle is kept for reads in flight before
+    /// it is deleted (default 60, the partial tiles' `max-age`).
+    pub partial_tile_grace_secs: Option<u64>,
 }
 
 /// `[storage]`: where tiles go and where the checkpoint lock lives.
@@ -295,6 +299,7 @@ impl ServeConfig {
                 batch_max_entries: None,
                 pool_max_entries: None,
                 pool_max_bytes: None,
+                partial_tile_grace_secs: None,
             },
             storage: StorageSection {
                 objects: ObjectsConfig::Local {
@@ -346,6 +351,9 @@ impl ServeConfig {
         }
         if let Some(n) = self.log.batch_max_entries {
             c = c.with_batch_max_entries(n);
+        }
+        if let Some(s) = self.log.partial_tile_grace_secs {
+            c = c.with_partial_grace(Duration::from_secs(s));
         }
         let entries = self.log.pool_max_entries.unwrap_or(c.pool_max_entries);
         let bytes = self.log.pool_max_bytes.unwrap_or(c.pool_max_bytes);
