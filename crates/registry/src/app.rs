@@ -393,35 +393,37 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
         .merge(crate::packages::routes())
         .merge(crate::web::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(axum::middleware::from_fn_with_state(
+            limits.body_timeout(),
+            crate::deadline::body_deadline,
+        ))
         .with_state(state)
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains the log's pool.
+/// Connections are admitted under `[limits]` ([`crate::conn`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: App,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app.router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let limits = app.state.limits.clone();
+    crate::conn::serve(listener, None, app.router, &limits, shutdown).await?;
     app.state.log.shutdown().await;
     app.state.sigstore.shutdown().await;
     Ok(())
 }
 
-/// As [`serve`], over TLS: every accepted connection completes its handshake with
-/// `tls` (concurrently, see [`crate::tls::TlsListener`]) before axum sees it.
+/// As [`serve`], over TLS: each admitted connection completes its handshake with
+/// `tls` (bounded in number and time by `[limits]`) before the router sees it.
 pub async fn serve_tls(
     listener: tokio::net::TcpListener,
     tls: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
     app: App,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = crate::tls::TlsListener::new(listener, tls)?;
-    axum::serve(listener, app.router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let limits = app.state.limits.clone();
+    crate::conn::serve(listener, Some(tls), app.router, &limits, shutdown).await?;
     app.state.log.shutdown().await;
     app.state.sigstore.shutdown().await;
     Ok(())

@@ -19,6 +19,8 @@
 pub mod app;
 mod cache;
 pub mod config;
+pub mod conn;
+mod deadline;
 mod error;
 pub mod integrity;
 pub mod internal;
