@@ -889,6 +889,43 @@ async fn concurrent_publishes_of_one_version_have_exactly_one_winner() {
     }
 }
 
+/// Issue 13, finding 14: a publish held the key-rotation gate while its body streamed,
+/// so one slow client made a rotation queue behind it and every other publish fail
+/// with PUB_E008 until that connection died. Now the gate is taken only around the
+/// commit: the rotation proceeds at once and other publishes go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_publish_body_does_not_hold_the_rotation_gate() {
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+    let s = start(false).await;
+    s.register(PKG, WORKFLOW, None).await.expect(201, "");
+    let signer = s.ci_signer().await;
+    // The slow client: headers and the start of a multipart body, then nothing.
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(
+        b"POST /api/v1/publish HTTP/1.1\r\nhost: x\r\n\
+          content-type: multipart/form-data; boundary=b\r\ncontent-length: 100000\r\n\r\n\
+          --b\r\ncontent-disposition: form-data; name=\"archive\"\r\n\r\nslow",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A rotation is granted at once.
+    let gate = tokio::time::timeout(
+        Duration::from_secs(2),
+        s.state().packages.rotation.begin_rotation(),
+    )
+    .await
+    .expect("the rotation gate is not held by a body still arriving");
+    drop(gate);
+    // And another publish goes through meanwhile.
+    let a = archive(PKG, "3.0.0");
+    let r = s.upload(&a, &bundle_for(&signer, &a).await).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    drop(slow);
+}
+
 // --- bindings and owners ----------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -96,11 +96,15 @@ pub async fn publish(
     body: Body,
 ) -> Result<Response, ApiError> {
     let packages = &state.packages;
-    // Held until the response: a rotation waits for in-flight publishes.
-    let _pass = packages
-        .rotation
-        .try_publish()
-        .ok_or_else(codes::rotation_in_progress)?;
+    // Refused early while a rotation runs, so nobody uploads only to be refused; but
+    // not held here: a slow body holding the gate made a rotation queue behind it and
+    // every other publish fail with PUB_E008 until that one connection died (issue 13).
+    drop(
+        packages
+            .rotation
+            .try_publish()
+            .ok_or_else(codes::rotation_in_progress)?,
+    );
     let trust = packages.trust().ok_or_else(codes::publishing_unavailable)?;
 
     let content_type = headers
@@ -132,6 +136,12 @@ pub async fn publish(
         Ok(p) => p,
         Err(r) => return Err(refuse(&state, &name, &version, &signed, r).await),
     };
+    // Held only around the commit (which signs with the registry key): a rotation
+    // waits for commits in flight, never for bodies still arriving.
+    let _pass = packages
+        .rotation
+        .try_publish()
+        .ok_or_else(codes::rotation_in_progress)?;
     commit(&state, &upload, &name, &version, &signed, &presented).await
 }
 
