@@ -926,6 +926,27 @@ async fn a_slow_publish_body_does_not_hold_the_rotation_gate() {
     drop(slow);
 }
 
+/// Issue 13: an anonymous upload could force up to the archive cap of decompression
+/// before the bundle was looked at. Now a bundle whose statement does not name the
+/// uploaded bytes is refused first (before that, this bomb got an archive error, after
+/// decompressing it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_compression_bomb_with_someone_elses_bundle_is_refused_before_decompression() {
+    let s = start(false).await;
+    let signer = s.ci_signer().await;
+    let other = archive(PKG, "1.0.0");
+    let bundle = bundle_for(&signer, &other).await;
+    let bomb = zstd::bulk::compress(&vec![0u8; 32 << 20], 19).unwrap();
+    assert!(bomb.len() < 64 << 10, "{} bytes", bomb.len());
+    let started = std::time::Instant::now();
+    let r = s.upload(&bomb, &bundle).await;
+    r.expect(400, "PUB_E005");
+    let detail = r.json()["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("subject"), "{detail}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(blob_count(s.dir.path()), 0);
+}
+
 // --- bindings and owners ----------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -122,8 +122,12 @@ pub async fn publish(
     let limits = packages.limits.archive;
     let (bundle, sha256) = (upload.bundle.clone(), upload.sha256);
     let trust2 = Arc::clone(&trust);
-    // Steps 3 and 4 on one blocking thread, in that order (an archive error wins).
+    // Steps 3 and 4 on one blocking thread, in that order (an archive error wins over
+    // a bad signature, but not over a bundle that names other bytes).
     let (manifest, signed) = blocking(move || {
+        // An anonymous upload could otherwise force up to the archive cap of
+        // decompression (issue 13): the bundle must name these exact bytes first.
+        bundle_names_archive(&bundle, &sha256)?;
         let manifest = read_manifest(reader, &limits)?;
         let signed = verify_bundle(&trust2, &bundle, &sha256)?;
         Ok((manifest, signed))
@@ -411,6 +415,15 @@ pub fn verify_bundle(trust: &Trust, bundle: &[u8], sha256: &[u8; 32]) -> Result<
         claims,
         log_index,
     })
+}
+
+/// The cheap half of [`verify_bundle`], run before the archive is decompressed: the
+/// bundle parses and its statement names the uploaded bytes' SHA-256 as a subject. No
+/// signature is checked here; [`verify_bundle`] does it all again in full.
+pub fn bundle_names_archive(bundle: &[u8], sha256: &[u8; 32]) -> Result<(), ApiError> {
+    let parsed = ParsedBundle::from_json(bundle)
+        .map_err(|e| codes::bundle_invalid(&format!("bundle format ({})", e.code()), e))?;
+    check_statement(&parsed, sha256)
 }
 
 /// The statement checks: DSSE, in-toto Statement v1, SLSA provenance v1, a subject
