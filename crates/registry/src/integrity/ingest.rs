@@ -32,6 +32,10 @@ use super::backfill::record_release;
 use super::error;
 use crate::{ApiError, AppState};
 
+/// Webhook-triggered ingests that may run at once; a delivery past this is answered
+/// 503 `INGEST_E102` with `Retry-After` (forges redeliver; admins can sync).
+pub const WEBHOOK_INGESTS_MAX: usize = 4;
+
 /// One `[[forges]]` entry of the server configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -596,8 +600,22 @@ pub(crate) async fn webhook(
                     "the delivery names a repository this forge does not ingest",
                 ));
             }
+            let Ok(permit) = Arc::clone(&state.integrity.webhook_ingests).try_acquire_owned()
+            else {
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "INGEST_E102",
+                    format!(
+                        "{WEBHOOK_INGESTS_MAX} webhook ingests are already running: \
+                         redeliver later, or sync the tag from the admin API"
+                    ),
+                );
+                e.retry_after = Some(30);
+                return Err(e);
+            };
             let st = Arc::clone(&state);
             tokio::spawn(async move {
+                let _permit = permit;
                 if let Err(e) = ingest_tag(&st, &forge, &tag).await {
                     tracing::warn!(code = e.code, detail = %e.detail, "webhook ingest failed");
                 }
