@@ -42,7 +42,7 @@ content-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent
 
 /// The client key for the per-address cap: an IPv4 address, or an IPv6 /64 (one host
 /// usually holds a whole /64).
-fn client_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),

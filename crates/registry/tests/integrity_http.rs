@@ -874,3 +874,43 @@ async fn webhook_ingests_are_capped_with_pushback() {
     }
     assert_eq!(accepted, max);
 }
+
+/// Issue 13, finding 6: every failed admin sign-in wrote an audit row that can never be
+/// pruned (2,000 rows in 1.4 s). Now failures are limited per client address (429
+/// `ADMIN_E008` with `Retry-After`) and a window writes at most two rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_admin_sign_ins_are_throttled_and_aggregated() {
+    use vouch_registry::web::throttle::MAX_FAILURES;
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path()).await;
+    let mut codes = Vec::new();
+    for i in 0..200 {
+        let req = Request::get("/api/admin/audit")
+            .header("authorization", format!("Bearer wrong-token-{i}"))
+            .body(Body::empty())
+            .unwrap();
+        let r = call(&app, req).await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            assert!(r.headers.contains_key("retry-after"));
+        }
+        codes.push(r.code());
+    }
+    let max = MAX_FAILURES as usize;
+    assert!(codes[..max].iter().all(|c| c == "ADMIN_E002"), "{codes:?}");
+    assert!(codes[max..].iter().all(|c| c == "ADMIN_E008"), "{codes:?}");
+    let rows = app
+        .state
+        .meta
+        .list_audit(&vouch_store::meta::AuditFilter {
+            event_prefix: Some("admin.sign_in".into()),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let events: Vec<&str> = rows.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(
+        events.contains(&"admin.sign_in_failed") && events.contains(&"admin.sign_in_throttled")
+    );
+}

@@ -91,6 +91,33 @@ pub struct ForgeConfigError {
     pub detail: String,
 }
 
+/// Shortest webhook secret `vouch serve` starts with (what deliveries are checked
+/// against in `vouch_ingest::webhook`).
+pub const MIN_WEBHOOK_SECRET: usize = 16;
+
+/// Refuses at start any `webhook_secret_env` holding fewer than
+/// [`MIN_WEBHOOK_SECRET`] characters (issue 13: such a server started, then answered
+/// every delivery 401 naming the expected length). An unset variable is reported by
+/// [`Forge::from_section`].
+pub fn check_webhook_secrets(sections: &[ForgeSection]) -> Result<(), super::BootError> {
+    for s in sections {
+        let Some(var) = &s.webhook_secret_env else {
+            continue;
+        };
+        if let Ok(secret) = std::env::var(var) {
+            if secret.len() < MIN_WEBHOOK_SECRET {
+                return Err(super::BootError::WeakWebhookSecret {
+                    forge: s.id.clone(),
+                    var: var.clone(),
+                    found: secret.len(),
+                    min: MIN_WEBHOOK_SECRET,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Forge {
     /// Builds a forge from its section, reading secrets from the variables it names.
     pub fn from_section(s: &ForgeSection) -> Result<Self, ForgeConfigError> {
@@ -703,5 +730,34 @@ mod tests {
             .unwrap()
             .attestations
             .is_none());
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    fn section(var: &str) -> ForgeSection {
+        toml::from_str(&format!(
+            "id = \"gh\"\nkind = \"github\"\napi_base = \"https://api.github.com\"\n\
+             repo = \"acme/tool\"\nwebhook_secret_env = \"{var}\"\n"
+        ))
+        .unwrap()
+    }
+
+    /// Issue 13, finding 12: a short webhook secret used to start the server.
+    #[test]
+    fn a_short_webhook_secret_is_refused_at_start() {
+        let var = format!("VOUCH_TEST_SHORT_HOOK_{}", std::process::id());
+        std::env::set_var(&var, "fifteen-chars!!");
+        let err = check_webhook_secrets(&[section(&var)]).unwrap_err();
+        assert_eq!(err.code(), "SERVE_E109");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("\"gh\"") && msg.contains(&var) && msg.contains("15"),
+            "{msg}"
+        );
+        std::env::set_var(&var, "sixteen-chars!!!");
+        check_webhook_secrets(&[section(&var)]).unwrap();
     }
 }

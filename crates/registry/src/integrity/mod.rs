@@ -165,6 +165,7 @@ impl Integrity {
 
     /// The same service ingesting from these `[[forges]]` sections.
     pub fn with_forge_sections(self, sections: &[ingest::ForgeSection]) -> Result<Self, BootError> {
+        ingest::check_webhook_secrets(sections)?;
         let forges = sections
             .iter()
             .map(ingest::Forge::from_section)
