@@ -873,6 +873,25 @@ async fn webhook_ingests_are_capped_with_pushback() {
         }
     }
     assert_eq!(accepted, max);
+    // A replay of a verified delivery, even under a fresh delivery id, is ignored
+    // (answered 200 without starting anything), not queued again.
+    let body = serde_json::json!({"action": "published",
+        "release": {"tag_name": "v0.0.0"},
+        "repository": {"full_name": "acme/widget"}})
+    .to_string();
+    let sig = vouch_ingest::webhook::github_signature(&secret, body.as_bytes());
+    let r = call(
+        &app,
+        Request::post("/api/v1/webhooks/gh")
+            .header("x-github-event", "release")
+            .header("x-github-delivery", "a-fresh-id")
+            .header("x-hub-signature-256", sig)
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["duplicate"], serde_json::json!(true));
 }
 
 /// Issue 13, finding 6: every failed admin sign-in wrote an audit row that can never be

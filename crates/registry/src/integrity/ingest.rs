@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use sha2::Digest;
 use vouch_ingest::{
     verify_webhook, AttestationVerifier, Fetcher, ForgeConfig, ForgeKind, HashBudget, HashOutcome,
     IngestError, Release, RepoRef, Secret, WebhookEvent,
@@ -35,6 +36,9 @@ use crate::{ApiError, AppState};
 /// Webhook-triggered ingests that may run at once; a delivery past this is answered
 /// 503 `INGEST_E102` with `Retry-After` (forges redeliver; admins can sync).
 pub const WEBHOOK_INGESTS_MAX: usize = 4;
+
+/// How long a verified delivery is remembered, so that its replay is ignored.
+pub const DELIVERY_MEMORY_SECS: i64 = 7 * 24 * 3600;
 
 /// One `[[forges]]` entry of the server configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -609,6 +613,29 @@ pub(crate) async fn webhook(
             return Err(ApiError::new(status, e.code(), e.to_string()));
         }
     };
+    // A verified delivery is taken once. The key is the digest of the signed body, not
+    // the delivery id header (X-GitHub-Delivery, X-Gitea-Delivery, X-Gitlab-Event-UUID):
+    // the signature does not cover headers, so a replay could carry a fresh id. Kept in
+    // the replay store (persisted, swept when expired) for DELIVERY_MEMORY_SECS.
+    let digest = hex::encode(sha2::Sha256::digest(&body));
+    let now = Timestamp::now();
+    let seen = state
+        .meta
+        .insert_jti_if_absent(
+            &format!("webhook:{id}"),
+            &digest,
+            Timestamp(now.0.saturating_add(DELIVERY_MEMORY_SECS)),
+            now,
+        )
+        .await
+        .map_err(error::meta)?;
+    if seen == vouch_store::meta::ReplayOutcome::AlreadyPresent {
+        return Ok((
+            StatusCode::OK,
+            Json(json!({"accepted": false, "duplicate": true})),
+        )
+            .into_response());
+    }
     match event {
         WebhookEvent::Release { repo, tag, .. } => {
             if !repo.same_as(&forge.repo) {
