@@ -164,26 +164,15 @@ impl Sweeper {
             _ => None,
         }
         .unwrap_or(size.saturating_sub(2 * WIDTH));
-        let keys = leftovers(from, size);
-        let n = keys.len();
-        self.delete(keys).await;
-        tracing::debug!(from, size, candidates = n, "swept leftover partial tiles");
-        self.record(size).await;
+        sweep_from(&*self.objects, from, size).await;
     }
 
     async fn delete(&self, keys: Vec<ObjectKey>) {
-        for k in keys {
-            if let Err(e) = self.objects.delete(&k).await {
-                tracing::warn!(key = %k, error = %e, "could not delete a superseded partial");
-            }
-        }
+        delete_all(&*self.objects, keys).await;
     }
 
     async fn record(&self, size: u64) {
-        let marker = Bytes::from(size.to_string());
-        if let Err(e) = self.objects.put(&swept_key(), marker).await {
-            tracing::warn!(error = %e, "could not record sweep progress");
-        }
+        record(&*self.objects, size).await;
     }
 
     /// The sweeper task: deletes each batch's superseded partials when they are due.
@@ -219,6 +208,34 @@ impl Sweeper {
                 done = None;
             }
         }
+    }
+}
+
+/// Deletes every partial a log growing from `from` to `size` leaves may have written,
+/// except the partials of `size` itself, and records `size` as swept. What `Log::open`
+/// runs from the recorded marker; `vouch bench log` runs it from 0 to measure the disk
+/// a log keeps once every grace period has passed. The log must be committed at
+/// `size` and not growing.
+pub async fn sweep_from(objects: &dyn Objects, from: u64, size: u64) {
+    let keys = leftovers(from, size);
+    let n = keys.len();
+    delete_all(objects, keys).await;
+    tracing::debug!(from, size, candidates = n, "swept leftover partial tiles");
+    record(objects, size).await;
+}
+
+async fn delete_all(objects: &dyn Objects, keys: Vec<ObjectKey>) {
+    for k in keys {
+        if let Err(e) = objects.delete(&k).await {
+            tracing::warn!(key = %k, error = %e, "could not delete a superseded partial");
+        }
+    }
+}
+
+async fn record(objects: &dyn Objects, size: u64) {
+    let marker = Bytes::from(size.to_string());
+    if let Err(e) = objects.put(&swept_key(), marker).await {
+        tracing::warn!(error = %e, "could not record sweep progress");
     }
 }
 
