@@ -359,6 +359,7 @@ async fn admin_error(resp: reqwest::Response) -> anyhow::Error {
         "ADMIN_E008",
         "ADMIN_E009",
         "ADMIN_E010",
+        "ADMIN_E011",
         "AUTH_E004",
         "AUTH_E005",
         "AUTH_E006",

@@ -19,8 +19,10 @@ use crate::output::{print_json, CodedError, Exit};
 /// compare-and-swapped in SQLite, exactly as `vouch serve` does), from many concurrent
 /// producers so group commit works; then measure the floor on the same machine:
 /// hashing the same entries as leaves and interior nodes with SHA-256, and writing the
-/// same bytes sequentially with one fsync per batch. The run's files are removed
-/// afterwards unless --keep.
+/// same bytes sequentially with one fsync per batch. Also reports the bytes on disk per
+/// entry (tiles, bundles and checkpoint) once superseded partial tiles are swept, as
+/// they are `[log] partial_tile_grace_secs` after each batch. The run's files are
+/// removed afterwards unless --keep.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Number of entries to append.
@@ -84,12 +86,13 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         print_json(&report)?;
     } else {
         println!(
-            "{:.0} appends/s ({:.0}% of the floor, {:.0}/s); integration p50 {:.1} ms, p99 {:.1} ms",
+            "{:.0} appends/s ({:.0}% of the floor, {:.0}/s); integration p50 {:.1} ms, p99 {:.1} ms; {:.0} bytes on disk per entry",
             report["appends_per_s"].as_f64().unwrap_or(0.0),
             report["ratio_to_floor"].as_f64().unwrap_or(0.0) * 100.0,
             report["floor_appends_per_s"].as_f64().unwrap_or(0.0),
             report["p50_integration_ms"].as_f64().unwrap_or(0.0),
             report["p99_integration_ms"].as_f64().unwrap_or(0.0),
+            report["disk_bytes_per_entry"].as_f64().unwrap_or(0.0),
         );
     }
     Ok(Exit::Ok)
@@ -120,7 +123,8 @@ async fn bench(args: &Args, dir: &Path) -> anyhow::Result<serde_json::Value> {
             (args.producers * args.window).max(args.batch_max) * 2,
             1 << 30,
         );
-    let log = Arc::new(Log::open(config, objects, lock, signer, true).await?);
+    let tiles: Arc<dyn vouch_store::Objects> = objects;
+    let log = Arc::new(Log::open(config, Arc::clone(&tiles), lock, signer, true).await?);
     let mut checkpoints = log.subscribe();
     let batches = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&batches);
@@ -172,6 +176,12 @@ async fn bench(args: &Args, dir: &Path) -> anyhow::Result<serde_json::Value> {
     }
     let elapsed = start.elapsed().as_secs_f64();
     log.shutdown().await;
+    // Disk: as written, and once every superseded partial is gone (what the sweeper
+    // leaves after the grace period).
+    let size = log.latest().size;
+    let unswept = dir_bytes(&dir.join("tiles"));
+    vouch_log::sweep::sweep_from(&*tiles, 0, size).await;
+    let swept = dir_bytes(&dir.join("tiles"));
     batch_watch.abort();
     if let Some(b) = bar {
         b.finish_and_clear();
@@ -237,7 +247,24 @@ async fn bench(args: &Args, dir: &Path) -> anyhow::Result<serde_json::Value> {
         "p50_integration_ms": p50,
         "p99_integration_ms": p99,
         "max_integration_ms": f64::from(*latencies.last().unwrap_or(&0)) / 1000.0,
+        "disk_bytes_per_entry": swept as f64 / n as f64,
+        "disk_bytes_per_entry_before_sweep": unswept as f64 / n as f64,
     }))
+}
+
+/// Bytes of every file under `dir`.
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 /// A progress bar on stderr, only when stderr is a terminal.

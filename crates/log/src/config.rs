@@ -19,6 +19,10 @@ pub struct LogConfig {
     /// Most bytes waiting in the pool (entries are up to 64 KiB, so entries alone do not
     /// bound memory).
     pub pool_max_bytes: usize,
+    /// How long a superseded partial tile or bundle stays after the batch that
+    /// superseded it committed, for reads already in flight (see [`crate::sweep`]).
+    /// Matches the partial tiles' `max-age`.
+    pub partial_grace: Duration,
 }
 
 impl LogConfig {
@@ -29,6 +33,7 @@ impl LogConfig {
             batch_max_entries: 32 * 1024,
             pool_max_entries: 128 * 1024,
             pool_max_bytes: 256 << 20,
+            partial_grace: Duration::from_secs(60),
         }
     }
 
@@ -39,6 +44,11 @@ impl LogConfig {
 
     pub fn with_batch_max_entries(mut self, n: usize) -> Self {
         self.batch_max_entries = n.max(1);
+        self
+    }
+
+    pub fn with_partial_grace(mut self, d: Duration) -> Self {
+        self.partial_grace = d;
         self
     }
 

@@ -3,6 +3,7 @@
 //! - [`Log`] ([`sequencer`]): `Log::open` recovers, `Log::add` pools an entry and resolves
 //!   to its index once committed. The commit points are documented in [`sequencer`].
 //! - [`proofs`]: inclusion and consistency proofs from stored tiles.
+//! - [`sweep`]: superseded partial tiles are deleted after a grace period.
 //! - [`invariants`]: a whole-log check (every tile, bundle and checkpoint) for tests.
 //! - [`health`]: the sequencer's liveness ([`Log::health`]) and per-batch reports for metrics.
 //! - [`Clock`]: injectable wall-clock time.
@@ -18,6 +19,7 @@ pub mod invariants;
 pub mod proofs;
 pub mod sequencer;
 mod state;
+pub mod sweep;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::LogConfig;

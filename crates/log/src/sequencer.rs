@@ -26,6 +26,7 @@ use vouch_tlog::{open_checkpoint, sign_note, Checkpoint, Hash, Signer, Verifier,
 
 use crate::health::{BatchObserver, BatchReport, Health};
 use crate::state::TreeState;
+use crate::sweep::Sweeper;
 use crate::{LogConfig, LogError};
 
 /// Object key of the published checkpoint (tlog-tiles: `<prefix>/checkpoint`).
@@ -67,6 +68,8 @@ struct Shared {
     activity: Mutex<Activity>,
     /// Set once by [`Log::observe`]; told about every batch.
     observer: OnceLock<Arc<dyn BatchObserver>>,
+    /// Deletes each batch's superseded partials after the grace period.
+    sweeper: Arc<Sweeper>,
 }
 
 /// What the sequencer last did, for readiness.
@@ -94,6 +97,7 @@ impl Shared {
 pub struct Log {
     shared: Arc<Shared>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl Log {
@@ -142,6 +146,7 @@ impl Log {
             root: cp.root,
             note: note.clone(),
         }));
+        let sweeper = Arc::new(Sweeper::new(Arc::clone(&objects), config.partial_grace));
         let shared = Arc::new(Shared {
             config,
             objects,
@@ -157,11 +162,14 @@ impl Log {
                 last_failure: None,
             }),
             observer: OnceLock::new(),
+            sweeper: Arc::clone(&sweeper),
         });
         let task = tokio::spawn(run(Arc::clone(&shared), state, note));
+        let sweeper = tokio::spawn(sweeper.run(cp.size));
         Ok(Log {
             shared,
             task: Mutex::new(Some(task)),
+            sweeper,
         })
     }
 
@@ -277,6 +285,8 @@ impl Log {
         if let Some(t) = task {
             let _ = t.await;
         }
+        // Deletions not yet due are left to the next start's sweep.
+        self.sweeper.abort();
     }
 
     /// Kills the sequencer wherever it is, like a crash (tests). Waiters see `Closed`.
@@ -285,6 +295,7 @@ impl Log {
         if let Some(t) = self.task.lock().unwrap_or_else(|p| p.into_inner()).take() {
             t.abort();
         }
+        self.sweeper.abort();
     }
 }
 
@@ -473,5 +484,8 @@ async fn commit_batch(
         root: integrated.root,
         note: new_note,
     }));
+    // The old tree's partials are superseded now; readers get them cut from the new
+    // ones, and the files go once reads in flight are done.
+    shared.sweeper.schedule(first, integrated.size);
     Ok(first)
 }

@@ -362,3 +362,92 @@ async fn production_mode_needs_an_existing_log() {
     .await;
     assert!(matches!(r, Err(LogError::NotInitialized { .. })));
 }
+
+/// Bytes of every file under `dir`.
+fn disk_bytes(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let m = e.metadata().unwrap();
+        total += if m.is_dir() {
+            disk_bytes(&e.path())
+        } else {
+            m.len()
+        };
+    }
+    total
+}
+
+/// Polls until `dir` holds at most `max` bytes, or gives up after five seconds.
+async fn shrinks_to(dir: &std::path::Path, max: u64) -> u64 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let n = disk_bytes(dir);
+        if n <= max || std::time::Instant::now() > deadline {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Issue 13, finding 2: every batch wrote a new partial bundle holding all entries so
+/// far and none was removed (60 entries of 40 KB grew the disk by 72 MB). Now each
+/// superseded partial is deleted after the grace period, a restart sweeps what a crash
+/// left, the committed tree's own partials are never touched, and disk stays linear.
+#[tokio::test]
+async fn superseded_partial_tiles_are_removed_and_disk_stays_linear() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiles = dir.path().join("tiles");
+    let objects: Arc<dyn Objects> = Arc::new(LocalDir::create(&tiles).unwrap());
+    let lock: Arc<dyn CheckpointLock> = Arc::new(MemoryLock::new());
+    let entry = |i: usize| Bytes::from(vec![b'a' + (i % 26) as u8; 40_000]);
+    let data = 60 * 40_000u64;
+    let linear = 2 * data;
+
+    // The attack: one 40 KB entry per batch, 60 batches. Grace 0: deleted at once.
+    let cfg = config().with_partial_grace(Duration::ZERO);
+    let log = Log::open(cfg, Arc::clone(&objects), Arc::clone(&lock), signer(), true)
+        .await
+        .unwrap();
+    let mut acked = BTreeMap::new();
+    for i in 0..60 {
+        acked.insert(log.add(entry(i)).await.unwrap(), entry(i));
+    }
+    let used = shrinks_to(&tiles, linear).await;
+    assert!(
+        used <= linear,
+        "{used} bytes on disk for {data} bytes of entries"
+    );
+    let seen = vec![log.latest().note.clone()];
+    assert_eq!(check(&*objects, &*lock, &acked, &seen).await, 60);
+    log.shutdown().await;
+
+    // A crash before the grace period ends leaves the partials; the next start sweeps
+    // them, keeping the committed tree's own.
+    let cfg = config().with_partial_grace(Duration::from_secs(3600));
+    let log = Log::open(cfg, Arc::clone(&objects), Arc::clone(&lock), signer(), true)
+        .await
+        .unwrap();
+    for i in 60..100 {
+        acked.insert(log.add(entry(i)).await.unwrap(), entry(i));
+    }
+    let before = disk_bytes(&tiles);
+    assert!(before > 10 * data, "the partials are still there: {before}");
+    log.abort();
+    drop(log);
+    let log = Log::open(
+        config(),
+        Arc::clone(&objects),
+        Arc::clone(&lock),
+        signer(),
+        true,
+    )
+    .await
+    .unwrap();
+    let used = shrinks_to(&tiles, 2 * 100 * 40_000).await;
+    assert!(
+        used <= 2 * 100 * 40_000,
+        "{used} bytes left after the restart sweep"
+    );
+    let seen = vec![log.latest().note.clone()];
+    assert_eq!(check(&*objects, &*lock, &acked, &seen).await, 100);
+}

@@ -51,6 +51,8 @@ pub struct AppState {
     pub web: crate::web::WebState,
     /// Prometheus metric families served at `/metrics`.
     pub metrics: crate::ops::Metrics,
+    /// `[limits]`: connection, body and queue bounds.
+    pub limits: crate::limits::LimitsSection,
 }
 
 /// The secrets a server needs, read from the environment (production) or from files
@@ -413,6 +415,7 @@ pub async fn open(
         packages,
         web: crate::web::WebState::default(),
         metrics,
+        limits: cfg.limits.clone(),
     });
     crate::integrity::start(&state).await?;
     let router = router(Arc::clone(&state), &cfg.log.prefix);
@@ -421,6 +424,7 @@ pub async fn open(
 
 /// The routes: log reads and internal add-entry under `prefix`, the witness at the root.
 pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
+    let limits = state.limits.clone();
     Router::new()
         .route(&format!("{prefix}/checkpoint"), get(tiles::checkpoint))
         .route(&format!("{prefix}/tile/{{*rest}}"), get(tiles::tile))
@@ -432,7 +436,10 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
             "/add-checkpoint",
             post(witness::add_checkpoint).layer(DefaultBodyLimit::max(64 << 10)),
         )
-        .merge(crate::rekor::routes())
+        .merge(crate::rekor::routes(
+            limits.rekor_workers(),
+            limits.rekor_verify_queue,
+        ))
         .merge(crate::sigstore::routes())
         .merge(crate::integrity::routes())
         .merge(crate::accounts::routes())
@@ -443,6 +450,10 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
         .route("/metrics", get(crate::ops::metrics))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(axum::middleware::map_response(crate::error::envelope))
+        .layer(axum::middleware::from_fn_with_state(
+            limits.body_timeout(),
+            crate::deadline::body_deadline,
+        ))
         // Outermost, so every route (and the fallback, as `unmatched`) is counted.
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -452,31 +463,29 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains the log's pool.
+/// Connections are admitted under `[limits]` ([`crate::conn`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: App,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app.router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let limits = app.state.limits.clone();
+    crate::conn::serve(listener, None, app.router, &limits, shutdown).await?;
     app.state.log.shutdown().await;
     app.state.sigstore.shutdown().await;
     Ok(())
 }
 
-/// As [`serve`], over TLS: every accepted connection completes its handshake with
-/// `tls` (concurrently, see [`crate::tls::TlsListener`]) before axum sees it.
+/// As [`serve`], over TLS: each admitted connection completes its handshake with
+/// `tls` (bounded in number and time by `[limits]`) before the router sees it.
 pub async fn serve_tls(
     listener: tokio::net::TcpListener,
     tls: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
     app: App,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = crate::tls::TlsListener::new(listener, tls)?;
-    axum::serve(listener, app.router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let limits = app.state.limits.clone();
+    crate::conn::serve(listener, Some(tls), app.router, &limits, shutdown).await?;
     app.state.log.shutdown().await;
     app.state.sigstore.shutdown().await;
     Ok(())

@@ -46,6 +46,9 @@ pub struct ServeConfig {
     /// `[[forges]]`: forges releases are ingested from (see [`crate::integrity::ingest`]).
     #[serde(default)]
     pub forges: Vec<crate::integrity::ingest::ForgeSection>,
+    /// `[limits]`: connection, body and queue bounds (see [`crate::limits`]).
+    #[serde(default)]
+    pub limits: crate::limits::LimitsSection,
 }
 
 /// `[registry]`: how clients reach this server and what protects its keys at rest.
@@ -110,6 +113,9 @@ pub struct LogSection {
     pub batch_max_entries: Option<usize>,
     pub pool_max_entries: Option<usize>,
     pub pool_max_bytes: Option<usize>,
+    /// Seconds a superseded partial tile or bundle is kept for reads in flight before
+    /// it is deleted (default 60, the partial tiles' `max-age`).
+    pub partial_tile_grace_secs: Option<u64>,
 }
 
 /// `[storage]`: where tiles go and where the checkpoint lock lives.
@@ -248,6 +254,7 @@ impl ServeConfig {
                 batch_max_entries: None,
                 pool_max_entries: None,
                 pool_max_bytes: None,
+                partial_tile_grace_secs: None,
             },
             storage: StorageSection {
                 objects: ObjectsConfig::Local {
@@ -270,6 +277,7 @@ impl ServeConfig {
             tsa: Default::default(),
             integrity: Default::default(),
             forges: Vec::new(),
+            limits: Default::default(),
         }
     }
 
@@ -298,6 +306,9 @@ impl ServeConfig {
         }
         if let Some(n) = self.log.batch_max_entries {
             c = c.with_batch_max_entries(n);
+        }
+        if let Some(s) = self.log.partial_tile_grace_secs {
+            c = c.with_partial_grace(Duration::from_secs(s));
         }
         let entries = self.log.pool_max_entries.unwrap_or(c.pool_max_entries);
         let bytes = self.log.pool_max_bytes.unwrap_or(c.pool_max_bytes);
@@ -423,6 +434,7 @@ mod tests {
                     batch_max_entries: Some(1),
                     pool_max_entries: Some(1),
                     pool_max_bytes: Some(1),
+                    partial_tile_grace_secs: Some(1),
                 },
                 storage: StorageSection {
                     objects,
@@ -471,6 +483,16 @@ mod tests {
                     allow_private_for_tests: false,
                     relay_attestations: Some(true),
                 }],
+                limits: crate::limits::LimitsSection {
+                    header_read_timeout_secs: 1,
+                    body_timeout_secs: 1,
+                    max_connections: 1,
+                    max_connections_per_ip: 1,
+                    tls_handshake_timeout_secs: 1,
+                    max_tls_handshakes: 1,
+                    rekor_verify_workers: 1,
+                    rekor_verify_queue: 1,
+                },
             });
         }
         out

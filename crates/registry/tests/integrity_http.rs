@@ -814,3 +814,122 @@ async fn forge_ingest_budget_skip_immutability_and_webhook_refusals() {
     .await;
     assert_eq!(ok.status, StatusCode::ACCEPTED);
 }
+
+/// Issue 13, finding 15: every webhook delivery spawned a detached ingest with no cap.
+/// Against a forge that never answers, deliveries past the cap are now refused with
+/// 503 `INGEST_E102` and `Retry-After` instead of piling up tasks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_ingests_are_capped_with_pushback() {
+    // A forge API that accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = format!("http://{}", silent.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let secret_var = format!("VOUCH_TEST_CAP_HOOK_{}", std::process::id());
+    std::env::set_var(&secret_var, "0123456789abcdef0123456789abcdef");
+    let dir = tempfile::tempdir().unwrap();
+    let var = secret_var.clone();
+    let app = app_with(dir.path(), move |cfg| {
+        let section: integrity::ingest::ForgeSection = toml::from_str(&format!(
+            "id = \"gh\"\nkind = \"github\"\napi_base = \"{api}\"\nrepo = \"acme/widget\"\n\
+             webhook_secret_env = \"{var}\"\nallow_private_for_tests = true\n"
+        ))
+        .unwrap();
+        cfg.forges = vec![section];
+    })
+    .await;
+    let secret = vouch_ingest::Secret::new("0123456789abcdef0123456789abcdef");
+    let max = integrity::ingest::WEBHOOK_INGESTS_MAX;
+    let mut accepted = 0;
+    for i in 0..max + 2 {
+        let body = serde_json::json!({"action": "published",
+            "release": {"tag_name": format!("v{i}.0.0")},
+            "repository": {"full_name": "acme/widget"}})
+        .to_string();
+        let sig = vouch_ingest::webhook::github_signature(&secret, body.as_bytes());
+        let r = call(
+            &app,
+            Request::post("/api/v1/webhooks/gh")
+                .header("x-github-event", "release")
+                .header("x-hub-signature-256", sig)
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+        if i < max {
+            assert_eq!(r.status, StatusCode::ACCEPTED, "delivery {i}");
+            accepted += 1;
+        } else {
+            assert_eq!(
+                (r.status, r.code().as_str()),
+                (StatusCode::SERVICE_UNAVAILABLE, "INGEST_E102"),
+                "delivery {i}"
+            );
+            assert!(r.headers.contains_key("retry-after"));
+        }
+    }
+    assert_eq!(accepted, max);
+    // A replay of a verified delivery, even under a fresh delivery id, is ignored
+    // (answered 200 without starting anything), not queued again.
+    let body = serde_json::json!({"action": "published",
+        "release": {"tag_name": "v0.0.0"},
+        "repository": {"full_name": "acme/widget"}})
+    .to_string();
+    let sig = vouch_ingest::webhook::github_signature(&secret, body.as_bytes());
+    let r = call(
+        &app,
+        Request::post("/api/v1/webhooks/gh")
+            .header("x-github-event", "release")
+            .header("x-github-delivery", "a-fresh-id")
+            .header("x-hub-signature-256", sig)
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["duplicate"], serde_json::json!(true));
+}
+
+/// Issue 13, finding 6: every failed admin sign-in wrote an audit row that can never be
+/// pruned (2,000 rows in 1.4 s). Now failures are limited per client address (429
+/// `ADMIN_E011` with `Retry-After`) and a window writes at most two rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_admin_sign_ins_are_throttled_and_aggregated() {
+    use vouch_registry::web::throttle::MAX_FAILURES;
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path()).await;
+    let mut codes = Vec::new();
+    for i in 0..200 {
+        let req = Request::get("/api/admin/audit")
+            .header("authorization", format!("Bearer wrong-token-{i}"))
+            .body(Body::empty())
+            .unwrap();
+        let r = call(&app, req).await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            assert!(r.headers.contains_key("retry-after"));
+        }
+        codes.push(r.code());
+    }
+    let max = MAX_FAILURES as usize;
+    assert!(codes[..max].iter().all(|c| c == "ADMIN_E002"), "{codes:?}");
+    assert!(codes[max..].iter().all(|c| c == "ADMIN_E011"), "{codes:?}");
+    let rows = app
+        .state
+        .meta
+        .list_audit(&vouch_store::meta::AuditFilter {
+            event_prefix: Some("admin.sign_in".into()),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let events: Vec<&str> = rows.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(
+        events.contains(&"admin.sign_in_failed") && events.contains(&"admin.sign_in_throttled")
+    );
+}

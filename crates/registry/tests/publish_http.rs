@@ -998,6 +998,64 @@ async fn concurrent_publishes_of_one_version_have_exactly_one_winner() {
     }
 }
 
+/// Issue 13, finding 14: a publish held the key-rotation gate while its body streamed,
+/// so one slow client made a rotation queue behind it and every other publish fail
+/// with PUB_E008 until that connection died. Now the gate is taken only around the
+/// commit: the rotation proceeds at once and other publishes go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_publish_body_does_not_hold_the_rotation_gate() {
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+    let s = start(false).await;
+    s.register(PKG, WORKFLOW, None).await.expect(201, "");
+    let signer = s.ci_signer().await;
+    // The slow client: headers and the start of a multipart body, then nothing.
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(
+        b"POST /api/v1/publish HTTP/1.1\r\nhost: x\r\n\
+          content-type: multipart/form-data; boundary=b\r\ncontent-length: 100000\r\n\r\n\
+          --b\r\ncontent-disposition: form-data; name=\"archive\"\r\n\r\nslow",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A rotation is granted at once.
+    let gate = tokio::time::timeout(
+        Duration::from_secs(2),
+        s.state().packages.rotation.begin_rotation(),
+    )
+    .await
+    .expect("the rotation gate is not held by a body still arriving");
+    drop(gate);
+    // And another publish goes through meanwhile.
+    let a = archive(PKG, "3.0.0");
+    let r = s.upload(&a, &bundle_for(&signer, &a).await).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    drop(slow);
+}
+
+/// Issue 13: an anonymous upload could force up to the archive cap of decompression
+/// before the bundle was looked at. Now a bundle whose statement does not name the
+/// uploaded bytes is refused first (before that, this bomb got an archive error, after
+/// decompressing it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_compression_bomb_with_someone_elses_bundle_is_refused_before_decompression() {
+    let s = start(false).await;
+    let signer = s.ci_signer().await;
+    let other = archive(PKG, "1.0.0");
+    let bundle = bundle_for(&signer, &other).await;
+    let bomb = zstd::bulk::compress(&vec![0u8; 32 << 20], 19).unwrap();
+    assert!(bomb.len() < 64 << 10, "{} bytes", bomb.len());
+    let started = std::time::Instant::now();
+    let r = s.upload(&bomb, &bundle).await;
+    r.expect(400, "PUB_E005");
+    let detail = r.json()["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("subject"), "{detail}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(blob_count(s.dir.path()), 0);
+}
+
 // --- bindings and owners ----------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

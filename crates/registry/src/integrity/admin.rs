@@ -58,6 +58,16 @@ impl FromRequestParts<Arc<AppState>> for Admin {
         if secret.is_empty() {
             return Err(error::admin_missing());
         }
+        let client = crate::web::throttle::client_of(&parts.extensions);
+        if let Err(wait) = state.web.sign_ins.check(client) {
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "ADMIN_E011",
+                format!("too many failed sign-ins from this address: retry in {wait} s"),
+            );
+            e.retry_after = Some(wait);
+            return Err(e);
+        }
         let found = state
             .meta
             .authenticate_admin(secret)
@@ -98,15 +108,14 @@ impl FromRequestParts<Arc<AppState>> for Admin {
                                 ("disabled user", crate::packages::auth::refusal(&other))
                             }
                         };
-                        // Failed sign-ins are audited (never with the presented secret).
-                        let _ = audit::record(
-                            state,
-                            "admin.sign_in_failed",
-                            None,
-                            None,
+                        // Failed sign-ins are audited (never with the presented secret), at
+                        // most twice per client and window (see `web::throttle`).
+                        if let Some((event, details)) = crate::web::throttle::audit_row(
+                            state.web.sign_ins.failed(client),
                             json!({"reason": reason, "path": parts.uri.path()}),
-                        )
-                        .await;
+                        ) {
+                            let _ = audit::record(state, event, None, None, details).await;
+                        }
                         return Err(refusal);
                     }
                 }

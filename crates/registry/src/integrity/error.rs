@@ -50,6 +50,18 @@ pub enum BootError {
     /// The transparency log did not take the record.
     #[error("the transparency log did not accept the record: {0}")]
     Log(#[from] vouch_log::LogError),
+    /// A forge's webhook secret is too short to start with (every delivery would be
+    /// refused, telling the caller the expected length).
+    #[error(
+        "forge {forge:?}: the webhook secret in {var} has {found} characters, expected at \
+         least {min}; make one with `openssl rand -hex 32`"
+    )]
+    WeakWebhookSecret {
+        forge: String,
+        var: String,
+        found: usize,
+        min: usize,
+    },
 }
 
 impl BootError {
@@ -66,6 +78,7 @@ impl BootError {
             BootError::RecordTooLarge { .. } => "INTEGRITY_E107",
             BootError::Log(_) => "INTEGRITY_E108",
             BootError::Forge(_) => "INTEGRITY_E109",
+            BootError::WeakWebhookSecret { .. } => "SERVE_E109",
         }
     }
 }

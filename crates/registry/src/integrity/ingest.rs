@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use sha2::Digest;
 use vouch_ingest::{
     verify_webhook, AttestationVerifier, Fetcher, ForgeConfig, ForgeKind, HashBudget, HashOutcome,
     IngestError, Release, RepoRef, Secret, WebhookEvent,
@@ -31,6 +32,13 @@ use super::audit;
 use super::backfill::record_release;
 use super::error;
 use crate::{ApiError, AppState};
+
+/// Webhook-triggered ingests that may run at once; a delivery past this is answered
+/// 503 `INGEST_E102` with `Retry-After` (forges redeliver; admins can sync).
+pub const WEBHOOK_INGESTS_MAX: usize = 4;
+
+/// How long a verified delivery is remembered, so that its replay is ignored.
+pub const DELIVERY_MEMORY_SECS: i64 = 7 * 24 * 3600;
 
 /// One `[[forges]]` entry of the server configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -86,6 +94,33 @@ impl std::fmt::Debug for Forge {
 pub struct ForgeConfigError {
     pub id: String,
     pub detail: String,
+}
+
+/// Shortest webhook secret `vouch serve` starts with (what deliveries are checked
+/// against in `vouch_ingest::webhook`).
+pub const MIN_WEBHOOK_SECRET: usize = 16;
+
+/// Refuses at start any `webhook_secret_env` holding fewer than
+/// [`MIN_WEBHOOK_SECRET`] characters (issue 13: such a server started, then answered
+/// every delivery 401 naming the expected length). An unset variable is reported by
+/// [`Forge::from_section`].
+pub fn check_webhook_secrets(sections: &[ForgeSection]) -> Result<(), super::BootError> {
+    for s in sections {
+        let Some(var) = &s.webhook_secret_env else {
+            continue;
+        };
+        if let Ok(secret) = std::env::var(var) {
+            if secret.len() < MIN_WEBHOOK_SECRET {
+                return Err(super::BootError::WeakWebhookSecret {
+                    forge: s.id.clone(),
+                    var: var.clone(),
+                    found: secret.len(),
+                    min: MIN_WEBHOOK_SECRET,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Forge {
@@ -579,6 +614,29 @@ pub(crate) async fn webhook(
             return Err(ApiError::new(status, e.code(), e.to_string()));
         }
     };
+    // A verified delivery is taken once. The key is the digest of the signed body, not
+    // the delivery id header (X-GitHub-Delivery, X-Gitea-Delivery, X-Gitlab-Event-UUID):
+    // the signature does not cover headers, so a replay could carry a fresh id. Kept in
+    // the replay store (persisted, swept when expired) for DELIVERY_MEMORY_SECS.
+    let digest = hex::encode(sha2::Sha256::digest(&body));
+    let now = Timestamp::now();
+    let seen = state
+        .meta
+        .insert_jti_if_absent(
+            &format!("webhook:{id}"),
+            &digest,
+            Timestamp(now.0.saturating_add(DELIVERY_MEMORY_SECS)),
+            now,
+        )
+        .await
+        .map_err(error::meta)?;
+    if seen == vouch_store::meta::ReplayOutcome::AlreadyPresent {
+        return Ok((
+            StatusCode::OK,
+            Json(json!({"accepted": false, "duplicate": true})),
+        )
+            .into_response());
+    }
     match event {
         WebhookEvent::Release { repo, tag, .. } => {
             if !repo.same_as(&forge.repo) {
@@ -597,8 +655,22 @@ pub(crate) async fn webhook(
                     "the delivery names a repository this forge does not ingest",
                 ));
             }
+            let Ok(permit) = Arc::clone(&state.integrity.webhook_ingests).try_acquire_owned()
+            else {
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "INGEST_E102",
+                    format!(
+                        "{WEBHOOK_INGESTS_MAX} webhook ingests are already running: \
+                         redeliver later, or sync the tag from the admin API"
+                    ),
+                );
+                e.retry_after = Some(30);
+                return Err(e);
+            };
             let st = Arc::clone(&state);
             tokio::spawn(async move {
+                let _permit = permit;
                 if let Err(e) = ingest_tag(&st, &forge, &tag).await {
                     tracing::warn!(code = e.code, detail = %e.detail, "webhook ingest failed");
                 }
@@ -686,5 +758,34 @@ mod tests {
             .unwrap()
             .attestations
             .is_none());
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    fn section(var: &str) -> ForgeSection {
+        toml::from_str(&format!(
+            "id = \"gh\"\nkind = \"github\"\napi_base = \"https://api.github.com\"\n\
+             repo = \"acme/tool\"\nwebhook_secret_env = \"{var}\"\n"
+        ))
+        .unwrap()
+    }
+
+    /// Issue 13, finding 12: a short webhook secret used to start the server.
+    #[test]
+    fn a_short_webhook_secret_is_refused_at_start() {
+        let var = format!("VOUCH_TEST_SHORT_HOOK_{}", std::process::id());
+        std::env::set_var(&var, "fifteen-chars!!");
+        let err = check_webhook_secrets(&[section(&var)]).unwrap_err();
+        assert_eq!(err.code(), "SERVE_E109");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("\"gh\"") && msg.contains(&var) && msg.contains("15"),
+            "{msg}"
+        );
+        std::env::set_var(&var, "sixteen-chars!!!");
+        check_webhook_secrets(&[section(&var)]).unwrap();
     }
 }

@@ -130,6 +130,9 @@ pub struct Integrity {
     backfill_at_boot: bool,
     /// The configured forges (`[[forges]]`).
     forges: Vec<ingest::Forge>,
+    /// Webhook-triggered ingests running at once (issue 13: each delivery spawned one
+    /// with no cap); past [`ingest::WEBHOOK_INGESTS_MAX`] a delivery gets 503.
+    pub(crate) webhook_ingests: Arc<tokio::sync::Semaphore>,
 }
 
 impl Integrity {
@@ -157,11 +160,13 @@ impl Integrity {
             admin_seen: Mutex::new(HashSet::new()),
             backfill_at_boot: cfg.backfill_at_boot,
             forges: Vec::new(),
+            webhook_ingests: Arc::new(tokio::sync::Semaphore::new(ingest::WEBHOOK_INGESTS_MAX)),
         })
     }
 
     /// The same service ingesting from these `[[forges]]` sections.
     pub fn with_forge_sections(self, sections: &[ingest::ForgeSection]) -> Result<Self, BootError> {
+        ingest::check_webhook_secrets(sections)?;
         let forges = sections
             .iter()
             .map(ingest::Forge::from_section)

@@ -214,6 +214,10 @@ fn sign(
 
 /// Most publish-time records signed, logged and stored together.
 const RECORD_BATCH_MAX: usize = 256;
+/// Most records waiting for the writer; past it a record is deferred to the backfill
+/// rather than queued without bound (issue 13). Each waiter is a publish whose
+/// connection is open, so `[limits] max_connections` keeps it far below this.
+pub(crate) const RECORD_QUEUE_MAX: usize = 4096;
 
 /// Group commit for the records of fresh publishes: concurrent publishes hand their
 /// committed versions to one task, which signs them, logs them together (one log
@@ -227,7 +231,7 @@ const RECORD_BATCH_MAX: usize = 256;
 /// crash, a harmless true statement).
 #[derive(Debug, Default)]
 pub(crate) struct Recorder {
-    queue: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Job>>,
+    queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<Job>>,
 }
 
 #[derive(Debug)]
@@ -248,18 +252,25 @@ impl Recorder {
         entry: &VersionEntry,
     ) -> Result<RecordRef, String> {
         let queue = self.queue.get_or_init(|| {
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let (tx, rx) = tokio::sync::mpsc::channel(RECORD_QUEUE_MAX);
             tokio::spawn(record_batches(Arc::downgrade(state), rx));
             tx
         });
         let (reply, answer) = tokio::sync::oneshot::channel();
         queue
-            .send(Job {
+            .try_send(Job {
                 package: package.to_owned(),
                 entry: entry.clone(),
                 reply,
             })
-            .map_err(|_| "the record writer stopped".to_owned())?;
+            .map_err(|e| match e {
+                tokio::sync::mpsc::error::TrySendError::Full(_) => {
+                    format!("{RECORD_QUEUE_MAX} records are waiting: deferred to the backfill")
+                }
+                tokio::sync::mpsc::error::TrySendError::Closed(_) => {
+                    "the record writer stopped".to_owned()
+                }
+            })?;
         answer
             .await
             .unwrap_or_else(|_| Err("the record writer stopped".to_owned()))
@@ -268,7 +279,7 @@ impl Recorder {
 
 async fn record_batches(
     state: std::sync::Weak<AppState>,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<Job>,
+    mut rx: tokio::sync::mpsc::Receiver<Job>,
 ) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];

@@ -96,11 +96,15 @@ pub async fn publish(
     body: Body,
 ) -> Result<Response, ApiError> {
     let packages = &state.packages;
-    // Held until the response: a rotation waits for in-flight publishes.
-    let _pass = packages
-        .rotation
-        .try_publish()
-        .ok_or_else(codes::rotation_in_progress)?;
+    // Refused early while a rotation runs, so nobody uploads only to be refused; but
+    // not held here: a slow body holding the gate made a rotation queue behind it and
+    // every other publish fail with PUB_E008 until that one connection died (issue 13).
+    drop(
+        packages
+            .rotation
+            .try_publish()
+            .ok_or_else(codes::rotation_in_progress)?,
+    );
     let trust = packages.trust().ok_or_else(codes::publishing_unavailable)?;
 
     let content_type = headers
@@ -118,8 +122,12 @@ pub async fn publish(
     let limits = packages.limits.archive;
     let (bundle, sha256) = (upload.bundle.clone(), upload.sha256);
     let trust2 = Arc::clone(&trust);
-    // Steps 3 and 4 on one blocking thread, in that order (an archive error wins).
+    // Steps 3 and 4 on one blocking thread, in that order (an archive error wins over
+    // a bad signature, but not over a bundle that names other bytes).
     let (manifest, signed) = blocking(move || {
+        // An anonymous upload could otherwise force up to the archive cap of
+        // decompression (issue 13): the bundle must name these exact bytes first.
+        bundle_names_archive(&bundle, &sha256)?;
         let manifest = read_manifest(reader, &limits)?;
         let signed = verify_bundle(&trust2, &bundle, &sha256)?;
         Ok((manifest, signed))
@@ -132,6 +140,12 @@ pub async fn publish(
         Ok(p) => p,
         Err(r) => return Err(refuse(&state, &name, &version, &signed, r).await),
     };
+    // Held only around the commit (which signs with the registry key): a rotation
+    // waits for commits in flight, never for bodies still arriving.
+    let _pass = packages
+        .rotation
+        .try_publish()
+        .ok_or_else(codes::rotation_in_progress)?;
     commit(&state, &upload, &name, &version, &signed, &presented).await
 }
 
@@ -401,6 +415,15 @@ pub fn verify_bundle(trust: &Trust, bundle: &[u8], sha256: &[u8; 32]) -> Result<
         claims,
         log_index,
     })
+}
+
+/// The cheap half of [`verify_bundle`], run before the archive is decompressed: the
+/// bundle parses and its statement names the uploaded bytes' SHA-256 as a subject. No
+/// signature is checked here; [`verify_bundle`] does it all again in full.
+pub fn bundle_names_archive(bundle: &[u8], sha256: &[u8; 32]) -> Result<(), ApiError> {
+    let parsed = ParsedBundle::from_json(bundle)
+        .map_err(|e| codes::bundle_invalid(&format!("bundle format ({})", e.code()), e))?;
+    check_statement(&parsed, sha256)
 }
 
 /// The statement checks: DSSE, in-toto Statement v1, SLSA provenance v1, a subject

@@ -6,6 +6,8 @@
 //! rebuild and compare byte for byte. The wire structs below list their fields in
 //! sorted order so that serde writes exactly that form.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -187,11 +189,13 @@ impl CreateEntryRequest {
         })
     }
 
-    /// Checks every signature and builds the canonical entry.
-    pub fn accept(self) -> Result<Accepted, RekorError> {
+    /// Checks every signature and builds the canonical entry. `cancel` is read between
+    /// signature checks: once it is set (the client went away) the work stops with
+    /// [`RekorError::Abandoned`].
+    pub fn accept(self, cancel: &AtomicBool) -> Result<Accepted, RekorError> {
         match (self.hashed_rekord, self.dsse) {
             (Some(h), None) => h.accept(),
-            (None, Some(d)) => d.accept(),
+            (None, Some(d)) => d.accept(cancel),
             _ => Err(RekorError::Malformed {
                 reason: "expected exactly one of hashedRekordRequestV002 and dsseRequestV002"
                     .into(),
@@ -291,10 +295,21 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 }
 
 impl DsseRequest {
-    fn accept(self) -> Result<Accepted, RekorError> {
-        if self.envelope.signatures.is_empty() {
+    /// Every bound is checked before the first signature check: the counts, then the
+    /// smallest canonical entry these signatures could make (each paired with the
+    /// shortest verifier) against the log's entry limit. Together they cap the work
+    /// one request can ask for at `MAX_DSSE_SIGNATURES × MAX_DSSE_VERIFIERS` checks.
+    fn accept(self, cancel: &AtomicBool) -> Result<Accepted, RekorError> {
+        let sig_count = self.envelope.signatures.len();
+        if sig_count == 0 {
             return Err(RekorError::Malformed {
                 reason: "envelope.signatures is empty".into(),
+            });
+        }
+        if sig_count > super::MAX_DSSE_SIGNATURES {
+            return Err(RekorError::TooManySignatures {
+                found: sig_count,
+                max: super::MAX_DSSE_SIGNATURES,
             });
         }
         if self.verifiers.is_empty() {
@@ -302,50 +317,101 @@ impl DsseRequest {
                 reason: "verifiers is empty".into(),
             });
         }
+        if self.verifiers.len() > super::MAX_DSSE_VERIFIERS {
+            return Err(RekorError::TooManyVerifiers {
+                found: self.verifiers.len(),
+                max: super::MAX_DSSE_VERIFIERS,
+            });
+        }
         let payload = b64("envelope.payload", &self.envelope.payload)?;
-        let message = pae(&self.envelope.payload_type, &payload);
+        let sigs = self
+            .envelope
+            .signatures
+            .iter()
+            .map(|s| b64("envelope.signatures[].sig", &s.sig))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Parsing a verifier reads DER only; no signature is checked here.
         let verifiers = self
             .verifiers
             .iter()
             .map(WireVerifier::parse)
             .collect::<Result<Vec<_>, _>>()?;
+        let payload_hash = HashOutput {
+            algorithm: "SHA2_256",
+            digest: enc(&Sha256::digest(&payload)),
+        };
+        let shortest = verifiers
+            .iter()
+            .map(|(_, v)| v)
+            .min_by_key(|v| to_json(v).map_or(usize::MAX, |j| j.len()))
+            .ok_or_else(|| RekorError::Malformed {
+                reason: "verifiers is empty".into(),
+            })?;
+        let smallest = entry_json(
+            &payload_hash,
+            sigs.iter()
+                .map(|sig| LogSignature {
+                    content: enc(sig),
+                    verifier: shortest.clone(),
+                })
+                .collect(),
+        )?;
+        if smallest.len() > vouch_tlog::MAX_ENTRY_SIZE {
+            return Err(RekorError::EntryTooLarge {
+                size: smallest.len(),
+                max: vouch_tlog::MAX_ENTRY_SIZE,
+            });
+        }
+        let message = pae(&self.envelope.payload_type, &payload);
         // Every envelope signature must verify with one of the given verifiers
         // (rekor-tiles: "all signatures must have a key that verifies it").
-        let mut signatures = Vec::with_capacity(self.envelope.signatures.len());
-        for s in &self.envelope.signatures {
-            let sig = b64("envelope.signatures[].sig", &s.sig)?;
-            let Some((_, v)) = verifiers
-                .iter()
-                .find(|(k, _)| !sig.is_empty() && k.verify_message(&message, &sig))
-            else {
+        let mut signatures = Vec::with_capacity(sigs.len());
+        for sig in &sigs {
+            let mut found = None;
+            for (k, v) in &verifiers {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(RekorError::Abandoned);
+                }
+                if !sig.is_empty() && k.verify_message(&message, sig) {
+                    found = Some(v);
+                    break;
+                }
+            }
+            let Some(v) = found else {
                 return Err(RekorError::SignatureInvalid {
                     what: "an envelope signature over the DSSE PAE",
                     verifier: "verifiers",
                 });
             };
             signatures.push(LogSignature {
-                content: enc(&sig),
+                content: enc(sig),
                 verifier: v.clone(),
             });
         }
-        let entry = Entry {
-            api_version: "0.0.2",
-            kind: Kind::Dsse.name(),
-            spec: DsseSpec {
-                v002: DsseLogEntry {
-                    payload_hash: HashOutput {
-                        algorithm: "SHA2_256",
-                        digest: enc(&Sha256::digest(&payload)),
-                    },
-                    signatures,
-                },
-            },
-        };
         Ok(Accepted {
             kind: Kind::Dsse,
-            body: to_json(&entry)?,
+            body: entry_json(&payload_hash, signatures)?,
         })
     }
+}
+
+fn entry_json(
+    payload_hash: &HashOutput,
+    signatures: Vec<LogSignature>,
+) -> Result<Vec<u8>, RekorError> {
+    to_json(&Entry {
+        api_version: "0.0.2",
+        kind: Kind::Dsse.name(),
+        spec: DsseSpec {
+            v002: DsseLogEntry {
+                payload_hash: HashOutput {
+                    algorithm: payload_hash.algorithm,
+                    digest: payload_hash.digest.clone(),
+                },
+                signatures,
+            },
+        },
+    })
 }
 
 fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, RekorError> {
@@ -354,4 +420,33 @@ fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, RekorError> {
     serde_json::to_vec(v).map_err(|e| RekorError::Malformed {
         reason: format!("cannot encode the entry: {e}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+
+    use super::*;
+
+    fn request(cancel: &AtomicBool) -> Result<Accepted, RekorError> {
+        let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+        let spki = enc(key.public_key().as_der().unwrap().as_ref());
+        let sig = enc(&[0x30; 70]);
+        let json = serde_json::json!({"dsseRequestV002": {
+            "envelope": {"payload": "e30=", "payloadType": "t",
+                         "signatures": [{"sig": sig}, {"sig": sig}]},
+            "verifiers": [{"publicKey": {"rawBytes": spki}, "keyDetails": "PKIX_ECDSA_P256_SHA_256"}]
+        }});
+        CreateEntryRequest::from_json(json.to_string().as_bytes())?.accept(cancel)
+    }
+
+    #[test]
+    fn a_cancelled_request_stops_before_its_next_signature() {
+        let err = request(&AtomicBool::new(true)).unwrap_err();
+        assert_eq!(err.code(), "REKOR_E013");
+        // Not cancelled, the same request is judged on its (junk) signatures.
+        let err = request(&AtomicBool::new(false)).unwrap_err();
+        assert_eq!(err.code(), "REKOR_E008");
+    }
 }

@@ -50,6 +50,18 @@ pub enum RekorError {
     /// REKOR_E009
     #[error("the canonical entry is {size} bytes, over the log's {max}-byte entry limit")]
     EntryTooLarge { size: usize, max: usize },
+    /// REKOR_E010
+    #[error("envelope.signatures has {found} signatures, over the limit of {max}")]
+    TooManySignatures { found: usize, max: usize },
+    /// REKOR_E011
+    #[error("verifiers has {found} entries, over the limit of {max}")]
+    TooManyVerifiers { found: usize, max: usize },
+    /// REKOR_E012
+    #[error("{waiting} entries are already waiting for signature checks: retry shortly")]
+    Busy { waiting: usize },
+    /// REKOR_E013
+    #[error("the client went away before its signatures were checked")]
+    Abandoned,
 }
 
 impl RekorError {
@@ -65,14 +77,20 @@ impl RekorError {
             RekorError::BadVerifier { .. } => "REKOR_E007",
             RekorError::SignatureInvalid { .. } => "REKOR_E008",
             RekorError::EntryTooLarge { .. } => "REKOR_E009",
+            RekorError::TooManySignatures { .. } => "REKOR_E010",
+            RekorError::TooManyVerifiers { .. } => "REKOR_E011",
+            RekorError::Busy { .. } => "REKOR_E012",
+            RekorError::Abandoned => "REKOR_E013",
         }
     }
 
     pub fn status(&self) -> StatusCode {
         match self {
-            RekorError::TooLarge { .. } | RekorError::EntryTooLarge { .. } => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            RekorError::TooLarge { .. }
+            | RekorError::EntryTooLarge { .. }
+            | RekorError::TooManySignatures { .. }
+            | RekorError::TooManyVerifiers { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            RekorError::Busy { .. } | RekorError::Abandoned => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -80,6 +98,11 @@ impl RekorError {
 
 impl From<RekorError> for ApiError {
     fn from(e: RekorError) -> Self {
-        ApiError::new(e.status(), e.code(), e.to_string())
+        let busy = matches!(e, RekorError::Busy { .. });
+        let mut api = ApiError::new(e.status(), e.code(), e.to_string());
+        if busy {
+            api.retry_after = Some(1);
+        }
+        api
     }
 }

@@ -32,11 +32,20 @@
 //! | REKOR_E006 | 400 | keyDetails disagree with the key in the certificate |
 //! | REKOR_E007 | 400 | certificate or public key does not parse, or is not P-256/P-384/P-521/Ed25519 |
 //! | REKOR_E008 | 400 | a signature does not verify |
-//! | REKOR_E009 | 413 | canonical entry over the log's 65,535-byte entry limit |
+//! | REKOR_E009 | 413 | canonical entry over the log's 65,535-byte entry limit (checked before any signature, on the smallest entry the signatures could make, and again on the entry made) |
+//! | REKOR_E010 | 413 | a DSSE envelope with more than [`MAX_DSSE_SIGNATURES`] signatures |
+//! | REKOR_E011 | 413 | a DSSE request with more than [`MAX_DSSE_VERIFIERS`] verifiers |
+//! | REKOR_E012 | 503 | the verification pool is full (`Retry-After: 1`) |
+//! | REKOR_E013 | 503 | the client went away while its entry waited or was checked (nobody reads it) |
+//!
+//! Parsing and signature checks run on a bounded pool off the async workers
+//! ([`pool`]): at most `MAX_DSSE_SIGNATURES × MAX_DSSE_VERIFIERS` checks per request,
+//! a bounded number of requests at once, and none after the client left.
 
 mod entry;
 mod error;
 mod key;
+mod pool;
 mod prove;
 
 use std::sync::{Arc, OnceLock};
@@ -59,6 +68,15 @@ use crate::ApiError;
 pub use entry::{pae, CreateEntryRequest, Kind};
 pub use error::RekorError;
 pub use key::{HashAlg, KeyDetails, VerifierKey};
+pub use pool::VerifyPool;
+
+/// Most signatures one DSSE envelope may carry. sigstore clients send one; a few allow
+/// co-signing. Each signature may be tried against every verifier, so this and
+/// [`MAX_DSSE_VERIFIERS`] together bound one request's cryptography (64 checks).
+pub const MAX_DSSE_SIGNATURES: usize = 8;
+
+/// Most verifiers one DSSE request may carry.
+pub const MAX_DSSE_VERIFIERS: usize = 8;
 
 /// Most bytes a create-entry request may have. DSSE requests carry the whole envelope
 /// (an in-toto statement with SLSA provenance is typically a few KiB to tens of KiB);
@@ -80,16 +98,23 @@ pub fn log_id(verifier: &Verifier) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// Per-router state: the proof tile cache and the log ID, computed once.
-#[derive(Debug, Default)]
+/// Per-router state: the proof tile cache, the log ID (computed once), and the pool
+/// that checks entries.
+#[derive(Debug)]
 struct Rekor {
     prover: prove::Prover,
     log_id_b64: OnceLock<String>,
+    pool: VerifyPool,
 }
 
-/// The Rekor v2 routes, to be merged into the application router.
-pub fn routes() -> Router<Arc<AppState>> {
-    let rekor = Arc::new(Rekor::default());
+/// The Rekor v2 routes, to be merged into the application router. `workers` entry
+/// checks run at once and `queue` more may wait (`[limits]` in the server config).
+pub fn routes(workers: usize, queue: usize) -> Router<Arc<AppState>> {
+    let rekor = Arc::new(Rekor {
+        prover: prove::Prover::default(),
+        log_id_b64: OnceLock::new(),
+        pool: VerifyPool::new(workers, queue),
+    });
     Router::new().route(
         ENTRIES_PATH,
         post(
@@ -117,7 +142,7 @@ async fn create_entry(
             reason: format!("cannot read the body: {other}"),
         },
     })?;
-    let accepted = CreateEntryRequest::from_json(&body)?.accept()?;
+    let accepted = rekor.pool.check(body).await?;
     if accepted.body.len() > vouch_tlog::MAX_ENTRY_SIZE {
         return Err(RekorError::EntryTooLarge {
             size: accepted.body.len(),

@@ -130,9 +130,11 @@ impl SigstoreServices {
     /// verifier, and serialises the trust configuration.
     pub async fn open(deps: Deps<'_>) -> Result<Self, SetupError> {
         let objects = Arc::clone(deps.main_log.objects());
+        // The generation a TOKEN_ENC_KEY rotation committed (1 before any).
+        let generation = keys::generation(&*deps.meta).await?;
         if !deps.dev {
             // Production creates nothing: the keys come from `vouch admin init`.
-            let have = keys::existing_material(&*objects, deps.enc_key).await?;
+            let have = keys::existing_material(&*objects, deps.enc_key, generation).await?;
             let missing: Vec<&'static str> = [
                 ("CA keys", have.ca),
                 ("TSA keys", have.tsa),
@@ -147,8 +149,6 @@ impl SigstoreServices {
                 });
             }
         }
-        // The generation a TOKEN_ENC_KEY rotation committed (1 before any).
-        let generation = keys::generation(&*deps.meta).await?;
         let ca_material = keys::ca_material(
             &*objects,
             deps.enc_key,

@@ -76,9 +76,16 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, WebError> {
     super::same_site(&headers)?;
+    let client = super::throttle::client_of(&extensions);
+    state
+        .web
+        .sign_ins
+        .check(client)
+        .map_err(WebError::sign_in_throttled)?;
     let Form(form) =
         form.map_err(|e| WebError::bad_field("body", "a sign-in form", &e.body_text()))?;
     let expected = session::cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or("");
@@ -97,15 +104,16 @@ pub async fn login(
     };
     let Some(token) = found else {
         // Audited without the presented secret; a failure to audit fails the request.
-        audit::record(
-            &state,
-            "admin.sign_in_failed",
-            None,
-            None,
+        // One row for the first failure of a client's window and one when it reaches
+        // the limit, not one per attempt (the audit log is never pruned).
+        if let Some((event, details)) = super::throttle::audit_row(
+            state.web.sign_ins.failed(client),
             json!({"via": "web", "reason": "unknown or revoked token"}),
-        )
-        .await
-        .map_err(WebError::meta)?;
+        ) {
+            audit::record(&state, event, None, None, details)
+                .await
+                .map_err(WebError::meta)?;
+        }
         return login_response(
             &state,
             StatusCode::UNAUTHORIZED,

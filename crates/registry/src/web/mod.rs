@@ -28,6 +28,7 @@
 //! | WEB_E006 | 404 | no such package, version or release |
 //! | WEB_E007 | 500 | the operating system random number generator failed |
 //! | WEB_E008 | 500 | metadata database failure |
+//! | WEB_E009 | 429 | too many failed sign-ins from this address in this minute ([`throttle`]) |
 //!
 //! Failures of the actions themselves keep the integrity service's codes
 //! (ADMIN_E004 hash budget out of range, ADMIN_E005 rotation in progress, ...).
@@ -38,6 +39,7 @@ pub mod html;
 pub mod public;
 pub mod security;
 pub mod session;
+pub mod throttle;
 
 use std::sync::Arc;
 
@@ -54,6 +56,8 @@ use crate::{ApiError, AppState};
 #[derive(Debug, Default)]
 pub struct WebState {
     pub sessions: session::Sessions,
+    /// Failed administrator sign-ins per client address (web form and bearer API).
+    pub sign_ins: throttle::SignInThrottle,
 }
 
 /// The Content-Security-Policy of every page: nothing but this origin, no framing,
@@ -208,6 +212,15 @@ impl WebError {
             StatusCode::INTERNAL_SERVER_ERROR,
             "WEB_E007",
             "the operating system random number generator failed",
+        )
+    }
+
+    /// WEB_E009: too many failed sign-ins from this address in this window.
+    pub fn sign_in_throttled(retry_after: u64) -> Self {
+        Self::coded(
+            StatusCode::TOO_MANY_REQUESTS,
+            "WEB_E009",
+            format!("too many failed sign-ins from this address: try again in {retry_after} s"),
         )
     }
 
