@@ -242,3 +242,109 @@ fn serve_help_hides_the_test_only_flags() {
     assert!(help.contains("--dev") && help.contains("--listen") && help.contains("--config"));
     assert!(!help.contains("selftest"));
 }
+
+/// Defect (issue 12): a second `vouch serve` on the same lock database lost the
+/// checkpoint swap once, then answered 503 forever while looking alive and serving a
+/// stale checkpoint. It is refused at start now, with a code and the first one's pid.
+#[test]
+fn second_serve_on_same_lock_database_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let (mut first, addr) = start(&["--dev", "--listen", "127.0.0.1:0", "--data", d]);
+
+    let mut second = vouch()
+        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data", d])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = second.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = second.kill();
+            let _ = first.kill();
+            panic!("the second server on the same lock database kept running");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    second
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.starts_with("error[SERVE_E109]: "), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", first.id())),
+        "names the holder: {err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    // The first one is still the sequencer and serves its checkpoint.
+    let (status, _, _) = http(&addr, "GET", "/log/checkpoint", &[], b"");
+    assert_eq!(status, 200);
+    let _ = first.kill();
+    let _ = first.wait();
+}
+
+/// Defect (issue 12): SERVE_E103 (no lock table) and SERVE_E104 (no checkpoint) told a
+/// production operator to "run with --dev". They name `vouch admin init` now.
+#[test]
+fn missing_lock_table_or_checkpoint_advises_admin_init_not_dev() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("tiles")).unwrap();
+    let cfg = dir.path().join("vouch.toml");
+    std::fs::write(
+        &cfg,
+        "[log]\norigin = \"example.org/log\"\n[storage.objects]\nkind = \"local\"\npath = \"tiles\"\n[storage.lock]\nkind = \"sqlite\"\npath = \"lock.db\"\n[witness]\nenabled = false\n",
+    )
+    .unwrap();
+    let key =
+        vouch_tlog::Signer::from_seed("example.org/log", vouch_tlog::KeyType::Ed25519, &[3; 32])
+            .unwrap()
+            .to_key_string();
+    let serve = || {
+        vouch()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .arg("--config")
+            .arg(&cfg)
+            .env("VOUCH_LOG_KEY", &key)
+            .env("TOKEN_ENC_KEY", "11".repeat(32))
+            .output()
+            .unwrap()
+    };
+    // An empty database file: no lock table.
+    std::fs::File::create(data.join("lock.db")).unwrap();
+    let out = serve();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.starts_with("error[SERVE_E103]: "), "{err}");
+    assert!(err.contains("vouch admin init"), "{err}");
+    assert!(!err.contains("--dev"), "{err}");
+
+    // The table exists but holds no checkpoint for the log (metadata migrated).
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use vouch_store::meta::MetaStore;
+        vouch_store::SqliteLock::open(&data.join("lock.db"), true)
+            .await
+            .unwrap();
+        let meta = vouch_store::meta::SqliteMeta::open(&data.join("meta.db"), true)
+            .await
+            .unwrap();
+        meta.migrate().await.unwrap();
+    });
+    let out = serve();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.starts_with("error[SERVE_E104]: "), "{err}");
+    assert!(err.contains("vouch admin init"), "{err}");
+    assert!(!err.contains("--dev"), "{err}");
+}

@@ -10,7 +10,7 @@ use vouch_registry::ServeConfig;
 use vouch_store::meta::{MetaStore, PostgresMeta, SqliteMeta};
 
 use super::registry_api::{base_url, http, runtime, unreachable};
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{outln, print_json, CodedError, Exit};
 
 /// Administer a registry: keys, settings, backfill, audit log. Online commands talk to
 /// the server's admin API with an administrator token (`--token-file`, or the
@@ -91,7 +91,7 @@ enum KeysSub {
 #[derive(Debug, clap::Args)]
 struct ResetArgs {
     /// The server's data directory.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = super::absolute_dir)]
     data: PathBuf,
     /// The server's configuration file (without --dev).
     #[arg(long, value_name = "FILE")]
@@ -215,18 +215,18 @@ async fn call(o: &Online, method: &str, path: &str, body: Option<Value>) -> anyh
     let resp = req
         .send()
         .await
-        .map_err(|e| unreachable("admin API", &url, e))?;
+        .map_err(|e| unreachable("admin API", &url, &e))?;
     if !resp.status().is_success() {
         return Err(admin_error(resp).await);
     }
     let v: Value = resp
         .json()
         .await
-        .map_err(|e| unreachable("admin API", &url, format!("the answer is not JSON: {e}")))?;
+        .map_err(|e| unreachable("admin API (the answer is not JSON)", &url, &e))?;
     if o.json {
         print_json(&v)?;
     } else {
-        human(&v);
+        human(&v)?;
     }
     Ok(Exit::Ok)
 }
@@ -269,26 +269,26 @@ async fn admin_error(resp: reqwest::Response) -> anyhow::Error {
     }
 }
 
-fn human(v: &Value) {
+fn human(v: &Value) -> std::io::Result<()> {
     if let Some(events) = v["events"].as_array() {
         for e in events {
-            println!(
+            outln!(
                 "{} {} {} {} {}",
                 e["id"],
                 e["at"],
                 e["action"].as_str().unwrap_or(""),
                 e["actor"].as_str().unwrap_or("-"),
                 e["details"]
-            );
+            )?;
         }
         if let Some(c) = v["next_cursor"].as_i64() {
-            println!("more: --cursor {c}");
+            outln!("more: --cursor {c}")?;
         }
-        return;
+        return Ok(());
     }
     if let (Some(old), Some(new)) = (v["old_kid"].as_str(), v["new_kid"].as_str()) {
-        println!("rotated: {old} -> {new}");
-        return;
+        outln!("rotated: {old} -> {new}")?;
+        return Ok(());
     }
     if let Some(keys) = v["keys"].as_array() {
         for k in keys {
@@ -297,18 +297,18 @@ fn human(v: &Value) {
             } else {
                 "retired"
             };
-            println!(
+            outln!(
                 "{} {state} created {}",
                 k["kid"].as_str().unwrap_or(""),
                 k["created_at"]
-            );
+            )?;
         }
         if let Some(b) = v["hash_budget_bytes"].as_u64() {
-            println!("hash budget: {b} bytes");
+            outln!("hash budget: {b} bytes")?;
         }
-        return;
+        return Ok(());
     }
-    println!("{v}");
+    outln!("{v}")
 }
 
 async fn reset(a: ResetArgs) -> anyhow::Result<Exit> {
@@ -394,10 +394,10 @@ async fn reset(a: ResetArgs) -> anyhow::Result<Exit> {
     if a.json {
         print_json(&json!({"old_kid": old, "new_kid": new}))?;
     } else {
-        println!(
+        outln!(
             "reset: new current key {new} (retired {}); old public keys stay in the key set",
             old.as_deref().unwrap_or("none")
-        );
+        )?;
     }
     Ok(Exit::Ok)
 }

@@ -212,7 +212,7 @@ pub async fn sign_and_upload(
         .body(body)
         .send()
         .await
-        .map_err(|e| unreachable("uploading", &url, e))?;
+        .map_err(|e| unreachable("uploading", &url, &e))?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -222,7 +222,7 @@ pub async fn sign_and_upload(
     let answer: Value = resp
         .json()
         .await
-        .map_err(|e| unreachable("reading the publish answer", &url, e))?;
+        .map_err(|e| unreachable("reading the publish answer", &url, &e))?;
     Ok((answer, bundle))
 }
 

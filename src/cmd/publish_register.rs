@@ -133,13 +133,13 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             .json(&body)
             .send()
             .await
-            .map_err(|e| unreachable("registering the publisher", &url, e))?;
+            .map_err(|e| unreachable("registering the publisher", &url, &e))?;
         if !resp.status().is_success() {
             return Err(api_error("registering the publisher", resp).await);
         }
         resp.json()
             .await
-            .map_err(|e| unreachable("reading the registration answer", &url, e))
+            .map_err(|e| unreachable("reading the registration answer", &url, &e))
     })?;
     if args.json {
         print_json(&answer)?;

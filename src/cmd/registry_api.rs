@@ -9,7 +9,7 @@ use base64::Engine as _;
 use serde_json::Value;
 use vouch_tlog::{KeyType, Verifier as NoteVerifier};
 
-use crate::output::{CodedError, Exit};
+use crate::output::{error_chain, CodedError, Exit};
 
 /// Codes the registry may answer with that the CLI passes through unchanged.
 const SERVER_CODES: &[&str] = &[
@@ -24,12 +24,13 @@ const SERVER_CODES: &[&str] = &[
 /// server error is operational (exit 2).
 const VERIFY_CODES: &[&str] = &["PUB_E001", "PUB_E005", "PUB_E006"];
 
-/// The error for a network failure talking to the registry (`REG_E001`, exit 2).
-pub fn unreachable(what: &str, url: &str, e: impl std::fmt::Display) -> anyhow::Error {
+/// The error for a network failure talking to the registry (`REG_E001`, exit 2), with
+/// the whole cause chain (e.g. "connection refused") on the line.
+pub fn unreachable(what: &str, url: &str, e: &(dyn std::error::Error + 'static)) -> anyhow::Error {
     CodedError::new(
         "REG_E001",
         Exit::Error,
-        format!("{what}: cannot reach {url}: {e}"),
+        format!("{what}: cannot reach {url}: {}", error_chain(e)),
     )
     .into()
 }
@@ -120,13 +121,13 @@ pub async fn get_json(http: &reqwest::Client, url: &str, what: &str) -> anyhow::
         .get(url)
         .send()
         .await
-        .map_err(|e| unreachable(what, url, e))?;
+        .map_err(|e| unreachable(what, url, &e))?;
     if !resp.status().is_success() {
         return Err(api_error(what, resp).await);
     }
     resp.json()
         .await
-        .map_err(|e| unreachable(what, url, format!("the answer is not JSON: {e}")))
+        .map_err(|e| unreachable(&format!("{what} (the answer is not JSON)"), url, &e))
 }
 
 /// GETs bytes, at most `max` of them.
@@ -140,12 +141,12 @@ pub async fn get_bytes(
         .get(url)
         .send()
         .await
-        .map_err(|e| unreachable(what, url, e))?;
+        .map_err(|e| unreachable(what, url, &e))?;
     if !resp.status().is_success() {
         return Err(api_error(what, resp).await);
     }
     let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| unreachable(what, url, e))? {
+    while let Some(chunk) = resp.chunk().await.map_err(|e| unreachable(what, url, &e))? {
         if (out.len() + chunk.len()) as u64 > max {
             return Err(CodedError::new(
                 "REG_E004",

@@ -33,7 +33,7 @@ pub struct Args {
     listen: String,
     /// Data directory (--dev keeps everything here; relative paths in --config are
     /// resolved against it).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = super::absolute_dir)]
     data: PathBuf,
     /// Configuration file (TOML); required without --dev.
     #[arg(long, value_name = "FILE")]

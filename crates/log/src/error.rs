@@ -30,7 +30,10 @@ pub enum LogError {
     #[error("another sequencer committed tree size {found_size} while we held {ours}")]
     LostLock { ours: u64, found_size: u64 },
     /// There is no checkpoint for this origin and this process may not create one.
-    #[error("log {origin:?} has no checkpoint in the lock database (run with --dev to create it)")]
+    #[error(
+        "log {origin:?} has no checkpoint in the lock database: initialise the deployment \
+         with `vouch admin init --config FILE` (it creates the log and its first checkpoint)"
+    )]
     NotInitialized { origin: String },
     /// Stored state contradicts itself (e.g. the tiles do not hash to the checkpoint's root).
     #[error("stored log state is inconsistent: {what} (expected {expected}, found {found})")]

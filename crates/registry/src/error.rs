@@ -44,6 +44,13 @@ pub enum ServeError {
     Sigstore(#[from] crate::sigstore::SetupError),
     #[error("the registry integrity service could not start: {0}")]
     Integrity(#[from] crate::integrity::BootError),
+    /// Another process holds the sequencer claim on the lock database.
+    #[error(
+        "this node is not the log's sequencer: another process is ({holder}); until \
+         several nodes can share a log, run one `vouch serve` per lock database (stop \
+         that one first, or give this one its own data)"
+    )]
+    NotSequencer { holder: String },
     #[error("cannot listen on {addr}")]
     Listen {
         addr: String,
@@ -63,6 +70,7 @@ impl ServeError {
             ServeError::Meta(_) => "SERVE_E106",
             ServeError::EncKeyInvalid { .. } => "SERVE_E107",
             ServeError::Listen { .. } => "SERVE_E105",
+            ServeError::NotSequencer { .. } => "SERVE_E109",
             ServeError::Sigstore(e) => e.code(),
             ServeError::Integrity(e) => e.code(),
         }
