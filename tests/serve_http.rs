@@ -86,7 +86,10 @@ fn dev_server_serves_the_log_and_exits_cleanly_on_sigterm() {
     let (status, head, body) = http(&addr, "GET", "/log/checkpoint", &[], b"");
     assert_eq!(status, 200);
     assert!(head.contains("cache-control: no-cache"));
-    assert!(body.starts_with(b"localhost/vouch-dev\n0\n"));
+    // The origin is the public URL's host:port (what Sigstore clients match the
+    // checkpoint signer against); a restart on another port keeps it.
+    let origin = addr.clone();
+    assert!(body.starts_with(format!("{origin}\n0\n").as_bytes()));
     let auth = format!("Bearer {}", token(&data));
     for i in 0..3 {
         let (status, _, body) = http(
@@ -121,7 +124,7 @@ fn dev_server_serves_the_log_and_exits_cleanly_on_sigterm() {
     // Restart on the same data: the log is still there.
     let (mut child, addr) = start(&["--dev", "--listen", "127.0.0.1:0", "--data", data_s]);
     let (_, _, body) = http(&addr, "GET", "/log/checkpoint", &[], b"");
-    assert!(body.starts_with(b"localhost/vouch-dev\n3\n"));
+    assert!(body.starts_with(format!("{origin}\n3\n").as_bytes()));
     child.kill().unwrap();
     child.wait().unwrap();
 }
@@ -147,7 +150,7 @@ fn production_mode_requires_a_config_and_creates_nothing() {
     let cfg = dir.path().join("vouch.toml");
     std::fs::write(
         &cfg,
-        "[log]\norigin = \"example.org/log\"\n[storage.objects]\nkind = \"local\"\npath = \"tiles\"\n[storage.lock]\nkind = \"sqlite\"\npath = \"lock.db\"\n[witness]\nenabled = false\n",
+        "[log]\norigin = \"example.org/log\"\n[registry]\npublic_url = \"https://example.org/log\"\n[storage.objects]\nkind = \"local\"\npath = \"tiles\"\n[storage.lock]\nkind = \"sqlite\"\npath = \"lock.db\"\n[witness]\nenabled = false\n",
     )
     .unwrap();
     let out = vouch()
@@ -303,7 +306,7 @@ fn missing_lock_table_or_checkpoint_advises_admin_init_not_dev() {
     let cfg = dir.path().join("vouch.toml");
     std::fs::write(
         &cfg,
-        "[log]\norigin = \"example.org/log\"\n[storage.objects]\nkind = \"local\"\npath = \"tiles\"\n[storage.lock]\nkind = \"sqlite\"\npath = \"lock.db\"\n[witness]\nenabled = false\n",
+        "[log]\norigin = \"example.org/log\"\n[registry]\npublic_url = \"https://example.org/log\"\n[storage.objects]\nkind = \"local\"\npath = \"tiles\"\n[storage.lock]\nkind = \"sqlite\"\npath = \"lock.db\"\n[witness]\nenabled = false\n",
     )
     .unwrap();
     let key =
@@ -347,4 +350,33 @@ fn missing_lock_table_or_checkpoint_advises_admin_init_not_dev() {
     assert!(err.starts_with("error[SERVE_E104]: "), "{err}");
     assert!(err.contains("vouch admin init"), "{err}");
     assert!(!err.contains("--dev"), "{err}");
+}
+
+/// Issue 12 (sigstore-js): the log origin is derived from the public URL; a config whose
+/// `[log] origin` disagrees with it is refused with SERVE_E110 naming both, before
+/// anything is opened.
+#[test]
+fn config_origin_disagreeing_with_public_url_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("vouch.toml");
+    std::fs::write(
+        &cfg,
+        "[log]\norigin = \"example.org/log\"\n[registry]\npublic_url = \"https://registry.example.org\"\n[storage.objects]\nkind = \"local\"\npath = \"tiles\"\n[storage.lock]\nkind = \"sqlite\"\npath = \"lock.db\"\n",
+    )
+    .unwrap();
+    let out = vouch()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.starts_with("error[SERVE_E110]: "), "{err}");
+    assert!(
+        err.contains("\"example.org/log\"") && err.contains("\"registry.example.org\""),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
 }

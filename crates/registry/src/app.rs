@@ -300,6 +300,19 @@ pub async fn open(
     } else {
         meta.check_schema().await?;
     }
+    // Production: the origin must be the one the public URL implies (the binary settles
+    // it; library callers are held to it here). `--dev` keeps the origin of an existing
+    // data directory's log key, so a restart on another port still finds its log.
+    if !rt.dev {
+        let derived = crate::config::origin_for_public_url(&rt.public_url)?;
+        if cfg.log.origin != derived {
+            return Err(ServeError::OriginMismatch {
+                configured: cfg.log.origin.clone(),
+                public_url: rt.public_url.clone(),
+                derived,
+            });
+        }
+    }
     let blobs = BlobStore::new(Arc::clone(&objects), cfg.registry.max_blob_bytes);
     // Before any log is opened: a second sequencer would lose its first swap and then
     // serve a stale checkpoint. Refused here, naming the holder.
