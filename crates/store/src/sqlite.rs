@@ -146,9 +146,10 @@ impl CheckpointLock for SqliteLock {
             .truncate(false)
             .open(&path)
             .map_err(io)?;
-        match file.try_lock() {
+        // flock(2) through rustix (std's File::try_lock is newer than the MSRV).
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
                 let mut text = String::new();
                 let _ = file.read_to_string(&mut text);
                 let text = text.trim();
@@ -160,7 +161,7 @@ impl CheckpointLock for SqliteLock {
                     },
                 });
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+            Err(e) => return Err(io(e.into())),
         }
         file.set_len(0).map_err(io)?;
         file.rewind().map_err(io)?;
