@@ -75,6 +75,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "integrity",
         sql: include_str!("../../migrations/sqlite/0002_integrity.sql"),
     },
+    Migration {
+        version: 3,
+        name: "binding_ids",
+        sql: include_str!("../../migrations/sqlite/0003_binding_ids.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE_EXISTS: &str = "SELECT COUNT(*) FROM sqlite_master \
