@@ -7,6 +7,10 @@
 //!
 //! A broken pipe on stdout (e.g. `vouch ... | head`) exits quietly with 0, as ripgrep does.
 
+// stdout goes through `output::outln!` / `output::print_json`, whose write errors reach
+// `report_error` (a closed pipe exits quietly); `println!` would panic instead.
+#![deny(clippy::print_stdout)]
+
 mod cmd;
 mod lockfile;
 mod output;

@@ -127,25 +127,68 @@ pub fn report_error(err: &anyhow::Error) -> Exit {
     exit
 }
 
+/// An error's message followed by each cause in its source chain, `: `-separated. A
+/// cause whose text the message already quotes is not repeated. reqwest's own message
+/// ("error sending request for url ...") hides the cause a user needs ("connection
+/// refused"); this puts it on the line.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = err.to_string();
+    let mut cur = err.source();
+    while let Some(cause) = cur {
+        let text = cause.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        cur = cause.source();
+    }
+    msg
+}
+
 /// Prints one JSON object on stdout followed by a newline.
+///
+/// The object is rendered to a string first so that a closed stdout surfaces as a plain
+/// `io::Error` (serde_json's own error hides the I/O kind from the error chain).
 pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     JSON_PRINTED.store(true, Ordering::Relaxed);
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(())
 }
 
+/// `writeln!` to stdout, returning the `io::Result` for the caller to `?`.
+///
+/// Every line the binary prints on stdout goes through this macro, [`print_json`] or an
+/// explicit `std::io::stdout()` writer: `print!`/`println!` panic when the reader has gone
+/// (`vouch ... | head -1`), and `main.rs` denies them (`clippy::print_stdout`). A write
+/// error propagates to [`report_error`], which ends a closed pipe quietly with exit 0.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+pub(crate) use outln;
+
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
-        e.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        let kind = e
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| {
+                e.downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            });
+        kind == Some(std::io::ErrorKind::BrokenPipe)
     })
 }
 
 /// Rust ignores SIGPIPE, so a closed pipe shows up as an `io::Error` which
-/// `report_error` turns into a quiet exit. Nothing to do here on any platform; the
-/// function exists so the policy is visible at the top of `main`.
+/// `report_error` turns into a quiet exit (ripgrep's approach). Restoring the default
+/// disposition instead would kill the process mid-way through async work (a server child
+/// in `quickstart`, a half-written output file), so nothing changes here on any platform;
+/// the function exists so the policy is visible at the top of `main`.
 pub fn reset_sigpipe() {}
 
 /// How log lines on stderr are written (`vouch serve --log-format`).

@@ -103,3 +103,59 @@ fn reset_starts_a_new_key_and_keeps_the_old_one_published() {
         "the cause is printed once: {err}"
     );
 }
+
+/// Defect (issue 12): `cd W && vouch serve --dev --data srv` put the keys in `srv/` but
+/// `meta.db`, `lock.db` and `tiles/` in `srv/srv/`, and `admin keys reset --data srv`
+/// looked for `srv/srv/meta.db`. The data directory is made absolute once, at parse time.
+#[test]
+fn relative_data_dir_does_not_double_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let server = serve_support::start_in(Some(cwd), std::path::Path::new("srv"), &[]);
+    drop(server);
+    for name in ["meta.db", "lock.db", "tiles", "token_enc.key"] {
+        assert!(cwd.join("srv").join(name).exists(), "srv/{name} is missing");
+    }
+    assert!(!cwd.join("srv/srv").exists(), "serve doubled the data dir");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .current_dir(cwd)
+        .args([
+            "admin", "keys", "reset", "--data", "srv", "--dev", "--yes", "--json",
+        ])
+        .env_remove("VOUCH_ADMIN_TOKEN")
+        .output()
+        .expect("run vouch");
+    let reset = json(&out);
+    assert!(reset["new_kid"].is_string(), "{reset}");
+    assert!(!cwd.join("srv/srv").exists(), "reset doubled the data dir");
+}
+
+/// Defect (issue 12): REG_E001 said "error sending request for url ..." and hid the
+/// cause. The source chain is on the line now ("Connection refused").
+#[test]
+fn reg_e001_shows_the_connection_refused_cause() {
+    // A port nothing listens on: bind, read it, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("admin.token");
+    std::fs::write(&token, "vouch_admin_x\n").unwrap();
+    let out = vouch(&[
+        "admin",
+        "keys",
+        "list",
+        "--server",
+        &format!("http://127.0.0.1:{port}"),
+        "--token-file",
+        token.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.starts_with("error[REG_E001]: "), "{err}");
+    assert!(err.to_lowercase().contains("connection refused"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

@@ -16,8 +16,6 @@ use bytes::Bytes;
 use vouch_log::invariants::check_log;
 use vouch_store::{LocalDir, SqliteLock};
 
-const ORIGIN: &str = "localhost/vouch-dev";
-
 fn unhex(s: &str) -> Vec<u8> {
     (0..s.len())
         .step_by(2)
@@ -106,14 +104,15 @@ async fn sigkill_at_random_instants_loses_no_acknowledged_entry() {
             }
         }
 
-        // The data exactly as the crash left it.
+        // The data exactly as the crash left it. The log's origin is its key's name
+        // (derived from the first run's public URL, kept by every restart).
         let key = std::fs::read_to_string(data.join("log.key")).unwrap();
         let verifier = vouch_tlog::Signer::parse(key.trim()).unwrap().verifier();
         let objects = LocalDir::open(data.join("tiles")).unwrap();
         let lock = SqliteLock::open(&data.join("lock.db"), false)
             .await
             .unwrap();
-        let report = check_log(&objects, &lock, ORIGIN, &verifier, &seen)
+        let report = check_log(&objects, &lock, verifier.name(), &verifier, &seen)
             .await
             .unwrap_or_else(|e| {
                 panic!("iteration {iterations} (seed {seed}): invariants broken: {e:?}")

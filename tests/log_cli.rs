@@ -3,6 +3,8 @@
 //! inclusion, consistency, proof / verify-proof, monitor (growth, fork, rollback), witness
 //! quorums, and the error codes for bad input.
 
+mod pipe_support;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -591,5 +593,23 @@ fn bad_input_gives_coded_errors() {
         ]),
         1,
         "LOG_E001",
+    );
+}
+
+/// Defect (issue 12): a closed stdout (`vouch log ... | head -1`) ends `vouch log` quietly
+/// with exit 0, in human and `--json` output, never with a panic.
+#[test]
+fn log_piped_into_head_exits_quietly() {
+    let mut log = TestLog::new();
+    log.grow(20, 0);
+    let (url, key) = (log.url.clone(), log.vkey());
+    let base = ["log", "checkpoint", "--url", &url, "--key", &key];
+    pipe_support::assert_quiet_on_closed_stdout(None, &base);
+    let mut json = base.to_vec();
+    json.push("--json");
+    pipe_support::assert_quiet_on_closed_stdout(None, &json);
+    pipe_support::assert_quiet_on_closed_stdout(
+        None,
+        &["log", "proof", "3", "--url", &url, "--key", &key],
     );
 }

@@ -7,7 +7,6 @@ use std::process::{Child, Command, Output, Stdio};
 
 use vouch_oidc::{DevIssuer, DevKeyAlgorithm, DevTokenRequest, UnixTime};
 
-const ORIGIN: &str = "registry.test/log";
 const PACKAGE: &str = "@acme/widget";
 const REPO: &str = "acme/widget";
 const WORKFLOW: &str = ".github/workflows/release.yml";
@@ -17,6 +16,16 @@ const WORKFLOW: &str = ".github/workflows/release.yml";
 struct Install {
     root: tempfile::TempDir,
     env: HashMap<String, String>,
+    /// The address the server listens on, fixed up front: the public URL
+    /// (`http://ADDR`) names it, and the log's origin is derived from that URL.
+    listen: String,
+}
+
+impl Install {
+    /// The log's origin: `host:port` of the public URL, as Rekor v2 logs name theirs.
+    fn origin(&self) -> String {
+        self.listen.clone()
+    }
 }
 
 impl Install {
@@ -260,8 +269,14 @@ fn install(database: &str, lock: &str, extra_env: &[(&str, String)]) -> (Install
     for d in ["etc", "data", "work"] {
         std::fs::create_dir_all(root.path().join(d)).unwrap();
     }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut install = Install {
         root,
+        listen: format!("127.0.0.1:{port}"),
         env: extra_env
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
@@ -271,16 +286,16 @@ fn install(database: &str, lock: &str, extra_env: &[(&str, String)]) -> (Install
     let log = ok(&install.vouch(&[
         "keygen",
         "log",
-        ORIGIN,
+        &install.origin(),
         "--out",
         &install.p("etc/log.key"),
         "--json",
     ]));
-    assert_eq!(log["name"], ORIGIN);
+    assert_eq!(log["name"], install.origin());
     assert!(log["verifier_key"]
         .as_str()
         .unwrap()
-        .starts_with("registry.test/log+"));
+        .starts_with(&format!("{}+", install.origin())));
     ok(&install.vouch(&[
         "keygen",
         "witness",
@@ -301,7 +316,13 @@ fn install(database: &str, lock: &str, extra_env: &[(&str, String)]) -> (Install
         &install.p("etc/internal.token"),
     ]));
     // Keygen never overwrites a key.
-    let out = install.vouch(&["keygen", "log", ORIGIN, "--out", &install.p("etc/log.key")]);
+    let out = install.vouch(&[
+        "keygen",
+        "log",
+        &install.origin(),
+        "--out",
+        &install.p("etc/log.key"),
+    ]);
     refused(&out, "KEYGEN_E002");
     for (var, file) in [
         ("VOUCH_LOG_KEY", "etc/log.key"),
@@ -317,7 +338,7 @@ fn install(database: &str, lock: &str, extra_env: &[(&str, String)]) -> (Install
     let data = data.to_str().unwrap();
     let config = format!(
         r#"[log]
-origin = "{ORIGIN}"
+origin = "{origin}"
 signing_key_env = "VOUCH_LOG_KEY"
 
 [storage.objects]
@@ -337,13 +358,15 @@ signing_key_env = "VOUCH_WITNESS_KEY"
 token_env = "VOUCH_INTERNAL_TOKEN"
 
 [registry]
+public_url = "http://{origin}"
 token_enc_key_env = "TOKEN_ENC_KEY"
 
 [oidc]
 allow_loopback_http = true
 issuers = [{{ provider = "github", issuer = "{}", server_url = "https://github.com" }}]
 "#,
-        issuer.issuer()
+        issuer.issuer(),
+        origin = install.origin(),
     )
     .replace("DATA", data);
     std::fs::write(install.etc().join("vouch.toml"), config).unwrap();
@@ -359,6 +382,7 @@ fn story(install: &mut Install, issuer: &DevIssuer, fresh_pg: Option<String>) {
     let mut missing = Install {
         root: tempfile::tempdir().unwrap(),
         env: install.env.clone(),
+        listen: install.listen.clone(),
     };
     std::fs::create_dir_all(missing.work()).unwrap();
     missing.env.remove("TOKEN_ENC_KEY");
@@ -411,7 +435,7 @@ fn story(install: &mut Install, issuer: &DevIssuer, fresh_pg: Option<String>) {
     assert!(read(&admin_token).starts_with("vouch_"));
 
     // docs/deployment.md, "4. Start".
-    let server = serve(install, "127.0.0.1:0");
+    let server = serve(install, &install.listen.clone());
     let url = server.url.clone();
     assert_eq!(server.log_key, init["log_key"].as_str().unwrap());
     let listen = url.trim_start_matches("http://").to_owned();
@@ -574,10 +598,11 @@ fn story(install: &mut Install, issuer: &DevIssuer, fresh_pg: Option<String>) {
     let mut foreign = Install {
         root: tempfile::tempdir().unwrap(),
         env: install.env.clone(),
+        listen: install.listen.clone(),
     };
     std::fs::create_dir_all(foreign.work()).unwrap();
     let other_key = foreign.p("other.key");
-    ok(&foreign.vouch(&["keygen", "log", ORIGIN, "--out", &other_key]));
+    ok(&foreign.vouch(&["keygen", "log", &install.origin(), "--out", &other_key]));
     foreign.env.insert("VOUCH_LOG_KEY".into(), read(&other_key));
     refused(
         &foreign.vouch(&["admin", "init", "--config", &config, "--data", &data]),
@@ -607,11 +632,12 @@ fn story(install: &mut Install, issuer: &DevIssuer, fresh_pg: Option<String>) {
     let b = ok(&install.vouch(&[
         "admin", "backup", "--config", &config, "--data", &data, "--out", &backup, "--json",
     ]));
-    assert!(b.to_string().contains(ORIGIN), "{b}");
+    assert!(b.to_string().contains(&install.origin()), "{b}");
     server.stop();
     let mut restored = Install {
         root: tempfile::tempdir().unwrap(),
         env: install.env.clone(),
+        listen: install.listen.clone(),
     };
     if let Some(fresh) = fresh_pg {
         restored.env.insert("VOUCH_PG_URL".into(), fresh);

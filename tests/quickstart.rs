@@ -64,3 +64,59 @@ fn quickstart_runs_every_step_and_reports_json() {
     refusal(step("sigstore")["other_identity"].clone(), "VERIFY_E024");
     assert_eq!(step("release")["verify"], passed);
 }
+
+/// Defect (issue 12): SIGTERM to `vouch quickstart --keep` ended quickstart and left its
+/// `vouch serve` child running. quickstart now passes the signal on and waits for it.
+#[test]
+fn sigterm_to_quickstart_keep_stops_its_server() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args(["quickstart", "--keep"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run vouch quickstart --keep");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (url, dir) = loop {
+        let line = match lines.next() {
+            Some(Ok(l)) => l,
+            _ => {
+                let _ = child.kill();
+                panic!("quickstart ended before keeping its server");
+            }
+        };
+        if let Some(rest) = line.strip_prefix("The server keeps running at ") {
+            let (url, rest) = rest.split_once(" with its data in ").unwrap();
+            let dir = rest.strip_suffix(". Ctrl-C stops it.").unwrap();
+            break (url.to_owned(), std::path::PathBuf::from(dir));
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let addr = url.strip_prefix("http://").unwrap().to_owned();
+    assert!(std::net::TcpStream::connect(&addr).is_ok(), "server is up");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "quickstart ignored SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The server went with it: nothing listens on its address any more.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(&addr).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the vouch serve child of quickstart is still running at {url}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

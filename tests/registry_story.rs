@@ -275,6 +275,41 @@ fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
     None
 }
 
+/// A lockfile whose first entry's identity was edited by hand: plain `--check` cannot
+/// see it, `--strict-sigstore` refuses it with LOCK_E004 naming the entry.
+fn lock_check_strict_sigstore_refuses_an_edited_identity(work: &Path, good: &str) {
+    let mut lock: toml::Table = good.parse().unwrap();
+    let pkg = lock["package"].as_array_mut().unwrap()[0]
+        .as_table_mut()
+        .unwrap();
+    let id = format!(
+        "{}@{}",
+        pkg["name"].as_str().unwrap(),
+        pkg["version"].as_str().unwrap()
+    );
+    let real = pkg["identity"].as_str().unwrap().to_owned();
+    let forged = real.replace("release", "evil");
+    assert_ne!(
+        forged, real,
+        "the identity names a release workflow: {real}"
+    );
+    pkg["identity"] = toml::Value::String(forged.clone());
+    std::fs::write(work.join("vouch.lock"), lock.to_string()).unwrap();
+    ok(&vouch(work, &["lock", "--check"]));
+    let out = vouch(work, &["lock", "--check", "--strict-sigstore"]);
+    refused(&out, 1, "LOCK_E004");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{id}: its cached bundle does not verify")),
+        "{err}"
+    );
+    assert!(
+        err.contains("VERIFY_E024") && err.contains(&forged),
+        "{err}"
+    );
+    std::fs::write(work.join("vouch.lock"), good).unwrap();
+}
+
 /// Every audit refusal, each on a copy of the good lockfile.
 fn tampering(work: &Path, server: &Server) {
     let good = std::fs::read_to_string(work.join("vouch.lock")).unwrap();
@@ -352,6 +387,11 @@ fn tampering(work: &Path, server: &Server) {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["mismatched"], 1, "{report}");
     std::fs::write(&blob, original).unwrap();
+
+    // Defect (issue 12): `lock --check --strict-sigstore` trusted the lockfile's own
+    // "verified" flags, so a hand-edited identity passed. It re-verifies the cached
+    // bundle against the entry's recorded identity now and names the entry.
+    lock_check_strict_sigstore_refuses_an_edited_identity(work, &good);
 
     // An entry without a verified bundle: --strict-sigstore fails, plain --check passes.
     let mut lock: toml::Table = good.parse().unwrap();

@@ -2,6 +2,7 @@
 //! GNU `sha256sum -c`, a flipped byte is caught by both tools, re-sealing is byte-for-byte
 //! idempotent, and bad records fail with their stable codes.
 
+mod pipe_support;
 mod release_support;
 
 use release_support::*;
@@ -385,4 +386,16 @@ fn seal_refuses_symlinks_and_empty_dirs() {
         "{}",
         stderr(&out)
     );
+}
+
+/// Defect (issue 12): a closed stdout (`vouch release seal ... | head -1`) ends the command
+/// quietly with exit 0, in human and `--json` output, never with a panic.
+#[test]
+fn release_piped_into_head_exits_quietly() {
+    let dir = scratch("closed-pipe");
+    write_files(&dir, FILES);
+    let d = dir.to_str().expect("utf-8 path");
+    pipe_support::assert_quiet_on_closed_stdout(Some(&dir), &["release", "seal", d]);
+    pipe_support::assert_quiet_on_closed_stdout(Some(&dir), &["release", "seal", d, "--json"]);
+    pipe_support::assert_quiet_on_closed_stdout(Some(&dir), &["verify", "checksums", d]);
 }

@@ -2,6 +2,8 @@
 //! JSON output, regex and CI-claim policy, and every bad-input class with its code and
 //! exit status (1 rejected, 2 bad input), one line on stderr, never a panic.
 
+mod pipe_support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -412,4 +414,105 @@ fn bench_verify_reports_throughput() {
         "--json",
     ]);
     assert_fails(&out, 1, "VERIFY_E024");
+}
+
+/// Defect (issue 12): `vouch verify ... | head -1` panicked ("failed printing to stdout:
+/// Broken pipe", exit 101) in two runs out of three. Human and `--json` output alike now
+/// end quietly with exit 0 when the reader has gone.
+#[test]
+fn verify_piped_into_head_exits_quietly() {
+    let bundle = happy_bundle();
+    let art = artifact();
+    let base = [
+        "verify",
+        s(&art),
+        "--bundle",
+        s(&bundle),
+        "--certificate-identity",
+        IDENTITY,
+        "--certificate-oidc-issuer",
+        ISSUER,
+    ];
+    pipe_support::assert_quiet_on_closed_stdout(None, &base);
+    let mut json = base.to_vec();
+    json.push("--json");
+    pipe_support::assert_quiet_on_closed_stdout(None, &json);
+}
+
+fn custom_root_case() -> PathBuf {
+    suite().join("intoto-with-custom-trust-root")
+}
+
+/// Defect (issue 12): a client trust config (what `vouch trust-config --out` writes)
+/// given as `--trusted-root` failed with "the trusted root lists no certificate
+/// authorities". Its `trustedRoot` is used now.
+#[test]
+fn trust_config_is_accepted_as_trusted_root() {
+    let case = custom_root_case();
+    let root: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(case.join("trusted_root.json")).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("trust_config.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+            "trustedRoot": root,
+            "signingConfig": {
+                "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+            },
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = verify_with(&case, &["--trusted-root", s(&config), "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A signing config is not a root: refused, and named.
+    let signing = dir.path().join("signing_config.json");
+    std::fs::write(
+        &signing,
+        r#"{"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json"}"#,
+    )
+    .unwrap();
+    let out = verify_with(&case, &["--trusted-root", s(&signing)]);
+    let err = assert_fails(&out, 2, "VERIFY_E007");
+    assert!(err.contains("found a signing config"), "{err}");
+}
+
+/// Defect (issue 12): a bundle from another instance checked against the embedded root
+/// said only that the log was unknown. It now says the log is not in the embedded root
+/// and suggests `--trusted-root`.
+#[test]
+fn foreign_bundle_without_trusted_root_suggests_it() {
+    let out = verify_with(&custom_root_case(), &[]);
+    let err = assert_fails(&out, 1, "VERIFY_E016");
+    assert!(
+        err.contains("not in the embedded Sigstore public-good root"),
+        "{err}"
+    );
+    assert!(err.contains("--trusted-root FILE"), "{err}");
+}
+
+/// `vouch verify` of the custom-root conformance case with `extra` flags.
+fn verify_with(case: &Path, extra: &[&str]) -> Output {
+    let artifact = case.join("artifact");
+    let bundle = case.join("bundle.sigstore.json");
+    let mut args = vec![
+        "verify",
+        s(&artifact),
+        "--bundle",
+        s(&bundle),
+        "--certificate-identity",
+        IDENTITY,
+        "--certificate-oidc-issuer",
+        ISSUER,
+    ];
+    args.extend(extra);
+    vouch(&args)
 }

@@ -10,7 +10,7 @@ use vouch_registry::ServeConfig;
 use vouch_store::meta::{MetaStore, PostgresMeta, SqliteMeta};
 
 use super::registry_api::{base_url, http, runtime, unreachable};
-use crate::output::{clean, print_json, CodedError, Exit};
+use crate::output::{clean, outln, print_json, CodedError, Exit};
 
 /// Administer a registry: init, users, tokens, owners, keys, settings, backfill, audit
 /// log. `init` and `keys reset` work offline on the config; the other commands talk to
@@ -156,7 +156,7 @@ enum KeysSub {
 #[derive(Debug, clap::Args)]
 struct ResetArgs {
     /// The server's data directory.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = super::absolute_dir)]
     data: PathBuf,
     /// The server's configuration file (without --dev).
     #[arg(long, value_name = "FILE")]
@@ -310,7 +310,7 @@ pub(super) async fn call(
     if o.json {
         print_json(&v)?;
     } else {
-        human(&v);
+        human(&v)?;
     }
     Ok(Exit::Ok)
 }
@@ -339,7 +339,7 @@ pub(super) async fn request(
     let resp = req
         .send()
         .await
-        .map_err(|e| unreachable("admin API", &url, e))?;
+        .map_err(|e| unreachable("admin API", &url, &e))?;
     if !resp.status().is_success() {
         return Err(admin_error(resp).await);
     }
@@ -402,25 +402,25 @@ async fn admin_error(resp: reqwest::Response) -> anyhow::Error {
     }
 }
 
-fn human(v: &Value) {
+fn human(v: &Value) -> std::io::Result<()> {
     if let Some(users) = v["users"].as_array() {
         for u in users {
             let state = match u["disabled_at"].as_str() {
                 Some(at) => format!("disabled {at}"),
                 None => "active".to_owned(),
             };
-            println!(
+            outln!(
                 "{} {} {} {state}",
                 u["id"],
                 u["name"].as_str().unwrap_or(""),
                 u["email"].as_str().unwrap_or("-")
-            );
+            )?;
         }
-        return;
+        return Ok(());
     }
     if let Some(tokens) = v["tokens"].as_array() {
         for t in tokens {
-            println!(
+            outln!(
                 "{} {} {} {} {} expires {} {}",
                 t["id"],
                 t["user"].as_str().unwrap_or(""),
@@ -429,30 +429,30 @@ fn human(v: &Value) {
                 t["packages"],
                 t["expires_at"].as_str().unwrap_or("never"),
                 t["label"].as_str().unwrap_or("")
-            );
+            )?;
         }
-        return;
+        return Ok(());
     }
     if let Some(owners) = v["owners"].as_array() {
         for u in owners {
-            println!("{}", u["name"].as_str().unwrap_or(""));
+            outln!("{}", u["name"].as_str().unwrap_or(""))?;
         }
-        return;
+        return Ok(());
     }
     if let Some(u) = v.get("user").filter(|u| u.is_object()) {
-        println!(
+        outln!(
             "user {} {}",
             u["name"].as_str().unwrap_or(""),
             match u["disabled_at"].as_str() {
                 Some(at) => format!("disabled {at}"),
                 None => "active".to_owned(),
             }
-        );
-        return;
+        )?;
+        return Ok(());
     }
     if let Some(t) = v.get("token").filter(|t| t.is_object()) {
-        println!("token {} {}", t["id"], t["state"].as_str().unwrap_or(""));
-        return;
+        outln!("token {} {}", t["id"], t["state"].as_str().unwrap_or(""))?;
+        return Ok(());
     }
     if let (Some(p), Some(u)) = (v["package"].as_str(), v["user"].as_str()) {
         let changed = if v["changed"].as_bool() == Some(true) {
@@ -460,36 +460,36 @@ fn human(v: &Value) {
         } else {
             "unchanged"
         };
-        println!("{p} owner {u}: {changed}");
-        return;
+        outln!("{p} owner {u}: {changed}")?;
+        return Ok(());
     }
     if let Some(events) = v["events"].as_array() {
         for e in events {
-            println!(
+            outln!(
                 "{} {} {} {} {}",
                 clean(&e["id"].to_string()),
                 clean(&e["at"].to_string()),
                 clean(e["action"].as_str().unwrap_or("")),
                 clean(e["actor"].as_str().unwrap_or("-")),
                 clean(&e["details"].to_string())
-            );
+            )?;
         }
         if let Some(c) = v["next_cursor"].as_i64() {
-            println!("more: --cursor {c}");
+            outln!("more: --cursor {c}")?;
         }
-        return;
+        return Ok(());
     }
     if let (Some(scope), Some(owners)) = (v["scope"].as_str(), v["owners"].as_array()) {
         let names: Vec<String> = owners
             .iter()
             .map(|o| clean(o.as_str().unwrap_or("")).into_owned())
             .collect();
-        println!("@{} owners: {}", clean(scope), names.join(", "));
-        return;
+        outln!("@{} owners: {}", clean(scope), names.join(", "))?;
+        return Ok(());
     }
     if let (Some(old), Some(new)) = (v["old_kid"].as_str(), v["new_kid"].as_str()) {
-        println!("rotated: {} -> {}", clean(old), clean(new));
-        return;
+        outln!("rotated: {} -> {}", clean(old), clean(new))?;
+        return Ok(());
     }
     if let Some(keys) = v["keys"].as_array() {
         for k in keys {
@@ -498,18 +498,19 @@ fn human(v: &Value) {
             } else {
                 "retired"
             };
-            println!(
+            outln!(
                 "{} {state} created {}",
                 clean(k["kid"].as_str().unwrap_or("")),
                 clean(&k["created_at"].to_string())
-            );
+            )?;
         }
         if let Some(b) = v["hash_budget_bytes"].as_u64() {
-            println!("hash budget: {b} bytes");
+            outln!("hash budget: {b} bytes")?;
         }
-        return;
+        return Ok(());
     }
-    println!("{}", clean(&v.to_string()));
+    outln!("{}", clean(&v.to_string()))?;
+    Ok(())
 }
 
 async fn reset(a: ResetArgs) -> anyhow::Result<Exit> {
@@ -595,10 +596,10 @@ async fn reset(a: ResetArgs) -> anyhow::Result<Exit> {
     if a.json {
         print_json(&json!({"old_kid": old, "new_kid": new}))?;
     } else {
-        println!(
+        outln!(
             "reset: new current key {new} (retired {}); old public keys stay in the key set",
             old.as_deref().unwrap_or("none")
-        );
+        )?;
     }
     Ok(Exit::Ok)
 }
@@ -740,26 +741,26 @@ async fn rotate_token_enc_key(a: RotateArgs) -> anyhow::Result<Exit> {
         v["opens_with"] = json!(opens_with);
         print_json(&v)?;
     } else if outcome.already_rotated {
-        println!(
+        outln!(
             "already rotated: generation {} opens with the new key; nothing changed",
             outcome.generation
-        );
-        println!("the instance now opens with {opens_with}");
+        )?;
+        outln!("the instance now opens with {opens_with}")?;
     } else {
-        println!(
+        outln!(
             "re-sealed {} objects (generation {} -> {}) and {} registry key(s) under the new key",
             outcome.objects.len(),
             outcome.from_generation,
             outcome.generation,
             outcome.registry_keys.len()
-        );
+        )?;
         if !outcome.left_sealed.is_empty() {
-            println!(
+            outln!(
                 "left as they were (retired, sealed under a key lost before): {}",
                 outcome.left_sealed.join(", ")
-            );
+            )?;
         }
-        println!("the instance now opens with {opens_with}; the old key no longer opens it");
+        outln!("the instance now opens with {opens_with}; the old key no longer opens it")?;
     }
     Ok(Exit::Ok)
 }

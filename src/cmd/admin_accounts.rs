@@ -1,5 +1,6 @@
 //! `vouch admin init` (create a production instance from its config) and `vouch admin users|tokens|owners` (accounts, through the server's admin API).
 
+use crate::output::outln;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -225,16 +226,16 @@ pub async fn tokens(sub: TokensSub) -> anyhow::Result<Exit> {
                 print_json(&shown)?;
             } else {
                 let t = &v["token"];
-                println!(
+                outln!(
                     "issued token {} ({} scope) to {}, expires {}",
                     t["id"],
                     t["scope"].as_str().unwrap_or(""),
                     t["user"].as_str().unwrap_or(""),
                     t["expires_at"].as_str().unwrap_or("never")
-                );
+                )?;
                 match &out {
-                    Some(p) => println!("token written to {} (mode 0600)", p.display()),
-                    None => println!("token (shown once): {secret}"),
+                    Some(p) => outln!("token written to {} (mode 0600)", p.display())?,
+                    None => outln!("token (shown once): {secret}")?,
                 }
             }
             Ok(Exit::Ok)
@@ -357,20 +358,21 @@ pub async fn init(a: InitArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Ok);
     }
     if report.already_initialised() {
-        println!(
+        outln!(
             "already initialised: log {} (key {}); nothing changed",
-            report.log_origin, report.log_vkey
-        );
+            report.log_origin,
+            report.log_vkey
+        )?;
         return Ok(Exit::Ok);
     }
-    println!("initialised: created {}", report.created.join(", "));
-    println!("log origin {}", report.log_origin);
-    println!("log key {}", report.log_vkey);
+    outln!("initialised: created {}", report.created.join(", "))?;
+    outln!("log origin {}", report.log_origin)?;
+    outln!("log key {}", report.log_vkey)?;
     if let Some(admin) = &report.admin {
-        println!("first administrator: {}", admin.name);
+        outln!("first administrator: {}", admin.name)?;
         match (&token_file, &shown_token) {
-            (Some(f), _) => println!("admin token written to {f} (mode 0600)"),
-            (None, Some(t)) => println!("admin token (shown once): {t}"),
+            (Some(f), _) => outln!("admin token written to {f} (mode 0600)")?,
+            (None, Some(t)) => outln!("admin token (shown once): {t}")?,
             _ => {}
         }
     }

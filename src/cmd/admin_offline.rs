@@ -1,5 +1,6 @@
 //! `vouch admin backup` and `vouch admin restore`: parse flags, resolve where the registry keeps its state (config or `--dev` data dir), call `vouch_registry::backup`, print.
 
+use crate::output::outln;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
@@ -139,9 +140,9 @@ fn report(m: &Manifest, verb: &str, dir: &Path, json_out: bool) -> anyhow::Resul
             "files": m.files.len(),
         }))?;
     } else {
-        println!("{verb} {} ({} files)", dir.display(), m.files.len());
+        outln!("{verb} {} ({} files)", dir.display(), m.files.len())?;
         for l in &m.logs {
-            println!("  log {} at size {} root {}", l.origin, l.size, l.root);
+            outln!("  log {} at size {} root {}", l.origin, l.size, l.root)?;
         }
     }
     Ok(())

@@ -250,11 +250,30 @@ fn refill(dir: &Path, lock: &Lockfile, prepared: &mut [Prepared]) -> anyhow::Res
     Ok(())
 }
 
-/// Audits every entry; results in lockfile order.
+/// Audits every entry; results in lockfile order. A bundle missing from the cache is
+/// downloaded from its registry.
 pub fn audit(lockfile: &Path, lock: &Lockfile) -> anyhow::Result<Vec<Status>> {
+    audit_with(lockfile, lock, true)
+}
+
+/// [`audit`] with no network: a bundle missing from the cache leaves its entry
+/// unverified (`vouch lock --check --strict-sigstore`, which must run offline in CI).
+pub fn audit_offline(lockfile: &Path, lock: &Lockfile) -> anyhow::Result<Vec<Status>> {
+    audit_with(lockfile, lock, false)
+}
+
+fn audit_with(lockfile: &Path, lock: &Lockfile, download: bool) -> anyhow::Result<Vec<Status>> {
     let dir = base_dir(lockfile);
     let mut prepared: Vec<Prepared> = lock.packages.iter().map(|p| prepare(&dir, p)).collect();
-    refill(&dir, lock, &mut prepared)?;
+    if download {
+        refill(&dir, lock, &mut prepared)?;
+    } else {
+        for p in prepared.iter_mut() {
+            if p.early.is_none() && p.bundle.is_none() {
+                p.early = Some(Status::Unverified("bundle not cached".into()));
+            }
+        }
+    }
     let mut statuses: Vec<Option<Status>> = prepared.iter_mut().map(|p| p.early.take()).collect();
     let mut by_server: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, p) in lock.packages.iter().enumerate() {

@@ -48,7 +48,7 @@ pub fn audit_error(msg: String) -> anyhow::Error {
 
 fn client_error(what: &str, url: &str, e: vouch_client::Error) -> anyhow::Error {
     match e {
-        vouch_client::Error::Http { .. } => unreachable(what, url, e),
+        vouch_client::Error::Http { .. } => unreachable(what, url, &e),
         other => audit_error(format!("{what}: {other}")),
     }
 }

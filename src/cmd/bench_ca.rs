@@ -17,7 +17,7 @@ use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{outln, print_json, CodedError, Exit};
 
 /// Issue certificates from a `vouch serve --dev` server as fast as it answers: tokens and
 /// CSRs are prepared first, then `--requests` signingCert calls run over `--concurrency`
@@ -287,13 +287,13 @@ async fn bench(args: Args) -> anyhow::Result<Exit> {
     if args.json {
         print_json(&value)?;
     } else {
-        println!(
+        outln!(
             "{per_s:.0} certificates/s over {elapsed:.2} s ({issued} issued of {}, {} transport errors), p50 {:.2} ms, p99 {:.2} ms",
             args.requests,
             total.errors,
             pct(0.5),
             pct(0.99)
-        );
+        )?;
     }
     let ok = total.errors == 0 && issued as usize == args.requests;
     Ok(if ok { Exit::Ok } else { Exit::Error })

@@ -9,7 +9,7 @@ use anyhow::Context;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{outln, print_json, CodedError, Exit};
 
 /// Send GET requests over keep-alive connections to one or more URLs on this machine
 /// for a fixed time and report requests per second and latency. Targets must be
@@ -123,14 +123,14 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     if args.json {
         print_json(&value)?;
     } else {
-        println!(
+        outln!(
             "{rps:.0} requests/s over {:.1} s ({} requests, {} errors), p50 {:.2} ms, p99 {:.2} ms",
             report.elapsed_s,
             report.requests,
             report.errors,
             pct(0.5),
             pct(0.99)
-        );
+        )?;
     }
     let ok = report.errors == 0 && report.status.keys().all(|s| *s == 200);
     Ok(if ok { Exit::Ok } else { Exit::Error })

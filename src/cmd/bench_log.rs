@@ -13,7 +13,7 @@ use vouch_log::{Log, LogConfig};
 use vouch_store::{LocalDir, SqliteLock};
 use vouch_tlog::{KeyType, RightEdge, Signer};
 
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{outln, print_json, CodedError, Exit};
 
 /// Append N entries through the real sequencer into DIR (tiles fsynced, checkpoint
 /// compare-and-swapped in SQLite, exactly as `vouch serve` does), from many concurrent
@@ -85,7 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     if args.json {
         print_json(&report)?;
     } else {
-        println!(
+        outln!(
             "{:.0} appends/s ({:.0}% of the floor, {:.0}/s); integration p50 {:.1} ms, p99 {:.1} ms; {:.0} bytes on disk per entry",
             report["appends_per_s"].as_f64().unwrap_or(0.0),
             report["ratio_to_floor"].as_f64().unwrap_or(0.0) * 100.0,
@@ -93,7 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             report["p50_integration_ms"].as_f64().unwrap_or(0.0),
             report["p99_integration_ms"].as_f64().unwrap_or(0.0),
             report["disk_bytes_per_entry"].as_f64().unwrap_or(0.0),
-        );
+        )?;
     }
     Ok(Exit::Ok)
 }

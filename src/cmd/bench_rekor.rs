@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use tokio::net::TcpStream;
 
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{outln, print_json, CodedError, Exit};
 
 /// Post N signed hashedrekord entries (one P-256 key, one certificate from a throwaway
 /// local CA, N distinct digests, all signed before the clock starts) to
@@ -127,7 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     if args.json {
         print_json(&value)?;
     } else {
-        println!(
+        outln!(
             "{eps:.0} entries/s: {ok} of {} logged in {:.2} s over {} connections \
              ({} checkpoints), p50 {:.1} ms, p99 {:.1} ms; {} proofs checked, {} errors",
             args.entries,
@@ -138,7 +138,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             pct(0.99),
             report.checked,
             report.errors + report.bad,
-        );
+        )?;
     }
     let clean = ok as usize == args.entries && report.errors == 0 && report.bad == 0;
     Ok(if clean { Exit::Ok } else { Exit::Error })

@@ -10,7 +10,7 @@ use serde_json::json;
 use vouch_verify::{Artifact, BundleInput, Input, Job, ParsedBundle, Verifier};
 
 use super::verify_bundle::{coded, PolicyArgs, TrustArgs};
-use crate::output::{print_json, Exit};
+use crate::output::{outln, print_json, Exit};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -107,10 +107,10 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             "bundle": args.bundle.display().to_string(),
         }))?;
     } else {
-        println!(
+        outln!(
             "{per_s:.1} verifies/s on {} threads ({verified} in {elapsed:.2} s)",
             threads.get()
-        );
+        )?;
     }
     Ok(Exit::Ok)
 }

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use clap::Subcommand;
 
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{error_chain, outln, print_json, CodedError, Exit};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -110,7 +110,10 @@ fn token(a: TokenArgs) -> anyhow::Result<Exit> {
         CodedError::new(
             "DEV_E002",
             Exit::Error,
-            format!("cannot reach {url}: {e} (is `vouch serve --dev` running there?)"),
+            format!(
+                "cannot reach {url}: {} (is `vouch serve --dev` running there?)",
+                error_chain(&e)
+            ),
         )
     })?;
     let status = resp.status();
@@ -170,7 +173,7 @@ fn token(a: TokenArgs) -> anyhow::Result<Exit> {
             "expires_at": claims["exp"],
         }))?;
     } else {
-        println!("{token}");
+        outln!("{token}")?;
     }
     Ok(Exit::Ok)
 }

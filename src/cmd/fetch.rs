@@ -164,7 +164,7 @@ async fn download_blob(
         .get(url)
         .send()
         .await
-        .map_err(|e| unreachable("downloading the archive", url, e))?;
+        .map_err(|e| unreachable("downloading the archive", url, &e))?;
     if !resp.status().is_success() {
         return Err(api_error("downloading the archive", resp).await);
     }
@@ -175,7 +175,7 @@ async fn download_blob(
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| unreachable("downloading the archive", url, e))?
+        .map_err(|e| unreachable("downloading the archive", url, &e))?
     {
         n += chunk.len() as u64;
         if n > expected_size {

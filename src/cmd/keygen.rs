@@ -1,5 +1,6 @@
 //! `vouch keygen`: makes the secrets a production server needs (log key, witness key, TOKEN_ENC_KEY, internal token), each written once to a new 0600 file.
 
+use crate::output::outln;
 use std::path::PathBuf;
 
 use clap::Subcommand;
@@ -82,7 +83,7 @@ fn note_key(k: NoteKey, kind: NoteKeyKind) -> anyhow::Result<Exit> {
             "verifier_key": vkey.to_string(),
         }))?;
     } else {
-        println!("{vkey}");
+        outln!("{vkey}")?;
         eprintln!("private key written to {} (mode 0600)", k.out.display());
     }
     Ok(Exit::Ok)

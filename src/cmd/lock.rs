@@ -5,17 +5,19 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::audit_signatures::bundle_rel;
+use super::audit_signatures::{audit_offline, bundle_rel, Status};
 use crate::lockfile::{base_dir, Lockfile, DEFAULT_LOCKFILE};
 use crate::output::{clean, print_json, CodedError, Exit};
 
 /// Check the lockfile: well-formed, its [provenance] block agrees with its entries, every
 /// entry names a registry whose log key is pinned, and (with --strict-sigstore) every
-/// entry was locked with a verified Sigstore bundle that is still cached.
+/// entry's cached Sigstore bundle verifies, offline, against the entry's recorded digest
+/// and signer identity (the lockfile's own "verified" flags are not trusted).
 ///
-/// This reads files only; `vouch audit signatures` re-verifies the bundles and
-/// `vouch audit transparency` re-proves the log entries. Exit 1 (LOCK_E002) when an entry
-/// is unverified under --strict-sigstore or the provenance block disagrees (LOCK_E003).
+/// This reads files only (no network); `vouch audit transparency` re-proves the log
+/// entries. Exit 1 when an entry is unverified or its bundle is missing under
+/// --strict-sigstore (LOCK_E002), or its bundle does not verify against what the entry
+/// records (LOCK_E004); exit 2 when the provenance block disagrees (LOCK_E003).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Check the lockfile (the only mode today; required so that a bare `vouch lock`
@@ -63,26 +65,49 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
     }
     if args.strict_sigstore {
-        for p in &lock.packages {
+        // Re-verify: a hand-edited identity (or digest) must not pass on the strength
+        // of the lockfile's own `sigstore_verified = true`. The same path as
+        // `vouch audit signatures`, without its network refill.
+        let statuses = audit_offline(&args.lockfile, &lock)?;
+        for (p, status) in lock.packages.iter().zip(&statuses) {
             let cached = p
                 .bundle
                 .as_deref()
                 .is_some_and(|b| b == bundle_rel(&p.blake3) && dir.join(b).is_file());
-            if !p.sigstore_verified {
-                problems.push((
+            let problem = if !p.sigstore_verified {
+                (
                     "LOCK_E002",
                     format!("{} has no verified Sigstore bundle", p.id()),
-                ));
+                )
             } else if !cached {
-                problems.push((
+                (
                     "LOCK_E002",
                     format!(
                         "{}: its bundle is not cached at {}",
                         p.id(),
                         bundle_rel(&p.blake3)
                     ),
-                ));
-            }
+                )
+            } else {
+                match status {
+                    Status::Verified => continue,
+                    Status::Unverified(why) => (
+                        "LOCK_E002",
+                        format!("{}: its bundle cannot be verified: {why}", p.id()),
+                    ),
+                    Status::Mismatched { code, detail } => (
+                        "LOCK_E004",
+                        format!(
+                            "{}: its cached bundle does not verify against the entry's \
+                             recorded digest and identity ({}, issuer {}): {code}: {detail}",
+                            p.id(),
+                            p.identity,
+                            p.issuer
+                        ),
+                    ),
+                }
+            };
+            problems.push(problem);
         }
     }
     if args.json {

@@ -112,6 +112,14 @@ impl Cli {
     }
 }
 
+/// clap value parser for a data directory: makes it absolute against the working
+/// directory once, at parse time. Everything below joins file names onto it, and a
+/// relative directory joined twice (`srv/srv/meta.db`, issue 12) split one registry in two.
+pub(crate) fn absolute_dir(s: &str) -> Result<std::path::PathBuf, String> {
+    std::path::absolute(s)
+        .map_err(|e| format!("cannot resolve {s:?} against the working directory: {e}"))
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Quickstart(args) => quickstart::run(args),

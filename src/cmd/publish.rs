@@ -220,7 +220,7 @@ pub async fn sign_and_upload(
         .body(body)
         .send()
         .await
-        .map_err(|e| unreachable("uploading", &url, e))?;
+        .map_err(|e| unreachable("uploading", &url, &e))?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -133,7 +133,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             .json(&body)
             .send()
             .await
-            .map_err(|e| unreachable("registering the publisher", &url, e))?;
+            .map_err(|e| unreachable("registering the publisher", &url, &e))?;
         if !resp.status().is_success() {
             return Err(api_error("registering the publisher", resp).await);
         }

@@ -88,6 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         steps: Vec::new(),
     };
     let mut server = demo.start_server()?;
+    forward_stop_signals(server.child.id())?;
     let result = demo.story(&server);
     let ok = result.is_ok();
     if args.keep && ok {
@@ -102,6 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         let _ = server.child.kill();
         let _ = server.child.wait();
     }
+    SERVER_REAPED.store(true, std::sync::atomic::Ordering::Release);
     result?;
     if args.json {
         // `ok` is what the story observed: every step held (an error returned above).
@@ -110,6 +112,55 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         demo.say("\nAll checks held.");
     }
     Ok(Exit::Ok)
+}
+
+/// Set once the main thread has waited for the server child.
+static SERVER_REAPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Stops the server child when quickstart itself is told to stop.
+///
+/// SIGINT from a terminal reaches the whole foreground process group, but SIGTERM (a
+/// supervisor, `kill`, a CI timeout) reaches quickstart alone: left to its default
+/// action it would end quickstart and orphan `vouch serve` (issue 12). A thread waits
+/// for either signal and passes SIGTERM on to the child, which drains and exits; the
+/// main thread, waiting on the child, then finishes normally (temporary directory
+/// removed unless --keep). A child that has not exited after 10 seconds is killed.
+fn forward_stop_signals(child: u32) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .context("starting the signal watcher")?;
+    // Registered here, before returning, so no signal can slip in unobserved.
+    let (mut term, mut int) = rt
+        .block_on(async {
+            Ok::<_, std::io::Error>((
+                signal(SignalKind::terminate())?,
+                signal(SignalKind::interrupt())?,
+            ))
+        })
+        .context("installing the SIGTERM/SIGINT handlers")?;
+    let pid = rustix::process::Pid::from_raw(child as i32)
+        .context("the server child has no valid process id")?;
+    std::thread::Builder::new()
+        .name("quickstart-signals".into())
+        .spawn(move || {
+            rt.block_on(async {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            });
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            std::thread::sleep(std::time::Duration::from_secs(10));
+            // Still running after the grace period: force it, unless the main thread
+            // has reaped it (its pid could then belong to another process).
+            if !SERVER_REAPED.load(std::sync::atomic::Ordering::Acquire) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        })
+        .context("starting the signal watcher")?;
+    Ok(())
 }
 
 struct Server {

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use serde_json::Value;
 use vouch_tlog::{KeyType, Verifier as NoteVerifier};
 
-use crate::output::{CodedError, Exit};
+use crate::output::{error_chain, CodedError, Exit};
 
 /// Codes the registry may answer with that the CLI passes through unchanged.
 const SERVER_CODES: &[&str] = &[
@@ -72,12 +72,13 @@ const SERVER_CODES: &[&str] = &[
 /// server error is operational (exit 2).
 const VERIFY_CODES: &[&str] = &["PUB_E001", "PUB_E005", "PUB_E006", "PUB_E014"];
 
-/// The error for a network failure talking to the registry (`REG_E001`, exit 2).
-pub fn unreachable(what: &str, url: &str, e: impl std::fmt::Display) -> anyhow::Error {
+/// The error for a network failure talking to the registry (`REG_E001`, exit 2), with
+/// the whole cause chain (e.g. "connection refused") on the line.
+pub fn unreachable(what: &str, url: &str, e: &(dyn std::error::Error + 'static)) -> anyhow::Error {
     CodedError::new(
         "REG_E001",
         Exit::Error,
-        format!("{what}: cannot reach {url}: {e}"),
+        format!("{what}: cannot reach {url}: {}", error_chain(e)),
     )
     .into()
 }
@@ -161,7 +162,11 @@ pub async fn read_capped(
         return Err(over_cap(what, &url, max));
     }
     let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| unreachable(what, &url, e))? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| unreachable(what, &url, &e))?
+    {
         if (out.len() + chunk.len()) as u64 > max {
             return Err(over_cap(what, &url, max));
         }
@@ -179,7 +184,7 @@ pub async fn read_json_capped(
     let url = resp.url().to_string();
     let body = read_capped(resp, max, what).await?;
     serde_json::from_slice(&body)
-        .map_err(|e| unreachable(what, &url, format!("the answer is not JSON: {e}")))
+        .map_err(|e| unreachable(&format!("{what} (the answer is not JSON)"), &url, &e))
 }
 
 /// The blocking client's [`read_capped`] (`trust-config`, `dev token`).
@@ -196,7 +201,7 @@ pub fn read_capped_blocking(
     let mut out = Vec::new();
     resp.take(max + 1)
         .read_to_end(&mut out)
-        .map_err(|e| unreachable(what, &url, e))?;
+        .map_err(|e| unreachable(what, &url, &e))?;
     if out.len() as u64 > max {
         return Err(over_cap(what, &url, max));
     }
@@ -257,7 +262,7 @@ pub async fn get_json(
         .get(url)
         .send()
         .await
-        .map_err(|e| unreachable(what, url, e))?;
+        .map_err(|e| unreachable(what, url, &e))?;
     if !resp.status().is_success() {
         return Err(api_error(what, resp).await);
     }
@@ -275,7 +280,7 @@ pub async fn get_bytes(
         .get(url)
         .send()
         .await
-        .map_err(|e| unreachable(what, url, e))?;
+        .map_err(|e| unreachable(what, url, &e))?;
     if !resp.status().is_success() {
         return Err(api_error(what, resp).await);
     }

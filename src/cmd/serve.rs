@@ -33,7 +33,7 @@ pub struct Args {
     listen: String,
     /// Data directory (--dev keeps everything here; relative paths in --config are
     /// resolved against it).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = super::absolute_dir)]
     data: PathBuf,
     /// Configuration file (TOML); required without --dev.
     #[arg(long, value_name = "FILE")]
@@ -100,6 +100,21 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     rt.block_on(serve(args))
 }
 
+/// The base URL clients use: the configured one, else the bound address.
+fn public_url_of(cfg: &ServeConfig, scheme: &str, addr: std::net::SocketAddr) -> String {
+    cfg.registry
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("{scheme}://{addr}"))
+}
+
+/// The name of a `--dev` data directory's existing log key (its log's origin).
+fn existing_log_name(data: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(data.join("log.key")).ok()?;
+    let signer = vouch_tlog::Signer::parse(text.trim()).ok()?;
+    Some(signer.verifier().name().to_owned())
+}
+
 fn resolve(data: &Path, p: &mut PathBuf) {
     if p.is_relative() {
         *p = data.join(&*p);
@@ -107,6 +122,25 @@ fn resolve(data: &Path, p: &mut PathBuf) {
 }
 
 async fn serve(args: Args) -> anyhow::Result<Exit> {
+    // Bind first: the public URL (trust config, OIDC issuer) defaults to the bound address.
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|source| {
+            coded(ServeError::Listen {
+                addr: args.listen.clone(),
+                source,
+            })
+        })?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(vouch_registry::tls::server_config(cert, key).map_err(|e| {
+                anyhow::Error::from(CodedError::new(e.code(), Exit::Error, e.to_string()))
+            })?)
+        }
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let (cfg, secrets) = if args.dev {
         std::fs::create_dir_all(&args.data).map_err(|source| {
             coded(ServeError::DevSetup {
@@ -114,10 +148,23 @@ async fn serve(args: Args) -> anyhow::Result<Exit> {
                 source,
             })
         })?;
-        let cfg = match &args.config {
+        let mut cfg = match &args.config {
             Some(p) => ServeConfig::load(p).map_err(coded)?,
             None => ServeConfig::dev(&args.data),
         };
+        let public_url = public_url_of(&cfg, scheme, addr);
+        // The origin is derived from the public URL (what Sigstore clients match the
+        // checkpoint signer against), except that a data directory whose log key
+        // exists keeps that key's name: its log lives under it, whatever port this
+        // run got.
+        match (&args.config, existing_log_name(&args.data)) {
+            (None, Some(name)) => cfg.log.origin = name,
+            (None, None) => {
+                cfg.log.origin =
+                    vouch_registry::config::origin_for_public_url(&public_url).map_err(coded)?
+            }
+            (Some(_), _) => cfg.settle_origin(&public_url).map_err(coded)?,
+        }
         let secrets = Secrets::dev(&args.data, &cfg).map_err(coded)?;
         (cfg, secrets)
     } else {
@@ -129,7 +176,9 @@ async fn serve(args: Args) -> anyhow::Result<Exit> {
             )
             .into());
         };
-        let cfg = ServeConfig::load(path).map_err(coded)?;
+        let mut cfg = ServeConfig::load(path).map_err(coded)?;
+        cfg.settle_origin(&public_url_of(&cfg, scheme, addr))
+            .map_err(coded)?;
         let secrets = Secrets::from_env(&cfg).map_err(coded)?;
         (cfg, secrets)
     };
@@ -154,30 +203,7 @@ async fn serve(args: Args) -> anyhow::Result<Exit> {
     if let vouch_registry::config::DatabaseConfig::Sqlite { path } = &mut cfg.database {
         resolve(&args.data, path);
     }
-    // Bind first: the public URL (trust config, OIDC issuer) defaults to the bound address.
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .map_err(|source| {
-            coded(ServeError::Listen {
-                addr: args.listen.clone(),
-                source,
-            })
-        })?;
-    let addr = listener.local_addr().context("reading the bound address")?;
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            Some(vouch_registry::tls::server_config(cert, key).map_err(|e| {
-                anyhow::Error::from(CodedError::new(e.code(), Exit::Error, e.to_string()))
-            })?)
-        }
-        _ => None,
-    };
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let public_url = cfg
-        .registry
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("{scheme}://{addr}"));
+    let public_url = public_url_of(&cfg, scheme, addr);
     let runtime = vouch_registry::Runtime {
         dev: args.dev,
         migrate: args.migrate,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::output::{CodedError, Exit};
+use crate::output::{error_chain, CodedError, Exit};
 
 /// The media type the document must declare.
 const MEDIA_TYPE: &str = "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json";
@@ -34,10 +34,12 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let base = args.server.trim_end_matches('/');
     let url = format!("{base}/api/v1/trust-config");
     let client = super::dev::http_client(args.tls_ca.as_ref(), "TRUSTCFG_E001")?;
-    let resp = client
-        .get(&url)
-        .send()
-        .map_err(|e| err("TRUSTCFG_E001", format!("cannot fetch {url}: {e}")))?;
+    let resp = client.get(&url).send().map_err(|e| {
+        err(
+            "TRUSTCFG_E001",
+            format!("cannot fetch {url}: {}", error_chain(&e)),
+        )
+    })?;
     let status = resp.status();
     let body = super::registry_api::read_capped_blocking(
         resp,

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 use vouch_verify::{
-    Artifact, CiClaim, Content, ErrorClass, IdentityPolicy, Input, ManagedKey, Matcher,
+    Artifact, Authority, CiClaim, Content, ErrorClass, IdentityPolicy, Input, ManagedKey, Matcher,
     ParsedBundle, Policy, PolicyField, Signer, TrustRoot, Verified, Verifier, VerifyError,
 };
 
-use crate::output::{clean, print_json, CodedError, Exit};
+use crate::output::{clean, outln, print_json, CodedError, Exit};
 
 /// Exit status: 0 verified; 1 the bundle did not verify (signature, certificate, log proof,
 /// identity or claim mismatch); 2 the inputs could not be read or understood.
@@ -125,6 +125,32 @@ impl TrustArgs {
             (None, false) => TrustRoot::public_good(),
         }
     }
+
+    /// What to tell the user when the bundle's log is not in an embedded root: the
+    /// bundle most likely comes from another instance (a vouch server), whose root has
+    /// to be given explicitly.
+    pub fn hint(&self, err: &VerifyError) -> Option<String> {
+        if self.trusted_root.is_some() {
+            return None;
+        }
+        let VerifyError::MissingAuthority {
+            authority: Authority::TransparencyLog,
+            ..
+        } = err
+        else {
+            return None;
+        };
+        let which = if self.staging {
+            "staging"
+        } else {
+            "public-good"
+        };
+        Some(format!(
+            "the bundle's log is not in the embedded Sigstore {which} root; a bundle from \
+             another instance (such as a vouch server) needs that instance's root: pass \
+             --trusted-root FILE (`vouch trust-config --server URL --out FILE` writes one)"
+        ))
+    }
 }
 
 impl PolicyArgs {
@@ -237,12 +263,15 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 obj.insert("trust_root".into(), json!(root.source().to_string()));
                 print_json(&Value::Object(obj))?;
             } else {
-                print_human(artifact, &verified, &root);
+                print_human(artifact, &verified, &root)?;
             }
             Ok(Exit::Ok)
         }
         Err(err) => {
-            let coded = coded(&err);
+            let mut coded = coded(&err);
+            if let Some(hint) = args.trust.hint(&err) {
+                coded.message = format!("{}; {hint}", coded.message);
+            }
             if args.json {
                 print_json(&json!({
                     "verified": false,
@@ -311,26 +340,26 @@ fn report_json(v: &Verified) -> Map<String, Value> {
     obj
 }
 
-fn print_human(artifact: &str, v: &Verified, root: &TrustRoot) {
+fn print_human(artifact: &str, v: &Verified, root: &TrustRoot) -> std::io::Result<()> {
     // Identities, claims, predicate types and subject names come from the bundle.
-    println!("verified: {}", clean(artifact));
+    outln!("verified: {}", clean(artifact))?;
     match &v.signer {
         Signer::Certificate {
             identity,
             issuer,
             claims,
         } => {
-            println!("  signer:     {}", clean(identity));
-            println!("  issuer:     {}", clean(issuer));
+            outln!("  signer:     {}", clean(identity))?;
+            outln!("  issuer:     {}", clean(issuer))?;
             for (claim, value) in claims {
-                println!(
+                outln!(
                     "  {:<11} {}",
                     format!("{}:", short_claim(*claim)),
                     clean(value)
-                );
+                )?;
             }
         }
-        _ => println!("  signer:     managed key (--key)"),
+        _ => outln!("  signer:     managed key (--key)")?,
     }
     match &v.content {
         Content::Dsse {
@@ -338,33 +367,36 @@ fn print_human(artifact: &str, v: &Verified, root: &TrustRoot) {
             subjects,
             ..
         } => {
-            println!(
+            outln!(
                 "  content:    DSSE in-toto statement, predicate {}",
                 clean(predicate_type)
-            );
+            )?;
             for s in subjects {
                 let digests: Vec<String> =
                     s.digests.iter().map(|(a, h)| format!("{a}:{h}")).collect();
-                println!(
+                outln!(
                     "  subject:    {} {}",
                     clean(&s.name),
                     clean(&digests.join(" "))
-                );
+                )?;
             }
         }
-        _ => println!("  content:    message signature"),
+        _ => outln!("  content:    message signature")?,
     }
     for e in &v.log_entries {
-        println!(
+        outln!(
             "  log entry:  index {} ({} {})",
-            e.log_index, e.kind, e.version
-        );
+            e.log_index,
+            e.kind,
+            e.version
+        )?;
     }
     for t in &v.signing_times {
-        println!("  signed at:  {t}");
+        outln!("  signed at:  {t}")?;
     }
-    println!("  bundle:     v{}", v.bundle_version.as_str());
-    println!("  trust root: {}", root.source());
+    outln!("  bundle:     v{}", v.bundle_version.as_str())?;
+    outln!("  trust root: {}", root.source())?;
+    Ok(())
 }
 
 fn short_claim(claim: CiClaim) -> &'static str {

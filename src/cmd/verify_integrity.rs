@@ -13,7 +13,7 @@ use vouch_integrity::{
 use vouch_tlog::{Hash, Verifier};
 
 use super::registry_api::{base_url, caps, get_json, http, log_verifier, runtime, trusted_root};
-use crate::output::{clean, print_json, CodedError, Exit};
+use crate::output::{clean, outln, print_json, CodedError, Exit};
 
 /// Verify a registry integrity record: its JWS against the registry's published key set
 /// (`/.well-known/registry-key.json`), its inclusion in the transparency log against a
@@ -96,7 +96,7 @@ async fn verify(args: Args) -> anyhow::Result<Exit> {
         .send()
         .await
         .and_then(|r| r.error_for_status())
-        .map_err(|e| super::registry_api::unreachable("fetching the key set", &jwks_url, e))?;
+        .map_err(|e| super::registry_api::unreachable("fetching the key set", &jwks_url, &e))?;
     let jwks =
         super::registry_api::read_capped(jwks, caps::API_ANSWER, "fetching the key set").await?;
     let keys = KeySet::from_jwks(&jwks).map_err(integrity)?;
@@ -192,14 +192,14 @@ async fn verify(args: Args) -> anyhow::Result<Exit> {
             "record_assets": record.assets.iter().map(|a| a.name.clone()).collect::<Vec<_>>(),
         }))?;
     } else {
-        println!(
+        outln!(
             "verified: integrity record {} signed by {}, logged at index {index} (checkpoint size {})",
             clean(&record.version.to_string()),
             clean(&kid.to_string()),
             opened.checkpoint.size
-        );
+        )?;
         if let Some(v) = asset_report["verified"].as_array() {
-            println!("verified: {} asset(s) match the record", v.len());
+            outln!("verified: {} asset(s) match the record", v.len())?;
         }
     }
     Ok(Exit::Ok)

@@ -22,7 +22,16 @@ impl Drop for Server {
 /// Starts `vouch serve --dev --listen 127.0.0.1:0 --data DATA EXTRA...` and returns once
 /// it has printed its log key (the last line of its start-up banner).
 pub fn start(data: &Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
+    start_in(None, data, extra)
+}
+
+/// [`start`] with the server's working directory set to `cwd` (for a relative `data`).
+pub fn start_in(cwd: Option<&Path>, data: &Path, extra: &[&str]) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch"));
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    let mut child = cmd
         .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .args(extra)

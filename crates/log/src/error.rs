@@ -31,8 +31,8 @@ pub enum LogError {
     LostLock { ours: u64, found_size: u64 },
     /// There is no checkpoint for this origin and this process may not create one.
     #[error(
-        "log {origin:?} has no checkpoint in the lock database: create it with \
-         `vouch admin init --config FILE` (`vouch serve --dev` creates its own)"
+        "log {origin:?} has no checkpoint in the lock database: initialise the deployment \
+         with `vouch admin init --config FILE` (it creates the log and its first checkpoint)"
     )]
     NotInitialized { origin: String },
     /// Stored state contradicts itself (e.g. the tiles do not hash to the checkpoint's root).

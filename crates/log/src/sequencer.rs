@@ -225,6 +225,22 @@ impl Log {
         self.shared.published.borrow().clone()
     }
 
+    /// The latest published checkpoint, to serve as the log's current one: refused
+    /// ([`LogError::Closed`]) once the sequencer has stopped, because a stopped sequencer
+    /// (it lost the compare-and-swap to another process, or no longer knows the committed
+    /// state) may hold a checkpoint older than the committed one.
+    pub fn current(&self) -> Result<Arc<Published>, LogError> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(LogError::Closed);
+        }
+        Ok(self.latest())
+    }
+
+    /// Whether the sequencer is running (not stopped by an error or a shutdown).
+    pub fn is_sequencing(&self) -> bool {
+        !self.shared.closed.load(Ordering::Acquire)
+    }
+
     /// Follows published checkpoints.
     pub fn subscribe(&self) -> watch::Receiver<Arc<Published>> {
         self.shared.published.subscribe()

@@ -222,10 +222,43 @@ async fn a_second_sequencer_loses_the_swap_and_stops() {
         b.add(Bytes::from_static(b"again")).await,
         Err(LogError::Closed)
     ));
+    // The zombie's in-memory checkpoint (size 0) is older than the committed one (10):
+    // it is never offered as current again.
+    assert!(matches!(b.current(), Err(LogError::Closed)));
+    assert!(!b.is_sequencing());
+    assert_eq!(a.current().unwrap().size, 10);
     // The zombie's tiles lie beyond the committed tree; the log is intact, and `a` goes on.
     let mut acked = acked;
     acked.extend(add_all(&a, batch("a2", 300)).await);
     check(&*objects, &*lock, &acked, &[]).await;
+}
+
+/// Defect (issue 12): a second `vouch serve` on the same lock database lost the swap
+/// once, then answered 503 forever while serving its stale checkpoint as current. A
+/// process now claims the lock database before sequencing, and the second is refused
+/// naming the first; a log that lost its lock anyway serves no checkpoint as current.
+#[tokio::test]
+async fn second_sequencer_on_same_lock_is_refused_and_never_serves_stale() {
+    let objects: Arc<dyn Objects> = Arc::new(RemoteObjects::memory());
+    let lock: Arc<dyn CheckpointLock> = Arc::new(MemoryLock::new());
+    let claim = lock.claim_sequencer("node A").await.unwrap();
+    match lock.claim_sequencer("node B").await {
+        Err(vouch_store::StoreError::SequencerHeld { holder }) => assert_eq!(holder, "node A"),
+        other => panic!("expected SequencerHeld, got {other:?}"),
+    }
+    // A writer that bypasses the claim (an older binary, a hand edit) still cannot make
+    // the stopped log serve its old checkpoint.
+    let a = Arc::new(open(Arc::clone(&objects), Arc::clone(&lock)).await.unwrap());
+    let b = open(Arc::clone(&objects), Arc::clone(&lock)).await.unwrap();
+    add_all(&a, batch("a", 3)).await;
+    assert_eq!(
+        b.current().unwrap().size,
+        0,
+        "b has not tried to commit yet"
+    );
+    assert!(b.add(Bytes::from_static(b"late")).await.is_err());
+    assert!(matches!(b.current(), Err(LogError::Closed)));
+    drop(claim);
 }
 
 /// Fails the k-th storage write (object or lock) of a run at each fault point, for

@@ -24,6 +24,9 @@ const TILE_CACHE_BYTES: usize = 64 << 20;
 /// What every handler shares.
 #[derive(Debug)]
 pub struct AppState {
+    /// This process's sequencer claim on the lock database, held while the state lives:
+    /// a second server on the same lock database is refused at start (SERVE_E111).
+    pub sequencer: vouch_store::SequencerClaim,
     pub log: Arc<Log>,
     pub cache: TileCache,
     pub witness: Option<WitnessService>,
@@ -178,6 +181,18 @@ fn expect_key_type(var: &str, key: &Signer, expected: KeyType) -> Result<(), Ser
         expected: name(expected),
         found: name(found),
     })
+}
+
+/// How this process describes itself in the sequencer claim, for the one it refuses.
+fn sequencer_holder(public_url: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "this host".into());
+    let since = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ");
+    format!(
+        "vouch serve pid {} on {host} at {public_url} since {since}",
+        std::process::id()
+    )
 }
 
 /// Parses TOKEN_ENC_KEY (64 hex characters), naming where it came from on failure.
@@ -335,7 +350,31 @@ pub async fn open(
     } else {
         meta.check_schema().await?;
     }
+    // Production: the origin must be the one the public URL implies (the binary settles
+    // it; library callers are held to it here). `--dev` keeps the origin of an existing
+    // data directory's log key, so a restart on another port still finds its log.
+    if !rt.dev {
+        let derived = crate::config::origin_for_public_url(&rt.public_url)?;
+        if cfg.log.origin != derived {
+            return Err(ServeError::OriginMismatch {
+                configured: cfg.log.origin.clone(),
+                public_url: rt.public_url.clone(),
+                derived,
+            });
+        }
+    }
     let blobs = BlobStore::new(Arc::clone(&objects), cfg.registry.max_blob_bytes);
+    // Before any log is opened: a second sequencer would lose its first swap and then
+    // serve a stale checkpoint. Refused here, naming the holder.
+    let sequencer = lock
+        .claim_sequencer(&sequencer_holder(&rt.public_url))
+        .await
+        .map_err(|e| match e {
+            vouch_store::StoreError::SequencerHeld { holder } => {
+                ServeError::NotSequencer { holder }
+            }
+            other => other.into(),
+        })?;
     let log = Log::open(
         cfg.log_config(),
         objects,
@@ -400,6 +439,7 @@ pub async fn open(
     log.observe(metrics.batch_observer("main"));
     sigstore.ct_log.observe(metrics.batch_observer("ct"));
     let state = Arc::new(AppState {
+        sequencer,
         log: Arc::new(log),
         cache: TileCache::new(TILE_CACHE_BYTES),
         witness,

@@ -104,6 +104,9 @@ impl Default for DatabaseConfig {
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct LogSection {
+    /// The checkpoint origin line. Optional: it is derived from the public URL
+    /// ([`origin_for_public_url`]); a value that disagrees with it is refused.
+    #[serde(default)]
     pub origin: String,
     #[serde(default = "default_prefix")]
     pub prefix: String,
@@ -239,7 +242,13 @@ impl ServeConfig {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
+        let mut cfg = cfg;
         cfg.validate(path)?;
+        // With a public URL the origin is settled here, so every command reading the
+        // config (`serve`, `admin init`, backup) sees the same one.
+        if let Some(url) = cfg.registry.public_url.clone() {
+            cfg.settle_origin(&url)?;
+        }
         Ok(cfg)
     }
 
@@ -292,8 +301,26 @@ impl ServeConfig {
                 "log.prefix must be empty or start, and not end, with '/'",
             ));
         }
-        if self.log.origin.is_empty() || self.log.origin.contains('\n') {
-            return Err(bad("log.origin must be one non-empty line"));
+        if self.log.origin.contains('\n') {
+            return Err(bad("log.origin must be one line"));
+        }
+        Ok(())
+    }
+
+    /// Settles `[log] origin` against the public URL: derived from it when the config
+    /// leaves it out, refused ([`ServeError::OriginMismatch`]) when it disagrees.
+    pub fn settle_origin(&mut self, public_url: &str) -> Result<(), ServeError> {
+        let derived = origin_for_public_url(public_url)?;
+        if self.log.origin.is_empty() {
+            self.log.origin = derived;
+            return Ok(());
+        }
+        if self.log.origin != derived {
+            return Err(ServeError::OriginMismatch {
+                configured: self.log.origin.clone(),
+                public_url: public_url.to_owned(),
+                derived,
+            });
         }
         Ok(())
     }
@@ -316,6 +343,31 @@ impl ServeConfig {
     }
 }
 
+/// The log origin a public URL implies: `host[:port][/path]` (an explicit non-default
+/// port and a path are kept, the scheme and a trailing `/` are not), the way Rekor v2
+/// names its logs: origin `log2025-alpha3.rekor.sigstage.dev` is served at
+/// `https://log2025-alpha3.rekor.sigstage.dev`. Sigstore clients rely on it: sigstore-js
+/// accepts a checkpoint signature only from a log whose trusted-root `baseUrl` (the
+/// public URL) contains the signer's name (the origin).
+pub fn origin_for_public_url(public_url: &str) -> Result<String, ServeError> {
+    let bad = |reason: String| ServeError::ConfigInvalid {
+        path: "registry.public_url".into(),
+        reason,
+    };
+    let url = url::Url::parse(public_url)
+        .map_err(|e| bad(format!("{public_url:?} is not a URL: {e}")))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| bad(format!("{public_url:?} has no host")))?;
+    let mut origin = host.to_owned();
+    if let Some(port) = url.port() {
+        origin.push_str(&format!(":{port}"));
+    }
+    let path = url.path().trim_end_matches('/');
+    origin.push_str(path);
+    Ok(origin)
+}
+
 /// Reads a secret from the environment, naming the variable on failure.
 pub fn secret_env(var: &str) -> Result<String, ServeError> {
     std::env::var(var).map_err(|_| ServeError::SecretMissing { var: var.into() })
@@ -323,6 +375,25 @@ pub fn secret_env(var: &str) -> Result<String, ServeError> {
 
 #[cfg(test)]
 mod tests {
+
+    /// The origin a public URL implies, Rekor v2 style: host, explicit port, path.
+    #[test]
+    fn origin_is_derived_from_the_public_url() {
+        for (url, origin) in [
+            (
+                "https://log2025-alpha3.rekor.sigstage.dev",
+                "log2025-alpha3.rekor.sigstage.dev",
+            ),
+            ("https://registry.example.org/", "registry.example.org"),
+            ("http://127.0.0.1:8080", "127.0.0.1:8080"),
+            ("https://example.org:8443/vouch/", "example.org:8443/vouch"),
+            ("https://example.org:443", "example.org"),
+        ] {
+            assert_eq!(origin_for_public_url(url).unwrap(), origin, "{url}");
+        }
+        let err = origin_for_public_url("not a url").unwrap_err();
+        assert_eq!(err.code(), "SERVE_E101");
+    }
     use super::*;
 
     #[test]

@@ -54,6 +54,25 @@ pub enum ServeError {
     Sigstore(#[from] crate::sigstore::SetupError),
     #[error("the registry integrity service could not start: {0}")]
     Integrity(#[from] crate::integrity::BootError),
+    /// `[log] origin` disagrees with the origin the public URL implies.
+    #[error(
+        "[log] origin {configured:?} does not match the public URL {public_url}, which \
+         implies origin {derived:?}: Sigstore clients (sigstore-js) find a log by its \
+         origin appearing in the trusted root's baseUrl; remove [log] origin to derive \
+         it, or set it to {derived:?} (the log key's name must be the same)"
+    )]
+    OriginMismatch {
+        configured: String,
+        public_url: String,
+        derived: String,
+    },
+    /// Another process holds the sequencer claim on the lock database.
+    #[error(
+        "this node is not the log's sequencer: another process is ({holder}); until \
+         several nodes can share a log, run one `vouch serve` per lock database (stop \
+         that one first, or give this one its own data)"
+    )]
+    NotSequencer { holder: String },
     #[error("cannot listen on {addr}")]
     Listen {
         addr: String,
@@ -75,6 +94,8 @@ impl ServeError {
             ServeError::Meta(_) => "SERVE_E106",
             ServeError::EncKeyInvalid { .. } => "SERVE_E107",
             ServeError::Listen { .. } => "SERVE_E105",
+            ServeError::NotSequencer { .. } => "SERVE_E111",
+            ServeError::OriginMismatch { .. } => "SERVE_E110",
             ServeError::Sigstore(e) => e.code(),
             ServeError::Integrity(e) => e.code(),
         }

@@ -24,9 +24,13 @@ const PARTIAL: &str = "public, max-age=60";
 /// The checkpoint changes with every batch: caches must revalidate.
 const MUTABLE: &str = "no-cache";
 
-/// `GET <prefix>/checkpoint`: the latest published signed checkpoint.
+/// `GET <prefix>/checkpoint`: the latest published signed checkpoint, or 503 once
+/// this node's sequencer has stopped (its checkpoint may be older than the committed one).
 pub async fn checkpoint(State(app): State<Arc<AppState>>) -> Response {
-    let note = app.log.latest().note.clone();
+    let note = match app.log.current() {
+        Ok(p) => p.note.clone(),
+        Err(_) => return sequencer_stopped().into_response(),
+    };
     (
         [
             (
@@ -38,6 +42,20 @@ pub async fn checkpoint(State(app): State<Arc<AppState>>) -> Response {
         note,
     )
         .into_response()
+}
+
+/// 503 for a checkpoint this node cannot vouch for as current.
+pub(crate) fn sequencer_stopped() -> ApiError {
+    ApiError {
+        retry_after: Some(5),
+        ..ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "SERVE_E010",
+            "this node's log sequencer has stopped (another process committed to its lock \
+             database, or the lock database failed); it serves no checkpoint rather than a \
+             possibly stale one",
+        )
+    }
 }
 
 /// `GET <prefix>/tile/<L>/<N>[.p/<W>]` and `GET <prefix>/tile/entries/<N>[.p/<W>]`.

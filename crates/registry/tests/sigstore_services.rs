@@ -738,10 +738,21 @@ async fn restart_keeps_keys_and_replay_records_and_a_wrong_key_refuses_to_start(
     t.app.state.sigstore.shutdown().await;
     drop(t);
 
-    // Without --dev the issuer routes answer a coded 404.
+    // Production refuses a log origin that its public URL does not imply.
     let rt = Runtime {
         dev: false,
         ..Runtime::dev(dir.path(), "http://127.0.0.1:0")
+    };
+    let Err(err) = open_with(dir.path(), rt, |_| {}).await else {
+        panic!("opened a log whose origin the public URL does not imply");
+    };
+    assert_eq!(err.code(), "SERVE_E110", "{err}");
+
+    // Without --dev the issuer routes answer a coded 404. (Production holds the log
+    // origin to the public URL: this data directory's log is `localhost/vouch-dev`.)
+    let rt = Runtime {
+        dev: false,
+        ..Runtime::dev(dir.path(), "http://localhost/vouch-dev")
     };
     let t = open_with(dir.path(), rt, |_| {}).await.unwrap();
     let r = mint(&t.app, json!({})).await;

@@ -35,11 +35,23 @@ pub enum StoreError {
     /// committed first. `found` is what is stored now.
     #[error("checkpoint of log {log:?} changed under us (compare-and-swap lost)")]
     Conflict { log: String, found: Option<Vec<u8>> },
+    /// Another process holds the sequencer claim on this lock database
+    /// ([`crate::CheckpointLock::claim_sequencer`]). `holder` is what it recorded about
+    /// itself (process id, host, start time) or what the database knows of it.
+    #[error(
+        "another process is the sequencer of this lock database ({holder}); until several \
+         nodes can share a log, one `vouch serve` per lock database: stop that one, or \
+         give this one its own data"
+    )]
+    SequencerHeld { holder: String },
     /// `create` found a checkpoint already stored for this log.
     #[error("log {log:?} already has a checkpoint")]
     AlreadyExists { log: String },
     /// The lock table does not exist and this process may not create it (not `--dev`).
-    #[error("lock table {table} does not exist (create it, or run with --dev)")]
+    #[error(
+        "lock table {table} does not exist: initialise the deployment with \
+         `vouch admin init --config FILE` (it runs every migration, the lock table included)"
+    )]
     MissingSchema { table: &'static str },
     /// The configuration names a backend that cannot be built.
     #[error("bad object store configuration: {reason}")]

@@ -164,6 +164,11 @@ impl<T: CheckpointLock> CheckpointLock for Faulty<T> {
             Some(p) => Err(injected("compare_and_swap", p)),
         }
     }
+
+    // Claims are not commits: faults are injected where durability is at stake.
+    async fn claim_sequencer(&self, holder: &str) -> Result<crate::SequencerClaim, StoreError> {
+        self.inner.claim_sequencer(holder).await
+    }
 }
 
 #[cfg(test)]

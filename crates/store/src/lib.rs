@@ -33,7 +33,7 @@ mod sqlite;
 pub use error::StoreError;
 pub use key::ObjectKey;
 pub use local::LocalDir;
-pub use lock::{CheckpointLock, MemoryLock};
+pub use lock::{CheckpointLock, MemoryLock, SequencerClaim};
 pub use objects::Objects;
 pub use postgres::PostgresLock;
 pub use remote::RemoteObjects;

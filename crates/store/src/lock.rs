@@ -38,6 +38,37 @@ pub trait CheckpointLock: Send + Sync + std::fmt::Debug + 'static {
     /// Replaces `old` by `new` if and only if `old` is what is stored; otherwise
     /// [`StoreError::Conflict`] with what was found.
     async fn compare_and_swap(&self, log: &str, old: &[u8], new: &[u8]) -> Result<(), StoreError>;
+
+    /// Claims the right to sequence the logs of this lock database for as long as the
+    /// returned [`SequencerClaim`] lives; [`StoreError::SequencerHeld`] naming the holder
+    /// if another process (or another claim in this one) has it.
+    ///
+    /// Until several nodes share one log (a fenced lease, a separate piece of work), a
+    /// second `vouch serve` on the same lock database would lose its first swap and then
+    /// serve a stale checkpoint; it is refused at start instead. The claim is released
+    /// when the holder exits, however it exits (an OS file lock for SQLite, a
+    /// session advisory lock for PostgreSQL), so a crash never leaves it stuck.
+    async fn claim_sequencer(&self, holder: &str) -> Result<SequencerClaim, StoreError>;
+}
+
+/// Proof of a [`CheckpointLock::claim_sequencer`]: the claim is held until this is dropped.
+pub struct SequencerClaim {
+    _guard: Box<dyn std::any::Any + Send + Sync>,
+}
+
+impl SequencerClaim {
+    /// Wraps whatever keeps the claim alive (a locked file, a database session).
+    pub fn new(guard: impl std::any::Any + Send + Sync) -> Self {
+        Self {
+            _guard: Box::new(guard),
+        }
+    }
+}
+
+impl std::fmt::Debug for SequencerClaim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SequencerClaim")
+    }
 }
 
 /// Shared locks are locks (see the same impl for [`crate::Objects`]).
@@ -54,6 +85,10 @@ impl<T: CheckpointLock + ?Sized> CheckpointLock for std::sync::Arc<T> {
     async fn compare_and_swap(&self, log: &str, old: &[u8], new: &[u8]) -> Result<(), StoreError> {
         (**self).compare_and_swap(log, old, new).await
     }
+
+    async fn claim_sequencer(&self, holder: &str) -> Result<SequencerClaim, StoreError> {
+        (**self).claim_sequencer(holder).await
+    }
 }
 
 /// A process-local lock table, for tests and the in-memory benchmark. Not durable.
@@ -61,6 +96,17 @@ impl<T: CheckpointLock + ?Sized> CheckpointLock for std::sync::Arc<T> {
 pub struct MemoryLock {
     /// Guards every row; held only for the map operation.
     rows: Mutex<HashMap<String, Vec<u8>>>,
+    /// The holder of the sequencer claim, cleared when its [`SequencerClaim`] drops.
+    claimed: std::sync::Arc<Mutex<Option<String>>>,
+}
+
+/// Releases a [`MemoryLock`] sequencer claim on drop.
+struct MemoryClaim(std::sync::Arc<Mutex<Option<String>>>);
+
+impl Drop for MemoryClaim {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
 }
 
 impl MemoryLock {
@@ -103,6 +149,17 @@ impl CheckpointLock for MemoryLock {
             }),
         }
     }
+
+    async fn claim_sequencer(&self, holder: &str) -> Result<SequencerClaim, StoreError> {
+        let mut claimed = self.claimed.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(h) = claimed.as_ref() {
+            return Err(StoreError::SequencerHeld { holder: h.clone() });
+        }
+        *claimed = Some(holder.to_owned());
+        Ok(SequencerClaim::new(MemoryClaim(std::sync::Arc::clone(
+            &self.claimed,
+        ))))
+    }
 }
 
 /// The behaviour every [`CheckpointLock`] must show; run by each backend's tests.
@@ -123,6 +180,17 @@ pub(crate) async fn exercise(lock: &dyn CheckpointLock) {
         Err(StoreError::Conflict { found, .. }) => assert_eq!(found.as_deref(), Some(&b"two"[..])),
         other => panic!("expected conflict, got {other:?}"),
     }
+    // One sequencer claim at a time; released on drop.
+    let claim = lock.claim_sequencer("first holder").await.unwrap();
+    match lock.claim_sequencer("second holder").await {
+        Err(StoreError::SequencerHeld { holder }) => {
+            assert!(holder.contains("first holder"), "{holder}")
+        }
+        other => panic!("expected SequencerHeld, got {other:?}"),
+    }
+    drop(claim);
+    let again = lock.claim_sequencer("second holder").await.unwrap();
+    drop(again);
     assert_eq!(lock.load("a").await.unwrap().as_deref(), Some(&b"two"[..]));
     assert_eq!(lock.load("b").await.unwrap(), None);
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use crate::{CheckpointLock, StoreError};
+use crate::{CheckpointLock, SequencerClaim, StoreError};
 
 /// The lock table in PostgreSQL. A committed `UPDATE ... WHERE checkpoint = old` is the
 /// compare-and-swap; with the default `synchronous_commit = on` it is durable when
@@ -69,6 +69,10 @@ impl PostgresLock {
     }
 }
 
+/// The advisory-lock key of the sequencer claim ("vouc" in ASCII). Below 2^31, so in
+/// `pg_locks` it appears as `classid = 0, objid = KEY, objsubid = 1`.
+const SEQUENCER_KEY: i64 = 0x766f_7563;
+
 #[async_trait]
 impl CheckpointLock for PostgresLock {
     async fn load(&self, log: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -118,6 +122,60 @@ impl CheckpointLock for PostgresLock {
             log: log.into(),
             found: self.load(log).await?,
         })
+    }
+
+    /// A session-level advisory lock on a connection taken out of the pool for the
+    /// claim's lifetime. PostgreSQL releases it when that session ends, so a crashed
+    /// holder frees it. The holder's description is its `application_name`, which a
+    /// refused process reads back through `pg_locks` / `pg_stat_activity`.
+    async fn claim_sequencer(&self, holder: &str) -> Result<SequencerClaim, StoreError> {
+        let db = |op| move |source| StoreError::Database { op, source };
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db("claim sequencer"))?
+            .detach();
+        let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+            .bind(SEQUENCER_KEY)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(db("claim sequencer"))?;
+        if !got {
+            let found: Option<(Option<String>, Option<String>, i32)> = sqlx::query_as(
+                "SELECT a.application_name, host(a.client_addr), a.pid \
+                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = $1 \
+                 AND l.objsubid = 1 AND l.granted AND l.database = \
+                 (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+            .bind(SEQUENCER_KEY)
+            .fetch_optional(&mut conn)
+            .await
+            .map_err(db("find the sequencer"))?;
+            let holder = match found {
+                Some((name, addr, pid)) => format!(
+                    "{} (PostgreSQL session {pid} from {})",
+                    name.filter(|n| !n.is_empty())
+                        .unwrap_or_else(|| "an unnamed session".into()),
+                    addr.unwrap_or_else(|| "a local socket".into())
+                ),
+                None => "another PostgreSQL session".into(),
+            };
+            return Err(StoreError::SequencerHeld { holder });
+        }
+        // application_name is at most 63 bytes; keep it a valid UTF-8 prefix.
+        let mut name = holder.to_owned();
+        while name.len() > 63 {
+            name.pop();
+        }
+        sqlx::query("SELECT set_config('application_name', $1, false)")
+            .bind(name)
+            .execute(&mut conn)
+            .await
+            .map_err(db("name the sequencer session"))?;
+        // A Mutex only to make the guard `Sync`; nothing uses the connection again.
+        Ok(SequencerClaim::new(std::sync::Mutex::new(conn)))
     }
 }
 

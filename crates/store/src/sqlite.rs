@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 
-use crate::{CheckpointLock, StoreError};
+use crate::{CheckpointLock, SequencerClaim, StoreError};
 
 const TABLE: &str = "vouch_checkpoints";
 
@@ -17,6 +17,8 @@ const TABLE: &str = "vouch_checkpoints";
 #[derive(Debug, Clone)]
 pub struct SqliteLock {
     pool: SqlitePool,
+    /// `<database>.sequencer`: the file whose OS lock is the sequencer claim.
+    claim_path: std::path::PathBuf,
 }
 
 impl SqliteLock {
@@ -41,7 +43,12 @@ impl SqliteLock {
                 op: "open sqlite",
                 source,
             })?;
-        let lock = SqliteLock { pool };
+        let mut claim_path = path.as_os_str().to_owned();
+        claim_path.push(".sequencer");
+        let lock = SqliteLock {
+            pool,
+            claim_path: claim_path.into(),
+        };
         if create {
             sqlx::query(
                 "CREATE TABLE IF NOT EXISTS vouch_checkpoints \
@@ -134,6 +141,47 @@ impl CheckpointLock for SqliteLock {
             found: self.load(log).await?,
         })
     }
+
+    /// An exclusive OS lock (`flock`) on `<database>.sequencer`, held by the open file;
+    /// the kernel releases it when the process exits, even on a crash. The holder writes
+    /// its description into the file so a refused process can name it.
+    async fn claim_sequencer(&self, holder: &str) -> Result<SequencerClaim, StoreError> {
+        use std::io::{Read, Seek, Write};
+        let path = self.claim_path.clone();
+        let holder = holder.to_owned();
+        let io = |source: std::io::Error| StoreError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        // flock(2) through rustix (std's File::try_lock is newer than the MSRV).
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                let text = text.trim();
+                return Err(StoreError::SequencerHeld {
+                    holder: if text.is_empty() {
+                        format!("a process holding {}", path.display())
+                    } else {
+                        text.to_owned()
+                    },
+                });
+            }
+            Err(e) => return Err(io(e.into())),
+        }
+        file.set_len(0).map_err(io)?;
+        file.rewind().map_err(io)?;
+        file.write_all(holder.as_bytes()).map_err(io)?;
+        Ok(SequencerClaim::new(file))
+    }
 }
 
 #[cfg(test)]
@@ -150,6 +198,16 @@ mod tests {
         );
         let lock = SqliteLock::open(&path, true).await.unwrap();
         crate::lock::exercise(&lock).await;
+        // The claim holds across handles (another process opens its own): the second
+        // handle is refused and told who holds it.
+        let claim = lock.claim_sequencer("pid 1 on test").await.unwrap();
+        let other = SqliteLock::open(&path, false).await.unwrap();
+        match other.claim_sequencer("pid 2 on test").await {
+            Err(StoreError::SequencerHeld { holder }) => assert_eq!(holder, "pid 1 on test"),
+            r => panic!("expected SequencerHeld, got {r:?}"),
+        }
+        drop(claim);
+        drop(other.claim_sequencer("pid 2 on test").await.unwrap());
         // Reopening without `create` finds the table and the row.
         let again = SqliteLock::open(&path, false).await.unwrap();
         assert_eq!(again.load("a").await.unwrap().as_deref(), Some(&b"two"[..]));

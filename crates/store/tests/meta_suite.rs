@@ -59,6 +59,7 @@ suite! {
     bindings::pending_binding_promotion_is_atomic,
     bindings::concurrent_pending_promotion_one_wins,
     bindings::pending_binding_errors_and_cap,
+    bindings::pending_binding_ids_are_never_reused_and_deletions_are_audited,
     misc::replay_store_insert_expiry_sweep,
     misc::concurrent_replay_inserts_one_wins,
     misc::audit_filters_and_paging,

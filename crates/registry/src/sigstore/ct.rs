@@ -91,12 +91,16 @@ pub async fn open(
 
 /// `GET /ct/checkpoint`: the CT log's latest signed checkpoint.
 pub async fn checkpoint(State(app): State<Arc<AppState>>) -> Response {
+    let note = match app.sigstore.ct_log.current() {
+        Ok(p) => p.note.clone(),
+        Err(_) => return crate::tiles::sequencer_stopped().into_response(),
+    };
     (
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
             (header::CACHE_CONTROL, "no-cache"),
         ],
-        app.sigstore.ct_log.latest().note.clone(),
+        note,
     )
         .into_response()
 }

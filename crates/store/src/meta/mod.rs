@@ -245,8 +245,14 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
         presented: &Publisher,
     ) -> Result<Vec<Binding>, MetaError>;
 
-    /// Removes a binding (it stays in the table for the versions referencing it).
-    async fn remove_binding(&self, id: BindingId, now: Timestamp) -> Result<(), MetaError>;
+    /// Removes a binding (it stays in the table for the versions referencing it), with
+    /// a `publisher.removed` audit event by `actor` in the same transaction.
+    async fn remove_binding(
+        &self,
+        id: BindingId,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<(), MetaError>;
 
     /// Registers a pending binding for a package name nobody owns yet, in a scope
     /// `created_by` owns (an unclaimed scope becomes theirs).
@@ -270,7 +276,14 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
         presented: &Publisher,
     ) -> Result<Vec<PendingBinding>, MetaError>;
 
-    async fn remove_pending_binding(&self, id: PendingBindingId) -> Result<(), MetaError>;
+    /// Deletes a pending binding, with a `publisher.pending.removed` audit event by
+    /// `actor` in the same transaction. Its id is never given out again.
+    async fn remove_pending_binding(
+        &self,
+        id: PendingBindingId,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<(), MetaError>;
 
     // --- OIDC replay store --------------------------------------------------------
 

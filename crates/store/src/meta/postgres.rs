@@ -91,6 +91,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "reseal",
         sql: include_str!("../../migrations/postgres/0005_reseal.sql"),
     },
+    Migration {
+        version: 6,
+        name: "binding_ids",
+        sql: include_str!("../../migrations/postgres/0006_binding_ids.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE_EXISTS: &str = "SELECT COUNT(*) FROM pg_tables \

@@ -107,6 +107,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "reseal",
         sql: include_str!("../../migrations/sqlite/0005_reseal.sql"),
     },
+    Migration {
+        version: 6,
+        name: "binding_ids",
+        sql: include_str!("../../migrations/sqlite/0006_binding_ids.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE_EXISTS: &str = "SELECT COUNT(*) FROM sqlite_master \

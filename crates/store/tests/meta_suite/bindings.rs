@@ -148,8 +148,11 @@ pub async fn binding_cap_and_removal(f: &Fresh) {
 
     // Removing one frees a slot; the removed binding no longer matches and can be
     // registered again; removing twice is an error.
-    s.remove_binding(made[0].id, t(4)).await.unwrap();
-    let err = s.remove_binding(made[0].id, t(5)).await.unwrap_err();
+    s.remove_binding(made[0].id, "alice", t(4)).await.unwrap();
+    let err = s
+        .remove_binding(made[0].id, "alice", t(5))
+        .await
+        .unwrap_err();
     assert!(matches!(err, MetaError::UnknownBinding { .. }), "{err:?}");
     assert!(s
         .matching_bindings("@acme/widget", &gh("acme/r0", WF, None))
@@ -343,8 +346,13 @@ pub async fn pending_binding_errors_and_cap(f: &Fresh) {
         .unwrap_err();
     assert!(matches!(err, MetaError::TooManyBindings { .. }), "{err:?}");
 
-    s.remove_pending_binding(first.id).await.unwrap();
-    let err = s.remove_pending_binding(first.id).await.unwrap_err();
+    s.remove_pending_binding(first.id, "alice", t(2))
+        .await
+        .unwrap();
+    let err = s
+        .remove_pending_binding(first.id, "alice", t(2))
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, MetaError::UnknownPendingBinding { .. }),
         "{err:?}"
@@ -361,4 +369,85 @@ pub async fn pending_binding_errors_and_cap(f: &Fresh) {
         .await
         .unwrap_err();
     assert!(matches!(err, MetaError::PackageExists { .. }), "{err:?}");
+}
+
+/// Defect (issue 12): with two pending bindings, the first publish deleted the other
+/// without an audit event, and its freed id was later given to a new binding (bindings
+/// and pending bindings, listed side by side by id, had a sequence each). One shared
+/// sequence now: no id is ever handed out twice, and every deletion is audited.
+pub async fn pending_binding_ids_are_never_reused_and_deletions_are_audited(f: &Fresh) {
+    let s = &*f.store;
+    let alice = user(s, "alice").await;
+    let p1 = s
+        .add_pending_binding("@acme/new", &gh("acme/new", WF, None), alice, t(1))
+        .await
+        .unwrap();
+    let p2 = s
+        .add_pending_binding("@acme/new", &gh("acme/fork", WF, None), alice, t(1))
+        .await
+        .unwrap();
+    let mut v = version("1.0.0", 1);
+    v.audit = Some(vouch_store::meta::PublishAudit {
+        event: "publish.ok".into(),
+        actor: "https://github.com/acme/new/.github/workflows/release.yml@refs/tags/v1".into(),
+        details: Default::default(),
+    });
+    let done = s.publish_pending(p1.id, &v).await.unwrap();
+    let b3 = s
+        .add_binding("@acme/new", &gh("acme/other", WF, None), alice, t(3))
+        .await
+        .unwrap();
+    let mut seen = vec![p1.id.0, p2.id.0];
+    for id in [done.binding.id.0, b3.id.0] {
+        assert!(!seen.contains(&id), "id {id} handed out twice: {seen:?}");
+        seen.push(id);
+    }
+    // Removing and re-adding does not bring an id back either.
+    s.remove_binding(b3.id, "alice", t(4)).await.unwrap();
+    let b4 = s
+        .add_binding("@acme/new", &gh("acme/other", WF, None), alice, t(5))
+        .await
+        .unwrap();
+    assert!(!seen.contains(&b4.id.0), "id {} reused: {seen:?}", b4.id.0);
+
+    // Both pending bindings were deleted by the first publish; each has its event, and
+    // the active binding's removal has its own.
+    let events = s
+        .list_audit(&vouch_store::meta::AuditFilter {
+            event_prefix: Some("publisher.".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let pending: Vec<serde_json::Value> = events
+        .iter()
+        .filter(|e| e.event == "publisher.pending.removed")
+        .map(|e| {
+            assert_eq!(e.subject.as_deref(), Some("@acme/new"));
+            assert_eq!(
+                e.actor.as_deref(),
+                v.audit.as_ref().map(|a| a.actor.as_str())
+            );
+            serde_json::from_str(&e.details_json).unwrap()
+        })
+        .collect();
+    assert_eq!(pending.len(), 2, "{events:?}");
+    assert_eq!(pending[0]["pending_binding_id"], p1.id.0);
+    assert!(pending[0]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("became binding"));
+    assert_eq!(pending[1]["pending_binding_id"], p2.id.0);
+    assert_eq!(pending[1]["repository"], "acme/fork");
+    assert!(pending[1]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("superseded"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event == "publisher.removed" && e.actor.as_deref() == Some("alice")),
+        "{events:?}"
+    );
 }

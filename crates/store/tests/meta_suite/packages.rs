@@ -199,7 +199,7 @@ pub async fn repository_owner_id_recorded_then_refused(f: &Fresh) {
         assert!(matches!(err, MetaError::UnknownBinding { .. }), "{err:?}");
         assert_eq!(err.code(), "META_E011");
     }
-    s.remove_binding(b.id, t(5)).await.unwrap();
+    s.remove_binding(b.id, "alice", t(5)).await.unwrap();
     let err = s
         .insert_version("@acme/widget", Some(b.id), &version("3.0.0", 3))
         .await

@@ -127,7 +127,9 @@ pub async fn publish_context_reads_what_the_commit_needs(f: &Fresh) {
     assert!(!ctx.version_exists);
 
     // A removed binding is not offered.
-    s.remove_binding(done.binding.id, t(5)).await.unwrap();
+    s.remove_binding(done.binding.id, "alice", t(5))
+        .await
+        .unwrap();
     let ctx = s.publish_context("@acme/widget", "1.0.1").await.unwrap();
     assert!(ctx.bindings.is_empty());
 }

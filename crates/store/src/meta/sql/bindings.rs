@@ -32,6 +32,16 @@ fn exists_or(package: &str) -> impl FnOnce(sqlx::Error) -> MetaError + '_ {
     }
 }
 
+/// A fresh publisher binding id from the sequence bindings and pending bindings share
+/// (migration 0003): never one that was handed out before, to either kind.
+async fn next_binding_id(conn: &mut <Db as sqlx::Database>::Connection) -> Result<i64, MetaError> {
+    let (id,): (i64,) = sqlx::query_as("INSERT INTO binding_ids DEFAULT VALUES RETURNING id")
+        .fetch_one(conn)
+        .await
+        .map_err(MetaError::db("allocate binding id"))?;
+    Ok(id)
+}
+
 pub(super) async fn add_binding(
     pool: &Pool<Db>,
     package: &str,
@@ -65,10 +75,11 @@ pub(super) async fn add_binding(
             max: MAX_BINDINGS_PER_PACKAGE,
         });
     }
+    let id = next_binding_id(&mut tx).await?;
     let q = format!(
         "INSERT INTO bindings (package_id, provider, repository, repository_lc, workflow, \
-         environment, environment_lc, email, email_lc, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {BINDING_COLS}"
+         environment, environment_lc, email, email_lc, created_by, created_at, id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {BINDING_COLS}"
     );
     let row = sqlx::query(&q)
         .bind(pkg.id.0)
@@ -82,6 +93,7 @@ pub(super) async fn add_binding(
         .bind(&c.email_lc)
         .bind(created_by.0)
         .bind(now.0)
+        .bind(id)
         .fetch_one(&mut *tx)
         .await
         .map_err(exists_or(package))?;
@@ -127,20 +139,39 @@ pub(super) async fn bindings<'e, E: sqlx::Executor<'e, Database = Db>>(
 pub(super) async fn remove_binding(
     pool: &Pool<Db>,
     id: BindingId,
+    actor: &str,
     now: Timestamp,
 ) -> Result<(), MetaError> {
+    let mut tx = begin_write(pool)
+        .await
+        .map_err(MetaError::db("begin remove binding"))?;
     let done =
         sqlx::query("UPDATE bindings SET removed_at = $1 WHERE id = $2 AND removed_at IS NULL")
             .bind(now.0)
             .bind(id.0)
-            .execute(pool)
+            .execute(&mut *tx)
             .await
             .map_err(MetaError::db("remove binding"))?;
-    if done.rows_affected() == 1 {
-        Ok(())
-    } else {
-        Err(MetaError::UnknownBinding { id })
+    if done.rows_affected() != 1 {
+        return Err(MetaError::UnknownBinding { id });
     }
+    let details = serde_json::json!({ "binding_id": id.0 }).to_string();
+    sqlx::query(
+        "INSERT INTO audit_log (event, actor, subject, details, at) \
+         SELECT $1, $2, p.name, $3, $4 FROM bindings b JOIN packages p ON p.id = b.package_id \
+         WHERE b.id = $5",
+    )
+    .bind("publisher.removed")
+    .bind(actor)
+    .bind(details)
+    .bind(now.0)
+    .bind(id.0)
+    .execute(&mut *tx)
+    .await
+    .map_err(MetaError::db("audit binding removal"))?;
+    tx.commit()
+        .await
+        .map_err(MetaError::db("commit binding removal"))
 }
 
 pub(super) async fn add_pending(
@@ -185,10 +216,11 @@ pub(super) async fn add_pending(
             max: MAX_BINDINGS_PER_PACKAGE,
         });
     }
+    let id = next_binding_id(&mut tx).await?;
     let q = format!(
         "INSERT INTO pending_bindings (package_name, provider, repository, repository_lc, \
-         workflow, environment, environment_lc, email, email_lc, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {PENDING_COLS}"
+         workflow, environment, environment_lc, email, email_lc, created_by, created_at, id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {PENDING_COLS}"
     );
     let row = sqlx::query(&q)
         .bind(name)
@@ -202,6 +234,7 @@ pub(super) async fn add_pending(
         .bind(&c.email_lc)
         .bind(created_by.0)
         .bind(now.0)
+        .bind(id)
         .fetch_one(&mut *tx)
         .await
         .map_err(exists_or(name))?;
@@ -243,17 +276,62 @@ pub(super) async fn pending<'e, E: sqlx::Executor<'e, Database = Db>>(
     all.iter().map(rows::pending).collect()
 }
 
-pub(super) async fn remove_pending(pool: &Pool<Db>, id: PendingBindingId) -> Result<(), MetaError> {
+/// The audit event of a pending binding's deletion (`publisher.pending.removed`).
+async fn audit_pending_removal(
+    conn: &mut <Db as sqlx::Database>::Connection,
+    p: &PendingBinding,
+    actor: Option<&str>,
+    reason: &str,
+    at: Timestamp,
+) -> Result<(), MetaError> {
+    let c = p.publisher.cols();
+    let details = serde_json::json!({
+        "pending_binding_id": p.id.0,
+        "provider": c.provider,
+        "repository": c.repository,
+        "workflow": c.workflow,
+        "environment": c.environment,
+        "email": c.email,
+        "created_by": p.created_by.0,
+        "reason": reason,
+    })
+    .to_string();
+    sqlx::query(
+        "INSERT INTO audit_log (event, actor, subject, details, at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind("publisher.pending.removed")
+    .bind(actor)
+    .bind(&p.package_name)
+    .bind(details)
+    .bind(at.0)
+    .execute(conn)
+    .await
+    .map_err(MetaError::db("audit pending binding removal"))?;
+    Ok(())
+}
+
+pub(super) async fn remove_pending(
+    pool: &Pool<Db>,
+    id: PendingBindingId,
+    actor: &str,
+    now: Timestamp,
+) -> Result<(), MetaError> {
+    let mut tx = begin_write(pool)
+        .await
+        .map_err(MetaError::db("begin remove pending binding"))?;
+    let p = pending_by_id(&mut tx, id).await?;
+    audit_pending_removal(&mut tx, &p, Some(actor), "removed", now).await?;
     let done = sqlx::query("DELETE FROM pending_bindings WHERE id = $1")
         .bind(id.0)
-        .execute(pool)
+        .execute(&mut *tx)
         .await
         .map_err(MetaError::db("remove pending binding"))?;
-    if done.rows_affected() == 1 {
-        Ok(())
-    } else {
-        Err(MetaError::UnknownPendingBinding { id })
+    if done.rows_affected() != 1 {
+        return Err(MetaError::UnknownPendingBinding { id });
     }
+    tx.commit()
+        .await
+        .map_err(MetaError::db("commit pending binding removal"))
 }
 
 async fn pending_by_id(
@@ -285,11 +363,13 @@ pub(super) async fn publish_pending(
     // Re-read under the lock: a concurrent first publish may have consumed it.
     let pending = pending_by_id(&mut tx, id).await?;
     let package = insert_package(&mut tx, &name, pending.created_by, v.created_at).await?;
+    // The active binding gets its own fresh id; the pending one's stays spent.
+    let binding_id = next_binding_id(&mut tx).await?;
     let q = format!(
-        "INSERT INTO bindings (package_id, provider, repository, repository_lc, workflow, \
+        "INSERT INTO bindings (id, package_id, provider, repository, repository_lc, workflow, \
          environment, environment_lc, email, email_lc, repository_owner_id, created_by, \
          created_at) \
-         SELECT $1, provider, repository, repository_lc, workflow, environment, \
+         SELECT $5, $1, provider, repository, repository_lc, workflow, environment, \
          environment_lc, email, email_lc, $2, created_by, $3 \
          FROM pending_bindings WHERE id = $4 RETURNING {BINDING_COLS}"
     );
@@ -298,12 +378,26 @@ pub(super) async fn publish_pending(
         .bind(&v.repository_owner_id)
         .bind(v.created_at.0)
         .bind(id.0)
+        .bind(binding_id)
         .fetch_one(&mut *tx)
         .await
         .map_err(exists_or(&name))?;
     let binding = rows::binding(&row)?;
     // Every other pending binding for the name goes too: the package now has an
-    // owner, who decides which publishers it trusts.
+    // owner, who decides which publishers it trusts. Each deletion is audited, in this
+    // transaction, with what was deleted and why.
+    let actor = v.audit.as_ref().map(|a| a.actor.as_str());
+    for other in self::pending(&mut *tx, &name, None).await? {
+        let reason = if other.id == id {
+            format!("became binding {binding_id} through the first publish")
+        } else {
+            format!(
+                "superseded: the first publish through pending binding {} created the package",
+                id.0
+            )
+        };
+        audit_pending_removal(&mut tx, &other, actor, &reason, v.created_at).await?;
+    }
     sqlx::query("DELETE FROM pending_bindings WHERE package_name = $1")
         .bind(&name)
         .execute(&mut *tx)

@@ -201,8 +201,13 @@ impl MetaStore for Store {
         bindings::bindings(&self.pool, package, Some(presented)).await
     }
 
-    async fn remove_binding(&self, id: BindingId, now: Timestamp) -> Result<(), MetaError> {
-        bindings::remove_binding(&self.pool, id, now).await
+    async fn remove_binding(
+        &self,
+        id: BindingId,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<(), MetaError> {
+        bindings::remove_binding(&self.pool, id, actor, now).await
     }
 
     async fn add_pending_binding(
@@ -227,8 +232,13 @@ impl MetaStore for Store {
         bindings::pending(&self.pool, package_name, Some(presented)).await
     }
 
-    async fn remove_pending_binding(&self, id: PendingBindingId) -> Result<(), MetaError> {
-        bindings::remove_pending(&self.pool, id).await
+    async fn remove_pending_binding(
+        &self,
+        id: PendingBindingId,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<(), MetaError> {
+        bindings::remove_pending(&self.pool, id, actor, now).await
     }
 
     async fn insert_jti_if_absent(
