@@ -526,7 +526,7 @@ async fn reset(a: ResetArgs) -> anyhow::Result<Exit> {
     let (cfg, enc) = if a.dev {
         let cfg = match &a.config {
             Some(p) => ServeConfig::load(p).map_err(coded)?,
-            None => ServeConfig::dev(&a.data),
+            None => ServeConfig::dev_existing(&a.data),
         };
         let path = a.data.join("token_enc.key");
         let text = match std::fs::read_to_string(&path) {
@@ -622,7 +622,7 @@ fn offline(config: Option<&PathBuf>, dev: bool, data: Option<&PathBuf>) -> anyho
     if dev {
         let cfg = match config {
             Some(p) => ServeConfig::load(p).map_err(coded)?,
-            None => ServeConfig::dev(&data),
+            None => ServeConfig::dev_existing(&data),
         };
         let path = data.join("token_enc.key");
         // Never made here: an offline command on a missing key would seal under a

@@ -76,7 +76,7 @@ fn place(w: &Where) -> anyhow::Result<Place> {
     let data = w.data.as_deref();
     let mut cfg = match (&w.config, w.dev, data) {
         (Some(p), _, _) => ServeConfig::load(p).map_err(serve_coded)?,
-        (None, true, Some(d)) => ServeConfig::dev(d),
+        (None, true, Some(d)) => ServeConfig::dev_existing(d),
         _ => {
             return Err(CodedError::new(
                 "SERVE_E101",

@@ -252,6 +252,22 @@ impl ServeConfig {
         Ok(cfg)
     }
 
+    /// The configuration of an existing `--dev` data directory, for the commands that
+    /// work on it offline (backup, key reset, rotation): as [`ServeConfig::dev`], with
+    /// the origin its log key names (`vouch serve --dev` derives the origin from its
+    /// first public URL and keeps it in the key's name).
+    pub fn dev_existing(data: &Path) -> Self {
+        let mut cfg = Self::dev(data);
+        if let Some(name) = std::fs::read_to_string(data.join("log.key"))
+            .ok()
+            .and_then(|text| vouch_tlog::Signer::parse(text.trim()).ok())
+            .map(|signer| signer.verifier().name().to_owned())
+        {
+            cfg.log.origin = name;
+        }
+        cfg
+    }
+
     /// The configuration `--dev` uses: everything under `data`.
     pub fn dev(data: &Path) -> Self {
         ServeConfig {
@@ -645,7 +661,7 @@ mod tests {
         for l in &cfg.witness.logs {
             vouch_tlog::Verifier::parse(&l.vkey).expect("example vkeys parse");
         }
-        assert_eq!(cfg.log.origin, "registry.example.org/log");
+        assert_eq!(cfg.log.origin, "registry.example.org");
     }
 
     #[test]

@@ -573,7 +573,9 @@ mod tests {
     #[tokio::test]
     async fn production_open_needs_init_and_works_after_it() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = ServeConfig::dev(dir.path());
+        let mut cfg = ServeConfig::dev(dir.path());
+        // Production derives the origin from the public URL.
+        cfg.log.origin = "127.0.0.1:1".into();
         let rt = crate::Runtime {
             dev: false,
             ..crate::Runtime::dev(dir.path(), "http://127.0.0.1:1")

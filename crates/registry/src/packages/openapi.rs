@@ -159,6 +159,16 @@ fn ops() -> Vec<Op> {
         op("get", "/api/v1/trust-config", "sigstore",
             "Client trust configuration (trusted root and signing config)",
             ("200", "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json", obj())),
+        // --- operations -----------------------------------------------------------------
+        op("get", "/healthz", "ops",
+            "Liveness: 200 while the process answers",
+            ("200", "application/json", obj())),
+        op("get", "/readyz", "ops",
+            "Readiness: 200 when the sequencer commits and the database answers, else 503 OPS_E001",
+            ("200", "application/json", obj())),
+        op("get", "/metrics", "ops",
+            "Prometheus text-format metrics",
+            ("200", "text/plain; version=0.0.4", obj())),
         // --- registry integrity and administration (issue #6) ---------------------------
         op("get", "/.well-known/registry-key.json", "integrity",
             "The registry's signing key set (JWKS), current key first",
