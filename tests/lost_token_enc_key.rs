@@ -313,3 +313,22 @@ fn tree(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// An instance whose current sealed objects are not there (not initialised) is refused
+/// before anything is written: no next generation, no new CT log.
+#[test]
+fn reset_sigstore_refuses_an_uninitialised_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    drop(start(&data, port));
+    std::fs::remove_file(data.join("tiles/sigstore/tsa.sealed")).unwrap();
+    let before = tree(&data.join("tiles"));
+    let err = refused(reset_sigstore(&data, &["--yes"]), "ADMIN_E032");
+    assert!(err.contains("sigstore/tsa.sealed"), "{err}");
+    assert_eq!(tree(&data.join("tiles")), before, "nothing was written");
+}
