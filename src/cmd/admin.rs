@@ -151,6 +151,35 @@ enum KeysSub {
     /// and the server refuses to start (SIGSTORE_E001) until they are restored together
     /// with the key they were sealed under.
     Reset(ResetArgs),
+    /// Starts new CA, TSA and CT-log keys with the server STOPPED, after TOKEN_ENC_KEY
+    /// was lost (the server refuses to start with SIGSTORE_E001): seals them under the
+    /// TOKEN_ENC_KEY given now as the next sealed generation and starts a new, empty CT
+    /// log (`<origin>/ct-g<N>`); the old log cannot be continued without its key.
+    /// Audited as `instance.sigstore_keys_reset`; the old sealed objects are kept.
+    /// Afterwards: `vouch admin keys reset` (the registry key), start the server,
+    /// redistribute the new trust root (`vouch trust-config --out`), and keep a copy of
+    /// the OLD trusted root: bundles signed before verify only against it.
+    ResetSigstore(ResetSigstoreArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ResetSigstoreArgs {
+    /// The server's configuration file (without --dev).
+    #[arg(long, value_name = "FILE", required_unless_present = "dev")]
+    config: Option<PathBuf>,
+    /// A `vouch serve --dev` instance: TOKEN_ENC_KEY is DATA/token_enc.key (it must
+    /// exist: make a new one with `vouch keygen token-enc-key`).
+    #[arg(long, requires = "data")]
+    dev: bool,
+    /// The server's data directory (with --dev).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Confirm: this replaces the instance's trust root.
+    #[arg(long)]
+    yes: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -223,6 +252,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         Sub::Keys {
             sub: KeysSub::Reset(a),
         } => rt.block_on(reset(a)),
+        Sub::Keys {
+            sub: KeysSub::ResetSigstore(a),
+        } => rt.block_on(reset_sigstore(a)),
         Sub::Settings {
             sub: SettingsSub::HashBudget { bytes, online },
         } => rt.block_on(call(
@@ -763,6 +795,106 @@ async fn rotate_token_enc_key(a: RotateArgs) -> anyhow::Result<Exit> {
         outln!("the instance now opens with {opens_with}; the old key no longer opens it")?;
     }
     Ok(Exit::Ok)
+}
+
+async fn reset_sigstore(a: ResetSigstoreArgs) -> anyhow::Result<Exit> {
+    if !a.yes {
+        return Err(CodedError::new(
+            "ADMIN_E035",
+            Exit::Error,
+            "`vouch admin keys reset-sigstore` replaces the CA, TSA and CT-log keys, so every \
+             verifier needs the new trusted root; stop the server, then re-run with --yes to confirm",
+        )
+        .into());
+    }
+    let mut o = offline(a.config.as_ref(), a.dev, a.data.as_ref())?;
+    // The new CT log is named after the log's origin, settled as `vouch serve` settles
+    // it: a `--dev` directory's log key name, else the config (with its public URL).
+    if a.dev && a.config.is_none() {
+        if let Some(name) = super::serve::existing_log_name(&o.data) {
+            o.cfg.log.origin = name;
+        }
+    }
+    if o.cfg.log.origin.is_empty() {
+        return Err(CodedError::new(
+            "SERVE_E101",
+            Exit::Error,
+            "the log origin is not known offline: set [registry] public_url (or [log] origin) in the config",
+        )
+        .into());
+    }
+    let meta = offline_meta(&o.cfg, &o.data).await?;
+    let objects = vouch_registry::app::open_objects(&o.cfg, false).map_err(coded)?;
+    let lock: std::sync::Arc<dyn vouch_store::CheckpointLock> = match &o.cfg.storage.lock {
+        vouch_registry::config::LockConfig::Sqlite { path } => {
+            let path = if path.is_relative() {
+                o.data.join(path)
+            } else {
+                path.clone()
+            };
+            std::sync::Arc::new(
+                vouch_store::SqliteLock::open(&path, false)
+                    .await
+                    .map_err(store_err)?,
+            )
+        }
+        vouch_registry::config::LockConfig::Postgres { url_env } => {
+            let url = std::env::var(url_env).map_err(|_| {
+                CodedError::new(
+                    "SERVE_E102",
+                    Exit::Error,
+                    format!("environment variable {url_env} is not set"),
+                )
+            })?;
+            std::sync::Arc::new(
+                vouch_store::PostgresLock::connect(&url, false)
+                    .await
+                    .map_err(store_err)?,
+            )
+        }
+        _ => {
+            return Err(CodedError::new(
+                "SERVE_E101",
+                Exit::Error,
+                "unsupported [storage.lock] kind",
+            )
+            .into())
+        }
+    };
+    let outcome = vouch_registry::reseal::reset_sigstore_keys(
+        &o.cfg,
+        meta.as_ref(),
+        &objects,
+        lock,
+        &o.enc,
+        &vouch_log::SystemClock,
+        "cli:admin keys reset-sigstore",
+    )
+    .await
+    .map_err(|e| CodedError::new(e.code(), Exit::Error, e.to_string()))?;
+    if a.json {
+        print_json(&serde_json::to_value(&outcome)?)?;
+    } else {
+        outln!(
+            "new CA, TSA and CT-log keys sealed under the current TOKEN_ENC_KEY (generation {} -> {}); new CT log {}",
+            outcome.from_generation,
+            outcome.generation,
+            clean(&outcome.ct_origin)
+        )?;
+        outln!("kept (evidence, not used): {}", outcome.kept.join(", "))?;
+        outln!(
+            "next: `vouch admin keys reset` if the registry key was sealed under the lost key, start the server, \
+             and redistribute the NEW trust root (`vouch trust-config --server URL --out FILE`)"
+        )?;
+        outln!(
+            "bundles signed before this verify only against the OLD trusted root: keep a copy of it"
+        )?;
+    }
+    Ok(Exit::Ok)
+}
+
+fn store_err(e: vouch_store::StoreError) -> anyhow::Error {
+    CodedError::new("ADMIN_E034", Exit::Error, format!("checkpoint lock: {e}")).into()
 }
 
 /// Replaces a secret file atomically: a 0600 temp file beside it, synced, renamed over.

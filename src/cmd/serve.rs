@@ -109,7 +109,7 @@ fn public_url_of(cfg: &ServeConfig, scheme: &str, addr: std::net::SocketAddr) ->
 }
 
 /// The name of a `--dev` data directory's existing log key (its log's origin).
-fn existing_log_name(data: &Path) -> Option<String> {
+pub(super) fn existing_log_name(data: &Path) -> Option<String> {
     let text = std::fs::read_to_string(data.join("log.key")).ok()?;
     let signer = vouch_tlog::Signer::parse(text.trim()).ok()?;
     Some(signer.verifier().name().to_owned())

@@ -1,5 +1,7 @@
 //! `vouch admin rotate-token-enc-key`: re-seals every key sealed under TOKEN_ENC_KEY (the CA, TSA and CT-log objects and every registry signing key row) under a new key, offline and atomically.
 //!
+//! Also `vouch admin keys reset-sigstore` ([`reset_sigstore_keys`]): new CA, TSA and CT keys after TOKEN_ENC_KEY was lost, as the next generation.
+//!
 //! Order, so that a crash anywhere leaves one key that opens the whole instance:
 //! 1. open everything with the old key (a wrong old key is refused here, nothing written);
 //! 2. write the next generation of the three objects (`sigstore/ca.sealed.g2`, ...)
@@ -261,4 +263,101 @@ async fn already_rotated(
         }
     }
     Ok(true)
+}
+
+/// The audit event of `vouch admin keys reset-sigstore`.
+pub const SIGSTORE_RESET_EVENT: &str = "instance.sigstore_keys_reset";
+
+/// What `vouch admin keys reset-sigstore` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SigstoreResetOutcome {
+    /// The generation of sealed objects before (kept, never deleted), and the new one.
+    pub from_generation: u32,
+    pub generation: u32,
+    /// The new generation's objects, sealed under the current TOKEN_ENC_KEY.
+    pub objects: Vec<String>,
+    /// The previous generation's objects, left in place as evidence.
+    pub kept: Vec<String>,
+    /// The origin of the CT log the new CT key signs.
+    pub ct_origin: String,
+}
+
+/// New CA, TSA and CT-log keys after TOKEN_ENC_KEY was lost (server stopped): the
+/// next generation of the three sealed objects, sealed under `enc` (the CURRENT key),
+/// and a new, empty CT log (`<origin>/ct-g<N>`, see [`crate::sigstore::ct`]), since
+/// the old one's checkpoints are signed by a key nobody can open any more.
+///
+/// Order, as in a rotation: write the next generation's objects and create the new CT
+/// log; then ONE metadata transaction records the generation and appends
+/// `instance.sigstore_keys_reset`. Before that commit the instance still reads the old
+/// generation (and still fails to start: SIGSTORE_E001); a rerun reuses what a crashed
+/// attempt left if it opens with `enc`, and replaces what does not (never-active
+/// objects, not evidence). The previous generation is never deleted: old bundles chain
+/// to the old root, and its sealed objects are the record of what that root was.
+pub async fn reset_sigstore_keys(
+    cfg: &crate::ServeConfig,
+    meta: &dyn MetaStore,
+    objects: &std::sync::Arc<dyn Objects>,
+    lock: std::sync::Arc<dyn vouch_store::CheckpointLock>,
+    enc: &EncryptionKey,
+    clock: &dyn vouch_log::Clock,
+    actor: &str,
+) -> Result<SigstoreResetOutcome, ResealError> {
+    use crate::sigstore::ct;
+    let generation = keys::generation(meta).await?;
+    let next = generation
+        .checked_add(1)
+        .ok_or_else(|| SetupError::Material {
+            what: "sealed key generation",
+            reason: format!("no generation after {generation}"),
+        })?;
+    // Only an initialised instance is reset: `vouch admin init` makes the first keys.
+    for name in active_names(generation) {
+        if objects.get(&object_key(&name)?).await?.is_none() {
+            return Err(ResealError::Missing { key: name });
+        }
+    }
+    // Leftovers of an interrupted attempt that do not open with `enc` were never active.
+    for (base, _, purpose) in OBJECTS {
+        let name = object_name(base, next);
+        if let Some(bytes) = objects.get(&object_key(&name)?).await? {
+            let opens = EncryptedKeyMaterial::from_bytes(bytes.to_vec())
+                .and_then(|s| s.open(enc, purpose))
+                .is_ok();
+            if !opens {
+                objects.delete(&object_key(&name)?).await?;
+            }
+        }
+    }
+    keys::ca_material(&**objects, enc, &cfg.ca, clock, next).await?;
+    keys::tsa_material(&**objects, enc, &cfg.tsa, clock, next).await?;
+    let ct_key = keys::ct_note_key(&**objects, enc, &ct::origin_for(cfg, next), next).await?;
+    let ct_origin = ct_key.name().to_owned();
+    let ct_log = ct::open(cfg, objects, lock, ct_key, true).await?;
+    ct_log.shutdown().await;
+
+    // The commit point.
+    let details = serde_json::json!({
+        "fromGeneration": generation,
+        "generation": next,
+        "objects": active_names(next),
+        "kept": active_names(generation),
+        "ctOrigin": ct_origin,
+    });
+    meta.commit_reseal(
+        &[],
+        (GENERATION_SETTING, &next.to_string()),
+        SIGSTORE_RESET_EVENT,
+        actor,
+        &details.to_string(),
+        Timestamp::now(),
+    )
+    .await?;
+    Ok(SigstoreResetOutcome {
+        from_generation: generation,
+        generation: next,
+        objects: active_names(next),
+        kept: active_names(generation),
+        ct_origin,
+    })
 }

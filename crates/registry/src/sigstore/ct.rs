@@ -1,4 +1,4 @@
-//! The certificate-transparency log behind the CA's SCTs: a second log on vouch's own engine (origin `<log origin>/ct`, objects under `ct/`, same checkpoint lock table), holding one RFC 6962 `MerkleTreeLeaf` per issued precertificate; plus its read routes `GET /ct/checkpoint` and `GET /ct/tile/...`.
+//! The certificate-transparency log behind the CA's SCTs: a second log on vouch's own engine (origin `<log origin>/ct`, objects under `ct/`, same checkpoint lock table; after `vouch admin keys reset-sigstore`, `<log origin>/ct-g<N>` under `ct-g<N>/`), holding one RFC 6962 `MerkleTreeLeaf` per issued precertificate; plus its read routes `GET /ct/checkpoint` and `GET /ct/tile/...`.
 //!
 //! The SCT is signed by the CA's CT key (its log id is the SHA-256 of that key's DER
 //! SubjectPublicKeyInfo, as in the trusted root's `ctlogs`); the tree's checkpoints are
@@ -21,12 +21,66 @@ use super::SetupError;
 use crate::app::AppState;
 use crate::config::ServeConfig;
 
-/// Object-key prefix of the CT log's tiles, bundles and checkpoint.
+/// Object-key prefix of the first CT log's tiles, bundles and checkpoint.
 pub const OBJECT_PREFIX: &str = "ct/";
 
-/// The CT log's origin line.
+/// The first CT log's origin line (generation 1).
 pub fn origin(cfg: &ServeConfig) -> String {
     format!("{}/ct", cfg.log.origin)
+}
+
+// CT log generations. A CT log cannot outlive its checkpoint key: every checkpoint is a
+// signed note under it, so when that key is lost (TOKEN_ENC_KEY lost, `vouch admin keys
+// reset-sigstore`) the log cannot be continued, and re-signing its history under a new
+// key would forge what it committed to. The reset therefore starts a NEW CT log: origin
+// `<log origin>/ct-g<N>`, objects under `ct-g<N>/`, its own lock row (the lock table is
+// keyed by origin), where N is the sealed generation the reset creates. The old log's
+// objects stay as they were (old SCTs name the old CT key, in the old trusted root).
+//
+// Which CT log is active is read from the name of the active CT checkpoint key (its
+// signed-note key name IS the origin), not from a separate setting: the key and the log
+// can then never disagree, and the reset's single commit point (the sealed generation)
+// switches both at once. A rotation of TOKEN_ENC_KEY re-seals the key with its name, so
+// it keeps its CT log. Generation 1 is `<log origin>/ct` under `ct/`, byte for byte as
+// before generations existed.
+
+/// The origin of CT log generation `ct_generation` (1: [`origin`]).
+pub fn origin_for(cfg: &ServeConfig, ct_generation: u32) -> String {
+    if ct_generation <= 1 {
+        origin(cfg)
+    } else {
+        format!("{}/ct-g{ct_generation}", cfg.log.origin)
+    }
+}
+
+/// The object prefix of CT log generation `ct_generation` (1: [`OBJECT_PREFIX`]).
+pub fn object_prefix(ct_generation: u32) -> String {
+    if ct_generation <= 1 {
+        OBJECT_PREFIX.to_owned()
+    } else {
+        format!("ct-g{ct_generation}/")
+    }
+}
+
+/// The CT log generation a checkpoint key belongs to, from its key name: `<log
+/// origin>/ct` is 1, `<log origin>/ct-g<N>` (N >= 2) is N; any other name is refused
+/// (a key for another origin must never sign this instance's CT log).
+pub fn generation_of(cfg: &ServeConfig, key_name: &str) -> Result<u32, SetupError> {
+    if key_name == origin(cfg) {
+        return Ok(1);
+    }
+    key_name
+        .strip_prefix(&format!("{}/ct-g", cfg.log.origin))
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| *n >= 2 && origin_for(cfg, *n) == key_name)
+        .ok_or_else(|| SetupError::Material {
+            what: "CT log checkpoint key",
+            reason: format!(
+                "the key is named {key_name:?}, expected {:?} or \"{}/ct-g<N>\"",
+                origin(cfg),
+                cfg.log.origin
+            ),
+        })
 }
 
 /// An [`Objects`] view that puts every key under a fixed prefix, so a second log shares
@@ -35,13 +89,16 @@ pub fn origin(cfg: &ServeConfig) -> String {
 #[derive(Debug)]
 pub struct PrefixedObjects {
     inner: Arc<dyn Objects>,
-    prefix: &'static str,
+    prefix: String,
 }
 
 impl PrefixedObjects {
     /// Wraps `inner`; `prefix` ends with `/`.
-    pub fn new(inner: Arc<dyn Objects>, prefix: &'static str) -> Self {
-        PrefixedObjects { inner, prefix }
+    pub fn new(inner: Arc<dyn Objects>, prefix: impl Into<String>) -> Self {
+        PrefixedObjects {
+            inner,
+            prefix: prefix.into(),
+        }
     }
 
     fn key(&self, key: &ObjectKey) -> Result<ObjectKey, StoreError> {
@@ -68,8 +125,10 @@ impl Objects for PrefixedObjects {
     }
 }
 
-/// Opens the CT log with the main log's batching; with `create` (`vouch admin init`,
-/// `--dev`) a missing one is created empty, otherwise it must exist.
+/// Opens the CT log `signer` signs (its generation from the key name, see
+/// [`generation_of`]) with the main log's batching; with `create` (`vouch admin init`,
+/// `--dev`, `vouch admin keys reset-sigstore`) a missing one is created empty, otherwise
+/// it must exist.
 pub async fn open(
     cfg: &ServeConfig,
     objects: &Arc<dyn Objects>,
@@ -77,13 +136,16 @@ pub async fn open(
     signer: Signer,
     create: bool,
 ) -> Result<Log, SetupError> {
+    let ct_generation = generation_of(cfg, signer.name())?;
     let main = cfg.log_config();
-    let config = LogConfig::new(origin(cfg))
+    let config = LogConfig::new(origin_for(cfg, ct_generation))
         .with_batch_interval(main.batch_interval)
         .with_batch_max_entries(main.batch_max_entries)
         .with_pool_limits(main.pool_max_entries, main.pool_max_bytes);
-    let prefixed: Arc<dyn Objects> =
-        Arc::new(PrefixedObjects::new(Arc::clone(objects), OBJECT_PREFIX));
+    let prefixed: Arc<dyn Objects> = Arc::new(PrefixedObjects::new(
+        Arc::clone(objects),
+        object_prefix(ct_generation),
+    ));
     Log::open(config, prefixed, lock, signer, create)
         .await
         .map_err(SetupError::CtLog)
@@ -152,4 +214,42 @@ pub async fn tile(
         body,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_one_keeps_the_original_origin_and_prefix() {
+        let cfg = ServeConfig::dev(std::path::Path::new("/d"));
+        assert_eq!(origin_for(&cfg, 1), format!("{}/ct", cfg.log.origin));
+        assert_eq!(origin_for(&cfg, 1), origin(&cfg));
+        assert_eq!(object_prefix(1), OBJECT_PREFIX);
+        assert_eq!(generation_of(&cfg, &origin(&cfg)).unwrap(), 1);
+    }
+
+    #[test]
+    fn later_generations_get_their_own_origin_and_prefix() {
+        let cfg = ServeConfig::dev(std::path::Path::new("/d"));
+        assert_eq!(origin_for(&cfg, 3), format!("{}/ct-g3", cfg.log.origin));
+        assert_eq!(object_prefix(3), "ct-g3/");
+        assert_eq!(generation_of(&cfg, &origin_for(&cfg, 3)).unwrap(), 3);
+    }
+
+    #[test]
+    fn a_checkpoint_key_for_another_origin_is_refused() {
+        let cfg = ServeConfig::dev(std::path::Path::new("/d"));
+        let o = &cfg.log.origin;
+        for name in [
+            "elsewhere/ct".to_owned(),
+            format!("{o}/ct-g1"),
+            format!("{o}/ct-g02"),
+            format!("{o}/ct-gx"),
+            format!("{o}/ct2"),
+        ] {
+            let err = generation_of(&cfg, &name).unwrap_err();
+            assert_eq!(err.code(), "SIGSTORE_E003", "{name}");
+        }
+    }
 }
