@@ -1,6 +1,5 @@
 //! `vouch admin init` (create a production instance from its config) and `vouch admin users|tokens|owners` (accounts, through the server's admin API).
 
-use crate::output::outln;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,7 +9,7 @@ use vouch_registry::init::{InitError, InitOptions};
 use vouch_registry::{Secrets, ServeConfig};
 
 use super::admin::{call, Online};
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{outln, print_json, CodedError, Exit};
 
 /// Arguments of `vouch admin init`.
 #[derive(Debug, clap::Args)]

@@ -1,6 +1,5 @@
 //! `vouch admin backup` and `vouch admin restore`: parse flags, resolve where the registry keeps its state (config or `--dev` data dir), call `vouch_registry::backup`, print.
 
-use crate::output::outln;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
@@ -8,7 +7,7 @@ use vouch_registry::backup::{self, Manifest, Place};
 use vouch_registry::config::{DatabaseConfig, LockConfig, ObjectsConfig};
 use vouch_registry::ServeConfig;
 
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{outln, print_json, CodedError, Exit};
 
 /// Where the registry is: the same flags as `vouch serve`.
 #[derive(Debug, clap::Args)]
@@ -72,11 +71,19 @@ fn resolve(data: Option<&Path>, p: &mut PathBuf) {
     }
 }
 
-fn place(w: &Where) -> anyhow::Result<Place> {
+/// `dev_keys`: where a restore finds the dev key files when the (empty) data directory
+/// has none yet, so the log's origin is the backed-up key's.
+fn place(w: &Where, dev_keys: Option<&Path>) -> anyhow::Result<Place> {
     let data = w.data.as_deref();
     let mut cfg = match (&w.config, w.dev, data) {
         (Some(p), _, _) => ServeConfig::load(p).map_err(serve_coded)?,
-        (None, true, Some(d)) => ServeConfig::dev_existing(d),
+        (None, true, Some(d)) => {
+            let mut cfg = ServeConfig::dev_existing(d);
+            if let Some(keys) = dev_keys.filter(|_| !d.join("log.key").exists()) {
+                cfg.log.origin = ServeConfig::dev_existing(keys).log.origin;
+            }
+            cfg
+        }
         _ => {
             return Err(CodedError::new(
                 "SERVE_E101",
@@ -149,14 +156,14 @@ fn report(m: &Manifest, verb: &str, dir: &Path, json_out: bool) -> anyhow::Resul
 }
 
 pub fn backup(a: BackupArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<Exit> {
-    let place = place(&a.at)?;
+    let place = place(&a.at, None)?;
     let m = rt.block_on(backup::backup(&place, &a.out)).map_err(coded)?;
     report(&m, "backed up to", &a.out, a.at.json)?;
     Ok(Exit::Ok)
 }
 
 pub fn restore(a: RestoreArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<Exit> {
-    let place = place(&a.at)?;
+    let place = place(&a.at, Some(&a.from.join(backup::DEV_DIR)))?;
     let m = rt
         .block_on(backup::restore(&place, &a.from))
         .map_err(coded)?;

@@ -1,13 +1,12 @@
 //! `vouch keygen`: makes the secrets a production server needs (log key, witness key, TOKEN_ENC_KEY, internal token), each written once to a new 0600 file.
 
-use crate::output::outln;
 use std::path::PathBuf;
 
 use clap::Subcommand;
 use serde_json::json;
 use vouch_registry::keygen::{self, KeygenError, NoteKeyKind};
 
-use crate::output::{print_json, CodedError, Exit};
+use crate::output::{outln, print_json, CodedError, Exit};
 
 /// Make the secrets a production server needs; no other tool is required.
 ///

@@ -56,7 +56,7 @@ const META_SQLITE: &str = "meta.db";
 const META_PGDUMP: &str = "meta.pgdump";
 const LOCK_ROWS: &str = "lock.json";
 const OBJECTS: &str = "objects";
-const DEV_DIR: &str = "dev";
+pub const DEV_DIR: &str = "dev";
 
 /// Where a registry keeps its state, with every path resolved and every URL read
 /// from the environment (the CLI builds this from the config and flags).
