@@ -24,8 +24,9 @@ pub struct Args {
 #[derive(Debug, Subcommand)]
 enum Sub {
     /// The log's checkpoint signing key (Ed25519, signed-note type 0x01) for `[log]
-    /// signing_key_env`. NAME must be the log's origin (`[log] origin`). Prints the
-    /// verifier key clients pin (`vouch log ... --key VKEY`).
+    /// signing_key_env`. NAME must be the log's origin: `host[:port][/path]` of `[registry]
+    /// public_url` (`https://registry.example.org` gives `registry.example.org`). Prints
+    /// the verifier key clients pin (`vouch log ... --key VKEY`).
     Log(NoteKey),
     /// The built-in witness's cosignature key (type 0x04) for `[witness]
     /// signing_key_env`. Prints its verifier key.
