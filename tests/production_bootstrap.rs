@@ -1,5 +1,8 @@
 //! A production install from nothing, with no `--dev` anywhere, on SQLite and on a fresh PostgreSQL database: keygen, config, `admin init`, `serve --config`, an admin makes an owner and its token, the owner registers a binding, a publish with a token from an issuer configured by URL (served here on loopback), fetch and both audits, a restart, and the refusals of bad input. The commands are the ones in docs/deployment.md.
 
+mod pg_support;
+use pg_support::PgDatabase;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -745,55 +748,6 @@ fn production_bootstrap_on_sqlite() {
         &[],
     );
     story(&mut install, &issuer, None);
-}
-
-/// A fresh `vouch_test_<random>` database, dropped afterwards.
-struct PgDatabase {
-    admin: String,
-    name: String,
-}
-
-impl PgDatabase {
-    fn create() -> Self {
-        let admin = std::env::var("VOUCH_TEST_PG")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let name = format!("vouch_test_{:x}{:x}", nanos, std::process::id());
-        let out = Command::new("psql")
-            .args([admin.as_str(), "-v", "ON_ERROR_STOP=1", "-c"])
-            .arg(format!("CREATE DATABASE {name}"))
-            .output()
-            .expect("psql (PostgreSQL client) on PATH");
-        assert!(
-            out.status.success(),
-            "PostgreSQL at 127.0.0.1:5432 (set VOUCH_TEST_PG to another admin URL): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Self { admin, name }
-    }
-
-    fn url(&self) -> String {
-        match self.admin.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{}", self.name),
-            None => panic!("admin URL without a database"),
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .arg(&self.admin)
-            .arg("-c")
-            .arg(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .output();
-    }
 }
 
 #[test]
