@@ -72,7 +72,7 @@ enum Sub {
     /// signing keys) under a new key, with the server STOPPED. The old key is the one
     /// the server uses now (the variable the config names; with --dev the file
     /// DATA/token_enc.key); the new one is read from --new-key-env (make one with
-    /// `openssl rand -hex 32`). Atomic: new sealed objects are written beside the old
+    /// `vouch keygen token-enc-key --out FILE`). Atomic: new sealed objects are written beside the old
     /// ones and checked, then one database transaction switches the instance over
     /// (audited as `instance.token_enc_key_rotated`); a crash before it leaves the old
     /// key in force, a rerun finishes. A wrong old key is refused (SIGSTORE_E001) with
@@ -595,32 +595,7 @@ async fn reset(a: ResetArgs) -> anyhow::Result<Exit> {
         let enc = vouch_registry::app::parse_enc_key(&var, &text).map_err(coded)?;
         (cfg, enc)
     };
-    let meta: Box<dyn MetaStore> = match &cfg.database {
-        DatabaseConfig::Sqlite { path } => {
-            let path = if path.is_relative() {
-                a.data.join(path)
-            } else {
-                path.clone()
-            };
-            Box::new(SqliteMeta::open(&path, false).await.map_err(meta_err)?)
-        }
-        DatabaseConfig::Postgres { url_env } => {
-            let url = std::env::var(url_env).map_err(|_| {
-                CodedError::new(
-                    "SERVE_E102",
-                    Exit::Error,
-                    format!("environment variable {url_env} is not set"),
-                )
-            })?;
-            Box::new(PostgresMeta::connect(&url).await.map_err(meta_err)?)
-        }
-        _ => {
-            return Err(
-                CodedError::new("SERVE_E101", Exit::Error, "unsupported [database] kind").into(),
-            )
-        }
-    };
-    meta.check_schema().await.map_err(meta_err)?;
+    let meta = offline_meta(&cfg, &a.data).await?;
     let (old, new) =
         vouch_registry::integrity::keys::reset(meta.as_ref(), &enc, "cli:admin keys reset")
             .await
@@ -702,7 +677,7 @@ fn enc_from_env(var: &str) -> anyhow::Result<vouch_ca::EncryptionKey> {
         CodedError::new(
             "SERVE_E102",
             Exit::Error,
-            format!("environment variable {var} is not set (make a new key with `openssl rand -hex 32`)"),
+            format!("environment variable {var} is not set (make a new key with `vouch keygen token-enc-key --out FILE`)"),
         )
     })?;
     vouch_registry::app::parse_enc_key(var, &text).map_err(coded)
