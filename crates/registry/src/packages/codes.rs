@@ -10,7 +10,7 @@
 //! | PUB_E009 | 400 | the upload is not a well-formed `multipart/form-data` body with exactly one `archive` and one `bundle` part |
 //! | PUB_E010 | 413 | the archive or the bundle is over the registry's size limit |
 //! | PUB_E011 | 400 | the archive has no readable `vouch.toml` at its root |
-//! | PUB_E012 | 503 | publishing is not available: the registry has no trust configuration yet |
+//! | PUB_E012 | — | retired: never answered (the registry cannot run without its trust configuration) |
 //! | PUB_E013 | 409 | the package's bindings changed while the publish committed (retry) |
 //! | PUB_E014 | 403 | the pending binding's registrant does not own the package's scope |
 //! | AUTH_E001 | 401 | no `Authorization: Bearer` token |
@@ -87,17 +87,6 @@ pub fn too_large(what: &str, limit: u64) -> ApiError {
 
 pub fn no_manifest(detail: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "PUB_E011", detail)
-}
-
-pub fn publishing_unavailable() -> ApiError {
-    ApiError {
-        retry_after: Some(5),
-        ..ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "PUB_E012",
-            "publishing is not available: this registry has no trust configuration yet",
-        )
-    }
 }
 
 pub fn no_token() -> ApiError {

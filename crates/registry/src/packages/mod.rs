@@ -115,9 +115,10 @@ impl RotationGate {
 /// The registry's own state inside [`AppState`].
 #[derive(Debug)]
 pub struct Packages {
-    /// Set once the instance's trust configuration is known; until then publishes
-    /// are refused (PUB_E012). Guarded by a std lock held only to clone the `Arc`.
-    trust: RwLock<Option<Arc<Trust>>>,
+    /// What bundles are verified against: always present (the registry cannot be
+    /// built without it, so the retired `PUB_E012` "no trust configuration yet" has no
+    /// state to describe). Guarded by a std lock held only to clone or swap the `Arc`.
+    trust: RwLock<Arc<Trust>>,
     /// The key-rotation hook (PUB_E008).
     pub rotation: RotationGate,
     pub limits: PublishLimits,
@@ -126,9 +127,9 @@ pub struct Packages {
 }
 
 impl Packages {
-    pub fn new(limits: PublishLimits, log_prefix: &str) -> Self {
+    pub fn new(limits: PublishLimits, log_prefix: &str, trust: Trust) -> Self {
         Packages {
-            trust: RwLock::new(None),
+            trust: RwLock::new(Arc::new(trust)),
             rotation: RotationGate::default(),
             limits,
             log_prefix: log_prefix.to_owned(),
@@ -140,11 +141,11 @@ impl Packages {
         // A poisoned lock only means a panic elsewhere while swapping an `Arc`; the
         // value inside is still whole.
         let mut slot = self.trust.write().unwrap_or_else(|p| p.into_inner());
-        *slot = Some(Arc::new(trust));
+        *slot = Arc::new(trust);
     }
 
-    pub(crate) fn trust(&self) -> Option<Arc<Trust>> {
-        self.trust.read().unwrap_or_else(|p| p.into_inner()).clone()
+    pub(crate) fn trust(&self) -> Arc<Trust> {
+        Arc::clone(&self.trust.read().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -163,8 +164,7 @@ impl Packages {
             max_archive_bytes: cfg.registry.max_blob_bytes,
             ..PublishLimits::default()
         };
-        let packages = Packages::new(limits, &cfg.log.prefix);
-        packages.set_trust(instance_trust(cfg, sigstore)?);
+        let packages = Packages::new(limits, &cfg.log.prefix, instance_trust(cfg, sigstore)?);
         if dev {
             bootstrap_dev_owner(meta, data_dir).await?;
         }
