@@ -419,31 +419,47 @@ pub(super) fn libpq_target(url: &str) -> (String, Option<String>) {
 }
 
 async fn pg_dump(url: &str, dst: &Path) -> Result<(), BackupError> {
-    let (target, password) = libpq_target(url);
     // One repeatable-read snapshot of every table but the lock table, which is read
     // afterwards (step 2) so that its checkpoint covers what the dump names.
-    let out = tokio::process::Command::new("pg_dump")
-        .args([
-            "--format=custom",
-            "--no-owner",
-            "--no-privileges",
-            "--exclude-table=vouch_checkpoints",
-            "--file",
-        ])
-        .arg(dst)
-        .arg("--dbname")
-        .arg(&target)
+    let mut file = std::ffi::OsString::from("--file=");
+    file.push(dst);
+    run_pg_tool(
+        "pg_dump",
+        url,
+        &[
+            "--format=custom".as_ref(),
+            "--no-owner".as_ref(),
+            "--no-privileges".as_ref(),
+            "--exclude-table=vouch_checkpoints".as_ref(),
+            file.as_os_str(),
+        ],
+    )
+    .await
+}
+
+/// Runs a PostgreSQL client tool (`pg_dump`, `pg_restore`) on the database at `url`,
+/// the password passed by `PGPASSWORD` ([`libpq_target`]); a failure carries the
+/// tool's exit status and stderr.
+pub(super) async fn run_pg_tool(
+    tool: &'static str,
+    url: &str,
+    args: &[&std::ffi::OsStr],
+) -> Result<(), BackupError> {
+    let (target, password) = libpq_target(url);
+    let out = tokio::process::Command::new(tool)
+        .arg(format!("--dbname={target}"))
+        .args(args)
         .envs(password.map(|p| ("PGPASSWORD", p)))
         .output()
         .await
         .map_err(|e| BackupError::Tool {
-            tool: "pg_dump",
+            tool,
             status: "could not start".into(),
             stderr: format!("{e} (install the PostgreSQL client tools)"),
         })?;
     if !out.status.success() {
         return Err(BackupError::Tool {
-            tool: "pg_dump",
+            tool,
             status: out.status.to_string(),
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         });

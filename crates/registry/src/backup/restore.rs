@@ -247,31 +247,16 @@ fn sqlite_files(path: &Path) -> [std::path::PathBuf; 3] {
 }
 
 async fn pg_restore(url: &str, dump: &Path) -> Result<(), BackupError> {
-    let (target, password) = super::libpq_target(url);
-    let out = tokio::process::Command::new("pg_restore")
-        .args([
-            "--no-owner",
-            "--no-privileges",
-            "--exit-on-error",
-            "--single-transaction",
-            "--dbname",
-        ])
-        .arg(&target)
-        .arg(dump)
-        .envs(password.map(|p| ("PGPASSWORD", p)))
-        .output()
-        .await
-        .map_err(|e| BackupError::Tool {
-            tool: "pg_restore",
-            status: "could not start".into(),
-            stderr: format!("{e} (install the PostgreSQL client tools)"),
-        })?;
-    if !out.status.success() {
-        return Err(BackupError::Tool {
-            tool: "pg_restore",
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        });
-    }
-    Ok(())
+    super::run_pg_tool(
+        "pg_restore",
+        url,
+        &[
+            "--no-owner".as_ref(),
+            "--no-privileges".as_ref(),
+            "--exit-on-error".as_ref(),
+            "--single-transaction".as_ref(),
+            dump.as_os_str(),
+        ],
+    )
+    .await
 }
