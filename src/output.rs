@@ -25,32 +25,26 @@ impl Exit {
     }
 }
 
-/// An error that reached the top of a command, with its stable code (from DESIGN.md or
-/// the README's error table) and the exit status it maps to.
-#[derive(Debug)]
-pub struct CodedError {
-    pub code: &'static str,
-    pub message: String,
-    pub exit: Exit,
-}
+/// An error that reached the top of a command, with its stable code (docs/errors.md):
+/// the client libraries' error type, so a library's code reaches the user unchanged.
+pub use vouch_api_client::{error_chain, CodedError, Outcome};
 
-impl CodedError {
-    pub fn new(code: &'static str, exit: Exit, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            exit,
+impl From<Exit> for Outcome {
+    fn from(exit: Exit) -> Self {
+        match exit {
+            Exit::VerifyFailed => Outcome::Refused,
+            Exit::Ok | Exit::Error => Outcome::Error,
         }
     }
 }
 
-impl std::fmt::Display for CodedError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
+/// The exit status for an error's [`Outcome`]: 1 when a check refused, 2 otherwise.
+pub fn exit_of(err: &CodedError) -> Exit {
+    match err.outcome {
+        Outcome::Refused => Exit::VerifyFailed,
+        Outcome::Error => Exit::Error,
     }
 }
-
-impl std::error::Error for CodedError {}
 
 /// Text from a server or a file, made safe to print on a terminal: every control
 /// character (C0, DEL, C1) and every bidirectional-override or isolate character
@@ -103,7 +97,7 @@ pub fn report_error(err: &anyhow::Error) -> Exit {
         return Exit::Ok;
     }
     let coded = err.chain().find_map(|e| e.downcast_ref::<CodedError>());
-    let (code, exit) = coded.map_or(("CLI_E001", Exit::Error), |c| (c.code, c.exit));
+    let (code, exit) = coded.map_or(("CLI_E001", Exit::Error), |c| (c.code(), exit_of(c)));
     let mut msg = String::new();
     for (i, cause) in err.chain().enumerate() {
         let text = match cause.downcast_ref::<CodedError>() {
@@ -125,24 +119,6 @@ pub fn report_error(err: &anyhow::Error) -> Exit {
     }
     let _ = writeln!(std::io::stderr(), "error[{code}]: {}", clean(&msg));
     exit
-}
-
-/// An error's message followed by each cause in its source chain, `: `-separated. A
-/// cause whose text the message already quotes is not repeated. reqwest's own message
-/// ("error sending request for url ...") hides the cause a user needs ("connection
-/// refused"); this puts it on the line.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut msg = err.to_string();
-    let mut cur = err.source();
-    while let Some(cause) = cur {
-        let text = cause.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        cur = cause.source();
-    }
-    msg
 }
 
 /// Prints one JSON object on stdout followed by a newline.

@@ -202,7 +202,7 @@ fn hostile_detail_is_printed_escaped() {
     let out = vouch(&["fetch", "@escapes/pkg@1.0.0", "--server", &h.base]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("error[REG_E003]"), "{err}");
+    assert!(err.contains("error[SERVE_E002]"), "{err}");
     assert!(!err.contains('\u{1b}'), "raw ESC printed: {err:?}");
     assert!(
         !err.contains('\u{202e}'),
@@ -217,7 +217,7 @@ fn hostile_detail_is_printed_escaped() {
     // --json: the object carries the text, escaped by the JSON encoder.
     let out = vouch(&["fetch", "@escapes/pkg@1.0.0", "--server", &h.base, "--json"]);
     assert!(!out.stdout.contains(&0x1b), "raw ESC on stdout");
-    let v = json_error(&out, "REG_E003");
+    let v = json_error(&out, "SERVE_E002");
     assert!(v["error"]["message"]
         .as_str()
         .unwrap()

@@ -246,13 +246,13 @@ fn story(server: &Server) {
     let spec = format!("{PACKAGE}@2.0.0");
     let out = vouch(work, &["fetch", &spec, "--server", url]);
     // The registry re-hashes every blob it serves and refuses a corrupted one (500,
-    // SERVE_E007); fetch reports that as a registry error (REG_E003, exit 2). Fetch's
+    // SERVE_E007); fetch passes the registry's code through unchanged (exit 2). Fetch's
     // own digest check (FETCH_E001) is tested against a lying registry in
     // tests/fetch_hostile.rs.
-    refused(&out, 2, "REG_E003");
+    refused(&out, 2, "SERVE_E007");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("downloading the archive: the registry answered 500 Internal Server Error with code SERVE_E007"),
+        err.contains("downloading the archive: the registry failed (500 Internal Server Error)"),
         "{err}"
     );
     assert_eq!(

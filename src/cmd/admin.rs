@@ -375,8 +375,12 @@ pub(super) async fn request(
     if !resp.status().is_success() {
         return Err(admin_error(resp).await);
     }
-    super::registry_api::read_json_capped(resp, super::registry_api::caps::API_ANSWER, "admin API")
-        .await
+    Ok(super::registry_api::read_json_capped(
+        resp,
+        super::registry_api::caps::API_ANSWER,
+        "admin API",
+    )
+    .await?)
 }
 
 /// Admin API refusals keep their `ADMIN_E…`/`INTEGRITY_E…` code.
@@ -408,13 +412,16 @@ async fn admin_error(resp: reqwest::Response) -> anyhow::Error {
     .await
     {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) => return e.context(format!("admin API: the server answered {status}")),
+        Err(e) => {
+            return anyhow::Error::from(e)
+                .context(format!("admin API: the server answered {status}"))
+        }
     };
     let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     let code = v["code"].as_str().unwrap_or("");
     match CODES.iter().find(|c| **c == code) {
         Some(c) => CodedError::new(
-            c,
+            *c,
             Exit::Error,
             format!(
                 "the registry refused ({status}): {}",

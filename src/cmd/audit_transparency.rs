@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use serde_json::json;
-use vouch_client::{MonitorState, TileClient};
+use vouch_tiles_client::{MonitorState, TileClient};
 use vouch_tlog::{Hash, SignedCheckpoint, Verifier as NoteVerifier};
 
 use super::registry_api::{runtime, unreachable};
@@ -46,9 +46,9 @@ pub fn audit_error(msg: String) -> anyhow::Error {
     CodedError::new("AUDIT_E001", Exit::VerifyFailed, msg).into()
 }
 
-fn client_error(what: &str, url: &str, e: vouch_client::Error) -> anyhow::Error {
+fn client_error(what: &str, url: &str, e: vouch_tiles_client::Error) -> anyhow::Error {
     match e {
-        vouch_client::Error::Http { .. } => unreachable(what, url, &e),
+        vouch_tiles_client::Error::Http { .. } => unreachable(what, url, &e).into(),
         other => audit_error(format!("{what}: {other}")),
     }
 }

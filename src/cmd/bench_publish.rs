@@ -145,7 +145,9 @@ async fn bench(args: Args, base: String, owner: String) -> anyhow::Result<Exit> 
             .context("registering a bench publisher")?;
         if !resp.status().is_success() {
             return Err(
-                super::registry_api::api_error("registering a bench publisher", resp).await,
+                super::registry_api::api_error("registering a bench publisher", resp)
+                    .await
+                    .into(),
             );
         }
     }

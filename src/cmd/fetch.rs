@@ -166,7 +166,7 @@ async fn download_blob(
         .await
         .map_err(|e| unreachable("downloading the archive", url, &e))?;
     if !resp.status().is_success() {
-        return Err(api_error("downloading the archive", resp).await);
+        return Err(api_error("downloading the archive", resp).await.into());
     }
     std::fs::create_dir_all(into).with_context(|| format!("creating {}", into.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(into)?;

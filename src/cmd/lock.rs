@@ -135,7 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     match problems.first() {
         None => Ok(Exit::Ok),
         Some((code, detail)) => Err(CodedError::new(
-            code,
+            *code,
             Exit::VerifyFailed,
             format!(
                 "{detail} ({} problem(s) in {})",

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::json;
-use vouch_client::monitor::{poll, MonitorState, Observation};
-use vouch_client::{Error as ClientError, TileClient};
+use vouch_tiles_client::monitor::{poll, MonitorState, Observation};
+use vouch_tiles_client::{Error as ClientError, TileClient};
 use vouch_tlog::{leaf_hash, Error as TlogError, Hash, SignedCheckpoint, TlogProof, Verifier};
 
 use crate::output::{clean, print_json, CodedError, Exit};
@@ -251,7 +251,7 @@ async fn fetch_checkpoint(
         .checkpoint(&t.origin, std::slice::from_ref(&t.log_key))
         .await
         .map_err(client_error)?;
-    let cosigs = vouch_client::monitor::check_witnesses(&cp.note, &t.witnesses, t.quorum)
+    let cosigs = vouch_tiles_client::monitor::check_witnesses(&cp.note, &t.witnesses, t.quorum)
         .map_err(client_error)?;
     Ok((cp, cosigs))
 }
@@ -560,7 +560,7 @@ async fn monitor(a: MonitorArgs) -> anyhow::Result<Exit> {
                 // Verification failures (bad signature, quorum) are verdicts, not blips.
                 if err
                     .downcast_ref::<CodedError>()
-                    .is_some_and(|c| c.exit == Exit::VerifyFailed)
+                    .is_some_and(|c| crate::output::exit_of(c) == Exit::VerifyFailed)
                 {
                     return Err(err);
                 }

@@ -225,7 +225,7 @@ pub async fn sign_and_upload(
         bar.finish_and_clear();
     }
     if !resp.status().is_success() {
-        return Err(api_error("the upload", resp).await);
+        return Err(api_error("the upload", resp).await.into());
     }
     let answer = super::registry_api::read_json_capped(
         resp,
@@ -325,23 +325,23 @@ mod tests {
     fn signing_failures_map_to_publish_codes() {
         let code = |e: vouch_sign::SignError| {
             let err = sign_error(e);
-            err.downcast_ref::<CodedError>().map(|c| c.code)
+            err.downcast_ref::<CodedError>().map(|c| c.code.to_string())
         };
         let log_down = vouch_sign::SignError::LogUnavailable {
             url: "http://127.0.0.1:1/api/v2/log/entries".into(),
             detail: "connection refused".into(),
         };
-        assert_eq!(code(log_down), Some("PUB_E004"));
+        assert_eq!(code(log_down).as_deref(), Some("PUB_E004"));
         let ca_refused = vouch_sign::SignError::CaRefused {
             url: "http://127.0.0.1:1/api/v2/signingCert".into(),
             status: 400,
             detail: "audience mismatch".into(),
         };
-        assert_eq!(code(ca_refused), Some("PUB_E003"));
+        assert_eq!(code(ca_refused).as_deref(), Some("PUB_E003"));
         let bad_token = vouch_sign::SignError::TokenMalformed {
             detail: "not a JWT".into(),
         };
-        assert_eq!(code(bad_token), Some("PUB_E002"));
+        assert_eq!(code(bad_token).as_deref(), Some("PUB_E002"));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! HTTP clients for vouch servers and for any C2SP tlog-tiles log: checkpoints, tiles, proofs, witnesses, monitoring state.
+//! Reading any C2SP tlog-tiles log over HTTP: checkpoints, tiles, proofs, witnesses, monitoring state.
 //!
 //! - [`tiles`]: [`TileClient`], a read-only client for any tlog-tiles log: the
 //!   checkpoint, hash tiles (partial tiles with a full-tile fallback), entry bundles, and
