@@ -140,6 +140,15 @@ pub enum IngestError {
     /// A background hashing task failed (it panicked or was cancelled).
     #[error("hashing task failed: {detail}")]
     HashTask { detail: String },
+    /// A verified webhook delivery names a repository the forge does not ingest.
+    #[error("the delivery names a repository this forge does not ingest")]
+    WebhookWrongRepository { repository: String },
+    /// As many webhook-triggered ingests as allowed are already running.
+    #[error(
+        "{running} webhook ingests are already running: redeliver later, or sync the tag \
+         from the admin API"
+    )]
+    WebhookBusy { running: usize },
 }
 
 impl IngestError {
@@ -169,6 +178,9 @@ impl IngestError {
             IngestError::Unsupported { .. } => "INGEST_E021",
             IngestError::AttestationRejected { .. } => "INGEST_E022",
             IngestError::HashTask { .. } => "INGEST_E023",
+            // The E1xx codes are the ingest service's (answered by the registry).
+            IngestError::WebhookWrongRepository { .. } => "INGEST_E101",
+            IngestError::WebhookBusy { .. } => "INGEST_E102",
         }
     }
 
@@ -230,4 +242,12 @@ pub const CODES: &[(&str, &str)] = &[
     ("INGEST_E021", "operation not supported for this forge"),
     ("INGEST_E022", "relayed attestation failed verification"),
     ("INGEST_E023", "background hashing task failed"),
+    (
+        "INGEST_E101",
+        "webhook delivery names a repository the forge does not ingest",
+    ),
+    (
+        "INGEST_E102",
+        "too many webhook ingests running; redeliver later",
+    ),
 ];

@@ -120,6 +120,34 @@ pub fn diff_listing(stored: &[StoredAsset], relisted: &Release) -> Vec<Change> {
     changes
 }
 
+/// Compares what one ingest hashed with the stored rows: one [`Change`] per asset name
+/// on either side, the hashed assets in their order, then the stored ones no longer
+/// listed, in stored order. A hashed asset without a stored row is
+/// [`Change::NewAsset`]; one with a row is compared by [`compare_hashed`]. This is the
+/// registry's rule for a re-ingested release.
+pub fn diff_hashed(stored: &[StoredAsset], hashed: &[(&AssetRef, HashOutcome)]) -> Vec<Change> {
+    let mut changes: Vec<Change> = hashed
+        .iter()
+        .map(
+            |(asset, outcome)| match stored.iter().find(|s| s.name == asset.name) {
+                Some(s) => compare_hashed(s, outcome),
+                None => Change::NewAsset {
+                    name: asset.name.clone(),
+                },
+            },
+        )
+        .collect();
+    changes.extend(
+        stored
+            .iter()
+            .filter(|s| !hashed.iter().any(|(a, _)| a.name == s.name))
+            .map(|s| Change::Removed {
+                name: s.name.clone(),
+            }),
+    );
+    changes
+}
+
 /// Compares a fresh hash of an asset with its stored row (a backfill or re-check).
 /// A skipped outcome only compares the size.
 pub fn compare_hashed(stored: &StoredAsset, outcome: &HashOutcome) -> Change {
@@ -204,5 +232,35 @@ mod tests {
             blake3: [0; 32],
         });
         assert!(!compare_hashed(&stored[0], &same).is_violation());
+
+        // What one ingest hashed against the same rows: listed order, then removals.
+        let listed = [
+            asset("b", 4, None),
+            asset("a", 3, None),
+            asset("c", 5, None),
+        ];
+        let hashed = vec![
+            (&listed[0], rehash),
+            (&listed[1], same),
+            (
+                &listed[2],
+                HashOutcome::Hashed(Digests {
+                    size: 5,
+                    sha256: [3; 32],
+                    blake3: [0; 32],
+                }),
+            ),
+        ];
+        let changes = diff_hashed(&stored, &hashed);
+        assert!(matches!(&changes[0], Change::Changed { name, .. } if name == "b"));
+        assert_eq!(changes[1], Change::Unchanged { name: "a".into() });
+        assert_eq!(changes[2], Change::NewAsset { name: "c".into() });
+        assert_eq!(
+            changes[3],
+            Change::Removed {
+                name: "gone".into()
+            }
+        );
+        assert_eq!(changes.len(), 4);
     }
 }

@@ -62,10 +62,14 @@
 //! | INTEGRITY_E029 | `RotationReusesKey` | rotation to a key already in the set |
 //! | INTEGRITY_E030 | `LogProof` | inclusion proof or checkpoint does not verify |
 //!
+//! The registry integrity service's codes (`INTEGRITY_E101`…`E109`) are the constants
+//! of [`codes`], so the prefix has one owner.
+//!
 //! E001–E005 and E029 are operator or server faults; the rest concern untrusted input
 //! and map to a verification failure (exit code 1, or HTTP 400/422 at the edge).
 
 mod assets;
+pub mod codes;
 mod error;
 mod jcs;
 mod jws;

@@ -64,6 +64,26 @@ pub enum LogError {
 }
 
 impl LogError {
+    /// The stable code of this error (`SEQ_E…`, owned by this crate; the CLI's `vouch
+    /// log` owns `LOG_E…`). Never renumbered or reused. The HTTP edge answers with its
+    /// own `SERVE_E…` codes for these (`vouch_registry::ApiError`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            LogError::EntryTooLarge { .. } => "SEQ_E001",
+            LogError::PoolFull { .. } => "SEQ_E002",
+            LogError::Closed => "SEQ_E003",
+            LogError::BatchFailed { .. } => "SEQ_E004",
+            LogError::LostLock { .. } => "SEQ_E005",
+            LogError::NotInitialized { .. } => "SEQ_E006",
+            LogError::Inconsistent { .. } => "SEQ_E007",
+            LogError::Missing { .. } => "SEQ_E008",
+            LogError::OutOfRange { .. } => "SEQ_E009",
+            LogError::TaskPanicked => "SEQ_E010",
+            LogError::Store(_) => "SEQ_E011",
+            LogError::Tlog(_) => "SEQ_E012",
+        }
+    }
+
     /// Whether retrying the same request later may succeed (pool full, transient batch
     /// failure) as opposed to a request that will never be accepted.
     pub fn is_retryable(&self) -> bool {
@@ -71,5 +91,22 @@ impl LogError {
             self,
             LogError::PoolFull { .. } | LogError::BatchFailed { .. }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes are `SEQ_E`, distinct per variant, and a wrapped storage failure
+    /// keeps its own code in the source.
+    #[test]
+    fn errors_have_stable_codes() {
+        let store = vouch_store::ObjectKey::new("../x").unwrap_err();
+        assert_eq!(store.code(), "STORE_E001");
+        assert_eq!(LogError::from(store).code(), "SEQ_E011");
+        assert_eq!(LogError::Closed.code(), "SEQ_E003");
+        assert_eq!(LogError::PoolFull { retry_after_ms: 1 }.code(), "SEQ_E002");
+        assert_eq!(LogError::TaskPanicked.code(), "SEQ_E010");
     }
 }

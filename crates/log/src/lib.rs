@@ -2,7 +2,8 @@
 //!
 //! - [`Log`] ([`sequencer`]): `Log::open` recovers, `Log::add` pools an entry and resolves
 //!   to its index once committed. The commit points are documented in [`sequencer`].
-//! - [`proofs`]: inclusion and consistency proofs from stored tiles.
+//! - [`proofs`]: inclusion and consistency proofs from stored tiles; [`Prover`]
+//!   answers many inclusion proofs against one checkpoint from tiles read once.
 //! - [`sweep`]: superseded partial tiles are deleted after a grace period.
 //! - [`invariants`]: a whole-log check (every tile, bundle and checkpoint) for tests.
 //! - [`health`]: the sequencer's liveness ([`Log::health`]) and per-batch reports for metrics.
@@ -17,6 +18,7 @@ mod error;
 pub mod health;
 pub mod invariants;
 pub mod proofs;
+mod prover;
 pub mod sequencer;
 mod state;
 pub mod sweep;
@@ -25,4 +27,5 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::LogConfig;
 pub use error::LogError;
 pub use health::{BatchObserver, BatchReport, Health};
+pub use prover::Prover;
 pub use sequencer::{Log, Published, CHECKPOINT_KEY};

@@ -1,5 +1,6 @@
-//! Inclusion and consistency proofs computed from the tiles in an object store.
+//! Inclusion and consistency proofs computed from the tiles in an object store, the one place the server reads proof tiles ([`crate::Prover`] caches them per checkpoint).
 
+use bytes::Bytes;
 use vouch_store::Objects;
 use vouch_tlog::{
     consistency_proof_nodes, inclusion_proof_nodes, tiles_for_nodes, Hash, HashReader, NodeId,
@@ -61,9 +62,7 @@ fn check(size: u64, committed: u64) -> Result<(), LogError> {
     Ok(())
 }
 
-/// Fetches the tiles `nodes` need. A tree size that was never a checkpoint has no
-/// partial tiles of its own width, so a wider version is read instead: the full tile,
-/// or the partial tile of the committed tree (tiles only grow by appending).
+/// Fetches the tiles `nodes` need (see [`read_tile`]).
 async fn reader_for(
     objects: &dyn Objects,
     nodes: &[NodeId],
@@ -72,25 +71,37 @@ async fn reader_for(
 ) -> Result<TileHashReader, LogError> {
     let mut reader = TileHashReader::new(size);
     for t in tiles_for_nodes(nodes, size)? {
-        let mut candidates = vec![t];
-        if t.width < TILE_WIDTH {
-            candidates.push(t.full());
-            let first = t.index * u64::from(TILE_WIDTH);
-            if let Some(c) = TileId::for_hash(t.level, first, committed) {
-                candidates.push(c);
-            }
-        }
-        let mut found = None;
-        for c in &candidates {
-            if let Some(b) = objects.get(&key(c.path())?).await? {
-                found = Some(b);
-                break;
-            }
-        }
-        let bytes = found.ok_or(LogError::Missing { key: t.path() })?;
+        let bytes = read_tile(objects, t, committed).await?;
         reader.insert(&t, &bytes)?;
     }
     // Touch the reader once so a short tile is reported here, not deep in the proof.
     reader.read_hashes(&[])?;
     Ok(reader)
+}
+
+/// Reads tile `t` of a log whose committed size is `committed`: the tile itself, or a
+/// wider one holding it as a prefix (tiles only grow by appending). A tree size that
+/// was never a checkpoint has no partial tiles of its own width, so the full tile or
+/// the committed tree's partial one is read instead; the caller cuts it to `t.width`.
+pub(crate) async fn read_tile(
+    objects: &dyn Objects,
+    t: TileId,
+    committed: u64,
+) -> Result<Bytes, LogError> {
+    let mut candidates = vec![t];
+    if t.width < TILE_WIDTH {
+        candidates.push(t.full());
+        let first = t.index * u64::from(TILE_WIDTH);
+        if let Some(c) = TileId::for_hash(t.level, first, committed) {
+            if !candidates.contains(&c) {
+                candidates.push(c);
+            }
+        }
+    }
+    for c in &candidates {
+        if let Some(b) = objects.get(&key(c.path())?).await? {
+            return Ok(b);
+        }
+    }
+    Err(LogError::Missing { key: t.path() })
 }

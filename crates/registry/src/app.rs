@@ -21,8 +21,7 @@ use crate::{internal, tiles, witness, ApiError, ServeError};
 /// Bytes of full tiles kept in memory by the read endpoints.
 const TILE_CACHE_BYTES: usize = 64 << 20;
 
-/// What every handler shares.
-#[derive(Debug)]
+/// What every handler shares. `Debug` prints no secret (see its impl).
 pub struct AppState {
     /// This process's sequencer claim on the lock database, held while the state lives:
     /// a second server on the same lock database is refused at start (SERVE_E111).
@@ -58,6 +57,24 @@ pub struct AppState {
     pub limits: crate::limits::LimitsSection,
 }
 
+/// Names the parts and the public facts only: the internal token, TOKEN_ENC_KEY and
+/// whatever the services hold (sessions, keys, forge tokens) are never printed, so a
+/// `{state:?}` in a log line or a panic message leaks nothing.
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("origin", &self.log.origin())
+            .field("public_url", &self.public_url)
+            .field("dev", &self.dev)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "internal_token",
+                &self.internal_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
 /// The secrets a server needs, read from the environment (production) or from files
 /// in the data directory (`--dev`). `Debug` never prints them.
 pub struct Secrets {
@@ -69,6 +86,8 @@ pub struct Secrets {
     pub enc_key: EncryptionKey,
     /// The metadata database URL when `[database]` is PostgreSQL (or `--database`).
     pub database_url: Option<String>,
+    /// The API tokens and webhook secrets the `[[forges]]` sections name.
+    pub forges: crate::integrity::ingest::ForgeSecrets,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -113,6 +132,7 @@ impl Secrets {
             DatabaseConfig::Postgres { url_env } => Some(secret_env(url_env)?),
             DatabaseConfig::Sqlite { .. } => None,
         };
+        let forges = crate::integrity::ingest::ForgeSecrets::from_env(&cfg.forges)?;
         Ok(Secrets {
             log_key,
             witness_key,
@@ -120,6 +140,7 @@ impl Secrets {
             postgres_url,
             enc_key,
             database_url,
+            forges,
         })
     }
 
@@ -153,6 +174,8 @@ impl Secrets {
             DatabaseConfig::Postgres { url_env } => Some(secret_env(url_env)?),
             DatabaseConfig::Sqlite { .. } => None,
         };
+        // Forges read their secrets from the environment in --dev too.
+        let forges = crate::integrity::ingest::ForgeSecrets::from_env(&cfg.forges)?;
         Ok(Secrets {
             log_key,
             witness_key: Some(witness_key),
@@ -160,6 +183,7 @@ impl Secrets {
             postgres_url: None,
             enc_key,
             database_url,
+            forges,
         })
     }
 }
@@ -423,7 +447,7 @@ pub async fn open(
     let integrity =
         crate::integrity::Integrity::open(meta.as_ref(), &secrets.enc_key, &cfg.integrity)
             .await?
-            .with_forge_sections(&cfg.forges)?;
+            .with_forge_sections(&cfg.forges, &secrets.forges)?;
     let packages =
         crate::packages::Packages::open(cfg, &sigstore, meta.as_ref(), rt.dev, &rt.data_dir)
             .await?;

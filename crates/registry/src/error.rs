@@ -103,7 +103,9 @@ impl ServeError {
 }
 
 /// An HTTP error: status, stable code, and a detail safe to show a client. Internal
-/// causes are logged where the error is made, never sent.
+/// causes are logged where the error is made, never sent. The one error every route of
+/// the router answers with: `{"status", "code", "detail"}` JSON (plus `message` on the
+/// Sigstore routes, see [`ApiError::with_message`]).
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -113,6 +115,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// tlog-witness 409 answers carry the latest size as `text/x.tlog.size`.
     pub witness_size: Option<u64>,
+    /// The body also carries `message` (`"CODE: detail"`).
+    pub message: bool,
 }
 
 impl ApiError {
@@ -123,7 +127,16 @@ impl ApiError {
             detail: detail.into(),
             retry_after: None,
             witness_size: None,
+            message: false,
         }
+    }
+
+    /// The same error with `message` (`"CODE: detail"`) in its body: Sigstore clients
+    /// (sigstore-python's Fulcio client) print that field when a request fails, so the
+    /// Sigstore routes (`crate::sigstore`) answer with it.
+    pub fn with_message(mut self) -> Self {
+        self.message = true;
+        self
     }
 
     /// SERVE_E001: the request path or body is malformed.
@@ -233,15 +246,17 @@ impl IntoResponse for ApiError {
                 format!("{size}\n"),
             )
                 .into_response(),
-            None => (
-                self.status,
-                axum::Json(serde_json::json!({
+            None => {
+                let mut body = serde_json::json!({
                     "status": self.status.as_u16(),
                     "code": self.code,
                     "detail": self.detail,
-                })),
-            )
-                .into_response(),
+                });
+                if self.message {
+                    body["message"] = format!("{}: {}", self.code, self.detail).into();
+                }
+                (self.status, axum::Json(body)).into_response()
+            }
         };
         if let Some(s) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&s.to_string()) {

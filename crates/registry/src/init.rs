@@ -487,6 +487,7 @@ mod tests {
             postgres_url: None,
             enc_key: vouch_ca::EncryptionKey::from_hex(enc).unwrap(),
             database_url: None,
+            forges: Default::default(),
         }
     }
 

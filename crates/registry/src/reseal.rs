@@ -75,7 +75,9 @@ impl ResealError {
     pub fn code(&self) -> &'static str {
         match self {
             ResealError::OldKeyDoesNotOpen { .. } => "SIGSTORE_E001",
-            ResealError::RegistryKeyDoesNotOpen { .. } => "INTEGRITY_E002",
+            ResealError::RegistryKeyDoesNotOpen { .. } => {
+                vouch_integrity::IntegrityError::KeyDecryptionFailed.code()
+            }
             ResealError::SameKey => "ADMIN_E031",
             ResealError::Missing { .. } => "ADMIN_E032",
             ResealError::ReadBack { .. } => "ADMIN_E033",

@@ -328,3 +328,21 @@ async fn framework_rejections_answer_in_the_json_envelope() {
     assert_eq!(ok.status, StatusCode::OK);
     assert!(ok.header("content-type").starts_with("text/plain"));
 }
+
+/// Issue 15: `AppState`'s `Debug` named the internal token in clear (it derived
+/// `Debug`); a `{state:?}` in a log line would have leaked it. Neither it nor the
+/// TOKEN_ENC_KEY may appear.
+#[tokio::test]
+async fn app_state_debug_prints_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), |_| {}).await;
+    let token = token(dir.path());
+    assert!(token.len() >= 16, "the dev internal token exists");
+    let printed = format!("{:?}", app.state);
+    assert!(!printed.contains(&token), "{printed}");
+    let enc_key = std::fs::read_to_string(dir.path().join("token_enc.key")).unwrap();
+    assert!(!enc_key.trim().is_empty(), "the dev TOKEN_ENC_KEY exists");
+    assert!(!printed.contains(enc_key.trim()), "{printed}");
+    assert!(printed.contains("<redacted>"), "{printed}");
+    assert!(printed.contains("public_url"), "{printed}");
+}

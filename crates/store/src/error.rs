@@ -65,10 +65,40 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The stable code of this error (`STORE_E…`, owned by this crate with the
+    /// metadata store's `META_E…` and the blob store's `BLOB_E…`). Never renumbered or
+    /// reused.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::InvalidKey { .. } => "STORE_E001",
+            StoreError::Io { .. } => "STORE_E002",
+            StoreError::Object { .. } => "STORE_E003",
+            StoreError::Database { .. } => "STORE_E004",
+            StoreError::Conflict { .. } => "STORE_E005",
+            StoreError::SequencerHeld { .. } => "STORE_E006",
+            StoreError::AlreadyExists { .. } => "STORE_E007",
+            StoreError::MissingSchema { .. } => "STORE_E008",
+            StoreError::Config { .. } => "STORE_E009",
+            StoreError::Injected { .. } => "STORE_E010",
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         StoreError::Io {
             path: path.into(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A key that escapes the store is refused with its code.
+    #[test]
+    fn errors_have_stable_codes() {
+        let e = crate::ObjectKey::new("../escape").unwrap_err();
+        assert_eq!(e.code(), "STORE_E001");
+        let e = crate::StoreError::Config { reason: "x".into() };
+        assert_eq!(e.code(), "STORE_E009");
     }
 }

@@ -78,6 +78,25 @@ pub enum Error {
 }
 
 impl Error {
+    /// The stable code of this error (`TILES_E…`, owned by this crate; a core error
+    /// keeps its `TLOG_E…` code). Never renumbered or reused.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Http { .. } => "TILES_E001",
+            Error::Status { .. } => "TILES_E002",
+            Error::TooLarge { .. } => "TILES_E003",
+            Error::Url { .. } => "TILES_E004",
+            Error::Tlog(e) => e.code(),
+            Error::Fork { .. } => "TILES_E005",
+            Error::Rollback { .. } => "TILES_E006",
+            Error::Inconsistent { .. } => "TILES_E007",
+            Error::WitnessConflict { .. } => "TILES_E008",
+            Error::WitnessRefused { .. } => "TILES_E009",
+            Error::State { .. } => "TILES_E010",
+            Error::StateFormat { .. } => "TILES_E011",
+        }
+    }
+
     /// Whether the error shows the log misbehaving (fork, rollback, inconsistency), as
     /// opposed to a network or input problem.
     pub fn is_log_misbehaviour(&self) -> bool {
@@ -85,5 +104,20 @@ impl Error {
             self,
             Error::Fork { .. } | Error::Rollback { .. } | Error::Inconsistent { .. }
         )
+    }
+}
+
+#[cfg(test)]
+mod code_tests {
+    use super::*;
+
+    /// Client failures carry `TILES_E` codes; a core error keeps its `TLOG_E` one.
+    #[test]
+    fn errors_have_stable_codes() {
+        let e = TileClient::new("ftp://log.example").unwrap_err();
+        assert_eq!(e.code(), "TILES_E004");
+        let core = Error::from(vouch_tlog::Error::Hex);
+        assert_eq!(core.code(), "TLOG_E002");
+        assert_eq!(Error::Rollback { seen: 2, found: 1 }.code(), "TILES_E006");
     }
 }

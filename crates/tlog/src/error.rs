@@ -124,3 +124,72 @@ pub enum Error {
     #[error("malformed add-checkpoint request (line {line}): {reason}")]
     WitnessRequest { line: usize, reason: &'static str },
 }
+
+impl Error {
+    /// The stable code of this error (`TLOG_E…`, owned by this crate): one per variant,
+    /// in declaration order, never renumbered or reused. A new variant takes the next
+    /// free number.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::HashLength { .. } => "TLOG_E001",
+            Error::Hex => "TLOG_E002",
+            Error::Base64 { .. } => "TLOG_E003",
+            Error::HashCount { .. } => "TLOG_E004",
+            Error::IndexOutOfRange { .. } => "TLOG_E005",
+            Error::SizeOrder { .. } => "TLOG_E006",
+            Error::EmptyTreeConsistency => "TLOG_E007",
+            Error::InvalidSubtree { .. } => "TLOG_E008",
+            Error::ProofLength { .. } => "TLOG_E009",
+            Error::RootMismatch { .. } => "TLOG_E010",
+            Error::NodeOutOfRange { .. } => "TLOG_E011",
+            Error::TileMissing { .. } => "TLOG_E012",
+            Error::TileLength { .. } => "TLOG_E013",
+            Error::TilePath { .. } => "TLOG_E014",
+            Error::EntryTooLarge { .. } => "TLOG_E015",
+            Error::BundleTruncated { .. } => "TLOG_E016",
+            Error::BundleCount { .. } => "TLOG_E017",
+            Error::NoteTooLarge { .. } => "TLOG_E018",
+            Error::NoteNotUtf8 { .. } => "TLOG_E019",
+            Error::NoteControlCharacter { .. } => "TLOG_E020",
+            Error::NoteMalformed { .. } => "TLOG_E021",
+            Error::TooManySignatures { .. } => "TLOG_E022",
+            Error::KeyName { .. } => "TLOG_E023",
+            Error::KeyString { .. } => "TLOG_E024",
+            Error::KeyLength { .. } => "TLOG_E025",
+            Error::KeyInvalid => "TLOG_E026",
+            Error::KeyTypeUnsupported { .. } => "TLOG_E027",
+            Error::KeyTypeMismatch { .. } => "TLOG_E028",
+            Error::KeyIdMismatch { .. } => "TLOG_E029",
+            Error::SignatureInvalid { .. } => "TLOG_E030",
+            Error::NoVerifiedSignature => "TLOG_E031",
+            Error::TimestampRange { .. } => "TLOG_E032",
+            Error::QuorumNotMet { .. } => "TLOG_E033",
+            Error::Checkpoint { .. } => "TLOG_E034",
+            Error::OriginMismatch { .. } => "TLOG_E035",
+            Error::TlogProof { .. } => "TLOG_E036",
+            Error::WitnessRequest { .. } => "TLOG_E037",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every failure carries a `TLOG_E` code; a short hash is the first variant's.
+    #[test]
+    fn errors_have_stable_codes() {
+        let e = Hash::from_slice(&[0; 3]).unwrap_err();
+        assert_eq!(e.code(), "TLOG_E001");
+        let e = crate::inclusion_proof_nodes(5, 5).unwrap_err();
+        assert_eq!(e.code(), "TLOG_E005", "{e}");
+        assert_eq!(
+            Error::WitnessRequest {
+                line: 1,
+                reason: "x"
+            }
+            .code(),
+            "TLOG_E037"
+        );
+    }
+}

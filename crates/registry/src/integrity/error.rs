@@ -1,6 +1,7 @@
 //! Errors of the integrity service: [`BootError`] (key loading, rotation, recording; coded) and the coded HTTP answers of the integrity and admin routes.
 
 use axum::http::StatusCode;
+use vouch_integrity::{codes, IntegrityError};
 use vouch_store::meta::MetaError;
 
 use crate::ApiError;
@@ -68,16 +69,16 @@ impl BootError {
     /// The stable code. INTEGRITY_E002 is shared with `vouch-integrity` (same meaning).
     pub fn code(&self) -> &'static str {
         match self {
-            BootError::KeyDoesNotOpen { .. } => "INTEGRITY_E002",
-            BootError::ForeignKey { .. } => "INTEGRITY_E101",
-            BootError::NoKey => "INTEGRITY_E102",
-            BootError::RotationRaced => "INTEGRITY_E103",
-            BootError::Random => "INTEGRITY_E104",
-            BootError::Meta(_) => "INTEGRITY_E105",
+            BootError::KeyDoesNotOpen { .. } => IntegrityError::KeyDecryptionFailed.code(),
+            BootError::ForeignKey { .. } => codes::FOREIGN_KEY,
+            BootError::NoKey => codes::NO_CURRENT_KEY,
+            BootError::RotationRaced => codes::ROTATION_RACED,
+            BootError::Random => codes::SERVICE_RANDOM,
+            BootError::Meta(_) => codes::METADATA,
             BootError::Record(e) => e.code(),
-            BootError::RecordTooLarge { .. } => "INTEGRITY_E107",
-            BootError::Log(_) => "INTEGRITY_E108",
-            BootError::Forge(_) => "INTEGRITY_E109",
+            BootError::RecordTooLarge { .. } => codes::RECORD_TOO_LARGE,
+            BootError::Log(_) => codes::LOG_REFUSED,
+            BootError::Forge(_) => codes::FORGE_CONFIG,
             BootError::WeakWebhookSecret { .. } => "SERVE_E109",
         }
     }
@@ -117,7 +118,7 @@ pub(crate) fn meta(e: MetaError) -> ApiError {
 pub(crate) fn no_record(what: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "INTEGRITY_E106",
+        codes::NO_RECORD,
         format!("no integrity record for {what}"),
     )
 }

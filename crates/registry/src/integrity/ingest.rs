@@ -21,11 +21,14 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::Digest;
+use vouch_ingest::immutability::{self, AssetFacts, Change, StoredAsset};
 use vouch_ingest::{
-    verify_webhook, AttestationVerifier, Fetcher, ForgeConfig, ForgeKind, HashBudget, HashOutcome,
-    IngestError, Release, RepoRef, Secret, WebhookEvent,
+    verify_webhook, AssetRef, AttestationVerifier, Fetcher, ForgeConfig, ForgeKind, HashBudget,
+    HashOutcome, IngestError, Release, RepoRef, Secret, WebhookEvent,
 };
-use vouch_store::meta::{AssetInsert, AssetStatus, NewRelease, ReleaseAsset, Timestamp};
+use vouch_store::meta::{
+    AssetInsert, AssetStatus, NewRelease, RecordKind, ReleaseAsset, ReleaseRow, Timestamp,
+};
 
 use super::admin::Admin;
 use super::audit;
@@ -100,32 +103,79 @@ pub struct ForgeConfigError {
 /// against in `vouch_ingest::webhook`).
 pub const MIN_WEBHOOK_SECRET: usize = 16;
 
-/// Refuses at start any `webhook_secret_env` holding fewer than
-/// [`MIN_WEBHOOK_SECRET`] characters (issue 13: such a server started, then answered
-/// every delivery 401 naming the expected length). An unset variable is reported by
-/// [`Forge::from_section`].
-pub fn check_webhook_secrets(sections: &[ForgeSection]) -> Result<(), super::BootError> {
-    for s in sections {
-        let Some(var) = &s.webhook_secret_env else {
-            continue;
-        };
-        if let Ok(secret) = std::env::var(var) {
-            if secret.len() < MIN_WEBHOOK_SECRET {
-                return Err(super::BootError::WeakWebhookSecret {
-                    forge: s.id.clone(),
-                    var: var.clone(),
-                    found: secret.len(),
-                    min: MIN_WEBHOOK_SECRET,
-                });
-            }
-        }
+/// The secrets the `[[forges]]` sections name (API tokens, webhook secrets), by forge
+/// id. Read once, with the server's other secrets (`crate::Secrets`) and through the
+/// same reader ([`crate::config::secret_env`]); `Debug` never prints them.
+#[derive(Default, Clone)]
+pub struct ForgeSecrets(Vec<(String, ForgeSecret)>);
+
+#[derive(Default, Clone)]
+struct ForgeSecret {
+    token: Option<Secret>,
+    webhook: Option<Secret>,
+}
+
+impl std::fmt::Debug for ForgeSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(id, _)| id))
+            .finish()
     }
-    Ok(())
+}
+
+impl ForgeSecrets {
+    /// Reads every variable the sections name. An unset one is `INTEGRITY_E109`
+    /// naming it; a webhook secret shorter than [`MIN_WEBHOOK_SECRET`] is
+    /// `SERVE_E109` (issue 13: such a server started, then answered every delivery 401
+    /// naming the expected length).
+    pub fn from_env(sections: &[ForgeSection]) -> Result<Self, super::BootError> {
+        let read = |s: &ForgeSection, var: &String| {
+            crate::config::secret_env(var)
+                .map(Secret::new)
+                .map_err(|_| ForgeConfigError {
+                    id: s.id.clone(),
+                    detail: format!("environment variable {var} is not set"),
+                })
+        };
+        let mut out = Vec::with_capacity(sections.len());
+        for s in sections {
+            let token = s.token_env.as_ref().map(|v| read(s, v)).transpose()?;
+            let webhook = match &s.webhook_secret_env {
+                Some(var) => {
+                    let secret = read(s, var)?;
+                    let found = secret.expose().len();
+                    if found < MIN_WEBHOOK_SECRET {
+                        return Err(super::BootError::WeakWebhookSecret {
+                            forge: s.id.clone(),
+                            var: var.clone(),
+                            found,
+                            min: MIN_WEBHOOK_SECRET,
+                        });
+                    }
+                    Some(secret)
+                }
+                None => None,
+            };
+            out.push((s.id.clone(), ForgeSecret { token, webhook }));
+        }
+        Ok(ForgeSecrets(out))
+    }
+
+    fn of(&self, id: &str) -> ForgeSecret {
+        self.0
+            .iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default()
+    }
 }
 
 impl Forge {
-    /// Builds a forge from its section, reading secrets from the variables it names.
-    pub fn from_section(s: &ForgeSection) -> Result<Self, ForgeConfigError> {
+    /// Builds a forge from its section and the secrets read for it.
+    pub fn from_section(
+        s: &ForgeSection,
+        secrets: &ForgeSecrets,
+    ) -> Result<Self, ForgeConfigError> {
         let bad = |detail: String| ForgeConfigError {
             id: s.id.clone(),
             detail,
@@ -136,19 +186,22 @@ impl Forge {
             .parse()
             .map_err(|e| bad(format!("api_base: {e}")))?;
         let mut cfg = ForgeConfig::new(kind, url).map_err(|e| bad(e.to_string()))?;
-        let env = |var: &String| {
-            std::env::var(var).map_err(|_| bad(format!("environment variable {var} is not set")))
+        let secret = secrets.of(&s.id);
+        let missing = |var: &Option<String>| match var {
+            Some(var) => Err(bad(format!("environment variable {var} is not set"))),
+            None => Ok(None),
         };
-        if let Some(var) = &s.token_env {
-            cfg.token = Some(Secret::new(env(var)?));
-        }
+        cfg.token = match secret.token {
+            Some(t) => Some(t),
+            None => missing(&s.token_env)?,
+        };
         if s.allow_private_for_tests {
             cfg.allow_private_for_tests = true;
             cfg.allow_http = true;
         }
-        let webhook_secret = match &s.webhook_secret_env {
-            Some(var) => Some(Secret::new(env(var)?)),
-            None => None,
+        let webhook_secret = match secret.webhook {
+            Some(w) => Some(w),
+            None => missing(&s.webhook_secret_env)?,
         };
         let attestations = if kind == ForgeKind::GitHub && s.relay_attestations.unwrap_or(true) {
             Some(AttestationVerifier::public_good().map_err(|e| bad(e.to_string()))?)
@@ -245,15 +298,83 @@ async fn refused(state: &AppState, forge: &Forge, tag: &str, e: &IngestError) {
     .await;
 }
 
-/// Ingests a listed release.
+/// Ingests a listed release: hash every asset, find or write the release row, compare
+/// with what is stored ([`vouch_ingest::immutability`]), write the new assets or refuse
+/// the differences, sign the record once, relay attestations. One step per function.
 pub async fn ingest_release(
     state: &AppState,
     forge: &Forge,
     release: &Release,
 ) -> Result<IngestReport, ApiError> {
+    let hashed = hash_assets(state, forge, release).await?;
+    let (row, created) = release_row(state, forge, release).await?;
+    let recorded = release_record(state, row.id).await?;
+    let stored = state
+        .meta
+        .release_assets(row.id)
+        .await
+        .map_err(error::meta)?;
+    let facts: Vec<StoredAsset> = stored.iter().map(stored_facts).collect();
+    let mut report = IngestReport {
+        release_id: Some(row.id),
+        tag: release.tag.clone(),
+        created,
+        ..Default::default()
+    };
+    let ctx = AuditCtx {
+        actor: format!("forge:{}", forge.id),
+        subject: format!("release:{}", row.id),
+        release_id: row.id,
+    };
+    for change in immutability::diff_hashed(&facts, &hashed) {
+        match change {
+            Change::Unchanged { .. } => {}
+            Change::NewAsset { name } if recorded.is_some() => {
+                // The record vouches for the assets it was signed over: none is added.
+                report.changed += 1;
+                changed(state, &ctx, &name, "added upstream", None).await;
+            }
+            Change::NewAsset { name } => {
+                let Some((asset, outcome)) = hashed.iter().find(|(a, _)| a.name == name) else {
+                    continue;
+                };
+                add_asset(state, &ctx, asset, outcome, &mut report).await?;
+            }
+            Change::Changed { name, old, .. } => {
+                report.changed += 1;
+                changed(
+                    state,
+                    &ctx,
+                    &name,
+                    "content changed upstream",
+                    Some(facts_json(&old)),
+                )
+                .await;
+            }
+            Change::Removed { name } => {
+                report.changed += 1;
+                changed(state, &ctx, &name, "removed upstream", None).await;
+            }
+            _ => {}
+        }
+    }
+    report.log_index = match recorded {
+        Some(r) => Some(r.log_index),
+        None => record_once(state, &row).await?,
+    };
+    report.attestations = relay(state, forge, row.id, &hashed).await;
+    Ok(report)
+}
+
+/// Step 1: hashes every asset within the budget. Nothing is written unless every asset
+/// came back; a failure is audited `release.ingest_refused`.
+async fn hash_assets<'r>(
+    state: &AppState,
+    forge: &Forge,
+    release: &'r Release,
+) -> Result<Vec<(&'r AssetRef, HashOutcome)>, ApiError> {
     let budget =
         HashBudget::new(state.integrity.hash_budget()).map_err(|e| ApiError::internal(&e))?;
-    // Phase 1: hash everything; nothing is written unless every asset came back.
     let mut outcomes = Vec::with_capacity(release.assets.len());
     for asset in &release.assets {
         match forge.fetcher.hash_asset(asset, budget).await {
@@ -264,8 +385,17 @@ pub async fn ingest_release(
             }
         }
     }
+    Ok(outcomes)
+}
+
+/// Step 2: the release row (found, or written now) and whether it is new.
+async fn release_row(
+    state: &AppState,
+    forge: &Forge,
+    release: &Release,
+) -> Result<(ReleaseRow, bool), ApiError> {
     let repository = format!("{}/{}", forge.repo.owner(), forge.repo.name());
-    let (row, created) = state
+    state
         .meta
         .upsert_release(&NewRelease {
             forge_id: forge.id.clone(),
@@ -275,162 +405,126 @@ pub async fn ingest_release(
             created_at: Timestamp::now(),
         })
         .await
-        .map_err(error::meta)?;
-    let mut report = IngestReport {
-        release_id: Some(row.id),
-        tag: release.tag.clone(),
-        created,
-        ..Default::default()
-    };
-    let recorded = state
-        .meta
-        .integrity_record(
-            vouch_store::meta::RecordKind::Release,
-            &row.id.to_string(),
-            None,
-        )
-        .await
-        .map_err(error::meta)?;
-    let stored = state
-        .meta
-        .release_assets(row.id)
-        .await
-        .map_err(error::meta)?;
-    let actor = format!("forge:{}", forge.id);
-    let subject = format!("release:{}", row.id);
-    for (asset, outcome) in &outcomes {
-        let candidate = match outcome {
-            HashOutcome::Hashed(d) => ReleaseAsset {
-                release_id: row.id,
-                name: asset.name.clone(),
-                size: d.size,
-                download_url: asset.download_url.to_string(),
-                sha256: Some(d.sha256),
-                blake3: Some(d.blake3),
-                status: AssetStatus::Hashed,
-                created_at: Timestamp::now(),
-            },
-            HashOutcome::Skipped { size, .. } => ReleaseAsset {
-                release_id: row.id,
-                name: asset.name.clone(),
-                size: *size,
-                download_url: asset.download_url.to_string(),
-                sha256: None,
-                blake3: None,
-                status: AssetStatus::Skipped,
-                created_at: Timestamp::now(),
-            },
-            _ => continue,
-        };
-        let existing = stored.iter().find(|s| s.name == candidate.name);
-        if recorded.is_some() && existing.is_none() {
-            report.changed += 1;
-            changed(
-                state,
-                &actor,
-                &subject,
-                row.id,
-                &candidate.name,
-                "added upstream",
-                None,
-            )
-            .await;
-            continue;
-        }
-        let result = state
-            .meta
-            .insert_release_asset(&candidate)
-            .await
-            .map_err(error::meta)?;
-        match result {
-            AssetInsert::Inserted => match outcome {
-                HashOutcome::Hashed(d) => {
-                    report.hashed += 1;
-                    let _ = audit::record(
-                        state,
-                        "release.asset_hashed",
-                        Some(&actor),
-                        Some(&subject),
-                        json!({"releaseId": row.id, "name": candidate.name, "size": d.size,
-                               "sha256": hex::encode(d.sha256), "blake3": hex::encode(d.blake3)}),
-                    )
-                    .await;
-                }
-                HashOutcome::Skipped { size, cap, reason } => {
-                    report.skipped += 1;
-                    let _ = audit::record(
-                        state,
-                        "release.asset_skipped",
-                        Some(&actor),
-                        Some(&subject),
-                        json!({"releaseId": row.id, "name": candidate.name, "size": size,
-                               "cap": cap, "reason": reason.as_str()}),
-                    )
-                    .await;
-                }
-                _ => {}
-            },
-            AssetInsert::Unchanged => {}
-            AssetInsert::Conflict(old) => {
-                report.changed += 1;
-                let stored = json!({"size": old.size, "sha256": old.sha256.map(hex::encode)});
-                changed(
-                    state,
-                    &actor,
-                    &subject,
-                    row.id,
-                    &candidate.name,
-                    "content changed upstream",
-                    Some(stored),
-                )
-                .await;
-            }
-        }
-    }
-    for s in &stored {
-        if !release.assets.iter().any(|a| a.name == s.name) {
-            report.changed += 1;
-            changed(
-                state,
-                &actor,
-                &subject,
-                row.id,
-                &s.name,
-                "removed upstream",
-                None,
-            )
-            .await;
-        }
-    }
-    match recorded {
-        Some(r) => report.log_index = Some(r.log_index),
-        None => {
-            record_release(state, &row).await?;
-            let r = state
-                .meta
-                .integrity_record(
-                    vouch_store::meta::RecordKind::Release,
-                    &row.id.to_string(),
-                    None,
-                )
-                .await
-                .map_err(error::meta)?;
-            report.log_index = r.map(|r| r.log_index);
-        }
-    }
-    report.attestations = relay(state, forge, row.id, &outcomes).await;
-    Ok(report)
+        .map_err(error::meta)
 }
 
+/// The release's integrity record, if one was signed.
+async fn release_record(
+    state: &AppState,
+    release_id: i64,
+) -> Result<Option<vouch_store::meta::IntegrityRow>, ApiError> {
+    state
+        .meta
+        .integrity_record(RecordKind::Release, &release_id.to_string(), None)
+        .await
+        .map_err(error::meta)
+}
+
+/// Step 4: signs and logs the release's record (once), and says where it was logged.
+async fn record_once(state: &AppState, row: &ReleaseRow) -> Result<Option<u64>, ApiError> {
+    record_release(state, row).await?;
+    Ok(release_record(state, row.id).await?.map(|r| r.log_index))
+}
+
+/// What the immutability rule compares of a stored row.
+fn stored_facts(a: &ReleaseAsset) -> StoredAsset {
+    StoredAsset {
+        name: a.name.clone(),
+        size: a.size,
+        sha256: a.sha256,
+    }
+}
+
+/// The stored facts as the `release.asset_changed` audit row shows them.
+fn facts_json(f: &AssetFacts) -> Value {
+    json!({"size": f.size, "sha256": f.sha256.map(hex::encode)})
+}
+
+/// Who and what the audit rows of one ingest name.
+struct AuditCtx {
+    actor: String,
+    subject: String,
+    release_id: i64,
+}
+
+/// Step 3, for an asset new to an unrecorded release: writes its row (idempotent on
+/// (release, name)) and audits `release.asset_hashed` or `release.asset_skipped`. A row
+/// a concurrent ingest wrote first with other facts is refused like any change.
+async fn add_asset(
+    state: &AppState,
+    ctx: &AuditCtx,
+    asset: &AssetRef,
+    outcome: &HashOutcome,
+    report: &mut IngestReport,
+) -> Result<(), ApiError> {
+    let (size, sha256, blake3, status) = match outcome {
+        HashOutcome::Hashed(d) => (d.size, Some(d.sha256), Some(d.blake3), AssetStatus::Hashed),
+        HashOutcome::Skipped { size, .. } => (*size, None, None, AssetStatus::Skipped),
+        _ => return Ok(()),
+    };
+    let row = ReleaseAsset {
+        release_id: ctx.release_id,
+        name: asset.name.clone(),
+        size,
+        download_url: asset.download_url.to_string(),
+        sha256,
+        blake3,
+        status,
+        created_at: Timestamp::now(),
+    };
+    let inserted = state
+        .meta
+        .insert_release_asset(&row)
+        .await
+        .map_err(error::meta)?;
+    let (action, details) = match (inserted, outcome) {
+        (AssetInsert::Inserted, HashOutcome::Hashed(d)) => {
+            report.hashed += 1;
+            (
+                "release.asset_hashed",
+                json!({"releaseId": ctx.release_id, "name": asset.name, "size": d.size,
+                       "sha256": hex::encode(d.sha256), "blake3": hex::encode(d.blake3)}),
+            )
+        }
+        (AssetInsert::Inserted, HashOutcome::Skipped { size, cap, reason }) => {
+            report.skipped += 1;
+            (
+                "release.asset_skipped",
+                json!({"releaseId": ctx.release_id, "name": asset.name, "size": size,
+                       "cap": cap, "reason": reason.as_str()}),
+            )
+        }
+        (AssetInsert::Conflict(old), _) => {
+            report.changed += 1;
+            let old = facts_json(&AssetFacts {
+                size: Some(old.size),
+                sha256: old.sha256,
+            });
+            changed(
+                state,
+                ctx,
+                &asset.name,
+                "content changed upstream",
+                Some(old),
+            )
+            .await;
+            return Ok(());
+        }
+        _ => return Ok(()),
+    };
+    let _ = audit::record(state, action, Some(&ctx.actor), Some(&ctx.subject), details).await;
+    Ok(())
+}
+
+/// Refuses and audits one difference from a recorded release (`release.asset_changed`).
 async fn changed(
     state: &AppState,
-    actor: &str,
-    subject: &str,
-    release_id: i64,
+    ctx: &AuditCtx,
     name: &str,
     reason: &str,
     stored: Option<Value>,
 ) {
+    let release_id = ctx.release_id;
     tracing::warn!(
         release_id,
         name,
@@ -440,8 +534,8 @@ async fn changed(
     let _ = audit::record(
         state,
         "release.asset_changed",
-        Some(actor),
-        Some(subject),
+        Some(&ctx.actor),
+        Some(&ctx.subject),
         json!({"releaseId": release_id, "name": name, "reason": reason, "stored": stored,
                "action": "refused"}),
     )
@@ -454,7 +548,7 @@ async fn relay(
     state: &AppState,
     forge: &Forge,
     release_id: i64,
-    outcomes: &[(&vouch_ingest::AssetRef, HashOutcome)],
+    outcomes: &[(&AssetRef, HashOutcome)],
 ) -> u64 {
     let Some(verifier) = &forge.attestations else {
         return 0;
@@ -607,8 +701,8 @@ pub(crate) async fn webhook(
                 json!({"forgeId": id, "code": e.code(), "reason": e.to_string()}),
             )
             .await;
-            let status = match e.code() {
-                "INGEST_E019" => StatusCode::PAYLOAD_TOO_LARGE,
+            let status = match &e {
+                IngestError::WebhookTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                 _ => StatusCode::UNAUTHORIZED,
             };
             return Err(ApiError::new(status, e.code(), e.to_string()));
@@ -649,21 +743,24 @@ pub(crate) async fn webhook(
                            "repository": format!("{}/{}", repo.owner(), repo.name())}),
                 )
                 .await;
+                let e = IngestError::WebhookWrongRepository {
+                    repository: format!("{}/{}", repo.owner(), repo.name()),
+                };
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
-                    "INGEST_E101",
-                    "the delivery names a repository this forge does not ingest",
+                    e.code(),
+                    e.to_string(),
                 ));
             }
             let Ok(permit) = Arc::clone(&state.integrity.webhook_ingests).try_acquire_owned()
             else {
+                let busy = IngestError::WebhookBusy {
+                    running: WEBHOOK_INGESTS_MAX,
+                };
                 let mut e = ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "INGEST_E102",
-                    format!(
-                        "{WEBHOOK_INGESTS_MAX} webhook ingests are already running: \
-                         redeliver later, or sync the tag from the admin API"
-                    ),
+                    busy.code(),
+                    busy.to_string(),
                 );
                 e.retry_after = Some(30);
                 return Err(e);
@@ -746,15 +843,16 @@ mod tests {
 
     #[test]
     fn github_forges_relay_attestations_unless_turned_off() {
-        assert!(Forge::from_section(&section("github", None))
+        let none = ForgeSecrets::default();
+        assert!(Forge::from_section(&section("github", None), &none)
             .unwrap()
             .attestations
             .is_some());
-        assert!(Forge::from_section(&section("github", Some(false)))
+        assert!(Forge::from_section(&section("github", Some(false)), &none)
             .unwrap()
             .attestations
             .is_none());
-        assert!(Forge::from_section(&section("gitea", None))
+        assert!(Forge::from_section(&section("gitea", None), &none)
             .unwrap()
             .attestations
             .is_none());
@@ -778,7 +876,7 @@ mod secret_tests {
     fn a_short_webhook_secret_is_refused_at_start() {
         let var = format!("VOUCH_TEST_SHORT_HOOK_{}", std::process::id());
         std::env::set_var(&var, "fifteen-chars!!");
-        let err = check_webhook_secrets(&[section(&var)]).unwrap_err();
+        let err = ForgeSecrets::from_env(&[section(&var)]).unwrap_err();
         assert_eq!(err.code(), "SERVE_E109");
         let msg = err.to_string();
         assert!(
@@ -786,6 +884,21 @@ mod secret_tests {
             "{msg}"
         );
         std::env::set_var(&var, "sixteen-chars!!!");
-        check_webhook_secrets(&[section(&var)]).unwrap();
+        let secrets = ForgeSecrets::from_env(&[section(&var)]).unwrap();
+        assert!(!format!("{secrets:?}").contains("sixteen"));
+        Forge::from_section(&section(&var), &secrets).unwrap();
+    }
+
+    /// The variable a section names must be set; the error names it (INTEGRITY_E109),
+    /// whether it is read with the other secrets or the forge is built without them.
+    #[test]
+    fn an_unset_forge_variable_is_named() {
+        let var = format!("VOUCH_TEST_UNSET_HOOK_{}", std::process::id());
+        std::env::remove_var(&var);
+        let err = ForgeSecrets::from_env(&[section(&var)]).unwrap_err();
+        assert_eq!(err.code(), "INTEGRITY_E109");
+        assert!(err.to_string().contains(&var), "{err}");
+        let err = Forge::from_section(&section(&var), &ForgeSecrets::default()).unwrap_err();
+        assert!(err.to_string().contains(&var), "{err}");
     }
 }

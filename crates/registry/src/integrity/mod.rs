@@ -164,12 +164,16 @@ impl Integrity {
         })
     }
 
-    /// The same service ingesting from these `[[forges]]` sections.
-    pub fn with_forge_sections(self, sections: &[ingest::ForgeSection]) -> Result<Self, BootError> {
-        ingest::check_webhook_secrets(sections)?;
+    /// The same service ingesting from these `[[forges]]` sections, with the secrets
+    /// read for them ([`ingest::ForgeSecrets`], part of `crate::Secrets`).
+    pub fn with_forge_sections(
+        self,
+        sections: &[ingest::ForgeSection],
+        secrets: &ingest::ForgeSecrets,
+    ) -> Result<Self, BootError> {
         let forges = sections
             .iter()
-            .map(ingest::Forge::from_section)
+            .map(|s| ingest::Forge::from_section(s, secrets))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(self.with_forges(forges))
     }

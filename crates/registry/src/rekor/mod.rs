@@ -15,7 +15,7 @@
 //!    never per request);
 //! 4. the answer is a `TransparencyLogEntry` (protobuf JSON): `logIndex`, `logId`,
 //!    `kindVersion`, `canonicalizedBody`, and `inclusionProof` with the signed note of
-//!    that checkpoint as `checkpoint.envelope` ([`prove`] shares tile reads per batch).
+//!    that checkpoint as `checkpoint.envelope` ([`vouch_log::Prover`] shares tile reads per batch).
 //!
 //! The log ID is the signed-note key ID in full (Rekor v2, C2SP signed-note):
 //! SHA-256(key name ‖ `\n` ‖ signature type ‖ public key); its first four bytes are
@@ -46,7 +46,6 @@ mod entry;
 mod error;
 mod key;
 mod pool;
-mod prove;
 
 use std::sync::{Arc, OnceLock};
 
@@ -102,7 +101,7 @@ pub fn log_id(verifier: &Verifier) -> [u8; 32] {
 /// that checks entries.
 #[derive(Debug)]
 struct Rekor {
-    prover: prove::Prover,
+    prover: vouch_log::Prover,
     log_id_b64: OnceLock<String>,
     pool: VerifyPool,
 }
@@ -111,7 +110,7 @@ struct Rekor {
 /// checks run at once and `queue` more may wait (`[limits]` in the server config).
 pub fn routes(workers: usize, queue: usize) -> Router<Arc<AppState>> {
     let rekor = Arc::new(Rekor {
-        prover: prove::Prover::default(),
+        prover: vouch_log::Prover::default(),
         log_id_b64: OnceLock::new(),
         pool: VerifyPool::new(workers, queue),
     });

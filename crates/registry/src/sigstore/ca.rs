@@ -17,20 +17,21 @@ use vouch_ca::api::CreateSigningCertificateRequest;
 use vouch_ca::{ObjectIdentifier, SigningRequest};
 use vouch_oidc::{FulcioExtension, San};
 
-use super::error::{body_rejection, ServiceError};
+use super::error::{self, body_rejection};
 use super::oidc::require_json;
 use crate::app::AppState;
+use crate::ApiError;
 
 /// The verified token's identity in the CA crate's terms. The issuer extensions (1.1 and
 /// 1.8) are the CA's to write from `issuer`, so they are not passed as extensions.
 pub fn certificate_identity(
     id: &vouch_oidc::CertificateIdentity,
-) -> Result<vouch_ca::CertificateIdentity, ServiceError> {
+) -> Result<vouch_ca::CertificateIdentity, ApiError> {
     let san = match &id.san {
         San::Uri(u) => vouch_ca::San::Uri(u.clone()),
         San::Email(e) => vouch_ca::San::Email(e.clone()),
         other => {
-            return Err(ServiceError::internal(
+            return Err(error::internal(
                 "SIGSTORE_E015",
                 &format!("unsupported SAN kind {other:?}"),
             ))
@@ -45,7 +46,7 @@ pub fn certificate_identity(
             continue;
         }
         let oid = ObjectIdentifier::new(ext.kind.oid()).map_err(|e| {
-            ServiceError::internal("SIGSTORE_E015", &format!("bad OID {}: {e}", ext.kind.oid()))
+            error::internal("SIGSTORE_E015", &format!("bad OID {}: {e}", ext.kind.oid()))
         })?;
         extensions.push((oid, ext.value.clone()));
     }
@@ -57,7 +58,7 @@ pub fn certificate_identity(
 }
 
 /// The bearer token of the `Authorization` header, if any.
-fn bearer(headers: &HeaderMap) -> Result<Option<String>, ServiceError> {
+fn bearer(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -69,7 +70,7 @@ fn bearer(headers: &HeaderMap) -> Result<Option<String>, ServiceError> {
     });
     match text {
         Some(t) if !t.is_empty() => Ok(Some(t)),
-        _ => Err(ServiceError::new(
+        _ => Err(error::refuse(
             StatusCode::UNAUTHORIZED,
             "SIGSTORE_E010",
             "the Authorization header must be `Bearer <identity token>`",
@@ -82,16 +83,22 @@ pub async fn signing_cert(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Response, ServiceError> {
+) -> Result<Response, ApiError> {
     let body = body.map_err(|e| body_rejection(e, vouch_ca::api::MAX_REQUEST_BYTES))?;
     require_json(&headers)?;
     let wire: CreateSigningCertificateRequest = match serde_json::from_slice(&body) {
         Ok(w) => w,
         // The CA crate's parser gives the coded, value-free description of the problem.
-        Err(_) => {
-            return Err(SigningRequest::from_json(&body).err().map_or_else(
-                || ServiceError::new(StatusCode::BAD_REQUEST, "CA_E002", "malformed request"),
-                ServiceError::from,
+        // (The CA crate owns `CA_E…`: the fallback is its variant, not a literal.)
+        Err(e) => {
+            return Err(ApiError::from(
+                SigningRequest::from_json(&body).err().unwrap_or(
+                    vouch_ca::CaError::MalformedRequest {
+                        line: e.line(),
+                        column: e.column(),
+                        reason: "malformed request".into(),
+                    },
+                ),
             ))
         }
     };
@@ -99,7 +106,7 @@ pub async fn signing_cert(
     let request = SigningRequest::from_wire(wire)?;
     let token = match (request.identity_token().map(str::to_owned), bearer(&headers)?) {
         (Some(a), Some(b)) if a != b => {
-            return Err(ServiceError::new(
+            return Err(error::refuse(
                 StatusCode::BAD_REQUEST,
                 "SIGSTORE_E011",
                 "the body's credentials.oidcIdentityToken and the Authorization header carry different tokens",
@@ -107,7 +114,7 @@ pub async fn signing_cert(
         }
         (Some(t), _) | (None, Some(t)) => t,
         (None, None) => {
-            return Err(ServiceError::new(
+            return Err(error::refuse(
                 StatusCode::UNAUTHORIZED,
                 "SIGSTORE_E010",
                 "an identity token is required: `Authorization: Bearer <token>` or credentials.oidcIdentityToken",
@@ -134,7 +141,8 @@ pub async fn signing_cert(
     let index = services
         .ct_log
         .add(Bytes::from(issued.ct_merkle_tree_leaf))
-        .await?;
+        .await
+        .map_err(error::ct_log)?;
     tracing::info!(
         san = verified.identity.san.value(),
         issuer = %verified.issuer,

@@ -16,10 +16,11 @@ use vouch_log::{Log, LogConfig};
 use vouch_store::{CheckpointLock, ObjectKey, Objects, StoreError};
 use vouch_tlog::{Signer, TilePath, TILE_WIDTH};
 
-use super::error::ServiceError;
+use super::error;
 use super::SetupError;
 use crate::app::AppState;
 use crate::config::ServeConfig;
+use crate::ApiError;
 
 /// Object-key prefix of the first CT log's tiles, bundles and checkpoint.
 pub const OBJECT_PREFIX: &str = "ct/";
@@ -173,12 +174,11 @@ pub async fn checkpoint(State(app): State<Arc<AppState>>) -> Response {
 pub async fn tile(
     State(app): State<Arc<AppState>>,
     Path(rest): Path<String>,
-) -> Result<Response, ServiceError> {
-    let not_found =
-        |d: String| ServiceError::new(axum::http::StatusCode::NOT_FOUND, "SERVE_E002", d);
+) -> Result<Response, ApiError> {
+    let not_found = |d: String| error::refuse(axum::http::StatusCode::NOT_FOUND, "SERVE_E002", d);
     let path = format!("tile/{rest}");
     let parsed = TilePath::parse(&path).map_err(|e| {
-        ServiceError::new(
+        error::refuse(
             axum::http::StatusCode::BAD_REQUEST,
             "SERVE_E001",
             format!("not a tile path: {e}"),
@@ -198,13 +198,12 @@ pub async fn tile(
             "{path} is beyond the tree of size {size}"
         )));
     }
-    let key =
-        ObjectKey::new(parsed.path()).map_err(|e| ServiceError::internal("SERVE_E007", &e))?;
+    let key = ObjectKey::new(parsed.path()).map_err(|e| error::internal("SERVE_E007", &e))?;
     let body = log
         .objects()
         .get(&key)
         .await
-        .map_err(|e| ServiceError::internal("SERVE_E007", &e))?
+        .map_err(|e| error::internal("SERVE_E007", &e))?
         .ok_or_else(|| not_found(format!("{path} is not stored at this width")))?;
     Ok((
         [

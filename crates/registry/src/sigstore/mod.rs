@@ -41,7 +41,6 @@ use vouch_store::meta::MetaStore;
 use vouch_store::CheckpointLock;
 use vouch_timestamp::TimestampAuthority;
 
-pub use error::ServiceError;
 pub use settings::{CaSection, IssuerSpec, OidcSection, TsaSection};
 
 use crate::app::AppState;

@@ -21,11 +21,12 @@ use vouch_oidc::{
 };
 use vouch_store::meta::{MetaStore, ReplayOutcome, Timestamp};
 
-use super::error::{body_rejection, ServiceError};
+use super::error::{self, body_rejection};
 use super::keys::OidcClock;
 use super::settings::OidcSection;
 use super::SetupError;
 use crate::app::AppState;
+use crate::ApiError;
 
 /// The dev issuer's path under the server's public URL.
 pub const DEV_ISSUER_PATH: &str = "/oidc";
@@ -227,11 +228,11 @@ fn fetcher_with(fetcher: MemoryFetcher, dev: Option<&DevIssuer>) -> MemoryFetche
     fetcher
 }
 
-fn dev(app: &AppState) -> Result<&DevIssuer, ServiceError> {
+fn dev(app: &AppState) -> Result<&DevIssuer, ApiError> {
     app.sigstore
         .dev_issuer
         .as_deref()
-        .ok_or_else(ServiceError::dev_disabled)
+        .ok_or_else(error::dev_disabled)
 }
 
 fn json(body: String) -> Response {
@@ -246,12 +247,12 @@ fn json(body: String) -> Response {
 }
 
 /// `GET /oidc/.well-known/openid-configuration` (only `--dev`).
-pub async fn discovery(State(app): State<Arc<AppState>>) -> Result<Response, ServiceError> {
+pub async fn discovery(State(app): State<Arc<AppState>>) -> Result<Response, ApiError> {
     Ok(json(dev(&app)?.discovery_document()))
 }
 
 /// `GET /oidc/jwks` and `GET /oidc/.well-known/jwks.json` (only `--dev`).
-pub async fn jwks(State(app): State<Arc<AppState>>) -> Result<Response, ServiceError> {
+pub async fn jwks(State(app): State<Arc<AppState>>) -> Result<Response, ApiError> {
     Ok(json(dev(&app)?.jwks()))
 }
 
@@ -273,7 +274,7 @@ struct MintRequest {
     repository_owner_id: Option<String>,
 }
 
-fn plain_claim(field: &'static str, value: &str) -> Result<(), ServiceError> {
+fn plain_claim(field: &'static str, value: &str) -> Result<(), ApiError> {
     let ok = !value.is_empty()
         && value.len() <= 256
         && value
@@ -282,12 +283,10 @@ fn plain_claim(field: &'static str, value: &str) -> Result<(), ServiceError> {
     if ok {
         Ok(())
     } else {
-        Err(ServiceError::from(
-            vouch_oidc::OidcError::InvalidDevRequest {
-                field,
-                expected: "1 to 256 characters of [A-Za-z0-9_.-]",
-            },
-        ))
+        Err(ApiError::from(vouch_oidc::OidcError::InvalidDevRequest {
+            field,
+            expected: "1 to 256 characters of [A-Za-z0-9_.-]",
+        }))
     }
 }
 
@@ -296,12 +295,12 @@ pub async fn mint(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Response, ServiceError> {
+) -> Result<Response, ApiError> {
     let issuer = dev(&app)?;
     let body = body.map_err(|e| body_rejection(e, MAX_MINT_BODY))?;
     require_json(&headers)?;
     let req: MintRequest = serde_json::from_slice(&body).map_err(|e| {
-        ServiceError::new(
+        error::refuse(
             StatusCode::BAD_REQUEST,
             "SIGSTORE_E014",
             format!(
@@ -339,11 +338,11 @@ pub async fn mint(
 }
 
 /// JSON routes accept `application/json` (or no content type, as curl without `-H`).
-pub(crate) fn require_json(headers: &HeaderMap) -> Result<(), ServiceError> {
+pub(crate) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     match headers.get(header::CONTENT_TYPE).map(|v| v.to_str()) {
         None => Ok(()),
         Some(Ok(ct)) if ct.split(';').next().map(str::trim) == Some("application/json") => Ok(()),
-        Some(_) => Err(ServiceError::new(
+        Some(_) => Err(error::refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "SIGSTORE_E012",
             "expected Content-Type: application/json",

@@ -11,8 +11,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-use super::error::{body_rejection, ServiceError};
+use super::error::{self, body_rejection};
 use crate::app::AppState;
+use crate::ApiError;
 
 /// Media type of the query.
 pub const QUERY_TYPE: &str = "application/timestamp-query";
@@ -24,7 +25,7 @@ pub async fn timestamp(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Response, ServiceError> {
+) -> Result<Response, ApiError> {
     let body = body.map_err(|e| body_rejection(e, vouch_timestamp::MAX_REQUEST_BYTES))?;
     let ct = headers
         .get(header::CONTENT_TYPE)
@@ -32,7 +33,7 @@ pub async fn timestamp(
         .and_then(|v| v.split(';').next())
         .map(str::trim);
     if ct != Some(QUERY_TYPE) {
-        return Err(ServiceError::new(
+        return Err(error::refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "SIGSTORE_E012",
             format!("expected Content-Type: {QUERY_TYPE}"),

@@ -160,7 +160,7 @@ async fn render(
         )),
         None => body.push_str(&html::notice(
             "error",
-            Some("INTEGRITY_E102"),
+            Some(crate::integrity::BootError::NoKey.code()),
             "the registry has no current signing key",
         )),
     }

@@ -1,4 +1,4 @@
-//! Inclusion proofs for freshly added entries, sharing tile reads among all requests answered from the same checkpoint.
+//! Inclusion proofs for freshly added entries, sharing tile reads among all requests answered from the same checkpoint (the registry's Rekor v2 route answers each entry with one).
 //!
 //! A batch of N entries is acknowledged at once, and their N proofs against the new
 //! checkpoint need the same few tiles (the batch's level-0 tiles and the right edge
@@ -14,15 +14,16 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use tokio::sync::OnceCell;
-use vouch_log::{LogError, Published};
-use vouch_store::{ObjectKey, Objects};
+use vouch_store::Objects;
 use vouch_tlog::tile::TILE_HEIGHT;
 use vouch_tlog::{
     inclusion_proof_nodes, node_hash, tiles_for_nodes, Hash, HashReader, NodeId, TileId, HASH_SIZE,
     TILE_WIDTH,
 };
+
+use crate::proofs::read_tile;
+use crate::{LogError, Published};
 
 /// The tiles read so far for one checkpoint size.
 #[derive(Debug)]
@@ -151,7 +152,7 @@ impl Prover {
             };
             let levels = cell
                 .get_or_try_init(|| async {
-                    let bytes = fetch(objects, t).await?;
+                    let bytes = read_tile(objects, t, size).await?;
                     TileLevels::build(&t, &bytes).map(Arc::new)
                 })
                 .await?;
@@ -159,20 +160,6 @@ impl Prover {
         }
         Ok(vouch_tlog::inclusion_proof(index, size, &reader)?)
     }
-}
-
-/// Reads tile `t`, or the full tile that contains it (tiles only grow by appending).
-async fn fetch(objects: &dyn Objects, t: TileId) -> Result<Bytes, LogError> {
-    let mut candidates = vec![t];
-    if t.width < TILE_WIDTH {
-        candidates.push(t.full());
-    }
-    for c in candidates {
-        if let Some(b) = objects.get(&ObjectKey::new(c.path())?).await? {
-            return Ok(b);
-        }
-    }
-    Err(LogError::Missing { key: t.path() })
 }
 
 #[cfg(test)]

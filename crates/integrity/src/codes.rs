@@ -1,0 +1,24 @@
+//! The `INTEGRITY_E1xx` codes of the registry's integrity service (key loading, rotation, recording, record reads), defined here so that the `INTEGRITY_E` prefix has one owner: this crate.
+//!
+//! The service (`vouch_registry::integrity`) maps its failures onto these; the codes
+//! of this crate's own errors are [`crate::IntegrityError::code`]. Stable; never
+//! renumbered or reused.
+
+/// The current key row was sealed for another instance (a copied table).
+pub const FOREIGN_KEY: &str = "INTEGRITY_E101";
+/// Keys exist but none is current (a hand-edited database).
+pub const NO_CURRENT_KEY: &str = "INTEGRITY_E102";
+/// A concurrent rotation changed the current key first.
+pub const ROTATION_RACED: &str = "INTEGRITY_E103";
+/// The operating system's random number generator failed (in the service).
+pub const SERVICE_RANDOM: &str = "INTEGRITY_E104";
+/// The metadata database failed.
+pub const METADATA: &str = "INTEGRITY_E105";
+/// No integrity record exists for the subject asked for.
+pub const NO_RECORD: &str = "INTEGRITY_E106";
+/// The record is larger than one transparency-log entry.
+pub const RECORD_TOO_LARGE: &str = "INTEGRITY_E107";
+/// The transparency log did not take the record.
+pub const LOG_REFUSED: &str = "INTEGRITY_E108";
+/// A `[[forges]]` entry is unusable (bad kind, URL, repository or missing variable).
+pub const FORGE_CONFIG: &str = "INTEGRITY_E109";
