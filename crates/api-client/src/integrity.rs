@@ -145,8 +145,13 @@ pub async fn verify(check: &Check) -> Result<Verified> {
         proof: &hashes,
         checkpoint: checkpoint.as_bytes(),
     };
-    let opened = verify_logged(&signed, &evidence, verifier.name(), &[verifier.clone()])
-        .map_err(integrity)?;
+    let opened = verify_logged(
+        &signed,
+        &evidence,
+        verifier.name(),
+        std::slice::from_ref(&verifier),
+    )
+    .map_err(integrity)?;
     // Downloaded assets against the record.
     let mut assets_verified = None;
     if let Some(dir) = &check.assets {
