@@ -462,3 +462,24 @@ fn sample_bytes(len: usize, seed: u8) -> Vec<u8> {
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    /// Regression (issue 15, item 7): the narration cut JSON answers after 12 lines.
+    #[test]
+    fn json_is_shown_whole_and_text_is_shortened_with_a_note() {
+        let long_json = serde_json::to_string_pretty(&serde_json::json!({
+            "a": (0..40).collect::<Vec<_>>(), "b": {"c": 1}
+        }))
+        .unwrap();
+        assert!(long_json.lines().count() > 40);
+        assert_eq!(shown(&long_json).as_deref(), Some(long_json.as_str()));
+        let text: String = (0..20).map(|i| format!("line {i}\n")).collect();
+        let out = shown(&text).unwrap();
+        assert_eq!(out.lines().count(), 13);
+        assert!(out.ends_with("... (8 more lines)"), "{out}");
+        assert_eq!(shown("  \n"), None);
+    }
+}

@@ -286,3 +286,34 @@ fn check_one(expect: Option<&Expect>, path: &Path) -> Result<FileStatus, Release
     }
     Ok(FileStatus::Ok)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(statuses: &[FileStatus], named: bool) -> CheckReport {
+        let results = statuses
+            .iter()
+            .enumerate()
+            .map(|(i, s)| FileResult {
+                name: format!("f{i}"),
+                status: s.clone(),
+            })
+            .collect();
+        CheckReport { results, named }
+    }
+
+    #[test]
+    fn unlisted_files_fail_only_when_strict_or_named() {
+        let r = report(&[FileStatus::Ok, FileStatus::Extra], false);
+        assert!(r.passed(false));
+        assert!(!r.passed(true));
+        assert_eq!((r.ignored_extras(false), r.ignored_extras(true)), (1, 0));
+        assert_eq!(r.summary(), "1 ok, 0 missing, 1 extra, 0 mismatch");
+        let named = report(&[FileStatus::Ok, FileStatus::Extra], true);
+        assert!(!named.passed(false));
+        assert_eq!(named.ignored_extras(false), 0);
+        assert!(!report(&[FileStatus::Ok, FileStatus::Missing], false).passed(false));
+        assert!(!report(&[], false).passed(false));
+    }
+}
