@@ -232,23 +232,8 @@ async fn inclusion(a: InclusionArgs) -> anyhow::Result<Exit> {
 
 async fn consistency(a: ConsistencyArgs) -> anyhow::Result<Exit> {
     let t = a.log.trust.parse()?;
-    let (old_size, old_root, old_note) = match (&a.old_checkpoint, a.old_size, &a.old_root) {
-        (Some(p), _, _) => {
-            let bytes = std::fs::read(p)
-                .map_err(|e| input_error(format!("reading {}: {e}", p.display())))?;
-            let cp = t.open_checkpoint(&bytes)?;
-            (cp.checkpoint.size, cp.checkpoint.root, cp.to_note_string())
-        }
-        (None, Some(s), Some(r)) => {
-            let root =
-                Hash::from_hex(r.trim()).map_err(|e| input_error(format!("--old-root: {e}")))?;
-            (s, root, String::new())
-        }
-        _ => {
-            let msg = "give --old-checkpoint FILE, or --old-size N with --old-root HEX";
-            return Err(input_error(msg).into());
-        }
-    };
+    let size_root = a.old_size.zip(a.old_root.as_deref());
+    let (old_size, old_root, old_note) = ops::old_tree(&t, a.old_checkpoint.as_deref(), size_root)?;
     let (client, t) = a.log.open()?;
     let c = ops::consistency(&client, &t, old_size, old_root, old_note).await?;
     if a.log.json {

@@ -178,6 +178,32 @@ pub async fn inclusion(
     })
 }
 
+/// The older tree of a consistency check: from a signed checkpoint file (verified with
+/// the log key), or from a size and a hex root. Returns size, root and the note (empty
+/// without a file).
+pub fn old_tree(
+    t: &Trust,
+    checkpoint: Option<&Path>,
+    size_root: Option<(u64, &str)>,
+) -> Result<(u64, Hash, String)> {
+    match (checkpoint, size_root) {
+        (Some(p), _) => {
+            let bytes = std::fs::read(p)
+                .map_err(|e| input_error(format!("reading {}: {e}", p.display())))?;
+            let cp = t.open_checkpoint(&bytes)?;
+            Ok((cp.checkpoint.size, cp.checkpoint.root, cp.to_note_string()))
+        }
+        (None, Some((size, root))) => {
+            let root =
+                Hash::from_hex(root.trim()).map_err(|e| input_error(format!("--old-root: {e}")))?;
+            Ok((size, root, String::new()))
+        }
+        (None, None) => Err(input_error(
+            "give --old-checkpoint FILE, or --old-size N with --old-root HEX",
+        )),
+    }
+}
+
 /// An older tree proven to be a prefix of the current one.
 #[derive(Debug, Clone)]
 pub struct Consistent {
