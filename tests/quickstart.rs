@@ -120,3 +120,139 @@ fn sigterm_to_quickstart_keep_stops_its_server() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Newcomer defects (issue 15, item 7), through the real binary: the narration cut JSON
+/// answers mid-object, listed its URLs twice, showed no command for step 7 and showed
+/// the forged-entry command identical to the genuine one. And `verify integrity` named
+/// the version without its package; it runs here against the server quickstart kept.
+#[test]
+fn narration_is_complete_and_verify_integrity_names_the_package() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args(["quickstart", "--keep"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run vouch quickstart --keep");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut narration = Vec::new();
+    let (url, dir) = loop {
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.kill();
+            panic!("quickstart ended early:\n{}", narration.join("\n"));
+        };
+        if let Some(rest) = line.strip_prefix("The server keeps running at ") {
+            let (url, rest) = rest.split_once(" with its data in ").unwrap();
+            let dir = rest.strip_suffix(". Ctrl-C stops it.").unwrap();
+            break (url.to_owned(), std::path::PathBuf::from(dir));
+        }
+        narration.push(line);
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let text = narration.join("\n");
+
+    // Every `--json` command's answer is shown whole: its indented block parses.
+    let mut json_commands = 0;
+    for (i, line) in narration.iter().enumerate() {
+        if line.starts_with("  $ vouch ") && line.ends_with(" --json") {
+            let block: Vec<&str> = narration[i + 1..]
+                .iter()
+                .take_while(|l| l.starts_with("    "))
+                .map(|l| &l[4..])
+                .collect();
+            let parsed = serde_json::from_str::<serde_json::Value>(&block.join("\n"));
+            assert!(
+                parsed.is_ok(),
+                "cut JSON after {line}:\n{}",
+                block.join("\n")
+            );
+            json_commands += 1;
+        }
+    }
+    assert!(json_commands >= 5, "{text}");
+    // One URL list.
+    assert_eq!(text.matches("/api/v1/trust-config").count(), 1, "{text}");
+    assert_eq!(text.matches("URLs").count(), 1, "{text}");
+    // Step 7 shows the request it makes.
+    let step7 = narration.iter().position(|l| l.starts_with("7. ")).unwrap();
+    let cmd = narration[step7..]
+        .iter()
+        .find(|l| l.starts_with("  $ "))
+        .unwrap();
+    assert!(
+        cmd.contains("/log/internal/add-entry") && cmd.contains("@entry-0.txt"),
+        "{cmd}"
+    );
+    assert!(narration[step7..]
+        .iter()
+        .take_while(|l| !l.starts_with("8. "))
+        .any(|l| l.starts_with("  $ ")));
+    // The genuine and the forged verify-proof commands differ, by the entry file.
+    let proofs: Vec<&String> = narration
+        .iter()
+        .filter(|l| l.starts_with("  $ vouch log verify-proof"))
+        .collect();
+    assert_eq!(proofs.len(), 2, "{text}");
+    assert_ne!(proofs[0], proofs[1]);
+    assert!(proofs[1].contains("forged-entry.txt"), "{}", proofs[1]);
+
+    // `verify integrity` of the published version names package and version. The
+    // record is written by a group commit after the publish: wait for it briefly.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let spec = "@quickstart/hello@1.0.0";
+    let out = loop {
+        let out = Command::new(env!("CARGO_BIN_EXE_vouch"))
+            .args(["verify", "integrity", "--server", &url, "--package", spec])
+            .output()
+            .unwrap();
+        if out.status.success() || std::time::Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("verified: integrity record of @quickstart/hello 1.0.0 signed by "),
+        "{stdout}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args([
+            "verify",
+            "integrity",
+            "--server",
+            &url,
+            "--package",
+            spec,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["package"].as_str(), v["version"].as_str()),
+        (Some("@quickstart/hello"), Some("1.0.0"))
+    );
+    // A malformed package spec is refused with its code.
+    let out = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args([
+            "verify",
+            "integrity",
+            "--server",
+            &url,
+            "--package",
+            "not-a-spec",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error[INTEGRITY_E203]"));
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(dir);
+}

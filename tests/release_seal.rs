@@ -399,3 +399,55 @@ fn release_piped_into_head_exits_quietly() {
     pipe_support::assert_quiet_on_closed_stdout(Some(&dir), &["release", "seal", d, "--json"]);
     pipe_support::assert_quiet_on_closed_stdout(Some(&dir), &["verify", "checksums", d]);
 }
+
+/// Newcomer defect (issue 15, item 7): a `.sigstore.json` downloaded beside the assets
+/// failed `verify checksums`, where `sha256sum -c` ignores files it does not list. It is
+/// now reported as extra and fails only with `--strict`.
+#[test]
+fn unlisted_files_are_reported_and_fail_only_with_strict() {
+    let dir = sealed_dir("unlisted");
+    std::fs::write(dir.join("demo-1.0.0.tar.gz.sigstore.json"), b"{}").unwrap();
+    let out = vouch(&dir, &["verify", "checksums"]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("extra     demo-1.0.0.tar.gz.sigstore.json"),
+        "{text}"
+    );
+    assert!(
+        text.contains("4 ok, 0 missing, 1 extra, 0 mismatch"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 file(s) not listed in the record were not checked"),
+        "{text}"
+    );
+    let out = vouch(&dir, &["verify", "checksums", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(
+        (v["ok"].clone(), v["counts"]["extra"].clone()),
+        (true.into(), 1.into())
+    );
+    assert_eq!(v["ignored_extra"], 1);
+
+    let out = vouch(&dir, &["verify", "checksums", "--strict", "--json"]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(json(&out)["error"]["code"], "CHECKSUM_E004");
+    assert!(
+        stderr(&out).contains("error[CHECKSUM_E004]"),
+        "{}",
+        stderr(&out)
+    );
+    let out = vouch(
+        &dir,
+        &[
+            "verify",
+            "checksums",
+            "--manifest",
+            "dist-manifest.json",
+            "--strict",
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+}

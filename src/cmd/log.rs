@@ -6,15 +6,15 @@
 //! log disagrees with what was seen before (exit 1).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::json;
-use vouch_tiles_client::monitor::{poll, MonitorState, Observation};
-use vouch_tiles_client::{Error as ClientError, TileClient};
-use vouch_tlog::{leaf_hash, Error as TlogError, Hash, SignedCheckpoint, TlogProof, Verifier};
+use vouch_tiles_client::ops::{self, given_leaf, input_error, MonitorPlan, Trust};
+use vouch_tiles_client::{Observation, TileClient};
+use vouch_tlog::{Hash, SignedCheckpoint, Verifier};
 
-use crate::output::{clean, print_json, CodedError, Exit};
+use crate::output::{clean, outln, print_json, CodedError, Exit};
 
 /// Read and audit a transparency log served as C2SP tlog-tiles.
 #[derive(Debug, clap::Args)]
@@ -160,104 +160,18 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     })
 }
 
-fn input_error(msg: impl Into<String>) -> anyhow::Error {
-    CodedError::new("LOG_E005", Exit::Error, msg).into()
-}
-
-/// Maps a core error to its code: what failed to verify decides LOG_E001/2/3.
-fn tlog_error(e: &TlogError) -> CodedError {
-    let (code, exit) = match e {
-        TlogError::QuorumNotMet { .. } => ("LOG_E003", Exit::VerifyFailed),
-        TlogError::RootMismatch { .. }
-        | TlogError::ProofLength { .. }
-        | TlogError::IndexOutOfRange { .. }
-        | TlogError::EmptyTreeConsistency
-        | TlogError::SizeOrder { .. } => ("LOG_E002", Exit::VerifyFailed),
-        TlogError::NoVerifiedSignature
-        | TlogError::SignatureInvalid { .. }
-        | TlogError::OriginMismatch { .. }
-        | TlogError::Checkpoint { .. }
-        | TlogError::NoteMalformed { .. }
-        | TlogError::NoteControlCharacter { .. }
-        | TlogError::NoteNotUtf8 { .. }
-        | TlogError::NoteTooLarge { .. }
-        | TlogError::TooManySignatures { .. } => ("LOG_E001", Exit::VerifyFailed),
-        _ => ("LOG_E005", Exit::Error),
-    };
-    CodedError::new(code, exit, e.to_string())
-}
-
-fn client_error(e: ClientError) -> anyhow::Error {
-    let coded = match &e {
-        e if e.is_log_misbehaviour() => CodedError::new(
-            "AUDIT_E001",
-            Exit::VerifyFailed,
-            format!("{e}: do not trust this log"),
-        ),
-        ClientError::Tlog(t) => tlog_error(t),
-        ClientError::Http { .. }
-        | ClientError::Status { .. }
-        | ClientError::TooLarge { .. }
-        | ClientError::Url { .. } => CodedError::new("LOG_E004", Exit::Error, e.to_string()),
-        _ => CodedError::new("LOG_E005", Exit::Error, e.to_string()),
-    };
-    coded.into()
-}
-
-/// Parsed trust configuration.
-struct Trust {
-    log_key: Verifier,
-    origin: String,
-    witnesses: Vec<Verifier>,
-    quorum: usize,
-}
-
 impl TrustOpts {
     fn parse(&self) -> anyhow::Result<Trust> {
-        let log_key =
-            Verifier::parse(self.key.trim()).map_err(|e| input_error(format!("--key: {e}")))?;
-        let witnesses = self
-            .witnesses
-            .iter()
-            .map(|w| {
-                Verifier::parse(w.trim()).map_err(|e| input_error(format!("--witness {w:?}: {e}")))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let quorum = self.quorum.unwrap_or(witnesses.len());
-        if quorum > witnesses.len() {
-            return Err(input_error(format!(
-                "--quorum {quorum} is more than the {} --witness keys given",
-                witnesses.len()
-            )));
-        }
-        Ok(Trust {
-            origin: self
-                .origin
-                .clone()
-                .unwrap_or_else(|| log_key.name().to_owned()),
-            log_key,
-            witnesses,
-            quorum,
-        })
+        let (origin, w) = (self.origin.as_deref(), &self.witnesses);
+        Ok(Trust::parse(&self.key, origin, w, self.quorum)?)
     }
 }
 
-/// Fetches and verifies the checkpoint (log key, origin, witness quorum).
-async fn fetch_checkpoint(
-    client: &TileClient,
-    t: &Trust,
-) -> anyhow::Result<(SignedCheckpoint, usize)> {
-    let cp = client
-        .checkpoint(&t.origin, std::slice::from_ref(&t.log_key))
-        .await
-        .map_err(client_error)?;
-    let cosigs = vouch_tiles_client::monitor::check_witnesses(&cp.note, &t.witnesses, t.quorum)
-        .map_err(client_error)?;
-    Ok((cp, cosigs))
-}
-
-fn connect(url: &str) -> anyhow::Result<TileClient> {
-    TileClient::new(url).map_err(client_error)
+impl LogOpts {
+    fn open(&self) -> anyhow::Result<(TileClient, Trust)> {
+        let trust = self.trust.parse()?;
+        Ok((TileClient::new(&self.url).map_err(CodedError::from)?, trust))
+    }
 }
 
 fn checkpoint_json(cp: &SignedCheckpoint, witnesses: &[Verifier]) -> serde_json::Value {
@@ -275,135 +189,61 @@ fn checkpoint_json(cp: &SignedCheckpoint, witnesses: &[Verifier]) -> serde_json:
     })
 }
 
-async fn checkpoint(a: LogOpts) -> anyhow::Result<Exit> {
-    let t = a.trust.parse()?;
-    let client = connect(&a.url)?;
-    let (cp, cosigs) = fetch_checkpoint(&client, &t).await?;
-    if a.json {
-        let mut v = checkpoint_json(&cp, &t.witnesses);
-        v["checkpoint"] = json!(cp.to_note_string());
-        print_json(&v)?;
-    } else {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "origin: {}", clean(&cp.checkpoint.origin))?;
-        writeln!(out, "size:   {}", cp.checkpoint.size)?;
-        writeln!(out, "root:   {}", cp.checkpoint.root)?;
-        writeln!(
-            out,
-            "verified: log key {}, {cosigs} witness cosignature(s)",
-            t.log_key.name()
-        )?;
-    }
-    Ok(Exit::Ok)
-}
-
-/// The leaf hash to check: from a file, from hex, or `None` to use the log's own entry.
-fn given_leaf(entry: &Option<PathBuf>, hex: &Option<String>) -> anyhow::Result<Option<Hash>> {
-    if let Some(p) = entry {
-        let bytes =
-            std::fs::read(p).map_err(|e| input_error(format!("reading {}: {e}", p.display())))?;
-        return Ok(Some(leaf_hash(&bytes)));
-    }
-    match hex {
-        Some(h) => Ok(Some(
-            Hash::from_hex(h.trim()).map_err(|e| input_error(format!("--leaf-hash: {e}")))?,
-        )),
-        None => Ok(None),
-    }
-}
-
 fn proof_json(proof: &[Hash]) -> Vec<String> {
     proof.iter().map(Hash::to_base64).collect()
 }
 
-async fn inclusion(a: InclusionArgs) -> anyhow::Result<Exit> {
-    let t = a.log.trust.parse()?;
-    let client = connect(&a.log.url)?;
-    let (cp, _) = fetch_checkpoint(&client, &t).await?;
-    let (size, root) = (cp.checkpoint.size, cp.checkpoint.root);
-    if a.index >= size {
-        return Err(tlog_error(&TlogError::IndexOutOfRange {
-            index: a.index,
-            size,
-        })
-        .into());
+async fn checkpoint(a: LogOpts) -> anyhow::Result<Exit> {
+    let (client, t) = a.open()?;
+    let c = ops::checkpoint(&client, &t).await?;
+    let cp = &c.checkpoint.checkpoint;
+    if a.json {
+        let mut v = checkpoint_json(&c.checkpoint, &t.witnesses);
+        v["checkpoint"] = json!(c.checkpoint.to_note_string());
+        print_json(&v)?;
+    } else {
+        outln!(
+            "origin: {}\nsize:   {}\nroot:   {}",
+            clean(&cp.origin),
+            cp.size,
+            cp.root
+        )?;
+        let (key, n) = (t.log_key.name(), c.cosignatures);
+        outln!("verified: log key {key}, {n} witness cosignature(s)")?;
     }
-    let leaf = match given_leaf(&a.entry, &a.leaf_hash)? {
-        Some(l) => l,
-        None => leaf_hash(&client.entry(a.index, size).await.map_err(client_error)?),
-    };
-    let proof = client
-        .inclusion_proof(a.index, size)
-        .await
-        .map_err(client_error)?;
-    vouch_tlog::verify_inclusion(a.index, size, &leaf, &proof, &root)
-        .map_err(|e| tlog_error(&e))?;
+    Ok(Exit::Ok)
+}
+
+async fn inclusion(a: InclusionArgs) -> anyhow::Result<Exit> {
+    let (client, t) = a.log.open()?;
+    let leaf = given_leaf(a.entry.as_deref(), a.leaf_hash.as_deref())?;
+    let i = ops::inclusion(&client, &t, a.index, leaf).await?;
     if a.log.json {
         print_json(&json!({
-            "verified": true, "index": a.index, "size": size, "root": root.to_hex(),
-            "leaf_hash": leaf.to_hex(), "proof": proof_json(&proof),
+            "verified": true, "index": i.index, "size": i.size, "root": i.root.to_hex(),
+            "leaf_hash": i.leaf.to_hex(), "proof": proof_json(&i.proof),
         }))?;
     } else {
-        writeln!(
-            std::io::stdout(),
-            "entry {} (leaf {leaf}) is included in tree {size} with root {root}",
-            a.index
-        )?;
+        let (index, leaf, size, root) = (i.index, i.leaf, i.size, i.root);
+        outln!("entry {index} (leaf {leaf}) is included in tree {size} with root {root}")?;
     }
     Ok(Exit::Ok)
 }
 
 async fn consistency(a: ConsistencyArgs) -> anyhow::Result<Exit> {
     let t = a.log.trust.parse()?;
-    let (old_size, old_root, old_note) = match (&a.old_checkpoint, a.old_size, &a.old_root) {
-        (Some(p), _, _) => {
-            let bytes = std::fs::read(p)
-                .map_err(|e| input_error(format!("reading {}: {e}", p.display())))?;
-            let cp =
-                vouch_tlog::open_checkpoint(&bytes, &t.origin, std::slice::from_ref(&t.log_key))
-                    .map_err(|e| tlog_error(&e))?;
-            (cp.checkpoint.size, cp.checkpoint.root, cp.to_note_string())
-        }
-        (None, Some(s), Some(r)) => {
-            let root =
-                Hash::from_hex(r.trim()).map_err(|e| input_error(format!("--old-root: {e}")))?;
-            (s, root, String::new())
-        }
-        _ => {
-            return Err(input_error(
-                "give --old-checkpoint FILE, or --old-size N with --old-root HEX",
-            ))
-        }
-    };
-    let client = connect(&a.log.url)?;
-    let (cp, _) = fetch_checkpoint(&client, &t).await?;
-    let new_size = cp.checkpoint.size;
-    let proof = if old_size > 0 && new_size > old_size {
-        client
-            .consistency_proof(old_size, new_size)
-            .await
-            .map_err(client_error)?
-    } else {
-        Vec::new()
-    };
-    let old = MonitorState {
-        origin: t.origin.clone(),
-        size: old_size,
-        root: old_root.to_hex(),
-        checkpoint: old_note,
-    };
-    old.check_next(&cp, &proof).map_err(client_error)?;
+    let size_root = a.old_size.zip(a.old_root.as_deref());
+    let (old_size, old_root, old_note) = ops::old_tree(&t, a.old_checkpoint.as_deref(), size_root)?;
+    let (client, t) = a.log.open()?;
+    let c = ops::consistency(&client, &t, old_size, old_root, old_note).await?;
     if a.log.json {
         print_json(&json!({
-            "verified": true, "old_size": old_size, "old_root": old_root.to_hex(),
-            "size": new_size, "root": cp.checkpoint.root.to_hex(), "proof": proof_json(&proof),
+            "verified": true, "old_size": c.old_size, "old_root": c.old_root.to_hex(),
+            "size": c.size, "root": c.root.to_hex(), "proof": proof_json(&c.proof),
         }))?;
     } else {
-        writeln!(
-            std::io::stdout(),
-            "tree {old_size} ({old_root}) is a prefix of tree {new_size} ({})",
-            cp.checkpoint.root
-        )?;
+        let (new_size, root) = (c.size, c.root);
+        outln!("tree {old_size} ({old_root}) is a prefix of tree {new_size} ({root})")?;
     }
     Ok(Exit::Ok)
 }
@@ -411,44 +251,16 @@ async fn consistency(a: ConsistencyArgs) -> anyhow::Result<Exit> {
 async fn proof(a: ProofArgs) -> anyhow::Result<Exit> {
     use base64::Engine as _;
     let t = a.log.trust.parse()?;
-    let extra = match &a.extra {
-        Some(b) => Some(
-            base64::engine::general_purpose::STANDARD
-                .decode(b.trim())
-                .map_err(|e| input_error(format!("--extra: {e}")))?,
-        ),
-        None => None,
-    };
-    let client = connect(&a.log.url)?;
-    let (cp, _) = fetch_checkpoint(&client, &t).await?;
-    let (size, root) = (cp.checkpoint.size, cp.checkpoint.root);
-    if a.index >= size {
-        return Err(tlog_error(&TlogError::IndexOutOfRange {
-            index: a.index,
-            size,
-        })
-        .into());
-    }
-    let proof = client
-        .inclusion_proof(a.index, size)
-        .await
-        .map_err(client_error)?;
-    // Check before writing: the leaf hash the log's own tiles hold at INDEX.
-    let leaf = client
-        .leaf_hash(a.index, size)
-        .await
-        .map_err(client_error)?;
-    vouch_tlog::verify_inclusion(a.index, size, &leaf, &proof, &root)
-        .map_err(|e| tlog_error(&e))?;
-    let file = TlogProof {
-        extra,
-        index: a.index,
-        proof,
-        checkpoint: cp.to_note_string(),
-    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let extra = a.extra.as_deref().map(|b| b64.decode(b.trim()));
+    let extra = extra
+        .transpose()
+        .map_err(|e| input_error(format!("--extra: {e}")))?;
+    let (client, _) = a.log.open()?;
+    let (file, i) = ops::proof(&client, &t, a.index, extra).await?;
     if a.log.json {
         print_json(
-            &json!({"index": a.index, "size": size, "leaf_hash": leaf.to_hex(), "tlog_proof": file.to_string()}),
+            &json!({"index": i.index, "size": i.size, "leaf_hash": i.leaf.to_hex(), "tlog_proof": file.to_string()}),
         )?;
     } else {
         std::io::stdout()
@@ -460,21 +272,10 @@ async fn proof(a: ProofArgs) -> anyhow::Result<Exit> {
 
 fn verify_proof(a: VerifyProofArgs) -> anyhow::Result<Exit> {
     let t = a.trust.parse()?;
-    let bytes = std::fs::read(&a.proof)
-        .map_err(|e| input_error(format!("reading {}: {e}", a.proof.display())))?;
-    let file =
-        TlogProof::parse(&bytes).map_err(|e| input_error(format!("{}: {e}", a.proof.display())))?;
-    let leaf = given_leaf(&a.entry, &a.leaf_hash)?
-        .ok_or_else(|| input_error("give --entry FILE or --leaf-hash HEX"))?;
-    let v = file
-        .verify(
-            &leaf,
-            &t.origin,
-            std::slice::from_ref(&t.log_key),
-            &t.witnesses,
-            t.quorum,
-        )
-        .map_err(|e| tlog_error(&e))?;
+    let leaf = given_leaf(a.entry.as_deref(), a.leaf_hash.as_deref())?;
+    let leaf = leaf.ok_or_else(|| input_error("give --entry FILE or --leaf-hash HEX"))?;
+    let (file, v) = ops::verify_proof(&a.proof, &leaf, &t)?;
+    let cp = &v.checkpoint.checkpoint;
     if a.json {
         let mut j = checkpoint_json(&v.checkpoint, &t.witnesses);
         j["verified"] = json!(true);
@@ -482,13 +283,11 @@ fn verify_proof(a: VerifyProofArgs) -> anyhow::Result<Exit> {
         j["leaf_hash"] = json!(leaf.to_hex());
         print_json(&j)?;
     } else {
-        writeln!(
-            std::io::stdout(),
-            "verified: entry {} is in {} at size {} ({} witness cosignature(s))",
-            file.index,
-            v.checkpoint.checkpoint.origin,
-            v.checkpoint.checkpoint.size,
-            v.cosignatures.len()
+        let (index, n) = (file.index, v.cosignatures);
+        outln!(
+            "verified: entry {index} is in {} at size {} ({n} witness cosignature(s))",
+            cp.origin,
+            cp.size
         )?;
     }
     Ok(Exit::Ok)
@@ -502,87 +301,40 @@ fn observation_json(o: &Observation) -> serde_json::Value {
     }
 }
 
-fn load_state(path: &Path) -> anyhow::Result<Option<MonitorState>> {
-    MonitorState::load(path).map_err(client_error)
-}
-
 async fn monitor(a: MonitorArgs) -> anyhow::Result<Exit> {
-    let t = a.log.trust.parse()?;
-    let client = connect(&a.log.url)?;
-    let iterations = if a.once { Some(1) } else { a.iterations };
-    let mut events = Vec::new();
-    let mut last_error: Option<anyhow::Error>;
-    let mut i: u64 = 0;
-    loop {
-        i += 1;
-        let prev = load_state(&a.state)?;
-        match poll(
-            &client,
-            &t.origin,
-            std::slice::from_ref(&t.log_key),
-            &t.witnesses,
-            t.quorum,
-            prev.as_ref(),
-        )
-        .await
-        {
-            Ok(step) => {
-                // Persist before reporting: what was verified is never forgotten.
-                step.state.save(&a.state).map_err(client_error)?;
-                tracing::info!(
-                    size = step.checkpoint.checkpoint.size,
-                    cosignatures = step.cosignatures,
-                    "checkpoint verified"
-                );
-                if !a.log.json {
-                    let line = match step.observation {
-                        Observation::First { size } => format!("first checkpoint: size {size}"),
-                        Observation::Unchanged { size } => format!("unchanged: size {size}"),
-                        Observation::Grew { old, new } => {
-                            format!("consistent: grew from {old} to {new}")
-                        }
-                    };
-                    writeln!(
-                        std::io::stdout(),
-                        "{line} (root {})",
-                        step.checkpoint.checkpoint.root
-                    )?;
-                }
-                events.push(observation_json(&step.observation));
-                last_error = None;
-            }
-            Err(e) if e.is_log_misbehaviour() => {
-                // The state keeps the last good checkpoint as evidence.
-                return Err(client_error(e));
-            }
-            Err(e) => {
-                let err = client_error(e);
-                // Verification failures (bad signature, quorum) are verdicts, not blips.
-                if err
-                    .downcast_ref::<CodedError>()
-                    .is_some_and(|c| crate::output::exit_of(c) == Exit::VerifyFailed)
-                {
-                    return Err(err);
-                }
-                tracing::warn!(error = %err, "monitor check failed; retrying next interval");
-                last_error = Some(err);
-            }
+    let (client, t) = a.log.open()?;
+    let plan = MonitorPlan {
+        state: a.state,
+        interval: Duration::from_secs(a.interval),
+        iterations: if a.once { Some(1) } else { a.iterations },
+    };
+    let mut printed: std::io::Result<()> = Ok(());
+    let json = a.log.json;
+    let m = ops::monitor(&client, &t, &plan, &mut |step| {
+        if json {
+            return std::ops::ControlFlow::Continue(());
         }
-        if iterations.is_some_and(|n| i >= n) {
-            break;
+        let line = match step.observation {
+            Observation::First { size } => format!("first checkpoint: size {size}"),
+            Observation::Unchanged { size } => format!("unchanged: size {size}"),
+            Observation::Grew { old, new } => format!("consistent: grew from {old} to {new}"),
+        };
+        printed = outln!("{line} (root {})", step.checkpoint.checkpoint.root);
+        match printed {
+            Ok(()) => std::ops::ControlFlow::Continue(()),
+            Err(_) => std::ops::ControlFlow::Break(()),
         }
-        tokio::time::sleep(Duration::from_secs(a.interval)).await;
-    }
-    if let Some(e) = last_error {
-        return Err(e);
-    }
-    if a.log.json {
-        let state = load_state(&a.state)?;
+    })
+    .await?;
+    printed?;
+    if json {
+        let events: Vec<_> = m.observations.iter().map(observation_json).collect();
+        let state = m.state.as_ref();
         print_json(&json!({
             "origin": t.origin,
-            "size": state.as_ref().map(|s| s.size),
-            "root": state.as_ref().map(|s| s.root.clone()),
-            "checks": i,
+            "size": state.map(|s| s.size),
+            "root": state.map(|s| s.root.clone()),
+            "checks": m.checks,
             "events": events,
         }))?;
     }

@@ -1,21 +1,18 @@
 //! `vouch verify checksums`: verify files against SHA256SUMS, a per-asset `.sha256` file,
 //! or dist-manifest.json, listing missing, extra and mismatched files.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use serde_json::{json, Value};
-use vouch_release::check::{self, FileStatus};
-use vouch_release::error::outcome_codes;
-use vouch_release::seal::SHA256SUMS;
+use serde_json::json;
+use vouch_release::check::{self, FileStatus, LABELS};
+use vouch_release::error::outcome_codes::CHECKSUM_MISMATCH;
 
-use super::release::{emit, fail, Done, Outcome};
-use std::fmt::Write as _;
-
-use crate::output::{clean, Exit};
+use crate::output::{clean, outln, print_json, CodedError, Exit};
 
 /// Without FILE arguments every recorded file is checked in the record's directory, and
-/// unrecorded files there are reported as extra (not for a per-asset .sha256 record).
-/// With FILE arguments exactly those files are checked.
+/// unrecorded files there are reported as extra (not for a per-asset .sha256 record);
+/// like `sha256sum -c`, they fail the check only with --strict. With FILE arguments
+/// exactly those files are checked, and one the record does not list fails.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A sha256sum-format list (SHA256SUMS or <asset>.sha256) [default: ./SHA256SUMS].
@@ -24,6 +21,9 @@ pub struct Args {
     /// A dist-manifest.json: size, SHA-256 and BLAKE3 are all checked.
     #[arg(long)]
     manifest: Option<PathBuf>,
+    /// Fail on files in the record's directory that the record does not list.
+    #[arg(long)]
+    strict: bool,
     /// Files to check (default: everything the record lists).
     files: Vec<PathBuf>,
     /// Print one JSON object instead of text.
@@ -32,40 +32,25 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let json = args.json;
-    match verify(args) {
-        Ok(done) => emit(done),
-        Err(e) => fail(json, &e),
-    }
-}
-
-fn verify(args: Args) -> Result<Done, vouch_release::ReleaseError> {
-    let (path, is_manifest) = match (&args.manifest, &args.sums) {
-        (Some(m), _) => (m.clone(), true),
-        (None, Some(s)) => (s.clone(), false),
-        (None, None) => (PathBuf::from(SHA256SUMS), false),
+    let (path, is_manifest) = match (args.manifest, args.sums) {
+        (Some(m), _) => (m, true),
+        (None, s) => (s.unwrap_or_else(|| check::SHA256SUMS.into()), false),
     };
-    let record = check::load_record(&path, is_manifest)?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => Path::new(".").to_owned(),
+    let report = match check::verify_record(&path, is_manifest, &args.files) {
+        Ok(r) => r,
+        Err(e) => {
+            let coded = CodedError::new(e.code(), Exit::Error, e.to_string());
+            if args.json {
+                let error = json!({"code": coded.code, "message": coded.message});
+                print_json(&json!({"ok": false, "error": error}))?;
+            }
+            return Err(coded.into());
+        }
     };
-    let record_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let report = check::check(&record, &record_name, &dir, &args.files)?;
-
-    let labels = ["ok", "missing", "extra", "mismatch"];
-    let summary = labels
-        .iter()
-        .map(|l| format!("{} {l}", report.count(l)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut text = String::new();
-    let mut json_out = None;
+    let (passed, summary) = (report.passed(args.strict), report.summary());
+    let ignored = report.ignored_extras(args.strict);
     if args.json {
-        let files: Vec<Value> = report
+        let files: Vec<_> = report
             .results
             .iter()
             .map(|r| {
@@ -83,21 +68,19 @@ fn verify(args: Args) -> Result<Done, vouch_release::ReleaseError> {
                 v
             })
             .collect();
-        let counts: serde_json::Map<String, Value> = labels
+        let counts: serde_json::Map<_, _> = LABELS
             .iter()
             .map(|l| (l.to_string(), json!(report.count(l))))
             .collect();
         let mut out = json!({
-            "ok": report.passed(),
-            "record": path.display().to_string(),
+            "ok": passed, "record": path.display().to_string(),
             "kind": if is_manifest { "dist-manifest" } else { "sha256sums" },
-            "files": files,
-            "counts": counts,
+            "strict": args.strict, "ignored_extra": ignored, "files": files, "counts": counts,
         });
-        if !report.passed() {
-            out["error"] = json!({"code": outcome_codes::CHECKSUM_MISMATCH, "message": summary});
+        if !passed {
+            out["error"] = json!({"code": CHECKSUM_MISMATCH, "message": summary});
         }
-        json_out = Some(out);
+        print_json(&out)?;
     } else {
         for r in &report.results {
             let detail = match &r.status {
@@ -110,28 +93,18 @@ fn verify(args: Args) -> Result<Done, vouch_release::ReleaseError> {
                 }
                 _ => String::new(),
             };
-            // Names come from the checksum files: untrusted text.
-            let _ = writeln!(
-                text,
-                "{:<10}{}{}",
-                r.status.label(),
-                clean(&r.name.to_string()),
-                clean(&detail)
-            );
+            // Names come from the checksum files and the directory: untrusted text.
+            let (label, name) = (r.status.label(), clean(&r.name));
+            outln!("{label:<10}{name}{}", clean(&detail))?;
         }
-        let _ = writeln!(text, "{summary}");
+        outln!("{summary}")?;
+        if ignored > 0 {
+            outln!("{ignored} file(s) not listed in the record were not checked; --strict fails on them")?;
+        }
     }
-    let outcome = if report.passed() {
-        Outcome::Passed
+    if passed {
+        Ok(Exit::Ok)
     } else {
-        Outcome::Failed {
-            code: outcome_codes::CHECKSUM_MISMATCH,
-            summary,
-        }
-    };
-    Ok(Done {
-        json: json_out,
-        text,
-        outcome,
-    })
+        Err(CodedError::new(CHECKSUM_MISMATCH, Exit::VerifyFailed, summary).into())
+    }
 }

@@ -9,6 +9,7 @@
 //! to a [`Progress`] the caller supplies.
 
 mod error;
+pub mod integrity;
 
 use base64::Engine as _;
 use serde_json::Value;

@@ -12,6 +12,7 @@ use crate::error::ReleaseError;
 use crate::hash::hash_file;
 use crate::manifest::DistManifest;
 use crate::name::AssetName;
+pub use crate::seal::SHA256SUMS;
 use crate::seal::{is_seal_output, SHA256_SUFFIX};
 use crate::sums::Sums;
 
@@ -100,11 +101,43 @@ pub struct FileResult {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CheckReport {
     pub results: Vec<FileResult>,
+    /// Whether the files were named by the caller rather than found in the directory.
+    pub named: bool,
 }
 
+/// The labels of [`FileStatus`], in report order.
+pub const LABELS: [&str; 4] = ["ok", "missing", "extra", "mismatch"];
+
 impl CheckReport {
-    pub fn passed(&self) -> bool {
-        !self.results.is_empty() && self.results.iter().all(|r| r.status == FileStatus::Ok)
+    /// Whether the check passed. A file found in the directory that the record does not
+    /// list (a `.sigstore.json` downloaded beside the assets) is reported as extra but
+    /// fails the check only when `strict`, as `sha256sum -c` ignores it; a file the
+    /// caller named that the record does not list always fails.
+    pub fn passed(&self, strict: bool) -> bool {
+        !self.results.is_empty()
+            && self.results.iter().all(|r| match r.status {
+                FileStatus::Ok => true,
+                FileStatus::Extra => !strict && !self.named,
+                _ => false,
+            })
+    }
+
+    /// Extra files that did not fail the check (reported, not judged).
+    pub fn ignored_extras(&self, strict: bool) -> usize {
+        if strict || self.named {
+            0
+        } else {
+            self.count("extra")
+        }
+    }
+
+    /// `"N ok, N missing, N extra, N mismatch"`.
+    pub fn summary(&self) -> String {
+        LABELS
+            .iter()
+            .map(|l| format!("{} {l}", self.count(l)))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// How many rows carry `label` ("ok", "missing", "extra", "mismatch").
@@ -124,6 +157,26 @@ pub fn load_record(path: &Path, manifest: bool) -> Result<Record, ReleaseError> 
     } else {
         Sums::parse(&path.display().to_string(), &text).map(Record::Sums)
     }
+}
+
+/// Loads the record at `path` (a manifest when `manifest` is set) and verifies `files`
+/// against it, or, with `files` empty, everything in the record's directory (see
+/// [`check`]).
+pub fn verify_record(
+    path: &Path,
+    manifest: bool,
+    files: &[PathBuf],
+) -> Result<CheckReport, ReleaseError> {
+    let record = load_record(path, manifest)?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    check(&record, &name, &dir, files)
 }
 
 /// Verifies files against `record`.
@@ -186,7 +239,10 @@ pub fn check(
         })
         .collect::<Result<_, ReleaseError>>()?;
     results.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(CheckReport { results })
+    Ok(CheckReport {
+        results,
+        named: !files.is_empty(),
+    })
 }
 
 fn check_one(expect: Option<&Expect>, path: &Path) -> Result<FileStatus, ReleaseError> {
@@ -229,4 +285,35 @@ fn check_one(expect: Option<&Expect>, path: &Path) -> Result<FileStatus, Release
         }
     }
     Ok(FileStatus::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(statuses: &[FileStatus], named: bool) -> CheckReport {
+        let results = statuses
+            .iter()
+            .enumerate()
+            .map(|(i, s)| FileResult {
+                name: format!("f{i}"),
+                status: s.clone(),
+            })
+            .collect();
+        CheckReport { results, named }
+    }
+
+    #[test]
+    fn unlisted_files_fail_only_when_strict_or_named() {
+        let r = report(&[FileStatus::Ok, FileStatus::Extra], false);
+        assert!(r.passed(false));
+        assert!(!r.passed(true));
+        assert_eq!((r.ignored_extras(false), r.ignored_extras(true)), (1, 0));
+        assert_eq!(r.summary(), "1 ok, 0 missing, 1 extra, 0 mismatch");
+        let named = report(&[FileStatus::Ok, FileStatus::Extra], true);
+        assert!(!named.passed(false));
+        assert_eq!(named.ignored_extras(false), 0);
+        assert!(!report(&[FileStatus::Ok, FileStatus::Missing], false).passed(false));
+        assert!(!report(&[], false).passed(false));
+    }
 }

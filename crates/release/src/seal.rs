@@ -54,6 +54,42 @@ pub struct SealOptions {
     pub generated_at: String,
 }
 
+impl SealOptions {
+    /// Options from command-line spellings: crates as `NAME@VERSION=FILE`, exceptions as
+    /// `NAME@VERSION`, the time as RFC 3339 (default: now).
+    pub fn from_specs(
+        dir: PathBuf,
+        tag: Option<String>,
+        commit: Option<String>,
+        crates: &[String],
+        manual_exceptions: &[String],
+        time: Option<&str>,
+    ) -> Result<Self, ReleaseError> {
+        let crate_spec = |spec: &String| match spec.split_once('=') {
+            Some((id, file)) if !file.is_empty() => Ok((CrateId::parse(id)?, PathBuf::from(file))),
+            _ => Err(ReleaseError::InvalidArgument {
+                what: "--crate",
+                value: spec.to_owned(),
+                expected: "NAME@VERSION=FILE",
+            }),
+        };
+        Ok(SealOptions {
+            dir,
+            tag,
+            commit,
+            crates: crates.iter().map(crate_spec).collect::<Result<_, _>>()?,
+            manual_exceptions: manual_exceptions
+                .iter()
+                .map(|s| CrateId::parse(s))
+                .collect::<Result<_, _>>()?,
+            generated_at: match time {
+                Some(t) => normalize_time(t)?,
+                None => now(),
+            },
+        })
+    }
+}
+
 /// The files found and the work ahead, before any byte is hashed.
 #[derive(Debug)]
 pub struct SealPlan {

@@ -6,11 +6,14 @@
 //! - [`witness`]: [`WitnessClient`], the tlog-witness `add-checkpoint` call.
 //! - [`monitor`]: [`MonitorState`], what a monitor has seen of a log, checked and
 //!   persisted atomically (temp file, fsync, rename, fsync of the directory).
+//! - [`ops`]: the `vouch log` operations (checkpoint, inclusion, consistency, proof
+//!   files, monitoring) as calls that return what they verified, with coded errors.
 //!
 //! All cryptographic decisions are made by `vouch-tlog`; this crate only moves bytes and
 //! bounds how many it accepts.
 
 pub mod monitor;
+pub mod ops;
 pub mod tiles;
 pub mod witness;
 

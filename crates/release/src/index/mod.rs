@@ -10,12 +10,17 @@
 pub mod crates_io;
 pub mod fetch;
 pub mod pypi;
+pub mod query;
 pub mod vouch;
 
 use std::time::Duration;
 
 use crate::error::ReleaseError;
 pub use fetch::{Fetched, Fetcher, Limits};
+pub use query::{IndexKind, IndexQuery};
+
+/// The labels of [`ArtifactStatus`], in report order.
+pub const LABELS: [&str; 5] = ["ok", "missing", "mismatch", "unexpected", "manual_publish"];
 
 /// The verdict for one artifact.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +110,15 @@ impl IndexReport {
             .iter()
             .filter(|r| r.status.label() == label)
             .count()
+    }
+
+    /// `"N ok, N missing, N mismatch, N unexpected, N manual_publish"`.
+    pub fn summary(&self) -> String {
+        LABELS
+            .iter()
+            .map(|l| format!("{} {l}", self.count(l)))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
