@@ -122,6 +122,38 @@ fn story(server: &Server) {
     ));
     assert!(reg["id"].is_u64(), "{reg}");
 
+    // Regression (issue 15, item 7): a bare workflow name is stored under
+    // .github/workflows/, and the summary prints what was stored, not what was typed.
+    let out = vouch(
+        work,
+        &[
+            "publish",
+            "register",
+            "--server",
+            url,
+            "--token-file",
+            owner.to_str().unwrap(),
+            "--package",
+            "@acme/bare-workflow",
+            "--provider",
+            "github",
+            "--repo",
+            REPO,
+            "--workflow",
+            "release.yml",
+        ],
+    );
+    ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(": github acme/widget .github/workflows/release.yml\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  pending: the package does not exist yet"),
+        "{text}"
+    );
+
     // No token anywhere: PUB_E002 names what is missing.
     let dir = project(&work.join("p1"), "1.0.0");
     let out = vouch(work, &["publish", &dir, "--server", url]);
