@@ -1,15 +1,13 @@
 //! `vouch publish`: trusted publishing from CI (the work is `vouch_publisher::publish_dir`);
 //! `vouch publish register` creates the publisher binding that allows it.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use anyhow::Context;
 use serde_json::json;
 use vouch_publisher::{publish_dir, CiEnv, PublishRequest, TokenSource};
 
-use super::registry_api::runtime;
+use super::registry_api::{runtime, TermProgress};
 use crate::output::{clean, from_publisher, outln, print_json, Exit};
 
 /// Publish a package version from CI with no upload token.
@@ -18,7 +16,8 @@ use crate::output::{clean, from_publisher, outln, print_json, Exit};
 /// archive (sorted tar, mtime 0, fixed owner and mode, zstd: the same bytes on every
 /// machine), hashes it, and obtains the CI's OIDC identity token: --identity-token(-file),
 /// else GitHub Actions (needs `permissions: id-token: write`), else GitLab CI (an
-/// `id_tokens:` entry named SIGSTORE_ID_TOKEN with `aud: sigstore`). A short-lived
+/// `id_tokens:` entry named SIGSTORE_ID_TOKEN with `aud: sigstore`), else Buildkite
+/// (`buildkite-agent oidc request-token`) or CircleCI (`circleci run oidc get`). A short-lived
 /// certificate for a fresh in-memory key signs an in-toto statement (SLSA provenance v1)
 /// that the transparency log records; archive and bundle are then uploaded. The registry
 /// checks the certificate's identity against the package's publisher binding
@@ -41,7 +40,8 @@ pub struct Args {
     /// The registry's base URL.
     #[arg(long, env = "VOUCH_SERVER", value_name = "URL", required = true)]
     server: Option<String>,
-    /// The OIDC identity token (a JWT). Without it vouch asks GitHub Actions or GitLab CI.
+    /// The OIDC identity token (a JWT). Without it vouch asks the CI (GitHub Actions,
+    /// GitLab CI, Buildkite, CircleCI).
     #[arg(
         long,
         env = "VOUCH_IDENTITY_TOKEN",
@@ -86,7 +86,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         archive_out: args.archive_out,
     };
     let p = runtime()?
-        .block_on(publish_dir(&req, &CiEnv::process(), &Spinner::default()))
+        .block_on(publish_dir(
+            &req,
+            &CiEnv::process(),
+            &TermProgress::default(),
+        ))
         .map_err(from_publisher)?;
     let (up, d) = (&p.upload, &p.digests);
     if args.json {
@@ -111,29 +115,4 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     )?;
     outln!("  log index {}", json!(up.log_index))?;
     Ok(Exit::Ok)
-}
-
-/// A spinner on a TTY for each step ("signing", "uploading N bytes").
-#[derive(Default)]
-struct Spinner(Mutex<Option<indicatif::ProgressBar>>);
-
-impl vouch_publisher::Progress for Spinner {
-    fn start(&self, total: u64, verb: &str) {
-        if !std::io::stderr().is_terminal() {
-            return;
-        }
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_message(match total {
-            0 => verb.to_owned(),
-            n => format!("{verb} {n} bytes"),
-        });
-        bar.enable_steady_tick(std::time::Duration::from_millis(100));
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
-    }
-    fn advance(&self, _n: u64) {}
-    fn finish(&self) {
-        if let Some(bar) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            bar.finish_and_clear();
-        }
-    }
 }

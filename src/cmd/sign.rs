@@ -1,13 +1,11 @@
 //! `vouch sign`: keyless signing of one file or one in-toto statement (the work is
 //! `vouch_publisher::sign::sign_file`), printing what was signed.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use vouch_publisher::sign::{sign_file, Services, SignRequest};
 
-use super::registry_api::runtime;
+use super::registry_api::{runtime, TermProgress};
 use crate::output::{from_publisher, outln, print_json, Exit};
 
 /// Sign FILE with a short-lived certificate for your OIDC identity: no key to keep.
@@ -96,7 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         bundle: args.bundle,
     };
     let s = runtime()?
-        .block_on(sign_file(&req, &HashBar::default()))
+        .block_on(sign_file(&req, &TermProgress::default()))
         .map_err(from_publisher)?;
     let (file, bundle) = (req.file.display(), req.bundle.display());
     if args.json {
@@ -115,34 +113,4 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     }
     outln!("bundle   {bundle}")?;
     Ok(Exit::Ok)
-}
-
-/// A hashing progress bar on a terminal, for files of 64 MiB and more.
-#[derive(Default)]
-struct HashBar(Mutex<Option<indicatif::ProgressBar>>);
-
-impl vouch_publisher::Progress for HashBar {
-    fn start(&self, total: u64, _verb: &str) {
-        if total < 64 * 1024 * 1024 || !std::io::stderr().is_terminal() {
-            return;
-        }
-        let bar = indicatif::ProgressBar::new(total);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "hashing {bar:40} {bytes}/{total_bytes} {bytes_per_sec}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
-    }
-    fn advance(&self, n: u64) {
-        if let Some(bar) = &*self.0.lock().unwrap_or_else(|e| e.into_inner()) {
-            bar.inc(n);
-        }
-    }
-    fn finish(&self) {
-        if let Some(bar) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            bar.finish_and_clear();
-        }
-    }
 }

@@ -1,11 +1,12 @@
 //! The publisher side of vouch as a library: the CI's OIDC identity token (a flag, a
-//! file, GitHub Actions, GitLab CI), the in-toto Statement with SLSA provenance v1 built
+//! file, GitHub Actions, GitLab CI, Buildkite, CircleCI), the in-toto Statement with SLSA provenance v1 built
 //! from it, pack -> sign -> upload to a registry, trusted-publisher bindings, and keyless
 //! signing of a single file (`vouch sign`).
 //!
 //! Nothing here prints, draws progress bars or knows exit statuses: results are returned
 //! as data, failures as [`Error`] (a [`CodedError`] with its stable `PUB_E`/`SIGN_E`/`REG_E`
-//! code, or an uncoded local failure), and long steps report to a [`Progress`].
+//! code, or an uncoded local failure), and long steps report to a [`Progress`] (a step
+//! without a byte count, such as "signing", starts with a total of 0).
 //! The CI environment is an explicit input ([`CiEnv`]).
 //!
 //! Publishing a directory from another Rust program:
@@ -17,7 +18,7 @@
 //! let req = PublishRequest {
 //!     dir: "./my-package".into(),
 //!     server: "https://registry.example".into(),
-//!     token: TokenSource::default(), // GitHub Actions or GitLab CI supplies it
+//!     token: TokenSource::default(), // the CI job supplies it
 //!     archive_out: None,
 //! };
 //! let published = publish_dir(&req, &CiEnv::process(), &vouch_api_client::NoProgress).await?;

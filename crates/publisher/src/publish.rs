@@ -114,7 +114,7 @@ impl Publisher {
         .await;
         progress.finish();
         let bundle = signed.map_err(publish_sign_error)?;
-        progress.start(archive.bytes.len() as u64, "uploading");
+        progress.start(0, &format!("uploading {} bytes", archive.bytes.len()));
         let answer = self.post(archive, &bundle).await;
         progress.finish();
         let answer = answer?;
@@ -170,7 +170,7 @@ pub struct Published {
     pub files: usize,
     /// The identity the registry recorded (or, if it said none, the token's likely one).
     pub identity: String,
-    /// Where the identity token came from (`flag`, `file`, `github-actions`, `gitlab-ci`).
+    /// Where the identity token came from (see [`Token::source`]).
     pub token_source: &'static str,
     pub upload: Upload,
 }

@@ -1,5 +1,6 @@
-//! The CI's OIDC identity token: from a flag, a file, GitHub Actions' token endpoint or
-//! GitLab CI's `id_tokens:` variable, and its (unverified) claims.
+//! The CI's OIDC identity token: from a flag, a file, GitHub Actions' token endpoint,
+//! GitLab CI's `id_tokens:` variable, or the Buildkite or CircleCI agent, and its
+//! (unverified) claims.
 //!
 //! The claims are read without verifying the token's signature: they only fill in the
 //! provenance text. The certificate authority verifies the token, and the registry
@@ -11,22 +12,30 @@ use base64::Engine as _;
 use serde_json::Value;
 use vouch_api_client::{caps, read_json_capped, CodedError};
 
-/// The environment a CI job runs in, read through an explicit lookup so that a test (or
-/// an embedding tool) can supply it without touching the process environment.
+/// Answers a variable's value.
+type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+/// Runs a CI agent's command and returns its standard output, or says why it failed.
+type Runner = Box<dyn Fn(&str, &[&str]) -> Result<String, String> + Send + Sync>;
+
+/// The environment a CI job runs in: its variables, and the agent commands that hand
+/// out identity tokens (`buildkite-agent`, `circleci`). Both are explicit inputs, so a
+/// test (or an embedding tool) supplies them without touching the process.
 pub struct CiEnv {
-    lookup: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    lookup: Lookup,
+    run: Runner,
 }
 
 impl CiEnv {
-    /// The process environment.
+    /// The process environment, and commands run from the `PATH`.
     pub fn process() -> Self {
-        Self::from_fn(|name| std::env::var(name).ok())
+        Self::from_fn(|name| std::env::var(name).ok()).with_runner(run_command)
     }
 
-    /// Variables answered by `lookup`.
+    /// Variables answered by `lookup`; no command can be run.
     pub fn from_fn(lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
         Self {
             lookup: Box::new(lookup),
+            run: Box::new(|program, _| Err(format!("{program} cannot be run here"))),
         }
     }
 
@@ -41,10 +50,37 @@ impl CiEnv {
         Self::from_fn(move |name| vars.get(name).cloned())
     }
 
+    /// Agent commands run by `run(program, args)`, which returns standard output.
+    pub fn with_runner(
+        mut self,
+        run: impl Fn(&str, &[&str]) -> Result<String, String> + Send + Sync + 'static,
+    ) -> Self {
+        self.run = Box::new(run);
+        self
+    }
+
     /// A variable's value, unless it is unset or blank.
     pub fn var(&self, name: &str) -> Option<String> {
         (self.lookup)(name).filter(|v| !v.trim().is_empty())
     }
+}
+
+/// Runs `program args` with no standard input; its standard output on exit status 0.
+fn run_command(program: &str, args: &[&str]) -> Result<String, String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "{program} exited with {}: {}",
+            out.status,
+            err.trim()
+        ));
+    }
+    String::from_utf8(out.stdout).map_err(|_| format!("{program} printed a non-UTF-8 token"))
 }
 
 impl std::fmt::Debug for CiEnv {
@@ -80,7 +116,8 @@ impl Default for TokenSource {
 pub struct Token {
     pub jwt: String,
     pub claims: Value,
-    /// Where the token came from: `flag`, `file`, `github-actions`, `gitlab-ci`.
+    /// Where the token came from: `flag`, `file`, `github-actions`, `gitlab-ci`,
+    /// `buildkite`, `circleci`.
     pub source: &'static str,
     /// The forge's base URL for the provenance text (`GITHUB_SERVER_URL` or
     /// `CI_SERVER_URL` of the job; github.com or gitlab.com without them).
@@ -110,8 +147,13 @@ pub(crate) fn claims_of(jwt: &str) -> Result<Value, CodedError> {
         .map_err(|e| no_token(format!("the identity token's payload is not JSON: {e}")))
 }
 
-/// Obtains the identity token: flag, file, GitHub Actions, GitLab CI, in that order.
-/// PUB_E002 names what is missing.
+/// The command that prints a Buildkite job's OIDC token for Sigstore.
+const BUILDKITE_TOKEN: [&str; 4] = ["oidc", "request-token", "--audience", "sigstore"];
+/// The command that prints a CircleCI job's OIDC token for Sigstore (as sigstore-python).
+const CIRCLECI_TOKEN: [&str; 5] = ["run", "oidc", "get", "--claims", r#"{"aud":"sigstore"}"#];
+
+/// Obtains the identity token: flag, file, GitHub Actions, GitLab CI, Buildkite,
+/// CircleCI, in that order. PUB_E002 names what is missing.
 pub async fn identity_token(
     src: &TokenSource,
     env: &CiEnv,
@@ -144,13 +186,33 @@ pub async fn identity_token(
             "running in GitLab CI without ${}: add `id_tokens: {}: aud: sigstore` to the job",
             src.gitlab_token_var, src.gitlab_token_var
         )));
+    } else if env.var("BUILDKITE").as_deref() == Some("true") {
+        (
+            agent_token(env, "buildkite-agent", &BUILDKITE_TOKEN)?,
+            "buildkite",
+        )
+    } else if env.var("CIRCLECI").as_deref() == Some("true") {
+        (agent_token(env, "circleci", &CIRCLECI_TOKEN)?, "circleci")
     } else {
         return Err(no_token(
-            "no OIDC identity token: not in GitHub Actions (ACTIONS_ID_TOKEN_REQUEST_URL unset) \
-             or GitLab CI (SIGSTORE_ID_TOKEN unset); pass --identity-token or --identity-token-file",
+            "no OIDC identity token: not in GitHub Actions (ACTIONS_ID_TOKEN_REQUEST_URL unset), \
+             GitLab CI (SIGSTORE_ID_TOKEN unset), Buildkite or CircleCI; pass --identity-token \
+             or --identity-token-file",
         ));
     };
     Token::from_jwt(&jwt, source, env)
+}
+
+/// A token printed by the CI agent's command (Buildkite, CircleCI).
+fn agent_token(env: &CiEnv, program: &str, args: &[&str]) -> Result<String, CodedError> {
+    let shown = format!("{program} {}", args.join(" "));
+    let out = (env.run)(program, args)
+        .map_err(|e| no_token(format!("`{shown}` gave no identity token: {e}")))?;
+    let jwt = out.trim();
+    if jwt.is_empty() {
+        return Err(no_token(format!("`{shown}` printed no identity token")));
+    }
+    Ok(jwt.to_owned())
 }
 
 /// GitHub Actions' token endpoint: GET the request URL with `audience=sigstore` and the
@@ -286,6 +348,38 @@ mod tests {
         };
         let t = acquire(&src, CiEnv::from_pairs([("GITLAB_CI", "true")])).unwrap();
         assert_eq!((t.source, t.subject_hint().as_str()), ("flag", "me"));
+    }
+
+    #[test]
+    fn buildkite_and_circleci_tokens_come_from_their_agents() {
+        let token = jwt(r#"{"iss":"https://agent.buildkite.com","sub":"org:acme"}"#);
+        let printed = format!("{token}\n");
+        let runner = move |program: &str, args: &[&str]| match (program, args) {
+            ("buildkite-agent", ["oidc", "request-token", "--audience", "sigstore"]) => {
+                Ok(printed.clone())
+            }
+            ("circleci", ["run", "oidc", "get", "--claims", r#"{"aud":"sigstore"}"#]) => {
+                Ok(printed.clone())
+            }
+            other => Err(format!("unexpected command {other:?}")),
+        };
+        let runner = std::sync::Arc::new(runner);
+        for (var, source) in [("BUILDKITE", "buildkite"), ("CIRCLECI", "circleci")] {
+            let r = std::sync::Arc::clone(&runner);
+            let env = CiEnv::from_pairs([(var, "true")]).with_runner(move |p, a| r(p, a));
+            let t = acquire(&TokenSource::default(), env).unwrap();
+            assert_eq!((t.source, t.jwt.as_str()), (source, token.as_str()));
+        }
+        // An agent that fails: PUB_E002 with the command and its error.
+        let env = CiEnv::from_pairs([("BUILDKITE", "true")])
+            .with_runner(|_, _| Err("exited with 1: not in a job".into()));
+        let e = acquire(&TokenSource::default(), env).unwrap_err();
+        assert_eq!(e.code(), "PUB_E002");
+        assert!(
+            e.message.contains("buildkite-agent oidc request-token"),
+            "{e}"
+        );
+        assert!(e.message.contains("not in a job"), "{e}");
     }
 
     #[tokio::test]
