@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde_json::json;
 use vouch_publisher::bench::{bench_publish, BenchOptions, BenchPublished};
+use vouch_publisher::CiEnv;
 
 use super::audit_signatures::{blob_rel, bundle_rel};
 use super::audit_transparency::{prove, Leaf};
@@ -101,7 +102,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let r = rt.block_on(bench_publish(&opts)).map_err(from_publisher)?;
+    let r = rt
+        .block_on(bench_publish(&opts, &CiEnv::process()))
+        .map_err(from_publisher)?;
     let l = &r.latencies_ms;
     let pct = |q: f64| l.get(((l.len().max(1) - 1) as f64 * q) as usize);
     let mut report = json!({

@@ -50,13 +50,14 @@ fn local(what: &str, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> 
     Error::local(what, e)
 }
 
-/// Publishes `count` small packages through a `vouch serve --dev` server.
+/// Publishes `count` small packages through a `vouch serve --dev` server (`env` gives
+/// the forge URL the provenance names, as for `vouch publish`).
 ///
 /// Two things a CI runner does on its own machine happen before the clock starts, so
 /// that they do not take the registry's cores: packing the archives and minting identity
 /// tokens (the dev OIDC issuer stands in for the platform). Bindings: one package per
 /// worker, registered with the owner token.
-pub async fn bench_publish(opts: &BenchOptions) -> Result<BenchRun> {
+pub async fn bench_publish(opts: &BenchOptions, env: &CiEnv) -> Result<BenchRun> {
     let (base, http) = (opts.base.as_str(), vouch_api_client::http()?);
     let workers = opts.concurrency.min(opts.count).max(1);
     let nonce = blake3::hash(
@@ -93,7 +94,6 @@ pub async fn bench_publish(opts: &BenchOptions) -> Result<BenchRun> {
         }
     }
     // Tokens are single-use (their jti is spent by the CA): one per publish, minted first.
-    let env = CiEnv::process();
     let mut tokens = Vec::with_capacity(opts.count);
     for _ in 0..opts.count {
         let v: serde_json::Value = http
@@ -109,7 +109,7 @@ pub async fn bench_publish(opts: &BenchOptions) -> Result<BenchRun> {
             what: "the dev issuer sent no token".into(),
             source: None,
         })?;
-        tokens.push(Token::from_jwt(jwt, "dev", &env)?);
+        tokens.push(Token::from_jwt(jwt, "dev", env)?);
     }
     let publisher = Arc::new(Publisher::connect(http, base).await?);
     // Publish i goes to worker i % workers as that package's version i / workers.
