@@ -46,6 +46,15 @@ pub fn exit_of(err: &CodedError) -> Exit {
     }
 }
 
+/// A publisher-library error as the command line reports it: its own code, or (a failed
+/// local file operation) `CLI_E001` with its cause.
+pub fn from_publisher(err: vouch_publisher::Error) -> anyhow::Error {
+    match err.into_coded() {
+        Ok(coded) => coded.into(),
+        Err(other) => other.into(),
+    }
+}
+
 /// Text from a server or a file, made safe to print on a terminal: every control
 /// character (C0, DEL, C1) and every bidirectional-override or isolate character
 /// (U+202A..U+202E, U+2066..U+2069, and the LRM/RLM/ALM marks) is written as a visible

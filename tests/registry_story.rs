@@ -100,9 +100,8 @@ fn story(server: &Server) {
     let owner = server.data.join("owner.token");
 
     // Register the binding (pending: the package does not exist yet).
-    let reg = ok(&vouch(
-        work,
-        &[
+    let register = |package: &str, workflow: &str, json: bool| {
+        let mut args = vec![
             "publish",
             "register",
             "--server",
@@ -110,17 +109,33 @@ fn story(server: &Server) {
             "--token-file",
             owner.to_str().unwrap(),
             "--package",
-            PACKAGE,
+            package,
             "--provider",
             "github",
             "--repo",
             REPO,
             "--workflow",
-            WORKFLOW,
-            "--json",
-        ],
-    ));
+            workflow,
+        ];
+        args.extend(json.then_some("--json"));
+        vouch(work, &args)
+    };
+    let reg = ok(&register(PACKAGE, WORKFLOW, true));
     assert!(reg["id"].is_u64(), "{reg}");
+
+    // Regression (issue 15, item 7): a bare workflow name is stored under
+    // .github/workflows/, and the summary prints what was stored, not what was typed.
+    let out = register("@acme/bare-workflow", "release.yml", false);
+    ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(": github acme/widget .github/workflows/release.yml\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  pending: the package does not exist yet"),
+        "{text}"
+    );
 
     // No token anywhere: PUB_E002 names what is missing.
     let dir = project(&work.join("p1"), "1.0.0");

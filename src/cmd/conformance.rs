@@ -107,7 +107,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
 }
 
 fn sign_bundle(a: SignBundleArgs) -> anyhow::Result<Exit> {
-    use super::sign;
+    use vouch_publisher::sign;
     let cfg = match (&a.trusted_root, &a.signing_config) {
         (Some(root), Some(config)) => {
             let root =
@@ -123,13 +123,13 @@ fn sign_bundle(a: SignBundleArgs) -> anyhow::Result<Exit> {
     let payload = if a.in_toto {
         sign::Payload::Statement(sign::read_statement(&a.file)?)
     } else {
-        sign::Payload::Digest(sign::hash_file(&a.file)?)
+        sign::Payload::Digest(sign::hash_file(&a.file, &vouch_api_client::NoProgress)?)
     };
     let token = sign::read_token(Some(&a.identity_token), None)?;
-    let http = sign::http_client(None)?;
-    let (bundle, _, _) =
+    let http = sign::http_client(None).map_err(crate::output::from_publisher)?;
+    let signed =
         super::registry_api::runtime()?.block_on(sign::sign(&cfg, &token, http, &payload))?;
-    sign::write_atomically(&a.bundle, &bundle)?;
+    sign::write_atomically(&a.bundle, &signed.bundle).map_err(crate::output::from_publisher)?;
     Ok(Exit::Ok)
 }
 

@@ -26,7 +26,6 @@ mod fetch;
 mod keygen;
 mod lock;
 mod log;
-mod provenance;
 mod publish;
 mod publish_register;
 mod quickstart;

@@ -1,14 +1,15 @@
-//! `vouch publish register`: creates a trusted-publisher binding (package, provider,
-//! repository, workflow, optional environment, or an email identity) with an owner's
-//! registry API token.
+//! `vouch publish register`: creates a trusted-publisher binding with an owner's registry
+//! API token (the work is `vouch_publisher::register`) and prints it as the registry
+//! stored it.
 
-use std::io::Write;
 use std::path::PathBuf;
 
-use serde_json::json;
+use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 
-use super::registry_api::{api_error, base_url, http, runtime, unreachable};
-use crate::output::{print_json, CodedError, Exit};
+use vouch_publisher::{register, Provider, Registration};
+
+use super::registry_api::runtime;
+use crate::output::{clean, outln, print_json, Exit};
 
 /// Register a trusted publisher for a package: which CI workflow (or which person's
 /// email identity) may publish it with no upload token.
@@ -46,7 +47,8 @@ pub struct Args {
     #[arg(long, value_name = "@SCOPE/NAME")]
     package: String,
     /// The identity provider the CI (or person) signs in with.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = PossibleValuesParser::new(Provider::ALL.map(Provider::as_str))
+        .try_map(|name| name.parse::<Provider>()))]
     provider: Provider,
     /// The repository, `OWNER/REPO` (not for --provider email).
     #[arg(long, value_name = "OWNER/REPO", required_unless_present = "email")]
@@ -65,111 +67,36 @@ pub struct Args {
     json: bool,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum Provider {
-    Github,
-    Gitlab,
-    Buildkite,
-    Circleci,
-    Forgejo,
-    Email,
-}
-
-impl Provider {
-    fn as_str(self) -> &'static str {
-        match self {
-            Provider::Github => "github",
-            Provider::Gitlab => "gitlab",
-            Provider::Buildkite => "buildkite",
-            Provider::Circleci => "circleci",
-            Provider::Forgejo => "forgejo",
-            Provider::Email => "email",
-        }
-    }
-}
-
-fn usage(msg: impl Into<String>) -> anyhow::Error {
-    CodedError::new("REG_E007", Exit::Error, msg).into()
-}
-
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let base = base_url(&args.server)?;
-    let token = match (&args.token, &args.token_file) {
-        (Some(t), _) => t.trim().to_owned(),
-        (None, Some(f)) => std::fs::read_to_string(f)
-            .map_err(|e| usage(format!("cannot read --token-file {}: {e}", f.display())))?
-            .trim()
-            .to_owned(),
-        (None, None) => {
-            return Err(usage(
-                "an owner API token is required: --token, --token-file or VOUCH_TOKEN",
-            ))
-        }
+    let reg = Registration {
+        server: args.server,
+        api_token: args.token,
+        api_token_file: args.token_file,
+        package: args.package,
+        provider: args.provider,
+        repository: args.repo,
+        workflow: args.workflow,
+        environment: args.environment,
+        email: args.email,
     };
-    let is_email = matches!(args.provider, Provider::Email);
-    if is_email && args.email.is_none() {
-        return Err(usage("--provider email needs --email ADDR"));
-    }
-    if !is_email && (args.repo.is_none() || args.workflow.is_none()) {
-        return Err(usage(format!(
-            "--provider {} needs --repo OWNER/REPO and --workflow FILE",
-            args.provider.as_str()
-        )));
-    }
-    let body = json!({
-        "package": args.package,
-        "provider": args.provider.as_str(),
-        "repository": args.repo,
-        "workflow": args.workflow,
-        "environment": args.environment,
-        "email": args.email,
-    });
-    let url = format!("{base}/api/v1/publishers");
-    let rt = runtime()?;
-    let answer: serde_json::Value = rt.block_on(async {
-        let resp = http()?
-            .post(&url)
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| unreachable("registering the publisher", &url, &e))?;
-        if !resp.status().is_success() {
-            return Err(api_error("registering the publisher", resp).await);
-        }
-        super::registry_api::read_json_capped(
-            resp,
-            super::registry_api::caps::API_ANSWER,
-            "reading the registration answer",
-        )
-        .await
-    })?;
+    let r = runtime()?.block_on(register(&reg))?;
     if args.json {
-        print_json(&answer)?;
-    } else {
-        let mut o = std::io::stdout().lock();
-        let who = match (&args.repo, &args.workflow, &args.email) {
-            (_, _, Some(e)) if is_email => e.clone(),
-            (Some(r), Some(w), _) => format!("{r} {w}"),
-            _ => String::new(),
-        };
-        writeln!(
-            o,
-            "registered publisher #{} for {}: {} {who}{}",
-            answer["id"],
-            args.package,
-            args.provider.as_str(),
-            args.environment
-                .as_deref()
-                .map(|e| format!(" (environment {e})"))
-                .unwrap_or_default()
-        )?;
-        if answer["pending"] == true {
-            writeln!(
-                o,
-                "  pending: the package does not exist yet; the first publish through this binding creates it"
-            )?;
-        }
+        return print_json(&r.answer).map(|_| Exit::Ok);
+    }
+    let id = r.id.map_or_else(|| "null".to_owned(), |id| id.to_string());
+    let env = r
+        .environment
+        .as_deref()
+        .map(|e| format!(" (environment {})", clean(e)));
+    outln!(
+        "registered publisher #{id} for {}: {} {}{}",
+        clean(&r.package),
+        clean(&r.provider),
+        clean(&r.who()),
+        env.unwrap_or_default()
+    )?;
+    if r.pending {
+        outln!("  pending: the package does not exist yet; the first publish through this binding creates it")?;
     }
     Ok(Exit::Ok)
 }

@@ -36,3 +36,37 @@ pub fn progress_bar(total: u64, verb: &str) -> Option<indicatif::ProgressBar> {
     }
     Some(bar)
 }
+
+/// A [`vouch_api_client::Progress`] on stderr, only when it is a terminal: a spinner for a
+/// step without a byte count (`total` 0), a byte bar for a transfer of 64 MiB or more.
+#[derive(Default)]
+pub struct TermProgress(std::sync::Mutex<Option<indicatif::ProgressBar>>);
+
+impl vouch_api_client::Progress for TermProgress {
+    fn start(&self, total: u64, verb: &str) {
+        let bar = match total {
+            0 if std::io::stderr().is_terminal() => {
+                let bar = indicatif::ProgressBar::new_spinner();
+                bar.set_message(verb.to_owned());
+                bar.enable_steady_tick(std::time::Duration::from_millis(100));
+                bar
+            }
+            n if n >= 64 << 20 => match progress_bar(n, verb) {
+                Some(bar) => bar,
+                None => return,
+            },
+            _ => return,
+        };
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
+    }
+    fn advance(&self, n: u64) {
+        if let Some(bar) = &*self.0.lock().unwrap_or_else(|e| e.into_inner()) {
+            bar.inc(n);
+        }
+    }
+    fn finish(&self) {
+        if let Some(bar) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            bar.finish_and_clear();
+        }
+    }
+}
