@@ -42,7 +42,7 @@ mod verify_integrity;
 /// vouch: publish, fetch and verify software with provenance anyone can check offline.
 ///
 /// Exit codes: 0 success, 1 verification failed, 2 usage or operational error.
-/// Every error is printed as `error[CODE]: message`; the codes are listed in the README.
+/// Every error is printed as `error[CODE]: message`; the codes are listed in docs/errors.md.
 #[derive(Debug, Parser)]
 #[command(
     name = "vouch",
@@ -147,5 +147,23 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    /// docs/cli.md is generated from these definitions; `VOUCH_BLESS=1` rewrites it.
+    #[test]
+    fn cli_reference_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/cli.md");
+        let regen = "VOUCH_BLESS=1 cargo nextest run -p vouch --bin vouch -E 'test(cli_reference)'";
+        let opts = clap_markdown::MarkdownOptions::new().show_footer(false);
+        let body = clap_markdown::help_markdown_custom::<super::Cli>(&opts);
+        let want = format!("<!-- Generated from the clap definitions in src/: do not edit. Regenerate: {regen} -->\n\n{body}");
+        if std::env::var_os("VOUCH_BLESS").is_some() {
+            std::fs::write(path, &want).expect("docs/cli.md is writable");
+        }
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/cli.md is stale; regenerate it with: {regen}"
+        );
     }
 }
