@@ -1,23 +1,19 @@
-//! Streamed hashing: SHA-256 and BLAKE3 of one file in a single pass over its bytes.
+//! Streamed hashing: SHA-256 and BLAKE3 of one file in a single pass over its bytes, as `vouch-digest` computes them, in this crate's digest types.
 //!
-//! Reading and the two hashes overlap. The file is read in fixed chunks into two buffers
-//! that take turns: while chunk *n* is hashed (SHA-256 and BLAKE3 as the two halves of a
-//! `rayon::join`), chunk *n+1* is read into the other buffer. With two cores SHA-256 runs
-//! on one and reading plus BLAKE3 on the other, so one large file keeps both busy; when
-//! several files are hashed from a `par_iter`, rayon's work stealing shares the same pool
-//! and never oversubscribes it. Memory per file in flight is two chunks.
+//! Reading and the two hashes overlap (`vouch_digest::of_reader`): while chunk *n* is
+//! hashed (SHA-256 and BLAKE3 as the two halves of a `rayon::join`), chunk *n+1* is read
+//! into the other buffer, so one large file keeps both cores busy; when several files
+//! are hashed from a `par_iter`, rayon's work stealing shares the same pool and never
+//! oversubscribes it. Memory per file in flight is two chunks.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use sha2::Digest as _;
-
 use crate::digest::{Blake3, Sha256};
 
-/// Bytes read per step. Large enough that the per-step join costs well under 1% of the
-/// hashing time, small enough that both hashers read the chunk from cache.
-pub const CHUNK_BYTES: usize = 1 << 20;
+/// Bytes read per step.
+pub const CHUNK_BYTES: usize = vouch_digest::CHUNK_BYTES;
 
 /// The digests and size of one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,40 +23,19 @@ pub struct FileDigests {
     pub blake3: Blake3,
 }
 
-/// Hashes everything `reader` yields. `progress` is called with the byte count of each
-/// chunk once it is hashed; it must be cheap and may be called from any rayon thread.
+/// Hashes everything `reader` yields (`vouch_digest::of_reader_with_progress`: reading
+/// overlapped with hashing, SHA-256 and BLAKE3 on two cores). `progress` is called with
+/// the byte count of each chunk once it is hashed; it must be cheap and may be called
+/// from any rayon thread.
 pub fn hash_reader<R: Read + Send>(
-    mut reader: R,
+    reader: R,
     progress: &(dyn Fn(u64) + Sync),
 ) -> io::Result<FileDigests> {
-    let mut sha = sha2::Sha256::new();
-    let mut b3 = blake3::Hasher::new();
-    let mut current = vec![0u8; CHUNK_BYTES];
-    let mut next = vec![0u8; CHUNK_BYTES];
-    let mut size: u64 = 0;
-    let mut filled = read_full(&mut reader, &mut current)?;
-    while filled > 0 {
-        let chunk = &current[..filled];
-        let (read_next, ()) = rayon::join(
-            || read_full(&mut reader, &mut next),
-            || {
-                rayon::join(
-                    || sha.update(chunk),
-                    || {
-                        b3.update(chunk);
-                    },
-                );
-            },
-        );
-        size += filled as u64;
-        progress(filled as u64);
-        filled = read_next?;
-        std::mem::swap(&mut current, &mut next);
-    }
+    let d = vouch_digest::of_reader_with_progress(reader, progress)?;
     Ok(FileDigests {
-        size,
-        sha256: Sha256::from_bytes(sha.finalize().into()),
-        blake3: Blake3::from_bytes(*b3.finalize().as_bytes()),
+        size: d.size,
+        sha256: Sha256::from_bytes(d.sha256),
+        blake3: Blake3::from_bytes(d.blake3),
     })
 }
 
@@ -69,23 +44,10 @@ pub fn hash_file(path: &Path, progress: &(dyn Fn(u64) + Sync)) -> io::Result<Fil
     hash_reader(File::open(path)?, progress)
 }
 
-/// Fills `buf` unless the reader ends first; returns how many bytes were read.
-fn read_full<R: Read>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Digest as _;
     use std::sync::atomic::{AtomicU64, Ordering};
 
     fn reference(data: &[u8]) -> FileDigests {
