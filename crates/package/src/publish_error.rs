@@ -149,3 +149,92 @@ pub enum BundleProblem {
     #[error("certificate issuer: verified {verified:?}, extension reads {extension:?}")]
     CertificateIssuer { verified: String, extension: String },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_its_code_and_the_message_a_client_sees() {
+        let cases: Vec<(PublishError, &str, &str)> = vec![
+            (
+                PublishError::Bundle(BundleProblem::PayloadType {
+                    found: "text/plain".into(),
+                }),
+                "PUB_E005",
+                "bundle verification failed: payload type: expected application/vnd.in-toto+json, found \"text/plain\"",
+            ),
+            (
+                BundleProblem::SubjectDigest {
+                    expected: "ab".into(),
+                    found: vec![],
+                }
+                .into(),
+                "PUB_E005",
+                "bundle verification failed: subject digest: the statement's subject sha256 is missing and is not the uploaded archive's ab",
+            ),
+            (
+                BundleProblem::SubjectDigest {
+                    expected: "ab".into(),
+                    found: vec!["cd".into(), "ef".into()],
+                }
+                .into(),
+                "PUB_E005",
+                "bundle verification failed: subject digest: the statement's subject sha256 cd, ef is not the uploaded archive's ab",
+            ),
+            (
+                PublishError::VersionExists {
+                    package: "@a/b".into(),
+                    version: "1.0.0".into(),
+                },
+                "PUB_E007",
+                "@a/b version 1.0.0 already exists: versions are immutable, bump the version and retry",
+            ),
+            (
+                PublishError::RotationInProgress,
+                "PUB_E008",
+                "a registry key rotation is in progress: retry later",
+            ),
+            (
+                PublishError::TooLarge {
+                    what: "bundle",
+                    limit: 10,
+                },
+                "PUB_E010",
+                "the bundle is over the registry's limit of 10 bytes",
+            ),
+            (
+                PublishError::ManifestTooLarge {
+                    size: 70_000,
+                    limit: MAX,
+                },
+                "PUB_E011",
+                "vouch.toml is 70000 bytes, over the 65536-byte limit",
+            ),
+            (
+                PublishError::BindingsChanged {
+                    package: "@a/b".into(),
+                },
+                "PUB_E013",
+                "the publisher bindings of @a/b changed during the publish; retry",
+            ),
+            (
+                PublishError::ScopeNotOwned {
+                    detail: "d".into(),
+                },
+                "PUB_E014",
+                "d",
+            ),
+        ];
+        for (e, code, message) in cases {
+            assert_eq!((e.code(), e.to_string().as_str()), (code, message));
+        }
+        let archive = PublishError::from(crate::Error::EmptyPackage { root: "/p".into() });
+        assert_eq!(
+            (archive.code(), archive.to_string().as_str()),
+            ("PKG_E012", "no files to pack under /p")
+        );
+    }
+
+    const MAX: u64 = crate::MAX_PUBLISHED_MANIFEST_BYTES;
+}
