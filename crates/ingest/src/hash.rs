@@ -12,8 +12,6 @@
 //! by their listed size, their `Content-Length` or (with neither) by counting, are
 //! skipped without an integrity entry.
 
-use sha2::Digest as _;
-
 use crate::error::{IngestError, SizeProblem};
 use crate::fetch::{content_length, transport, Fetcher};
 use crate::guard::redact;
@@ -80,16 +78,8 @@ impl SkipReason {
     }
 }
 
-/// The size and digests of some bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Digests {
-    /// Byte count.
-    pub size: u64,
-    /// SHA-256.
-    pub sha256: [u8; 32],
-    /// BLAKE3 (32-byte output).
-    pub blake3: [u8; 32],
-}
+/// The size and digests of some bytes (`vouch-digest`'s, the one type for both).
+pub use vouch_digest::Digests;
 
 /// What hashing an asset came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,43 +96,8 @@ pub enum HashOutcome {
     },
 }
 
-/// SHA-256 and BLAKE3 over the same bytes.
-#[derive(Clone)]
-struct DualHasher {
-    sha256: sha2::Sha256,
-    blake3: blake3::Hasher,
-    size: u64,
-}
-
-impl DualHasher {
-    fn new() -> Self {
-        Self {
-            sha256: sha2::Sha256::new(),
-            blake3: blake3::Hasher::new(),
-            size: 0,
-        }
-    }
-
-    /// Hashes one chunk with the two hashes in parallel.
-    fn update(&mut self, chunk: &[u8]) {
-        let (sha, b3) = (&mut self.sha256, &mut self.blake3);
-        rayon::join(
-            || sha.update(chunk),
-            || {
-                b3.update(chunk);
-            },
-        );
-        self.size += chunk.len() as u64;
-    }
-
-    fn finish(self) -> Digests {
-        Digests {
-            size: self.size,
-            sha256: self.sha256.finalize().into(),
-            blake3: *self.blake3.finalize().as_bytes(),
-        }
-    }
-}
+/// SHA-256 and BLAKE3 over the same bytes, each chunk hashed by the two in parallel.
+type DualHasher = vouch_digest::Hasher;
 
 type Job = tokio::task::JoinHandle<(DualHasher, Vec<u8>)>;
 
@@ -203,7 +158,7 @@ impl StreamHasher {
             .unwrap_or_else(|| Vec::with_capacity(CHUNK_BYTES));
         let chunk = std::mem::replace(&mut self.filling, next);
         self.running = Some(tokio::task::spawn_blocking(move || {
-            hasher.update(&chunk);
+            hasher.update_parallel(&chunk);
             let mut chunk = chunk;
             chunk.clear();
             (hasher, chunk)
@@ -230,7 +185,7 @@ impl StreamHasher {
         if !self.filling.is_empty() {
             self.dispatch().await?;
         }
-        Ok(self.settle().await?.finish())
+        Ok(self.settle().await?.finalize())
     }
 }
 
@@ -344,6 +299,7 @@ impl Fetcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Digest as _;
 
     fn reference(data: &[u8]) -> Digests {
         Digests {

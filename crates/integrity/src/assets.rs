@@ -1,49 +1,33 @@
 //! Hashing downloaded assets (SHA-256 and BLAKE3 in one pass) and comparing them with a
 //! verified integrity record, asset by asset.
 
-use sha2::{Digest, Sha256};
-
 use crate::error::{IntegrityError, Result};
 use crate::record::{hex, AssetEntry, IntegrityRecord};
 
-/// Streams bytes through SHA-256 and BLAKE3 at once, counting the size.
-#[derive(Clone)]
-pub struct AssetHasher {
-    sha256: Sha256,
-    blake3: blake3::Hasher,
-    size: u64,
-}
-
-impl Default for AssetHasher {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+/// Streams bytes through SHA-256 and BLAKE3 at once, counting the size
+/// (`vouch_digest::Hasher`, named for the record entry it finishes into).
+#[derive(Clone, Default)]
+pub struct AssetHasher(vouch_digest::Hasher);
 
 impl AssetHasher {
     /// A hasher with nothing fed yet.
     pub fn new() -> Self {
-        Self {
-            sha256: Sha256::new(),
-            blake3: blake3::Hasher::new(),
-            size: 0,
-        }
+        Self::default()
     }
 
     /// Feeds the next chunk.
     pub fn update(&mut self, chunk: &[u8]) {
-        self.sha256.update(chunk);
-        self.blake3.update(chunk);
-        self.size = self.size.saturating_add(chunk.len() as u64);
+        self.0.update(chunk);
     }
 
     /// The entry for everything fed, under `name`.
     pub fn finish(self, name: &str) -> AssetEntry {
+        let d = self.0.finalize();
         AssetEntry {
             name: name.to_owned(),
-            size: self.size,
-            sha256: self.sha256.finalize().into(),
-            blake3: *self.blake3.finalize().as_bytes(),
+            size: d.size,
+            sha256: d.sha256,
+            blake3: d.blake3,
         }
     }
 }

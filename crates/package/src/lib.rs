@@ -1,7 +1,8 @@
 //! Package content for vouch: the `vouch.toml` manifest, the deterministic archive
 //! that `vouch publish` builds, and the safe reader the registry and consumers use.
 //!
-//! No network, no async, no database: this crate is pure file and byte handling.
+//! No network, no async, no database: this crate is pure file and byte handling, plus
+//! the offline bundle verification of `vouch-verify`.
 //!
 //! - [`Manifest`] parses `vouch.toml` strictly (unknown keys refused, SemVer 2.0
 //!   versions, [`PackageName`] `@scope/name`).
@@ -11,6 +12,12 @@
 //!   compressed bytes come back in [`Digests`], computed in the same pass.
 //! - [`inspect`] / [`extract`] read untrusted archives under [`Limits`], refusing
 //!   anything the packer would not have produced.
+//! - The publish-time checks the registry makes of an upload, so that the registry and
+//!   any client judge a package by one rule: [`manifest_of_archive`],
+//!   [`bundle_names_archive`] and [`verify_published_bundle`] (a DSSE in-toto Statement
+//!   v1 with SLSA provenance v1 whose subject is the archive's SHA-256, fully verified),
+//!   refusing with a [`PublishError`] that owns every `PUB_E…` code.
+//! - [`IndexEntry`]: the index entry the registry serves, as a typed wire struct.
 //!
 //! # Error codes
 //!
@@ -54,10 +61,14 @@
 mod digest;
 mod error;
 mod filter;
+mod index;
 mod manifest;
 mod name;
 mod path;
+mod publish_checks;
+mod publish_error;
 mod read;
+mod statement;
 mod ustar;
 mod walk;
 mod write;
@@ -65,10 +76,18 @@ mod write;
 pub use digest::Digests;
 pub use error::{Error, PathProblem, SpecialKind};
 pub use filter::Filter;
+pub use index::{HexDigest, IndexArtifact, IndexEntry, IndexPublisher, PackageIndex};
 pub use manifest::{Manifest, MANIFEST_FILE};
 pub use name::{PackageName, MAX_PART_LEN};
 pub use path::{MAX_COMPONENT_BYTES, MAX_PATH_BYTES};
+pub use publish_checks::{
+    manifest_of_archive, verify_published_bundle, SignedBundle, MAX_PUBLISHED_MANIFEST_BYTES,
+};
+pub use publish_error::{BundleProblem, PublishError};
 pub use read::{
     extract, inspect, inspect_keeping, EntryInfo, Inspection, Limits, ZSTD_WINDOW_LOG_MAX,
+};
+pub use statement::{
+    bundle_names_archive, check_statement, IN_TOTO_PAYLOAD_TYPE, SLSA_PROVENANCE_V1, STATEMENT_V1,
 };
 pub use write::{pack, pack_to_file, Packed, ZSTD_LEVEL};

@@ -1446,3 +1446,79 @@ async fn hostile_scope_squat_confusable_name_and_build_metadata_are_refused() {
         assert!(detail.contains("@dev/l-ib3"), "{detail}");
     }
 }
+
+/// Issue 14, `PUB_E013`: the package's bindings change between the publish's read of
+/// them and its commit, in both rounds the commit allows. The store's re-check inside
+/// the commit transaction refuses the stale binding each time, so the publish ends
+/// with 409 PUB_E013 (`Retry-After: 1`) and writes nothing: no version, no index
+/// change, no integrity record, nothing appended to the log, the blob not served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bindings_changed_during_the_commit_refuse_with_pub_e013_and_write_nothing() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use vouch_store::meta::{MetaStore, RecordKind, Timestamp};
+
+    let s = start(false).await;
+    s.register(PKG, WORKFLOW, None).await.expect(201, "");
+    let signer = s.ci_signer().await;
+    let first = archive(PKG, "1.0.0");
+    s.upload(&first, &bundle_for(&signer, &first).await)
+        .await
+        .expect(201, "");
+    let a = archive(PKG, "1.0.1");
+    let bundle = bundle_for(&signer, &a).await;
+
+    // Between every context read and its commit: remove the package's active binding
+    // and register the same publisher again (a new id), as a concurrent owner would.
+    let meta: Arc<dyn MetaStore> = Arc::clone(&s.state().meta);
+    let rounds = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&rounds);
+    s.state()
+        .packages
+        .set_before_commit(Some(Arc::new(move |package: String| {
+            let meta = Arc::clone(&meta);
+            seen.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                let now = Timestamp::now();
+                for b in meta.bindings(&package).await.unwrap() {
+                    meta.remove_binding(b.id, "test", now).await.unwrap();
+                    meta.add_binding(&package, &b.publisher, b.created_by, now)
+                        .await
+                        .unwrap();
+                }
+            })
+        })));
+
+    let size_before = s.state().log.current().unwrap().size;
+    let index_before = s.get(&format!("/api/v1/packages/{PKG}")).await.body;
+    let r = s.upload(&a, &bundle).await;
+    r.expect(409, "PUB_E013");
+    assert_eq!(
+        r.json()["detail"],
+        format!("the publisher bindings of {PKG} changed during the publish; retry")
+    );
+    assert_eq!(r.headers["retry-after"], "1");
+    assert_eq!(rounds.load(Ordering::SeqCst), 2, "both commit rounds ran");
+
+    s.state().packages.set_before_commit(None);
+    let meta = &s.state().meta;
+    assert!(meta.version(PKG, "1.0.1").await.unwrap().is_none());
+    assert!(meta
+        .integrity_record(RecordKind::Package, PKG, Some("1.0.1"))
+        .await
+        .unwrap()
+        .is_none());
+    s.get(&format!("/api/v1/packages/{PKG}/1.0.1"))
+        .await
+        .expect(404, "SERVE_E002");
+    assert_eq!(
+        s.get(&format!("/api/v1/packages/{PKG}")).await.body,
+        index_before
+    );
+    s.get(&format!("/blobs/{}", blake3::hash(&a).to_hex()))
+        .await
+        .expect(404, "SERVE_E002");
+    assert_eq!(s.state().log.current().unwrap().size, size_before);
+
+    // Without the interference the same upload goes through.
+    s.upload(&a, &bundle).await.expect(201, "");
+}

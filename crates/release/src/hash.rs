@@ -1,23 +1,19 @@
-//! Streamed hashing: SHA-256 and BLAKE3 of one file in a single pass over its bytes.
+//! Streamed hashing: SHA-256 and BLAKE3 of one file in a single pass over its bytes, as `vouch-digest` computes them, in this crate's digest types.
 //!
-//! Reading and the two hashes overlap. The file is read in fixed chunks into two buffers
-//! that take turns: while chunk *n* is hashed (SHA-256 and BLAKE3 as the two halves of a
-//! `rayon::join`), chunk *n+1* is read into the other buffer. With two cores SHA-256 runs
-//! on one and reading plus BLAKE3 on the other, so one large file keeps both busy; when
-//! several files are hashed from a `par_iter`, rayon's work stealing shares the same pool
-//! and never oversubscribes it. Memory per file in flight is two chunks.
+//! Reading and the two hashes overlap (`vouch_digest::of_reader`): while chunk *n* is
+//! hashed (SHA-256 and BLAKE3 as the two halves of a `rayon::join`), chunk *n+1* is read
+//! into the other buffer, so one large file keeps both cores busy; when several files
+//! are hashed from a `par_iter`, rayon's work stealing shares the same pool and never
+//! oversubscribes it. Memory per file in flight is two chunks.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use sha2::Digest as _;
-
 use crate::digest::{Blake3, Sha256};
 
-/// Bytes read per step. Large enough that the per-step join costs well under 1% of the
-/// hashing time, small enough that both hashers read the chunk from cache.
-pub const CHUNK_BYTES: usize = 1 << 20;
+/// Bytes read per step.
+pub const CHUNK_BYTES: usize = vouch_digest::CHUNK_BYTES;
 
 /// The digests and size of one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,40 +23,19 @@ pub struct FileDigests {
     pub blake3: Blake3,
 }
 
-/// Hashes everything `reader` yields. `progress` is called with the byte count of each
-/// chunk once it is hashed; it must be cheap and may be called from any rayon thread.
+/// Hashes everything `reader` yields (`vouch_digest::of_reader_with_progress`: reading
+/// overlapped with hashing, SHA-256 and BLAKE3 on two cores). `progress` is called with
+/// the byte count of each chunk once it is hashed; it must be cheap and may be called
+/// from any rayon thread.
 pub fn hash_reader<R: Read + Send>(
-    mut reader: R,
+    reader: R,
     progress: &(dyn Fn(u64) + Sync),
 ) -> io::Result<FileDigests> {
-    let mut sha = sha2::Sha256::new();
-    let mut b3 = blake3::Hasher::new();
-    let mut current = vec![0u8; CHUNK_BYTES];
-    let mut next = vec![0u8; CHUNK_BYTES];
-    let mut size: u64 = 0;
-    let mut filled = read_full(&mut reader, &mut current)?;
-    while filled > 0 {
-        let chunk = &current[..filled];
-        let (read_next, ()) = rayon::join(
-            || read_full(&mut reader, &mut next),
-            || {
-                rayon::join(
-                    || sha.update(chunk),
-                    || {
-                        b3.update(chunk);
-                    },
-                );
-            },
-        );
-        size += filled as u64;
-        progress(filled as u64);
-        filled = read_next?;
-        std::mem::swap(&mut current, &mut next);
-    }
+    let d = vouch_digest::of_reader_with_progress(reader, progress)?;
     Ok(FileDigests {
-        size,
-        sha256: Sha256::from_bytes(sha.finalize().into()),
-        blake3: Blake3::from_bytes(*b3.finalize().as_bytes()),
+        size: d.size,
+        sha256: Sha256::from_bytes(d.sha256),
+        blake3: Blake3::from_bytes(d.blake3),
     })
 }
 
@@ -69,23 +44,10 @@ pub fn hash_file(path: &Path, progress: &(dyn Fn(u64) + Sync)) -> io::Result<Fil
     hash_reader(File::open(path)?, progress)
 }
 
-/// Fills `buf` unless the reader ends first; returns how many bytes were read.
-fn read_full<R: Read>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Digest as _;
     use std::sync::atomic::{AtomicU64, Ordering};
 
     fn reference(data: &[u8]) -> FileDigests {
@@ -96,45 +58,19 @@ mod tests {
         }
     }
 
-    /// A reader that hands out at most 7 bytes per call, to exercise `read_full`.
-    struct Dribble<'a>(&'a [u8]);
-    impl Read for Dribble<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = buf.len().min(self.0.len()).min(7);
-            buf[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
-        }
-    }
-
+    /// The chunked, overlapped reading itself is `vouch-digest`'s and tested there
+    /// (every chunk boundary, a reader that returns 7 bytes at a time); here: this
+    /// crate's types carry the same digests, and progress adds up to the size.
     #[test]
-    fn matches_one_shot_hashes_across_chunk_boundaries() {
+    fn matches_one_shot_hashes_and_reports_progress() {
         let seen = AtomicU64::new(0);
-        let count = |n| {
+        let data: Vec<u8> = (0..CHUNK_BYTES + 1).map(|i| (i * 31 % 251) as u8).collect();
+        let d = hash_reader(&data[..], &|n| {
             seen.fetch_add(n, Ordering::Relaxed);
-        };
-        for len in [
-            0,
-            1,
-            CHUNK_BYTES - 1,
-            CHUNK_BYTES,
-            CHUNK_BYTES + 1,
-            3 * CHUNK_BYTES + 5,
-        ] {
-            seen.store(0, Ordering::Relaxed);
-            let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
-            assert_eq!(
-                hash_reader(&data[..], &count).unwrap(),
-                reference(&data),
-                "{len}"
-            );
-            assert_eq!(seen.load(Ordering::Relaxed), len as u64);
-        }
-        let data: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
-        assert_eq!(
-            hash_reader(Dribble(&data), &|_| {}).unwrap(),
-            reference(&data)
-        );
+        })
+        .unwrap();
+        assert_eq!(d, reference(&data));
+        assert_eq!(seen.load(Ordering::Relaxed), data.len() as u64);
     }
 
     #[test]

@@ -27,7 +27,6 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use bytes::{Bytes, BytesMut};
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::{ObjectKey, Objects, StoreError};
@@ -143,8 +142,7 @@ impl BlobStore {
     where
         R: AsyncRead + Unpin + Send,
     {
-        let mut b3 = blake3::Hasher::new();
-        let mut sha = Sha256::new();
+        let mut hasher = vouch_digest::Hasher::new();
         let mut data = BytesMut::new();
         let mut chunk = vec![0u8; CHUNK];
         loop {
@@ -161,14 +159,14 @@ impl BlobStore {
                     read,
                 });
             }
-            b3.update(&chunk[..n]);
-            sha.update(&chunk[..n]);
+            hasher.update(&chunk[..n]);
             data.extend_from_slice(&chunk[..n]);
         }
+        let d = hasher.finalize();
         let info = BlobInfo {
-            blake3: *b3.finalize().as_bytes(),
-            sha256: sha.finalize().into(),
-            size: data.len() as u64,
+            blake3: d.blake3,
+            sha256: d.sha256,
+            size: d.size,
         };
         self.objects.put(&info.key(), data.freeze()).await?;
         Ok(info)
@@ -206,10 +204,11 @@ impl BlobStore {
                 });
             }
         }
+        let d = vouch_digest::of_bytes(&bytes);
         let info = BlobInfo {
-            blake3: *blake3::hash(&bytes).as_bytes(),
-            sha256: Sha256::digest(&bytes).into(),
-            size: bytes.len() as u64,
+            blake3: d.blake3,
+            sha256: d.sha256,
+            size: d.size,
         };
         let key = content_bundle_key(bundle);
         self.objects

@@ -1,18 +1,12 @@
 //! The registry API's error codes and the `ApiError`s that carry them (README table, never renumbered).
 //!
+//! The `PUB_E…` codes of a publish belong to `vouch_package::PublishError` (its docs
+//! list them); `From<PublishError> for ApiError` below gives each its status:
+//! 403 for PUB_E001, E006 and E014; 409 for E007 and E013 (E013 with `Retry-After: 1`);
+//! 503 for E008 (`Retry-After: 5`); 413 for E010; 400 for E005, E009, E011.
+//!
 //! | code | status | when |
 //! |---|---|---|
-//! | PUB_E001 | 403 | no publisher binding registered for this package and identity |
-//! | PUB_E005 | 400 | bundle verification failed at the registry (the failing check is named) |
-//! | PUB_E006 | 403 | the identity does not match the binding (the claim is named) |
-//! | PUB_E007 | 409 | the version already exists: bump and retry |
-//! | PUB_E008 | 503 | a key rotation is in progress: retry later |
-//! | PUB_E009 | 400 | the upload is not a well-formed `multipart/form-data` body with exactly one `archive` and one `bundle` part |
-//! | PUB_E010 | 413 | the archive or the bundle is over the registry's size limit |
-//! | PUB_E011 | 400 | the archive has no readable `vouch.toml` at its root |
-//! | PUB_E012 | — | retired: never answered (the registry cannot run without its trust configuration) |
-//! | PUB_E013 | 409 | the package's bindings changed while the publish committed (retry) |
-//! | PUB_E014 | 403 | the pending binding's registrant does not own the package's scope |
 //! | AUTH_E001 | 401 | no `Authorization: Bearer` token |
 //! | AUTH_E002 | 401 | the token is unknown, revoked or expired |
 //! | AUTH_E003 | 403 | the token's user does not own the package |
@@ -30,63 +24,49 @@
 //! Archive problems keep their `PKG_E*` code from `vouch-package` (400).
 
 use axum::http::StatusCode;
+use vouch_package::PublishError;
 use vouch_store::meta::MetaError;
 
 use crate::ApiError;
 
-pub fn no_binding(detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "PUB_E001", detail)
-}
-
-pub fn scope_not_owned(detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "PUB_E014", detail)
-}
-
-pub fn bundle_invalid(check: &str, detail: impl std::fmt::Display) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "PUB_E005",
-        format!("bundle verification failed: {check}: {detail}"),
-    )
-}
-
-pub fn identity_mismatch(detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "PUB_E006", detail)
-}
-
-pub fn version_exists(package: &str, version: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "PUB_E007",
-        format!("{package} version {version} already exists: versions are immutable, bump the version and retry"),
-    )
-}
-
-pub fn rotation_in_progress() -> ApiError {
-    ApiError {
-        retry_after: Some(5),
-        ..ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "PUB_E008",
-            "a registry key rotation is in progress: retry later",
-        )
+/// The HTTP answer to a refused publish: the code and message are the package crate's
+/// ([`PublishError`] owns every `PUB_E…` code); the status and `Retry-After` are ours.
+impl From<PublishError> for ApiError {
+    fn from(e: PublishError) -> Self {
+        let (status, retry_after) = match &e {
+            PublishError::NoBinding { .. }
+            | PublishError::IdentityMismatch { .. }
+            | PublishError::ScopeNotOwned { .. } => (StatusCode::FORBIDDEN, None),
+            PublishError::VersionExists { .. } | PublishError::VersionBuildConflict { .. } => {
+                (StatusCode::CONFLICT, None)
+            }
+            PublishError::RotationInProgress => (StatusCode::SERVICE_UNAVAILABLE, Some(5)),
+            PublishError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, None),
+            PublishError::BindingsChanged { .. } => (StatusCode::CONFLICT, Some(1)),
+            // PUB_E005, E009, E011 and the archive's PKG_E codes, and whatever a later
+            // version of the package crate adds: the client sent something wrong.
+            _ => (StatusCode::BAD_REQUEST, None),
+        };
+        ApiError {
+            retry_after,
+            ..ApiError::new(status, e.code(), e.to_string())
+        }
     }
 }
 
+pub fn rotation_in_progress() -> ApiError {
+    PublishError::RotationInProgress.into()
+}
+
 pub fn bad_upload(detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "PUB_E009", detail)
+    PublishError::BadUpload {
+        detail: detail.into(),
+    }
+    .into()
 }
 
-pub fn too_large(what: &str, limit: u64) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "PUB_E010",
-        format!("the {what} is over the registry's limit of {limit} bytes"),
-    )
-}
-
-pub fn no_manifest(detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "PUB_E011", detail)
+pub fn too_large(what: &'static str, limit: u64) -> ApiError {
+    PublishError::TooLarge { what, limit }.into()
 }
 
 pub fn no_token() -> ApiError {
@@ -193,18 +173,19 @@ pub fn meta(e: MetaError) -> ApiError {
             "BIND_E003",
             format!("{package} already has the maximum of {max} publisher bindings"),
         ),
-        MetaError::VersionExists { package, version } => version_exists(&package, &version),
+        MetaError::VersionExists { package, version } => {
+            PublishError::VersionExists { package, version }.into()
+        }
         MetaError::VersionBuildConflict {
             package,
             version,
             existing,
-        } => ApiError::new(
-            StatusCode::CONFLICT,
-            "PUB_E007",
-            format!(
-                "{package} version {version} equals the existing version {existing} but for build metadata, which SemVer ignores: bump the version and retry"
-            ),
-        ),
+        } => PublishError::VersionBuildConflict {
+            package,
+            version,
+            existing,
+        }
+        .into(),
         MetaError::ScopeClaimed { scope } => scope_claimed(&scope),
         MetaError::NameConflict { name, existing } => ApiError::new(
             StatusCode::CONFLICT,

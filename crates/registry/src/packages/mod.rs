@@ -113,7 +113,6 @@ impl RotationGate {
 }
 
 /// The registry's own state inside [`AppState`].
-#[derive(Debug)]
 pub struct Packages {
     /// What bundles are verified against: always present (the registry cannot be
     /// built without it, so the retired `PUB_E012` "no trust configuration yet" has no
@@ -124,6 +123,26 @@ pub struct Packages {
     pub limits: PublishLimits,
     /// Where the log's routes are mounted (for the OpenAPI document).
     pub log_prefix: String,
+    /// Test seam: run between a publish's context read and its commit. Only Rust code
+    /// in the same process sets it ([`Packages::set_before_commit`]); no route, no
+    /// configuration key and no `vouch serve` path does. Guarded by a std lock held
+    /// only to clone or swap the `Arc`.
+    before_commit: RwLock<Option<BeforeCommit>>,
+}
+
+/// What [`Packages::set_before_commit`] installs: called with the package's name.
+pub type BeforeCommit =
+    Arc<dyn Fn(String) -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>;
+
+impl std::fmt::Debug for Packages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Packages")
+            .field("trust", &self.trust)
+            .field("rotation", &self.rotation)
+            .field("limits", &self.limits)
+            .field("log_prefix", &self.log_prefix)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Packages {
@@ -133,7 +152,26 @@ impl Packages {
             rotation: RotationGate::default(),
             limits,
             log_prefix: log_prefix.to_owned(),
+            before_commit: RwLock::new(None),
         }
+    }
+
+    /// Test seam: `hook` runs in every publish between reading the package's bindings
+    /// and committing the version (each round of the commit), so a test can change the
+    /// bindings exactly there (issue 14, PUB_E013). `None` removes it.
+    #[doc(hidden)]
+    pub fn set_before_commit(&self, hook: Option<BeforeCommit>) {
+        *self
+            .before_commit
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = hook;
+    }
+
+    pub(crate) fn before_commit(&self) -> Option<BeforeCommit> {
+        self.before_commit
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Installs (or replaces) what bundles are verified against.
