@@ -53,4 +53,8 @@ print(f"rounds: {len(py)}, per round (python / vouch 1 thread / vouch all): " + 
 print(f"sigstore-python {py[0]['sigstore_python']} (1 process): {p:>8.1f} verifies/s (median)")
 print(f"vouch bench verify (1 thread):     {o:>8.1f} verifies/s  ({o / p:.1f}x)")
 print(f"vouch bench verify ({all_[0]['threads']} threads):    {a:>8.1f} verifies/s  ({a / p:.1f}x)")
+fo = statistics.median(r["floor_verifies_per_s"] for r in one)
+fa = statistics.median(r["floor_verifies_per_s"] for r in all_)
+print(f"floor, same runs (1 thread / {all_[0]['threads']} threads): {fo:.1f} / {fa:.1f} bundles' signature checks/s; "
+      f"vouch at {o / fo:.0%} / {a / fa:.0%} of it")
 PY

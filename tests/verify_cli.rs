@@ -397,6 +397,31 @@ fn bench_verify_reports_throughput() {
     let v = json_of(&out);
     assert!(v["verifies_per_s"].as_f64().unwrap() > 0.0, "{v}");
     assert!(v["threads"].as_u64().unwrap() >= 1, "{v}");
+    // The floor is measured in the same run: the happy-path bundle (keyless, one Rekor v1
+    // entry with a SET and a checkpoint) needs five signature checks and one hash.
+    assert!(v["floor_verifies_per_s"].as_f64().unwrap() > 0.0, "{v}");
+    let ratio = v["ratio_to_floor"].as_f64().unwrap();
+    assert!(ratio > 0.0 && ratio.is_finite(), "{v}");
+    let checks: Vec<&str> = v["floor_checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    for what in [
+        "certificate chain",
+        "SCT",
+        "SET",
+        "checkpoint",
+        "artifact signature",
+        "artifact SHA-256",
+    ] {
+        assert_eq!(
+            checks.iter().filter(|c| c.starts_with(what)).count(),
+            1,
+            "{what}: {checks:?}"
+        );
+    }
     // A bundle that does not verify is refused rather than measured.
     let out = vouch(&[
         "bench",
@@ -414,6 +439,70 @@ fn bench_verify_reports_throughput() {
         "--json",
     ]);
     assert_fails(&out, 1, "VERIFY_E024");
+}
+
+/// Newcomer report (issue 15): `vouch verify - --bundle B` did not read the artifact from
+/// standard input, as `sha256sum -` and cosign do. It does now, piped or redirected; a
+/// different input on stdin is refused like a different file.
+#[test]
+fn verify_reads_the_artifact_from_stdin() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let bundle = happy_bundle();
+    let run = |input: &[u8], json: bool| {
+        let mut args = vec![
+            "verify",
+            "-",
+            "--bundle",
+            s(&bundle),
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            ISSUER,
+        ];
+        if json {
+            args.push("--json");
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("vouch runs");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let content = std::fs::read(artifact()).unwrap();
+    let out = run(&content, false);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("verified: -\n"));
+    let v = json_of(&run(&content, true));
+    assert_eq!(v["verified"], true, "{v}");
+    assert_eq!(v["artifact"], "-", "{v}");
+    assert_fails(&run(b"not the artifact", false), 1, "VERIFY_E011");
+
+    // Redirected from a file, stdin is a regular file: the same verdict.
+    let out = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args([
+            "verify",
+            "-",
+            "--bundle",
+            s(&bundle),
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            ISSUER,
+        ])
+        .stdin(std::fs::File::open(artifact()).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
 }
 
 /// Defect (issue 12): `vouch verify ... | head -1` panicked ("failed printing to stdout:

@@ -1,16 +1,13 @@
-//! `vouch bench verify`: verify one bundle over and over through the batch path
-//! ([`Verifier::verify_many`]: one shared verifier, all cores) and report verifies per second.
-//! Each verification parses the bundle JSON afresh, as a lockfile audit would.
+//! `vouch bench verify`: verifies one bundle over and over through the batch path and
+//! measures the floor in the same run (`vouch_bench::verify`).
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
-use serde_json::json;
-use vouch_verify::{Artifact, BundleInput, Input, Job, ParsedBundle, Verifier};
+use vouch_bench::verify::VerifyBench;
+use vouch_verify::{PolicySpec, TrustSpec};
 
-use super::verify_bundle::{coded, PolicyArgs, TrustArgs};
-use crate::output::{outln, print_json, Exit};
+use vouch_bench::verify::VerifyReport;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -40,7 +37,7 @@ pub struct Args {
     /// A trusted_root.json instead of the embedded public-good root.
     #[arg(long, value_name = "FILE", conflicts_with = "staging")]
     trusted_root: Option<PathBuf>,
-    /// How long to measure, in seconds.
+    /// How long to measure, in seconds (the floor takes half as long again).
     #[arg(long, default_value_t = 5.0, value_name = "N")]
     seconds: f64,
     /// Worker threads [default: all cores].
@@ -48,69 +45,26 @@ pub struct Args {
     threads: Option<NonZeroUsize>,
     /// Print one JSON object instead of text.
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
 }
 
-/// Jobs per batch per thread: large enough that thread start-up is noise, small enough
-/// that the run ends close to `--seconds`.
-const JOBS_PER_THREAD: usize = 32;
-
-pub fn run(args: Args) -> anyhow::Result<Exit> {
+pub fn run(args: Args) -> anyhow::Result<VerifyReport> {
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN));
-    let policy = PolicyArgs::exact(
-        args.certificate_identity.clone(),
-        args.certificate_oidc_issuer.clone(),
-        args.key.clone(),
-    );
-    let trust = TrustArgs::new(args.staging, args.trusted_root.clone());
-    let prepared = (|| {
-        let policy = policy.build()?;
-        let verifier = Verifier::new(&trust.load()?)?;
-        let artifact = match Artifact::from_file_or_digest(&args.artifact)? {
-            Artifact::File(path) => {
-                Artifact::bytes(vouch_verify::limits::read_limited(&path, Input::Artifact)?)
-            }
-            other => other,
-        };
-        let bundle_json = vouch_verify::limits::read_limited(&args.bundle, Input::Bundle)?;
-        // Measure only a bundle that verifies: failure paths stop early and would flatter.
-        verifier.verify(&artifact, &ParsedBundle::from_json(&bundle_json)?, &policy)?;
-        Ok((policy, verifier, artifact, bundle_json))
-    })();
-    let (policy, verifier, artifact, bundle_json) = prepared.map_err(|e| coded(&e))?;
-
-    let job = Job {
-        artifact: &artifact,
-        bundle: BundleInput::Json(&bundle_json),
-        policy: &policy,
-    };
-    let jobs = vec![job; JOBS_PER_THREAD * threads.get()];
-    let budget = Duration::from_secs_f64(args.seconds.clamp(0.1, 3600.0));
-    let start = Instant::now();
-    let mut verified = 0usize;
-    while start.elapsed() < budget {
-        for result in verifier.verify_many_on(&jobs, threads) {
-            result.map_err(|e| coded(&e))?;
-            verified += 1;
-        }
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    let per_s = verified as f64 / elapsed;
-    if args.json {
-        print_json(&json!({
-            "verifies_per_s": (per_s * 10.0).round() / 10.0,
-            "threads": threads.get(),
-            "verifies": verified,
-            "seconds": (elapsed * 1000.0).round() / 1000.0,
-            "bundle": args.bundle.display().to_string(),
-        }))?;
-    } else {
-        outln!(
-            "{per_s:.1} verifies/s on {} threads ({verified} in {elapsed:.2} s)",
-            threads.get()
-        )?;
-    }
-    Ok(Exit::Ok)
+    Ok(vouch_bench::verify::run(&VerifyBench {
+        policy: PolicySpec::exact(
+            args.certificate_identity,
+            args.certificate_oidc_issuer,
+            args.key,
+        ),
+        trust: TrustSpec {
+            staging: args.staging,
+            trusted_root: args.trusted_root,
+        },
+        bundle: args.bundle,
+        artifact: args.artifact,
+        seconds: args.seconds,
+        threads,
+    })?)
 }

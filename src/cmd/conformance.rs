@@ -8,8 +8,9 @@ use anyhow::Context;
 
 use clap::Subcommand;
 
-use super::verify_bundle::{coded, verify_inputs, PolicyArgs, TrustArgs};
-use crate::output::Exit;
+use vouch_verify::{verify_request, PolicySpec, TrustSpec};
+
+use crate::output::{CodedError, Exit};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -134,10 +135,13 @@ fn sign_bundle(a: SignBundleArgs) -> anyhow::Result<Exit> {
 }
 
 fn verify_bundle(a: VerifyBundleArgs) -> anyhow::Result<Exit> {
-    let policy = PolicyArgs::exact(a.certificate_identity, a.certificate_oidc_issuer, a.key);
-    let trust = TrustArgs::new(a.staging, a.trusted_root);
-    match verify_inputs(&a.artifact, &a.bundle, &policy, &trust) {
+    let policy = PolicySpec::exact(a.certificate_identity, a.certificate_oidc_issuer, a.key);
+    let trust = TrustSpec {
+        staging: a.staging,
+        trusted_root: a.trusted_root,
+    };
+    match verify_request(&a.artifact, &a.bundle, &policy, &trust) {
         Ok(_) => Ok(Exit::Ok),
-        Err(err) => Err(coded(&err).into()),
+        Err(err) => Err(CodedError::from(err).into()),
     }
 }

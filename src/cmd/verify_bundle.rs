@@ -1,14 +1,11 @@
 //! `vouch verify FILE_OR_DIGEST --bundle B <policy>`: verify one artifact against a Sigstore
-//! bundle and an identity policy, offline. Also home of the policy and trust-root flags
-//! that `vouch conformance verify-bundle` and `vouch bench verify` build on.
+//! bundle and an identity policy, offline (`vouch_verify::verify_request`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use serde_json::{json, Map, Value};
-use vouch_verify::{
-    Artifact, Authority, CiClaim, Content, ErrorClass, IdentityPolicy, Input, ManagedKey, Matcher,
-    ParsedBundle, Policy, PolicyField, Signer, TrustRoot, Verified, Verifier, VerifyError,
-};
+use serde_json::{json, Value};
+use vouch_verify::request::{report_json, report_lines};
+use vouch_verify::{verify_request, CiClaim, PolicySpec, TrustSpec};
 
 use crate::output::{clean, outln, print_json, CodedError, Exit};
 
@@ -18,7 +15,8 @@ use crate::output::{clean, outln, print_json, CodedError, Exit};
 // Flattened into `verify::Args`; clap's implicit group would clash with that one's name.
 #[group(skip)]
 pub struct Args {
-    /// The artifact: a file path, or its digest as `sha256:<64 hex>` (or `sha512:<128 hex>`).
+    /// The artifact: a file path, `-` for standard input, or its digest as `sha256:<64 hex>`
+    /// (or `sha512:<128 hex>`).
     #[arg(value_name = "FILE_OR_DIGEST", required = true)]
     artifact: Option<String>,
     /// The Sigstore bundle (.sigstore.json; bundle v0.1, v0.2 or v0.3, at most 16 MiB).
@@ -36,7 +34,7 @@ pub struct Args {
 /// Who must have signed. Keyless bundles need an identity and an issuer; `--key` is for
 /// managed-key bundles and excludes the identity flags.
 #[derive(Debug, Clone, clap::Args)]
-pub struct PolicyArgs {
+struct PolicyArgs {
     /// The certificate identity (SAN: email or URI), matched exactly.
     #[arg(long, value_name = "ID", help_heading = "Policy",
           required_unless_present_any = ["certificate_identity_regexp", "key"])]
@@ -96,7 +94,7 @@ pub struct PolicyArgs {
 
 /// Which Sigstore instance to trust.
 #[derive(Debug, Clone, clap::Args)]
-pub struct TrustArgs {
+struct TrustArgs {
     /// Trust the embedded Sigstore staging root instead of public-good.
     #[arg(long, help_heading = "Trust")]
     staging: bool,
@@ -110,87 +108,8 @@ pub struct TrustArgs {
     trusted_root: Option<PathBuf>,
 }
 
-impl TrustArgs {
-    pub fn new(staging: bool, trusted_root: Option<PathBuf>) -> Self {
-        Self {
-            staging,
-            trusted_root,
-        }
-    }
-
-    pub fn load(&self) -> Result<TrustRoot, VerifyError> {
-        match (&self.trusted_root, self.staging) {
-            (Some(path), _) => TrustRoot::from_file(path),
-            (None, true) => TrustRoot::staging(),
-            (None, false) => TrustRoot::public_good(),
-        }
-    }
-
-    /// What to tell the user when the bundle's log is not in an embedded root: the
-    /// bundle most likely comes from another instance (a vouch server), whose root has
-    /// to be given explicitly.
-    pub fn hint(&self, err: &VerifyError) -> Option<String> {
-        if self.trusted_root.is_some() {
-            return None;
-        }
-        let VerifyError::MissingAuthority {
-            authority: Authority::TransparencyLog,
-            ..
-        } = err
-        else {
-            return None;
-        };
-        let which = if self.staging {
-            "staging"
-        } else {
-            "public-good"
-        };
-        Some(format!(
-            "the bundle's log is not in the embedded Sigstore {which} root; a bundle from \
-             another instance (such as a vouch server) needs that instance's root: pass \
-             --trusted-root FILE (`vouch trust-config --server URL --out FILE` writes one)"
-        ))
-    }
-}
-
 impl PolicyArgs {
-    /// The exact-identity form the conformance protocol and the bench use.
-    pub fn exact(identity: Option<String>, issuer: Option<String>, key: Option<PathBuf>) -> Self {
-        Self {
-            certificate_identity: identity,
-            certificate_identity_regexp: None,
-            certificate_oidc_issuer: issuer,
-            certificate_oidc_issuer_regexp: None,
-            source_repository: None,
-            source_ref: None,
-            source_digest: None,
-            build_config: None,
-            build_signer: None,
-            build_trigger: None,
-            runner_environment: None,
-            deployment_environment: None,
-            key,
-        }
-    }
-
-    /// Builds the policy; parse errors (bad regex, empty value, unreadable key) are coded.
-    pub fn build(&self) -> Result<Policy, VerifyError> {
-        if let Some(path) = &self.key {
-            let bytes = vouch_verify::limits::read_limited(path, Input::PublicKey)?;
-            let pem = String::from_utf8_lossy(&bytes);
-            return Ok(Policy::ManagedKey(ManagedKey::from_pem(&pem)?));
-        }
-        let identity = matcher(
-            PolicyField::Identity,
-            &self.certificate_identity,
-            &self.certificate_identity_regexp,
-        )?;
-        let issuer = matcher(
-            PolicyField::Issuer,
-            &self.certificate_oidc_issuer,
-            &self.certificate_oidc_issuer_regexp,
-        )?;
-        let mut policy = IdentityPolicy::new(identity, issuer);
+    fn spec(&self) -> PolicySpec {
         let claims = [
             (CiClaim::SourceRepository, &self.source_repository),
             (CiClaim::SourceRepositoryRef, &self.source_ref),
@@ -201,52 +120,18 @@ impl PolicyArgs {
             (CiClaim::RunnerEnvironment, &self.runner_environment),
             (CiClaim::DeploymentEnvironment, &self.deployment_environment),
         ];
-        for (claim, value) in claims {
-            if let Some(value) = value {
-                let m = Matcher::exact(PolicyField::Claim(claim), value.clone())?;
-                policy = policy.require_claim(claim, m);
-            }
+        PolicySpec {
+            identity: self.certificate_identity.clone(),
+            identity_regexp: self.certificate_identity_regexp.clone(),
+            issuer: self.certificate_oidc_issuer.clone(),
+            issuer_regexp: self.certificate_oidc_issuer_regexp.clone(),
+            claims: claims
+                .into_iter()
+                .filter_map(|(c, v)| Some((c, v.clone()?)))
+                .collect(),
+            key: self.key.clone(),
         }
-        Ok(Policy::Keyless(policy))
     }
-}
-
-fn matcher(
-    field: PolicyField,
-    exact: &Option<String>,
-    regex: &Option<String>,
-) -> Result<Matcher, VerifyError> {
-    match (exact, regex) {
-        (Some(v), _) => Ok(Matcher::exact(field, v.clone())?),
-        (None, Some(r)) => Ok(Matcher::regex(field, r)?),
-        // clap requires one of the two unless --key is given, which returns earlier.
-        (None, None) => Err(vouch_verify::PolicyError::Empty { field }.into()),
-    }
-}
-
-/// The whole verification from command-line inputs to a [`Verified`].
-pub fn verify_inputs(
-    artifact: &str,
-    bundle: &Path,
-    policy: &PolicyArgs,
-    trust: &TrustArgs,
-) -> Result<(Verified, TrustRoot), VerifyError> {
-    let artifact = Artifact::from_file_or_digest(artifact)?;
-    let policy = policy.build()?;
-    let root = trust.load()?;
-    let verifier = Verifier::new(&root)?;
-    let bundle = ParsedBundle::from_file(bundle)?;
-    let verified = verifier.verify(&artifact, &bundle, &policy)?;
-    Ok((verified, root))
-}
-
-/// The CLI error for a library error: its code, and exit 1 for a rejection, 2 for bad input.
-pub fn coded(err: &VerifyError) -> CodedError {
-    let exit = match err.class() {
-        ErrorClass::Rejected => Exit::VerifyFailed,
-        _ => Exit::Error,
-    };
-    CodedError::new(err.code(), exit, err.to_string())
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
@@ -254,7 +139,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let (Some(artifact), Some(bundle)) = (args.artifact.as_deref(), args.bundle.as_deref()) else {
         anyhow::bail!("FILE_OR_DIGEST and --bundle are required");
     };
-    match verify_inputs(artifact, bundle, &args.policy, &args.trust) {
+    let trust = TrustSpec {
+        staging: args.trust.staging,
+        trusted_root: args.trust.trusted_root,
+    };
+    match verify_request(artifact, bundle, &args.policy.spec(), &trust) {
         Ok((verified, root)) => {
             if args.json {
                 let mut obj = report_json(&verified);
@@ -263,13 +152,15 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 obj.insert("trust_root".into(), json!(root.source().to_string()));
                 print_json(&Value::Object(obj))?;
             } else {
-                print_human(artifact, &verified, &root)?;
+                for line in report_lines(artifact, &verified, &root) {
+                    outln!("{}", clean(&line))?;
+                }
             }
             Ok(Exit::Ok)
         }
         Err(err) => {
-            let mut coded = coded(&err);
-            if let Some(hint) = args.trust.hint(&err) {
+            let mut coded = CodedError::from(&err);
+            if let Some(hint) = trust.hint(&err) {
                 coded.message = format!("{}; {hint}", coded.message);
             }
             if args.json {
@@ -282,133 +173,5 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             }
             Err(coded.into())
         }
-    }
-}
-
-/// The stable JSON fields of a verified result.
-fn report_json(v: &Verified) -> Map<String, Value> {
-    let content = match &v.content {
-        Content::Dsse {
-            payload_type,
-            predicate_type,
-            subjects,
-        } => json!({
-            "kind": "dsse",
-            "payload_type": payload_type,
-            "predicate_type": predicate_type,
-            "subjects": subjects.iter().map(|s| json!({
-                "name": s.name,
-                "digest": s.digests.iter().map(|(a, h)| ((*a).to_owned(), json!(h))).collect::<Map<_, _>>(),
-            })).collect::<Vec<_>>(),
-        }),
-        _ => json!({ "kind": "message_signature" }),
-    };
-    let signer = match &v.signer {
-        Signer::Certificate {
-            identity,
-            issuer,
-            claims,
-        } => json!({
-            "kind": "certificate",
-            "identity": identity,
-            "issuer": issuer,
-            "claims": claims.iter().map(|(c, val)| (c.key().to_owned(), json!(val))).collect::<Map<_, _>>(),
-        }),
-        _ => json!({ "kind": "managed_key" }),
-    };
-    let mut obj = Map::new();
-    obj.insert("verified".into(), json!(true));
-    obj.insert("bundle_version".into(), json!(v.bundle_version.as_str()));
-    obj.insert("content".into(), content);
-    obj.insert("signer".into(), signer);
-    obj.insert(
-        "signing_times".into(),
-        json!(v
-            .signing_times
-            .iter()
-            .map(|t| t.to_string())
-            .collect::<Vec<_>>()),
-    );
-    obj.insert(
-        "log_entries".into(),
-        json!(v
-            .log_entries
-            .iter()
-            .map(|e| json!({"log_index": e.log_index, "kind": e.kind, "version": e.version}))
-            .collect::<Vec<_>>()),
-    );
-    obj
-}
-
-fn print_human(artifact: &str, v: &Verified, root: &TrustRoot) -> std::io::Result<()> {
-    // Identities, claims, predicate types and subject names come from the bundle.
-    outln!("verified: {}", clean(artifact))?;
-    match &v.signer {
-        Signer::Certificate {
-            identity,
-            issuer,
-            claims,
-        } => {
-            outln!("  signer:     {}", clean(identity))?;
-            outln!("  issuer:     {}", clean(issuer))?;
-            for (claim, value) in claims {
-                outln!(
-                    "  {:<11} {}",
-                    format!("{}:", short_claim(*claim)),
-                    clean(value)
-                )?;
-            }
-        }
-        _ => outln!("  signer:     managed key (--key)")?,
-    }
-    match &v.content {
-        Content::Dsse {
-            predicate_type,
-            subjects,
-            ..
-        } => {
-            outln!(
-                "  content:    DSSE in-toto statement, predicate {}",
-                clean(predicate_type)
-            )?;
-            for s in subjects {
-                let digests: Vec<String> =
-                    s.digests.iter().map(|(a, h)| format!("{a}:{h}")).collect();
-                outln!(
-                    "  subject:    {} {}",
-                    clean(&s.name),
-                    clean(&digests.join(" "))
-                )?;
-            }
-        }
-        _ => outln!("  content:    message signature")?,
-    }
-    for e in &v.log_entries {
-        outln!(
-            "  log entry:  index {} ({} {})",
-            e.log_index,
-            e.kind,
-            e.version
-        )?;
-    }
-    for t in &v.signing_times {
-        outln!("  signed at:  {t}")?;
-    }
-    outln!("  bundle:     v{}", v.bundle_version.as_str())?;
-    outln!("  trust root: {}", root.source())?;
-    Ok(())
-}
-
-fn short_claim(claim: CiClaim) -> &'static str {
-    match claim {
-        CiClaim::SourceRepository => "repository",
-        CiClaim::SourceRepositoryRef => "ref",
-        CiClaim::SourceRepositoryDigest => "commit",
-        CiClaim::BuildConfig => "workflow",
-        CiClaim::BuildSigner => "signer wf",
-        CiClaim::BuildTrigger => "trigger",
-        CiClaim::RunnerEnvironment => "runner",
-        CiClaim::DeploymentEnvironment => "environment",
-        _ => claim.key(),
     }
 }

@@ -27,6 +27,24 @@ pub struct CodedError {
     pub message: String,
 }
 
+/// A bundle verification's error keeps its code: a rejection (the inputs were read and
+/// did not check out) is [`Outcome::Refused`], anything else [`Outcome::Error`].
+impl From<&vouch_verify::VerifyError> for CodedError {
+    fn from(err: &vouch_verify::VerifyError) -> Self {
+        let outcome = match err.class() {
+            vouch_verify::ErrorClass::Rejected => Outcome::Refused,
+            _ => Outcome::Error,
+        };
+        CodedError::new(err.code(), outcome, err.to_string())
+    }
+}
+
+impl From<vouch_verify::VerifyError> for CodedError {
+    fn from(err: vouch_verify::VerifyError) -> Self {
+        CodedError::from(&err)
+    }
+}
+
 impl CodedError {
     pub fn new(
         code: impl Into<Cow<'static, str>>,

@@ -47,6 +47,16 @@ pub fn unreachable(what: &str, url: &str, e: &(dyn std::error::Error + 'static))
     )
 }
 
+/// The `code` and `detail` of a vouch server's JSON error body (`{"code": .., "detail": ..}`),
+/// or `None` when the body is not one. The detail may be empty.
+pub fn error_envelope(body: &[u8]) -> Option<(String, String)> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    Some((
+        v["code"].as_str()?.to_owned(),
+        v["detail"].as_str().unwrap_or("").to_owned(),
+    ))
+}
+
 /// The HTTP client every registry call uses: vouch's user agent, a 10 s connect timeout
 /// and a 300 s overall timeout.
 pub fn http() -> Result<reqwest::Client> {

@@ -22,6 +22,10 @@ pub enum Artifact {
     File(PathBuf),
     /// A digest of the artifact.
     Digest(ArtifactDigest),
+    /// Standard input (`-` on a command line, as `sha256sum` and cosign take it), read at
+    /// verification time: whole when it ends within [`IN_MEMORY_ARTIFACT_LIMIT_BYTES`],
+    /// streamed otherwise. It can be read once: verify it in one job, not many.
+    Stdin,
 }
 
 impl Artifact {
@@ -71,10 +75,13 @@ impl Artifact {
     }
 
     /// The conformance protocol's `FILE_OR_DIGEST`: `sha256:`/`sha512:` followed by hex
-    /// is a digest (and must be well formed); anything else is a path.
+    /// is a digest (and must be well formed); `-` is standard input; anything else is a
+    /// path.
     pub fn from_file_or_digest(arg: &str) -> Result<Self, VerifyError> {
         if arg.starts_with("sha256:") || arg.starts_with("sha512:") {
             Self::parse_digest(arg)
+        } else if arg == "-" {
+            Ok(Artifact::Stdin)
         } else {
             Ok(Artifact::file(arg))
         }
@@ -85,6 +92,7 @@ impl Artifact {
         match self {
             Artifact::Bytes(b) => format!("{} bytes", b.len()),
             Artifact::File(p) => p.display().to_string(),
+            Artifact::Stdin => "standard input".to_owned(),
             Artifact::Digest(d) => format!(
                 "{}:{}",
                 algorithm_name(d.algorithm()),
@@ -115,14 +123,35 @@ fn truncate_for_display(s: &str) -> String {
     }
 }
 
-/// How a file artifact is presented to the upstream verifier.
-pub(crate) enum Opened {
+/// How a file artifact (or standard input) is presented to the upstream verifier.
+pub(crate) enum Opened<R> {
     Bytes(Vec<u8>),
-    Stream(std::fs::File),
+    Stream(R),
+}
+
+/// Reads standard input whole when it ends within [`IN_MEMORY_ARTIFACT_LIMIT_BYTES`];
+/// otherwise hands back what was read followed by the rest, to stream.
+pub(crate) fn open_stdin() -> Result<Opened<impl std::io::Read>, VerifyError> {
+    use std::io::Read;
+    let mut stdin = std::io::stdin().lock();
+    let mut head = Vec::new();
+    (&mut stdin)
+        .take(IN_MEMORY_ARTIFACT_LIMIT_BYTES + 1)
+        .read_to_end(&mut head)
+        .map_err(|error| VerifyError::Read {
+            input: Input::Artifact,
+            path: PathBuf::from("-"),
+            error,
+        })?;
+    if head.len() as u64 <= IN_MEMORY_ARTIFACT_LIMIT_BYTES {
+        Ok(Opened::Bytes(head))
+    } else {
+        Ok(Opened::Stream(std::io::Cursor::new(head).chain(stdin)))
+    }
 }
 
 /// Opens a file artifact: small files are read whole, large ones are left to stream.
-pub(crate) fn open_file(path: &Path) -> Result<Opened, VerifyError> {
+pub(crate) fn open_file(path: &Path) -> Result<Opened<std::fs::File>, VerifyError> {
     let read_err = |error| VerifyError::Read {
         input: Input::Artifact,
         path: path.to_owned(),
@@ -191,6 +220,10 @@ mod tests {
         assert!(matches!(
             Artifact::from_file_or_digest("a.txt"),
             Ok(Artifact::File(_))
+        ));
+        assert!(matches!(
+            Artifact::from_file_or_digest("-"),
+            Ok(Artifact::Stdin)
         ));
         assert!(Artifact::from_file_or_digest("sha256:abc").is_err());
     }

@@ -23,6 +23,8 @@ mod error;
 pub mod limits;
 mod outcome;
 mod policy;
+pub mod request;
+mod tlog;
 mod trust;
 mod upstream;
 mod verifier;
@@ -36,5 +38,6 @@ pub use outcome::{Content, LogEntry, Signer, Subject, Verified};
 pub use policy::{
     AnchoredRegex, CiClaim, IdentityPolicy, ManagedKey, Matcher, Policy, PolicyError, PolicyField,
 };
+pub use request::{verify_request, PolicySpec, TrustSpec};
 pub use trust::{TrustRoot, TrustRootSource};
 pub use verifier::{BundleInput, Job, Verifier};

@@ -7,16 +7,18 @@
 //! regex, CI claims), and refuses a result unless the checks it relies on really ran.
 
 use std::num::NonZeroUsize;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sigstore_crypto::CertificateInfo;
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy, VerificationResult};
 
-use crate::artifact::{open_file, Artifact, Opened};
+use crate::artifact::{open_file, open_stdin, Artifact, Opened};
 use crate::bundle::ParsedBundle;
 use crate::error::{Authority, Input, SignerKind, VerifyError};
 use crate::outcome::{log_entries, Content, Signer, Verified};
 use crate::policy::{CiClaim, IdentityPolicy, Policy};
+use crate::tlog;
 use crate::trust::TrustRoot;
 use crate::upstream::map_error;
 
@@ -24,6 +26,8 @@ use crate::upstream::map_error;
 /// `Send + Sync` and every method takes `&self`.
 pub struct Verifier {
     inner: sigstore_verify::Verifier,
+    /// The trusted root's Rekor keys, for the log checks run in [`crate::tlog`].
+    rekor_keys: sigstore_crypto::Keyring,
     certificate_authorities: usize,
     /// Key IDs of the trusted root's Rekor logs.
     log_ids: Vec<Vec<u8>>,
@@ -62,6 +66,12 @@ impl Verifier {
         let inner = sigstore_verify::Verifier::new(&root.root).map_err(map_error)?;
         Ok(Self {
             inner,
+            rekor_keys: root
+                .root
+                .rekor_keys()
+                .map_err(|e| VerifyError::InvalidTrustRoot {
+                    detail: crate::trust::one_line(&e.to_string()),
+                })?,
             certificate_authorities: root.certificate_authorities(),
             log_ids: root
                 .root
@@ -80,25 +90,25 @@ impl Verifier {
         policy: &Policy,
     ) -> Result<Verified, VerifyError> {
         self.check_applicable(bundle, policy)?;
-        let result = match policy {
-            // Identity is matched below by our policy layer (it supports regexes and CI
-            // claims); upstream verifies everything else with nothing skipped.
-            Policy::Keyless(_) => {
-                self.run_upstream(artifact, bundle, &VerificationPolicy::any_identity())?
+        let (signer, result) = match policy {
+            Policy::Keyless(identity) => {
+                let (result, log_verified) = self.run_keyless(artifact, bundle)?;
+                if !log_verified {
+                    return Err(not_checked("transparency log inclusion"));
+                }
+                let signer = check_keyless(&result, identity)?;
+                (signer, result)
             }
-            Policy::ManagedKey(key) => self.run_upstream(
-                artifact,
-                bundle,
-                &PublicKeyVerificationPolicy::new(key.der().clone()),
-            )?,
-        };
-        let signer = match policy {
-            Policy::Keyless(identity) => check_keyless(&result, identity)?,
-            Policy::ManagedKey(_) => {
+            Policy::ManagedKey(key) => {
+                let result = self.run_upstream(
+                    artifact,
+                    bundle,
+                    &PublicKeyVerificationPolicy::new(key.der().clone()),
+                )?;
                 if !result.tlog_verified() {
                     return Err(not_checked("transparency log inclusion"));
                 }
-                Signer::ManagedKey
+                (Signer::ManagedKey, result)
             }
         };
         // A SET and a TSA token often attest the same second; list each time once.
@@ -203,6 +213,41 @@ impl Verifier {
         Ok(())
     }
 
+    /// A keyless bundle through upstream, with identity matched afterwards by our policy
+    /// layer (regexes, CI claims). Returns the result and whether log inclusion was
+    /// verified. When upstream's time step verifies every SET of the bundle, its log
+    /// step (which would verify each SET a second time) is replaced by
+    /// [`tlog::verify_entries`]; otherwise upstream runs everything.
+    fn run_keyless(
+        &self,
+        artifact: &Artifact,
+        bundle: &ParsedBundle,
+    ) -> Result<(VerificationResult, bool), VerifyError> {
+        let b = &bundle.bundle;
+        if !tlog::sets_verified_by_time_step(b) {
+            let result =
+                self.run_upstream(artifact, bundle, &VerificationPolicy::any_identity())?;
+            let log_verified = result.tlog_verified();
+            return Ok((result, log_verified));
+        }
+        // Upstream's structure check with its log step on (an inclusion proof is
+        // required); with the step skipped it would no longer ask for one.
+        sigstore_bundle::validate_bundle_with_options(
+            b,
+            &sigstore_bundle::ValidationOptions::new()
+                .with_require_inclusion_proof(true)
+                .with_require_timestamp(false),
+        )
+        .map_err(|e| map_error(sigstore_verify::Error::Bundle(e)))?;
+        let policy = VerificationPolicy::any_identity().skip_tlog_unsafe();
+        let result = self.run_upstream(artifact, bundle, &policy)?;
+        let cert = result
+            .certificate()
+            .ok_or_else(|| not_checked("signing certificate"))?;
+        tlog::verify_entries(b, &self.rekor_keys, cert.not_before, cert.not_after)?;
+        Ok((result, true))
+    }
+
     fn run_upstream<P: sigstore_verify::Policy>(
         &self,
         artifact: &Artifact,
@@ -216,16 +261,13 @@ impl Verifier {
             Artifact::Digest(digest) => inner.verify(digest.clone(), b, policy),
             Artifact::File(path) => match open_file(path)? {
                 Opened::Bytes(bytes) => inner.verify(&bytes[..], b, policy),
-                Opened::Stream(file) => match inner.verify_reader(file, b, policy) {
-                    Err(sigstore_verify::Error::ArtifactRead(error)) => {
-                        return Err(VerifyError::Read {
-                            input: Input::Artifact,
-                            path: path.clone(),
-                            error,
-                        })
-                    }
-                    other => other,
-                },
+                Opened::Stream(file) => stream(inner.verify_reader(file, b, policy), path)?,
+            },
+            Artifact::Stdin => match open_stdin()? {
+                Opened::Bytes(bytes) => inner.verify(&bytes[..], b, policy),
+                Opened::Stream(input) => {
+                    stream(inner.verify_reader(input, b, policy), Path::new("-"))?
+                }
             },
         };
         result.map_err(map_error)
@@ -233,8 +275,9 @@ impl Verifier {
 }
 
 /// Applies the identity policy to a keyless result, after confirming upstream really
-/// verified the certificate chain, SCT and log inclusion (our policy never skips them,
-/// so a result without them means an upstream behaviour change, which must fail closed).
+/// verified the certificate chain and SCT (our policy never skips them, so a result
+/// without them means an upstream behaviour change, which must fail closed). Log
+/// inclusion is confirmed by the caller: it may have been checked in [`tlog`].
 fn check_keyless(
     result: &VerificationResult,
     policy: &IdentityPolicy,
@@ -244,9 +287,6 @@ fn check_keyless(
     }
     if !result.sct_verified() {
         return Err(not_checked("signed certificate timestamp"));
-    }
-    if !result.tlog_verified() {
-        return Err(not_checked("transparency log inclusion"));
     }
     let cert: &CertificateInfo = result
         .certificate()
@@ -263,6 +303,21 @@ fn check_keyless(
             .filter_map(|c| c.value(&cert.ci_claims).map(|v| (*c, v.to_owned())))
             .collect(),
     })
+}
+
+/// A streamed artifact's read error is the artifact's, named by its path.
+fn stream(
+    result: Result<VerificationResult, sigstore_verify::Error>,
+    path: &Path,
+) -> Result<Result<VerificationResult, sigstore_verify::Error>, VerifyError> {
+    match result {
+        Err(sigstore_verify::Error::ArtifactRead(error)) => Err(VerifyError::Read {
+            input: Input::Artifact,
+            path: path.to_owned(),
+            error,
+        }),
+        other => Ok(other),
+    }
 }
 
 fn not_checked(what: &str) -> VerifyError {

@@ -1,0 +1,61 @@
+//! `vouch bench integrity`: integrity-record reads per second from a server on this
+//! machine, after checking with `vouch_integrity::verify_record` (what `vouch verify
+//! integrity` uses) that what is read is a record that verifies.
+
+use vouch_api_client::{base_url, caps, get_bytes, get_json, http, CodedError, Outcome};
+use vouch_integrity::{verify_record, KeySet};
+
+use crate::http::{HttpLoad, HttpReport};
+use crate::{refuse, Result};
+
+/// Whose record to read.
+#[derive(Debug, Clone)]
+pub enum Subject {
+    /// A release by its registry id.
+    Release(u64),
+    /// A package version, `@scope/name@VERSION`.
+    Package(String),
+}
+
+/// The record's URL under `server`, once the record read there verifies against the
+/// served key set; then [`crate::http::run`] loads that URL.
+pub fn run(
+    server: &str,
+    subject: &Subject,
+    concurrency: usize,
+    seconds: u64,
+) -> Result<HttpReport> {
+    let base = base_url(server)?;
+    let path = match subject {
+        Subject::Release(id) => format!("/api/v1/releases/{id}/integrity"),
+        Subject::Package(spec) => {
+            let (name, version) = spec
+                .rsplit_once('@')
+                .filter(|(n, _)| n.starts_with('@'))
+                .ok_or_else(|| {
+                    refuse(format!(
+                        "--package must be @scope/name@VERSION, found {spec:?}"
+                    ))
+                })?;
+            format!("/api/v1/packages/{name}/{version}/integrity")
+        }
+    };
+    let url = format!("{base}{path}");
+    crate::runtime()?.block_on(async {
+        let client = http()?;
+        let jwks_url = format!("{base}/.well-known/registry-key.json");
+        let jwks = get_bytes(&client, &jwks_url, "fetching the key set", caps::API_ANSWER).await?;
+        let refused =
+            |code: &'static str, msg: String| CodedError::new(code, Outcome::Refused, msg);
+        let keys = KeySet::from_jwks(&jwks).map_err(|e| refused(e.code(), e.to_string()))?;
+        let doc = get_json(&client, &url, "fetching the record", caps::API_ANSWER).await?;
+        verify_record(doc["jws"].as_str().unwrap_or(""), &keys)
+            .map_err(|e| refused(e.code(), e.to_string()))?;
+        Ok::<_, CodedError>(())
+    })?;
+    crate::http::run(&HttpLoad {
+        urls: vec![url],
+        concurrency,
+        seconds,
+    })
+}
