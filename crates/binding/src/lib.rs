@@ -414,3 +414,78 @@ where
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WF: &str = ".github/workflows/release.yml";
+
+    fn claims(signer_repo: &str) -> CertClaims {
+        CertClaims {
+            source_repository_uri: Some("https://github.com/acme/widget".into()),
+            build_signer_uri: Some(format!(
+                "https://github.com/{signer_repo}/{WF}@refs/heads/main"
+            )),
+            build_trigger: Some("push".into()),
+            ..CertClaims::default()
+        }
+    }
+
+    fn binding() -> Publisher {
+        Publisher::Ci {
+            provider: CiProvider::Github,
+            repository: "acme/widget".into(),
+            workflow: WF.into(),
+            environment: None,
+        }
+    }
+
+    #[test]
+    fn the_bound_workflow_matches_at_any_ref() {
+        let p = present_ci(
+            CiProvider::Github,
+            "https://github.com/",
+            &claims("acme/widget"),
+        )
+        .unwrap();
+        assert_eq!(check(&binding(), &p), Ok(()));
+    }
+
+    #[test]
+    fn a_reusable_workflow_from_another_repository_never_matches() {
+        let p = present_ci(
+            CiProvider::Github,
+            "https://github.com",
+            &claims("evil/shared"),
+        )
+        .unwrap();
+        let m = check(&binding(), &p).unwrap_err();
+        assert_eq!(m.claim, "job_workflow_ref");
+        assert!(m.found.starts_with("evil/shared/"), "{m}");
+    }
+
+    #[test]
+    fn gitlab_config_refs_and_missing_claims() {
+        let c = CertClaims {
+            source_repository_uri: Some("https://gitlab.com/grp/proj".into()),
+            build_signer_uri: Some(
+                "https://gitlab.com/grp/proj//.gitlab-ci.yml@refs/heads/main".into(),
+            ),
+            ..CertClaims::default()
+        };
+        let p = present_ci(CiProvider::Gitlab, "https://gitlab.com", &c).unwrap();
+        let b = Publisher::Ci {
+            provider: CiProvider::Gitlab,
+            repository: "grp/proj".into(),
+            workflow: ".gitlab-ci.yml".into(),
+            environment: None,
+        };
+        assert_eq!(check(&b, &p), Ok(()));
+        let bare = CertClaims::default();
+        assert_eq!(
+            present_ci(CiProvider::Github, "https://github.com", &bare),
+            Err(MissingClaim("repository"))
+        );
+    }
+}

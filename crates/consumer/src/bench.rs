@@ -52,3 +52,51 @@ pub fn bench_audit(lockfile: &Path, runs: usize) -> Result<AuditBench> {
         median_seconds: median,
     })
 }
+
+/// Builds an `n`-entry lockfile in `dir` from the verified entries of `source` (one
+/// fetched with `vouch fetch`, say): entry `i` is a copy of source entry `i mod len`
+/// renamed `@bench/audit-i`, sharing its cached bundle and archive. Every copy is
+/// verified on its own by the audit (verdicts are never cached), so the audit's cost
+/// grows with `n` as it would for `n` distinct packages. Returns the new lockfile's path.
+pub fn replicate_lockfile(source: &Path, dir: &Path, n: usize) -> Result<std::path::PathBuf> {
+    use crate::lockfile::{base_dir, write_atomic, Lockfile};
+    let src = Lockfile::load(source)?;
+    let verified: Vec<_> = src
+        .packages
+        .iter()
+        .filter(|p| p.sigstore_verified && p.bundle.is_some())
+        .collect();
+    if verified.is_empty() {
+        return Err(CodedError::error(
+            "BENCH_E002",
+            format!("{} has no verified entry to replicate", source.display()),
+        ));
+    }
+    let from = base_dir(source);
+    let mut out = Lockfile {
+        servers: src.servers.clone(),
+        ..Lockfile::default()
+    };
+    let mut files: Vec<String> = out.servers.iter().map(|s| s.trusted_root.clone()).collect();
+    for i in 0..n {
+        let mut p = verified[i % verified.len()].clone();
+        files.push(crate::lockfile::blob_rel(&p.blake3));
+        files.extend(p.bundle.clone());
+        p.name = format!("@bench/audit-{i}");
+        out.packages.push(p);
+    }
+    files.sort();
+    files.dedup();
+    for rel in files {
+        let (a, b) = (from.join(&rel), dir.join(&rel));
+        if a.is_file() {
+            let bytes = std::fs::read(&a).map_err(|e| {
+                CodedError::error("BENCH_E002", format!("reading {}: {e}", a.display()))
+            })?;
+            write_atomic(&b, &bytes)?;
+        }
+    }
+    let path = dir.join(crate::lockfile::DEFAULT_LOCKFILE);
+    out.save(&path)?;
+    Ok(path)
+}

@@ -350,8 +350,10 @@ pub async fn fetch(req: &FetchRequest, progress: &dyn Progress) -> Result<Fetche
         repository: repository.as_deref(),
         workflow: workflow.as_deref(),
     };
-    check_claims(&verified, recorded)
-        .map_err(|why| fail("FETCH_E003", format!("{name}@{version}: {why}")))?;
+    check_claims(&verified, recorded).map_err(|mut e| {
+        e.message = format!("{name}@{version}: {}", e.message);
+        e
+    })?;
 
     // 3. The log: the entry the bundle names is in the log the lockfile pins.
     let facts = log_facts(&bundle)?;

@@ -48,7 +48,7 @@ pub mod lockfile;
 pub mod signatures;
 pub mod transparency;
 
-pub use bench::{bench_audit, AuditBench};
+pub use bench::{bench_audit, replicate_lockfile, AuditBench};
 pub use check::{check_lockfile, normalise_lockfile, CheckReport, Normalised, Problem};
 pub use claims::{check_claims, policy_for, RecordedBinding};
 pub use fetch::{

@@ -180,13 +180,15 @@ fn first_pass(
     if blob.exists() {
         match hash_file(&blob) {
             Ok((size, sha, b3)) if size == p.size && sha == p.sha256 && b3 == p.blake3 => {}
-            Ok((size, sha, _)) => return Pass::Done(Status::Mismatched {
-                code: "FETCH_E001",
-                detail: format!(
+            Ok((size, sha, _)) => {
+                return Pass::Done(Status::Mismatched {
+                    code: "FETCH_E001",
+                    detail: format!(
                     "cached archive is {size} bytes sha256 {sha}, the lock says {} bytes sha256 {}",
                     p.size, p.sha256
                 ),
-            }),
+                })
+            }
             Err(e) => {
                 return Pass::Done(Status::Unverified(format!(
                     "cannot read the cached archive: {e}"
@@ -235,9 +237,9 @@ pub fn verify_entry(verifier: &Verifier, p: &LockedPackage, bundle: &[u8]) -> St
             };
             match check_claims(&v, binding) {
                 Ok(()) => Status::Verified,
-                Err(detail) => Status::Mismatched {
+                Err(e) => Status::Mismatched {
                     code: "FETCH_E003",
-                    detail,
+                    detail: e.message,
                 },
             }
         }

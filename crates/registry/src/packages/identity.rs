@@ -165,13 +165,17 @@ mod tests {
 
     #[test]
     fn reusable_workflow_from_another_repository_does_not_match() {
+        // The same case is refused by the consumer (vouch-consumer's claims tests,
+        // FETCH_E003): both sides run `vouch_binding::check`.
         let mut c = gh_claims("o/r", WF, None, "push");
         c.build_signer_uri = Some(format!("https://github.com/evil/r/{WF}@refs/heads/main"));
         let p = present(&c, &issuers()).unwrap();
-        assert!(matches!(
-            sel(&[gh_binding("o/r", WF, None)], &p),
-            Err(Refusal::Mismatch(d)) if d.contains("job_workflow_ref")
-        ));
+        let Err(Refusal::Mismatch(d)) = sel(&[gh_binding("o/r", WF, None)], &p) else {
+            panic!("a reusable workflow from another repository matched");
+        };
+        assert!(d.contains("job_workflow_ref"), "{d}");
+        // The publish path answers this refusal with PUB_E006.
+        assert_eq!(super::super::codes::identity_mismatch(d).code, "PUB_E006");
     }
 
     #[test]
