@@ -103,7 +103,7 @@ fn check_cert_claims(
                 Some(c) => seen[..c].to_owned(),
                 None => {
                     return Err(format!(
-                        "claim `repository`: expected {repository}, the certificate says {}",
+                        "repository claim: expected {repository}, the certificate says {}",
                         if seen.is_empty() { "none" } else { &seen }
                     ))
                 }
