@@ -12,7 +12,7 @@
 #![deny(clippy::print_stdout)]
 
 mod cmd;
-mod lockfile;
+use vouch_consumer::lockfile;
 mod output;
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches};

@@ -237,6 +237,8 @@ fn story(server: &Server) {
     let s = &tl["servers"][0];
     assert!(s["new_size"].as_u64() > s["old_size"].as_u64(), "{tl}");
 
+    fetch_latest_and_normalise(work, url);
+
     // The registry serves a corrupted archive: fetch refuses it and locks nothing.
     let dir4 = project(&work.join("p4"), "2.0.0");
     let t = token(work, url, WORKFLOW, "t5");
@@ -279,6 +281,66 @@ fn story(server: &Server) {
 }
 
 /// The first file named `name` under `dir`.
+/// Issue 15 (newcomer): `fetch` without a version resolves the newest and records it;
+/// without `--out` the archive lands in the working directory, not only under .vouch/;
+/// `vouch lock` without `--check` rewrites a hand-edited lockfile normalised.
+fn fetch_latest_and_normalise(work: &Path, url: &str) {
+    let lockfile = "latest/vouch.lock";
+    let fetched = ok(&vouch(
+        work,
+        &[
+            "fetch",
+            PACKAGE,
+            "--server",
+            url,
+            "--lockfile",
+            lockfile,
+            "--json",
+        ],
+    ));
+    assert_eq!(fetched["version"], "1.1.0", "{fetched}");
+    assert_eq!(fetched["resolved_latest"], true, "{fetched}");
+    assert_eq!(fetched["archive"], "acme-widget-1.1.0.tar.zst", "{fetched}");
+    assert!(work.join("acme-widget-1.1.0.tar.zst").is_file());
+    let text = std::fs::read_to_string(work.join(lockfile)).unwrap();
+    assert!(text.contains("version = \"1.1.0\""), "{text}");
+
+    // A hand edit breaks the [provenance] block: --check refuses, a bare `lock` rewrites
+    // it and says so, then --check passes.
+    let edited = text.replace("sigstore_verified_count = 1", "sigstore_verified_count = 5");
+    assert_ne!(edited, text);
+    std::fs::write(work.join(lockfile), &edited).unwrap();
+    refused(
+        &vouch(work, &["lock", "--check", "--lockfile", lockfile]),
+        1,
+        "LOCK_E003",
+    );
+    let out = vouch(work, &["lock", "--lockfile", lockfile]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("[provenance] recomputed: 5 -> 1 verified"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read_to_string(work.join(lockfile)).unwrap(), text);
+    ok(&vouch(
+        work,
+        &[
+            "lock",
+            "--check",
+            "--strict-sigstore",
+            "--lockfile",
+            lockfile,
+        ],
+    ));
+    let again = ok(&vouch(work, &["lock", "--lockfile", lockfile, "--json"]));
+    assert_eq!(again["rewritten"], false, "{again}");
+}
+
 fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
     for entry in std::fs::read_dir(dir).ok()?.flatten() {
         let p = entry.path();

@@ -158,6 +158,7 @@ async fn write_lockfile(
             sigstore_verified: true,
             identity: p.identity.clone(),
             issuer: p.issuer.clone(),
+            provider: None,
             repository: None,
             workflow: None,
             log_index: facts.index,
@@ -177,7 +178,7 @@ async fn write_lockfile(
     write_atomic(&dir.join(&server.trusted_root), &trusted_root)?;
     server.checkpoint = cp.to_note_string();
     lock.upsert_server(server);
-    lock.save(path)
+    Ok(lock.save(path)?)
 }
 
 #[cfg(test)]

@@ -91,7 +91,7 @@ pub enum Command {
     Fetch(fetch::Args),
     /// Audit a lockfile: re-verify signatures, re-prove transparency-log entries.
     Audit(audit::Args),
-    /// Check vouch.lock for CI (`--check [--strict-sigstore]`).
+    /// Rewrite vouch.lock normalised, or check it for CI (`--check [--strict-sigstore]`).
     Lock(lock::Args),
     /// Administer a registry: init, users, tokens, owners, signing keys, hash budget,
     /// integrity backfill, audit log.

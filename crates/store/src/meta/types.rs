@@ -171,61 +171,9 @@ pub struct Package {
     pub created_at: Timestamp,
 }
 
-/// A CI system whose OIDC identity can publish.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum CiProvider {
-    Github,
-    Gitlab,
-    Buildkite,
-    Circleci,
-    Forgejo,
-}
-
-impl CiProvider {
-    /// Every provider, for exhaustive tests and help texts.
-    pub const ALL: [CiProvider; 5] = [
-        CiProvider::Github,
-        CiProvider::Gitlab,
-        CiProvider::Buildkite,
-        CiProvider::Circleci,
-        CiProvider::Forgejo,
-    ];
-
-    /// The lowercase name stored in the `provider` column.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CiProvider::Github => "github",
-            CiProvider::Gitlab => "gitlab",
-            CiProvider::Buildkite => "buildkite",
-            CiProvider::Circleci => "circleci",
-            CiProvider::Forgejo => "forgejo",
-        }
-    }
-
-    /// Parses a stored or user-supplied provider name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-}
-
-/// Who may publish: a CI workflow or a person's email identity. Used both for a
-/// binding (what was registered) and for a lookup (what the token presented).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Publisher {
-    /// A CI workflow. `repository` (`OWNER/REPO` or the provider's equivalent) and
-    /// `environment` compare case-insensitively; `workflow` (a file path) exactly.
-    /// On a binding, `environment: None` accepts any environment; on a lookup it
-    /// means the token named none.
-    Ci {
-        provider: CiProvider,
-        repository: String,
-        workflow: String,
-        environment: Option<String>,
-    },
-    /// A person's email identity (compared case-insensitively).
-    Email { email: String },
-}
+/// Who may publish (a CI workflow or a person's email identity) and the CI systems
+/// whose identity can: defined with the matching rule in `vouch-binding`.
+pub use vouch_binding::{CiProvider, Publisher};
 
 /// The column values of a [`Publisher`], with the normalised copies used for matching.
 pub(crate) struct PublisherCols {
@@ -239,8 +187,13 @@ pub(crate) struct PublisherCols {
     pub email_lc: String,
 }
 
-impl Publisher {
-    pub(crate) fn cols(&self) -> PublisherCols {
+/// The column values of a [`Publisher`] (a trait because the type is `vouch-binding`'s).
+pub(crate) trait Cols {
+    fn cols(&self) -> PublisherCols;
+}
+
+impl Cols for Publisher {
+    fn cols(&self) -> PublisherCols {
         match self {
             Publisher::Ci {
                 provider,

@@ -12,10 +12,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
-
-use crate::output::{CodedError, Exit};
+use vouch_api_client::{CodedError, Result};
 
 /// The lockfile format version this binary reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -95,6 +93,11 @@ pub struct LockedPackage {
     pub identity: String,
     /// The OIDC issuer the binding named.
     pub issuer: String,
+    /// The binding's CI provider (`github`, `gitlab`, `forgejo`, `buildkite`,
+    /// `circleci`), if the index named one; absent in lockfiles written before it was
+    /// recorded, where a repository-and-workflow binding is read as GitHub-style.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     /// The binding's repository (`OWNER/REPO`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
@@ -127,20 +130,25 @@ impl Default for Lockfile {
     }
 }
 
-fn lock_error(msg: String) -> anyhow::Error {
-    CodedError::new("LOCK_E001", Exit::Error, msg).into()
+fn lock_error(msg: String) -> CodedError {
+    CodedError::error("LOCK_E001", msg)
+}
+
+/// `LOCK_E005`: a local file (the lockfile, its cache, an output file) cannot be written.
+pub(crate) fn write_error(what: &str, path: &Path, e: impl std::fmt::Display) -> CodedError {
+    CodedError::error("LOCK_E005", format!("{what} {}: {e}", path.display()))
 }
 
 impl Lockfile {
     /// Reads and parses a lockfile (`LOCK_E001` when unreadable or malformed).
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
+    pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| lock_error(format!("cannot read {}: {e}", path.display())))?;
         Self::parse(&text).map_err(|e| lock_error(format!("{}: {e}", path.display())))
     }
 
     /// Reads a lockfile, or an empty one when the file does not exist.
-    pub fn load_or_default(path: &Path) -> anyhow::Result<Self> {
+    pub fn load_or_default(path: &Path) -> Result<Self> {
         if path.exists() {
             Self::load(path)
         } else {
@@ -161,9 +169,10 @@ impl Lockfile {
     }
 
     /// The TOML text, entries sorted and the provenance block recomputed.
-    pub fn render(&mut self) -> anyhow::Result<String> {
+    pub fn render(&mut self) -> Result<String> {
         self.normalise();
-        let body = toml::to_string(self).context("serialising the lockfile")?;
+        let body = toml::to_string(self)
+            .map_err(|e| lock_error(format!("serialising the lockfile: {e}")))?;
         Ok(format!(
             "# vouch.lock: written by `vouch fetch`; check with `vouch audit signatures`.\n{body}"
         ))
@@ -217,7 +226,7 @@ impl Lockfile {
     }
 
     /// Writes the lockfile atomically: temp file in the same directory, fsync, rename.
-    pub fn save(&mut self, path: &Path) -> anyhow::Result<()> {
+    pub fn save(&mut self, path: &Path) -> Result<()> {
         let text = self.render()?;
         write_atomic(path, text.as_bytes())
     }
@@ -233,22 +242,54 @@ pub fn base_dir(lockfile: &Path) -> PathBuf {
 
 /// Writes `bytes` to `path` atomically (temp file in the same directory, fsync, rename),
 /// creating the parent directory if needed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = base_dir(path);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| write_error("creating", &dir, e))?;
     let mut tmp = tempfile::NamedTempFile::new_in(&dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+        .map_err(|e| write_error("creating a temporary file in", &dir, e))?;
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("writing {}", path.display()))?;
+        .map_err(|e| write_error("writing", path, e))?;
     tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("replacing {}", path.display()))?;
+        .map_err(|e| write_error("replacing", path, e.error))?;
     if let Ok(d) = std::fs::File::open(&dir) {
         // Makes the rename durable; a failure here only weakens crash safety.
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Where fetch caches an entry's bundle, relative to the lockfile's directory.
+pub fn bundle_rel(blake3: &str) -> String {
+    format!("{CACHE_DIR}/bundles/{blake3}.sigstore")
+}
+
+/// Where fetch caches an entry's archive, relative to the lockfile's directory.
+pub fn blob_rel(blake3: &str) -> String {
+    format!("{CACHE_DIR}/blobs/{blake3}")
+}
+
+/// Streams a file and returns (size, sha256 hex, blake3 hex).
+pub fn hash_file(path: &Path) -> std::io::Result<(u64, String, String)> {
+    use sha2::Digest as _;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let (mut s, mut b, mut n) = (sha2::Sha256::new(), blake3::Hasher::new(), 0u64);
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let k = f.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        s.update(&buf[..k]);
+        b.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((
+        n,
+        hex::encode(s.finalize()),
+        b.finalize().to_hex().to_string(),
+    ))
 }
 
 #[cfg(test)]
@@ -267,6 +308,7 @@ mod tests {
             sigstore_verified: verified,
             identity: "https://github.com/o/r/.github/workflows/r.yml@refs/heads/main".into(),
             issuer: "https://token.actions.githubusercontent.com".into(),
+            provider: None,
             repository: Some("o/r".into()),
             workflow: None,
             log_index: 3,

@@ -1,0 +1,173 @@
+//! `lock --check`: a cheap, offline consistency check of a lockfile for CI, and
+//! `lock` without `--check`: the lockfile rewritten normalised.
+
+use std::path::Path;
+
+use vouch_api_client::{CodedError, Result};
+
+use crate::lockfile::{base_dir, bundle_rel, Lockfile, Provenance};
+use crate::signatures::{audit, Network, Status};
+
+/// One problem the check found, with its code (`LOCK_E002`, `LOCK_E003`, `LOCK_E004`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub code: &'static str,
+    /// Names the entry; lockfile text, so untrusted: escape before printing.
+    pub detail: String,
+}
+
+/// What `lock --check` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    pub entries: usize,
+    /// The `[provenance]` block the entries imply.
+    pub computed: Provenance,
+    pub problems: Vec<Problem>,
+}
+
+impl CheckReport {
+    /// The first problem as the error a command exits with (a refusal), naming how
+    /// many there were; `None` when the lockfile is sound.
+    pub fn error(&self, lockfile: &Path) -> Option<CodedError> {
+        self.problems.first().map(|p| {
+            CodedError::refused(
+                p.code,
+                format!(
+                    "{} ({} problem(s) in {})",
+                    p.detail,
+                    self.problems.len(),
+                    lockfile.display()
+                ),
+            )
+        })
+    }
+}
+
+/// Checks the lockfile: well-formed, its `[provenance]` block agrees with its entries,
+/// every entry names a registry whose log key is pinned, and (with `strict_sigstore`)
+/// every entry's cached Sigstore bundle verifies, offline, against the entry's
+/// recorded digest and signer (the lockfile's own "verified" flags are not trusted).
+pub fn check_lockfile(path: &Path, strict_sigstore: bool) -> Result<CheckReport> {
+    let lock = Lockfile::load(path)?;
+    let dir = base_dir(path);
+    let computed = lock.computed_provenance();
+    let mut problems = Vec::new();
+    if computed != lock.provenance {
+        problems.push(Problem {
+            code: "LOCK_E003",
+            detail: format!(
+                "[provenance] says {} verified and unverified {:?}, the entries say {} and {:?}",
+                lock.provenance.sigstore_verified_count,
+                lock.provenance.sigstore_unverified,
+                computed.sigstore_verified_count,
+                computed.sigstore_unverified
+            ),
+        });
+    }
+    for p in &lock.packages {
+        if lock.server(&p.server).is_none() {
+            problems.push(Problem {
+                code: "LOCK_E003",
+                detail: format!(
+                    "{} names server {} without a [[server]] table",
+                    p.id(),
+                    p.server
+                ),
+            });
+        }
+    }
+    if strict_sigstore {
+        // Re-verify: a hand-edited identity (or digest) must not pass on the strength
+        // of the lockfile's own `sigstore_verified = true`. The same path as
+        // `audit signatures`, without its network refill.
+        let statuses = audit(path, &lock, Network::Offline)?;
+        for (p, status) in lock.packages.iter().zip(&statuses) {
+            let cached = p
+                .bundle
+                .as_deref()
+                .is_some_and(|b| b == bundle_rel(&p.blake3) && dir.join(b).is_file());
+            let (code, detail) = if !p.sigstore_verified {
+                (
+                    "LOCK_E002",
+                    format!("{} has no verified Sigstore bundle", p.id()),
+                )
+            } else if !cached {
+                (
+                    "LOCK_E002",
+                    format!(
+                        "{}: its bundle is not cached at {}",
+                        p.id(),
+                        bundle_rel(&p.blake3)
+                    ),
+                )
+            } else {
+                match status {
+                    Status::Verified => continue,
+                    Status::Unverified(why) => (
+                        "LOCK_E002",
+                        format!("{}: its bundle cannot be verified: {why}", p.id()),
+                    ),
+                    Status::Mismatched { code, detail } => (
+                        "LOCK_E004",
+                        format!(
+                            "{}: its cached bundle does not verify against the entry's \
+                             recorded digest and identity ({}, issuer {}): {code}: {detail}",
+                            p.id(),
+                            p.identity,
+                            p.issuer
+                        ),
+                    ),
+                }
+            };
+            problems.push(Problem { code, detail });
+        }
+    }
+    Ok(CheckReport {
+        entries: lock.packages.len(),
+        computed,
+        problems,
+    })
+}
+
+/// What [`normalise_lockfile`] changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Normalised {
+    pub entries: usize,
+    /// The `[provenance]` block before and after, when it changed.
+    pub provenance: Option<(Provenance, Provenance)>,
+    /// Whether the entries or servers were out of order.
+    pub reordered: bool,
+    /// Whether the file's text changed at all (it is rewritten only then).
+    pub rewritten: bool,
+}
+
+/// Rewrites the lockfile normalised, as `vouch fetch` writes it: entries and servers
+/// sorted, the `[provenance]` block recomputed from the entries. Nothing is verified
+/// (that is `check_lockfile` and the audits); the file is written atomically and only
+/// when its text changes.
+pub fn normalise_lockfile(path: &Path) -> Result<Normalised> {
+    let before_text = std::fs::read_to_string(path).map_err(|e| {
+        CodedError::error("LOCK_E001", format!("cannot read {}: {e}", path.display()))
+    })?;
+    let mut lock = Lockfile::parse(&before_text)
+        .map_err(|e| CodedError::error("LOCK_E001", format!("{}: {e}", path.display())))?;
+    let before = lock.clone();
+    let text = lock.render()?;
+    let reordered = {
+        let mut sorted = before.clone();
+        sorted.normalise();
+        sorted.packages != before.packages || sorted.servers != before.servers
+    };
+    let provenance = (before.provenance != lock.provenance)
+        .then(|| (before.provenance.clone(), lock.provenance.clone()));
+    let rewritten = text != before_text;
+    if rewritten {
+        crate::lockfile::write_atomic(path, text.as_bytes())?;
+    }
+    Ok(Normalised {
+        entries: lock.packages.len(),
+        provenance,
+        reordered,
+        rewritten,
+    })
+}

@@ -1,0 +1,292 @@
+//! `audit signatures`: re-verifies every lockfile entry's Sigstore bundle offline, from
+//! the bundles and archives cached beside the lockfile, and reports each entry
+//! verified, unverified or mismatched.
+//!
+//! Scale: entries are verified on all cores, each worker taking the next entry, hashing
+//! its cached archive, reading and verifying its bundle and keeping only the verdict;
+//! so memory holds one bundle per worker, not one per entry. Only bundle-independent
+//! material is shared: one parsed trusted root (a [`Verifier`]) per registry. Verdicts
+//! are never cached: every run verifies every bundle again.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use vouch_api_client::{get_bytes, http, Result};
+use vouch_verify::{Artifact, ParsedBundle, TrustRoot, Verifier};
+
+use crate::claims::{check_claims, policy_for, RecordedBinding};
+use crate::fetch::MAX_BUNDLE_BYTES;
+use crate::lockfile::{base_dir, blob_rel, hash_file, write_atomic, LockedPackage, Lockfile};
+
+/// What the audit found for one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// The bundle verified against the locked digest, signer and binding.
+    Verified,
+    /// The entry could not be checked (locked without a verified bundle, bundle
+    /// missing, trusted root unusable); the text says why.
+    Unverified(String),
+    /// The bundle, the cached archive or the signer disagrees with the lock.
+    Mismatched { code: &'static str, detail: String },
+}
+
+/// Whether an audit may download a bundle missing from the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    /// Download missing bundles from their registry (and cache them).
+    Refill,
+    /// Files only: a missing bundle leaves its entry unverified (for CI checks).
+    Offline,
+}
+
+/// The audit's result: the lockfile it read and one status per entry, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureReport {
+    pub lock: Lockfile,
+    pub statuses: Vec<Status>,
+}
+
+impl SignatureReport {
+    /// Entries verified, unverified, mismatched.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let count = |f: fn(&Status) -> bool| self.statuses.iter().filter(|s| f(s)).count();
+        (
+            count(|s| matches!(s, Status::Verified)),
+            count(|s| matches!(s, Status::Unverified(_))),
+            count(|s| matches!(s, Status::Mismatched { .. })),
+        )
+    }
+
+    /// Whether every entry verified.
+    pub fn all_verified(&self) -> bool {
+        self.statuses.iter().all(|s| matches!(s, Status::Verified))
+    }
+}
+
+/// Reads the lockfile at `path` and audits every entry's signature.
+pub fn audit_signatures(path: &Path, network: Network) -> Result<SignatureReport> {
+    let lock = Lockfile::load(path)?;
+    let statuses = audit(path, &lock, network)?;
+    Ok(SignatureReport { lock, statuses })
+}
+
+/// One entry's outcome before any download: a verdict, or "the bundle is not cached".
+enum Pass {
+    Done(Status),
+    NeedsBundle,
+}
+
+/// Audits every entry of `lock` (read from `lockfile`); statuses in lockfile order.
+pub fn audit(lockfile: &Path, lock: &Lockfile, network: Network) -> Result<Vec<Status>> {
+    let dir = base_dir(lockfile);
+    let mut statuses: Vec<Option<Status>> = vec![None; lock.packages.len()];
+    let mut by_server: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, p) in lock.packages.iter().enumerate() {
+        by_server.entry(p.server.as_str()).or_default().push(i);
+    }
+    let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+    for (server, idx) in by_server {
+        // The trusted root is parsed once per registry: bundle-independent material.
+        let verifier = match lock.server(server).map(|s| dir.join(&s.trusted_root)) {
+            Some(path) => TrustRoot::from_file(&path)
+                .and_then(|r| Verifier::new(&r))
+                .map_err(|e| format!("trusted root {}: {e}", path.display())),
+            None => Err(format!("no [[server]] table for {server}")),
+        };
+        let passes = run_parallel(&idx, threads, |i| {
+            first_pass(&dir, &lock.packages[i], verifier.as_ref())
+        });
+        let mut missing = Vec::new();
+        for (&i, pass) in idx.iter().zip(passes) {
+            match pass {
+                Pass::Done(s) => statuses[i] = Some(s),
+                Pass::NeedsBundle => missing.push(i),
+            }
+        }
+        if missing.is_empty() {
+            continue;
+        }
+        let Ok(verifier) = verifier.as_ref() else {
+            continue; // every entry already carries the trusted root's reason
+        };
+        match network {
+            Network::Offline => {
+                for i in missing {
+                    statuses[i] = Some(Status::Unverified("bundle not cached".into()));
+                }
+            }
+            Network::Refill => {
+                for (i, s) in refill(&dir, lock, &missing, verifier)? {
+                    statuses[i] = Some(s);
+                }
+            }
+        }
+    }
+    Ok(statuses
+        .into_iter()
+        .map(|s| {
+            s.unwrap_or_else(|| Status::Unverified("internal: the entry was not audited".into()))
+        })
+        .collect())
+}
+
+/// Runs `f` over `idx` on `threads` workers taking the next index from one counter;
+/// results come back in `idx` order.
+fn run_parallel<T: Send>(
+    idx: &[usize],
+    threads: NonZeroUsize,
+    f: impl Fn(usize) -> T + Sync,
+) -> Vec<T> {
+    let threads = threads.get().min(idx.len()).max(1);
+    let next = AtomicUsize::new(0);
+    let mut indexed: Vec<(usize, T)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&i) = idx.get(k) else { break };
+                        done.push((k, f(i)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            // A worker panics only if verification itself panicked: re-raise it here.
+            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    indexed.sort_unstable_by_key(|(k, _)| *k);
+    indexed.into_iter().map(|(_, t)| t).collect()
+}
+
+/// Checks the cached archive and, when the bundle is cached, verifies it.
+fn first_pass(
+    dir: &Path,
+    p: &LockedPackage,
+    verifier: std::result::Result<&Verifier, &String>,
+) -> Pass {
+    let Some(rel) = p.bundle.as_deref().filter(|_| p.sigstore_verified) else {
+        return Pass::Done(Status::Unverified(
+            "locked without a verified Sigstore bundle".into(),
+        ));
+    };
+    let blob = dir.join(blob_rel(&p.blake3));
+    if blob.exists() {
+        match hash_file(&blob) {
+            Ok((size, sha, b3)) if size == p.size && sha == p.sha256 && b3 == p.blake3 => {}
+            Ok((size, sha, _)) => {
+                return Pass::Done(Status::Mismatched {
+                    code: "FETCH_E001",
+                    detail: format!(
+                    "cached archive is {size} bytes sha256 {sha}, the lock says {} bytes sha256 {}",
+                    p.size, p.sha256
+                ),
+                })
+            }
+            Err(e) => {
+                return Pass::Done(Status::Unverified(format!(
+                    "cannot read the cached archive: {e}"
+                )))
+            }
+        }
+    }
+    let verifier = match verifier {
+        Ok(v) => v,
+        Err(why) => return Pass::Done(Status::Unverified(why.clone())),
+    };
+    match std::fs::read(dir.join(rel)) {
+        Ok(bundle) => Pass::Done(verify_entry(verifier, p, &bundle)),
+        Err(_) => Pass::NeedsBundle,
+    }
+}
+
+/// Verifies one entry's bundle against its locked digest, signer and binding.
+pub fn verify_entry(verifier: &Verifier, p: &LockedPackage, bundle: &[u8]) -> Status {
+    let artifact = match Artifact::parse_digest(&format!("sha256:{}", p.sha256)) {
+        Ok(a) => a,
+        Err(e) => {
+            return Status::Mismatched {
+                code: e.code(),
+                detail: format!("locked sha256 is unusable: {e}"),
+            }
+        }
+    };
+    let policy = match policy_for(&p.identity, &p.issuer) {
+        Ok(pol) => pol,
+        Err(e) => {
+            return Status::Mismatched {
+                code: "FETCH_E003",
+                detail: e.to_string(),
+            }
+        }
+    };
+    let verified = ParsedBundle::from_json(bundle)
+        .and_then(|parsed| verifier.verify(&artifact, &parsed, &policy));
+    match verified {
+        Ok(v) => {
+            let binding = RecordedBinding {
+                provider: p.provider.as_deref(),
+                repository: p.repository.as_deref(),
+                workflow: p.workflow.as_deref(),
+            };
+            match check_claims(&v, binding) {
+                Ok(()) => Status::Verified,
+                Err(e) => Status::Mismatched {
+                    code: "FETCH_E003",
+                    detail: e.message,
+                },
+            }
+        }
+        Err(e) => Status::Mismatched {
+            code: e.code(),
+            detail: e.to_string(),
+        },
+    }
+}
+
+/// Downloads the bundles missing from the cache (caching them) and verifies them.
+fn refill(
+    dir: &Path,
+    lock: &Lockfile,
+    missing: &[usize],
+    verifier: &Verifier,
+) -> Result<Vec<(usize, Status)>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            vouch_api_client::CodedError::error(
+                "REG_E001",
+                format!("starting the async runtime: {e}"),
+            )
+        })?;
+    let http = http()?;
+    let mut out = Vec::new();
+    for &i in missing {
+        let p = &lock.packages[i];
+        let url = format!("{}/blobs/{}.sigstore", p.server, p.blake3);
+        let status = match rt.block_on(get_bytes(
+            &http,
+            &url,
+            "downloading a bundle",
+            MAX_BUNDLE_BYTES,
+        )) {
+            Ok(bytes) => {
+                if let Some(rel) = &p.bundle {
+                    // The cache is a convenience: a failed write only costs a download.
+                    let _ = write_atomic(&dir.join(rel), &bytes);
+                }
+                verify_entry(verifier, p, &bytes)
+            }
+            Err(e) => Status::Unverified(format!("bundle not cached and not downloadable: {e}")),
+        };
+        out.push((i, status));
+    }
+    Ok(out)
+}
