@@ -12,7 +12,6 @@
 #![deny(clippy::print_stdout)]
 
 mod cmd;
-use vouch_consumer::lockfile;
 mod output;
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches};

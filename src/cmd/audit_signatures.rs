@@ -10,7 +10,6 @@ use vouch_consumer::{Network, Status, DEFAULT_LOCKFILE};
 use crate::output::{clean, print_json, CodedError, Exit};
 
 /// Kept for `bench_publish` until it calls `vouch_consumer` directly.
-pub use vouch_consumer::{blob_rel, bundle_rel};
 
 /// Verify every lockfile entry's Sigstore bundle against the digest and the signer
 /// identity the lockfile recorded, on all cores, with no network when the bundles are

@@ -11,7 +11,6 @@ use super::registry_api::runtime;
 use crate::output::{clean, print_json, Exit};
 
 /// Kept for `bench_publish` until it calls `vouch_consumer` directly.
-pub use vouch_consumer::{prove, Leaf};
 
 /// Prove each locked entry's inclusion in its registry's transparency log, and the log's
 /// consistency with the checkpoint stored in the lockfile; then store the new checkpoint.

@@ -10,11 +10,9 @@ use serde_json::json;
 use vouch_publisher::bench::{bench_publish, BenchOptions, BenchPublished};
 use vouch_publisher::CiEnv;
 
-use super::audit_signatures::{blob_rel, bundle_rel};
-use super::audit_transparency::{prove, Leaf};
-use super::fetch::{log_facts, new_server_entry};
-use super::registry_api::{base_url, http};
-use crate::lockfile::{base_dir, write_atomic, LockedPackage, Lockfile};
+use vouch_consumer::{record_published, PublishedVersion};
+
+use super::registry_api::base_url;
 use crate::output::{from_publisher, print_json, CodedError, Exit};
 
 /// Publish COUNT small packages through a `vouch serve --dev` server on this machine, C at
@@ -122,63 +120,36 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// Records every published version as `vouch fetch` would, proving all of them against
-/// the log's checkpoint at once.
+/// Records every published version as `vouch fetch` would (the consumer library does it).
 async fn write_lockfile(
     path: &std::path::Path,
     base: &str,
     published: &[BenchPublished],
 ) -> anyhow::Result<()> {
-    let dir = base_dir(path);
-    let mut lock = Lockfile::load_or_default(path)?;
-    let trusted_root = super::registry_api::trusted_root(&http()?, base).await?;
-    let mut leaves = Vec::new();
-    let mut server = lock.server(base).cloned();
-    for p in published {
-        let (a, bundle, blake3) = (&p.archive, &p.upload.bundle, p.archive.digests.blake3_hex());
-        let facts = log_facts(bundle)?;
-        if server.is_none() {
-            server = Some(new_server_entry(base, &trusted_root, &facts)?);
-        }
-        write_atomic(&dir.join(bundle_rel(&blake3)), bundle)?;
-        write_atomic(&dir.join(blob_rel(&blake3)), &a.bytes)?;
-        leaves.push(Leaf {
-            id: format!("{}@{}", a.name, a.version),
-            index: facts.index,
-            hash: facts.leaf,
-        });
-        lock.upsert(LockedPackage {
-            name: a.name.clone(),
-            version: a.version.clone(),
-            server: base.to_owned(),
-            size: a.bytes.len() as u64,
-            sha256: a.digests.sha256_hex(),
-            bundle: Some(bundle_rel(&blake3)),
-            blake3,
-            sigstore_verified: true,
-            identity: p.identity.clone(),
-            issuer: p.issuer.clone(),
-            provider: None,
-            repository: None,
-            workflow: None,
-            log_index: facts.index,
-            leaf_hash: facts.leaf.to_hex(),
-            checkpoint_size: 0,
-        });
-    }
-    let Some(mut server) = server else {
-        return Ok(());
-    };
-    let cp = prove(&server, &leaves).await?;
-    for p in &mut lock.packages {
-        if p.server == base && p.checkpoint_size == 0 {
-            p.checkpoint_size = cp.checkpoint.size;
-        }
-    }
-    write_atomic(&dir.join(&server.trusted_root), &trusted_root)?;
-    server.checkpoint = cp.to_note_string();
-    lock.upsert_server(server);
-    Ok(lock.save(path)?)
+    let digests: Vec<(String, String)> = published
+        .iter()
+        .map(|p| {
+            (
+                p.archive.digests.sha256_hex(),
+                p.archive.digests.blake3_hex(),
+            )
+        })
+        .collect();
+    let versions: Vec<PublishedVersion<'_>> = published
+        .iter()
+        .zip(&digests)
+        .map(|(p, (sha256, blake3))| PublishedVersion {
+            name: &p.archive.name,
+            version: &p.archive.version,
+            archive: &p.archive.bytes,
+            sha256_hex: sha256,
+            blake3_hex: blake3,
+            bundle: &p.upload.bundle,
+            identity: &p.identity,
+            issuer: &p.issuer,
+        })
+        .collect();
+    Ok(record_published(path, base, &versions).await?)
 }
 
 #[cfg(test)]

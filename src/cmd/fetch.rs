@@ -12,7 +12,6 @@ use super::registry_api::{base_url, progress_bar, runtime};
 use crate::output::{clean, print_json, Exit};
 
 /// Kept for `bench_publish` until it calls `vouch_consumer` directly.
-pub use vouch_consumer::{log_facts, new_server_entry};
 
 /// Download a package version, verify it, and lock it.
 ///

@@ -6,8 +6,7 @@ use std::io::IsTerminal;
 use anyhow::Context;
 
 pub use vouch_api_client::{
-    api_error, base_url, caps, get_json, http, log_verifier, read_capped, read_capped_blocking,
-    read_json_capped, resolve, trusted_root, unreachable,
+    base_url, caps, http, read_capped, read_capped_blocking, read_json_capped, unreachable,
 };
 
 /// A multi-threaded async runtime (two workers) for one command.

@@ -45,6 +45,7 @@ pub mod check;
 pub mod claims;
 pub mod fetch;
 pub mod lockfile;
+pub mod record;
 pub mod signatures;
 pub mod transparency;
 
@@ -58,5 +59,6 @@ pub use fetch::{
 pub use lockfile::{
     blob_rel, bundle_rel, LockedPackage, Lockfile, Provenance, ServerEntry, DEFAULT_LOCKFILE,
 };
+pub use record::{record_published, PublishedVersion};
 pub use signatures::{audit_signatures, Network, SignatureReport, Status};
 pub use transparency::{audit_transparency, prove, Leaf, ServerReport, TransparencyReport};

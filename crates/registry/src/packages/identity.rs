@@ -175,7 +175,10 @@ mod tests {
         };
         assert!(d.contains("job_workflow_ref"), "{d}");
         // The publish path answers this refusal with PUB_E006.
-        assert_eq!(super::super::codes::identity_mismatch(d).code, "PUB_E006");
+        assert_eq!(
+            vouch_package::PublishError::IdentityMismatch { detail: d }.code(),
+            "PUB_E006"
+        );
     }
 
     #[test]
