@@ -7,7 +7,7 @@ use anyhow::Context;
 
 pub use vouch_api_client::{
     api_error, base_url, caps, get_bytes, get_json, http, log_verifier, read_capped,
-    read_capped_blocking, read_json_capped, resolve, trusted_root, unreachable,
+    read_json_capped, resolve, trusted_root, unreachable,
 };
 
 /// A multi-threaded async runtime (two workers) for one command.
