@@ -400,7 +400,7 @@ mod tests {
     #[test]
     fn rfc3339_is_utc_with_seconds() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_796_315_575), "2026-12-04T16:32:55Z");
+        assert_eq!(rfc3339(1_796_401_975), "2026-12-04T16:32:55Z");
     }
 
     #[test]
