@@ -55,7 +55,7 @@ pub enum OfflineError {
     /// ADMIN_E034: the checkpoint lock failed.
     #[error("checkpoint lock: {0}")]
     Lock(vouch_store::StoreError),
-    /// CLI_E001: a key file could not be written.
+    /// KEYGEN_E003: a key file could not be written.
     #[error("writing {}: {source}", path.display())]
     KeyFile {
         path: PathBuf,
@@ -76,7 +76,7 @@ impl OfflineError {
             OfflineError::NeedsConfig | OfflineError::NoOrigin => "SERVE_E101",
             OfflineError::VarMissing { .. } | OfflineError::DevKey { .. } => "SERVE_E102",
             OfflineError::Lock(_) => "ADMIN_E034",
-            OfflineError::KeyFile { .. } => "CLI_E001",
+            OfflineError::KeyFile { .. } => "KEYGEN_E003",
         }
     }
 }

@@ -221,7 +221,9 @@ pub async fn package_summaries_list_the_latest_version(f: &Fresh) {
         .unwrap();
     let mut later = version("1.5.0", 2);
     later.created_at = t(200);
-    s.insert_version("@acme/widget", None, &later).await.unwrap();
+    s.insert_version("@acme/widget", None, &later)
+        .await
+        .unwrap();
     let all = s.package_summaries("", 10).await.unwrap();
     let got: Vec<_> = all
         .iter()
