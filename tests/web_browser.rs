@@ -1,4 +1,4 @@
-//! The web UI in a real browser: starts `vouch serve --dev`, drives Debian's headless Chromium with playwright-core (tests/web/script.mjs) to sign in, rotate the registry key through its confirmation page and find the rotation in the audit log, then asserts here on the JSON the script prints. Screenshots land in target/web-screenshots/ (kept by CI).
+//! The web UI in a real browser: starts `vouch serve --dev`, drives Debian's headless Chromium with playwright-core (tests/web/script.mjs) to visit the landing page and the package list, sign in, rotate the registry key through its confirmation page and find the rotation in the audit log, then asserts here on the JSON the script prints. Screenshots land in target/web-screenshots/ (kept by CI).
 //!
 //! Needs /usr/bin/chromium, node and npm. When Chromium is missing the test installs
 //! it with apt-get if it runs as root. A prerequisite that is still missing fails the
@@ -196,6 +196,21 @@ fn rotate_the_registry_key_in_headless_chromium() {
         r["redirectedToLogin"], true,
         "signed-out visit goes to the sign-in page"
     );
+    assert_eq!(r["landingTitle"], "vouch registry", "the landing page at /");
+    let links = strings(&r["landingLinks"]);
+    for href in [
+        "/packages",
+        "/api/v1/trust-config",
+        "/log/checkpoint",
+        "/admin/login",
+    ] {
+        assert!(links.iter().any(|l| l == href), "{href} not in {links:?}");
+    }
+    assert_eq!(
+        r["packagesTitle"], "Packages",
+        "the package list at /packages"
+    );
+    assert_eq!(r["packagesEmpty"], "No packages yet.");
     assert_eq!(r["signedIn"], true);
     assert_eq!(
         r["headerBackground"], "rgb(24, 32, 43)",
@@ -226,12 +241,25 @@ fn rotate_the_registry_key_in_headless_chromium() {
 
     let actions = strings(&r["auditActions"]);
     assert_eq!(actions, vec!["registry.signing_key.rotate".to_owned()]);
+    // The details are a definition list now (issue 15, item 7), not raw JSON.
     let details = strings(&r["auditDetails"]).join(" ");
+    let pairs: Vec<(String, String)> = r["auditDetailPairs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                p[0].as_str().unwrap_or("").into(),
+                p[1].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
     assert!(
-        details.contains(&format!("\"oldKid\":\"{before}\""))
-            && details.contains(&format!("\"newKid\":\"{after}\"")),
-        "{details}"
+        pairs.contains(&("oldKid".into(), before.clone()))
+            && pairs.contains(&("newKid".into(), after.clone())),
+        "{pairs:?} in {details}"
     );
+    assert!(!details.contains('{'), "no raw JSON: {details}");
     assert_eq!(r["signedOut"], true);
 
     let csp_violations: Vec<String> = strings(&r["consoleErrors"])
@@ -240,7 +268,7 @@ fn rotate_the_registry_key_in_headless_chromium() {
         .collect();
     assert!(csp_violations.is_empty(), "{csp_violations:?}");
 
-    for shot in ["security.png", "audit.png"] {
+    for shot in ["landing.png", "security.png", "audit.png"] {
         let png = std::fs::read(shots.join(shot)).unwrap();
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{shot} is a PNG");
         assert!(

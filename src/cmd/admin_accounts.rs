@@ -1,15 +1,68 @@
 //! `vouch admin init` (create a production instance from its config) and `vouch admin users|tokens|owners` (accounts, through the server's admin API).
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Subcommand;
 use serde_json::json;
-use vouch_registry::init::{InitError, InitOptions};
-use vouch_registry::{Secrets, ServeConfig};
+use vouch_api_client::admin::{AdminClient, Reply, TokenRequest, User};
+use vouch_registry::init::InitOptions;
 
-use super::admin::{call, Online};
-use crate::output::{outln, print_json, CodedError, Exit};
+use crate::output::{clean, error_chain, outln, print_json, CodedError, Exit};
+
+/// Where the server is and how to authenticate.
+#[derive(Debug, clap::Args)]
+pub struct Online {
+    /// Registry base URL.
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// File holding the administrator token.
+    #[arg(long, value_name = "FILE", conflicts_with = "token")]
+    token_file: Option<PathBuf>,
+    /// The administrator token.
+    #[arg(long, env = "VOUCH_ADMIN_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Online {
+    /// The admin API client these flags name.
+    pub fn client(&self) -> anyhow::Result<AdminClient> {
+        let token = match (&self.token, &self.token_file) {
+            (Some(t), _) => Some(t.clone()),
+            (None, Some(f)) => Some(
+                std::fs::read_to_string(f)
+                    .with_context(|| format!("reading the admin token from {}", f.display()))?,
+            ),
+            (None, None) => None,
+        };
+        Ok(AdminClient::new(&self.server, token.as_deref())?)
+    }
+
+    /// Prints an answer: the registry's JSON with `--json`, else `text`'s lines.
+    pub fn print<T>(
+        &self,
+        reply: &Reply<T>,
+        text: impl FnOnce(&T) -> std::io::Result<()>,
+    ) -> anyhow::Result<Exit> {
+        if self.json {
+            print_json(&reply.json)?;
+        } else {
+            text(&reply.value)?;
+        }
+        Ok(Exit::Ok)
+    }
+}
+
+fn user_line(u: &User) -> std::io::Result<()> {
+    let state = match &u.disabled_at {
+        Some(at) => format!("disabled {}", clean(at)),
+        None => "active".to_owned(),
+    };
+    outln!("user {} {state}", clean(&u.name))
+}
 
 /// Arguments of `vouch admin init`.
 #[derive(Debug, clap::Args)]
@@ -149,15 +202,6 @@ fn parse_duration(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("duration {s:?} is zero or too large"))
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 pub async fn users(sub: UsersSub) -> anyhow::Result<Exit> {
     match sub {
         UsersSub::Add {
@@ -165,18 +209,23 @@ pub async fn users(sub: UsersSub) -> anyhow::Result<Exit> {
             email,
             online,
         } => {
-            call(
-                &online,
-                "POST",
-                "/api/admin/users",
-                Some(json!({"name": name, "email": email})),
-            )
-            .await
+            let r = online.client()?.add_user(&name, email.as_deref()).await?;
+            online.print(&r, |v| user_line(&v.user))
         }
-        UsersSub::List(o) => call(&o, "GET", "/api/admin/users", None).await,
+        UsersSub::List(o) => o.print(&o.client()?.users().await?, |v| {
+            for u in &v.users {
+                let state = match &u.disabled_at {
+                    Some(at) => format!("disabled {}", clean(at)),
+                    None => "active".to_owned(),
+                };
+                let email = u.email.as_deref().unwrap_or("-");
+                outln!("{} {} {} {state}", u.id, clean(&u.name), clean(email))?;
+            }
+            Ok(())
+        }),
         UsersSub::Disable { name, online } => {
-            let path = format!("/api/admin/users/{}/disable", urlencode(&name));
-            call(&online, "POST", &path, Some(json!({}))).await
+            let r = online.client()?.disable_user(&name).await?;
+            online.print(&r, |v| user_line(&v.user))
         }
     }
 }
@@ -192,148 +241,119 @@ pub async fn tokens(sub: TokensSub) -> anyhow::Result<Exit> {
             out,
             online,
         } => {
-            if let Some(p) = &out {
-                if p.exists() {
-                    return Err(CodedError::new(
-                        "KEYGEN_E002",
-                        Exit::Error,
-                        format!(
-                            "{} already exists; tokens are never written over a file",
-                            p.display()
-                        ),
-                    )
-                    .into());
-                }
+            if let Some(p) = out.as_ref().filter(|p| p.exists()) {
+                let msg = format!(
+                    "{} already exists; tokens are never written over a file",
+                    p.display()
+                );
+                return Err(CodedError::new("KEYGEN_E002", Exit::Error, msg).into());
             }
-            let body = json!({
-                "user": user,
-                "scope": scope,
-                "packages": (!packages.is_empty()).then_some(packages),
-                "expires_in_secs": expires,
-                "label": label,
-            });
-            let v = super::admin::request(&online, "POST", "/api/admin/tokens", Some(body)).await?;
-            let secret = v["secret"].as_str().unwrap_or_default().to_owned();
-            let mut shown = v.clone();
+            let req = TokenRequest {
+                user,
+                scope,
+                packages,
+                expires_in_secs: expires,
+                label,
+            };
+            let r = online.client()?.issue_token(&req).await?;
+            let mut shown = r.json.clone();
             if let Some(p) = &out {
-                vouch_registry::keygen::write_new_secret(p, &secret)
+                vouch_registry::keygen::write_new_secret(p, &r.value.secret)
                     .map_err(|e| CodedError::new(e.code(), Exit::Error, e.to_string()))?;
                 shown["secret"] = serde_json::Value::Null;
                 shown["secret_file"] = json!(p.display().to_string());
             }
             if online.json {
                 print_json(&shown)?;
-            } else {
-                let t = &v["token"];
-                outln!(
-                    "issued token {} ({} scope) to {}, expires {}",
-                    t["id"],
-                    t["scope"].as_str().unwrap_or(""),
-                    t["user"].as_str().unwrap_or(""),
-                    t["expires_at"].as_str().unwrap_or("never")
-                )?;
-                match &out {
-                    Some(p) => outln!("token written to {} (mode 0600)", p.display())?,
-                    None => outln!("token (shown once): {secret}")?,
-                }
+                return Ok(Exit::Ok);
+            }
+            let t = &r.value.token;
+            outln!(
+                "issued token {} ({} scope) to {}, expires {}",
+                t.id,
+                clean(&t.scope),
+                clean(&t.user),
+                clean(t.expires_at.as_deref().unwrap_or("never"))
+            )?;
+            match &out {
+                Some(p) => outln!("token written to {} (mode 0600)", p.display())?,
+                None => outln!("token (shown once): {}", r.value.secret)?,
             }
             Ok(Exit::Ok)
         }
         TokensSub::List { user, online } => {
-            let path = match user {
-                Some(u) => format!("/api/admin/tokens?user={}", urlencode(&u)),
-                None => "/api/admin/tokens".to_owned(),
-            };
-            call(&online, "GET", &path, None).await
+            let r = online.client()?.tokens(user.as_deref()).await?;
+            online.print(&r, |v| {
+                for t in &v.tokens {
+                    outln!(
+                        "{} {} {} {} {} expires {} {}",
+                        t.id,
+                        clean(&t.user),
+                        clean(&t.scope),
+                        clean(&t.state),
+                        clean(&serde_json::to_string(&t.packages).unwrap_or_default()),
+                        clean(t.expires_at.as_deref().unwrap_or("never")),
+                        clean(t.label.as_deref().unwrap_or(""))
+                    )?;
+                }
+                Ok(())
+            })
         }
         TokensSub::Revoke { id, online } => {
-            let path = format!("/api/admin/tokens/{id}/revoke");
-            call(&online, "POST", &path, Some(json!({}))).await
+            let r = online.client()?.revoke_token(id).await?;
+            online.print(&r, |v| {
+                outln!("token {} {}", v.token.id, clean(&v.token.state))
+            })
         }
     }
 }
 
 pub async fn owners(sub: OwnersSub) -> anyhow::Result<Exit> {
-    match sub {
+    let (r, online) = match sub {
         OwnersSub::Add {
             package,
             user,
             online,
-        } => {
-            let body = json!({"package": package, "user": user});
-            call(&online, "POST", "/api/admin/owners", Some(body)).await
-        }
+        } => (online.client()?.add_owner(&package, &user).await?, online),
         OwnersSub::Remove {
             package,
             user,
             online,
-        } => {
-            let body = json!({"package": package, "user": user});
-            call(&online, "POST", "/api/admin/owners/remove", Some(body)).await
-        }
+        } => (
+            online.client()?.remove_owner(&package, &user).await?,
+            online,
+        ),
         OwnersSub::List { package, online } => {
-            let path = format!("/api/admin/owners?package={}", urlencode(&package));
-            call(&online, "GET", &path, None).await
+            let r = online.client()?.owners(&package).await?;
+            return online.print(&r, |v| {
+                for u in &v.owners {
+                    outln!("{}", clean(&u.name))?;
+                }
+                Ok(())
+            });
         }
-    }
-}
-
-fn resolve(data: &Path, p: &mut PathBuf) {
-    if p.is_relative() {
-        *p = data.join(&*p);
-    }
-}
-
-fn coded_serve(e: vouch_registry::ServeError) -> anyhow::Error {
-    CodedError::new(e.code(), Exit::Error, e.to_string()).into()
-}
-
-fn coded_init(e: InitError) -> anyhow::Error {
-    let mut msg = e.to_string();
-    let mut cur = std::error::Error::source(&e);
-    while let Some(c) = cur {
-        let text = c.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        cur = c.source();
-    }
-    CodedError::new(e.code(), Exit::Error, msg).into()
+    };
+    online.print(&r, |v| {
+        let changed = if v.changed { "changed" } else { "unchanged" };
+        outln!("{} owner {}: {changed}", clean(&v.package), clean(&v.user))
+    })
 }
 
 pub async fn init(a: InitArgs) -> anyhow::Result<Exit> {
-    let mut cfg = ServeConfig::load(&a.config).map_err(coded_serve)?;
-    if let vouch_registry::config::ObjectsConfig::Local { path } = &mut cfg.storage.objects {
-        resolve(&a.data, path);
-    }
-    if let vouch_registry::config::LockConfig::Sqlite { path } = &mut cfg.storage.lock {
-        resolve(&a.data, path);
-    }
-    if let vouch_registry::config::DatabaseConfig::Sqlite { path } = &mut cfg.database {
-        resolve(&a.data, path);
-    }
-    let secrets = Secrets::from_env(&cfg).map_err(coded_serve)?;
-    if let Some(p) = &a.admin_token_out {
-        if p.exists() {
-            return Err(CodedError::new(
-                "KEYGEN_E002",
-                Exit::Error,
-                format!(
-                    "{} already exists; the admin token is never written over a file",
-                    p.display()
-                ),
-            )
-            .into());
-        }
+    if let Some(p) = a.admin_token_out.as_ref().filter(|p| p.exists()) {
+        let msg = format!(
+            "{} already exists; the admin token is never written over a file",
+            p.display()
+        );
+        return Err(CodedError::new("KEYGEN_E002", Exit::Error, msg).into());
     }
     let opts = InitOptions {
         admin_name: a.admin.clone(),
         admin_email: a.admin_email.clone(),
     };
-    let report = vouch_registry::init::init(&cfg, secrets, &opts, Arc::new(vouch_log::SystemClock))
+    let report = vouch_registry::offline::init(&a.config, &a.data, &opts)
         .await
-        .map_err(coded_init)?;
+        .map_err(|e| CodedError::new(e.code(), Exit::Error, error_chain(&e)))?;
     let mut token_file = None;
     if let (Some(admin), Some(p)) = (&report.admin, &a.admin_token_out) {
         vouch_registry::keygen::write_new_secret(p, admin.token.expose())

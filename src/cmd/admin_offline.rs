@@ -4,8 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 use vouch_registry::backup::{self, Manifest, Place};
-use vouch_registry::config::{DatabaseConfig, LockConfig, ObjectsConfig};
-use vouch_registry::ServeConfig;
+use vouch_registry::offline;
 
 use crate::output::{outln, print_json, CodedError, Exit};
 
@@ -65,65 +64,15 @@ pub struct RestoreArgs {
     from: PathBuf,
 }
 
-fn resolve(data: Option<&Path>, p: &mut PathBuf) {
-    if let (Some(d), true) = (data, p.is_relative()) {
-        *p = d.join(&*p);
-    }
-}
-
-/// `dev_keys`: where a restore finds the dev key files when the (empty) data directory
-/// has none yet, so the log's origin is the backed-up key's.
 fn place(w: &Where, dev_keys: Option<&Path>) -> anyhow::Result<Place> {
-    let data = w.data.as_deref();
-    let mut cfg = match (&w.config, w.dev, data) {
-        (Some(p), _, _) => ServeConfig::load(p).map_err(serve_coded)?,
-        (None, true, Some(d)) => {
-            let mut cfg = ServeConfig::dev_existing(d);
-            if let Some(keys) = dev_keys.filter(|_| !d.join("log.key").exists()) {
-                cfg.log.origin = ServeConfig::dev_existing(keys).log.origin;
-            }
-            cfg
-        }
-        _ => {
-            return Err(CodedError::new(
-                "SERVE_E101",
-                Exit::Error,
-                "--config FILE is required without --dev",
-            )
-            .into())
-        }
-    };
-    let mut database_url = None;
-    match w.database.as_deref() {
-        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
-            database_url = Some(u.to_owned());
-        }
-        Some(path) => cfg.database = DatabaseConfig::Sqlite { path: path.into() },
-        None => {}
-    }
-    // Only a config file's relative paths are relative to --data: the --dev config
-    // already names paths under it (joining again would double a relative --data).
-    if w.config.is_some() {
-        if let ObjectsConfig::Local { path } = &mut cfg.storage.objects {
-            resolve(data, path);
-        }
-        if let LockConfig::Sqlite { path } = &mut cfg.storage.lock {
-            resolve(data, path);
-        }
-        if let DatabaseConfig::Sqlite { path } = &mut cfg.database {
-            resolve(data, path);
-        }
-    }
-    let dev_data = if w.dev {
-        data.map(Path::to_owned)
-    } else {
-        None
-    };
-    Place::from_config(&cfg, database_url, None, dev_data).map_err(coded)
-}
-
-fn serve_coded(e: vouch_registry::ServeError) -> anyhow::Error {
-    CodedError::new(e.code(), Exit::Error, e.to_string()).into()
+    offline::backup_place(
+        w.config.as_deref(),
+        w.dev,
+        w.data.as_deref(),
+        w.database.as_deref(),
+        dev_keys,
+    )
+    .map_err(|e| CodedError::new(e.code(), Exit::Error, e.to_string()).into())
 }
 
 fn coded(e: backup::BackupError) -> anyhow::Error {

@@ -2,12 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use clap::Subcommand;
+use vouch_api_client::dev::{mint_dev_token, DevTokenRequest};
 
-use crate::output::{error_chain, outln, print_json, CodedError, Exit};
+use crate::output::{outln, print_json, Exit};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -58,122 +56,28 @@ pub struct TokenArgs {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    match args.sub {
-        Sub::Token(a) => token(a),
-    }
-}
-
-/// A blocking HTTP client trusting `tls_ca` (if given) besides the platform roots.
-pub fn http_client(
-    tls_ca: Option<&PathBuf>,
-    code: &'static str,
-) -> anyhow::Result<reqwest::blocking::Client> {
-    let mut b = reqwest::blocking::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .user_agent(concat!("vouch/", env!("CARGO_PKG_VERSION")));
-    if let Some(path) = tls_ca {
-        let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
-            CodedError::new(
-                code,
-                Exit::Error,
-                format!("{}: not a PEM certificate: {e}", path.display()),
-            )
-        })?;
-        b = b.add_root_certificate(cert);
-    }
-    b.build().context("building the HTTP client")
-}
-
-/// `code` and `detail` of a coded JSON error body, if it is one.
-pub fn server_error(body: &str) -> Option<(String, String)> {
-    let v: serde_json::Value = serde_json::from_str(body).ok()?;
-    Some((
-        v["code"].as_str()?.to_owned(),
-        v["detail"].as_str().unwrap_or("").to_owned(),
-    ))
-}
-
-fn token(a: TokenArgs) -> anyhow::Result<Exit> {
-    let base = a.server.trim_end_matches('/');
-    let client = http_client(a.tls_ca.as_ref(), "DEV_E002")?;
-    let body = serde_json::json!({
-        "repository": a.repository,
-        "workflow": a.workflow,
-        "ref": a.git_ref,
-        "environment": a.environment,
-        "audience": a.audience,
-        "event_name": a.event_name,
-    });
-    let url = format!("{base}/oidc/dev/token");
-    let resp = client.post(&url).json(&body).send().map_err(|e| {
-        CodedError::new(
-            "DEV_E002",
-            Exit::Error,
-            format!(
-                "cannot reach {url}: {} (is `vouch serve --dev` running there?)",
-                error_chain(&e)
-            ),
-        )
-    })?;
-    let status = resp.status();
-    let text = String::from_utf8_lossy(&super::registry_api::read_capped_blocking(
-        resp,
-        super::registry_api::caps::ERROR_BODY,
-        "minting a dev token",
-    )?)
-    .into_owned();
-    if status == reqwest::StatusCode::NOT_FOUND {
-        return Err(CodedError::new(
-            "DEV_E001",
-            Exit::Error,
-            format!(
-                "the server at {base} has no development OIDC issuer: the server must run with \
-                 `vouch serve --dev` (dev tokens exist only there)"
-            ),
-        )
-        .into());
-    }
-    if !status.is_success() {
-        let why = match server_error(&text) {
-            Some((code, detail)) => format!("{code}: {detail}"),
-            None => text.chars().take(300).collect(),
-        };
-        return Err(CodedError::new(
-            "DEV_E003",
-            Exit::Error,
-            format!("the dev issuer refused the request (HTTP {status}): {why}"),
-        )
-        .into());
-    }
-    let token = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v["token"].as_str().map(str::to_owned))
-        .ok_or_else(|| {
-            CodedError::new(
-                "DEV_E003",
-                Exit::Error,
-                "the server's answer has no `token`",
-            )
-        })?;
+    let Sub::Token(a) = args.sub;
+    let req = DevTokenRequest {
+        repository: a.repository,
+        workflow: a.workflow,
+        git_ref: a.git_ref,
+        environment: a.environment,
+        audience: a.audience,
+        event_name: a.event_name,
+    };
+    let t = mint_dev_token(&a.server, a.tls_ca.as_deref(), &req)?;
     if a.json {
-        let claims = token
-            .split('.')
-            .nth(1)
-            .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .unwrap_or_default();
-        let identity = claims["job_workflow_ref"]
-            .as_str()
-            .map(|r| format!("https://github.com/{r}"));
         print_json(&serde_json::json!({
-            "token": token,
-            "identity": identity,
-            "issuer": claims["iss"],
-            "expires_at": claims["exp"],
+            "token": t.token,
+            "identity": t.identity,
+            "issuer": t.issuer,
+            "expires_at": t.expires_at,
         }))?;
     } else {
-        outln!("{token}")?;
+        outln!("{}", t.token)?;
     }
     Ok(Exit::Ok)
 }
+
+/// Moved to `vouch_api_client::dev::server_error`; kept only until bench_ca calls it there.
+pub use vouch_api_client::dev::server_error;

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use anyhow::Context;
 
 pub use vouch_api_client::{
-    base_url, caps, http, read_capped, read_capped_blocking, read_json_capped, unreachable,
+    base_url, caps, http, read_capped, read_json_capped, unreachable,
 };
 
 /// A multi-threaded async runtime (two workers) for one command.

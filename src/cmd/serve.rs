@@ -1,15 +1,15 @@
 //! `vouch serve`: runs the registry server with its transparency log (and, hidden, the crash test's in-process appender).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use vouch_log::{Log, SystemClock};
-use vouch_registry::{Secrets, ServeConfig, ServeError};
+use vouch_log::SystemClock;
+use vouch_registry::launch::ServeFlags;
+use vouch_registry::ServeError;
 
-use crate::output::{CodedError, Exit, LogFormat};
+use crate::output::{error_chain, CodedError, Exit, LogFormat};
 
 /// Run the registry server: the transparency log's checkpoint and tiles under the
 /// configured prefix (default `/log`), the built-in witness at `POST /add-checkpoint`,
@@ -73,23 +73,7 @@ impl Args {
 }
 
 fn coded(e: ServeError) -> anyhow::Error {
-    CodedError::new(e.code(), Exit::Error, with_causes(&e)).into()
-}
-
-/// The message and its causes, each cause once: a wrapper whose own message already
-/// quotes its cause does not repeat it.
-fn with_causes(e: &ServeError) -> String {
-    let mut msg = e.to_string();
-    let mut cur = std::error::Error::source(e);
-    while let Some(c) = cur {
-        let text = c.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        cur = c.source();
-    }
-    msg
+    CodedError::new(e.code(), Exit::Error, error_chain(&e)).into()
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
@@ -98,27 +82,6 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(serve(args))
-}
-
-/// The base URL clients use: the configured one, else the bound address.
-fn public_url_of(cfg: &ServeConfig, scheme: &str, addr: std::net::SocketAddr) -> String {
-    cfg.registry
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("{scheme}://{addr}"))
-}
-
-/// The name of a `--dev` data directory's existing log key (its log's origin).
-pub(super) fn existing_log_name(data: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(data.join("log.key")).ok()?;
-    let signer = vouch_tlog::Signer::parse(text.trim()).ok()?;
-    Some(signer.verifier().name().to_owned())
-}
-
-fn resolve(data: &Path, p: &mut PathBuf) {
-    if p.is_relative() {
-        *p = data.join(&*p);
-    }
 }
 
 async fn serve(args: Args) -> anyhow::Result<Exit> {
@@ -141,75 +104,15 @@ async fn serve(args: Args) -> anyhow::Result<Exit> {
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let (cfg, secrets) = if args.dev {
-        std::fs::create_dir_all(&args.data).map_err(|source| {
-            coded(ServeError::DevSetup {
-                path: args.data.clone(),
-                source,
-            })
-        })?;
-        let mut cfg = match &args.config {
-            Some(p) => ServeConfig::load(p).map_err(coded)?,
-            None => ServeConfig::dev(&args.data),
-        };
-        let public_url = public_url_of(&cfg, scheme, addr);
-        // The origin is derived from the public URL (what Sigstore clients match the
-        // checkpoint signer against), except that a data directory whose log key
-        // exists keeps that key's name: its log lives under it, whatever port this
-        // run got.
-        match (&args.config, existing_log_name(&args.data)) {
-            (None, Some(name)) => cfg.log.origin = name,
-            (None, None) => {
-                cfg.log.origin =
-                    vouch_registry::config::origin_for_public_url(&public_url).map_err(coded)?
-            }
-            (Some(_), _) => cfg.settle_origin(&public_url).map_err(coded)?,
-        }
-        let secrets = Secrets::dev(&args.data, &cfg).map_err(coded)?;
-        (cfg, secrets)
-    } else {
-        let Some(path) = &args.config else {
-            return Err(CodedError::new(
-                "SERVE_E101",
-                Exit::Error,
-                "--config FILE is required without --dev (nothing is created implicitly)",
-            )
-            .into());
-        };
-        let mut cfg = ServeConfig::load(path).map_err(coded)?;
-        cfg.settle_origin(&public_url_of(&cfg, scheme, addr))
-            .map_err(coded)?;
-        let secrets = Secrets::from_env(&cfg).map_err(coded)?;
-        (cfg, secrets)
-    };
-    let mut cfg = cfg;
-    let mut secrets = secrets;
-    match args.database.as_deref() {
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            secrets.database_url = Some(url.to_owned());
-        }
-        Some(path) => {
-            cfg.database = vouch_registry::config::DatabaseConfig::Sqlite { path: path.into() };
-            secrets.database_url = None;
-        }
-        None => {}
-    }
-    if let vouch_registry::config::ObjectsConfig::Local { path } = &mut cfg.storage.objects {
-        resolve(&args.data, path);
-    }
-    if let vouch_registry::config::LockConfig::Sqlite { path } = &mut cfg.storage.lock {
-        resolve(&args.data, path);
-    }
-    if let vouch_registry::config::DatabaseConfig::Sqlite { path } = &mut cfg.database {
-        resolve(&args.data, path);
-    }
-    let public_url = public_url_of(&cfg, scheme, addr);
-    let runtime = vouch_registry::Runtime {
+    let flags = ServeFlags {
         dev: args.dev,
+        data: args.data.clone(),
+        config: args.config.clone(),
+        database: args.database.clone(),
         migrate: args.migrate,
-        data_dir: args.data.clone(),
-        public_url,
     };
+    let (cfg, secrets, runtime) =
+        vouch_registry::launch::settle(&flags, scheme, addr).map_err(coded)?;
     let app = vouch_registry::open(&cfg, secrets, runtime, Arc::new(SystemClock))
         .await
         .map_err(coded)?;
@@ -257,48 +160,10 @@ async fn shutdown_signal() {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The crash test's load: 64 producers append `TAG-NNNNNNNN` entries until `n` are
-/// acknowledged; every ack and every published checkpoint goes to stdout, flushed
-/// line by line, so the parent knows exactly what was promised before the kill.
-async fn selftest(log: Arc<Log>, n: u64, tag: String) {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let mut sub = log.subscribe();
-    let cp_tx = tx.clone();
-    tokio::spawn(async move {
-        while sub.changed().await.is_ok() {
-            let note = sub.borrow_and_update().note.clone();
-            if cp_tx.send(format!("checkpoint {}", hex(&note))).is_err() {
-                return;
-            }
-        }
-    });
-    let next = Arc::new(AtomicU64::new(0));
-    for _ in 0..64 {
-        let (log, next, tx, tag) = (Arc::clone(&log), Arc::clone(&next), tx.clone(), tag.clone());
-        tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n {
-                    return;
-                }
-                let entry = format!("{tag}-{i:08}");
-                match log.add(bytes::Bytes::from(entry.clone())).await {
-                    Ok(index) => {
-                        let _ = tx.send(format!("ack {index} {}", hex(entry.as_bytes())));
-                    }
-                    Err(e) => {
-                        let _ = tx.send(format!("error {e}"));
-                        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                    }
-                }
-            }
-        });
-    }
-    drop(tx);
+/// The crash test's load: every ack and every published checkpoint goes to stdout,
+/// flushed line by line, so the parent knows exactly what was promised before the kill.
+async fn selftest(log: Arc<vouch_log::Log>, n: u64, tag: String) {
+    let mut rx = vouch_registry::launch::selftest_appends(log, n, tag);
     while let Some(line) = rx.recv().await {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{line}");
@@ -319,7 +184,7 @@ mod tests {
             what: "CA key material",
             reason: "disk full".into(),
         });
-        let msg = super::with_causes(&e);
+        let msg = crate::output::error_chain(&e);
         assert_eq!(
             msg,
             "the Sigstore services could not start: cannot prepare the CA key material: disk full"

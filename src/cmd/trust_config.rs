@@ -5,10 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::output::{error_chain, CodedError, Exit};
-
-/// The media type the document must declare.
-const MEDIA_TYPE: &str = "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json";
+use crate::output::{CodedError, Exit};
 
 /// Print a server's client trust configuration: the trusted root (its CA, transparency
 /// log, CT log and timestamp authority) and the signing config (its URLs), as
@@ -31,38 +28,7 @@ fn err(code: &'static str, msg: String) -> anyhow::Error {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let base = args.server.trim_end_matches('/');
-    let url = format!("{base}/api/v1/trust-config");
-    let client = super::dev::http_client(args.tls_ca.as_ref(), "TRUSTCFG_E001")?;
-    let resp = client.get(&url).send().map_err(|e| {
-        err(
-            "TRUSTCFG_E001",
-            format!("cannot fetch {url}: {}", error_chain(&e)),
-        )
-    })?;
-    let status = resp.status();
-    let body = super::registry_api::read_capped_blocking(
-        resp,
-        super::registry_api::caps::TRUST_CONFIG,
-        "fetching the trust configuration",
-    )?;
-    if !status.is_success() {
-        return Err(err(
-            "TRUSTCFG_E001",
-            format!("{url} answered HTTP {status}; is this a vouch server with Sigstore services?"),
-        ));
-    }
-    let doc: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| err("TRUSTCFG_E002", format!("{url} is not JSON: {e}")))?;
-    if doc["mediaType"] != MEDIA_TYPE
-        || !doc["trustedRoot"].is_object()
-        || !doc["signingConfig"].is_object()
-    {
-        return Err(err(
-            "TRUSTCFG_E002",
-            format!("{url} is not a client trust config: expected mediaType {MEDIA_TYPE} with trustedRoot and signingConfig"),
-        ));
-    }
+    let body = vouch_api_client::dev::fetch_trust_config(&args.server, args.tls_ca.as_deref())?;
     match &args.out {
         Some(path) => {
             let dir = path

@@ -43,6 +43,16 @@ try {
   page.on('console', (m) => { if (m.type() === 'error') result.consoleErrors.push(m.text()); });
   page.on('requestfailed', (r) => result.failedRequests.push(r.url()));
 
+  result.step = 'landing';
+  await page.goto(`${base}/`);
+  result.landingTitle = await text(page, 'h1');
+  result.landingLinks = await page.$$eval('#links a', (els) => els.map((e) => e.getAttribute('href')));
+  result.landingScreenshot = join(shots, 'landing.png');
+  await page.screenshot({ path: result.landingScreenshot, fullPage: true });
+  await Promise.all([page.waitForURL('**/packages'), page.click('#link-packages')]);
+  result.packagesTitle = await text(page, 'h1');
+  result.packagesEmpty = await text(page, '#no-packages');
+
   result.step = 'sign-in';
   await page.goto(`${base}/admin/security`);
   result.redirectedToLogin = new URL(page.url()).pathname === '/admin/login';
@@ -73,6 +83,8 @@ try {
   await Promise.all([page.waitForURL('**/admin/audit?action=*'), page.click('#filter')]);
   result.auditActions = await page.$$eval('#audit code.action', (els) => els.map((e) => e.textContent));
   result.auditDetails = await page.$$eval('#audit td.details', (els) => els.map((e) => e.textContent));
+  result.auditDetailPairs = await page.$$eval('#audit td.details dt', (els) =>
+    els.map((e) => [e.textContent, e.nextElementSibling ? e.nextElementSibling.textContent : null]));
   result.auditScreenshot = join(shots, 'audit.png');
   await page.screenshot({ path: result.auditScreenshot, fullPage: true });
 

@@ -1,13 +1,16 @@
 //! The client of a vouch registry's HTTP API: one configured HTTP client, reads capped by
 //! the kind of answer, the registry's `{code, detail}` refusals turned into typed
 //! [`CodedError`]s (the registry's code reaches the caller unchanged), the instance's
-//! trust configuration and the log key inside it.
+//! trust configuration and the log key inside it; the admin API's client ([`admin`]) and
+//! the development helpers ([`dev`]: a dev identity token, the trust configuration).
 //!
 //! Every client library of vouch (the consumer side, the publisher side) builds on this
 //! crate and returns its [`CodedError`]. Nothing here knows about terminals or exit
 //! statuses: a command line maps [`Outcome`] to its exit code, and long transfers report
 //! to a [`Progress`] the caller supplies.
 
+pub mod admin;
+pub mod dev;
 mod error;
 pub mod integrity;
 

@@ -508,7 +508,7 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
         .merge(crate::integrity::routes())
         .merge(crate::accounts::routes())
         .merge(crate::packages::routes())
-        .merge(crate::web::routes())
+        .merge(crate::web::routes(prefix))
         .route("/healthz", get(crate::ops::healthz))
         .route("/readyz", get(crate::ops::readyz))
         .route("/metrics", get(crate::ops::metrics))

@@ -19,6 +19,8 @@ pub enum ServeError {
     },
     #[error("invalid config file {path}: {reason}")]
     ConfigInvalid { path: PathBuf, reason: String },
+    #[error("--config FILE is required without --dev (nothing is created implicitly)")]
+    ConfigMissing,
     #[error("environment variable {var} is not set")]
     SecretMissing { var: String },
     #[error("environment variable {var} does not hold a valid {what}")]
@@ -85,7 +87,9 @@ impl ServeError {
     /// The stable code (README, "Error codes"). Never renumbered.
     pub fn code(&self) -> &'static str {
         match self {
-            ServeError::ConfigRead { .. } | ServeError::ConfigInvalid { .. } => "SERVE_E101",
+            ServeError::ConfigRead { .. }
+            | ServeError::ConfigInvalid { .. }
+            | ServeError::ConfigMissing => "SERVE_E101",
             ServeError::SecretMissing { .. }
             | ServeError::SecretInvalid { .. }
             | ServeError::SecretWrongType { .. } => "SERVE_E102",

@@ -758,3 +758,101 @@ async fn signing_in_again_ends_the_previous_session() {
     );
     assert_eq!(app.state.web.sessions.len(), 1);
 }
+
+/// Issue 15, item 7: `/` and `/packages` answered JSON 404s and the audit log showed
+/// details as raw JSON.
+#[tokio::test]
+async fn landing_page_package_list_and_readable_audit_details() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path()).await;
+    let home = get(&app, "/", None).await;
+    assert_eq!(home.status, StatusCode::OK, "{}", home.body);
+    assert!(home.header("content-type").starts_with("text/html"));
+    assert_eq!(home.by_id("log-origin"), app.state.log.origin());
+    for href in [
+        r#"href="/packages""#,
+        r#"href="/api/v1/trust-config""#,
+        r#"href="/log/checkpoint""#,
+        r#"href="/admin/login""#,
+    ] {
+        assert!(home.body.contains(href), "{href} missing: {}", home.body);
+    }
+    let empty = get(&app, "/packages", None).await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert!(empty.body.contains(r#"id="no-packages""#), "{}", empty.body);
+
+    let meta = &app.state.meta;
+    let user = meta
+        .create_user("web-test", None, Timestamp::now())
+        .await
+        .unwrap();
+    for name in ["@acme/tool", "@acme/a<b", "@zeta/unpublished"] {
+        meta.create_package(name, user.id, Timestamp::now())
+            .await
+            .unwrap();
+    }
+    for v in ["1.0.0", "1.1.0"] {
+        meta.insert_version(
+            "@acme/tool",
+            None,
+            &NewVersion {
+                version: v.into(),
+                blake3: [v.len() as u8; 32],
+                sha256: [0x56; 32],
+                size: 1,
+                bundle_key: format!("blobs/{v}.sigstore"),
+                log_index: 1,
+                publisher: "https://github.com/o/r/.github/workflows/x.yml@refs/heads/main".into(),
+                issuer: "https://issuer.example".into(),
+                repository_owner_id: None,
+                created_at: Timestamp(1_700_000_000),
+                audit: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let list = get(&app, "/packages", None).await;
+    assert_eq!(list.status, StatusCode::OK);
+    let b = &list.body;
+    assert!(!b.contains("a<b"), "unescaped name: {b}");
+    assert!(
+        b.contains(r#"href="/packages/@acme/a&lt;b">@acme/a&lt;b</a>"#),
+        "{b}"
+    );
+    assert!(
+        b.contains(r#"<a href="/packages/@acme/tool/1.1.0">1.1.0</a>"#),
+        "the latest version links to its page: {b}"
+    );
+    assert!(b.contains("2023-11-14T22:13:20Z"), "publish time: {b}");
+    assert!(b.contains("none yet"), "{b}");
+    let names: Vec<_> = ["@acme/a&lt;b", "@acme/tool", "@zeta/unpublished"]
+        .iter()
+        .map(|n| {
+            b.find(&format!(r#"class="package" href="/packages/{n}""#))
+                .unwrap()
+        })
+        .collect();
+    assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted by name");
+    let after = get(&app, "/packages?after=%40acme%2Ftool", None).await;
+    assert!(after.body.contains("@zeta/unpublished") && !after.body.contains("1.1.0"));
+
+    meta.append_audit(
+        "test.details",
+        None,
+        None,
+        &serde_json::json!({"oldKid": "k<1", "n": 2}).to_string(),
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
+    let session = sign_in(&app, &admin_token(dir.path())).await.unwrap();
+    let audit = get(&app, "/admin/audit?action=test.", Some(&session)).await;
+    assert!(
+        audit.body.contains(
+            r#"<dl class="details"><dt>n</dt><dd>2</dd><dt>oldKid</dt><dd>k&lt;1</dd></dl>"#
+        ),
+        "{}",
+        audit.body
+    );
+}

@@ -54,6 +54,7 @@ suite! {
     packages::versions_roundtrip_and_errors,
     packages::concurrent_version_inserts_one_wins,
     packages::repository_owner_id_recorded_then_refused,
+    packages::package_summaries_list_the_latest_version,
     bindings::bindings_match_case_insensitively,
     bindings::binding_cap_and_removal,
     bindings::pending_binding_promotion_is_atomic,

@@ -303,6 +303,8 @@ fn ops() -> Vec<Op> {
             "Verified GitHub artifact attestations stored for an asset",
             ("200", "application/json", obj())),
         // --- web pages -----------------------------------------------------------------
+        op("get", "/", "web", "Landing page", ("200", "text/html", text())),
+        op("get", "/packages", "web", "Package list", ("200", "text/html", text())),
         op("get", "/packages/{scope}/{name}", "web", "Package page", ("200", "text/html", text())),
         op("get", "/packages/{scope}/{name}/{version}", "web", "Version page",
             ("200", "text/html", text())),

@@ -72,13 +72,13 @@ pub async fn page(
         );
         for e in &events {
             body.push_str(&format!(
-                r#"<tr><td>{}</td><td>{}</td><td><code class="action">{}</code></td><td>{}</td><td>{}</td><td class="details"><code>{}</code></td></tr>"#,
+                r#"<tr><td>{}</td><td>{}</td><td><code class="action">{}</code></td><td>{}</td><td>{}</td><td class="details">{}</td></tr>"#,
                 e.id.0,
                 esc(&html::time(e.at)),
                 esc(&e.event),
                 esc(e.actor.as_deref().unwrap_or("")),
                 esc(e.subject.as_deref().unwrap_or("")),
-                esc(&e.details_json)
+                html::details(&e.details_json)
             ));
         }
         body.push_str("</tbody></table>");

@@ -49,6 +49,72 @@ pub fn time(t: Timestamp) -> String {
         .unwrap_or_else(|_| t.0.to_string())
 }
 
+/// An audit event's details (a JSON object) as a definition list: each key a `<dt>`,
+/// each value a `<dd>` (strings as they are, nested objects and arrays as compact
+/// JSON), all escaped. Details that are not an object are shown as escaped text.
+pub fn details(details_json: &str) -> String {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str(details_json) else {
+        return format!("<code>{}</code>", esc(details_json));
+    };
+    if map.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(r#"<dl class="details">"#);
+    for (k, v) in &map {
+        let text = match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(&text));
+    }
+    out.push_str("</dl>");
+    out
+}
+
+/// Parses a size as people write it: a number (a decimal fraction allowed) and an
+/// optional unit, `B`, `KB`/`MB`/`GB` (powers of 1000) or `KiB`/`MiB`/`GiB` (powers of
+/// 1024), case-insensitive, spaces allowed between: `500MiB`, `2 GiB`, `1.5GB`,
+/// `1048576`. A fraction of a byte is dropped. The one parser of the web form's hash
+/// budget and of `vouch admin settings hash-budget`; the error says what was expected.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let expected =
+        || format!("expected a size like 500MiB, 2GiB, 1.5GB or a number of bytes, found {text:?}");
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let scale: u128 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        _ => return Err(expected()),
+    };
+    let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
+    if whole.is_empty() && frac.is_empty() || frac.contains('.') || frac.len() > 9 {
+        return Err(expected());
+    }
+    let digits = |s: &str| -> Result<u128, String> {
+        if s.is_empty() {
+            Ok(0)
+        } else {
+            s.parse::<u128>().map_err(|_| expected())
+        }
+    };
+    let (whole, frac_digits) = (digits(whole)?, digits(frac)?);
+    // At most 9 fraction digits and a scale under 2^31: no overflow in u128.
+    let frac_bytes = frac_digits * scale / 10u128.pow(frac.len() as u32);
+    let bytes = whole
+        .checked_mul(scale)
+        .and_then(|b| b.checked_add(frac_bytes))
+        .ok_or_else(expected)?;
+    u64::try_from(bytes).map_err(|_| format!("{text:?} is more bytes than a u64 holds"))
+}
+
 /// A byte count with its binary unit (`500 MiB`), exact bytes in parentheses.
 pub fn bytes(n: u64) -> String {
     const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
@@ -141,6 +207,44 @@ mod tests {
     #[test]
     fn sizes_and_times() {
         assert_eq!(bytes(500 << 20), "500 MiB (524288000 bytes)");
+    }
+
+    #[test]
+    fn audit_details_are_an_escaped_definition_list() {
+        assert_eq!(
+            details(r#"{"oldKid":"a<b","n":2,"via":{"x":[1]}}"#),
+            r#"<dl class="details"><dt>n</dt><dd>2</dd><dt>oldKid</dt><dd>a&lt;b</dd><dt>via</dt><dd>{&quot;x&quot;:[1]}</dd></dl>"#
+        );
+        assert_eq!(details("{}"), "");
+        assert_eq!(details("<x>"), "<code>&lt;x&gt;</code>");
+    }
+
+    #[test]
+    fn sizes_as_people_write_them() {
+        for (text, want) in [
+            ("500MiB", 500u64 << 20),
+            ("2 GiB", 2 << 30),
+            ("1.5GB", 1_500_000_000),
+            ("1.5gib", 3 << 29),
+            ("7", 7),
+            ("7B", 7),
+            (" 64 KB ", 64_000),
+            (".5KiB", 512),
+        ] {
+            assert_eq!(parse_size(text), Ok(want), "{text}");
+        }
+        for bad in [
+            "",
+            "MiB",
+            "x",
+            "-1",
+            "1..5GB",
+            "1 TiB",
+            "5 MiBs",
+            "99999999999999999999GiB",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
         assert_eq!(bytes(1536), "1.5 KiB (1536 bytes)");
         assert_eq!(bytes(12), "12 bytes");
         assert_eq!(time(Timestamp(0)), "1970-01-01T00:00:00Z");

@@ -11,6 +11,7 @@
 //! - [`auth`]: `GET|POST /admin/login`, `POST /admin/logout`.
 //! - [`security`]: `/admin/security` and its rotate, hash-budget and backfill forms.
 //! - [`audit`]: `/admin/audit` with an action filter and paging.
+//! - [`home`]: the landing page `/` and the package list `/packages`.
 //! - [`public`]: `/packages/@scope/name[/VERSION]` and `/releases/{id}`.
 //!
 //! Every response of these routes carries the security headers of [`security_headers`]
@@ -35,6 +36,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod home;
 pub mod html;
 pub mod public;
 pub mod security;
@@ -65,9 +67,12 @@ pub struct WebState {
 pub const CSP: &str =
     "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
 
-/// Every route of the web UI.
-pub fn routes() -> Router<Arc<AppState>> {
+/// Every route of the web UI; `log_prefix` is where the log's checkpoint is served.
+pub fn routes(log_prefix: &str) -> Router<Arc<AppState>> {
+    let prefix = log_prefix.to_owned();
     Router::new()
+        .route("/", get(move |state| home::landing(state, prefix.clone())))
+        .route("/packages", get(home::list))
         .route("/static/vouch.css", get(stylesheet))
         .route("/admin", get(|| async { Redirect::to("/admin/security") }))
         .route("/admin/login", get(auth::login_form).post(auth::login))

@@ -322,22 +322,15 @@ pub struct BudgetForm {
     unit: String,
 }
 
-/// Parses the budget form into bytes (WEB_E005 for a malformed number, unknown unit
-/// or overflow; the range itself is the integrity service's check, ADMIN_E004).
+/// Parses the budget form into bytes with [`html::parse_size`], the parser `vouch admin
+/// settings hash-budget` uses too (WEB_E005 for a malformed amount, unknown unit or
+/// overflow; the range itself is the integrity service's check, ADMIN_E004).
 fn budget_bytes(amount: &str, unit: &str) -> Result<u64, WebError> {
-    let n: u64 = amount
-        .trim()
-        .parse()
-        .map_err(|_| WebError::bad_field("amount", "a whole number", amount))?;
-    let scale: u64 = match unit {
-        "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        other => return Err(WebError::bad_field("unit", "B, KiB, MiB or GiB", other)),
-    };
-    n.checked_mul(scale)
-        .ok_or_else(|| WebError::bad_field("amount", "at most 16 GiB", amount))
+    if !matches!(unit, "B" | "KiB" | "MiB" | "GiB") {
+        return Err(WebError::bad_field("unit", "B, KiB, MiB or GiB", unit));
+    }
+    html::parse_size(&format!("{} {unit}", amount.trim()))
+        .map_err(|why| WebError::bad_field("amount", &why, amount))
 }
 
 /// `POST /admin/security/hash-budget` (audited `settings.hash_budget`).

@@ -160,6 +160,14 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
 
     async fn package(&self, name: &str) -> Result<Option<Package>, MetaError>;
 
+    /// Packages by name after `after` (exclusive), at most `limit`, each with its most
+    /// recently published version (read-only; any number may run concurrently).
+    async fn package_summaries(
+        &self,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<PackageSummary>, MetaError>;
+
     /// Makes `user` an owner of `scope` (without `@`; normalised), claiming it if
     /// nobody owns it yet: an administrator's grant. Idempotent.
     async fn grant_scope(&self, scope: &str, user: UserId, now: Timestamp)

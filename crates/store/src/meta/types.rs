@@ -162,6 +162,16 @@ impl fmt::Debug for TokenSecret {
     }
 }
 
+/// A package and its newest version, for the public package list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageSummary {
+    pub name: String,
+    /// The most recently published version; `None` before the first publish.
+    pub latest: Option<String>,
+    /// When `latest` was published.
+    pub published_at: Option<Timestamp>,
+}
+
 /// A package `@scope/name`. The store takes names as the canonical string the caller
 /// parsed (`vouch_package::PackageName`); it does not re-validate their grammar.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -206,3 +206,43 @@ pub async fn repository_owner_id_recorded_then_refused(f: &Fresh) {
         .unwrap_err();
     assert!(matches!(err, MetaError::UnknownBinding { .. }), "{err:?}");
 }
+
+/// The web UI's package list: by name, paged after a name, each with the version
+/// published last (issue 15: `/packages` answered a JSON 404).
+pub async fn package_summaries_list_the_latest_version(f: &Fresh) {
+    let s = &*f.store;
+    let alice = user(s, "alice").await;
+    assert_eq!(s.package_summaries("", 10).await.unwrap(), []);
+    for name in ["@acme/widget", "@acme/empty", "@zeta/tool"] {
+        s.create_package(name, alice, t(1)).await.unwrap();
+    }
+    s.insert_version("@acme/widget", None, &version("2.0.0", 1))
+        .await
+        .unwrap();
+    let mut later = version("1.5.0", 2);
+    later.created_at = t(200);
+    s.insert_version("@acme/widget", None, &later)
+        .await
+        .unwrap();
+    let all = s.package_summaries("", 10).await.unwrap();
+    let got: Vec<_> = all
+        .iter()
+        .map(|p| (p.name.as_str(), p.latest.as_deref(), p.published_at))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("@acme/empty", None, None),
+            ("@acme/widget", Some("1.5.0"), Some(t(200))),
+            ("@zeta/tool", None, None),
+        ]
+    );
+    let page: Vec<_> = s
+        .package_summaries("@acme/empty", 1)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(page, ["@acme/widget"]);
+}

@@ -112,6 +112,14 @@ impl MetaStore for Store {
         packages::package(&self.pool, name).await
     }
 
+    async fn package_summaries(
+        &self,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<PackageSummary>, MetaError> {
+        packages::summaries(&self.pool, after, limit).await
+    }
+
     async fn grant_scope(
         &self,
         scope: &str,

@@ -242,6 +242,32 @@ pub(super) async fn package(pool: &Pool<Db>, name: &str) -> Result<Option<Packag
     package_in(&mut conn, name).await
 }
 
+pub(super) async fn summaries(
+    pool: &Pool<Db>,
+    after: &str,
+    limit: u32,
+) -> Result<Vec<PackageSummary>, MetaError> {
+    let rows: Vec<(String, Option<String>, Option<i64>)> = sqlx::query_as(
+        "SELECT p.name, v.version, v.created_at FROM packages p \
+         LEFT JOIN versions v ON v.id = \
+           (SELECT MAX(id) FROM versions WHERE package_id = p.id) \
+         WHERE p.name > $1 ORDER BY p.name LIMIT $2",
+    )
+    .bind(after)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(MetaError::db("list packages"))?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, latest, at)| PackageSummary {
+            name,
+            latest,
+            published_at: at.map(Timestamp),
+        })
+        .collect())
+}
+
 pub(super) async fn remove_owner(
     pool: &Pool<Db>,
     package: &str,

@@ -1,0 +1,202 @@
+//! Development helpers: an identity token from a `vouch serve --dev` server's
+//! development OIDC issuer, the blocking HTTP client that trusts a private CA, and
+//! the `{code, detail}` of a registry's error body.
+
+use std::path::Path;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::Value;
+
+use crate::{caps, error_chain, read_capped_blocking, CodedError, Result};
+
+/// A blocking HTTP client (30 s timeout) trusting `tls_ca`, a PEM certificate, besides
+/// the platform roots; failures carry `code`.
+pub fn blocking_client(
+    tls_ca: Option<&Path>,
+    code: &'static str,
+) -> Result<reqwest::blocking::Client> {
+    let mut b = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .user_agent(concat!("vouch/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = tls_ca {
+        let pem = std::fs::read(path)
+            .map_err(|e| CodedError::error(code, format!("reading {}: {e}", path.display())))?;
+        let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+            CodedError::error(
+                code,
+                format!("{}: not a PEM certificate: {e}", path.display()),
+            )
+        })?;
+        b = b.add_root_certificate(cert);
+    }
+    b.build().map_err(|e| {
+        CodedError::error(
+            code,
+            format!("building the HTTP client: {}", error_chain(&e)),
+        )
+    })
+}
+
+/// `code` and `detail` of a coded JSON error body, if it is one.
+pub fn server_error(body: &str) -> Option<(String, String)> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    Some((
+        v["code"].as_str()?.to_owned(),
+        v["detail"].as_str().unwrap_or("").to_owned(),
+    ))
+}
+
+/// The claims a development identity token asks for.
+#[derive(Debug, Clone, Default)]
+pub struct DevTokenRequest {
+    /// `OWNER/REPO`.
+    pub repository: String,
+    /// The workflow file's path in the repository.
+    pub workflow: String,
+    /// The git ref (a bare name is a branch).
+    pub git_ref: String,
+    pub environment: Option<String>,
+    pub audience: Option<String>,
+    pub event_name: Option<String>,
+}
+
+/// A development identity token and what it says.
+#[derive(Debug, Clone)]
+pub struct DevToken {
+    /// The JWT.
+    pub token: String,
+    /// `https://github.com/` + `job_workflow_ref`: the certificate identity it gets.
+    pub identity: Option<String>,
+    pub issuer: Value,
+    pub expires_at: Value,
+}
+
+/// Mints a GitHub-Actions-shaped identity token from the development OIDC issuer of
+/// the `vouch serve --dev` server at `server` (`POST /oidc/dev/token`). A server without
+/// that issuer is `DEV_E001`, an unreachable one `DEV_E002`, a refusal `DEV_E003`.
+pub fn mint_dev_token(
+    server: &str,
+    tls_ca: Option<&Path>,
+    r: &DevTokenRequest,
+) -> Result<DevToken> {
+    let base = server.trim_end_matches('/');
+    let client = blocking_client(tls_ca, "DEV_E002")?;
+    let body = serde_json::json!({
+        "repository": r.repository,
+        "workflow": r.workflow,
+        "ref": r.git_ref,
+        "environment": r.environment,
+        "audience": r.audience,
+        "event_name": r.event_name,
+    });
+    let url = format!("{base}/oidc/dev/token");
+    let resp = client.post(&url).json(&body).send().map_err(|e| {
+        CodedError::error(
+            "DEV_E002",
+            format!(
+                "cannot reach {url}: {} (is `vouch serve --dev` running there?)",
+                error_chain(&e)
+            ),
+        )
+    })?;
+    let status = resp.status();
+    let text = String::from_utf8_lossy(&read_capped_blocking(
+        resp,
+        caps::ERROR_BODY,
+        "minting a dev token",
+    )?)
+    .into_owned();
+    if status == reqwest::StatusCode::NOT_FOUND {
+        return Err(CodedError::error(
+            "DEV_E001",
+            format!(
+                "the server at {base} has no development OIDC issuer: the server must run with \
+                 `vouch serve --dev` (dev tokens exist only there)"
+            ),
+        ));
+    }
+    if !status.is_success() {
+        let why = match server_error(&text) {
+            Some((code, detail)) => format!("{code}: {detail}"),
+            None => text.chars().take(300).collect(),
+        };
+        return Err(CodedError::error(
+            "DEV_E003",
+            format!("the dev issuer refused the request (HTTP {status}): {why}"),
+        ));
+    }
+    let token = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v["token"].as_str().map(str::to_owned))
+        .ok_or_else(|| CodedError::error("DEV_E003", "the server's answer has no `token`"))?;
+    let claims = token
+        .split('.')
+        .nth(1)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .unwrap_or_default();
+    Ok(DevToken {
+        identity: claims["job_workflow_ref"]
+            .as_str()
+            .map(|r| format!("https://github.com/{r}")),
+        issuer: claims["iss"].clone(),
+        expires_at: claims["exp"].clone(),
+        token,
+    })
+}
+
+/// The media type a client trust configuration declares.
+pub const TRUST_CONFIG_MEDIA_TYPE: &str =
+    "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json";
+
+/// A server's client trust configuration (`GET /api/v1/trust-config`), as the bytes it
+/// sent, after checking its shape: unreachable or refused is `TRUSTCFG_E001`, not a
+/// trust configuration `TRUSTCFG_E002`.
+pub fn fetch_trust_config(server: &str, tls_ca: Option<&Path>) -> Result<Vec<u8>> {
+    let base = server.trim_end_matches('/');
+    let url = format!("{base}/api/v1/trust-config");
+    let client = blocking_client(tls_ca, "TRUSTCFG_E001")?;
+    let resp = client.get(&url).send().map_err(|e| {
+        CodedError::error(
+            "TRUSTCFG_E001",
+            format!("cannot fetch {url}: {}", error_chain(&e)),
+        )
+    })?;
+    let status = resp.status();
+    let body = read_capped_blocking(resp, caps::TRUST_CONFIG, "fetching the trust configuration")?;
+    if !status.is_success() {
+        return Err(CodedError::error(
+            "TRUSTCFG_E001",
+            format!("{url} answered HTTP {status}; is this a vouch server with Sigstore services?"),
+        ));
+    }
+    let doc: Value = serde_json::from_slice(&body)
+        .map_err(|e| CodedError::error("TRUSTCFG_E002", format!("{url} is not JSON: {e}")))?;
+    if doc["mediaType"] != TRUST_CONFIG_MEDIA_TYPE
+        || !doc["trustedRoot"].is_object()
+        || !doc["signingConfig"].is_object()
+    {
+        return Err(CodedError::error(
+            "TRUSTCFG_E002",
+            format!(
+                "{url} is not a client trust config: expected mediaType \
+                 {TRUST_CONFIG_MEDIA_TYPE} with trustedRoot and signingConfig"
+            ),
+        ));
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn server_error_reads_the_envelope_only() {
+        assert_eq!(
+            super::server_error(r#"{"code":"CA_E001","detail":"no"}"#),
+            Some(("CA_E001".into(), "no".into()))
+        );
+        assert_eq!(super::server_error("<html>"), None);
+        assert_eq!(super::server_error(r#"{"detail":"no"}"#), None);
+    }
+}
