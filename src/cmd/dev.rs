@@ -78,6 +78,3 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     }
     Ok(Exit::Ok)
 }
-
-/// Moved to `vouch_api_client::dev::server_error`; kept only until bench_ca calls it there.
-pub use vouch_api_client::dev::server_error;

@@ -5,9 +5,7 @@ use std::io::IsTerminal;
 
 use anyhow::Context;
 
-pub use vouch_api_client::{
-    base_url, caps, http, read_capped, read_json_capped, unreachable,
-};
+pub use vouch_api_client::base_url;
 
 /// A multi-threaded async runtime (two workers) for one command.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
