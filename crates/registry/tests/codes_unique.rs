@@ -19,62 +19,86 @@ const EXCEPTIONS: &[(&str, &str, &[&str], &str)] = &[
     (
         "ADMIN_E",
         "registry",
-        &["vouch"],
-        "the binary's offline admin commands mint their own ADMIN_E codes and keep a \
-         pass-through table of server codes (src/cmd/admin*.rs; the admin helper of \
-         issue 15 moves them)",
+        &["vouch", "api-client"],
+        "the admin API client refuses a missing token itself (ADMIN_E001) and the \
+         binary's offline admin commands mint ADMIN_E codes for local refusals",
     ),
     (
-        "AUTH_E",
-        "registry",
-        &["vouch"],
-        "src/cmd/admin.rs lists server codes in a pass-through table (issue 15 removes it)",
+        "AUDIT_E",
+        "consumer",
+        &["vouch", "tiles-client"],
+        "`vouch log monitor` (tiles-client ops) reports a log that broke its promise with \
+         the audit's AUDIT_E001; the binary's audit commands still mint the summary codes",
+    ),
+    (
+        "BENCH_E",
+        "bench",
+        &["vouch", "consumer"],
+        "`bench audit` lives with the audit it measures (consumer) and `bench publish`'s \
+         argument checks are still in the binary",
+    ),
+    (
+        "CLI_E",
+        "vouch",
+        &["api-client", "quickstart"],
+        "CLI_E001 is the binary's catch-all; `verify integrity`'s local file errors and the \
+         quickstart's failed steps keep that code, as users saw before the move",
+    ),
+    (
+        "DEV_E",
+        "api-client",
+        &["bench"],
+        "`bench ca` mints dev tokens like `vouch dev token` and reports their failure alike",
     ),
     (
         "INTEGRITY_E",
         "integrity",
-        &["vouch"],
-        "`vouch verify integrity` mints INTEGRITY_E2xx in src/cmd/verify_integrity.rs and \
-         src/cmd/admin.rs lists server codes (issue 15 moves the client side into \
-         crates/integrity)",
+        &["api-client"],
+        "`vouch verify integrity`'s client side (api-client's integrity module) mints \
+         INTEGRITY_E2xx; it does IO, which vouch-integrity promises not to",
     ),
     (
         "KEYGEN_E",
         "registry",
         &["vouch"],
-        "src/cmd/admin_accounts.rs mints KEYGEN_E002 for `admin init --admin-token-out`",
+        "`admin init --admin-token-out` refuses an existing file with KEYGEN_E002 in the binary",
+    ),
+    (
+        "LOG_E",
+        "tiles-client",
+        &["quickstart"],
+        "the quickstart names the code it expects the forged-entry step to print",
     ),
     (
         "PUB_E",
-        "registry",
-        &["vouch", "api-client"],
-        "issue 15 moves PUB_E into crates/package (pkgcore helper); the binary's publish \
-         command and api-client's refusal list name PUB_E codes",
+        "package",
+        &["publisher", "quickstart", "api-client"],
+        "the publisher mints the client-side PUB_E002-E004 (no token, CA refused, log \
+         down); the quickstart names the code it expects, api-client lists refusals",
     ),
     (
         "REG_E",
         "api-client",
-        &["vouch"],
-        "src/cmd/publish_register.rs and src/cmd/admin.rs mint REG_E codes the \
-         api-client owns",
-    ),
-    (
-        "SERVE_E",
-        "registry",
-        &["vouch"],
-        "src/cmd/serve.rs, dev.rs and admin*.rs mint SERVE_E codes the registry owns",
+        &["consumer", "publisher"],
+        "the client libraries report registry transport failures with api-client's codes",
     ),
     (
         "SIGN_E",
         "sign",
+        &["publisher"],
+        "`vouch sign`'s local input errors (SIGN_E019, SIGN_E020) are minted by the publisher",
+    ),
+    (
+        "TRUSTCFG_E",
+        "api-client",
         &["vouch"],
-        "src/cmd/sign.rs mints SIGN_E codes the signing client owns",
+        "`vouch trust-config` writes its output file itself (TRUSTCFG_E003)",
     ),
     (
         "VERIFY_E",
         "verify",
-        &["vouch"],
-        "src/cmd/quickstart.rs names an expected VERIFY_E code",
+        &["quickstart"],
+        "the quickstart names the code it expects the other-identity step to print",
     ),
 ];
 
