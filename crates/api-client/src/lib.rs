@@ -221,15 +221,9 @@ pub async fn api_error(what: &str, resp: reqwest::Response) -> CodedError {
 /// GETs a JSON document of at most `max` bytes, failing with the registry's code on
 /// non-success.
 pub async fn get_json(http: &reqwest::Client, url: &str, what: &str, max: u64) -> Result<Value> {
-    let resp = http
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| unreachable(what, url, &e))?;
-    if !resp.status().is_success() {
-        return Err(api_error(what, resp).await);
-    }
-    read_json_capped(resp, max, what).await
+    let body = get_bytes(http, url, what, max).await?;
+    serde_json::from_slice(&body)
+        .map_err(|e| unreachable(&format!("{what} (the answer is not JSON)"), url, &e))
 }
 
 /// GETs bytes, at most `max` of them.

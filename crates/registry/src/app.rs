@@ -250,21 +250,10 @@ fn dev_key(path: &Path, name: &str, kind: KeyType) -> Result<Signer, ServeError>
 }
 
 fn write_secret(path: &Path, text: &str) -> Result<(), ServeError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let err = |source| ServeError::DevSetup {
+    crate::keygen::create_secret_file(path, text).map_err(|source| ServeError::DevSetup {
         path: path.to_owned(),
         source,
-    };
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(err)?;
-    f.write_all(text.as_bytes()).map_err(err)?;
-    f.write_all(b"\n").map_err(err)?;
-    f.sync_all().map_err(err)
+    })
 }
 
 /// A running application: its state and router.

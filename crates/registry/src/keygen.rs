@@ -104,38 +104,37 @@ pub fn bearer_token() -> Result<zeroize::Zeroizing<String>, KeygenError> {
 /// existing file is never touched ([`KeygenError::Exists`]). A failed write removes
 /// the file it created, so nothing half-written stays behind.
 pub fn write_new_secret(path: &Path, text: &str) -> Result<(), KeygenError> {
-    let mut f = match std::fs::OpenOptions::new()
+    create_secret_file(path, text).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AlreadyExists {
+            KeygenError::Exists {
+                path: path.to_owned(),
+            }
+        } else {
+            KeygenError::Write {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    })
+}
+
+/// The one way vouch writes a secret to disk: a NEW file (`AlreadyExists` otherwise),
+/// mode 0600, `text` and a newline, fsynced; a failed write removes the file it created.
+pub(crate) fn create_secret_file(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(KeygenError::Exists {
-                path: path.to_owned(),
-            })
-        }
-        Err(source) => {
-            return Err(KeygenError::Write {
-                path: path.to_owned(),
-                source,
-            })
-        }
-    };
+        .open(path)?;
     let written = f
         .write_all(text.as_bytes())
         .and_then(|()| f.write_all(b"\n"))
         .and_then(|()| f.sync_all());
-    if let Err(source) = written {
+    if written.is_err() {
         drop(f);
         let _ = std::fs::remove_file(path);
-        return Err(KeygenError::Write {
-            path: path.to_owned(),
-            source,
-        });
     }
-    Ok(())
+    written
 }
 
 /// Makes a signed-note key and writes its private half to a new 0600 file; returns

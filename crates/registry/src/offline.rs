@@ -353,20 +353,8 @@ fn replace_secret(path: &Path, text: &str) -> Result<(), OfflineError> {
 
 /// Writes a new 0600 file holding `text` and a newline, synced.
 fn write_secret(path: &Path, text: &str) -> Result<(), OfflineError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file_err = |source| OfflineError::KeyFile {
+    crate::keygen::create_secret_file(path, text).map_err(|source| OfflineError::KeyFile {
         path: path.to_owned(),
         source,
-    };
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(file_err)?;
-    f.write_all(text.as_bytes())
-        .and_then(|()| f.write_all(b"\n"))
-        .and_then(|()| f.sync_all())
-        .map_err(file_err)
+    })
 }
