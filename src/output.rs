@@ -142,6 +142,17 @@ pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A command's coded failure; under `--json` it is first printed as the command's one
+/// object, `{"ok": false, "error": {"code", "message"}}`.
+pub fn fail_json(json: bool, coded: CodedError) -> anyhow::Error {
+    let error = serde_json::json!({"code": coded.code, "message": coded.message});
+    match json {
+        true => print_json(&serde_json::json!({"ok": false, "error": error})).err(),
+        false => None,
+    }
+    .unwrap_or_else(|| coded.into())
+}
+
 /// `writeln!` to stdout, returning the `io::Result` for the caller to `?`.
 ///
 /// Every line the binary prints on stdout goes through this macro, [`print_json`] or an

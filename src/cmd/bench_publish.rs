@@ -7,13 +7,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use serde_json::json;
-use vouch_publisher::bench::{bench_publish, BenchOptions, BenchPublished};
+use vouch_consumer::{record_published, PublishedVersion};
+use vouch_publisher::bench::{bench_publish, check_target, BenchOptions, BenchPublished};
 use vouch_publisher::CiEnv;
 
-use vouch_consumer::{record_published, PublishedVersion};
-
 use super::registry_api::base_url;
-use crate::output::{from_publisher, print_json, CodedError, Exit};
+use crate::output::{from_publisher, print_json, Exit};
 
 /// Publish COUNT small packages through a `vouch serve --dev` server on this machine, C at
 /// a time, and report publishes per second.
@@ -49,45 +48,9 @@ pub struct Args {
     lockfile: Option<PathBuf>,
 }
 
-fn refuse(msg: String) -> anyhow::Error {
-    CodedError::new("BENCH_E001", Exit::Error, msg).into()
-}
-
-/// Insists the server is on this machine.
-fn check_loopback(base: &str) -> anyhow::Result<()> {
-    let host = base
-        .split_once("://")
-        .map(|(_, r)| r.split('/').next().unwrap_or(""))
-        .unwrap_or("");
-    let host = host
-        .rsplit_once(':')
-        .map(|(h, _)| h)
-        .unwrap_or(host)
-        .trim_matches(['[', ']']);
-    let loopback = host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    if loopback {
-        Ok(())
-    } else {
-        Err(refuse(format!(
-            "{base}: bench publish only targets a server on this machine (loopback)"
-        )))
-    }
-}
-
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     let base = base_url(&args.server)?;
-    check_loopback(&base)?;
-    if args.count == 0 || args.concurrency == 0 {
-        return Err(CodedError::new(
-            "BENCH_E002",
-            Exit::Error,
-            "--count and --concurrency must be at least 1",
-        )
-        .into());
-    }
+    check_target(&base, args.count, args.concurrency)?;
     let owner = std::fs::read_to_string(&args.token_file)
         .with_context(|| format!("reading {}", args.token_file.display()))?;
     let opts = BenchOptions {
@@ -113,53 +76,24 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         "latency_ms": {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": pct(1.0)},
     });
     if let Some(lockfile) = &args.lockfile {
-        rt.block_on(write_lockfile(lockfile, &base, &r.published))?;
+        // Recorded as `vouch fetch` would (the consumer library does it).
+        let versions: Vec<_> = r.published.iter().map(published_version).collect();
+        rt.block_on(record_published(lockfile, &base, &versions))?;
         report["lockfile"] = json!(lockfile.display().to_string());
     }
     print_json(&report)?;
     Ok(Exit::Ok)
 }
 
-/// Records every published version as `vouch fetch` would (the consumer library does it).
-async fn write_lockfile(
-    path: &std::path::Path,
-    base: &str,
-    published: &[BenchPublished],
-) -> anyhow::Result<()> {
-    let digests: Vec<(String, String)> = published
-        .iter()
-        .map(|p| {
-            (
-                p.archive.digests.sha256_hex(),
-                p.archive.digests.blake3_hex(),
-            )
-        })
-        .collect();
-    let versions: Vec<PublishedVersion<'_>> = published
-        .iter()
-        .zip(&digests)
-        .map(|(p, (sha256, blake3))| PublishedVersion {
-            name: &p.archive.name,
-            version: &p.archive.version,
-            archive: &p.archive.bytes,
-            sha256_hex: sha256,
-            blake3_hex: blake3,
-            bundle: &p.upload.bundle,
-            identity: &p.identity,
-            issuer: &p.issuer,
-        })
-        .collect();
-    Ok(record_published(path, base, &versions).await?)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn only_loopback() {
-        assert!(super::check_loopback("http://127.0.0.1:8080").is_ok());
-        assert!(super::check_loopback("http://localhost:1").is_ok());
-        assert!(super::check_loopback("http://[::1]:1").is_ok());
-        assert!(super::check_loopback("http://10.0.0.1:80").is_err());
-        assert!(super::check_loopback("https://example.com").is_err());
+fn published_version(p: &BenchPublished) -> PublishedVersion<'_> {
+    PublishedVersion {
+        name: &p.archive.name,
+        version: &p.archive.version,
+        archive: &p.archive.bytes,
+        sha256_hex: p.archive.digests.sha256_hex(),
+        blake3_hex: p.archive.digests.blake3_hex(),
+        bundle: &p.upload.bundle,
+        identity: &p.identity,
+        issuer: &p.issuer,
     }
 }

@@ -4,13 +4,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 use clap::Subcommand;
-
+use vouch_publisher::sign::sign_conformance;
 use vouch_verify::{verify_request, PolicySpec, TrustSpec};
 
-use crate::output::{CodedError, Exit};
+use crate::output::{from_publisher, CodedError, Exit};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -108,29 +106,12 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
 }
 
 fn sign_bundle(a: SignBundleArgs) -> anyhow::Result<Exit> {
-    use vouch_publisher::sign;
-    let cfg = match (&a.trusted_root, &a.signing_config) {
-        (Some(root), Some(config)) => {
-            let root =
-                std::fs::read(root).with_context(|| format!("reading {}", root.display()))?;
-            let config =
-                std::fs::read(config).with_context(|| format!("reading {}", config.display()))?;
-            vouch_sign::TrustConfig::from_parts(&root, &config)
-        }
-        _ if a.staging => vouch_sign::TrustConfig::staging(),
-        _ => vouch_sign::TrustConfig::public_good(),
-    }
-    .map_err(sign::sign_error)?;
-    let payload = if a.in_toto {
-        sign::Payload::Statement(sign::read_statement(&a.file)?)
-    } else {
-        sign::Payload::Digest(sign::hash_file(&a.file, &vouch_api_client::NoProgress)?)
-    };
-    let token = sign::read_token(Some(&a.identity_token), None)?;
-    let http = sign::http_client(None).map_err(crate::output::from_publisher)?;
-    let signed =
-        super::registry_api::runtime()?.block_on(sign::sign(&cfg, &token, http, &payload))?;
-    sign::write_atomically(&a.bundle, &signed.bundle).map_err(crate::output::from_publisher)?;
+    let files = a.trusted_root.as_deref().zip(a.signing_config.as_deref());
+    let (token, file) = (&a.identity_token, (a.file.as_path(), a.in_toto));
+    let signed = sign_conformance(files, a.staging, token, file, &a.bundle);
+    super::registry_api::runtime()?
+        .block_on(signed)
+        .map_err(from_publisher)?;
     Ok(Exit::Ok)
 }
 

@@ -1,17 +1,13 @@
 //! `vouch fetch @scope/name[@version]`: wires flags to `vouch_consumer::fetch` and
 //! prints what it verified.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use serde_json::json;
 use vouch_consumer::{FetchRequest, OutTarget, Spec, DEFAULT_LOCKFILE};
 
 use super::registry_api::{base_url, progress_bar, runtime};
-use crate::output::{clean, print_json, Exit};
-
-/// Kept for `bench_publish` until it calls `vouch_consumer` directly.
+use crate::output::{clean, outln, print_json, Exit};
 
 /// Download a package version, verify it, and lock it.
 ///
@@ -77,33 +73,12 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     };
     let f = runtime()?.block_on(vouch_consumer::fetch(&req, &Bar::default()))?;
     if args.json {
-        print_json(&json!({
-            "name": f.name, "version": f.version, "size": f.size, "sha256": f.sha256,
-            "blake3": f.blake3, "identity": f.identity, "issuer": f.issuer,
-            "log_index": f.log_index, "checkpoint_size": f.checkpoint_size,
-            "archive": f.archive.display().to_string(),
-            "lockfile": f.lockfile.display().to_string(),
-            "resolved_latest": f.resolved_latest,
-            "verified": true,
-        }))?;
+        print_json(&f.to_json())?;
     } else {
-        let mut o = std::io::stdout().lock();
-        let latest = if f.resolved_latest { " (newest)" } else { "" };
         // The identity and issuer come from the bundle's certificate: untrusted text.
-        writeln!(
-            o,
-            "fetched {}@{}{latest}: {} bytes, sha256 {}",
-            f.name, f.version, f.size, f.sha256
-        )?;
-        writeln!(o, "  signed by {}", clean(&f.identity))?;
-        writeln!(o, "  issuer    {}", clean(&f.issuer))?;
-        writeln!(
-            o,
-            "  log index {} included in checkpoint of size {}",
-            f.log_index, f.checkpoint_size
-        )?;
-        writeln!(o, "  archive   {}", f.archive.display())?;
-        writeln!(o, "  locked in {}", f.lockfile.display())?;
+        for line in f.lines() {
+            outln!("{}", clean(&line))?;
+        }
     }
     Ok(Exit::Ok)
 }

@@ -1,13 +1,11 @@
 //! `vouch lock`: rewrites `vouch.lock` normalised, or with `--check` checks it offline
 //! for CI; both through `vouch_consumer`.
 
-use std::io::Write;
 use std::path::PathBuf;
 
-use serde_json::json;
 use vouch_consumer::DEFAULT_LOCKFILE;
 
-use crate::output::{clean, print_json, Exit};
+use crate::output::{clean, outln, print_json, Exit};
 
 /// Normalise the lockfile, or check it (--check).
 ///
@@ -43,78 +41,27 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     if !args.check {
-        return normalise(&args);
+        let n = vouch_consumer::normalise_lockfile(&args.lockfile)?;
+        if args.json {
+            print_json(&n.to_json(&args.lockfile))?;
+        } else {
+            for line in n.lines(&args.lockfile) {
+                outln!("{line}")?;
+            }
+        }
+        return Ok(Exit::Ok);
     }
     let r = vouch_consumer::check_lockfile(&args.lockfile, args.strict_sigstore)?;
     if args.json {
-        let problems: Vec<_> = r
-            .problems
-            .iter()
-            .map(|p| json!({"code": p.code, "detail": p.detail}))
-            .collect();
-        print_json(&json!({
-            "lockfile": args.lockfile.display().to_string(),
-            "ok": r.problems.is_empty(),
-            "entries": r.entries,
-            "sigstore_verified_count": r.computed.sigstore_verified_count,
-            "sigstore_unverified": r.computed.sigstore_unverified,
-            "problems": problems,
-        }))?;
+        print_json(&r.to_json(&args.lockfile))?;
     } else {
-        let mut out = std::io::stdout().lock();
         for p in &r.problems {
-            writeln!(out, "{}  {}", p.code, clean(&p.detail))?;
+            outln!("{}  {}", p.code, clean(&p.detail))?;
         }
         let (file, n) = (args.lockfile.display(), r.entries);
         let verified = r.computed.sigstore_verified_count;
-        writeln!(
-            out,
-            "{file}: {n} entries, {verified} with verified Sigstore bundles"
-        )?;
+        outln!("{file}: {n} entries, {verified} with verified Sigstore bundles")?;
     }
-    match r.error(&args.lockfile) {
-        None => Ok(Exit::Ok),
-        Some(e) => Err(e.into()),
-    }
-}
-
-fn normalise(args: &Args) -> anyhow::Result<Exit> {
-    let n = vouch_consumer::normalise_lockfile(&args.lockfile)?;
-    let file = args.lockfile.display().to_string();
-    if args.json {
-        let prov = n.provenance.as_ref().map(|(old, new)| {
-            json!({"old_verified_count": old.sigstore_verified_count,
-                   "new_verified_count": new.sigstore_verified_count,
-                   "old_unverified": old.sigstore_unverified,
-                   "new_unverified": new.sigstore_unverified})
-        });
-        print_json(
-            &json!({"lockfile": file, "entries": n.entries, "rewritten": n.rewritten,
-                           "reordered": n.reordered, "provenance": prov}),
-        )?;
-        return Ok(Exit::Ok);
-    }
-    let mut out = std::io::stdout().lock();
-    if let Some((old, new)) = &n.provenance {
-        let (o, w) = (old.sigstore_verified_count, new.sigstore_verified_count);
-        writeln!(
-            out,
-            "[provenance] recomputed: {o} -> {w} verified, unverified {:?} -> {:?}",
-            old.sigstore_unverified, new.sigstore_unverified
-        )?;
-    }
-    if n.reordered {
-        writeln!(out, "entries sorted by name, version and server")?;
-    }
-    let verb = if n.rewritten {
-        "rewritten"
-    } else {
-        "already normalised, unchanged"
-    };
-    writeln!(
-        out,
-        "{file}: {} entries, {verb}; check it with `vouch lock --check`",
-        n.entries
-    )?;
-    Ok(Exit::Ok)
+    r.error(&args.lockfile)
+        .map_or(Ok(Exit::Ok), |e| Err(e.into()))
 }

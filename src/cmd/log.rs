@@ -12,7 +12,6 @@ use std::time::Duration;
 use serde_json::json;
 use vouch_tiles_client::ops::{self, given_leaf, input_error, MonitorPlan, Trust};
 use vouch_tiles_client::{Observation, TileClient};
-use vouch_tlog::{Hash, SignedCheckpoint, Verifier};
 
 use crate::output::{clean, outln, print_json, CodedError, Exit};
 
@@ -174,31 +173,12 @@ impl LogOpts {
     }
 }
 
-fn checkpoint_json(cp: &SignedCheckpoint, witnesses: &[Verifier]) -> serde_json::Value {
-    let cosigs: Vec<_> = vouch_tlog::verify_cosignatures(&cp.note.note, witnesses)
-        .unwrap_or_default()
-        .iter()
-        .map(|s| json!({"name": s.verifier.name(), "key_id": format!("{:08x}", s.verifier.key_id()), "timestamp": s.timestamp}))
-        .collect();
-    json!({
-        "origin": cp.checkpoint.origin,
-        "size": cp.checkpoint.size,
-        "root": cp.checkpoint.root.to_hex(),
-        "root_base64": cp.checkpoint.root.to_base64(),
-        "cosignatures": cosigs,
-    })
-}
-
-fn proof_json(proof: &[Hash]) -> Vec<String> {
-    proof.iter().map(Hash::to_base64).collect()
-}
-
 async fn checkpoint(a: LogOpts) -> anyhow::Result<Exit> {
     let (client, t) = a.open()?;
     let c = ops::checkpoint(&client, &t).await?;
     let cp = &c.checkpoint.checkpoint;
     if a.json {
-        let mut v = checkpoint_json(&c.checkpoint, &t.witnesses);
+        let mut v = ops::checkpoint_json(&c.checkpoint, &t.witnesses);
         v["checkpoint"] = json!(c.checkpoint.to_note_string());
         print_json(&v)?;
     } else {
@@ -219,10 +199,7 @@ async fn inclusion(a: InclusionArgs) -> anyhow::Result<Exit> {
     let leaf = given_leaf(a.entry.as_deref(), a.leaf_hash.as_deref())?;
     let i = ops::inclusion(&client, &t, a.index, leaf).await?;
     if a.log.json {
-        print_json(&json!({
-            "verified": true, "index": i.index, "size": i.size, "root": i.root.to_hex(),
-            "leaf_hash": i.leaf.to_hex(), "proof": proof_json(&i.proof),
-        }))?;
+        print_json(&i.to_json())?;
     } else {
         let (index, leaf, size, root) = (i.index, i.leaf, i.size, i.root);
         outln!("entry {index} (leaf {leaf}) is included in tree {size} with root {root}")?;
@@ -237,10 +214,7 @@ async fn consistency(a: ConsistencyArgs) -> anyhow::Result<Exit> {
     let (client, t) = a.log.open()?;
     let c = ops::consistency(&client, &t, old_size, old_root, old_note).await?;
     if a.log.json {
-        print_json(&json!({
-            "verified": true, "old_size": c.old_size, "old_root": c.old_root.to_hex(),
-            "size": c.size, "root": c.root.to_hex(), "proof": proof_json(&c.proof),
-        }))?;
+        print_json(&c.to_json())?;
     } else {
         let (new_size, root) = (c.size, c.root);
         outln!("tree {old_size} ({old_root}) is a prefix of tree {new_size} ({root})")?;
@@ -249,15 +223,8 @@ async fn consistency(a: ConsistencyArgs) -> anyhow::Result<Exit> {
 }
 
 async fn proof(a: ProofArgs) -> anyhow::Result<Exit> {
-    use base64::Engine as _;
-    let t = a.log.trust.parse()?;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let extra = a.extra.as_deref().map(|b| b64.decode(b.trim()));
-    let extra = extra
-        .transpose()
-        .map_err(|e| input_error(format!("--extra: {e}")))?;
-    let (client, _) = a.log.open()?;
-    let (file, i) = ops::proof(&client, &t, a.index, extra).await?;
+    let (client, t) = a.log.open()?;
+    let (file, i) = ops::proof(&client, &t, a.index, a.extra.as_deref()).await?;
     if a.log.json {
         print_json(
             &json!({"index": i.index, "size": i.size, "leaf_hash": i.leaf.to_hex(), "tlog_proof": file.to_string()}),
@@ -277,7 +244,7 @@ fn verify_proof(a: VerifyProofArgs) -> anyhow::Result<Exit> {
     let (file, v) = ops::verify_proof(&a.proof, &leaf, &t)?;
     let cp = &v.checkpoint.checkpoint;
     if a.json {
-        let mut j = checkpoint_json(&v.checkpoint, &t.witnesses);
+        let mut j = ops::checkpoint_json(&v.checkpoint, &t.witnesses);
         j["verified"] = json!(true);
         j["index"] = json!(file.index);
         j["leaf_hash"] = json!(leaf.to_hex());
@@ -293,14 +260,6 @@ fn verify_proof(a: VerifyProofArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn observation_json(o: &Observation) -> serde_json::Value {
-    match o {
-        Observation::First { size } => json!({"event": "first", "size": size}),
-        Observation::Unchanged { size } => json!({"event": "unchanged", "size": size}),
-        Observation::Grew { old, new } => json!({"event": "grew", "old_size": old, "size": new}),
-    }
-}
-
 async fn monitor(a: MonitorArgs) -> anyhow::Result<Exit> {
     let (client, t) = a.log.open()?;
     let plan = MonitorPlan {
@@ -314,12 +273,8 @@ async fn monitor(a: MonitorArgs) -> anyhow::Result<Exit> {
         if json {
             return std::ops::ControlFlow::Continue(());
         }
-        let line = match step.observation {
-            Observation::First { size } => format!("first checkpoint: size {size}"),
-            Observation::Unchanged { size } => format!("unchanged: size {size}"),
-            Observation::Grew { old, new } => format!("consistent: grew from {old} to {new}"),
-        };
-        printed = outln!("{line} (root {})", step.checkpoint.checkpoint.root);
+        let (o, root) = (step.observation, step.checkpoint.checkpoint.root);
+        printed = outln!("{o} (root {root})");
         match printed {
             Ok(()) => std::ops::ControlFlow::Continue(()),
             Err(_) => std::ops::ControlFlow::Break(()),
@@ -328,7 +283,7 @@ async fn monitor(a: MonitorArgs) -> anyhow::Result<Exit> {
     .await?;
     printed?;
     if json {
-        let events: Vec<_> = m.observations.iter().map(observation_json).collect();
+        let events: Vec<_> = m.observations.iter().map(Observation::to_json).collect();
         let state = m.state.as_ref();
         print_json(&json!({
             "origin": t.origin,

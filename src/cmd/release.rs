@@ -9,11 +9,11 @@ use std::time::Instant;
 use clap::{Subcommand, ValueEnum};
 use serde_json::{json, Value};
 use vouch_release::error::outcome_codes::INDEX_DRIFT;
-use vouch_release::index::{self, ArtifactStatus, IndexQuery, Limits, LABELS};
+use vouch_release::index::{self, IndexQuery, Limits};
 use vouch_release::seal::{SealOptions, SealPlan};
 use vouch_release::ReleaseError;
 
-use crate::output::{clean, outln, print_json, CodedError, Exit};
+use crate::output::{clean, fail_json, outln, print_json, CodedError, Exit};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -118,45 +118,15 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         Sub::Seal(a) => (a.json, seal(a)),
         Sub::VerifyIndex(a) => (a.json, verify_index(a)),
     };
-    let err = match result {
-        Ok(exit) => return Ok(exit),
-        Err(Failure::Release(e)) => e,
-        Err(Failure::Other(e)) => return Err(e),
-    };
-    // Usage and operational errors exit 2; with --json they are also the one object.
-    let coded = CodedError::new(err.code(), Exit::Error, err.to_string());
-    if json {
-        print_json(&json!({"ok": false, "error": {"code": coded.code, "message": coded.message}}))?;
-    }
-    Err(coded.into())
+    // A `ReleaseError` is a usage or operational error (exit 2), also the one object
+    // under --json.
+    result.map_err(|e| match e.downcast::<ReleaseError>() {
+        Ok(e) => fail_json(json, CodedError::new(e.code(), Exit::Error, e.to_string())),
+        Err(e) => e,
+    })
 }
 
-/// A `ReleaseError` (reported with its code, and as JSON under `--json`) or an error
-/// of printing.
-enum Failure {
-    Release(ReleaseError),
-    Other(anyhow::Error),
-}
-
-impl From<ReleaseError> for Failure {
-    fn from(e: ReleaseError) -> Self {
-        Failure::Release(e)
-    }
-}
-
-impl From<std::io::Error> for Failure {
-    fn from(e: std::io::Error) -> Self {
-        Failure::Other(e.into())
-    }
-}
-
-impl From<anyhow::Error> for Failure {
-    fn from(e: anyhow::Error) -> Self {
-        Failure::Other(e)
-    }
-}
-
-fn seal(a: SealArgs) -> Result<Exit, Failure> {
+fn seal(a: SealArgs) -> anyhow::Result<Exit> {
     let started = Instant::now();
     let (dir, crates, exceptions) = (a.dir.clone(), &a.crates, &a.manual_exceptions);
     let options =
@@ -220,7 +190,7 @@ fn progress_bar(total: u64) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-fn verify_index(a: VerifyIndexArgs) -> Result<Exit, Failure> {
+fn verify_index(a: VerifyIndexArgs) -> anyhow::Result<Exit> {
     let limits = Limits {
         retries: a.retries,
         backoff_ms: a.backoff_ms,
@@ -240,56 +210,19 @@ fn verify_index(a: VerifyIndexArgs) -> Result<Exit, Failure> {
         version: a.version,
         crates_manifest: a.crates_manifest,
     };
-    let (name, l) = (query.index.as_str(), &limits);
-    let on_start = |base: &str| {
-        eprintln!(
-            "verify-index: {name} at {base}; retries {}, backoff {} ms doubling to at most {} ms, \
-             timeout {} ms per whole request, responses up to {} bytes",
-            l.retries, l.backoff_ms, l.max_backoff_ms, l.timeout_ms, l.max_response_bytes
-        )
-    };
+    let name = query.index.as_str();
+    let on_start = |base: &str| eprintln!("verify-index: {name} at {base}; {limits}");
     let report = query.run(limits, &on_start, &|e| {
         let reason = clean(&e.reason);
         eprintln!("retry {}/{} in {} ms: {reason}", e.retry, e.of, e.delay_ms);
     })?;
     let summary = report.summary();
     if a.json {
-        let artifacts: Vec<Value> = report
-            .results
-            .iter()
-            .map(|r| {
-                let mut v = json!({"artifact": r.artifact, "status": r.status.label()});
-                match &r.status {
-                    ArtifactStatus::Mismatch {
-                        field,
-                        expected,
-                        found,
-                    } => {
-                        v["field"] = json!(field);
-                        v["expected"] = json!(expected);
-                        v["found"] = json!(found);
-                    }
-                    ArtifactStatus::ManualPublish { publisher } => {
-                        v["published_by"] = json!(publisher)
-                    }
-                    _ => {}
-                }
-                v
-            })
-            .collect();
-        let counts: serde_json::Map<_, _> = LABELS
-            .iter()
-            .map(|l| (l.to_string(), json!(report.count(l))))
-            .collect();
+        let artifacts: Vec<Value> = report.results.iter().map(|r| r.to_json()).collect();
         let mut out = json!({
             "ok": report.passed(), "index": name, "urls": report.urls,
-            "attempts": report.attempts,
-            "limits": {
-                "retries": l.retries, "backoff_ms": l.backoff_ms,
-                "max_backoff_ms": l.max_backoff_ms, "timeout_ms": l.timeout_ms,
-                "max_response_bytes": l.max_response_bytes,
-            },
-            "artifacts": artifacts, "counts": counts,
+            "attempts": report.attempts, "limits": limits.to_json(),
+            "artifacts": artifacts, "counts": report.counts_json(),
         });
         if !report.passed() {
             out["error"] = json!({"code": INDEX_DRIFT, "message": summary});
@@ -297,34 +230,14 @@ fn verify_index(a: VerifyIndexArgs) -> Result<Exit, Failure> {
         print_json(&out)?;
     } else {
         for r in &report.results {
-            let detail = match &r.status {
-                ArtifactStatus::Mismatch {
-                    field,
-                    expected,
-                    found,
-                } => {
-                    format!("  {field} expected {expected} found {found}")
-                }
-                ArtifactStatus::ManualPublish { publisher } => format!(
-                    "  published by {} with a token, not recorded as manual_token_publish",
-                    publisher.as_deref().unwrap_or("an unnamed user")
-                ),
-                ArtifactStatus::Missing => {
-                    format!("  not served after {} attempt(s)", report.attempts)
-                }
-                _ => String::new(),
-            };
             // Artifact names and publishers come from the manifest and the index.
             let (label, artifact) = (r.status.label(), clean(&r.artifact));
-            outln!("{label:<15}{artifact}{}", clean(&detail))?;
+            outln!("{label:<15}{artifact}{}", clean(&r.detail(report.attempts)))?;
         }
         outln!("{summary} ({} attempt(s))", report.attempts)?;
     }
-    if report.passed() {
-        Ok(Exit::Ok)
-    } else {
-        Err(Failure::Other(
-            CodedError::new(INDEX_DRIFT, Exit::VerifyFailed, summary).into(),
-        ))
+    if !report.passed() {
+        return Err(CodedError::new(INDEX_DRIFT, Exit::VerifyFailed, summary).into());
     }
+    Ok(Exit::Ok)
 }

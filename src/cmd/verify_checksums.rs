@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use vouch_release::check::{self, FileStatus, LABELS};
+use vouch_release::check;
 use vouch_release::error::outcome_codes::CHECKSUM_MISMATCH;
 
-use crate::output::{clean, outln, print_json, CodedError, Exit};
+use crate::output::{clean, fail_json, outln, print_json, CodedError, Exit};
 
 /// Without FILE arguments every recorded file is checked in the record's directory, and
 /// unrecorded files there are reported as extra (not for a per-asset .sha256 record);
@@ -36,46 +36,21 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         (Some(m), _) => (m, true),
         (None, s) => (s.unwrap_or_else(|| check::SHA256SUMS.into()), false),
     };
-    let report = match check::verify_record(&path, is_manifest, &args.files) {
-        Ok(r) => r,
-        Err(e) => {
-            let coded = CodedError::new(e.code(), Exit::Error, e.to_string());
-            if args.json {
-                let error = json!({"code": coded.code, "message": coded.message});
-                print_json(&json!({"ok": false, "error": error}))?;
-            }
-            return Err(coded.into());
-        }
-    };
+    let report = check::verify_record(&path, is_manifest, &args.files).map_err(|e| {
+        fail_json(
+            args.json,
+            CodedError::new(e.code(), Exit::Error, e.to_string()),
+        )
+    })?;
     let (passed, summary) = (report.passed(args.strict), report.summary());
     let ignored = report.ignored_extras(args.strict);
     if args.json {
-        let files: Vec<_> = report
-            .results
-            .iter()
-            .map(|r| {
-                let mut v = json!({"name": r.name, "status": r.status.label()});
-                if let FileStatus::Mismatch {
-                    field,
-                    expected,
-                    found,
-                } = &r.status
-                {
-                    v["field"] = json!(field);
-                    v["expected"] = json!(expected);
-                    v["found"] = json!(found);
-                }
-                v
-            })
-            .collect();
-        let counts: serde_json::Map<_, _> = LABELS
-            .iter()
-            .map(|l| (l.to_string(), json!(report.count(l))))
-            .collect();
+        let files: Vec<_> = report.results.iter().map(|r| r.to_json()).collect();
         let mut out = json!({
             "ok": passed, "record": path.display().to_string(),
             "kind": if is_manifest { "dist-manifest" } else { "sha256sums" },
-            "strict": args.strict, "ignored_extra": ignored, "files": files, "counts": counts,
+            "strict": args.strict, "ignored_extra": ignored, "files": files,
+            "counts": report.counts_json(),
         });
         if !passed {
             out["error"] = json!({"code": CHECKSUM_MISMATCH, "message": summary});
@@ -83,19 +58,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         print_json(&out)?;
     } else {
         for r in &report.results {
-            let detail = match &r.status {
-                FileStatus::Mismatch {
-                    field,
-                    expected,
-                    found,
-                } => {
-                    format!("  {field} expected {expected} found {found}")
-                }
-                _ => String::new(),
-            };
             // Names come from the checksum files and the directory: untrusted text.
             let (label, name) = (r.status.label(), clean(&r.name));
-            outln!("{label:<10}{name}{}", clean(&detail))?;
+            outln!("{label:<10}{name}{}", clean(&r.detail()))?;
         }
         outln!("{summary}")?;
         if ignored > 0 {

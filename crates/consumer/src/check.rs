@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use serde_json::json;
 use vouch_api_client::{CodedError, Result};
 
 use crate::lockfile::{base_dir, bundle_rel, Lockfile, Provenance};
@@ -26,6 +27,23 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
+    /// The report as `vouch lock --check --json` prints it.
+    pub fn to_json(&self, lockfile: &Path) -> serde_json::Value {
+        let problems: Vec<_> = self
+            .problems
+            .iter()
+            .map(|p| json!({"code": p.code, "detail": p.detail}))
+            .collect();
+        json!({
+            "lockfile": lockfile.display().to_string(),
+            "ok": self.problems.is_empty(),
+            "entries": self.entries,
+            "sigstore_verified_count": self.computed.sigstore_verified_count,
+            "sigstore_unverified": self.computed.sigstore_unverified,
+            "problems": problems,
+        })
+    }
+
     /// The first problem as the error a command exits with (a refusal), naming how
     /// many there were; `None` when the lockfile is sound.
     pub fn error(&self, lockfile: &Path) -> Option<CodedError> {
@@ -139,6 +157,44 @@ pub struct Normalised {
     pub reordered: bool,
     /// Whether the file's text changed at all (it is rewritten only then).
     pub rewritten: bool,
+}
+
+impl Normalised {
+    /// As `vouch lock --json` prints it.
+    pub fn to_json(&self, lockfile: &Path) -> serde_json::Value {
+        let prov = self.provenance.as_ref().map(|(old, new)| {
+            json!({"old_verified_count": old.sigstore_verified_count,
+                   "new_verified_count": new.sigstore_verified_count,
+                   "old_unverified": old.sigstore_unverified,
+                   "new_unverified": new.sigstore_unverified})
+        });
+        json!({"lockfile": lockfile.display().to_string(), "entries": self.entries,
+               "rewritten": self.rewritten, "reordered": self.reordered, "provenance": prov})
+    }
+
+    /// What `vouch lock` prints, one line each.
+    pub fn lines(&self, lockfile: &Path) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let Some((old, new)) = &self.provenance {
+            let (o, w) = (old.sigstore_verified_count, new.sigstore_verified_count);
+            lines.push(format!(
+                "[provenance] recomputed: {o} -> {w} verified, unverified {:?} -> {:?}",
+                old.sigstore_unverified, new.sigstore_unverified
+            ));
+        }
+        if self.reordered {
+            lines.push("entries sorted by name, version and server".to_owned());
+        }
+        let verb = match self.rewritten {
+            true => "rewritten",
+            false => "already normalised, unchanged",
+        };
+        let (file, n) = (lockfile.display(), self.entries);
+        lines.push(format!(
+            "{file}: {n} entries, {verb}; check it with `vouch lock --check`"
+        ));
+        lines
+    }
 }
 
 /// Rewrites the lockfile normalised, as `vouch fetch` writes it: entries and servers

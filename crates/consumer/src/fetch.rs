@@ -110,6 +110,46 @@ pub struct Fetched {
     pub lockfile: PathBuf,
 }
 
+impl Fetched {
+    /// As `vouch fetch --json` prints it.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "name": self.name, "version": self.version, "size": self.size,
+            "sha256": self.sha256, "blake3": self.blake3, "identity": self.identity,
+            "issuer": self.issuer, "log_index": self.log_index,
+            "checkpoint_size": self.checkpoint_size,
+            "archive": self.archive.display().to_string(),
+            "lockfile": self.lockfile.display().to_string(),
+            "resolved_latest": self.resolved_latest,
+            "verified": true,
+        })
+    }
+
+    /// The summary `vouch fetch` prints, one line each (unescaped: the identity and
+    /// issuer are the certificate's text).
+    pub fn lines(&self) -> [String; 6] {
+        let latest = if self.resolved_latest {
+            " (newest)"
+        } else {
+            ""
+        };
+        [
+            format!(
+                "fetched {}@{}{latest}: {} bytes, sha256 {}",
+                self.name, self.version, self.size, self.sha256
+            ),
+            format!("  signed by {}", self.identity),
+            format!("  issuer    {}", self.issuer),
+            format!(
+                "  log index {} included in checkpoint of size {}",
+                self.log_index, self.checkpoint_size
+            ),
+            format!("  archive   {}", self.archive.display()),
+            format!("  locked in {}", self.lockfile.display()),
+        ]
+    }
+}
+
 fn text<'a>(v: &'a Value, key: &str) -> Result<&'a str> {
     v[key].as_str().ok_or_else(|| {
         CodedError::error(

@@ -12,13 +12,13 @@ use crate::transparency::{prove, Leaf};
 
 /// One version as its publisher uploaded it: the archive's bytes and digests, the
 /// Sigstore bundle the registry accepted, and the signer the bundle names.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PublishedVersion<'a> {
     pub name: &'a str,
     pub version: &'a str,
     pub archive: &'a [u8],
-    pub sha256_hex: &'a str,
-    pub blake3_hex: &'a str,
+    pub sha256_hex: String,
+    pub blake3_hex: String,
     pub bundle: &'a [u8],
     pub identity: &'a str,
     pub issuer: &'a str,
@@ -42,8 +42,8 @@ pub async fn record_published(
         if server.is_none() {
             server = Some(new_server_entry(base, &trusted_root, &facts)?);
         }
-        write_atomic(&dir.join(bundle_rel(p.blake3_hex)), p.bundle)?;
-        write_atomic(&dir.join(blob_rel(p.blake3_hex)), p.archive)?;
+        write_atomic(&dir.join(bundle_rel(&p.blake3_hex)), p.bundle)?;
+        write_atomic(&dir.join(blob_rel(&p.blake3_hex)), p.archive)?;
         leaves.push(Leaf {
             id: format!("{}@{}", p.name, p.version),
             index: facts.index,
@@ -54,9 +54,9 @@ pub async fn record_published(
             version: p.version.to_owned(),
             server: base.to_owned(),
             size: p.archive.len() as u64,
-            sha256: p.sha256_hex.to_owned(),
-            bundle: Some(bundle_rel(p.blake3_hex)),
-            blake3: p.blake3_hex.to_owned(),
+            sha256: p.sha256_hex.clone(),
+            bundle: Some(bundle_rel(&p.blake3_hex)),
+            blake3: p.blake3_hex.clone(),
             sigstore_verified: true,
             identity: p.identity.to_owned(),
             issuer: p.issuer.to_owned(),

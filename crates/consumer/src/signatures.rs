@@ -13,7 +13,8 @@ use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use vouch_api_client::{get_bytes, http, Result};
+use serde_json::json;
+use vouch_api_client::{get_bytes, http, CodedError, Result};
 use vouch_verify::{Artifact, ParsedBundle, TrustRoot, Verifier};
 
 use crate::claims::{check_claims, policy_for, RecordedBinding};
@@ -62,6 +63,52 @@ impl SignatureReport {
     /// Whether every entry verified.
     pub fn all_verified(&self) -> bool {
         self.statuses.iter().all(|s| matches!(s, Status::Verified))
+    }
+
+    /// The refusal a command exits with (`AUDIT_E002`) unless every entry verified.
+    pub fn error(&self) -> Option<CodedError> {
+        let (verified, unverified, mismatched) = self.counts();
+        let total = self.statuses.len();
+        (!self.all_verified()).then(|| {
+            CodedError::refused(
+                "AUDIT_E002",
+                format!(
+                    "{} of {total} lockfile entries did not verify ({unverified} unverified, {mismatched} mismatched)",
+                    total - verified
+                ),
+            )
+        })
+    }
+
+    /// The report as `vouch audit signatures --json` prints it.
+    pub fn to_json(&self, lockfile: &Path) -> serde_json::Value {
+        let (verified, unverified, mismatched) = self.counts();
+        let rows = self.lock.packages.iter().zip(&self.statuses);
+        let entries: Vec<_> = rows
+            .map(|(p, s)| {
+                let (status, code, detail) = s.parts();
+                json!({"name": p.name, "version": p.version, "status": status,
+                       "code": code, "detail": detail, "identity": p.identity,
+                       "log_index": p.log_index})
+            })
+            .collect();
+        json!({
+            "lockfile": lockfile.display().to_string(),
+            "ok": self.all_verified(),
+            "verified": verified, "unverified": unverified, "mismatched": mismatched,
+            "entries": entries,
+        })
+    }
+}
+
+impl Status {
+    /// The status word, the mismatch code and the detail.
+    pub fn parts(&self) -> (&'static str, Option<&'static str>, Option<&str>) {
+        match self {
+            Status::Verified => ("verified", None, None),
+            Status::Unverified(d) => ("unverified", None, Some(d)),
+            Status::Mismatched { code, detail } => ("mismatched", Some(*code), Some(detail)),
+        }
     }
 }
 

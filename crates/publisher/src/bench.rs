@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
-use vouch_api_client::{api_error, NoProgress};
+use vouch_api_client::{api_error, CodedError, NoProgress, Outcome};
 
 use crate::publish::{pack_dir, Archive, Publisher, Upload};
 use crate::token::{CiEnv, Token};
@@ -48,6 +48,37 @@ pub struct BenchRun {
 
 fn local(what: &str, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
     Error::local(what, e)
+}
+
+/// Refuses a run `bench_publish` should not make: a server not on this machine
+/// (`BENCH_E001`), or a count or concurrency of 0 (`BENCH_E002`).
+pub fn check_target(
+    base: &str,
+    count: usize,
+    concurrency: usize,
+) -> std::result::Result<(), CodedError> {
+    let host = base
+        .split_once("://")
+        .map(|(_, r)| r.split('/').next().unwrap_or(""))
+        .unwrap_or("");
+    let host = host
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(host)
+        .trim_matches(['[', ']']);
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !loopback {
+        let msg = format!("{base}: bench publish only targets a server on this machine (loopback)");
+        return Err(CodedError::new("BENCH_E001", Outcome::Error, msg));
+    }
+    if count == 0 || concurrency == 0 {
+        let msg = "--count and --concurrency must be at least 1";
+        return Err(CodedError::new("BENCH_E002", Outcome::Error, msg));
+    }
+    Ok(())
 }
 
 /// Publishes `count` small packages through a `vouch serve --dev` server (`env` gives
@@ -186,4 +217,20 @@ fn pack_one(package: &str, version: u32, i: usize) -> Result<Archive> {
     )
     .map_err(io)?;
     pack_dir(dir.path())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_target;
+
+    #[test]
+    fn only_loopback_and_at_least_one() {
+        assert!(check_target("http://127.0.0.1:8080", 1, 1).is_ok());
+        assert!(check_target("http://localhost:1", 1, 1).is_ok());
+        assert!(check_target("http://[::1]:1", 1, 1).is_ok());
+        let code = |base, n| check_target(base, n, 1).map_err(|e| e.code().to_owned());
+        assert_eq!(code("http://10.0.0.1:80", 1), Err("BENCH_E001".into()));
+        assert_eq!(code("https://example.com", 1), Err("BENCH_E001".into()));
+        assert_eq!(code("http://127.0.0.1:1", 0), Err("BENCH_E002".into()));
+    }
 }

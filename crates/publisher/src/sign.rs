@@ -51,6 +51,35 @@ pub async fn sign(
     })
 }
 
+/// The sigstore-conformance `sign-bundle` protocol: signs `file` (an in-toto statement,
+/// as DSSE, when `in_toto`) with `token` and writes the bundle to `bundle`. Services and
+/// trust come from `files` (a trusted_root.json and a signing_config.json), else the
+/// embedded staging (`staging`) or public-good instance.
+pub async fn sign_conformance(
+    files: Option<(&Path, &Path)>,
+    staging: bool,
+    token: &str,
+    (file, in_toto): (&Path, bool),
+    bundle: &Path,
+) -> Result<()> {
+    let read = |p: &Path| {
+        std::fs::read(p).map_err(|e| Error::local(format!("reading {}", p.display()), e))
+    };
+    let cfg = match files {
+        Some((root, config)) => vouch_sign::TrustConfig::from_parts(&read(root)?, &read(config)?),
+        None if staging => vouch_sign::TrustConfig::staging(),
+        None => vouch_sign::TrustConfig::public_good(),
+    }
+    .map_err(sign_error)?;
+    let payload = match in_toto {
+        true => Payload::Statement(read_statement(file)?),
+        false => Payload::Digest(hash_file(file, &vouch_api_client::NoProgress)?),
+    };
+    let token = read_token(Some(token), None)?;
+    let signed = sign(&cfg, &token, http_client(None)?, &payload).await?;
+    write_atomically(bundle, &signed.bundle)
+}
+
 /// A signing error with its `SIGN_E` code and the stage that failed.
 pub fn sign_error(e: vouch_sign::SignError) -> CodedError {
     CodedError::error(e.code(), format!("{} ({} stage)", e, e.stage().name()))

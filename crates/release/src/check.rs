@@ -97,6 +97,39 @@ pub struct FileResult {
     pub status: FileStatus,
 }
 
+impl FileResult {
+    /// The row as `vouch verify checksums --json` reports it.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({"name": self.name, "status": self.status.label()});
+        if let FileStatus::Mismatch {
+            field,
+            expected,
+            found,
+        } = &self.status
+        {
+            v["field"] = field.to_string().into();
+            v["expected"] = expected.as_str().into();
+            v["found"] = found.as_str().into();
+        }
+        v
+    }
+
+    /// What the text report prints after the name: `  FIELD expected X found Y` for a
+    /// mismatch, nothing otherwise.
+    pub fn detail(&self) -> String {
+        match &self.status {
+            FileStatus::Mismatch {
+                field,
+                expected,
+                found,
+            } => {
+                format!("  {field} expected {expected} found {found}")
+            }
+            _ => String::new(),
+        }
+    }
+}
+
 /// The whole verdict, rows sorted by name.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CheckReport {
@@ -138,6 +171,14 @@ impl CheckReport {
             .map(|l| format!("{} {l}", self.count(l)))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// `{"ok": N, "missing": N, "extra": N, "mismatch": N}`.
+    pub fn counts_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        LABELS
+            .iter()
+            .map(|l| (l.to_string(), self.count(l).into()))
+            .collect()
     }
 
     /// How many rows carry `label` ("ok", "missing", "extra", "mismatch").

@@ -38,6 +38,32 @@ pub enum Observation {
     Grew { old: u64, new: u64 },
 }
 
+impl Observation {
+    /// As `vouch log monitor --json` lists it among its events.
+    pub fn to_json(&self) -> serde_json::Value {
+        match *self {
+            Observation::First { size } => serde_json::json!({"event": "first", "size": size}),
+            Observation::Unchanged { size } => {
+                serde_json::json!({"event": "unchanged", "size": size})
+            }
+            Observation::Grew { old, new } => {
+                serde_json::json!({"event": "grew", "old_size": old, "size": new})
+            }
+        }
+    }
+}
+
+/// The line `vouch log monitor` prints for the observation (before the root).
+impl std::fmt::Display for Observation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Observation::First { size } => write!(f, "first checkpoint: size {size}"),
+            Observation::Unchanged { size } => write!(f, "unchanged: size {size}"),
+            Observation::Grew { old, new } => write!(f, "consistent: grew from {old} to {new}"),
+        }
+    }
+}
+
 impl MonitorState {
     /// The state for a verified checkpoint.
     pub fn from_checkpoint(cp: &SignedCheckpoint) -> Self {

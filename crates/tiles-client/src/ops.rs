@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde_json::{json, Value};
 use vouch_api_client::CodedError;
 use vouch_tlog::{leaf_hash, Error as TlogError, Hash, SignedCheckpoint, TlogProof, Verifier};
 
@@ -126,6 +127,27 @@ pub struct Checked {
     pub cosignatures: usize,
 }
 
+/// A verified checkpoint as `vouch log --json` reports it: origin, size, root (hex and
+/// base64) and the cosignatures of `witnesses` that verify on it.
+pub fn checkpoint_json(cp: &SignedCheckpoint, witnesses: &[Verifier]) -> Value {
+    let cosigs: Vec<_> = vouch_tlog::verify_cosignatures(&cp.note.note, witnesses)
+        .unwrap_or_default()
+        .iter()
+        .map(|s| json!({"name": s.verifier.name(), "key_id": format!("{:08x}", s.verifier.key_id()), "timestamp": s.timestamp}))
+        .collect();
+    json!({
+        "origin": cp.checkpoint.origin,
+        "size": cp.checkpoint.size,
+        "root": cp.checkpoint.root.to_hex(),
+        "root_base64": cp.checkpoint.root.to_base64(),
+        "cosignatures": cosigs,
+    })
+}
+
+fn proof_json(proof: &[Hash]) -> Vec<String> {
+    proof.iter().map(Hash::to_base64).collect()
+}
+
 /// Fetches the checkpoint and verifies it (log key, origin, witness quorum).
 pub async fn checkpoint(client: &TileClient, t: &Trust) -> Result<Checked> {
     let checkpoint = client
@@ -147,6 +169,16 @@ pub struct Included {
     pub leaf: Hash,
     pub proof: Vec<Hash>,
     pub checkpoint: SignedCheckpoint,
+}
+
+impl Included {
+    /// As `vouch log inclusion --json` reports it.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "verified": true, "index": self.index, "size": self.size, "root": self.root.to_hex(),
+            "leaf_hash": self.leaf.to_hex(), "proof": proof_json(&self.proof),
+        })
+    }
 }
 
 /// Proves that entry `index` (with leaf hash `leaf`, default: the log's own entry) is in
@@ -214,6 +246,16 @@ pub struct Consistent {
     pub proof: Vec<Hash>,
 }
 
+impl Consistent {
+    /// As `vouch log consistency --json` reports it.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "verified": true, "old_size": self.old_size, "old_root": self.old_root.to_hex(),
+            "size": self.size, "root": self.root.to_hex(), "proof": proof_json(&self.proof),
+        })
+    }
+}
+
 /// Proves that the tree of `old_size` with `old_root` is a prefix of the current tree;
 /// `old_note` is the older signed checkpoint, if there is one.
 pub async fn consistency(
@@ -247,13 +289,17 @@ pub async fn consistency(
 }
 
 /// A tlog-proof file for entry `index`, checked against the log's own leaf before it is
-/// returned; `extra` is the opaque application data line.
+/// returned; `extra` is the opaque application data line, in base64 (`--extra`).
 pub async fn proof(
     client: &TileClient,
     t: &Trust,
     index: u64,
-    extra: Option<Vec<u8>>,
+    extra: Option<&str>,
 ) -> Result<(TlogProof, Included)> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let extra = extra.map(|b| b64.decode(b.trim())).transpose();
+    let extra = extra.map_err(|e| input_error(format!("--extra: {e}")))?;
     let cp = checkpoint(client, t).await?.checkpoint;
     let (size, root) = (cp.checkpoint.size, cp.checkpoint.root);
     if index >= size {

@@ -24,6 +24,34 @@ pub struct Limits {
     pub max_response_bytes: u64,
 }
 
+impl Limits {
+    /// The limits as `vouch release verify-index --json` reports them.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "retries": self.retries, "backoff_ms": self.backoff_ms,
+            "max_backoff_ms": self.max_backoff_ms, "timeout_ms": self.timeout_ms,
+            "max_response_bytes": self.max_response_bytes,
+        })
+    }
+}
+
+/// `retries R, backoff B ms doubling to at most M ms, timeout T ms per whole request,
+/// responses up to N bytes`.
+impl std::fmt::Display for Limits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "retries {}, backoff {} ms doubling to at most {} ms, timeout {} ms per whole \
+             request, responses up to {} bytes",
+            self.retries,
+            self.backoff_ms,
+            self.max_backoff_ms,
+            self.timeout_ms,
+            self.max_response_bytes
+        )
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {

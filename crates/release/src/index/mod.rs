@@ -63,6 +63,48 @@ pub struct ArtifactResult {
     pub status: ArtifactStatus,
 }
 
+impl ArtifactResult {
+    /// The row as `vouch release verify-index --json` reports it.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({"artifact": self.artifact, "status": self.status.label()});
+        match &self.status {
+            ArtifactStatus::Mismatch {
+                field,
+                expected,
+                found,
+            } => {
+                v["field"] = field.to_string().into();
+                v["expected"] = expected.as_str().into();
+                v["found"] = found.as_str().into();
+            }
+            ArtifactStatus::ManualPublish { publisher } => {
+                v["published_by"] = publisher.clone().into();
+            }
+            _ => {}
+        }
+        v
+    }
+
+    /// What the text report prints after the artifact, given the attempts made.
+    pub fn detail(&self, attempts: u32) -> String {
+        match &self.status {
+            ArtifactStatus::Mismatch {
+                field,
+                expected,
+                found,
+            } => {
+                format!("  {field} expected {expected} found {found}")
+            }
+            ArtifactStatus::ManualPublish { publisher } => format!(
+                "  published by {} with a token, not recorded as manual_token_publish",
+                publisher.as_deref().unwrap_or("an unnamed user")
+            ),
+            ArtifactStatus::Missing => format!("  not served after {attempts} attempt(s)"),
+            _ => String::new(),
+        }
+    }
+}
+
 /// One look at the index.
 #[derive(Debug)]
 pub enum Observation {
@@ -110,6 +152,14 @@ impl IndexReport {
             .iter()
             .filter(|r| r.status.label() == label)
             .count()
+    }
+
+    /// Each label of [`LABELS`] with its count.
+    pub fn counts_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        LABELS
+            .iter()
+            .map(|l| (l.to_string(), self.count(l).into()))
+            .collect()
     }
 
     /// `"N ok, N missing, N mismatch, N unexpected, N manual_publish"`.
