@@ -242,3 +242,15 @@ mod tests {
         }
     }
 }
+
+/// Prints a command's answer: `json` with `--json`, else `lines`, each through [`clean`].
+pub fn answer(as_json: bool, json: &serde_json::Value, lines: &[String]) -> anyhow::Result<Exit> {
+    if as_json {
+        print_json(json)?;
+    } else {
+        for line in lines {
+            outln!("{}", clean(line))?;
+        }
+    }
+    Ok(Exit::Ok)
+}
