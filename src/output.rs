@@ -215,6 +215,18 @@ pub fn init_tracing(verbose: u8, format: LogFormat) {
     };
 }
 
+/// Prints a command's answer: `json` with `--json`, else `lines`, each through [`clean`].
+pub fn answer(as_json: bool, json: &serde_json::Value, lines: &[String]) -> anyhow::Result<Exit> {
+    if as_json {
+        print_json(json)?;
+    } else {
+        for line in lines {
+            outln!("{}", clean(line))?;
+        }
+    }
+    Ok(Exit::Ok)
+}
+
 #[cfg(test)]
 mod tests {
     use super::clean;
@@ -241,16 +253,4 @@ mod tests {
             assert_eq!(clean(&c.to_string()), c.to_string());
         }
     }
-}
-
-/// Prints a command's answer: `json` with `--json`, else `lines`, each through [`clean`].
-pub fn answer(as_json: bool, json: &serde_json::Value, lines: &[String]) -> anyhow::Result<Exit> {
-    if as_json {
-        print_json(json)?;
-    } else {
-        for line in lines {
-            outln!("{}", clean(line))?;
-        }
-    }
-    Ok(Exit::Ok)
 }
