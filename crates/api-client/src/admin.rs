@@ -3,7 +3,8 @@
 //! with its typed answer.
 //!
 //! Every answer comes as a [`Reply`]: the typed value a caller reads, and the JSON the
-//! registry sent, which a command's `--json` prints unchanged. Refusals keep the
+//! registry sent, which a command's `--json` prints unchanged; [`Lines`] gives the text
+//! a command prints without it. Refusals keep the
 //! registry's code (`ADMIN_E…`, `AUTH_E…`, `INTEGRITY_E…`) through [`api_error`].
 
 use serde::de::DeserializeOwned;

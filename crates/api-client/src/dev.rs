@@ -1,6 +1,7 @@
 //! Development helpers: an identity token from a `vouch serve --dev` server's
-//! development OIDC issuer, the blocking HTTP client that trusts a private CA, and
-//! the `{code, detail}` of a registry's error body.
+//! development OIDC issuer, a server's client trust configuration (fetched, and saved
+//! atomically), the blocking HTTP client that trusts a private CA, and the
+//! `{code, detail}` of a registry's error body.
 
 use std::path::Path;
 
