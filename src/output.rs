@@ -226,6 +226,18 @@ pub fn init_tracing(verbose: u8, format: LogFormat) {
     };
 }
 
+/// Prints a command's answer: `json` with `--json`, else `lines`, each through [`clean`].
+pub fn answer(as_json: bool, json: &serde_json::Value, lines: &[String]) -> anyhow::Result<Exit> {
+    if as_json {
+        print_json(json)?;
+    } else {
+        for line in lines {
+            outln!("{}", clean(line))?;
+        }
+    }
+    Ok(Exit::Ok)
+}
+
 #[cfg(test)]
 mod tests {
     use super::clean;

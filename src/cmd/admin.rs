@@ -3,13 +3,12 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use serde_json::json;
-use vouch_api_client::admin::{rfc3339, AuditQuery};
-use vouch_registry::offline;
+use vouch_api_client::admin::AuditQuery;
+use vouch_registry::offline::{self, Answer, OfflineError};
 
 use super::admin_accounts::Online;
 use super::registry_api::runtime;
-use crate::output::{clean, outln, print_json, CodedError, Exit};
+use crate::output::{answer, CodedError, Exit};
 
 /// Administer a registry: init, users, tokens, owners, keys, settings, backfill, audit
 /// log. `init` and `keys reset` work offline on the config; the other commands talk to
@@ -83,22 +82,25 @@ enum Sub {
     Backup(super::admin_offline::BackupArgs),
     Restore(super::admin_offline::RestoreArgs),
     /// List audit log events.
-    Audit {
-        #[command(flatten)]
-        online: Online,
-        /// Only events whose action starts with this (`registry.`).
-        #[arg(long)]
-        action: Option<String>,
-        /// Events at or after this Unix time.
-        #[arg(long)]
-        since: Option<i64>,
-        /// At most this many events per page (1..=1000).
-        #[arg(long, default_value_t = 100)]
-        limit: u32,
-        /// Continue after this event id (the previous page's `next_cursor`).
-        #[arg(long)]
-        cursor: Option<i64>,
-    },
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct AuditArgs {
+    #[command(flatten)]
+    online: Online,
+    /// Only events whose action starts with this (`registry.`).
+    #[arg(long)]
+    action: Option<String>,
+    /// Events at or after this Unix time.
+    #[arg(long)]
+    since: Option<i64>,
+    /// At most this many events per page (1..=1000).
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
+    /// Continue after this event id (the previous page's `next_cursor`).
+    #[arg(long)]
+    cursor: Option<i64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -221,204 +223,83 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         Sub::Users { sub } => rt.block_on(super::admin_accounts::users(sub)),
         Sub::Tokens { sub } => rt.block_on(super::admin_accounts::tokens(sub)),
         Sub::Owners { sub } => rt.block_on(super::admin_accounts::owners(sub)),
-        Sub::RotateTokenEncKey(a) => rt.block_on(rotate_token_enc_key(a)),
+        Sub::RotateTokenEncKey(a) => {
+            let (config, data) = (a.config.as_deref(), a.data.as_deref());
+            let r = offline::rotate_token_enc_key(config, a.dev, data, &a.new_key_env);
+            print_offline(a.json, rt.block_on(r))
+        }
         Sub::Keys { sub } => rt.block_on(keys(sub)),
         Sub::Settings {
             sub: SettingsSub::HashBudget { bytes, online },
         } => {
             let r = rt.block_on(online.client()?.set_hash_budget(bytes))?;
-            online.print(&r, |v| {
-                outln!(
-                    "hash budget set to {}",
-                    vouch_registry::web::html::bytes(v.hash_budget_bytes)
-                )
-            })
+            let size = vouch_registry::web::html::bytes(r.value.hash_budget_bytes);
+            answer(
+                online.json,
+                &r.json,
+                &[format!("hash budget set to {size}")],
+            )
         }
         Sub::Scopes {
             sub:
                 ScopesSub::Grant {
                     scope,
                     user,
-                    online,
+                    online: o,
                 },
-        } => {
-            let r = rt.block_on(online.client()?.grant_scope(&scope, &user))?;
-            online.print(&r, |v| {
-                let names: Vec<_> = v.owners.iter().map(|o| clean(o).into_owned()).collect();
-                outln!("@{} owners: {}", clean(&v.scope), names.join(", "))
-            })
-        }
+        } => o.print(&rt.block_on(o.client()?.grant_scope(&scope, &user))?),
         Sub::Backup(a) => super::admin_offline::backup(a, &rt),
         Sub::Restore(a) => super::admin_offline::restore(a, &rt),
-        Sub::Backfill(o) => {
-            let r = rt.block_on(o.client()?.backfill())?;
-            o.print(&r, |v| match v.started {
-                true => outln!(
-                    "backfill started; its progress and result land in the audit log \
-                     (`vouch admin audit --action release.backfill`)"
-                ),
-                false => outln!("a backfill is already running; nothing started"),
-            })
-        }
-        Sub::Audit {
-            online,
-            action,
-            since,
-            limit,
-            cursor,
-        } => {
+        Sub::Backfill(o) => o.print(&rt.block_on(o.client()?.backfill())?),
+        Sub::Audit(a) => {
+            let (action, since, limit, cursor) = (a.action, a.since, a.limit, a.cursor);
             let q = AuditQuery {
                 action,
                 since,
                 limit,
                 cursor,
             };
-            let r = rt.block_on(online.client()?.audit(&q))?;
-            online.print(&r, |v| {
-                for e in &v.events {
-                    outln!(
-                        "{} {} {} {} {}",
-                        e.id,
-                        e.at,
-                        clean(&e.action),
-                        clean(e.actor.as_deref().unwrap_or("-")),
-                        clean(&e.details.to_string())
-                    )?;
-                }
-                if let Some(c) = v.next_cursor {
-                    outln!("more: --cursor {c}")?;
-                }
-                Ok(())
-            })
+            a.online.print(&rt.block_on(a.online.client()?.audit(&q))?)
         }
     }
 }
 
 async fn keys(sub: KeysSub) -> anyhow::Result<Exit> {
     match sub {
-        KeysSub::Rotate(o) => o.print(&o.client()?.rotate_key().await?, |v| {
-            let old = v.old_kid.as_deref().unwrap_or("none");
-            outln!("rotated: {} -> {}", clean(old), clean(&v.new_kid))
-        }),
-        KeysSub::List(o) => o.print(&o.client()?.security().await?, |v| {
-            for k in &v.keys {
-                let state = if k.current { "current" } else { "retired" };
-                let created = rfc3339(k.created_at);
-                match k.retired_at {
-                    Some(r) => outln!(
-                        "{} {state} created {created} retired {}",
-                        clean(&k.kid),
-                        rfc3339(r)
-                    )?,
-                    None => outln!("{} {state} created {created}", clean(&k.kid))?,
-                }
-            }
-            if let Some(b) = v.hash_budget_bytes {
-                outln!("hash budget: {b} bytes")?;
-            }
-            Ok(())
-        }),
-        KeysSub::Reset(a) => reset(a).await,
-        KeysSub::ResetSigstore(a) => reset_sigstore(a).await,
-    }
-}
-
-fn offline_err(e: vouch_registry::offline::OfflineError) -> anyhow::Error {
-    CodedError::new(e.code(), Exit::Error, e.to_string()).into()
-}
-
-async fn reset(a: ResetArgs) -> anyhow::Result<Exit> {
-    if !a.yes {
-        return Err(CodedError::new(
-            "ADMIN_E007",
-            Exit::Error,
-            "`vouch admin keys reset` starts a new registry signing key; stop the server, \
-             then re-run with --yes to confirm",
-        )
-        .into());
-    }
-    let (old, new) = offline::reset_registry_key(a.config.as_deref(), a.dev, &a.data)
-        .await
-        .map_err(offline_err)?;
-    if a.json {
-        print_json(&json!({"old_kid": old, "new_kid": new}))?;
-    } else {
-        outln!(
-            "reset: new current key {new} (retired {}); old public keys stay in the key set",
-            old.as_deref().unwrap_or("none")
-        )?;
-    }
-    Ok(Exit::Ok)
-}
-
-async fn rotate_token_enc_key(a: RotateArgs) -> anyhow::Result<Exit> {
-    let (outcome, opens_with) = offline::rotate_token_enc_key(
-        a.config.as_deref(),
-        a.dev,
-        a.data.as_deref(),
-        &a.new_key_env,
-    )
-    .await
-    .map_err(offline_err)?;
-    if a.json {
-        let mut v = serde_json::to_value(&outcome)?;
-        v["opens_with"] = json!(opens_with);
-        print_json(&v)?;
-    } else if outcome.already_rotated {
-        outln!(
-            "already rotated: generation {} opens with the new key; nothing changed",
-            outcome.generation
-        )?;
-        outln!("the instance now opens with {opens_with}")?;
-    } else {
-        outln!(
-            "re-sealed {} objects (generation {} -> {}) and {} registry key(s) under the new key",
-            outcome.objects.len(),
-            outcome.from_generation,
-            outcome.generation,
-            outcome.registry_keys.len()
-        )?;
-        if !outcome.left_sealed.is_empty() {
-            outln!(
-                "left as they were (retired, sealed under a key lost before): {}",
-                outcome.left_sealed.join(", ")
+        KeysSub::Rotate(o) => o.print(&o.client()?.rotate_key().await?),
+        KeysSub::List(o) => o.print(&o.client()?.security().await?),
+        KeysSub::Reset(a) => {
+            confirm(
+                a.yes,
+                "ADMIN_E007",
+                "`vouch admin keys reset` starts a new registry signing key; stop the server, \
+                 then re-run with --yes to confirm",
             )?;
+            let r = offline::reset_registry_key(a.config.as_deref(), a.dev, &a.data).await;
+            print_offline(a.json, r)
         }
-        outln!("the instance now opens with {opens_with}; the old key no longer opens it")?;
+        KeysSub::ResetSigstore(a) => {
+            confirm(
+                a.yes,
+                "ADMIN_E035",
+                "`vouch admin keys reset-sigstore` replaces the CA, TSA and CT-log keys, so every \
+                 verifier needs the new trusted root; stop the server, then re-run with --yes to confirm",
+            )?;
+            let r = offline::reset_sigstore(a.config.as_deref(), a.dev, a.data.as_deref()).await;
+            print_offline(a.json, r)
+        }
     }
-    Ok(Exit::Ok)
 }
 
-async fn reset_sigstore(a: ResetSigstoreArgs) -> anyhow::Result<Exit> {
-    if !a.yes {
-        return Err(CodedError::new(
-            "ADMIN_E035",
-            Exit::Error,
-            "`vouch admin keys reset-sigstore` replaces the CA, TSA and CT-log keys, so every \
-             verifier needs the new trusted root; stop the server, then re-run with --yes to confirm",
-        )
-        .into());
+fn confirm(yes: bool, code: &'static str, msg: &str) -> anyhow::Result<()> {
+    match yes {
+        true => Ok(()),
+        false => Err(CodedError::error(code, msg).into()),
     }
-    let outcome = offline::reset_sigstore(a.config.as_deref(), a.dev, a.data.as_deref())
-        .await
-        .map_err(offline_err)?;
-    if a.json {
-        print_json(&serde_json::to_value(&outcome)?)?;
-    } else {
-        outln!(
-            "new CA, TSA and CT-log keys sealed under the current TOKEN_ENC_KEY (generation {} -> {}); new CT log {}",
-            outcome.from_generation,
-            outcome.generation,
-            clean(&outcome.ct_origin)
-        )?;
-        outln!("kept (evidence, not used): {}", outcome.kept.join(", "))?;
-        outln!(
-            "next: `vouch admin keys reset` if the registry key was sealed under the lost key, start the server, \
-             and redistribute the NEW trust root (`vouch trust-config --server URL --out FILE`)"
-        )?;
-        outln!(
-            "bundles signed before this verify only against the OLD trusted root: keep a copy of it"
-        )?;
-    }
-    Ok(Exit::Ok)
+}
+
+/// Prints an offline command's answer, or reports its error with its code (exit 2).
+pub(super) fn print_offline(json: bool, r: Result<Answer, OfflineError>) -> anyhow::Result<Exit> {
+    let a = r.map_err(|e| CodedError::error(e.code(), e.to_string()))?;
+    answer(json, &a.json, &a.lines)
 }

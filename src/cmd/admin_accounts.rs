@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Subcommand;
 use serde_json::json;
-use vouch_api_client::admin::{AdminClient, Reply, TokenRequest, User};
+use vouch_api_client::admin::{parse_duration, AdminClient, Lines, Reply, TokenRequest};
 use vouch_registry::init::InitOptions;
 
-use crate::output::{clean, error_chain, outln, print_json, CodedError, Exit};
+use crate::output::{answer, error_chain, CodedError, Exit};
 
 /// Where the server is and how to authenticate.
 #[derive(Debug, clap::Args)]
@@ -41,27 +41,10 @@ impl Online {
         Ok(AdminClient::new(&self.server, token.as_deref())?)
     }
 
-    /// Prints an answer: the registry's JSON with `--json`, else `text`'s lines.
-    pub fn print<T>(
-        &self,
-        reply: &Reply<T>,
-        text: impl FnOnce(&T) -> std::io::Result<()>,
-    ) -> anyhow::Result<Exit> {
-        if self.json {
-            print_json(&reply.json)?;
-        } else {
-            text(&reply.value)?;
-        }
-        Ok(Exit::Ok)
+    /// Prints an answer: the registry's JSON with `--json`, else its lines.
+    pub fn print<T: Lines>(&self, reply: &Reply<T>) -> anyhow::Result<Exit> {
+        answer(self.json, &reply.json, &reply.value.lines())
     }
-}
-
-fn user_line(u: &User) -> std::io::Result<()> {
-    let state = match &u.disabled_at {
-        Some(at) => format!("disabled {}", clean(at)),
-        None => "active".to_owned(),
-    };
-    outln!("user {} {state}", clean(&u.name))
 }
 
 /// Arguments of `vouch admin init`.
@@ -116,29 +99,7 @@ pub enum UsersSub {
 #[derive(Debug, Subcommand)]
 pub enum TokensSub {
     /// Issue an API token to a user; it is printed once (only its hash is stored).
-    Issue {
-        /// The user the token belongs to.
-        #[arg(long, value_name = "NAME")]
-        user: String,
-        /// `owner`: registers publisher bindings for packages the user owns (and new
-        /// names); `admin`: the admin API.
-        #[arg(long, value_parser = ["owner", "admin"])]
-        scope: String,
-        /// Owner tokens: limit the token to this package (repeat for several).
-        #[arg(long = "package", value_name = "@SCOPE/NAME")]
-        packages: Vec<String>,
-        /// Expire after this long: `90d`, `12h`, `30m`, `3600s` (default: never).
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-        expires: Option<u64>,
-        /// What the token is for ("CI for acme", "laptop").
-        #[arg(long)]
-        label: Option<String>,
-        /// Write the token to this new file (mode 0600) instead of printing it.
-        #[arg(long, value_name = "FILE")]
-        out: Option<PathBuf>,
-        #[command(flatten)]
-        online: Online,
-    },
+    Issue(IssueArgs),
     /// List tokens (metadata only, never a secret).
     List {
         /// Only this user's tokens.
@@ -153,6 +114,31 @@ pub enum TokensSub {
         #[command(flatten)]
         online: Online,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IssueArgs {
+    /// The user the token belongs to.
+    #[arg(long, value_name = "NAME")]
+    user: String,
+    /// `owner`: registers publisher bindings for packages the user owns (and new
+    /// names); `admin`: the admin API.
+    #[arg(long, value_parser = ["owner", "admin"])]
+    scope: String,
+    /// Owner tokens: limit the token to this package (repeat for several).
+    #[arg(long = "package", value_name = "@SCOPE/NAME")]
+    packages: Vec<String>,
+    /// Expire after this long: `90d`, `12h`, `30m`, `3600s` (default: never).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    expires: Option<u64>,
+    /// What the token is for ("CI for acme", "laptop").
+    #[arg(long)]
+    label: Option<String>,
+    /// Write the token to this new file (mode 0600) instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    online: Online,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,219 +167,80 @@ pub enum OwnersSub {
     },
 }
 
-/// `90d`, `12h`, `30m`, `45s` or plain seconds, as seconds.
-fn parse_duration(s: &str) -> Result<u64, String> {
-    let (num, unit) = match s.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c),
-        _ => (s, 's'),
-    };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("expected a duration like 90d, 12h, 30m or 3600s, found {s:?}"))?;
-    let mult = match unit {
-        's' => 1,
-        'm' => 60,
-        'h' => 3600,
-        'd' => 86_400,
-        _ => return Err(format!("unknown unit {unit:?} in {s:?}: use s, m, h or d")),
-    };
-    n.checked_mul(mult)
-        .filter(|v| *v > 0)
-        .ok_or_else(|| format!("duration {s:?} is zero or too large"))
-}
-
 pub async fn users(sub: UsersSub) -> anyhow::Result<Exit> {
     match sub {
         UsersSub::Add {
             name,
             email,
             online,
-        } => {
-            let r = online.client()?.add_user(&name, email.as_deref()).await?;
-            online.print(&r, |v| user_line(&v.user))
-        }
-        UsersSub::List(o) => o.print(&o.client()?.users().await?, |v| {
-            for u in &v.users {
-                let state = match &u.disabled_at {
-                    Some(at) => format!("disabled {}", clean(at)),
-                    None => "active".to_owned(),
-                };
-                let email = u.email.as_deref().unwrap_or("-");
-                outln!("{} {} {} {state}", u.id, clean(&u.name), clean(email))?;
-            }
-            Ok(())
-        }),
+        } => online.print(&online.client()?.add_user(&name, email.as_deref()).await?),
+        UsersSub::List(o) => o.print(&o.client()?.users().await?),
         UsersSub::Disable { name, online } => {
-            let r = online.client()?.disable_user(&name).await?;
-            online.print(&r, |v| user_line(&v.user))
+            online.print(&online.client()?.disable_user(&name).await?)
         }
     }
 }
 
 pub async fn tokens(sub: TokensSub) -> anyhow::Result<Exit> {
     match sub {
-        TokensSub::Issue {
-            user,
-            scope,
-            packages,
-            expires,
-            label,
-            out,
-            online,
-        } => {
-            if let Some(p) = out.as_ref().filter(|p| p.exists()) {
+        TokensSub::Issue(a) => {
+            if let Some(p) = a.out.as_ref().filter(|p| p.exists()) {
                 let msg = format!(
                     "{} already exists; tokens are never written over a file",
                     p.display()
                 );
-                return Err(CodedError::new("KEYGEN_E002", Exit::Error, msg).into());
+                return Err(CodedError::error("KEYGEN_E002", msg).into());
             }
             let req = TokenRequest {
-                user,
-                scope,
-                packages,
-                expires_in_secs: expires,
-                label,
+                user: a.user,
+                scope: a.scope,
+                packages: a.packages,
+                expires_in_secs: a.expires,
+                label: a.label,
             };
-            let r = online.client()?.issue_token(&req).await?;
-            let mut shown = r.json.clone();
-            if let Some(p) = &out {
+            let mut r = a.online.client()?.issue_token(&req).await?;
+            if let Some(p) = &a.out {
                 vouch_registry::keygen::write_new_secret(p, &r.value.secret)
-                    .map_err(|e| CodedError::new(e.code(), Exit::Error, e.to_string()))?;
-                shown["secret"] = serde_json::Value::Null;
-                shown["secret_file"] = json!(p.display().to_string());
+                    .map_err(|e| CodedError::error(e.code(), e.to_string()))?;
+                r.json["secret"] = serde_json::Value::Null;
+                r.json["secret_file"] = json!(p.display().to_string());
+                r.value.secret_file = Some(p.display().to_string());
             }
-            if online.json {
-                print_json(&shown)?;
-                return Ok(Exit::Ok);
-            }
-            let t = &r.value.token;
-            outln!(
-                "issued token {} ({} scope) to {}, expires {}",
-                t.id,
-                clean(&t.scope),
-                clean(&t.user),
-                clean(t.expires_at.as_deref().unwrap_or("never"))
-            )?;
-            match &out {
-                Some(p) => outln!("token written to {} (mode 0600)", p.display())?,
-                None => outln!("token (shown once): {}", r.value.secret)?,
-            }
-            Ok(Exit::Ok)
+            a.online.print(&r)
         }
         TokensSub::List { user, online } => {
-            let r = online.client()?.tokens(user.as_deref()).await?;
-            online.print(&r, |v| {
-                for t in &v.tokens {
-                    outln!(
-                        "{} {} {} {} {} expires {} {}",
-                        t.id,
-                        clean(&t.user),
-                        clean(&t.scope),
-                        clean(&t.state),
-                        clean(&serde_json::to_string(&t.packages).unwrap_or_default()),
-                        clean(t.expires_at.as_deref().unwrap_or("never")),
-                        clean(t.label.as_deref().unwrap_or(""))
-                    )?;
-                }
-                Ok(())
-            })
+            online.print(&online.client()?.tokens(user.as_deref()).await?)
         }
-        TokensSub::Revoke { id, online } => {
-            let r = online.client()?.revoke_token(id).await?;
-            online.print(&r, |v| {
-                outln!("token {} {}", v.token.id, clean(&v.token.state))
-            })
-        }
+        TokensSub::Revoke { id, online } => online.print(&online.client()?.revoke_token(id).await?),
     }
 }
 
 pub async fn owners(sub: OwnersSub) -> anyhow::Result<Exit> {
-    let (r, online) = match sub {
+    match sub {
         OwnersSub::Add {
             package,
             user,
             online,
-        } => (online.client()?.add_owner(&package, &user).await?, online),
+        } => online.print(&online.client()?.add_owner(&package, &user).await?),
         OwnersSub::Remove {
             package,
             user,
             online,
-        } => (
-            online.client()?.remove_owner(&package, &user).await?,
-            online,
-        ),
+        } => online.print(&online.client()?.remove_owner(&package, &user).await?),
         OwnersSub::List { package, online } => {
-            let r = online.client()?.owners(&package).await?;
-            return online.print(&r, |v| {
-                for u in &v.owners {
-                    outln!("{}", clean(&u.name))?;
-                }
-                Ok(())
-            });
+            online.print(&online.client()?.owners(&package).await?)
         }
-    };
-    online.print(&r, |v| {
-        let changed = if v.changed { "changed" } else { "unchanged" };
-        outln!("{} owner {}: {changed}", clean(&v.package), clean(&v.user))
-    })
+    }
 }
 
 pub async fn init(a: InitArgs) -> anyhow::Result<Exit> {
-    if let Some(p) = a.admin_token_out.as_ref().filter(|p| p.exists()) {
-        let msg = format!(
-            "{} already exists; the admin token is never written over a file",
-            p.display()
-        );
-        return Err(CodedError::new("KEYGEN_E002", Exit::Error, msg).into());
-    }
     let opts = InitOptions {
-        admin_name: a.admin.clone(),
-        admin_email: a.admin_email.clone(),
+        admin_name: a.admin,
+        admin_email: a.admin_email,
     };
-    let report = vouch_registry::offline::init(&a.config, &a.data, &opts)
+    let token_out = a.admin_token_out.as_deref();
+    let r = vouch_registry::offline::init(&a.config, &a.data, &opts, token_out)
         .await
-        .map_err(|e| CodedError::new(e.code(), Exit::Error, error_chain(&e)))?;
-    let mut token_file = None;
-    if let (Some(admin), Some(p)) = (&report.admin, &a.admin_token_out) {
-        vouch_registry::keygen::write_new_secret(p, admin.token.expose())
-            .map_err(|e| CodedError::new(e.code(), Exit::Error, e.to_string()))?;
-        token_file = Some(p.display().to_string());
-    }
-    let shown_token = match (&report.admin, &token_file) {
-        (Some(admin), None) => Some(admin.token.expose().to_owned()),
-        _ => None,
-    };
-    if a.json {
-        print_json(&json!({
-            "already_initialised": report.already_initialised(),
-            "created": report.created,
-            "log_origin": report.log_origin,
-            "log_key": report.log_vkey,
-            "admin": report.admin.as_ref().map(|x| x.name.clone()),
-            "admin_token": shown_token,
-            "admin_token_file": token_file,
-        }))?;
-        return Ok(Exit::Ok);
-    }
-    if report.already_initialised() {
-        outln!(
-            "already initialised: log {} (key {}); nothing changed",
-            report.log_origin,
-            report.log_vkey
-        )?;
-        return Ok(Exit::Ok);
-    }
-    outln!("initialised: created {}", report.created.join(", "))?;
-    outln!("log origin {}", report.log_origin)?;
-    outln!("log key {}", report.log_vkey)?;
-    if let Some(admin) = &report.admin {
-        outln!("first administrator: {}", admin.name)?;
-        match (&token_file, &shown_token) {
-            (Some(f), _) => outln!("admin token written to {f} (mode 0600)")?,
-            (None, Some(t)) => outln!("admin token (shown once): {t}")?,
-            _ => {}
-        }
-    }
-    Ok(Exit::Ok)
+        .map_err(|e| CodedError::error(e.code(), error_chain(&e)))?;
+    answer(a.json, &r.json, &r.lines)
 }

@@ -1,12 +1,10 @@
-//! `vouch admin backup` and `vouch admin restore`: parse flags, resolve where the registry keeps its state (config or `--dev` data dir), call `vouch_registry::backup`, print.
+//! `vouch admin backup` and `vouch admin restore`: their flags; `vouch_registry::offline` does the work.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use serde_json::json;
-use vouch_registry::backup::{self, Manifest, Place};
 use vouch_registry::offline;
 
-use crate::output::{outln, print_json, CodedError, Exit};
+use crate::output::Exit;
 
 /// Where the registry is: the same flags as `vouch serve`.
 #[derive(Debug, clap::Args)]
@@ -64,58 +62,24 @@ pub struct RestoreArgs {
     from: PathBuf,
 }
 
-fn place(w: &Where, dev_keys: Option<&Path>) -> anyhow::Result<Place> {
-    offline::backup_place(
+pub fn backup(a: BackupArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<Exit> {
+    let w = &a.at;
+    let (config, data, db) = (
         w.config.as_deref(),
-        w.dev,
         w.data.as_deref(),
         w.database.as_deref(),
-        dev_keys,
-    )
-    .map_err(|e| CodedError::new(e.code(), Exit::Error, e.to_string()).into())
-}
-
-fn coded(e: backup::BackupError) -> anyhow::Error {
-    CodedError::new(e.code(), Exit::Error, e.to_string()).into()
-}
-
-fn report(m: &Manifest, verb: &str, dir: &Path, json_out: bool) -> anyhow::Result<()> {
-    let logs: Vec<_> = m
-        .logs
-        .iter()
-        .map(|l| json!({"origin": l.origin, "size": l.size, "root": l.root.to_hex()}))
-        .collect();
-    if json_out {
-        print_json(&json!({
-            "dir": dir.display().to_string(),
-            "format": backup::MANIFEST_FORMAT,
-            "vouch_version": m.vouch_version,
-            "created_at": m.created_at,
-            "meta": format!("{:?}", m.meta).to_lowercase(),
-            "logs": logs,
-            "files": m.files.len(),
-        }))?;
-    } else {
-        outln!("{verb} {} ({} files)", dir.display(), m.files.len())?;
-        for l in &m.logs {
-            outln!("  log {} at size {} root {}", l.origin, l.size, l.root)?;
-        }
-    }
-    Ok(())
-}
-
-pub fn backup(a: BackupArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<Exit> {
-    let place = place(&a.at, None)?;
-    let m = rt.block_on(backup::backup(&place, &a.out)).map_err(coded)?;
-    report(&m, "backed up to", &a.out, a.at.json)?;
-    Ok(Exit::Ok)
+    );
+    let r = rt.block_on(offline::backup(config, w.dev, data, db, &a.out));
+    super::admin::print_offline(w.json, r)
 }
 
 pub fn restore(a: RestoreArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<Exit> {
-    let place = place(&a.at, Some(&a.from.join(backup::DEV_DIR)))?;
-    let m = rt
-        .block_on(backup::restore(&place, &a.from))
-        .map_err(coded)?;
-    report(&m, "restored from", &a.from, a.at.json)?;
-    Ok(Exit::Ok)
+    let w = &a.at;
+    let (config, data, db) = (
+        w.config.as_deref(),
+        w.data.as_deref(),
+        w.database.as_deref(),
+    );
+    let r = rt.block_on(offline::restore(config, w.dev, data, db, &a.from));
+    super::admin::print_offline(w.json, r)
 }

@@ -67,12 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     };
     let t = mint_dev_token(&a.server, a.tls_ca.as_deref(), &req)?;
     if a.json {
-        print_json(&serde_json::json!({
-            "token": t.token,
-            "identity": t.identity,
-            "issuer": t.issuer,
-            "expires_at": t.expires_at,
-        }))?;
+        print_json(&serde_json::to_value(&t)?)?;
     } else {
         outln!("{}", t.token)?;
     }

@@ -5,9 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use vouch_log::SystemClock;
 use vouch_registry::launch::ServeFlags;
-use vouch_registry::ServeError;
 
 use crate::output::{error_chain, CodedError, Exit, LogFormat};
 
@@ -72,10 +70,6 @@ impl Args {
     }
 }
 
-fn coded(e: ServeError) -> anyhow::Error {
-    CodedError::new(e.code(), Exit::Error, error_chain(&e)).into()
-}
-
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -85,25 +79,6 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
 }
 
 async fn serve(args: Args) -> anyhow::Result<Exit> {
-    // Bind first: the public URL (trust config, OIDC issuer) defaults to the bound address.
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .map_err(|source| {
-            coded(ServeError::Listen {
-                addr: args.listen.clone(),
-                source,
-            })
-        })?;
-    let addr = listener.local_addr().context("reading the bound address")?;
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            Some(vouch_registry::tls::server_config(cert, key).map_err(|e| {
-                anyhow::Error::from(CodedError::new(e.code(), Exit::Error, e.to_string()))
-            })?)
-        }
-        _ => None,
-    };
-    let scheme = if tls.is_some() { "https" } else { "http" };
     let flags = ServeFlags {
         dev: args.dev,
         data: args.data.clone(),
@@ -111,18 +86,17 @@ async fn serve(args: Args) -> anyhow::Result<Exit> {
         database: args.database.clone(),
         migrate: args.migrate,
     };
-    let (cfg, secrets, runtime) =
-        vouch_registry::launch::settle(&flags, scheme, addr).map_err(coded)?;
-    let app = vouch_registry::open(&cfg, secrets, runtime, Arc::new(SystemClock))
+    let tls = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
+    let s = vouch_registry::launch::start(&flags, &args.listen, tls)
         .await
-        .map_err(coded)?;
+        .map_err(|e| CodedError::error(e.code(), error_chain(&e)))?;
     // The banner is best-effort: a parent that read what it needed and closed our
     // stdout must not take the server down with it (EPIPE).
     let _ = (|| -> std::io::Result<()> {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {scheme}://{addr}")?;
+        writeln!(out, "listening on {}://{}", s.scheme, s.addr)?;
         // The verifier key clients pin (`vouch log ... --key`); it is public.
-        writeln!(out, "log key {}", app.state.log.verifier())?;
+        writeln!(out, "log key {}", s.app.state.log.verifier())?;
         if args.dev {
             // The `dev` owner's API token (created at start, mode 0600): registers publishers.
             let token_file = args.data.join(vouch_registry::packages::OWNER_TOKEN_FILE);
@@ -130,34 +104,14 @@ async fn serve(args: Args) -> anyhow::Result<Exit> {
         }
         out.flush()
     })();
-    tracing::info!(%addr, origin = app.state.log.origin(), "serving");
+    tracing::info!(addr = %s.addr, origin = s.app.state.log.origin(), "serving");
     if let Some(n) = args.selftest_appends {
-        tokio::spawn(selftest(
-            Arc::clone(&app.state.log),
-            n,
-            args.selftest_tag.clone(),
-        ));
+        let log = Arc::clone(&s.app.state.log);
+        tokio::spawn(selftest(log, n, args.selftest_tag.clone()));
     }
-    match tls {
-        Some(tls) => vouch_registry::serve_tls(listener, tls, app, shutdown_signal())
-            .await
-            .context("serving HTTPS")?,
-        None => vouch_registry::serve(listener, app, shutdown_signal())
-            .await
-            .context("serving HTTP")?,
-    }
+    let what = format!("serving {}", s.scheme.to_uppercase());
+    s.run().await.context(what)?;
     Ok(Exit::Ok)
-}
-
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }
 
 /// The crash test's load: every ack and every published checkpoint goes to stdout,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::output::{CodedError, Exit};
+use crate::output::Exit;
 
 /// Print a server's client trust configuration: the trusted root (its CA, transparency
 /// log, CT log and timestamp authority) and the signing config (its URLs), as
@@ -23,36 +23,10 @@ pub struct Args {
     tls_ca: Option<PathBuf>,
 }
 
-fn err(code: &'static str, msg: String) -> anyhow::Error {
-    CodedError::new(code, Exit::Error, msg).into()
-}
-
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     let body = vouch_api_client::dev::fetch_trust_config(&args.server, args.tls_ca.as_deref())?;
     match &args.out {
-        Some(path) => {
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
-            let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
-                err(
-                    "TRUSTCFG_E003",
-                    format!("cannot write in {}: {e}", dir.display()),
-                )
-            })?;
-            // The trust config is public: readable like any other config file.
-            use std::os::unix::fs::PermissionsExt;
-            tmp.write_all(&body)
-                .and_then(|()| {
-                    tmp.as_file()
-                        .set_permissions(std::fs::Permissions::from_mode(0o644))
-                })
-                .and_then(|()| tmp.as_file().sync_all())
-                .map_err(|e| err("TRUSTCFG_E003", format!("writing {}: {e}", path.display())))?;
-            tmp.persist(path)
-                .map_err(|e| err("TRUSTCFG_E003", format!("writing {}: {e}", path.display())))?;
-        }
+        Some(path) => vouch_api_client::dev::save_trust_config(path, &body)?,
         None => {
             let mut out = std::io::stdout().lock();
             out.write_all(&body).context("writing stdout")?;

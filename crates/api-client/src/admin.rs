@@ -3,7 +3,8 @@
 //! with its typed answer.
 //!
 //! Every answer comes as a [`Reply`]: the typed value a caller reads, and the JSON the
-//! registry sent, which a command's `--json` prints unchanged. Refusals keep the
+//! registry sent, which a command's `--json` prints unchanged; [`Lines`] gives the text
+//! a command prints without it. Refusals keep the
 //! registry's code (`ADMIN_E…`, `AUTH_E…`, `INTEGRITY_E…`) through [`api_error`].
 
 use serde::de::DeserializeOwned;
@@ -100,6 +101,9 @@ pub struct TokenChange {
 pub struct IssuedToken {
     pub token: Token,
     pub secret: String,
+    /// Where the caller wrote the secret instead of showing it (not from the registry).
+    #[serde(skip)]
+    pub secret_file: Option<String>,
 }
 
 /// What `tokens issue` asks for.
@@ -214,6 +218,170 @@ pub struct AuditQuery {
 pub fn rfc3339(unix_secs: i64) -> String {
     jiff::Timestamp::from_second(unix_secs)
         .map_or_else(|_| unix_secs.to_string(), |t| t.to_string())
+}
+
+/// `90d`, `12h`, `30m`, `45s` or plain seconds, as seconds (`tokens issue --expires`).
+pub fn parse_duration(s: &str) -> std::result::Result<u64, String> {
+    let (num, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c),
+        _ => (s, 's'),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("expected a duration like 90d, 12h, 30m or 3600s, found {s:?}"))?;
+    let mult = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return Err(format!("unknown unit {unit:?} in {s:?}: use s, m, h or d")),
+    };
+    n.checked_mul(mult)
+        .filter(|v| *v > 0)
+        .ok_or_else(|| format!("duration {s:?} is zero or too large"))
+}
+
+/// An answer as the lines of text `vouch admin` prints for it. Text from the registry
+/// is left as sent: the printer makes each line safe for a terminal.
+pub trait Lines {
+    fn lines(&self) -> Vec<String>;
+}
+
+fn user_state(u: &User) -> String {
+    match &u.disabled_at {
+        Some(at) => format!("disabled {at}"),
+        None => "active".to_owned(),
+    }
+}
+
+impl Lines for UserChange {
+    fn lines(&self) -> Vec<String> {
+        vec![format!(
+            "user {} {}",
+            self.user.name,
+            user_state(&self.user)
+        )]
+    }
+}
+
+impl Lines for Users {
+    fn lines(&self) -> Vec<String> {
+        let line = |u: &User| {
+            let email = u.email.as_deref().unwrap_or("-");
+            format!("{} {} {email} {}", u.id, u.name, user_state(u))
+        };
+        self.users.iter().map(line).collect()
+    }
+}
+
+impl Lines for Tokens {
+    fn lines(&self) -> Vec<String> {
+        let line = |t: &Token| {
+            format!(
+                "{} {} {} {} {} expires {} {}",
+                t.id,
+                t.user,
+                t.scope,
+                t.state,
+                serde_json::to_string(&t.packages).unwrap_or_default(),
+                t.expires_at.as_deref().unwrap_or("never"),
+                t.label.as_deref().unwrap_or("")
+            )
+        };
+        self.tokens.iter().map(line).collect()
+    }
+}
+
+impl Lines for IssuedToken {
+    fn lines(&self) -> Vec<String> {
+        let t = &self.token;
+        let expires = t.expires_at.as_deref().unwrap_or("never");
+        vec![
+            format!(
+                "issued token {} ({} scope) to {}, expires {expires}",
+                t.id, t.scope, t.user
+            ),
+            match &self.secret_file {
+                Some(p) => format!("token written to {p} (mode 0600)"),
+                None => format!("token (shown once): {}", self.secret),
+            },
+        ]
+    }
+}
+
+impl Lines for TokenChange {
+    fn lines(&self) -> Vec<String> {
+        vec![format!("token {} {}", self.token.id, self.token.state)]
+    }
+}
+
+impl Lines for Owners {
+    fn lines(&self) -> Vec<String> {
+        self.owners.iter().map(|u| u.name.clone()).collect()
+    }
+}
+
+impl Lines for OwnerChange {
+    fn lines(&self) -> Vec<String> {
+        let changed = if self.changed { "changed" } else { "unchanged" };
+        vec![format!("{} owner {}: {changed}", self.package, self.user)]
+    }
+}
+
+impl Lines for ScopeOwners {
+    fn lines(&self) -> Vec<String> {
+        vec![format!(
+            "@{} owners: {}",
+            self.scope,
+            self.owners.join(", ")
+        )]
+    }
+}
+
+impl Lines for Security {
+    fn lines(&self) -> Vec<String> {
+        let key = |k: &SigningKey| {
+            let state = if k.current { "current" } else { "retired" };
+            let created = rfc3339(k.created_at);
+            match k.retired_at {
+                Some(r) => format!("{} {state} created {created} retired {}", k.kid, rfc3339(r)),
+                None => format!("{} {state} created {created}", k.kid),
+            }
+        };
+        let budget = self
+            .hash_budget_bytes
+            .map(|b| format!("hash budget: {b} bytes"));
+        self.keys.iter().map(key).chain(budget).collect()
+    }
+}
+
+impl Lines for Rotated {
+    fn lines(&self) -> Vec<String> {
+        let old = self.old_kid.as_deref().unwrap_or("none");
+        vec![format!("rotated: {old} -> {}", self.new_kid)]
+    }
+}
+
+impl Lines for Backfill {
+    fn lines(&self) -> Vec<String> {
+        vec![match self.started {
+            true => "backfill started; its progress and result land in the audit log \
+                     (`vouch admin audit --action release.backfill`)"
+                .to_owned(),
+            false => "a backfill is already running; nothing started".to_owned(),
+        }]
+    }
+}
+
+impl Lines for AuditPage {
+    fn lines(&self) -> Vec<String> {
+        let event = |e: &AuditEvent| {
+            let actor = e.actor.as_deref().unwrap_or("-");
+            format!("{} {} {} {actor} {}", e.id, e.at, e.action, e.details)
+        };
+        let more = self.next_cursor.map(|c| format!("more: --cursor {c}"));
+        self.events.iter().map(event).chain(more).collect()
+    }
 }
 
 /// Percent-encodes a path segment or query value (RFC 3986 unreserved kept).
@@ -409,6 +577,36 @@ mod tests {
         assert_eq!(e.code(), "ADMIN_E001");
         let e = AdminClient::new("http://127.0.0.1:1", Some(" \n")).unwrap_err();
         assert_eq!(e.code(), "ADMIN_E001");
+    }
+
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(parse_duration("90d"), Ok(90 * 86_400));
+        assert_eq!(parse_duration("12h"), Ok(12 * 3600));
+        assert_eq!(parse_duration("3600"), Ok(3600));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5w").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("d").is_err());
+    }
+
+    #[test]
+    fn keys_list_lines() {
+        let s = Security {
+            keys: vec![SigningKey {
+                kid: "k1".into(),
+                created_at: 0,
+                retired_at: Some(1_796_401_975),
+                current: false,
+            }],
+            hash_budget_bytes: Some(7),
+        };
+        assert_eq!(
+            s.lines(),
+            [
+                "k1 retired created 1970-01-01T00:00:00Z retired 2026-12-04T16:32:55Z",
+                "hash budget: 7 bytes"
+            ]
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Development helpers: an identity token from a `vouch serve --dev` server's
-//! development OIDC issuer, the blocking HTTP client that trusts a private CA, and
-//! the `{code, detail}` of a registry's error body.
+//! development OIDC issuer, a server's client trust configuration (fetched, and saved
+//! atomically), the blocking HTTP client that trusts a private CA, and the
+//! `{code, detail}` of a registry's error body.
 
 use std::path::Path;
 
@@ -61,8 +62,8 @@ pub struct DevTokenRequest {
     pub event_name: Option<String>,
 }
 
-/// A development identity token and what it says.
-#[derive(Debug, Clone)]
+/// A development identity token and what it says (`vouch dev token --json` prints it).
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct DevToken {
     /// The JWT.
     pub token: String,
@@ -188,8 +189,53 @@ pub fn fetch_trust_config(server: &str, tls_ca: Option<&Path>) -> Result<Vec<u8>
     Ok(body)
 }
 
+/// Writes a trust configuration to `path` atomically (a temp file beside it, synced,
+/// renamed over), readable like any other config file (0644): it is public. Failures
+/// are `TRUSTCFG_E003`.
+pub fn save_trust_config(path: &Path, body: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let err = |e: &dyn std::fmt::Display| {
+        CodedError::error("TRUSTCFG_E003", format!("writing {}: {e}", path.display()))
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
+        CodedError::error(
+            "TRUSTCFG_E003",
+            format!("cannot write in {}: {e}", dir.display()),
+        )
+    })?;
+    tmp.write_all(body)
+        .and_then(|()| {
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))
+        })
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| err(&e))?;
+    tmp.persist(path).map_err(|e| err(&e))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn trust_config_is_saved_whole_and_public() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trust.json");
+        std::fs::write(&path, "old").unwrap();
+        super::save_trust_config(&path, b"{}\n").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"{}\n");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        let e =
+            super::save_trust_config(&dir.path().join("no/such/dir/t.json"), b"{}").unwrap_err();
+        assert_eq!(e.code(), "TRUSTCFG_E003");
+    }
+
     #[test]
     fn server_error_reads_the_envelope_only() {
         assert_eq!(

@@ -111,6 +111,89 @@ pub fn settle(
     Ok((cfg, secrets, runtime))
 }
 
+/// Why `vouch serve` could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LaunchError {
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+}
+
+impl LaunchError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            LaunchError::Serve(e) => e.code(),
+            LaunchError::Tls(e) => e.code(),
+        }
+    }
+}
+
+/// A server bound, configured and opened, ready to serve.
+pub struct Started {
+    pub listener: tokio::net::TcpListener,
+    /// The bound address (port 0 in `listen` picks a free one).
+    pub addr: std::net::SocketAddr,
+    /// `http`, or `https` with a TLS configuration.
+    pub scheme: &'static str,
+    pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
+    pub app: crate::App,
+}
+
+/// Binds `listen`, loads the TLS certificate and key if given, settles the
+/// configuration ([`settle`]) and opens the registry. Binding comes first: the public
+/// URL (trust config, OIDC issuer) defaults to the bound address.
+pub async fn start(
+    flags: &ServeFlags,
+    listen: &str,
+    tls: Option<(&Path, &Path)>,
+) -> Result<Started, LaunchError> {
+    let bound = tokio::net::TcpListener::bind(listen)
+        .await
+        .and_then(|l| Ok((l.local_addr()?, l)));
+    let (addr, listener) = bound.map_err(|source| ServeError::Listen {
+        addr: listen.to_owned(),
+        source,
+    })?;
+    let tls = match tls {
+        Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let (cfg, secrets, runtime) = settle(flags, scheme, addr)?;
+    let clock = std::sync::Arc::new(vouch_log::SystemClock);
+    let app = crate::open(&cfg, secrets, runtime, clock).await?;
+    Ok(Started {
+        listener,
+        addr,
+        scheme,
+        tls,
+        app,
+    })
+}
+
+impl Started {
+    /// Serves until SIGINT or SIGTERM.
+    pub async fn run(self) -> std::io::Result<()> {
+        match self.tls {
+            Some(tls) => crate::serve_tls(self.listener, tls, self.app, shutdown_signal()).await,
+            None => crate::serve(self.listener, self.app, shutdown_signal()).await,
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -11,6 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use serde_json::json;
+
 use vouch_ca::EncryptionKey;
 use vouch_store::meta::{MetaError, MetaStore, PostgresMeta, SqliteMeta};
 use vouch_store::CheckpointLock;
@@ -55,6 +57,13 @@ pub enum OfflineError {
     /// ADMIN_E034: the checkpoint lock failed.
     #[error("checkpoint lock: {0}")]
     Lock(vouch_store::StoreError),
+    /// KEYGEN_E002: `admin init --admin-token-out` names an existing file.
+    #[error("{} already exists; the admin token is never written over a file", path.display())]
+    TokenFileExists { path: PathBuf },
+    /// The admin token file could not be written (the key writer's code, its message
+    /// without the I/O cause).
+    #[error("{0}")]
+    TokenFile(crate::keygen::KeygenError),
     /// KEYGEN_E003: a key file could not be written.
     #[error("writing {}: {source}", path.display())]
     KeyFile {
@@ -70,7 +79,8 @@ impl OfflineError {
             OfflineError::Meta(e) => e.code(),
             OfflineError::Reseal(e) => e.code(),
             OfflineError::Keys(e) => e.code(),
-            OfflineError::Keygen(e) => e.code(),
+            OfflineError::Keygen(e) | OfflineError::TokenFile(e) => e.code(),
+            OfflineError::TokenFileExists { .. } => "KEYGEN_E002",
             OfflineError::Init(e) => e.code(),
             OfflineError::Backup(e) => e.code(),
             OfflineError::NeedsConfig | OfflineError::NoOrigin => "SERVE_E101",
@@ -79,6 +89,13 @@ impl OfflineError {
             OfflineError::KeyFile { .. } => "KEYGEN_E003",
         }
     }
+}
+
+/// What an offline command did: the object its `--json` prints, and its lines of text.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub json: serde_json::Value,
+    pub lines: Vec<String>,
 }
 
 const NEW_KEY_HINT: &str = " (make a new key with `vouch keygen token-enc-key --out FILE`)";
@@ -186,13 +203,13 @@ pub async fn lock(cfg: &ServeConfig, data: &Path) -> Result<Arc<dyn CheckpointLo
 }
 
 /// `vouch admin keys reset`: a new registry signing key sealed under the TOKEN_ENC_KEY
-/// given now (with `dev`, DATA/token_enc.key, made if missing). Returns the old and the
+/// given now (with `dev`, DATA/token_enc.key, made if missing); says the old and the
 /// new key id.
 pub async fn reset_registry_key(
     config: Option<&Path>,
     dev: bool,
     data: &Path,
-) -> Result<(Option<String>, String), OfflineError> {
+) -> Result<Answer, OfflineError> {
     let (cfg, enc) = if dev {
         let cfg = match config {
             Some(p) => ServeConfig::load(p)?,
@@ -215,18 +232,26 @@ pub async fn reset_registry_key(
         (cfg, enc)
     };
     let meta = meta(&cfg, data).await?;
-    Ok(crate::integrity::keys::reset(meta.as_ref(), &enc, "cli:admin keys reset").await?)
+    let (old, new) =
+        crate::integrity::keys::reset(meta.as_ref(), &enc, "cli:admin keys reset").await?;
+    Ok(Answer {
+        lines: vec![format!(
+            "reset: new current key {new} (retired {}); old public keys stay in the key set",
+            old.as_deref().unwrap_or("none")
+        )],
+        json: json!({"old_kid": old, "new_kid": new}),
+    })
 }
 
 /// `vouch admin rotate-token-enc-key`: re-seals every sealed key under the key in
 /// `new_key_env`; with --dev the key file is replaced (atomically) only after the
-/// commit. Returns the outcome and what the instance opens with now.
+/// commit. Says the outcome and what the instance opens with now.
 pub async fn rotate_token_enc_key(
     config: Option<&Path>,
     dev: bool,
     data: Option<&Path>,
     new_key_env: &str,
-) -> Result<(RotateOutcome, String), OfflineError> {
+) -> Result<Answer, OfflineError> {
     let o = open(config, dev, data)?;
     let new = enc_from_env(new_key_env)?;
     let new_text = std::env::var(new_key_env).unwrap_or_default();
@@ -252,7 +277,42 @@ pub async fn rotate_token_enc_key(
             o.cfg.registry.token_enc_key_env
         ),
     };
-    Ok((outcome, opens_with))
+    Ok(rotated(&outcome, &opens_with))
+}
+
+fn rotated(o: &RotateOutcome, opens_with: &str) -> Answer {
+    let mut json = serde_json::to_value(o).unwrap_or_default();
+    json["opens_with"] = json!(opens_with);
+    let lines = if o.already_rotated {
+        vec![
+            format!(
+                "already rotated: generation {} opens with the new key; nothing changed",
+                o.generation
+            ),
+            format!("the instance now opens with {opens_with}"),
+        ]
+    } else {
+        let resealed = format!(
+            "re-sealed {} objects (generation {} -> {}) and {} registry key(s) under the new key",
+            o.objects.len(),
+            o.from_generation,
+            o.generation,
+            o.registry_keys.len()
+        );
+        let left = (!o.left_sealed.is_empty()).then(|| {
+            format!(
+                "left as they were (retired, sealed under a key lost before): {}",
+                o.left_sealed.join(", ")
+            )
+        });
+        let opens =
+            format!("the instance now opens with {opens_with}; the old key no longer opens it");
+        std::iter::once(resealed)
+            .chain(left)
+            .chain([opens])
+            .collect()
+    };
+    Answer { json, lines }
 }
 
 /// `vouch admin keys reset-sigstore`: new CA, TSA and CT-log keys and a new CT log.
@@ -260,7 +320,7 @@ pub async fn reset_sigstore(
     config: Option<&Path>,
     dev: bool,
     data: Option<&Path>,
-) -> Result<SigstoreResetOutcome, OfflineError> {
+) -> Result<Answer, OfflineError> {
     // The new CT log is named after the log's origin, settled as `vouch serve` settles
     // it: a `--dev` directory's log key name (`ServeConfig::dev_existing`), else the
     // config (with its public URL).
@@ -271,7 +331,7 @@ pub async fn reset_sigstore(
     let meta = meta(&o.cfg, &o.data).await?;
     let objects = crate::app::open_objects(&o.cfg, false)?;
     let lock = lock(&o.cfg, &o.data).await?;
-    Ok(crate::reseal::reset_sigstore_keys(
+    let outcome = crate::reseal::reset_sigstore_keys(
         &o.cfg,
         meta.as_ref(),
         &objects,
@@ -280,20 +340,142 @@ pub async fn reset_sigstore(
         &vouch_log::SystemClock,
         "cli:admin keys reset-sigstore",
     )
-    .await?)
+    .await?;
+    Ok(sigstore_reset(&outcome))
+}
+
+fn sigstore_reset(o: &SigstoreResetOutcome) -> Answer {
+    let lines = vec![
+        format!(
+            "new CA, TSA and CT-log keys sealed under the current TOKEN_ENC_KEY (generation {} -> {}); new CT log {}",
+            o.from_generation, o.generation, o.ct_origin
+        ),
+        format!("kept (evidence, not used): {}", o.kept.join(", ")),
+        "next: `vouch admin keys reset` if the registry key was sealed under the lost key, start the server, \
+         and redistribute the NEW trust root (`vouch trust-config --server URL --out FILE`)"
+            .to_owned(),
+        "bundles signed before this verify only against the OLD trusted root: keep a copy of it".to_owned(),
+    ];
+    Answer {
+        json: serde_json::to_value(o).unwrap_or_default(),
+        lines,
+    }
 }
 
 /// `vouch admin init`: creates the production instance `config` describes (relative
-/// paths under `data`), secrets from the variables it names; see [`crate::init`].
+/// paths under `data`), secrets from the variables it names; see [`crate::init`]. The
+/// first administrator's token goes to the new 0600 file `token_out` (refused up front
+/// if it exists), else into the answer, shown once.
 pub async fn init(
     config: &Path,
     data: &Path,
     opts: &crate::init::InitOptions,
-) -> Result<crate::init::InitReport, OfflineError> {
+    token_out: Option<&Path>,
+) -> Result<Answer, OfflineError> {
+    if let Some(p) = token_out.filter(|p| p.exists()) {
+        return Err(OfflineError::TokenFileExists { path: p.to_owned() });
+    }
     let mut cfg = ServeConfig::load(config)?;
     crate::launch::resolve_paths(&mut cfg, data);
     let secrets = crate::Secrets::from_env(&cfg)?;
-    Ok(crate::init::init(&cfg, secrets, opts, Arc::new(vouch_log::SystemClock)).await?)
+    let report = crate::init::init(&cfg, secrets, opts, Arc::new(vouch_log::SystemClock)).await?;
+    let mut token_file = None;
+    if let (Some(admin), Some(p)) = (&report.admin, token_out) {
+        crate::keygen::write_new_secret(p, admin.token.expose())
+            .map_err(OfflineError::TokenFile)?;
+        token_file = Some(p.display().to_string());
+    }
+    let shown_token = match (&report.admin, &token_file) {
+        (Some(admin), None) => Some(admin.token.expose().to_owned()),
+        _ => None,
+    };
+    let json = json!({
+        "already_initialised": report.already_initialised(),
+        "created": report.created,
+        "log_origin": report.log_origin,
+        "log_key": report.log_vkey,
+        "admin": report.admin.as_ref().map(|x| x.name.clone()),
+        "admin_token": shown_token,
+        "admin_token_file": token_file,
+    });
+    if report.already_initialised() {
+        let line = format!(
+            "already initialised: log {} (key {}); nothing changed",
+            report.log_origin, report.log_vkey
+        );
+        return Ok(Answer {
+            json,
+            lines: vec![line],
+        });
+    }
+    let mut lines = vec![
+        format!("initialised: created {}", report.created.join(", ")),
+        format!("log origin {}", report.log_origin),
+        format!("log key {}", report.log_vkey),
+    ];
+    if let Some(admin) = &report.admin {
+        lines.push(format!("first administrator: {}", admin.name));
+        match (&token_file, &shown_token) {
+            (Some(f), _) => lines.push(format!("admin token written to {f} (mode 0600)")),
+            (None, Some(t)) => lines.push(format!("admin token (shown once): {t}")),
+            _ => {}
+        }
+    }
+    Ok(Answer { json, lines })
+}
+
+/// `vouch admin backup`: backs the registry [`backup_place`] finds up into `out`.
+pub async fn backup(
+    config: Option<&Path>,
+    dev: bool,
+    data: Option<&Path>,
+    database: Option<&str>,
+    out: &Path,
+) -> Result<Answer, OfflineError> {
+    let place = backup_place(config, dev, data, database, None)?;
+    let m = crate::backup::backup(&place, out).await?;
+    Ok(manifest_answer(&m, "backed up to", out))
+}
+
+/// `vouch admin restore`: restores the backup in `from` into the empty place
+/// [`backup_place`] finds.
+pub async fn restore(
+    config: Option<&Path>,
+    dev: bool,
+    data: Option<&Path>,
+    database: Option<&str>,
+    from: &Path,
+) -> Result<Answer, OfflineError> {
+    let dev_keys = from.join(crate::backup::DEV_DIR);
+    let place = backup_place(config, dev, data, database, Some(&dev_keys))?;
+    let m = crate::backup::restore(&place, from).await?;
+    Ok(manifest_answer(&m, "restored from", from))
+}
+
+fn manifest_answer(m: &crate::backup::Manifest, verb: &str, dir: &Path) -> Answer {
+    let logs: Vec<_> = m
+        .logs
+        .iter()
+        .map(|l| json!({"origin": l.origin, "size": l.size, "root": l.root.to_hex()}))
+        .collect();
+    let json = json!({
+        "dir": dir.display().to_string(),
+        "format": crate::backup::MANIFEST_FORMAT,
+        "vouch_version": m.vouch_version,
+        "created_at": m.created_at,
+        "meta": format!("{:?}", m.meta).to_lowercase(),
+        "logs": logs,
+        "files": m.files.len(),
+    });
+    let head = format!("{verb} {} ({} files)", dir.display(), m.files.len());
+    let lines = std::iter::once(head)
+        .chain(
+            m.logs
+                .iter()
+                .map(|l| format!("  log {} at size {} root {}", l.origin, l.size, l.root)),
+        )
+        .collect();
+    Answer { json, lines }
 }
 
 /// Where `vouch admin backup`/`restore` find the registry: `--config` (relative paths
