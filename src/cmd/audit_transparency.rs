@@ -10,8 +10,6 @@ use vouch_consumer::DEFAULT_LOCKFILE;
 use super::registry_api::runtime;
 use crate::output::{clean, print_json, Exit};
 
-/// Kept for `bench_publish` until it calls `vouch_consumer` directly.
-
 /// Prove each locked entry's inclusion in its registry's transparency log, and the log's
 /// consistency with the checkpoint stored in the lockfile; then store the new checkpoint.
 ///
