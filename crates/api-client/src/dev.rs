@@ -39,15 +39,6 @@ pub fn blocking_client(
     })
 }
 
-/// `code` and `detail` of a coded JSON error body, if it is one.
-pub fn server_error(body: &str) -> Option<(String, String)> {
-    let v: Value = serde_json::from_str(body).ok()?;
-    Some((
-        v["code"].as_str()?.to_owned(),
-        v["detail"].as_str().unwrap_or("").to_owned(),
-    ))
-}
-
 /// The claims a development identity token asks for.
 #[derive(Debug, Clone, Default)]
 pub struct DevTokenRequest {
@@ -118,7 +109,7 @@ pub fn mint_dev_token(
         ));
     }
     if !status.is_success() {
-        let why = match server_error(&text) {
+        let why = match crate::error_envelope(text.as_bytes()) {
             Some((code, detail)) => format!("{code}: {detail}"),
             None => text.chars().take(300).collect(),
         };
@@ -234,15 +225,5 @@ mod tests {
         let e =
             super::save_trust_config(&dir.path().join("no/such/dir/t.json"), b"{}").unwrap_err();
         assert_eq!(e.code(), "TRUSTCFG_E003");
-    }
-
-    #[test]
-    fn server_error_reads_the_envelope_only() {
-        assert_eq!(
-            super::server_error(r#"{"code":"CA_E001","detail":"no"}"#),
-            Some(("CA_E001".into(), "no".into()))
-        );
-        assert_eq!(super::server_error("<html>"), None);
-        assert_eq!(super::server_error(r#"{"detail":"no"}"#), None);
     }
 }

@@ -355,6 +355,16 @@ mod tests {
     }
 
     #[test]
+    fn error_envelope_reads_the_envelope_only() {
+        assert_eq!(
+            error_envelope(br#"{"code":"CA_E001","detail":"no"}"#),
+            Some(("CA_E001".into(), "no".into()))
+        );
+        assert_eq!(error_envelope(b"<html>"), None);
+        assert_eq!(error_envelope(br#"{"detail":"no"}"#), None);
+    }
+
+    #[test]
     fn base_url_refuses_other_schemes_with_reg_e002() {
         assert_eq!(base_url("http://x:1/").unwrap(), "http://x:1");
         let e = base_url("ftp://x").unwrap_err();

@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::json;
 use vouch_api_client::{get_bytes, http, CodedError, Result};
@@ -186,30 +185,7 @@ fn run_parallel<T: Send>(
     threads: NonZeroUsize,
     f: impl Fn(usize) -> T + Sync,
 ) -> Vec<T> {
-    let threads = threads.get().min(idx.len()).max(1);
-    let next = AtomicUsize::new(0);
-    let mut indexed: Vec<(usize, T)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let k = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&i) = idx.get(k) else { break };
-                        done.push((k, f(i)));
-                    }
-                    done
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            // A worker panics only if verification itself panicked: re-raise it here.
-            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    });
-    indexed.sort_unstable_by_key(|(k, _)| *k);
-    indexed.into_iter().map(|(_, t)| t).collect()
+    vouch_verify::map_on_threads(idx, threads, |&i| f(i))
 }
 
 /// Checks the cached archive and, when the bundle is cached, verifies it.

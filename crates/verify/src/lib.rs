@@ -40,4 +40,4 @@ pub use policy::{
 };
 pub use request::{verify_request, PolicySpec, TrustSpec};
 pub use trust::{TrustRoot, TrustRootSource};
-pub use verifier::{BundleInput, Job, Verifier};
+pub use verifier::{map_on_threads, BundleInput, Job, Verifier};

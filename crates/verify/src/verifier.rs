@@ -138,35 +138,7 @@ impl Verifier {
         jobs: &[Job<'_>],
         threads: NonZeroUsize,
     ) -> Vec<Result<Verified, VerifyError>> {
-        let threads = threads.get().min(jobs.len().max(1));
-        if threads == 1 {
-            return jobs.iter().map(|job| self.run_job(job)).collect();
-        }
-        let next = AtomicUsize::new(0);
-        let mut indexed: Vec<(usize, Result<Verified, VerifyError>)> =
-            std::thread::scope(|scope| {
-                let workers: Vec<_> = (0..threads)
-                    .map(|_| {
-                        scope.spawn(|| {
-                            let mut done = Vec::new();
-                            loop {
-                                let i = next.fetch_add(1, Ordering::Relaxed);
-                                let Some(job) = jobs.get(i) else { break };
-                                done.push((i, self.run_job(job)));
-                            }
-                            done
-                        })
-                    })
-                    .collect();
-                workers
-                    .into_iter()
-                    // A worker only panics if verification itself panicked; re-raise it
-                    // on the caller's thread rather than losing results silently.
-                    .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect()
-            });
-        indexed.sort_unstable_by_key(|(i, _)| *i);
-        indexed.into_iter().map(|(_, r)| r).collect()
+        map_on_threads(jobs, threads, |job| self.run_job(job))
     }
 
     fn run_job(&self, job: &Job<'_>) -> Result<Verified, VerifyError> {
@@ -328,4 +300,40 @@ fn not_checked(what: &str) -> VerifyError {
 
 fn default_threads() -> NonZeroUsize {
     std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
+}
+
+/// `f` over `items` on up to `threads` scoped threads, each taking the next item, with
+/// the results in the items' order. With one thread (or one item) it runs inline. A panic
+/// in `f` is re-raised on the caller's thread rather than losing results silently.
+pub fn map_on_threads<T: Sync, R: Send>(
+    items: &[T],
+    threads: NonZeroUsize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.get().min(items.len().max(1));
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut indexed: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        done.push((i, f(item)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    indexed.sort_unstable_by_key(|(i, _)| *i);
+    indexed.into_iter().map(|(_, r)| r).collect()
 }
