@@ -56,6 +56,17 @@ pub enum StoreError {
     /// The configuration names a backend that cannot be built.
     #[error("bad object store configuration: {reason}")]
     Config { reason: String },
+    /// A create-if-absent write found the key holding different bytes: another writer
+    /// put something else there first, and nothing was replaced.
+    #[error(
+        "object {key} already exists with different bytes ({existing} bytes stored, \
+         {offered} offered); create-if-absent writes never replace an object"
+    )]
+    Differs {
+        key: String,
+        existing: usize,
+        offered: usize,
+    },
     /// A fault injected by [`crate::faulty`]; only tests see this.
     #[error("injected fault in {op} ({when})")]
     Injected {
@@ -80,6 +91,7 @@ impl StoreError {
             StoreError::MissingSchema { .. } => "STORE_E008",
             StoreError::Config { .. } => "STORE_E009",
             StoreError::Injected { .. } => "STORE_E010",
+            StoreError::Differs { .. } => "STORE_E011",
         }
     }
 

@@ -121,6 +121,25 @@ impl<T: Objects> Objects for Faulty<T> {
         }
     }
 
+    async fn put_many_if_absent(
+        &self,
+        mut objects: Vec<(ObjectKey, Bytes)>,
+    ) -> Result<(), StoreError> {
+        match self.plan.next() {
+            None => self.inner.put_many_if_absent(objects).await,
+            Some(p @ FaultPoint::BeforePersist) => Err(injected("put_many_if_absent", p)),
+            Some(p @ FaultPoint::Partial) => {
+                objects.truncate(objects.len() / 2);
+                self.inner.put_many_if_absent(objects).await?;
+                Err(injected("put_many_if_absent", p))
+            }
+            Some(p @ FaultPoint::AfterPersist) => {
+                self.inner.put_many_if_absent(objects).await?;
+                Err(injected("put_many_if_absent", p))
+            }
+        }
+    }
+
     async fn get(&self, key: &ObjectKey) -> Result<Option<Bytes>, StoreError> {
         self.inner.get(key).await
     }

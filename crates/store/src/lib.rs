@@ -34,6 +34,8 @@ pub use error::StoreError;
 pub use key::ObjectKey;
 pub use local::LocalDir;
 pub use lock::{CheckpointLock, MemoryLock, SequencerClaim};
+#[doc(hidden)]
+pub use objects::check_create_if_absent;
 pub use objects::Objects;
 pub use postgres::PostgresLock;
 pub use remote::RemoteObjects;

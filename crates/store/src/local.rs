@@ -90,7 +90,21 @@ impl Objects for LocalDir {
             .into_iter()
             .map(|(k, v)| (self.path(&k), v))
             .collect();
-        tokio::task::spawn_blocking(move || write_all_durably(&inner, jobs))
+        tokio::task::spawn_blocking(move || write_all_durably(&inner, jobs, Mode::Replace))
+            .await
+            .map_err(|e| StoreError::io(&self.inner.root, std::io::Error::other(e)))?
+    }
+
+    async fn put_many_if_absent(&self, objects: Vec<(ObjectKey, Bytes)>) -> Result<(), StoreError> {
+        if objects.is_empty() {
+            return Ok(());
+        }
+        let inner = Arc::clone(&self.inner);
+        let jobs: Vec<(PathBuf, Bytes)> = objects
+            .into_iter()
+            .map(|(k, v)| (self.path(&k), v))
+            .collect();
+        tokio::task::spawn_blocking(move || write_all_durably(&inner, jobs, Mode::CreateOnly))
             .await
             .map_err(|e| StoreError::io(&self.inner.root, std::io::Error::other(e)))?
     }
@@ -116,9 +130,23 @@ impl Objects for LocalDir {
     }
 }
 
-/// Writes every file (temp, fsync, rename) on up to [`MAX_WRITERS`] threads, then
-/// fsyncs each touched directory once. Runs on a blocking thread.
-fn write_all_durably(inner: &Inner, jobs: Vec<(PathBuf, Bytes)>) -> Result<(), StoreError> {
+/// How a temp file takes its key's place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `rename`: atomically replaces whatever is there.
+    Replace,
+    /// `link`: fails if the key exists (atomic create-if-absent); an existing file with
+    /// the same bytes is accepted.
+    CreateOnly,
+}
+
+/// Writes every file (temp, fsync, rename or link) on up to [`MAX_WRITERS`] threads,
+/// then fsyncs each touched directory once. Runs on a blocking thread.
+fn write_all_durably(
+    inner: &Inner,
+    jobs: Vec<(PathBuf, Bytes)>,
+    mode: Mode,
+) -> Result<(), StoreError> {
     let mut dirs_to_sync = BTreeSet::new();
     for (path, _) in &jobs {
         let parent = path.parent().unwrap_or(&inner.root);
@@ -132,7 +160,7 @@ fn write_all_durably(inner: &Inner, jobs: Vec<(PathBuf, Bytes)>) -> Result<(), S
         // One file: this blocking thread writes it; starting another would cost more.
         for (path, bytes) in &jobs {
             let n = inner.counter.fetch_add(1, Ordering::Relaxed);
-            write_one(path, bytes, tag, n)?;
+            write_one(path, bytes, tag, n, mode)?;
         }
         for dir in dirs_to_sync {
             sync_dir(&dir)?;
@@ -146,7 +174,7 @@ fn write_all_durably(inner: &Inner, jobs: Vec<(PathBuf, Bytes)>) -> Result<(), S
                 s.spawn(move || -> Result<(), StoreError> {
                     for (path, bytes) in chunk {
                         let n = inner.counter.fetch_add(1, Ordering::Relaxed);
-                        write_one(path, bytes, tag, n)?;
+                        write_one(path, bytes, tag, n, mode)?;
                     }
                     Ok(())
                 })
@@ -193,7 +221,7 @@ fn ensure_dir(root: &Path, dir: &Path, to_sync: &mut BTreeSet<PathBuf>) -> Resul
     Ok(())
 }
 
-fn write_one(path: &Path, bytes: &[u8], tag: u32, n: u64) -> Result<(), StoreError> {
+fn write_one(path: &Path, bytes: &[u8], tag: u32, n: u64, mode: Mode) -> Result<(), StoreError> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -203,12 +231,34 @@ fn write_one(path: &Path, bytes: &[u8], tag: u32, n: u64) -> Result<(), StoreErr
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        match mode {
+            Mode::Replace => std::fs::rename(&tmp, path),
+            Mode::CreateOnly => {
+                let linked = std::fs::hard_link(&tmp, path);
+                std::fs::remove_file(&tmp)?;
+                linked
+            }
+        }
     })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        StoreError::io(path, e)
-    })
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if mode == Mode::CreateOnly && e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let existing = std::fs::read(path).map_err(|e| StoreError::io(path, e))?;
+            if existing == bytes {
+                Ok(())
+            } else {
+                Err(StoreError::Differs {
+                    key: path.display().to_string(),
+                    existing: existing.len(),
+                    offered: bytes.len(),
+                })
+            }
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(StoreError::io(path, e))
+        }
+    }
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
@@ -238,6 +288,19 @@ mod tests {
             .unwrap()
             .collect();
         assert!(left.is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn create_if_absent_never_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::open(dir.path()).unwrap();
+        crate::objects::check_create_if_absent(Arc::new(store)).await;
+        // No temp files are left behind, by winners or losers.
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("race"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 2, "{left:?}");
     }
 
     #[tokio::test]

@@ -19,6 +19,11 @@ use crate::{ObjectKey, StoreError};
 ///
 /// Idempotence: `put` and `put_many` with the same bytes may be retried freely;
 /// `delete` of a missing key succeeds.
+///
+/// Create-if-absent: `put_many_if_absent` never replaces an object. Several nodes that
+/// write the same committed tile race harmlessly (identical bytes are accepted), and a
+/// writer holding different bytes for an existing key is refused
+/// ([`StoreError::Differs`]) instead of overwriting what readers may already have seen.
 #[async_trait]
 pub trait Objects: Send + Sync + std::fmt::Debug + 'static {
     /// Stores one object, durably.
@@ -30,6 +35,19 @@ pub trait Objects: Send + Sync + std::fmt::Debug + 'static {
     /// (fsyncs, requests) across the objects, which is why the sequencer hands over a
     /// whole group commit at once.
     async fn put_many(&self, objects: Vec<(ObjectKey, Bytes)>) -> Result<(), StoreError>;
+
+    /// Stores every object whose key does not exist yet, durably, and never replaces
+    /// one: the existence check and the write are one atomic step in the backend (a
+    /// hard link on local disk, `If-None-Match: *` on S3). A key that already holds
+    /// exactly `value` counts as written; one that holds other bytes fails the call
+    /// with [`StoreError::Differs`] (the other objects may or may not have been
+    /// written, each whole).
+    async fn put_many_if_absent(&self, objects: Vec<(ObjectKey, Bytes)>) -> Result<(), StoreError>;
+
+    /// [`Objects::put_many_if_absent`] for one object.
+    async fn put_if_absent(&self, key: &ObjectKey, value: Bytes) -> Result<(), StoreError> {
+        self.put_many_if_absent(vec![(key.clone(), value)]).await
+    }
 
     /// Reads one object; `Ok(None)` if it does not exist.
     async fn get(&self, key: &ObjectKey) -> Result<Option<Bytes>, StoreError>;
@@ -47,6 +65,10 @@ impl<T: Objects + ?Sized> Objects for std::sync::Arc<T> {
         (**self).put_many(objects).await
     }
 
+    async fn put_many_if_absent(&self, objects: Vec<(ObjectKey, Bytes)>) -> Result<(), StoreError> {
+        (**self).put_many_if_absent(objects).await
+    }
+
     async fn get(&self, key: &ObjectKey) -> Result<Option<Bytes>, StoreError> {
         (**self).get(key).await
     }
@@ -54,4 +76,52 @@ impl<T: Objects + ?Sized> Objects for std::sync::Arc<T> {
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
         (**self).delete(key).await
     }
+}
+
+/// The create-if-absent contract, run by each backend's tests: the first write wins,
+/// an identical retry is accepted, different bytes are refused with `STORE_E011` and
+/// leave the stored object unchanged, and of 16 writers racing for one key with
+/// different bytes exactly one succeeds.
+#[doc(hidden)]
+pub async fn check_create_if_absent(store: std::sync::Arc<dyn Objects>) {
+    let key = ObjectKey::new("race/tile").expect("valid key");
+    store
+        .put_if_absent(&key, Bytes::from_static(b"first"))
+        .await
+        .expect("the first write creates the key");
+    store
+        .put_if_absent(&key, Bytes::from_static(b"first"))
+        .await
+        .expect("identical bytes are accepted");
+    let err = store
+        .put_if_absent(&key, Bytes::from_static(b"other"))
+        .await
+        .expect_err("different bytes are refused");
+    assert_eq!(err.code(), "STORE_E011", "{err}");
+    assert_eq!(
+        store.get(&key).await.expect("read back").as_deref(),
+        Some(&b"first"[..])
+    );
+
+    let raced = ObjectKey::new("race/contended").expect("valid key");
+    let writers = (0..16u8).map(|i| {
+        let store = std::sync::Arc::clone(&store);
+        let raced = raced.clone();
+        tokio::spawn(async move {
+            store
+                .put_if_absent(&raced, Bytes::from(vec![i; 64]))
+                .await
+                .map(|()| i)
+        })
+    });
+    let mut winners = Vec::new();
+    for w in writers {
+        match w.await.expect("writer task") {
+            Ok(i) => winners.push(i),
+            Err(e) => assert_eq!(e.code(), "STORE_E011", "{e}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one writer wins: {winners:?}");
+    let stored = store.get(&raced).await.expect("read back").expect("stored");
+    assert_eq!(stored.as_ref(), &vec![winners[0]; 64][..]);
 }

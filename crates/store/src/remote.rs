@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use crate::{ObjectKey, Objects, StoreError};
 
@@ -73,6 +73,55 @@ impl RemoteObjects {
                 source,
             })
     }
+
+    /// Creates `key` only if absent (`PutMode::Create`: `If-None-Match: *` on S3); on
+    /// a conflict the stored bytes are read back and compared.
+    async fn create_one(&self, key: ObjectKey, value: Bytes) -> Result<(), StoreError> {
+        let path = Path::from(key.as_str());
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self
+            .store
+            .put_opts(&path, PutPayload::from(value.clone()), opts)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                match self.get(&key).await? {
+                    Some(existing) if existing == value => Ok(()),
+                    Some(existing) => Err(StoreError::Differs {
+                        key: key.to_string(),
+                        existing: existing.len(),
+                        offered: value.len(),
+                    }),
+                    // Deleted between the refusal and the read: only garbage is ever
+                    // deleted, so try once more.
+                    None => self
+                        .store
+                        .put_opts(
+                            &path,
+                            PutPayload::from(value),
+                            PutOptions {
+                                mode: PutMode::Create,
+                                ..PutOptions::default()
+                            },
+                        )
+                        .await
+                        .map(|_| ())
+                        .map_err(|source| StoreError::Object {
+                            key: key.to_string(),
+                            source,
+                        }),
+                }
+            }
+            Err(source) => Err(StoreError::Object {
+                key: key.to_string(),
+                source,
+            }),
+        }
+    }
 }
 
 #[async_trait]
@@ -80,6 +129,15 @@ impl Objects for RemoteObjects {
     async fn put_many(&self, objects: Vec<(ObjectKey, Bytes)>) -> Result<(), StoreError> {
         futures::stream::iter(objects)
             .map(|(k, v)| self.put_one(k, v))
+            .buffer_unordered(PUT_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await
+            .map(|_| ())
+    }
+
+    async fn put_many_if_absent(&self, objects: Vec<(ObjectKey, Bytes)>) -> Result<(), StoreError> {
+        futures::stream::iter(objects)
+            .map(|(k, v)| self.create_one(k, v))
             .buffer_unordered(PUT_CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await
@@ -112,6 +170,11 @@ impl Objects for RemoteObjects {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn memory_create_if_absent_never_replaces() {
+        crate::objects::check_create_if_absent(Arc::new(RemoteObjects::memory())).await;
+    }
 
     #[tokio::test]
     async fn memory_round_trip() {

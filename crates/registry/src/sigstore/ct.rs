@@ -117,6 +117,14 @@ impl Objects for PrefixedObjects {
         self.inner.put_many(mapped).await
     }
 
+    async fn put_many_if_absent(&self, objects: Vec<(ObjectKey, Bytes)>) -> Result<(), StoreError> {
+        let mut mapped = Vec::with_capacity(objects.len());
+        for (k, v) in objects {
+            mapped.push((self.key(&k)?, v));
+        }
+        self.inner.put_many_if_absent(mapped).await
+    }
+
     async fn get(&self, key: &ObjectKey) -> Result<Option<Bytes>, StoreError> {
         self.inner.get(&self.key(key)?).await
     }
