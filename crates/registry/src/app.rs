@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -10,7 +11,9 @@ use vouch_ca::EncryptionKey;
 use vouch_log::{Clock, Log};
 use vouch_store::blobs::BlobStore;
 use vouch_store::meta::{MetaStore, PostgresMeta, SqliteMeta};
-use vouch_store::{CheckpointLock, LocalDir, Objects, PostgresLock, RemoteObjects, SqliteLock};
+use vouch_store::{
+    CheckpointLock, LocalDir, Objects, PostgresLock, RemoteObjects, S3Options, SqliteLock,
+};
 use vouch_tlog::{KeyType, Signer, Verifier, Witness};
 
 use crate::cache::TileCache;
@@ -299,13 +302,30 @@ pub fn open_objects(cfg: &ServeConfig, create: bool) -> Result<Arc<dyn Objects>,
             region,
             prefix,
             allow_http,
-        } => Arc::new(RemoteObjects::s3(
-            bucket,
-            endpoint.as_deref(),
-            region.as_deref(),
-            prefix,
-            *allow_http,
-        )?),
+            max_retries,
+            retry_timeout_secs,
+            request_timeout_secs,
+            connect_timeout_secs,
+        } => {
+            let mut opts = S3Options::new(bucket.as_str());
+            opts.endpoint.clone_from(endpoint);
+            opts.region.clone_from(region);
+            opts.prefix.clone_from(prefix);
+            opts.allow_http = *allow_http;
+            if let Some(n) = max_retries {
+                opts.max_retries = *n;
+            }
+            if let Some(s) = retry_timeout_secs {
+                opts.retry_timeout = Duration::from_secs(*s);
+            }
+            if let Some(s) = request_timeout_secs {
+                opts.request_timeout = Duration::from_secs(*s);
+            }
+            if let Some(s) = connect_timeout_secs {
+                opts.connect_timeout = Duration::from_secs(*s);
+            }
+            Arc::new(RemoteObjects::s3(&opts)?)
+        }
         ObjectsConfig::Memory => Arc::new(RemoteObjects::memory()),
     })
 }

@@ -140,6 +140,9 @@ pub enum ObjectsConfig {
     /// A local directory (fsynced writes).
     Local { path: PathBuf },
     /// An S3-compatible bucket; credentials from the standard `AWS_*` variables.
+    /// Each request is retried on 5xx, 429 and transport errors up to `max_retries`
+    /// times within `retry_timeout_secs`, each attempt bounded by
+    /// `request_timeout_secs` and `connect_timeout_secs` (docs/configuration.md).
     S3 {
         bucket: String,
         endpoint: Option<String>,
@@ -148,6 +151,10 @@ pub enum ObjectsConfig {
         prefix: String,
         #[serde(default)]
         allow_http: bool,
+        max_retries: Option<usize>,
+        retry_timeout_secs: Option<u64>,
+        request_timeout_secs: Option<u64>,
+        connect_timeout_secs: Option<u64>,
     },
     /// Process memory: lost on exit. For tests only.
     Memory,
@@ -443,6 +450,10 @@ mod tests {
                 region: Some("r".into()),
                 prefix: "p/".into(),
                 allow_http: true,
+                max_retries: Some(3),
+                retry_timeout_secs: Some(10),
+                request_timeout_secs: Some(20),
+                connect_timeout_secs: Some(2),
             },
             ObjectsConfig::Memory,
         ];

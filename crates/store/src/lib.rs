@@ -38,5 +38,9 @@ pub use lock::{CheckpointLock, MemoryLock, SequencerClaim};
 pub use objects::check_create_if_absent;
 pub use objects::Objects;
 pub use postgres::PostgresLock;
-pub use remote::RemoteObjects;
+pub use remote::{RemoteObjects, S3Options};
+pub use remote::{
+    DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_MAX_RETRIES, DEFAULT_REQUEST_TIMEOUT_SECS,
+    DEFAULT_RETRY_TIMEOUT_SECS,
+};
 pub use sqlite::SqliteLock;
