@@ -78,6 +78,54 @@ impl<T: Objects + ?Sized> Objects for std::sync::Arc<T> {
     }
 }
 
+/// The basic contract, run by each backend's tests: a missing key reads as `None`, a
+/// put is read back, a second put replaces the first, and deleting twice succeeds.
+#[doc(hidden)]
+pub async fn check_round_trip(store: std::sync::Arc<dyn Objects>) {
+    let k = ObjectKey::new("tile/0/x001/234.p/7").expect("valid key");
+    assert_eq!(store.get(&k).await.expect("get"), None);
+    store
+        .put(&k, Bytes::from_static(b"one"))
+        .await
+        .expect("first put");
+    store
+        .put(&k, Bytes::from_static(b"two"))
+        .await
+        .expect("second put");
+    assert_eq!(
+        store.get(&k).await.expect("get").as_deref(),
+        Some(&b"two"[..])
+    );
+    store.delete(&k).await.expect("delete");
+    store.delete(&k).await.expect("delete of a missing key");
+    assert_eq!(store.get(&k).await.expect("get"), None);
+    // The empty object is an object.
+    let empty = ObjectKey::new("blobs/empty").expect("valid key");
+    store.put(&empty, Bytes::new()).await.expect("empty put");
+    assert_eq!(
+        store.get(&empty).await.expect("get").as_deref(),
+        Some(&b""[..])
+    );
+}
+
+/// `put_many` of 100 objects of different sizes (up to 1 MiB) stores every one.
+#[doc(hidden)]
+pub async fn check_put_many(store: std::sync::Arc<dyn Objects>) {
+    let objs: Vec<_> = (0..100usize)
+        .map(|i| {
+            let size = if i == 99 { 1 << 20 } else { i };
+            (
+                ObjectKey::new(format!("tile/entries/x{:03}/{:03}", i / 10, i)).expect("valid key"),
+                Bytes::from(vec![u8::try_from(i).expect("below 256"); size]),
+            )
+        })
+        .collect();
+    store.put_many(objs.clone()).await.expect("put_many");
+    for (k, v) in objs {
+        assert_eq!(store.get(&k).await.expect("get"), Some(v), "{k:?}");
+    }
+}
+
 /// The create-if-absent contract, run by each backend's tests: the first write wins,
 /// an identical retry is accepted, different bytes are refused with `STORE_E011` and
 /// leave the stored object unchanged, and of 16 writers racing for one key with

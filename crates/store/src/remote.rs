@@ -251,15 +251,11 @@ mod tests {
 
     #[tokio::test]
     async fn memory_round_trip() {
-        let s = RemoteObjects::memory();
-        let k = ObjectKey::new("tile/entries/000.p/3").unwrap();
-        assert_eq!(s.get(&k).await.unwrap(), None);
-        s.put_many(vec![(k.clone(), Bytes::from_static(b"abc"))])
-            .await
-            .unwrap();
-        assert_eq!(s.get(&k).await.unwrap().unwrap(), &b"abc"[..]);
-        s.delete(&k).await.unwrap();
-        s.delete(&k).await.unwrap();
-        assert_eq!(s.get(&k).await.unwrap(), None);
+        crate::objects::check_round_trip(Arc::new(RemoteObjects::memory())).await;
+    }
+
+    #[tokio::test]
+    async fn memory_put_many() {
+        crate::objects::check_put_many(Arc::new(RemoteObjects::memory())).await;
     }
 }

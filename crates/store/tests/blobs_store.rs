@@ -1,4 +1,7 @@
-//! `BlobStore`: content addressing, one-pass hashes, idempotence, the size cap and corruption detection, on local disk and in memory.
+//! `BlobStore`: content addressing, one-pass hashes, idempotence, the size cap and corruption detection, on local disk, in memory and on S3 (SeaweedFS).
+//!
+//! Each contract is one `check_*` function, run by one test per backend set: local
+//! disk and memory in their own tests, all of them on one S3 server in `blobs_on_s3`.
 
 use std::sync::Arc;
 
@@ -18,6 +21,12 @@ fn backends() -> Vec<(Arc<dyn Objects>, Option<tempfile::TempDir>)> {
 #[tokio::test]
 async fn put_hashes_in_one_pass_and_is_idempotent() {
     for (objects, _dir) in backends() {
+        check_put_hashes_in_one_pass_and_is_idempotent(objects).await;
+    }
+}
+
+async fn check_put_hashes_in_one_pass_and_is_idempotent(objects: Arc<dyn Objects>) {
+    {
         let blobs = BlobStore::new(objects.clone(), DEFAULT_MAX_BLOB_SIZE);
         // Larger than one read chunk, so hashing spans chunks.
         let data: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
@@ -66,6 +75,12 @@ async fn put_file_streams_from_disk() {
 #[tokio::test]
 async fn blob_and_bundle_stored_together() {
     for (objects, _dir) in backends() {
+        check_blob_and_bundle_stored_together(objects).await;
+    }
+}
+
+async fn check_blob_and_bundle_stored_together(objects: Arc<dyn Objects>) {
+    {
         let blobs = BlobStore::new(objects.clone(), 1000);
         let data = bytes::Bytes::from_static(b"archive bytes");
         let bundle = br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}"#;
@@ -121,7 +136,12 @@ async fn blob_and_bundle_stored_together() {
 
 #[tokio::test]
 async fn size_cap_stores_nothing() {
-    let objects: Arc<dyn Objects> = Arc::new(RemoteObjects::memory());
+    for (objects, _dir) in backends() {
+        check_size_cap_stores_nothing(objects).await;
+    }
+}
+
+async fn check_size_cap_stores_nothing(objects: Arc<dyn Objects>) {
     let blobs = BlobStore::new(objects.clone(), 100);
     assert_eq!(blobs.max_size(), 100);
     blobs.put_bytes(&[7; 100]).await.unwrap();
@@ -156,7 +176,12 @@ async fn read_errors_are_typed() {
 
 #[tokio::test]
 async fn corrupted_blob_is_detected_on_read() {
-    let objects: Arc<dyn Objects> = Arc::new(RemoteObjects::memory());
+    for (objects, _dir) in backends() {
+        check_corrupted_blob_is_detected_on_read(objects).await;
+    }
+}
+
+async fn check_corrupted_blob_is_detected_on_read(objects: Arc<dyn Objects>) {
     let blobs = BlobStore::new(objects.clone(), 1024);
     let info = blobs.put_bytes(b"genuine").await.unwrap();
     objects
@@ -168,4 +193,26 @@ async fn corrupted_blob_is_detected_on_read() {
     assert_eq!(err.code(), "BLOB_E005");
     // Keys are valid object keys for every digest.
     ObjectKey::new(blob_key(&[0xff; 32]).as_str()).unwrap();
+}
+
+/// Every blob contract above on a real S3 server, each under its own key prefix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn blobs_on_s3() {
+    let s3 = vouch_testkit::seaweed::SeaweedFs::start().await;
+    let store = |prefix: &str| -> Arc<dyn Objects> {
+        let mut o = vouch_store::S3Options::new(vouch_testkit::seaweed::BUCKET);
+        o.endpoint = Some(s3.endpoint());
+        o.region = Some(vouch_testkit::seaweed::REGION.into());
+        o.prefix = prefix.into();
+        o.allow_http = true;
+        o.credentials = Some((
+            vouch_testkit::seaweed::ACCESS_KEY.into(),
+            vouch_testkit::seaweed::SECRET_KEY.into(),
+        ));
+        Arc::new(RemoteObjects::s3(&o).unwrap())
+    };
+    check_put_hashes_in_one_pass_and_is_idempotent(store("idempotent")).await;
+    check_blob_and_bundle_stored_together(store("bundle")).await;
+    check_size_cap_stores_nothing(store("cap")).await;
+    check_corrupted_blob_is_detected_on_read(store("corrupt")).await;
 }

@@ -36,8 +36,8 @@ type Body = BoxBody<Bytes, hyper::Error>;
 
 #[derive(Debug, Default)]
 struct Plan {
-    /// Faults for the next requests, in order.
-    next: Mutex<VecDeque<Fault>>,
+    /// What happens to the next requests, in order (`None`: forwarded).
+    next: Mutex<VecDeque<Option<Fault>>>,
     /// Applied to every request once `next` is empty, until cleared.
     always: Mutex<Option<Fault>>,
     requests: AtomicU64,
@@ -51,11 +51,14 @@ impl Plan {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .pop_front();
-        queued.or(*self.always.lock().unwrap_or_else(|p| p.into_inner()))
+        match queued {
+            Some(planned) => planned,
+            None => *self.always.lock().unwrap_or_else(|p| p.into_inner()),
+        }
     }
 }
 
-/// A running proxy; dropped, it stops accepting (requests in flight are abandoned).
+/// A running proxy (queued faults first, then the permanent one, if any); dropped, it stops accepting (requests in flight are abandoned).
 #[derive(Debug)]
 pub struct FaultyProxy {
     addr: SocketAddr,
@@ -88,8 +91,14 @@ impl FaultyProxy {
 
     /// The next `n` requests get `fault` (after any already queued).
     pub fn fail_next(&self, n: usize, fault: Fault) {
+        self.script(std::iter::repeat_n(Some(fault), n));
+    }
+
+    /// The next requests, in order, get these faults (`None`: forwarded as usual),
+    /// after any already queued.
+    pub fn script(&self, plan: impl IntoIterator<Item = Option<Fault>>) {
         let mut next = self.plan.next.lock().unwrap_or_else(|p| p.into_inner());
-        next.extend(std::iter::repeat_n(fault, n));
+        next.extend(plan);
     }
 
     /// Every request gets `fault` until [`FaultyProxy::heal`].

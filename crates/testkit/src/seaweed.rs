@@ -8,7 +8,7 @@
 //! data removed, when the [`SeaweedFs`] is dropped.
 //!
 //! Under nextest every test is its own process, so each test that calls
-//! [`SeaweedFs::start`] starts one server (about 1–3 s): put the S3 checks of a test
+//! [`SeaweedFs::start`] starts one server (about 2.5 s): put the S3 checks of a test
 //! binary in few tests.
 
 use std::io::Read;
@@ -146,6 +146,7 @@ impl SeaweedFs {
                 "-volume.max=8",
                 "-master.volumeSizeLimitMB=64",
                 "-master.telemetry=false",
+                "-master.peers=none",
             ])
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
