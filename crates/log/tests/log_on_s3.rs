@@ -32,7 +32,11 @@ async fn open(objects: Arc<dyn Objects>, lock: Arc<dyn CheckpointLock>) -> Arc<L
     let config = LogConfig::new(ORIGIN)
         .with_batch_interval(Duration::from_millis(5))
         .with_batch_max_entries(256);
-    Arc::new(Log::open(config, objects, lock, signer(), true).await.unwrap())
+    Arc::new(
+        Log::open(config, objects, lock, signer(), true)
+            .await
+            .unwrap(),
+    )
 }
 
 async fn add_all(log: &Arc<Log>, tag: &str, n: usize) -> Vec<(u64, Bytes)> {
@@ -66,7 +70,8 @@ async fn log_on_s3_survives_reopen_and_proves() {
 
     // Reopened from S3 and the lock file alone (a new client, as another process would).
     let objects = s3_objects(&s3);
-    let lock: Arc<dyn CheckpointLock> = Arc::new(SqliteLock::open(&lock_path, false).await.unwrap());
+    let lock: Arc<dyn CheckpointLock> =
+        Arc::new(SqliteLock::open(&lock_path, false).await.unwrap());
     let log = open(Arc::clone(&objects), Arc::clone(&lock)).await;
     assert_eq!(log.latest().size, 300);
     assert_eq!(log.latest().root, first.root);
@@ -88,7 +93,11 @@ async fn log_on_s3_survives_reopen_and_proves() {
     for (i, e) in &acked {
         assert_eq!(report.entries.get(*i as usize), Some(e), "entry {i}");
     }
-    let leaves: Vec<_> = report.entries.iter().map(|e| vouch_tlog::leaf_hash(e)).collect();
+    let leaves: Vec<_> = report
+        .entries
+        .iter()
+        .map(|e| vouch_tlog::leaf_hash(e))
+        .collect();
     for index in [0u64, 255, 256, 299, 300, 499] {
         let proof = proofs::inclusion_proof(&*objects, index, 500, 500)
             .await

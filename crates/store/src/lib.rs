@@ -34,9 +34,9 @@ pub use error::StoreError;
 pub use key::ObjectKey;
 pub use local::LocalDir;
 pub use lock::{CheckpointLock, MemoryLock, SequencerClaim};
+pub use objects::Objects;
 #[doc(hidden)]
 pub use objects::{check_create_if_absent, check_put_many, check_round_trip};
-pub use objects::Objects;
 pub use postgres::PostgresLock;
 pub use remote::{RemoteObjects, S3Options};
 pub use remote::{

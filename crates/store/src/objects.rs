@@ -169,7 +169,9 @@ pub async fn check_create_if_absent(store: std::sync::Arc<dyn Objects>) {
             Err(e) => assert_eq!(e.code(), "STORE_E011", "{e}"),
         }
     }
-    assert_eq!(winners.len(), 1, "exactly one writer wins: {winners:?}");
+    let [winner] = winners[..] else {
+        panic!("exactly one writer wins: {winners:?}");
+    };
     let stored = store.get(&raced).await.expect("read back").expect("stored");
-    assert_eq!(stored.as_ref(), &vec![winners[0]; 64][..]);
+    assert_eq!(stored.as_ref(), &[winner; 64][..]);
 }

@@ -67,7 +67,11 @@ async fn s3_faults_are_retried_then_reported_in_bounded_time() {
         .await
         .unwrap();
     assert_eq!(proxy.faulted(), 2);
-    assert_eq!(proxy.requests() - before, 3, "two refused attempts, one good");
+    assert_eq!(
+        proxy.requests() - before,
+        3,
+        "two refused attempts, one good"
+    );
     assert_eq!(
         direct.get(&key("transient")).await.unwrap().as_deref(),
         Some(&b"landed"[..])
@@ -101,7 +105,11 @@ async fn s3_faults_are_retried_then_reported_in_bounded_time() {
         .unwrap_err();
     let took = t.elapsed();
     assert_eq!(err.code(), "STORE_E003", "{err}");
-    assert_eq!(proxy.requests() - before, 4, "one attempt and three retries");
+    assert_eq!(
+        proxy.requests() - before,
+        4,
+        "one attempt and three retries"
+    );
     assert!(took < Duration::from_secs(3), "{took:?}");
     let err = via_proxy.get(&key("transient")).await.unwrap_err();
     assert_eq!(err.code(), "STORE_E003", "{err}");
@@ -162,10 +170,7 @@ async fn s3_failed_put_many_leaves_whole_objects_or_none() {
         .collect();
     proxy.script(
         std::iter::repeat_n(None, 10)
-            .chain(std::iter::repeat_n(
-                Some(Fault::StatusAfterForward(500)),
-                5,
-            ))
+            .chain(std::iter::repeat_n(Some(Fault::StatusAfterForward(500)), 5))
             .chain(std::iter::repeat_n(Some(Fault::Status(503)), 5)),
     );
     proxy.fail_all(Fault::Stall);
@@ -175,12 +180,9 @@ async fn s3_failed_put_many_leaves_whole_objects_or_none() {
 
     let mut stored = 0;
     for (k, v) in &objects {
-        match direct.get(k).await.unwrap() {
-            Some(got) => {
-                assert_eq!(&got, v, "{k:?} is torn");
-                stored += 1;
-            }
-            None => {}
+        if let Some(got) = direct.get(k).await.unwrap() {
+            assert_eq!(&got, v, "{k:?} is torn");
+            stored += 1;
         }
     }
     // The ten forwarded and the five that landed before their 500.
