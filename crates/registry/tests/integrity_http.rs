@@ -1020,6 +1020,25 @@ async fn a_rotation_on_another_node_is_served_and_used_here_within_the_bound() {
         .refresh(meta_b.as_ref(), &app.state.enc_key)
         .await
         .unwrap());
+
+    // A hash budget set through another node is used here within the bound too.
+    let budget = app.state.integrity.hash_budget() + 4096;
+    meta_b
+        .put_setting(
+            integrity::HASH_BUDGET_SETTING,
+            &budget.to_string(),
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    let set_at = std::time::Instant::now();
+    while app.state.integrity.hash_budget() != budget {
+        assert!(
+            set_at.elapsed() < bound + Duration::from_secs(2),
+            "budget not seen"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// A node that cannot confirm its key current (here: the database's current key was

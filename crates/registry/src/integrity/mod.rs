@@ -370,8 +370,9 @@ impl Integrity {
     }
 }
 
-/// Re-reads the key rows every [`Integrity::refresh_interval`] while the state lives
-/// (a rotation on another node reaches this one within that interval).
+/// Re-reads the key rows (and the hash budget setting) every
+/// [`Integrity::refresh_interval`] while the state lives: a rotation or a budget change
+/// made on another node reaches this one within that interval.
 fn spawn_key_refresh(state: Weak<AppState>, every: Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
@@ -380,6 +381,16 @@ fn spawn_key_refresh(state: Weak<AppState>, every: Duration) {
         loop {
             tick.tick().await;
             let Some(state) = state.upgrade() else { return };
+            // The hash budget an administrator set through another node.
+            match state.meta.setting(HASH_BUDGET_SETTING).await {
+                Ok(Some(v)) => {
+                    if let Ok(bytes) = v.parse::<u64>() {
+                        state.integrity.set_hash_budget(bytes.min(MAX_HASH_BUDGET));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "could not re-read the hash budget"),
+            }
             if let Err(e) = state
                 .integrity
                 .refresh(state.meta.as_ref(), &state.enc_key)
