@@ -22,3 +22,6 @@ pub const RECORD_TOO_LARGE: &str = "INTEGRITY_E107";
 pub const LOG_REFUSED: &str = "INTEGRITY_E108";
 /// A `[[forges]]` entry is unusable (bad kind, URL, repository or missing variable).
 pub const FORGE_CONFIG: &str = "INTEGRITY_E109";
+/// This node could not confirm its registry key is still current within the refresh
+/// bound (another node may have rotated it): nothing is signed until it can.
+pub const KEY_RING_STALE: &str = "INTEGRITY_E110";

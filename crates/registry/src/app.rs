@@ -52,7 +52,7 @@ pub struct AppState {
     pub integrity: crate::integrity::Integrity,
     /// Packages: publish limits, bundle trust, the key-rotation gate (issue #5).
     pub packages: crate::packages::Packages,
-    /// The web UI's administrator sessions (in memory).
+    /// The web UI: administrator sessions (in the metadata database), sign-in throttle.
     pub web: crate::web::WebState,
     /// Prometheus metric families served at `/metrics`.
     pub metrics: crate::ops::Metrics,
@@ -471,6 +471,7 @@ pub async fn open(
     let metrics = crate::ops::Metrics::new();
     log.observe(metrics.batch_observer("main"));
     sigstore.ct_log.observe(metrics.batch_observer("ct"));
+    let web = crate::web::WebState::new(Arc::clone(&meta));
     let state = Arc::new(AppState {
         sequencer,
         log: Arc::new(log),
@@ -486,7 +487,7 @@ pub async fn open(
         sigstore,
         integrity,
         packages,
-        web: crate::web::WebState::default(),
+        web,
         metrics,
         limits: cfg.limits.clone(),
     });

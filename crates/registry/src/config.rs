@@ -327,6 +327,9 @@ impl ServeConfig {
         if self.log.origin.contains('\n') {
             return Err(bad("log.origin must be one line"));
         }
+        if !(1..=300).contains(&self.integrity.key_refresh_secs) {
+            return Err(bad("integrity.key_refresh_secs must be 1 to 300"));
+        }
         Ok(())
     }
 
@@ -570,6 +573,7 @@ mod tests {
                 integrity: crate::integrity::IntegritySection {
                     hash_budget_bytes: 1,
                     backfill_at_boot: true,
+                    key_refresh_secs: 5,
                 },
                 forges: vec![crate::integrity::ingest::ForgeSection {
                     id: "gh".into(),

@@ -933,3 +933,163 @@ async fn failed_admin_sign_ins_are_throttled_and_aggregated() {
         events.contains(&"admin.sign_in_failed") && events.contains(&"admin.sign_in_throttled")
     );
 }
+
+/// Another node on the same database (its own connection pool, its own key ring).
+async fn another_node(dir: &Path, app: &App) -> (Arc<dyn vouch_store::meta::MetaStore>, Integrity) {
+    let meta: Arc<dyn vouch_store::meta::MetaStore> = Arc::new(
+        vouch_store::meta::SqliteMeta::open(&dir.join("meta.db"), false)
+            .await
+            .unwrap(),
+    );
+    let node = Integrity::open(
+        meta.as_ref(),
+        &app.state.enc_key,
+        &IntegritySection::default(),
+    )
+    .await
+    .unwrap();
+    (meta, node)
+}
+
+/// Issue 16: a rotation made on one node reaches the others within the refresh
+/// interval: this node serves the new JWKS and signs new records with the new key,
+/// without a restart; and a rotation made here reaches the other node's ring.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_on_another_node_is_served_and_used_here_within_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(dir.path(), |cfg| cfg.integrity.key_refresh_secs = 1).await;
+    let bound = app.state.integrity.refresh_interval();
+    assert_eq!(bound, Duration::from_secs(1));
+    let (meta_b, node_b) = another_node(dir.path(), &app).await;
+    let old = app.state.integrity.current_kid();
+    assert_eq!(node_b.current_kid(), old);
+
+    let gate = vouch_registry::packages::RotationGate::default();
+    let (was, new) = node_b
+        .rotate(meta_b.as_ref(), &app.state.enc_key, &gate)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(was, old);
+    let rotated_at = std::time::Instant::now();
+    // Served here within the bound (plus scheduling slack on a loaded machine).
+    let served_after = loop {
+        let keys = jwks_of(&get(&app, "/.well-known/registry-key.json").await);
+        if keys.current().kid().as_str() == new {
+            assert!(keys.find(&old).is_some(), "the old key stays in the set");
+            break rotated_at.elapsed();
+        }
+        assert!(
+            rotated_at.elapsed() < bound + Duration::from_secs(2),
+            "the rotation was not served within the bound"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    eprintln!("rotation on node B served by node A after {served_after:?} (bound {bound:?})");
+    assert_eq!(app.state.integrity.current_kid(), new);
+    // Records signed here now carry the new key.
+    let id = ingest_release(&app, "v2.0.0").await;
+    let report = integrity::backfill::run(&app.state, "test").await;
+    assert_eq!((report.processed, report.errors), (1, 0));
+    let keys = jwks_of(&get(&app, "/.well-known/registry-key.json").await);
+    let doc = get(&app, &format!("/api/v1/releases/{id}/integrity"))
+        .await
+        .json();
+    assert_eq!(verify_served(&app, &doc, &keys).record().kid.as_str(), new);
+
+    // The other way: rotated here over HTTP, node B swaps on its next refresh.
+    let r = admin(
+        &app,
+        dir.path(),
+        "POST",
+        "/api/admin/instance/security/rotate",
+        "{}",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let newer = r.json()["new_kid"].as_str().unwrap().to_owned();
+    assert_eq!(node_b.current_kid(), new, "B has not refreshed yet");
+    assert!(node_b
+        .refresh(meta_b.as_ref(), &app.state.enc_key)
+        .await
+        .unwrap());
+    assert_eq!(node_b.current_kid(), newer);
+    assert_eq!(node_b.key_set().keys().len(), 3);
+    // Nothing changed: a refresh confirms and swaps nothing.
+    assert!(!node_b
+        .refresh(meta_b.as_ref(), &app.state.enc_key)
+        .await
+        .unwrap());
+
+    // A hash budget set through another node is used here within the bound too.
+    let budget = app.state.integrity.hash_budget() + 4096;
+    meta_b
+        .put_setting(
+            integrity::HASH_BUDGET_SETTING,
+            &budget.to_string(),
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    let set_at = std::time::Instant::now();
+    while app.state.integrity.hash_budget() != budget {
+        assert!(
+            set_at.elapsed() < bound + Duration::from_secs(2),
+            "budget not seen"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A node that cannot confirm its key current (here: the database's current key was
+/// copied from another instance, so it does not open on this node) keeps its old ring
+/// only until the bound, then signs nothing: record signing gets INTEGRITY_E110 and
+/// publishes PUB_E008.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_cannot_confirm_its_key_signs_nothing_past_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(dir.path(), |cfg| cfg.integrity.key_refresh_secs = 1).await;
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = self::app(other_dir.path()).await;
+    app.state.integrity.check_fresh().unwrap();
+    let foreign = StoredRegistryKey {
+        retired_at: None,
+        ..other.state.meta.registry_keys().await.unwrap().remove(0)
+    };
+    let (meta_b, _node_b) = another_node(dir.path(), &app).await;
+    let kid = app.state.integrity.current_kid();
+    assert!(meta_b
+        .rotate_registry_key(Some(&kid), &foreign)
+        .await
+        .unwrap());
+    let err = app
+        .state
+        .integrity
+        .refresh(app.state.meta.as_ref(), &app.state.enc_key)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "INTEGRITY_E101");
+    // Past twice the refresh interval with no confirmation: refused.
+    let stale = app.state.integrity.stale_after();
+    tokio::time::sleep(stale + Duration::from_millis(200)).await;
+    let err = app.state.integrity.check_fresh().unwrap_err();
+    assert_eq!(err.code(), "INTEGRITY_E110");
+    assert_eq!(
+        app.state.integrity.current_kid(),
+        kid,
+        "the old ring is kept, unused"
+    );
+    ingest_release(&app, "v3.0.0").await;
+    let report = integrity::backfill::run(&app.state, "test").await;
+    assert_eq!((report.processed, report.errors), (0, 1), "nothing signed");
+    let r = call(
+        &app,
+        Request::post("/api/v1/publish")
+            .header("content-type", "multipart/form-data; boundary=x")
+            .body(Body::from("--x--\r\n"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.code(), "PUB_E008");
+}

@@ -233,7 +233,7 @@ async fn sign_in_with_good_and_bad_tokens() {
         !failed[0].details_json.contains("vouch_admin_"),
         "the secret is never audited"
     );
-    assert_eq!(app.state.web.sessions.len(), 0);
+    assert_eq!(app.state.web.sessions.len().await.unwrap(), 0);
 
     // An empty token is refused the same way.
     assert_eq!(sign_in(&app, "").await.unwrap_err().code(), "WEB_E004");
@@ -318,7 +318,7 @@ async fn sign_in_form_needs_its_csrf_cookie() {
     )
     .await;
     assert_eq!(r.code(), "WEB_E001");
-    assert_eq!(app.state.web.sessions.len(), 0);
+    assert_eq!(app.state.web.sessions.len().await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -756,7 +756,7 @@ async fn signing_in_again_ends_the_previous_session() {
         get(&app, "/admin/security", Some(&second)).await.status,
         StatusCode::OK
     );
-    assert_eq!(app.state.web.sessions.len(), 1);
+    assert_eq!(app.state.web.sessions.len().await.unwrap(), 1);
 }
 
 /// Issue 15, item 7: `/` and `/packages` answered JSON 404s and the audit log showed

@@ -19,6 +19,8 @@ mod publish_records;
 mod reseal;
 #[path = "meta_suite/users.rs"]
 mod users;
+#[path = "meta_suite/web_sessions.rs"]
+mod web_sessions;
 
 /// One `#[tokio::test]` per (backend, case).
 macro_rules! suite {
@@ -73,6 +75,11 @@ suite! {
     hostile::confusable_package_names_are_refused,
     hostile::versions_differing_only_in_build_metadata_are_refused,
     reseal::registry_keys_reseal_atomically_and_only_the_sealed_column,
+    web_sessions::sessions_are_shared_by_every_node,
+    web_sessions::deadlines_are_enforced_in_sql,
+    web_sessions::the_cap_evicts_the_closest_to_expiry_and_sweeps,
+    web_sessions::flash_is_taken_once_by_any_node,
+    web_sessions::a_missing_lower_migration_is_outdated_despite_the_highest,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -13,7 +13,7 @@ use vouch_store::meta::{TokenCheck, TokenScope};
 
 use super::audit;
 use super::error::{self, BootError};
-use super::{keys, ADMIN_TOKEN_FILE, HASH_BUDGET_SETTING, MAX_HASH_BUDGET};
+use super::{ADMIN_TOKEN_FILE, HASH_BUDGET_SETTING, MAX_HASH_BUDGET};
 use crate::{ApiError, AppState};
 
 /// An authenticated administrator: a legacy admin token (`--dev`'s `admin.token`, by
@@ -226,33 +226,33 @@ pub(crate) async fn rotate(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     require_json(&headers)?;
-    let Ok(_serial) = state.integrity.rotation.try_lock() else {
+    // Holds this node's publish gate while it runs. Other nodes keep signing with
+    // the old key until their next key refresh (at most `[integrity]
+    // key_refresh_secs`), which is harmless: the old key stays in the set.
+    let Some((old, new)) = state
+        .integrity
+        .rotate(
+            state.meta.as_ref(),
+            &state.enc_key,
+            &state.packages.rotation,
+        )
+        .await?
+    else {
         return Err(error::admin_busy());
     };
-    // Waits for publishes in flight, then refuses new ones until dropped.
-    let _gate = state.packages.rotation.begin_rotation().await;
-    let expected = state.integrity.current_kid();
-    let (old, new, ring) = keys::rotate(
-        state.meta.as_ref(),
-        &state.enc_key,
-        state.integrity.instance_id(),
-        &expected,
-    )
-    .await?;
-    state.integrity.install(ring);
     audit::record(
         &state,
         "registry.signing_key.rotate",
         Some(&admin.actor()),
         None,
-        json!({"oldKid": old, "newKid": new.to_string()}),
+        json!({"oldKid": old, "newKid": new}),
     )
     .await
     .map_err(error::meta)?;
     tracing::info!(old_kid = %old, new_kid = %new, "registry signing key rotated");
     Ok(Json(json!({
         "old_kid": old,
-        "new_kid": new.to_string(),
+        "new_kid": new,
         "keys": keys_json(&state),
     })))
 }

@@ -51,6 +51,14 @@ pub enum BootError {
     /// The transparency log did not take the record.
     #[error("the transparency log did not accept the record: {0}")]
     Log(#[from] vouch_log::LogError),
+    /// This node's key ring was last confirmed current longer ago than the bound
+    /// (`[integrity] key_refresh_secs`, twice): another node may have rotated the key,
+    /// so nothing is signed until a refresh confirms the current key again.
+    #[error(
+        "the registry signing key was last confirmed current {age_ms} ms ago, over the \
+         {bound_ms} ms bound; retry once this node has re-read the key rows"
+    )]
+    KeyRingStale { age_ms: u128, bound_ms: u128 },
     /// A forge's webhook secret is too short to start with (every delivery would be
     /// refused, telling the caller the expected length).
     #[error(
@@ -78,6 +86,7 @@ impl BootError {
             BootError::Record(e) => e.code(),
             BootError::RecordTooLarge { .. } => codes::RECORD_TOO_LARGE,
             BootError::Log(_) => codes::LOG_REFUSED,
+            BootError::KeyRingStale { .. } => codes::KEY_RING_STALE,
             BootError::Forge(_) => codes::FORGE_CONFIG,
             BootError::WeakWebhookSecret { .. } => "SERVE_E109",
         }
@@ -90,7 +99,7 @@ impl From<BootError> for ApiError {
             BootError::RotationRaced => {
                 ApiError::new(StatusCode::CONFLICT, e.code(), e.to_string())
             }
-            BootError::Log(_) => ApiError {
+            BootError::Log(_) | BootError::KeyRingStale { .. } => ApiError {
                 retry_after: Some(1),
                 ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.code(), e.to_string())
             },

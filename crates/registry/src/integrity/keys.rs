@@ -143,7 +143,10 @@ pub(crate) struct Ring {
 }
 
 impl Ring {
-    fn build(signing: RegistrySigningKey, rows: &[StoredRegistryKey]) -> Result<Self, BootError> {
+    pub(crate) fn build(
+        signing: RegistrySigningKey,
+        rows: &[StoredRegistryKey],
+    ) -> Result<Self, BootError> {
         let set = key_set(rows)?;
         if set.current().kid() != signing.kid() {
             return Err(BootError::KeyDoesNotOpen {

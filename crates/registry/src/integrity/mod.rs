@@ -41,6 +41,7 @@
 //! | INTEGRITY_E107 | 422 | the record is larger than one log entry |
 //! | INTEGRITY_E108 | 503 | the transparency log did not take the record |
 //! | INTEGRITY_E109 | start | a `[[forges]]` entry is unusable (bad kind, URL, repo or missing secret variable) |
+//! | INTEGRITY_E110 | 503 | this node has not confirmed its key current within twice `key_refresh_secs` (signs nothing until it has) |
 //! | ADMIN_E001 | 401 | no administrator bearer token (cookies are not accepted) |
 //! | ADMIN_E002 | 401 | unknown or revoked administrator token |
 //! | ADMIN_E003 | 415 | state-changing request not `application/json` (CSRF guard) |
@@ -58,7 +59,8 @@ pub mod records;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, Instant};
 
 use axum::routing::{get, post, put};
 use axum::Router;
@@ -94,6 +96,11 @@ pub struct IntegritySection {
     /// Run the backfill at start when releases or versions lack integrity records.
     #[serde(default = "yes")]
     pub backfill_at_boot: bool,
+    /// Every this many seconds each node re-reads the registry key rows and swaps in
+    /// a rotation made elsewhere (1 to 300). A node that has not confirmed its key
+    /// current for twice this long signs nothing (INTEGRITY_E110, PUB_E008).
+    #[serde(default = "default_key_refresh")]
+    pub key_refresh_secs: u64,
 }
 
 impl Default for IntegritySection {
@@ -101,8 +108,16 @@ impl Default for IntegritySection {
         IntegritySection {
             hash_budget_bytes: DEFAULT_HASH_BUDGET,
             backfill_at_boot: true,
+            key_refresh_secs: DEFAULT_KEY_REFRESH_SECS,
         }
     }
+}
+
+/// Default of `[integrity] key_refresh_secs`.
+pub const DEFAULT_KEY_REFRESH_SECS: u64 = 5;
+
+fn default_key_refresh() -> u64 {
+    DEFAULT_KEY_REFRESH_SECS
 }
 
 fn default_budget() -> u64 {
@@ -118,8 +133,17 @@ pub struct Integrity {
     instance_id: String,
     /// The key ring; a std lock held only to clone an `Arc` or swap the ring.
     ring: RwLock<keys::Ring>,
-    /// Serialises rotations in this process.
+    /// When the ring was last confirmed to hold the database's current key: taken
+    /// before the read that confirmed it. A std lock held only to read or set it.
+    confirmed: Mutex<Instant>,
+    /// How often the ring is re-read (`[integrity] key_refresh_secs`).
+    refresh: Duration,
+    /// Serialises rotations in this process (a second one is refused, ADMIN_E005).
     rotation: tokio::sync::Mutex<()>,
+    /// Held by a rotation while it writes and installs, and by a refresh: a refresh
+    /// that read the rows before a local rotation committed must not install the
+    /// older ring after it.
+    swap: tokio::sync::Mutex<()>,
     hash_budget: AtomicU64,
     pub(crate) backfill_running: AtomicBool,
     pub(crate) reads: records::ReadCache,
@@ -144,6 +168,7 @@ impl Integrity {
         cfg: &IntegritySection,
     ) -> Result<Self, BootError> {
         let instance_id = meta.instance_id().await?;
+        let read_at = Instant::now();
         let ring = keys::load_or_create(meta, enc, &instance_id).await?;
         let budget = match meta.setting(HASH_BUDGET_SETTING).await? {
             Some(v) => v.parse().unwrap_or(cfg.hash_budget_bytes),
@@ -152,7 +177,11 @@ impl Integrity {
         Ok(Integrity {
             instance_id,
             ring,
+            confirmed: Mutex::new(read_at),
+            // The configuration check refuses values outside 1..=300.
+            refresh: Duration::from_secs(cfg.key_refresh_secs.clamp(1, 300)),
             rotation: tokio::sync::Mutex::new(()),
+            swap: tokio::sync::Mutex::new(()),
             hash_budget: AtomicU64::new(budget.min(MAX_HASH_BUDGET)),
             backfill_running: AtomicBool::new(false),
             reads: records::ReadCache::default(),
@@ -194,9 +223,106 @@ impl Integrity {
         self.ring.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The current private key.
-    pub(crate) fn signing_key(&self) -> Arc<RegistrySigningKey> {
-        Arc::clone(&self.ring().signing)
+    /// The current private key, if this node confirmed it current within the bound
+    /// ([`Integrity::stale_after`]); [`BootError::KeyRingStale`] otherwise, so a node
+    /// that cannot see a rotation made elsewhere stops signing instead of signing
+    /// with a superseded key.
+    pub(crate) fn signing_key(&self) -> Result<Arc<RegistrySigningKey>, BootError> {
+        self.check_fresh()?;
+        Ok(Arc::clone(&self.ring().signing))
+    }
+
+    /// Twice the refresh interval: the longest a node signs with a key it has not
+    /// confirmed current (one missed refresh is tolerated, a second stops signing).
+    pub fn stale_after(&self) -> Duration {
+        self.refresh.saturating_mul(2)
+    }
+
+    /// How often this node re-reads the key rows.
+    pub fn refresh_interval(&self) -> Duration {
+        self.refresh
+    }
+
+    fn confirmed(&self) -> std::sync::MutexGuard<'_, Instant> {
+        // An Instant is replaced whole: a poisoned lock still holds a valid one.
+        self.confirmed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ok while the ring was confirmed current within [`Integrity::stale_after`].
+    pub fn check_fresh(&self) -> Result<(), BootError> {
+        let age = self.confirmed().elapsed();
+        let bound = self.stale_after();
+        if age > bound {
+            return Err(BootError::KeyRingStale {
+                age_ms: age.as_millis(),
+                bound_ms: bound.as_millis(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Re-reads the key rows: a rotation made on another node (or by an offline
+    /// command) is swapped in, and the ring is marked confirmed as of the moment
+    /// before the read. Skipped (Ok(false)) while a rotation runs in this process.
+    /// Returns whether the ring changed. On an error the ring and its confirmation
+    /// time are left as they were, so signing stops once the bound passes.
+    pub async fn refresh(
+        &self,
+        meta: &dyn MetaStore,
+        enc: &EncryptionKey,
+    ) -> Result<bool, BootError> {
+        let Ok(_swap) = self.swap.try_lock() else {
+            return Ok(false);
+        };
+        let read_at = Instant::now();
+        let rows = meta.registry_keys().await?;
+        let unchanged = {
+            let ring = self.ring();
+            rows.len() == ring.info.len()
+                && rows
+                    .iter()
+                    .zip(&ring.info)
+                    .all(|(r, i)| r.kid == i.kid && r.retired_at == i.retired_at)
+        };
+        if !unchanged {
+            let current = rows.first().ok_or(BootError::NoKey)?;
+            if current.retired_at.is_some() {
+                return Err(BootError::NoKey);
+            }
+            let signing = keys::open_row(current, enc, &self.instance_id)?;
+            let ring = keys::Ring::build(signing, &rows)?;
+            tracing::info!(
+                new_kid = %current.kid,
+                "registry signing key changed in the database (rotated elsewhere); swapped in"
+            );
+            *self.ring.write().unwrap_or_else(|p| p.into_inner()) = ring;
+        }
+        *self.confirmed() = read_at;
+        Ok(!unchanged)
+    }
+
+    /// Rotates the registry key: a fresh key becomes current in the database, the
+    /// previous one is retired (never removed), and this node's ring is swapped.
+    /// Other nodes swap within [`Integrity::refresh_interval`]. Returns (old kid, new
+    /// kid), or `None` when another rotation is running in this process. Holds
+    /// `gate` (this node's publish gate) throughout: it waits for publishes in flight
+    /// and refuses new ones (PUB_E008) until the new key is installed.
+    pub async fn rotate(
+        &self,
+        meta: &dyn MetaStore,
+        enc: &EncryptionKey,
+        gate: &crate::packages::RotationGate,
+    ) -> Result<Option<(String, String)>, BootError> {
+        let Ok(_serial) = self.rotation.try_lock() else {
+            return Ok(None);
+        };
+        let _gate = gate.begin_rotation().await;
+        let _swap = self.swap.lock().await;
+        let expected = self.current_kid();
+        let read_at = Instant::now();
+        let (old, new, ring) = keys::rotate(meta, enc, &self.instance_id, &expected).await?;
+        self.install(ring, read_at);
+        Ok(Some((old, new.to_string())))
     }
 
     /// The current kid.
@@ -238,14 +364,53 @@ impl Integrity {
         self.hash_budget.store(bytes, Ordering::Relaxed);
     }
 
-    fn install(&self, ring: keys::Ring) {
+    fn install(&self, ring: keys::Ring, read_at: Instant) {
         *self.ring.write().unwrap_or_else(|p| p.into_inner()) = ring;
+        *self.confirmed() = read_at;
     }
+}
+
+/// Re-reads the key rows (and the hash budget setting) every
+/// [`Integrity::refresh_interval`] while the state lives: a rotation or a budget change
+/// made on another node reaches this one within that interval.
+fn spawn_key_refresh(state: Weak<AppState>, every: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(state) = state.upgrade() else { return };
+            // The hash budget an administrator set through another node.
+            match state.meta.setting(HASH_BUDGET_SETTING).await {
+                Ok(Some(v)) => {
+                    if let Ok(bytes) = v.parse::<u64>() {
+                        state.integrity.set_hash_budget(bytes.min(MAX_HASH_BUDGET));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "could not re-read the hash budget"),
+            }
+            if let Err(e) = state
+                .integrity
+                .refresh(state.meta.as_ref(), &state.enc_key)
+                .await
+            {
+                tracing::error!(
+                    code = e.code(),
+                    error = %e,
+                    "could not re-read the registry key rows; signing stops once the \
+                     key is unconfirmed for twice key_refresh_secs"
+                );
+            }
+        }
+    });
 }
 
 /// After the state exists: `--dev` writes an administrator token file, and the
 /// backfill starts in the background when records lag releases or versions.
 pub async fn start(state: &Arc<AppState>) -> Result<(), BootError> {
+    spawn_key_refresh(Arc::downgrade(state), state.integrity.refresh);
     if state.dev {
         admin::write_dev_token(state).await?;
     }

@@ -181,7 +181,9 @@ fn sign(
     assets: Vec<AssetEntry>,
 ) -> Result<SignedRecord, BootError> {
     let (kind, key) = subject_key(&subject);
-    let signing = state.integrity.signing_key();
+    // Refused (INTEGRITY_E110) when this node could not confirm the key current
+    // within the bound: another node may have rotated it.
+    let signing = state.integrity.signing_key()?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)

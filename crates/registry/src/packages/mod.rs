@@ -94,8 +94,10 @@ impl Trust {
 /// Held by a key rotation for as long as it runs; publishes arriving meanwhile are
 /// refused with PUB_E008 (and publishes in flight finish before it is granted).
 ///
-/// Scope: one process. Nodes sharing a database each have their own gate; a rotation
-/// that must stop publishes cluster-wide has to take the gate on every node.
+/// Scope: one process. Nodes sharing a database each have their own gate; the others
+/// keep signing with the previous key until their next key refresh (`[integrity]
+/// key_refresh_secs`), and refuse publishes (PUB_E008) once their key has gone
+/// unconfirmed for twice that ([`crate::integrity::Integrity::check_fresh`]).
 #[derive(Debug, Clone, Default)]
 pub struct RotationGate(Arc<tokio::sync::RwLock<()>>);
 

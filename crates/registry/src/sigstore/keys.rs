@@ -14,9 +14,11 @@
 //! crash before that commit leaves the old generation (and the old key) in force.
 //! Generation 1 (no setting) is the plain names above.
 //!
-//! First start on several nodes at once could race (two hierarchies, last write wins);
-//! start one node first. An object that exists but does not open is never replaced: the
-//! server refuses to start (`SIGSTORE_E001`).
+//! Created exactly once: several nodes starting together (or two `vouch admin init`s)
+//! each generate material, but the objects are written create-if-absent, so the first
+//! writer wins and every other node reads back and uses the winner's objects (one
+//! hierarchy, one trust root). An object that exists but does not open is never
+//! replaced: the server refuses to start (`SIGSTORE_E001`).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -125,6 +127,12 @@ async fn load<T>(
 
 /// Reads and opens the sealed object at `name`, or generates, seals and stores new
 /// material when there is none.
+///
+/// Created exactly once: the object is written create-if-absent
+/// ([`Objects::put_if_absent`]). When another node (a concurrent `vouch admin init` or
+/// `--dev` start) stored its own material first, ours is dropped unused and the
+/// winner's object is read back and opened, so every node ends with the same keys. An
+/// existing object is never replaced.
 async fn load_or_create<T>(
     objects: &dyn Objects,
     name: &str,
@@ -132,17 +140,33 @@ async fn load_or_create<T>(
     open: impl Fn(&EncryptedKeyMaterial) -> Result<T, (&'static str, String)>,
     create: impl FnOnce() -> Result<(T, EncryptedKeyMaterial), String>,
 ) -> Result<T, SetupError> {
-    if let Some(value) = load(objects, name, what, open).await? {
+    if let Some(value) = load(objects, name, what, &open).await? {
         return Ok(value);
     }
     let err = material_err(what);
     let (value, sealed) = create().map_err(&err)?;
-    objects
-        .put(&key(name), Bytes::from(sealed.as_bytes().to_vec()))
+    match objects
+        .put_if_absent(&key(name), Bytes::from(sealed.as_bytes().to_vec()))
         .await
-        .map_err(|e| err(format!("storing {name}: {e}")))?;
-    tracing::info!(object = name, "generated and sealed new {what}");
-    Ok(value)
+    {
+        Ok(()) => {
+            tracing::info!(object = name, "generated and sealed new {what}");
+            Ok(value)
+        }
+        Err(vouch_store::StoreError::Differs { .. }) => {
+            // Lost the race: the winner's material is the instance's.
+            tracing::info!(
+                object = name,
+                "another node stored the {what} first; using its material"
+            );
+            load(objects, name, what, &open).await?.ok_or_else(|| {
+                err(format!(
+                    "storing {name}: another writer's object was reported but cannot be read back"
+                ))
+            })
+        }
+        Err(e) => Err(err(format!("storing {name}: {e}"))),
+    }
 }
 
 /// The sealed material already in an object store, each opened with `enc` (an object
@@ -326,5 +350,190 @@ mod tests {
             let g = object_name(n, u32::MAX);
             assert!(ObjectKey::new(&g).is_ok(), "{g}");
         }
+    }
+
+    /// Hides every object from the first `get` of each key: the window in which another
+    /// node stores its material between our look and our write.
+    #[derive(Debug)]
+    struct LateWinner {
+        inner: vouch_store::LocalDir,
+        looked: std::sync::Mutex<std::collections::HashSet<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Objects for LateWinner {
+        async fn put_many(
+            &self,
+            objects: Vec<(ObjectKey, Bytes)>,
+        ) -> Result<(), vouch_store::StoreError> {
+            self.inner.put_many(objects).await
+        }
+        async fn put_many_if_absent(
+            &self,
+            objects: Vec<(ObjectKey, Bytes)>,
+        ) -> Result<(), vouch_store::StoreError> {
+            self.inner.put_many_if_absent(objects).await
+        }
+        async fn get(&self, key: &ObjectKey) -> Result<Option<Bytes>, vouch_store::StoreError> {
+            if self.looked.lock().unwrap().insert(key.as_str().to_owned()) {
+                return Ok(None);
+            }
+            self.inner.get(key).await
+        }
+        async fn delete(&self, key: &ObjectKey) -> Result<(), vouch_store::StoreError> {
+            self.inner.delete(key).await
+        }
+    }
+
+    fn enc() -> EncryptionKey {
+        EncryptionKey::from_hex(&"ab".repeat(32)).unwrap()
+    }
+
+    fn clock() -> vouch_log::ManualClock {
+        vouch_log::ManualClock::new(1_800_000_000)
+    }
+
+    /// The loser of a creation race (the object appeared between its look and its
+    /// write) ends with the winner's keys, and the winner's object is kept.
+    #[tokio::test]
+    async fn a_node_that_loses_the_creation_race_loads_the_winners_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = vouch_store::LocalDir::create(dir.path()).unwrap();
+        let enc = enc();
+        let clock = clock();
+        // The winner: a plain first start.
+        let ca_won = ca_material(&store, &enc, &CaSection::default(), &clock, 1)
+            .await
+            .unwrap();
+        let tsa_won = tsa_material(&store, &enc, &TsaSection::default(), &clock, 1)
+            .await
+            .unwrap();
+        let ct_won = ct_note_key(&store, &enc, "example.org/ct", 1)
+            .await
+            .unwrap();
+        let before: Vec<_> = [CA_OBJECT, TSA_OBJECT, CT_NOTE_OBJECT]
+            .iter()
+            .map(|n| std::fs::read(dir.path().join(n)).unwrap())
+            .collect();
+        // The loser saw nothing, generated its own material, and found ours stored.
+        let late = LateWinner {
+            inner: store.clone(),
+            looked: Default::default(),
+        };
+        let ca = ca_material(&late, &enc, &CaSection::default(), &clock, 1)
+            .await
+            .unwrap();
+        let tsa = tsa_material(&late, &enc, &TsaSection::default(), &clock, 1)
+            .await
+            .unwrap();
+        let ct = ct_note_key(&late, &enc, "example.org/ct", 1).await.unwrap();
+        assert_eq!(ca.root().certificate_der(), ca_won.root().certificate_der());
+        assert_eq!(
+            tsa.root().certificate_der(),
+            tsa_won.root().certificate_der()
+        );
+        assert_eq!(ct.verifier().to_string(), ct_won.verifier().to_string());
+        let after: Vec<_> = [CA_OBJECT, TSA_OBJECT, CT_NOTE_OBJECT]
+            .iter()
+            .map(|n| std::fs::read(dir.path().join(n)).unwrap())
+            .collect();
+        assert_eq!(before, after, "the winner's objects are never replaced");
+    }
+
+    /// Many first starts at once on one store: every one ends with the same keys.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_first_starts_agree_on_one_hierarchy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(vouch_store::LocalDir::create(dir.path()).unwrap());
+        let enc = Arc::new(enc());
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (store, enc) = (Arc::clone(&store), Arc::clone(&enc));
+            tasks.push(tokio::spawn(async move {
+                let clock = clock();
+                let ca = ca_material(&*store, &enc, &CaSection::default(), &clock, 1)
+                    .await
+                    .unwrap();
+                let tsa = tsa_material(&*store, &enc, &TsaSection::default(), &clock, 1)
+                    .await
+                    .unwrap();
+                let ct = ct_note_key(&*store, &enc, "example.org/ct", 1)
+                    .await
+                    .unwrap();
+                (
+                    ca.root().certificate_der().to_vec(),
+                    tsa.root().certificate_der().to_vec(),
+                    ct.verifier().to_string(),
+                )
+            }));
+        }
+        let mut seen = Vec::new();
+        for t in tasks {
+            seen.push(t.await.unwrap());
+        }
+        let stored_ca = CaMaterial::open(
+            &EncryptedKeyMaterial::from_bytes(std::fs::read(dir.path().join(CA_OBJECT)).unwrap())
+                .unwrap(),
+            &enc,
+        )
+        .unwrap();
+        for s in &seen {
+            assert_eq!(s, &seen[0]);
+            assert_eq!(s.0, stored_ca.root().certificate_der());
+        }
+    }
+
+    /// Identical bytes offered twice count as one creation; an object that does not
+    /// open is refused (SIGSTORE_E001), never replaced.
+    #[tokio::test]
+    async fn identical_offers_agree_and_a_foreign_object_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = vouch_store::LocalDir::create(dir.path()).unwrap();
+        let enc = enc();
+        let sealed = EncryptedKeyMaterial::seal(&enc, CT_NOTE_PURPOSE, b"same").unwrap();
+        let open = |s: &EncryptedKeyMaterial| {
+            s.open(&enc, CT_NOTE_PURPOSE)
+                .map(|p| p.to_vec())
+                .map_err(|e| (e.code(), e.to_string()))
+        };
+        let late = LateWinner {
+            inner: store.clone(),
+            looked: Default::default(),
+        };
+        let a = load_or_create(&store, "sigstore/x", "x", open, || {
+            Ok((b"same".to_vec(), sealed.clone()))
+        });
+        let a = a.await.unwrap();
+        let b = load_or_create(&late, "sigstore/x", "x", open, || {
+            Ok((b"same".to_vec(), sealed.clone()))
+        })
+        .await
+        .unwrap();
+        assert_eq!((a.as_slice(), b.as_slice()), (&b"same"[..], &b"same"[..]));
+
+        // Sealed under another TOKEN_ENC_KEY: refused, and left in place.
+        let other = EncryptionKey::from_hex(&"cd".repeat(32)).unwrap();
+        let foreign = EncryptedKeyMaterial::seal(&other, CT_NOTE_PURPOSE, b"theirs").unwrap();
+        std::fs::write(dir.path().join("sigstore/y"), foreign.as_bytes()).unwrap();
+        let err = load_or_create(&store, "sigstore/y", "y", open, || {
+            Ok((b"ours".to_vec(), sealed.clone()))
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err.code(), "SIGSTORE_E001");
+        let late = LateWinner {
+            inner: store.clone(),
+            looked: Default::default(),
+        };
+        let err = load_or_create(&late, "sigstore/y", "y", open, || {
+            Ok((b"ours".to_vec(), sealed.clone()))
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err.code(), "SIGSTORE_E001");
+        assert_eq!(
+            std::fs::read(dir.path().join("sigstore/y")).unwrap(),
+            foreign.as_bytes()
+        );
     }
 }

@@ -136,9 +136,9 @@ pub async fn login(
     // A fresh session id on every sign-in (no fixation); a session this browser
     // already had ends.
     if let Some(old) = session::cookie(&headers, session::cookie_name(&state)) {
-        state.web.sessions.remove(old);
+        state.web.sessions.remove(old).await?;
     }
-    let id = state.web.sessions.create(token.id, &token.label)?;
+    let id = state.web.sessions.create(token.id, &token.label).await?;
     tracing::info!(token_id = token.id, "administrator signed in to the web UI");
     let mut resp = Redirect::to("/admin/security").into_response();
     let h = resp.headers_mut();
@@ -170,7 +170,7 @@ pub async fn logout(
     super::same_site(&headers)?;
     let csrf = form.ok().and_then(|Form(f)| f.csrf);
     who.check_csrf(csrf.as_deref())?;
-    state.web.sessions.remove(&who.cookie);
+    state.web.sessions.remove(&who.cookie).await?;
     audit::record(
         &state,
         "admin.sign_out",

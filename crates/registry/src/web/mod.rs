@@ -55,11 +55,22 @@ use axum::Router;
 use crate::{ApiError, AppState};
 
 /// The web UI's state inside [`AppState`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct WebState {
+    /// Administrator sessions, in the metadata database (shared by every node).
     pub sessions: session::Sessions,
     /// Failed administrator sign-ins per client address (web form and bearer API).
     pub sign_ins: throttle::SignInThrottle,
+}
+
+impl WebState {
+    /// The web UI's state with its sessions in `meta`.
+    pub fn new(meta: std::sync::Arc<dyn vouch_store::meta::MetaStore>) -> Self {
+        WebState {
+            sessions: session::Sessions::new(meta),
+            sign_ins: throttle::SignInThrottle::default(),
+        }
+    }
 }
 
 /// The Content-Security-Policy of every page: nothing but this origin, no framing,

@@ -147,7 +147,7 @@ async fn render(
     let keys = state.integrity.key_info();
     let mut body = String::new();
     if let Some(n) = notice.or_else(|| who.flash.clone()) {
-        body.push_str(&html::notice(n.kind, n.code, &n.text));
+        body.push_str(&html::notice(&n.kind, n.code.as_deref(), &n.text));
     }
     body.push_str("<h2>Registry signing key</h2>");
     match keys.iter().find(|k| k.retired_at.is_none()) {
@@ -287,16 +287,20 @@ pub async fn rotate(
         Ok(Json(v)) => {
             let old = v.get("old_kid").and_then(Value::as_str).unwrap_or("?");
             let new = v.get("new_kid").and_then(Value::as_str).unwrap_or("?");
-            state.web.sessions.flash(
-                &who.cookie,
-                Flash {
-                    kind: "ok",
-                    code: None,
-                    text: format!(
+            state
+                .web
+                .sessions
+                .flash(
+                    &who.cookie,
+                    Flash {
+                        kind: "ok".into(),
+                        code: None,
+                        text: format!(
                         "Rotated: {new} is now current; {old} is retired and stays in the key set."
                     ),
-                },
-            );
+                    },
+                )
+                .await;
             Ok(Redirect::to("/admin/security").into_response())
         }
         Err(e) => render(&state, &who, e.status, Some(error_flash(e))).await,
@@ -305,8 +309,8 @@ pub async fn rotate(
 
 fn error_flash(e: crate::ApiError) -> Flash {
     Flash {
-        kind: "error",
-        code: Some(e.code),
+        kind: "error".into(),
+        code: Some(e.code.to_owned()),
         text: e.detail,
     }
 }
@@ -354,8 +358,8 @@ pub async fn hash_budget(
             detail,
         }) => {
             let flash = Flash {
-                kind: "error",
-                code: Some(code),
+                kind: "error".into(),
+                code: Some(code.to_owned()),
                 text: detail,
             };
             return render(&state, &who, status, Some(flash)).await;
@@ -365,14 +369,18 @@ pub async fn hash_budget(
     let body = axum::body::Bytes::from(serde_json::json!({ "bytes": bytes }).to_string());
     match admin::hash_budget(State(Arc::clone(&state)), who.admin(), json_headers(), body).await {
         Ok(_) => {
-            state.web.sessions.flash(
-                &who.cookie,
-                Flash {
-                    kind: "ok",
-                    code: None,
-                    text: format!("Hash budget set to {}.", html::bytes(bytes)),
-                },
-            );
+            state
+                .web
+                .sessions
+                .flash(
+                    &who.cookie,
+                    Flash {
+                        kind: "ok".into(),
+                        code: None,
+                        text: format!("Hash budget set to {}.", html::bytes(bytes)),
+                    },
+                )
+                .await;
             Ok(Redirect::to("/admin/security").into_response())
         }
         Err(e) => render(&state, &who, e.status, Some(error_flash(e))).await,
@@ -395,14 +403,18 @@ pub async fn backfill(
     } else {
         "A backfill is already running."
     };
-    state.web.sessions.flash(
-        &who.cookie,
-        Flash {
-            kind: if started { "ok" } else { "warn" },
-            code: None,
-            text: text.into(),
-        },
-    );
+    state
+        .web
+        .sessions
+        .flash(
+            &who.cookie,
+            Flash {
+                kind: if started { "ok" } else { "warn" }.into(),
+                code: None,
+                text: text.into(),
+            },
+        )
+        .await;
     Ok(Redirect::to("/admin/security").into_response())
 }
 

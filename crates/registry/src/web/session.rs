@@ -1,26 +1,35 @@
-//! Browser sessions of administrators and their CSRF tokens: an in-memory session table keyed by the SHA-256 of a random cookie value, the signed-in extractor, and the synchronizer-token check every form POST passes.
+//! Browser sessions of administrators and their CSRF tokens: a session table in the metadata database keyed by the SHA-256 of a random cookie value, the signed-in extractor, and the synchronizer-token check every form POST passes.
 //!
-//! Sessions live in this process only: a restart (or another node behind a load
-//! balancer) signs everyone out, which is the safe failure. Each session holds the
+//! Sessions live in the metadata database (table `web_sessions`, migration 0008), so
+//! every node behind a load balancer knows every session: signing in through one node
+//! and posting a form through another works, and signing out on any node ends the
+//! session everywhere at once (no per-node cache). Each session holds the
 //! administrator token's id and label (never the token itself), a per-session CSRF
 //! token, and two deadlines: [`IDLE`] since the last request and [`ABSOLUTE`] since
-//! sign-in. The table holds at most [`MAX_SESSIONS`]; only a valid administrator
-//! token can add one, so the cap bounds memory, not access.
+//! sign-in, both checked in SQL by every read. The table holds at most
+//! [`MAX_SESSIONS`] (signing in beyond it ends the one closest to expiry; expired rows
+//! are deleted on each sign-in); only a valid administrator token can add one, so the
+//! cap bounds storage, not access. A database failure refuses the request (WEB_E008):
+//! nobody is signed in by an error.
+//!
+//! Deadlines are unix milliseconds of the node's wall clock: nodes sharing a database
+//! must keep their clocks in step (NTP); a node whose clock runs ahead ends sessions
+//! early by that much, one behind keeps them that much longer.
 //!
 //! Cookie: `vouch_session` (`__Host-vouch_session` over HTTPS), `HttpOnly;
 //! SameSite=Strict; Path=/`, plus `Secure` when the public URL is https. The sign-in
 //! form, which has no session yet, uses a double-submit token instead
 //! (`vouch_login_csrf` cookie equal to the form field).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use vouch_store::meta::{MetaStore, NewWebSession, WebFlash};
 
 use super::WebError;
 use crate::AppState;
@@ -30,7 +39,7 @@ pub const IDLE: Duration = Duration::from_secs(60 * 60);
 /// A session ends this long after sign-in, however active.
 pub const ABSOLUTE: Duration = Duration::from_secs(8 * 60 * 60);
 /// Most sessions kept; signing in beyond this evicts the one closest to expiry.
-pub const MAX_SESSIONS: usize = 4096;
+pub const MAX_SESSIONS: u64 = 4096;
 /// The sign-in form's double-submit cookie.
 pub const LOGIN_CSRF_COOKIE: &str = "vouch_login_csrf";
 
@@ -41,55 +50,48 @@ pub struct Session {
     pub label: String,
     /// The synchronizer token every form of this session carries.
     pub csrf: String,
-    created: Instant,
-    last_seen: Instant,
-    /// One message shown on the next page (the result of the last action).
-    flash: Option<Flash>,
 }
 
-/// A message carried from an action to the page it redirects to.
+/// A message carried from an action to the page it redirects to (kept in the
+/// database, so the next page may be served by another node).
 #[derive(Debug, Clone)]
 pub struct Flash {
-    pub kind: &'static str,
-    pub code: Option<&'static str>,
+    pub kind: String,
+    pub code: Option<String>,
     pub text: String,
 }
 
-impl Session {
-    fn expires(&self) -> Instant {
-        (self.last_seen + IDLE).min(self.created + ABSOLUTE)
-    }
-}
-
-/// Where session deadlines read the time: monotonic (a wall-clock step must not sign
-/// anyone in or out), and injectable so tests can step it to a deadline exactly.
+/// Where session deadlines read the time: the wall clock in unix milliseconds (every
+/// node sharing the table must agree on it), injectable so tests can step it to a
+/// deadline exactly.
 pub trait SessionClock: Send + Sync + std::fmt::Debug {
-    fn now(&self) -> Instant;
+    fn now_ms(&self) -> i64;
 }
 
-/// The process's monotonic clock.
+/// The system's wall clock.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct MonotonicClock;
+pub struct WallClock;
 
-impl SessionClock for MonotonicClock {
-    fn now(&self) -> Instant {
-        Instant::now()
+impl SessionClock for WallClock {
+    fn now_ms(&self) -> i64 {
+        let since = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
     }
 }
 
-/// The session table inside [`crate::AppState`].
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The session table inside [`crate::AppState`]: a handle on the database's, holding
+/// nothing itself.
 #[derive(Debug)]
 pub struct Sessions {
-    /// Keyed by hex SHA-256 of the cookie value; a std lock held only for a map
-    /// operation (never across an await).
-    map: Mutex<HashMap<String, Session>>,
+    meta: Arc<dyn MetaStore>,
     clock: Arc<dyn SessionClock>,
-}
-
-impl Default for Sessions {
-    fn default() -> Self {
-        Sessions::with_clock(Arc::new(MonotonicClock))
-    }
+    cap: u64,
 }
 
 fn key(cookie_value: &str) -> String {
@@ -104,96 +106,122 @@ pub fn random_token() -> Result<String, WebError> {
 }
 
 impl Sessions {
-    /// An empty table whose deadlines read `clock`.
-    pub fn with_clock(clock: Arc<dyn SessionClock>) -> Self {
+    /// The sessions in `meta`, deadlines on the wall clock.
+    pub fn new(meta: Arc<dyn MetaStore>) -> Self {
+        Sessions::with_clock(meta, Arc::new(WallClock))
+    }
+
+    /// The sessions in `meta`, deadlines read from `clock`.
+    pub fn with_clock(meta: Arc<dyn MetaStore>, clock: Arc<dyn SessionClock>) -> Self {
         Sessions {
-            map: Mutex::new(HashMap::new()),
+            meta,
             clock,
+            cap: MAX_SESSIONS,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
-        // Entries are replaced whole: a poisoned map is still consistent.
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    /// The same table holding at most `cap` sessions (tests; production keeps
+    /// [`MAX_SESSIONS`]).
+    pub fn with_cap(mut self, cap: u64) -> Self {
+        self.cap = cap;
+        self
     }
 
     /// Starts a session; returns the cookie value.
-    pub fn create(&self, token_id: i64, label: &str) -> Result<String, WebError> {
+    pub async fn create(&self, token_id: i64, label: &str) -> Result<String, WebError> {
         let id = random_token()?;
         let csrf = random_token()?;
-        let now = self.clock.now();
-        let mut map = self.lock();
-        map.retain(|_, s| s.expires() > now);
-        if map.len() >= MAX_SESSIONS {
-            if let Some(k) = map
-                .iter()
-                .min_by_key(|(_, s)| s.expires())
-                .map(|(k, _)| k.clone())
-            {
-                map.remove(&k);
-            }
-        }
-        map.insert(
-            key(&id),
-            Session {
+        let k = key(&id);
+        self.meta
+            .create_web_session(&NewWebSession {
+                key: &k,
                 token_id,
-                label: label.to_owned(),
-                csrf,
-                created: now,
-                last_seen: now,
-                flash: None,
-            },
-        );
+                label,
+                csrf: &csrf,
+                now_ms: self.clock.now_ms(),
+                idle_ms: millis(IDLE),
+                absolute_ms: millis(ABSOLUTE),
+                cap: self.cap,
+            })
+            .await
+            .map_err(WebError::meta)?;
         Ok(id)
     }
 
     /// The live session for a cookie value (refreshing its idle deadline) and the
-    /// flash message it carried, which is consumed.
-    pub fn touch(&self, cookie_value: &str) -> Option<(Session, Option<Flash>)> {
-        let now = self.clock.now();
-        let k = key(cookie_value);
-        let mut map = self.lock();
-        let live = map.get(&k).is_some_and(|s| s.expires() > now);
-        if !live {
-            map.remove(&k);
-            return None;
-        }
-        let s = map.get_mut(&k)?;
-        s.last_seen = now;
-        let flash = s.flash.take();
-        Some((s.clone(), flash))
+    /// flash message it carried, which is consumed. `Ok(None)`: no live session.
+    pub async fn touch(
+        &self,
+        cookie_value: &str,
+    ) -> Result<Option<(Session, Option<Flash>)>, WebError> {
+        let found = self
+            .meta
+            .touch_web_session(&key(cookie_value), self.clock.now_ms(), millis(IDLE))
+            .await
+            .map_err(WebError::meta)?;
+        Ok(found.map(|(row, flash)| {
+            (
+                Session {
+                    token_id: row.token_id,
+                    label: row.label,
+                    csrf: row.csrf,
+                },
+                flash.map(|f| Flash {
+                    kind: f.kind,
+                    code: f.code,
+                    text: f.text,
+                }),
+            )
+        }))
     }
 
-    /// Leaves a message for the session's next page.
-    pub fn flash(&self, cookie_value: &str, flash: Flash) {
-        if let Some(s) = self.lock().get_mut(&key(cookie_value)) {
-            s.flash = Some(flash);
+    /// Leaves a message for the session's next page. A database failure loses the
+    /// message only (logged): the action it reports has already happened.
+    pub async fn flash(&self, cookie_value: &str, flash: Flash) {
+        let stored = self
+            .meta
+            .flash_web_session(
+                &key(cookie_value),
+                &WebFlash {
+                    kind: flash.kind,
+                    code: flash.code,
+                    text: flash.text,
+                },
+            )
+            .await;
+        if let Err(e) = stored {
+            tracing::warn!(error = %e, "web UI: could not store the next page's message");
         }
     }
 
-    /// Ends a session (idempotent).
-    pub fn remove(&self, cookie_value: &str) {
-        self.lock().remove(&key(cookie_value));
+    /// Ends a session on every node (idempotent).
+    pub async fn remove(&self, cookie_value: &str) -> Result<(), WebError> {
+        self.meta
+            .end_web_session(&key(cookie_value))
+            .await
+            .map_err(WebError::meta)
     }
 
     /// Ends every session signed in with administrator token `token_id` (to call
     /// when that token is revoked); returns how many ended.
-    pub fn end_for_token(&self, token_id: i64) -> usize {
-        let mut map = self.lock();
-        let before = map.len();
-        map.retain(|_, s| s.token_id != token_id);
-        before - map.len()
+    pub async fn end_for_token(&self, token_id: i64) -> Result<u64, WebError> {
+        self.meta
+            .end_web_sessions_for_token(token_id)
+            .await
+            .map_err(WebError::meta)
     }
 
     /// Live sessions (for tests and metrics).
-    pub fn len(&self) -> usize {
-        let now = self.clock.now();
-        self.lock().values().filter(|s| s.expires() > now).count()
+    pub async fn len(&self) -> Result<u64, WebError> {
+        self.meta
+            .live_web_sessions(self.clock.now_ms())
+            .await
+            .map_err(WebError::meta)
     }
 
     /// Whether no session is live.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    pub async fn is_empty(&self) -> Result<bool, WebError> {
+        Ok(self.len().await? == 0)
     }
 }
 
@@ -290,8 +318,15 @@ impl FromRequestParts<Arc<AppState>> for AdminSession {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let found = cookie(&parts.headers, cookie_name(state))
-            .and_then(|c| state.web.sessions.touch(c).map(|s| (c.to_owned(), s)));
+        let found = match cookie(&parts.headers, cookie_name(state)) {
+            Some(c) => state
+                .web
+                .sessions
+                .touch(c)
+                .await?
+                .map(|s| (c.to_owned(), s)),
+            None => None,
+        };
         match found {
             Some((cookie, (session, flash))) => Ok(AdminSession {
                 session,
@@ -309,137 +344,228 @@ impl FromRequestParts<Arc<AppState>> for AdminSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
 
-    #[test]
-    fn sessions_expire_and_are_removed() {
-        let s = Sessions::default();
-        let c = s.create(7, "dev").unwrap();
-        let (got, flash) = s.touch(&c).unwrap();
-        assert_eq!((got.token_id, got.label.as_str()), (7, "dev"));
-        assert!(flash.is_none());
-        assert_eq!(got.csrf.len(), 64);
-        assert!(s.touch("not-a-session").is_none());
-        s.remove(&c);
-        assert!(s.touch(&c).is_none());
-        assert!(s.is_empty());
-        let a = s.create(7, "dev").unwrap();
-        let b = s.create(8, "ops").unwrap();
-        assert_eq!(s.end_for_token(7), 1);
-        assert!(s.touch(&a).is_none() && s.touch(&b).is_some());
-    }
-
-    /// A clock the test steps by hand.
-    #[derive(Debug)]
-    struct StepClock {
-        start: Instant,
-        offset: Mutex<Duration>,
-    }
+    /// A clock the test steps by hand (unix milliseconds).
+    #[derive(Debug, Default)]
+    struct StepClock(Mutex<i64>);
 
     impl StepClock {
-        fn new() -> Arc<Self> {
-            Arc::new(StepClock {
-                start: Instant::now(),
-                offset: Mutex::new(Duration::ZERO),
-            })
-        }
-
-        /// Sets the clock to `at` after its start.
-        fn set(&self, at: Duration) {
-            *self.offset.lock().unwrap() = at;
+        fn set(&self, ms: i64) {
+            *self.0.lock().unwrap() = ms;
         }
     }
 
     impl SessionClock for StepClock {
-        fn now(&self) -> Instant {
-            self.start + *self.offset.lock().unwrap()
+        fn now_ms(&self) -> i64 {
+            *self.0.lock().unwrap()
         }
     }
 
-    const TICK: Duration = Duration::from_nanos(1);
+    const START: i64 = 1_800_000_000_000;
+    const IDLE_MS: i64 = 3_600_000;
+    const ABSOLUTE_MS: i64 = 8 * 3_600_000;
 
-    #[test]
-    fn the_idle_deadline_ends_a_session_exactly_at_its_boundary() {
-        let clock = StepClock::new();
-        let s = Sessions::with_clock(clock.clone());
-        let c = s.create(7, "dev").unwrap();
-        // One tick before the idle deadline the session is live, and the request
-        // moves the deadline to a full IDLE from now.
-        clock.set(IDLE - TICK);
-        assert!(s.touch(&c).is_some(), "live just before the idle deadline");
-        clock.set(IDLE - TICK + IDLE - TICK);
+    /// A migrated SQLite database and `nodes` session tables on it, each with its own
+    /// connection pool (as separate nodes have), sharing one clock.
+    async fn nodes(n: usize) -> (tempfile::TempDir, Arc<StepClock>, Vec<Sessions>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.db");
+        let first = vouch_store::meta::SqliteMeta::open(&path, true)
+            .await
+            .unwrap();
+        first.migrate().await.unwrap();
+        let clock = Arc::new(StepClock(Mutex::new(START)));
+        let mut out = vec![Sessions::with_clock(Arc::new(first), clock.clone())];
+        while out.len() < n {
+            let meta = vouch_store::meta::SqliteMeta::open(&path, false)
+                .await
+                .unwrap();
+            out.push(Sessions::with_clock(Arc::new(meta), clock.clone()));
+        }
+        (dir, clock, out)
+    }
+
+    #[tokio::test]
+    async fn sessions_expire_and_are_removed() {
+        let (_dir, _clock, n) = nodes(1).await;
+        let s = &n[0];
+        let c = s.create(7, "dev").await.unwrap();
+        let (got, flash) = s.touch(&c).await.unwrap().unwrap();
+        assert_eq!((got.token_id, got.label.as_str()), (7, "dev"));
+        assert!(flash.is_none());
+        assert_eq!(got.csrf.len(), 64);
+        assert!(s.touch("not-a-session").await.unwrap().is_none());
+        s.remove(&c).await.unwrap();
+        assert!(s.touch(&c).await.unwrap().is_none());
+        assert!(s.is_empty().await.unwrap());
+        let a = s.create(7, "dev").await.unwrap();
+        let b = s.create(8, "ops").await.unwrap();
+        assert_eq!(s.end_for_token(7).await.unwrap(), 1);
+        assert!(s.touch(&a).await.unwrap().is_none());
+        assert!(s.touch(&b).await.unwrap().is_some());
+    }
+
+    /// Sign in through node A; node B knows the session and its CSRF token; signing
+    /// out on B ends it on A at once.
+    #[tokio::test]
+    async fn a_session_made_on_one_node_works_and_ends_on_another() {
+        let (_dir, _clock, n) = nodes(2).await;
+        let (a, b) = (&n[0], &n[1]);
+        let c = a.create(7, "ops").await.unwrap();
+        let (on_a, _) = a.touch(&c).await.unwrap().unwrap();
+        let (on_b, _) = b.touch(&c).await.unwrap().unwrap();
+        assert_eq!(on_a.csrf, on_b.csrf);
+        let form = AdminSession {
+            session: on_b,
+            cookie: c.clone(),
+            flash: None,
+        };
+        assert!(form.check_csrf(Some(&on_a.csrf)).is_ok());
+        assert_eq!(
+            form.check_csrf(Some(&"0".repeat(64))).unwrap_err().code(),
+            Some("WEB_E001")
+        );
+        b.flash(
+            &c,
+            Flash {
+                kind: "ok".into(),
+                code: None,
+                text: "done on B".into(),
+            },
+        )
+        .await;
+        assert_eq!(
+            a.touch(&c).await.unwrap().unwrap().1.unwrap().text,
+            "done on B"
+        );
+        b.remove(&c).await.unwrap();
         assert!(
-            s.touch(&c).is_some(),
+            a.touch(&c).await.unwrap().is_none(),
+            "signed out everywhere"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_idle_deadline_ends_a_session_exactly_at_its_boundary() {
+        let (_dir, clock, n) = nodes(2).await;
+        let (s, other) = (&n[0], &n[1]);
+        let c = s.create(7, "dev").await.unwrap();
+        // One millisecond before the idle deadline the session is live, and the
+        // request (through another node) moves the deadline to a full IDLE from now.
+        clock.set(START + IDLE_MS - 1);
+        assert!(other.touch(&c).await.unwrap().is_some(), "live just before");
+        clock.set(START + 2 * IDLE_MS - 2);
+        assert!(
+            s.touch(&c).await.unwrap().is_some(),
             "each request restarts the idle period"
         );
-        assert_eq!(s.len(), 1);
+        assert_eq!(s.len().await.unwrap(), 1);
         // Exactly IDLE after the last request it has ended, and it is removed.
-        clock.set(IDLE - TICK + IDLE - TICK + IDLE);
-        assert_eq!(s.len(), 0, "expired at the idle deadline");
-        assert!(s.touch(&c).is_none(), "ended at the idle deadline");
-        assert!(s.lock().is_empty(), "the ended session is removed");
+        clock.set(START + 3 * IDLE_MS - 2);
+        assert_eq!(s.len().await.unwrap(), 0, "expired at the idle deadline");
+        assert!(
+            other.touch(&c).await.unwrap().is_none(),
+            "ended at the deadline"
+        );
+        clock.set(START);
+        assert_eq!(s.len().await.unwrap(), 0, "the ended session is removed");
     }
 
-    #[test]
-    fn the_absolute_deadline_ends_an_active_session_exactly_at_its_boundary() {
-        let clock = StepClock::new();
-        let s = Sessions::with_clock(clock.clone());
-        let c = s.create(7, "dev").unwrap();
-        // Active all along (a request every half idle period), up to one tick before
-        // the absolute deadline.
-        let mut at = Duration::ZERO;
-        while at + IDLE / 2 < ABSOLUTE {
-            at += IDLE / 2;
-            clock.set(at);
-            assert!(s.touch(&c).is_some(), "live at {at:?}");
+    #[tokio::test]
+    async fn the_absolute_deadline_ends_an_active_session_exactly_at_its_boundary() {
+        let (_dir, clock, n) = nodes(1).await;
+        let s = &n[0];
+        let c = s.create(7, "dev").await.unwrap();
+        let mut at = 0;
+        while at + IDLE_MS / 2 < ABSOLUTE_MS {
+            at += IDLE_MS / 2;
+            clock.set(START + at);
+            assert!(s.touch(&c).await.unwrap().is_some(), "live at {at}");
         }
-        clock.set(ABSOLUTE - TICK);
+        clock.set(START + ABSOLUTE_MS - 1);
+        assert!(s.touch(&c).await.unwrap().is_some(), "live just before");
+        clock.set(START + ABSOLUTE_MS);
         assert!(
-            s.touch(&c).is_some(),
-            "live just before the absolute deadline"
-        );
-        clock.set(ABSOLUTE);
-        assert!(
-            s.touch(&c).is_none(),
+            s.touch(&c).await.unwrap().is_none(),
             "ended at the absolute deadline though active"
         );
-        assert!(s.lock().is_empty(), "the ended session is removed");
+        clock.set(START);
+        assert_eq!(s.len().await.unwrap(), 0, "the ended session is removed");
     }
 
-    #[test]
-    fn expired_sessions_are_swept_when_another_signs_in() {
-        let clock = StepClock::new();
-        let s = Sessions::with_clock(clock.clone());
-        let old = s.create(1, "old").unwrap();
-        clock.set(IDLE);
-        let new = s.create(2, "new").unwrap();
-        assert_eq!(s.lock().len(), 1, "the expired session was swept");
-        assert!(s.touch(&old).is_none());
-        assert!(s.touch(&new).is_some());
+    #[tokio::test]
+    async fn expired_sessions_are_swept_when_another_signs_in() {
+        let (_dir, clock, n) = nodes(1).await;
+        let s = &n[0];
+        let old = s.create(1, "old").await.unwrap();
+        clock.set(START + IDLE_MS);
+        let new = s.create(2, "new").await.unwrap();
+        clock.set(START);
+        assert_eq!(s.len().await.unwrap(), 1, "the expired session was swept");
+        clock.set(START + IDLE_MS);
+        assert!(s.touch(&old).await.unwrap().is_none());
+        assert!(s.touch(&new).await.unwrap().is_some());
     }
 
-    #[test]
-    fn flash_is_shown_once() {
-        let s = Sessions::default();
-        let c = s.create(1, "a").unwrap();
+    #[tokio::test]
+    async fn flash_is_shown_once() {
+        let (_dir, _clock, n) = nodes(1).await;
+        let s = &n[0];
+        let c = s.create(1, "a").await.unwrap();
         s.flash(
             &c,
             Flash {
-                kind: "ok",
-                code: None,
+                kind: "error".into(),
+                code: Some("ADMIN_E004".into()),
                 text: "done".into(),
             },
+        )
+        .await;
+        let shown = s.touch(&c).await.unwrap().unwrap().1.unwrap();
+        assert_eq!(
+            (
+                shown.kind.as_str(),
+                shown.code.as_deref(),
+                shown.text.as_str()
+            ),
+            ("error", Some("ADMIN_E004"), "done")
         );
-        assert_eq!(s.touch(&c).unwrap().1.unwrap().text, "done");
-        assert!(s.touch(&c).unwrap().1.is_none());
+        assert!(s.touch(&c).await.unwrap().unwrap().1.is_none());
     }
 
-    #[test]
-    fn the_table_is_capped() {
-        let s = Sessions::default();
-        for i in 0..(MAX_SESSIONS as i64 + 3) {
-            s.create(i, "x").unwrap();
+    #[tokio::test]
+    async fn the_table_is_capped() {
+        let (_dir, clock, n) = nodes(1).await;
+        let s = Sessions::with_clock(Arc::clone(&n[0].meta), clock.clone()).with_cap(3);
+        let mut made = Vec::new();
+        for i in 0..5 {
+            clock.set(START + i);
+            made.push(s.create(i, "x").await.unwrap());
         }
-        assert_eq!(s.len(), MAX_SESSIONS);
+        assert_eq!(s.len().await.unwrap(), 3);
+        // The two closest to expiry (the oldest) made room.
+        assert!(s.touch(&made[0]).await.unwrap().is_none());
+        assert!(s.touch(&made[1]).await.unwrap().is_none());
+        assert!(s.touch(&made[4]).await.unwrap().is_some());
+    }
+
+    /// A database that fails refuses the request (WEB_E008); nobody is signed in.
+    #[tokio::test]
+    async fn a_database_failure_signs_nobody_in() {
+        let (_dir, _clock, n) = nodes(1).await;
+        let s = &n[0];
+        let c = s.create(1, "a").await.unwrap();
+        // The only way to reach the pool from here: close it.
+        let dir2 = tempfile::tempdir().unwrap();
+        let closed = vouch_store::meta::SqliteMeta::open(&dir2.path().join("m.db"), true)
+            .await
+            .unwrap();
+        closed.close().await;
+        let broken = Sessions::new(Arc::new(closed));
+        let err = broken.touch(&c).await.unwrap_err();
+        assert_eq!(err.code(), Some("WEB_E008"));
+        assert!(broken.create(1, "a").await.is_err());
     }
 
     #[test]

@@ -474,6 +474,41 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
         version: Option<&str>,
     ) -> Result<Option<IntegrityRow>, MetaError>;
 
+    // --- administrator web sessions -------------------------------------------------
+
+    /// Starts a web session (migration 0008): in one transaction serialised across
+    /// nodes, deletes every session past a deadline, ends the ones closest to expiry
+    /// while `cap` would be exceeded, and inserts this one with its idle deadline
+    /// (`now + idle`, never after the absolute one) and absolute deadline
+    /// (`now + absolute`). A key already present is a database error (keys are
+    /// SHA-256 of 32 random bytes).
+    async fn create_web_session(&self, session: &NewWebSession<'_>) -> Result<(), MetaError>;
+
+    /// The live session under `key` (both deadlines after `now_ms`, checked in SQL),
+    /// with its idle deadline moved to `now_ms + idle_ms` (never past the absolute one)
+    /// and its flash message taken (deleted): shown once, by whichever node serves the
+    /// next page. A session past a deadline is deleted and `None` returned.
+    async fn touch_web_session(
+        &self,
+        key: &str,
+        now_ms: i64,
+        idle_ms: i64,
+    ) -> Result<Option<(WebSessionRow, Option<WebFlash>)>, MetaError>;
+
+    /// Leaves `flash` for the session's next page (replacing an unshown one); nothing
+    /// when the session does not exist.
+    async fn flash_web_session(&self, key: &str, flash: &WebFlash) -> Result<(), MetaError>;
+
+    /// Ends the session under `key` on every node (idempotent).
+    async fn end_web_session(&self, key: &str) -> Result<(), MetaError>;
+
+    /// Ends every session signed in with administrator token `token_id`; returns how
+    /// many ended.
+    async fn end_web_sessions_for_token(&self, token_id: i64) -> Result<u64, MetaError>;
+
+    /// Sessions live at `now_ms` (metrics and tests).
+    async fn live_web_sessions(&self, now_ms: i64) -> Result<u64, MetaError>;
+
     // --- operations ---------------------------------------------------------------
 
     /// One round trip to the database (`SELECT 1`): readiness checks. Fails when the

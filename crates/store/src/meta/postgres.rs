@@ -96,6 +96,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "binding_ids",
         sql: include_str!("../../migrations/postgres/0006_binding_ids.sql"),
     },
+    // 7 is the sequencer lease's (another change); the runner tolerates the gap.
+    Migration {
+        version: 8,
+        name: "web_sessions",
+        sql: include_str!("../../migrations/postgres/0008_web_sessions.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE_EXISTS: &str = "SELECT COUNT(*) FROM pg_tables \

@@ -384,3 +384,42 @@ pub struct AuditFilter {
 
 /// Largest audit page one call returns.
 pub const MAX_AUDIT_PAGE: u32 = 1000;
+
+/// A new administrator web session ([`super::MetaStore::create_web_session`]). Times
+/// are unix milliseconds.
+#[derive(Debug, Clone)]
+pub struct NewWebSession<'a> {
+    /// Hex SHA-256 of the cookie value (the cookie itself is never stored).
+    pub key: &'a str,
+    pub token_id: i64,
+    pub label: &'a str,
+    /// The session's synchronizer (CSRF) token.
+    pub csrf: &'a str,
+    pub now_ms: i64,
+    /// How long the session lives without a request.
+    pub idle_ms: i64,
+    /// How long the session lives after sign-in, however active.
+    pub absolute_ms: i64,
+    /// Most live sessions kept: signing in beyond it ends the one closest to expiry.
+    pub cap: u64,
+}
+
+/// A live administrator web session, as [`super::MetaStore::touch_web_session`]
+/// returns it (with the deadlines the touch left).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSessionRow {
+    pub token_id: i64,
+    pub label: String,
+    pub csrf: String,
+    pub created_at_ms: i64,
+    pub idle_expires_at_ms: i64,
+    pub absolute_expires_at_ms: i64,
+}
+
+/// The message a session's next page shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebFlash {
+    pub kind: String,
+    pub code: Option<String>,
+    pub text: String,
+}

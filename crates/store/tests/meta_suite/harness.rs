@@ -114,6 +114,18 @@ impl Fresh {
         }
     }
 
+    /// Another node's store on the same database (its own connection pool).
+    pub async fn another_node(&self) -> Arc<dyn MetaStore> {
+        match &self.target {
+            Target::Sqlite(dir) => Arc::new(
+                SqliteMeta::open(&dir.path().join("meta.db"), false)
+                    .await
+                    .unwrap(),
+            ),
+            Target::Postgres { _db: db } => Arc::new(PostgresMeta::connect(&db.url).await.unwrap()),
+        }
+    }
+
     /// A second, empty database of the same backend, without migrations, and its guard.
     pub async fn unmigrated(&self) -> (Arc<dyn MetaStore>, Box<dyn std::any::Any + Send>) {
         match &self.target {

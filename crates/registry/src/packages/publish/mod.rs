@@ -55,6 +55,10 @@ pub async fn publish(
             .try_publish()
             .ok_or_else(codes::rotation_in_progress)?,
     );
+    state
+        .integrity
+        .check_fresh()
+        .map_err(|_| codes::rotation_in_progress())?;
     let trust = packages.trust();
 
     let content_type = headers
@@ -80,5 +84,13 @@ pub async fn publish(
         .rotation
         .try_publish()
         .ok_or_else(codes::rotation_in_progress)?;
+    // A node that has not confirmed its registry key current within the bound (a
+    // rotation elsewhere it has not seen yet, or a database it cannot read) would
+    // sign the version's record with a possibly superseded key: refused like a
+    // rotation in progress, and retried.
+    state
+        .integrity
+        .check_fresh()
+        .map_err(|_| codes::rotation_in_progress())?;
     commit::commit(&state, &upload, &name, &version, &signed, &presented).await
 }

@@ -98,10 +98,20 @@ pub(super) async fn check(pool: &Pool<Db>) -> Result<(), MetaError> {
             .await
             .map_err(MetaError::db("read migrations"))?;
     verify(&applied)?;
-    let found = applied.last().map_or(0, |a| a.0);
-    if found < latest() {
+    // Every embedded migration must be applied, not only the highest: versions may
+    // have gaps (a number reserved by a change merged later), and a database migrated
+    // before such a merge lacks the lower version though its highest is current.
+    if let Some(missing) = MIGRATIONS
+        .iter()
+        .find(|m| !applied.iter().any(|(v, _)| *v == m.version))
+    {
         return Err(MetaError::SchemaOutdated {
-            found,
+            found: applied
+                .iter()
+                .map(|a| a.0)
+                .filter(|v| *v < missing.version)
+                .max()
+                .unwrap_or(0),
             expected: latest(),
         });
     }

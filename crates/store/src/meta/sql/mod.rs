@@ -12,6 +12,7 @@ mod packages;
 mod replay_audit;
 mod rows;
 mod users;
+mod web_sessions;
 
 use async_trait::async_trait;
 
@@ -420,6 +421,35 @@ impl MetaStore for Store {
         version: Option<&str>,
     ) -> Result<Option<IntegrityRow>, MetaError> {
         integrity::integrity_record(&self.pool, kind, subject, version).await
+    }
+
+    async fn create_web_session(&self, session: &NewWebSession<'_>) -> Result<(), MetaError> {
+        web_sessions::create(&self.pool, session).await
+    }
+
+    async fn touch_web_session(
+        &self,
+        key: &str,
+        now_ms: i64,
+        idle_ms: i64,
+    ) -> Result<Option<(WebSessionRow, Option<WebFlash>)>, MetaError> {
+        web_sessions::touch(&self.pool, key, now_ms, idle_ms).await
+    }
+
+    async fn flash_web_session(&self, key: &str, flash: &WebFlash) -> Result<(), MetaError> {
+        web_sessions::flash(&self.pool, key, flash).await
+    }
+
+    async fn end_web_session(&self, key: &str) -> Result<(), MetaError> {
+        web_sessions::end(&self.pool, key).await
+    }
+
+    async fn end_web_sessions_for_token(&self, token_id: i64) -> Result<u64, MetaError> {
+        web_sessions::end_for_token(&self.pool, token_id).await
+    }
+
+    async fn live_web_sessions(&self, now_ms: i64) -> Result<u64, MetaError> {
+        web_sessions::live(&self.pool, now_ms).await
     }
 
     async fn ping(&self) -> Result<(), MetaError> {
