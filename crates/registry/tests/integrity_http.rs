@@ -1093,3 +1093,47 @@ async fn a_node_that_cannot_confirm_its_key_signs_nothing_past_the_bound() {
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.code(), "PUB_E008");
 }
+
+/// Two whole nodes on one metadata database (each with its own lock database, so its
+/// own sequencer claim): a rotation through node B's admin API is served by node A
+/// within its refresh interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_through_one_nodes_api_is_served_by_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = app_with(dir.path(), |cfg| cfg.integrity.key_refresh_secs = 1).await;
+    let b = app_with(dir.path(), |cfg| {
+        cfg.integrity.key_refresh_secs = 1;
+        cfg.storage.lock = LockConfig::Sqlite {
+            path: dir.path().join("lock-node-b.db"),
+        };
+    })
+    .await;
+    let old = a.state.integrity.current_kid();
+    let r = admin(
+        &b,
+        dir.path(),
+        "POST",
+        "/api/admin/instance/security/rotate",
+        "{}",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let new = r.json()["new_kid"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    let at = std::time::Instant::now();
+    loop {
+        let keys = jwks_of(&get(&a, "/.well-known/registry-key.json").await);
+        if keys.current().kid().as_str() == new {
+            break;
+        }
+        assert!(
+            at.elapsed() < Duration::from_secs(3),
+            "not served within the bound"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "rotation through node B's API served by node A after {:?}",
+        at.elapsed()
+    );
+}

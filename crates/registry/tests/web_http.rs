@@ -856,3 +856,80 @@ async fn landing_page_package_list_and_readable_audit_details() {
         audit.body
     );
 }
+
+/// A second node: its own lock database (so its own sequencer claim), the same data
+/// directory and metadata database as `app(dir)`.
+async fn second_node(dir: &std::path::Path) -> App {
+    let mut cfg = ServeConfig::dev(dir);
+    cfg.storage.objects = ObjectsConfig::Memory;
+    cfg.storage.lock = LockConfig::Sqlite {
+        path: dir.join("lock-node-b.db"),
+    };
+    let secrets = Secrets::dev(dir, &cfg).unwrap();
+    vouch_registry::open(
+        &cfg,
+        secrets,
+        vouch_registry::Runtime::dev(dir, "http://127.0.0.1:0"),
+        Arc::new(ManualClock::new(1_700_000_000)),
+    )
+    .await
+    .unwrap()
+}
+
+/// Issue 16: behind a load balancer, sign in through node A, post a form with the
+/// session and its CSRF token through node B (accepted; its message shows on A's next
+/// page), sign out on B, and the session is over on A too.
+#[tokio::test]
+async fn a_session_from_one_node_works_on_another_and_ends_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = app(dir.path()).await;
+    let b = second_node(dir.path()).await;
+    let session = sign_in(&a, &admin_token(dir.path())).await.unwrap();
+    let page = get(&b, "/admin/security", Some(&session)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let csrf = page.csrf();
+    assert_eq!(
+        get(&a, "/admin/security", Some(&session)).await.csrf(),
+        csrf
+    );
+    // A wrong token through B is still refused.
+    let r = post(
+        &b,
+        "/admin/security/hash-budget",
+        Some(&session),
+        &[
+            ("csrf", &"0".repeat(csrf.len())),
+            ("amount", "3"),
+            ("unit", "MiB"),
+        ],
+    )
+    .await;
+    assert_eq!(r.code(), "WEB_E001");
+    let r = post(
+        &b,
+        "/admin/security/hash-budget",
+        Some(&session),
+        &[("csrf", &csrf), ("amount", "3"), ("unit", "MiB")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let shown = get(&a, "/admin/security", Some(&session)).await;
+    assert!(shown.body.contains("Hash budget set to"), "{}", shown.body);
+    assert_eq!(b.state.web.sessions.len().await.unwrap(), 1);
+
+    let r = post(&b, "/admin/logout", Some(&session), &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = get(&a, "/admin/security", Some(&session)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.header("location"), "/admin/login");
+    let r = post(
+        &a,
+        "/admin/security/backfill",
+        Some(&session),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.code(), "WEB_E003");
+    assert_eq!(a.state.web.sessions.len().await.unwrap(), 0);
+}

@@ -38,6 +38,8 @@ const READY_WITHIN: Duration = Duration::from_secs(60);
 pub struct SeaweedFs {
     child: Child,
     s3_port: u16,
+    /// The gRPC ports, whose Unix sockets `weed` makes in `/tmp` by their number.
+    grpc_sockets: Vec<PathBuf>,
     dir: tempfile::TempDir,
 }
 
@@ -153,9 +155,19 @@ impl SeaweedFs {
             .stderr(log)
             .spawn()
             .map_err(|e| format!("spawning {}: {e}", weed.display()))?;
+        let grpc_sockets = [
+            ("master", master_grpc),
+            ("volume", volume_grpc),
+            ("filer", filer_grpc),
+            ("s3", s3_grpc),
+        ]
+        .iter()
+        .map(|(role, port)| PathBuf::from(format!("/tmp/seaweedfs-{role}-grpc-{port}.sock")))
+        .collect();
         let mut server = SeaweedFs {
             child,
             s3_port: s3,
+            grpc_sockets,
             dir,
         };
         match server.wait_ready().await {
@@ -251,5 +263,8 @@ impl Drop for SeaweedFs {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for socket in &self.grpc_sockets {
+            let _ = std::fs::remove_file(socket);
+        }
     }
 }
