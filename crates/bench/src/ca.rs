@@ -303,7 +303,7 @@ fn mint_failed(e: &reqwest::Error) -> CodedError {
 fn token_of((status, v): (reqwest::StatusCode, serde_json::Value)) -> Result<String> {
     if status == reqwest::StatusCode::NOT_FOUND {
         return Err(CodedError::new(
-            "DEV_E001",
+            vouch_api_client::codes::DEV_NO_ISSUER,
             Outcome::Error,
             "the server has no development OIDC issuer: bench ca needs `vouch serve --dev`",
         ));

@@ -88,7 +88,7 @@ impl std::fmt::Display for LogReport {
 pub fn run(args: &LogBench, progress: Arc<dyn Progress>) -> Result<LogReport> {
     if args.entry_size > vouch_tlog::MAX_ENTRY_SIZE || args.entries == 0 {
         return Err(CodedError::new(
-            "BENCH_E002",
+            vouch_api_client::codes::BENCH_BAD_ARGS,
             Outcome::Error,
             format!(
                 "--entries must be > 0 and --entry-size at most {} bytes",

@@ -70,7 +70,7 @@ impl SignatureReport {
         let total = self.statuses.len();
         (!self.all_verified()).then(|| {
             CodedError::refused(
-                "AUDIT_E002",
+                vouch_tiles_client::ops::AUDIT_UNVERIFIED,
                 format!(
                     "{} of {total} lockfile entries did not verify ({unverified} unverified, {mismatched} mismatched)",
                     total - verified
@@ -285,7 +285,7 @@ fn refill(
         .build()
         .map_err(|e| {
             vouch_api_client::CodedError::error(
-                "REG_E001",
+                vouch_api_client::codes::REG_UNREACHABLE,
                 format!("starting the async runtime: {e}"),
             )
         })?;

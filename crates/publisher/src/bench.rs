@@ -72,11 +72,19 @@ pub fn check_target(
             .is_ok_and(|ip| ip.is_loopback());
     if !loopback {
         let msg = format!("{base}: bench publish only targets a server on this machine (loopback)");
-        return Err(CodedError::new("BENCH_E001", Outcome::Error, msg));
+        return Err(CodedError::new(
+            vouch_api_client::codes::BENCH_REFUSED_TARGET,
+            Outcome::Error,
+            msg,
+        ));
     }
     if count == 0 || concurrency == 0 {
         let msg = "--count and --concurrency must be at least 1";
-        return Err(CodedError::new("BENCH_E002", Outcome::Error, msg));
+        return Err(CodedError::new(
+            vouch_api_client::codes::BENCH_BAD_ARGS,
+            Outcome::Error,
+            msg,
+        ));
     }
     Ok(())
 }

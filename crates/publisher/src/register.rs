@@ -105,7 +105,7 @@ impl Registered {
 }
 
 fn usage(msg: impl Into<String>) -> CodedError {
-    CodedError::error("REG_E007", msg)
+    CodedError::error(vouch_api_client::codes::REG_USAGE, msg)
 }
 
 /// Registers `reg`'s binding (`POST /api/v1/publishers`) and returns what the registry

@@ -86,7 +86,7 @@ pub fn sign_error(e: vouch_sign::SignError) -> CodedError {
 }
 
 fn usage(message: String) -> CodedError {
-    CodedError::error("SIGN_E020", message)
+    CodedError::error(vouch_sign::SignError::LOCAL_CODE, message)
 }
 
 /// The token from the flag or the file, trimmed. SIGN_E020 without either.
@@ -115,7 +115,7 @@ pub fn read_statement(path: &Path) -> Result<Vec<u8>, CodedError> {
         .len();
     if len > vouch_sign::MAX_STATEMENT_BYTES as u64 {
         return Err(CodedError::error(
-            "SIGN_E019",
+            vouch_sign::SignError::STATEMENT_INVALID_CODE,
             format!(
                 "{} is {len} bytes; an in-toto statement may be at most {} bytes",
                 path.display(),

@@ -126,7 +126,7 @@ pub struct Token {
 }
 
 fn no_token(msg: impl Into<String>) -> CodedError {
-    CodedError::error("PUB_E002", msg)
+    CodedError::error(vouch_package::publish_codes::TOKEN_UNUSABLE, msg)
 }
 
 /// The token's payload claims, or PUB_E002 naming what is wrong with it.

@@ -251,7 +251,7 @@ impl Story<'_> {
                 "--identity-token-file",
                 &token,
             ],
-            "PUB_E006",
+            vouch_package::publish_codes::IDENTITY_MISMATCH,
         )?;
         self.step(
             "refused",
@@ -345,7 +345,7 @@ impl Story<'_> {
         self.say("  and a forged entry (forged-entry.txt) against the same proof is refused (LOG_E002, exit 1):");
         let forgery = self.refused(
             &["log", "verify-proof", &pf, "--entry", &ff, "--key", &vkey],
-            "LOG_E002",
+            vouch_tiles_client::ops::LOG_PROOF_INVALID,
         )?;
         self.step(
             "proof",
@@ -375,7 +375,7 @@ impl Story<'_> {
                 "--certificate-identity", "https://github.com/someone-else/repo/.github/workflows/release.yml@refs/heads/main",
                 "--certificate-oidc-issuer", SAMPLE_ISSUER,
             ],
-            "VERIFY_E024",
+            vouch_verify::VerifyError::IDENTITY_MISMATCH_CODE,
         )?;
         self.step("sigstore", json!({ "identity": SAMPLE_IDENTITY, "verify": verified, "other_identity": other_identity }));
 

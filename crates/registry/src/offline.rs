@@ -21,6 +21,12 @@ use crate::config::{DatabaseConfig, LockConfig};
 use crate::reseal::{ResealError, RotateOutcome, SigstoreResetOutcome};
 use crate::{ServeConfig, ServeError};
 
+/// ADMIN_E007: `admin keys reset` without `--yes` (the command line refuses before
+/// [`reset_registry_key`] runs; nothing is written).
+pub const RESET_KEY_UNCONFIRMED: &str = "ADMIN_E007";
+/// ADMIN_E035: `admin keys reset-sigstore` without `--yes` (nothing is written).
+pub const RESET_SIGSTORE_UNCONFIRMED: &str = "ADMIN_E035";
+
 /// Why an offline command could not run; [`OfflineError::code`] is its stable code.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
