@@ -213,8 +213,11 @@ pub async fn tokens(sub: TokensSub) -> anyhow::Result<Exit> {
             if let Some(p) = &a.out {
                 vouch_registry::keygen::write_new_secret(p, &r.value.secret)
                     .map_err(|e| CodedError::error(e.code(), e.to_string()))?;
-                r.json["secret"] = serde_json::Value::Null;
-                r.json["secret_file"] = json!(p.display().to_string());
+                // The registry's answer as an object without the secret, whatever its shape.
+                let mut o = r.json.as_object().cloned().unwrap_or_default();
+                o.insert("secret".into(), serde_json::Value::Null);
+                o.insert("secret_file".into(), json!(p.display().to_string()));
+                r.json = serde_json::Value::Object(o);
                 r.value.secret_file = Some(p.display().to_string());
             }
             a.online.print(&r)

@@ -59,6 +59,10 @@ pub fn unreachable(what: &str, url: &str, e: &(dyn std::error::Error + 'static))
 
 /// The `code` and `detail` of a vouch server's JSON error body (`{"code": .., "detail": ..}`),
 /// or `None` when the body is not one. The detail may be empty.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+)]
 pub fn error_envelope(body: &[u8]) -> Option<(String, String)> {
     let v: Value = serde_json::from_slice(body).ok()?;
     Some((
@@ -267,6 +271,10 @@ pub async fn trusted_root(http: &reqwest::Client, base: &str) -> Result<Vec<u8>>
 /// The signed-note verifier for the log whose checkpoint origin is `origin`: the
 /// Ed25519 transparency-log key in the trusted root whose note key ID matches the
 /// checkpoint's signature (`LOG_KEY` lines look like `— origin base64(keyid||sig)`).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+)]
 pub fn log_verifier(
     trusted_root: &[u8],
     origin: &str,

@@ -112,6 +112,7 @@ pub fn run(args: &LogBench, progress: Arc<dyn Progress>) -> Result<LogReport> {
 }
 
 /// Deterministic entry `i`: its index then a filler, `size` bytes.
+#[allow(clippy::indexing_slicing, reason = "idx is [u8; 8] and j % 8 < 8")]
 fn make_entry(i: u64, size: usize) -> Bytes {
     let mut v = vec![0u8; size];
     let idx = i.to_be_bytes();

@@ -58,6 +58,10 @@ pub fn bench_audit(lockfile: &Path, runs: usize) -> Result<AuditBench> {
 /// renamed `@bench/audit-i`, sharing its cached bundle and archive. Every copy is
 /// verified on its own by the audit (verdicts are never cached), so the audit's cost
 /// grows with `n` as it would for `n` distinct packages. Returns the new lockfile's path.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "verified is not empty: checked above"
+)]
 pub fn replicate_lockfile(source: &Path, dir: &Path, n: usize) -> Result<std::path::PathBuf> {
     use crate::lockfile::{base_dir, write_atomic, Lockfile};
     let src = Lockfile::load(source)?;

@@ -96,6 +96,10 @@ pub fn check_target(
 /// that they do not take the registry's cores: packing the archives and minting identity
 /// tokens (the dev OIDC issuer stands in for the platform). Bindings: one package per
 /// worker, registered with the owner token.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+)]
 pub async fn bench_publish(opts: &BenchOptions, env: &CiEnv) -> Result<BenchRun> {
     let (base, http) = (opts.base.as_str(), vouch_api_client::http()?);
     let workers = opts.concurrency.min(opts.count).max(1);

@@ -97,6 +97,10 @@ impl Publisher {
     /// `token` (the key is dropped when this returns), then uploads archive and bundle.
     /// PUB_E003 the CA refused, PUB_E004 the log is unreachable; the registry's own
     /// refusals (PUB_E001, E005-E008, ...) pass through.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+    )]
     pub async fn upload(
         &self,
         archive: &Archive,

@@ -161,6 +161,10 @@ pub async fn register(reg: &Registration) -> Result<Registered> {
 
 /// The stored binding from the registry's answer; a field the answer lacks is taken
 /// from the request.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+)]
 fn registered(reg: &Registration, answer: Value) -> Registered {
     let text = |k: &str, asked: &Option<String>| match answer.get(k) {
         Some(Value::String(s)) => Some(s.clone()),

@@ -286,6 +286,10 @@ pub async fn rotate_token_enc_key(
     Ok(rotated(&outcome, &opens_with))
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "json is an object (a struct serialized) or Null (the default), and IndexMut on either never panics"
+)]
 fn rotated(o: &RotateOutcome, opens_with: &str) -> Answer {
     let mut json = serde_json::to_value(o).unwrap_or_default();
     json["opens_with"] = json!(opens_with);

@@ -8,6 +8,11 @@
 //! lines, `tests.rs` files and everything from a file's first `#[cfg(test)]` on (test
 //! modules close their files). The test names every offending literal with its file
 //! and line.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

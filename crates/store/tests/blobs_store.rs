@@ -1,4 +1,9 @@
 //! `BlobStore`: content addressing, one-pass hashes, idempotence, the size cap and corruption detection, on local disk and in memory.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::sync::Arc;
 
