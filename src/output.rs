@@ -106,7 +106,9 @@ pub fn report_error(err: &anyhow::Error) -> Exit {
         return Exit::Ok;
     }
     let coded = err.chain().find_map(|e| e.downcast_ref::<CodedError>());
-    let (code, exit) = coded.map_or(("CLI_E001", Exit::Error), |c| (c.code(), exit_of(c)));
+    let (code, exit) = coded.map_or((vouch_api_client::codes::CLI_FAILED, Exit::Error), |c| {
+        (c.code(), exit_of(c))
+    });
     let mut msg = String::new();
     for (i, cause) in err.chain().enumerate() {
         let text = match cause.downcast_ref::<CodedError>() {

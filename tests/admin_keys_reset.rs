@@ -1,4 +1,9 @@
 //! `vouch admin keys reset` through the binary, against a stopped `vouch serve --dev` data directory: confirmation required (ADMIN_E007), the new key current and the old one still published after a restart, and what a lost TOKEN_ENC_KEY still stops (SIGSTORE_E001).
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::process::{Command, Output};
 

@@ -2,6 +2,11 @@
 //! against `vouch serve --dev`: `keys list` prints RFC 3339 times, `settings hash-budget`
 //! takes `500MiB`/`2GiB`/`1.5GB` as the web form does, and `backfill` and `hash-budget`
 //! print readable text, JSON only with `--json`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::process::{Command, Output};
 

@@ -1,4 +1,9 @@
 //! `vouch admin backup` while the server runs under concurrent log appends, and `vouch admin restore` into a fresh place: the restored server serves the backed-up checkpoint, its tiles prove inclusion, `vouch audit transparency` agrees with the lockfile taken before the backup, and fetch still verifies. Refusals: a non-empty target (BACKUP_E011) and a tampered backup file (BACKUP_E010), each writing nothing. Runs on SQLite, and on PostgreSQL metadata (pg_dump/pg_restore into a fresh database).
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -2,6 +2,11 @@
 //! the suite's CLI protocol (`vouch conformance verify-bundle ...`), by file path and by
 //! `sha256:` digest. Each `_fail` case must fail with the error code pinned in
 //! `crates/verify/tests/support/cases.rs`, so none passes by failing for the wrong reason.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 #[path = "../crates/verify/tests/support/cases.rs"]
 mod cases;

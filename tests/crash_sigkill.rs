@@ -5,6 +5,11 @@
 //! all iterations) is at its index, and every checkpoint it ever published is
 //! consistent with the committed one. The next iteration restarts on the same data
 //! directory, so recovery itself is exercised each time. Bounded to ~40 s.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

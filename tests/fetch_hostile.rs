@@ -3,6 +3,11 @@
 //! repository or workflow, another package's or version's entry, a log index that is not
 //! the bundle's, a corrupted archive, a bundle whose signature does not verify). Each is
 //! refused with its own code and exit 1, and the lockfile is left byte for byte as it was.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,4 +1,9 @@
 //! Issue 13 (hold against hostile clients), the client side: the `vouch` binary against a hostile loopback server that streams endless answers (item 5), sends escape sequences in its `detail` (item 7), and refuses with `--json` given (item 13).
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -2,6 +2,11 @@
 //! tiny loopback HTTP server (std only) and read through the real binary: checkpoint,
 //! inclusion, consistency, proof / verify-proof, monitor (growth, fork, rollback), witness
 //! quorums, and the error codes for bad input.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 mod pipe_support;
 

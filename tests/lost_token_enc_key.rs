@@ -1,4 +1,9 @@
 //! Recovery from a lost TOKEN_ENC_KEY through the binary, against a stopped `vouch serve --dev` instance: `vouch admin keys reset-sigstore` (new CA, TSA and CT keys, a new CT log) plus `vouch admin keys reset` (registry key) bring the server back; new bundles verify against the new trusted root, old bundles only against the saved old one; the confirmation refusal (ADMIN_E035) writes nothing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 mod sealed_keys_support;
 

@@ -1,4 +1,9 @@
 //! A production install from nothing, with no `--dev` anywhere, on SQLite and on a fresh PostgreSQL database: keygen, config, `admin init`, `serve --config`, an admin makes an owner and its token, the owner registers a binding, a publish with a token from an issuer configured by URL (served here on loopback), fetch and both audits, a restart, and the refusals of bad input. The commands are the ones in docs/deployment.md.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 mod pg_support;
 use pg_support::PgDatabase;

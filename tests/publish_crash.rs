@@ -2,6 +2,11 @@
 //!
 //! Bounded to ~20 s (at least 3 iterations). The seed is printed; set
 //! VOUCH_CRASH_SEED to replay a run.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};

@@ -3,6 +3,11 @@
 //! signatures and transparency, and every refusal on the way (PUB_E002, PUB_E006,
 //! PUB_E007, AUDIT_E001 for a tampered lock entry, a forged and a forked checkpoint,
 //! a tampered cached archive, an unverified entry under --strict-sigstore).
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 mod pg_support;
 use pg_support::PgDatabase;

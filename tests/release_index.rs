@@ -2,6 +2,11 @@
 //! and vouch's API shapes: all ok, drift, propagation lag that clears on the third retry,
 //! unexpected files, manual crate publishes with and without an exception, and indexes
 //! that answer malformed, oversized, slowly or with errors (never a silent pass).
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 mod release_support;
 

@@ -1,6 +1,11 @@
 //! `vouch release seal` and `vouch verify checksums` end to end: sealed output passes
 //! GNU `sha256sum -c`, a flipped byte is caught by both tools, re-sealing is byte-for-byte
 //! idempotent, and bad records fail with their stable codes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 mod pipe_support;
 mod release_support;

@@ -1,4 +1,9 @@
 //! `vouch serve` as a real process: --dev bootstraps and serves on an ephemeral port, production mode creates nothing, SIGTERM drains and exits 0.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -1,4 +1,9 @@
 //! `vouch serve --log-format`: `json` writes one parseable JSON object per line on stderr; `text` (the default) writes no ANSI escape codes when stderr is a pipe.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};

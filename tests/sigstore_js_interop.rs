@@ -10,6 +10,11 @@
 //!
 //! Needs node and npm: `npm ci` installs exactly what tests/sigstore_js/package-lock.json
 //! pins into target/sigstore-js/. A missing tool FAILS the test, it never skips.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

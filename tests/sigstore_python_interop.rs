@@ -3,6 +3,11 @@
 //! Everything is loopback: the server runs the dev OIDC issuer, the CA, the Rekor v2
 //! entry API and the TSA; sigstore-python is pointed at them with `--trust-config`.
 //! The venv comes from `scripts/py-venv.sh` (PyPI, pinned), which this test runs.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -1,6 +1,11 @@
 //! `vouch verify FILE_OR_DIGEST --bundle ...` and `vouch bench verify` end to end: human and
 //! JSON output, regex and CI-claim policy, and every bad-input class with its code and
 //! exit status (1 rejected, 2 bad input), one line on stderr, never a panic.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 mod pipe_support;
 

@@ -2,6 +2,11 @@
 //! a vouch bundle checked against a trusted root whose log and TSA are the signing
 //! instance's but whose CA is another instance's (VERIFY_E013), and a Rekor v1 entry
 //! whose integrated time, authenticated by a valid SET, lies in the future (VERIFY_E021).
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -4,6 +4,11 @@
 //! it with apt-get if it runs as root. A prerequisite that is still missing fails the
 //! test with a message naming the tool, everywhere: a browser test that cannot run
 //! must never pass (.ci/run installs chromium).
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

@@ -271,7 +271,7 @@ async fn keys(sub: KeysSub) -> anyhow::Result<Exit> {
         KeysSub::Reset(a) => {
             confirm(
                 a.yes,
-                "ADMIN_E007",
+                vouch_registry::offline::RESET_KEY_UNCONFIRMED,
                 "`vouch admin keys reset` starts a new registry signing key; stop the server, \
                  then re-run with --yes to confirm",
             )?;
@@ -281,7 +281,7 @@ async fn keys(sub: KeysSub) -> anyhow::Result<Exit> {
         KeysSub::ResetSigstore(a) => {
             confirm(
                 a.yes,
-                "ADMIN_E035",
+                vouch_registry::offline::RESET_SIGSTORE_UNCONFIRMED,
                 "`vouch admin keys reset-sigstore` replaces the CA, TSA and CT-log keys, so every \
                  verifier needs the new trusted root; stop the server, then re-run with --yes to confirm",
             )?;

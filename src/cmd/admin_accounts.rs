@@ -38,7 +38,17 @@ impl Online {
             ),
             (None, None) => None,
         };
-        Ok(AdminClient::new(&self.server, token.as_deref())?)
+        let token = token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                CodedError::error(
+                    vouch_registry::integrity::ADMIN_TOKEN_MISSING,
+                    "an administrator token is required: --token-file FILE or VOUCH_ADMIN_TOKEN",
+                )
+            })?;
+        Ok(AdminClient::new(&self.server, token)?)
     }
 
     /// Prints an answer: the registry's JSON with `--json`, else its lines.
@@ -189,7 +199,8 @@ pub async fn tokens(sub: TokensSub) -> anyhow::Result<Exit> {
                     "{} already exists; tokens are never written over a file",
                     p.display()
                 );
-                return Err(CodedError::error("KEYGEN_E002", msg).into());
+                let code = vouch_registry::keygen::KeygenError::Exists { path: p.clone() }.code();
+                return Err(CodedError::error(code, msg).into());
             }
             let req = TokenRequest {
                 user: a.user,
@@ -202,8 +213,11 @@ pub async fn tokens(sub: TokensSub) -> anyhow::Result<Exit> {
             if let Some(p) = &a.out {
                 vouch_registry::keygen::write_new_secret(p, &r.value.secret)
                     .map_err(|e| CodedError::error(e.code(), e.to_string()))?;
-                r.json["secret"] = serde_json::Value::Null;
-                r.json["secret_file"] = json!(p.display().to_string());
+                // The registry's answer as an object without the secret, whatever its shape.
+                let mut o = r.json.as_object().cloned().unwrap_or_default();
+                o.insert("secret".into(), serde_json::Value::Null);
+                o.insert("secret_file".into(), json!(p.display().to_string()));
+                r.json = serde_json::Value::Object(o);
                 r.value.secret_file = Some(p.display().to_string());
             }
             a.online.print(&r)
@@ -243,4 +257,35 @@ pub async fn init(a: InitArgs) -> anyhow::Result<Exit> {
         .await
         .map_err(|e| CodedError::error(e.code(), error_chain(&e)))?;
     answer(a.json, &r.json, &r.lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No token, or a blank one, is refused before any request with the registry's
+    /// ADMIN_E001 (the code its admin API answers a missing token with).
+    #[test]
+    fn no_token_is_admin_e001() {
+        for token in [None, Some(" \n".to_owned())] {
+            let online = Online {
+                server: "http://127.0.0.1:1".into(),
+                token_file: None,
+                token,
+                json: false,
+            };
+            let Err(e) = online.client() else {
+                panic!("no token is refused")
+            };
+            let coded = e.downcast_ref::<CodedError>().expect("a coded error");
+            assert_eq!(coded.code(), "ADMIN_E001");
+        }
+        let online = Online {
+            server: "http://127.0.0.1:1".into(),
+            token_file: None,
+            token: Some(" vouch_admin_x \n".into()),
+            json: false,
+        };
+        assert!(online.client().is_ok());
+    }
 }

@@ -47,7 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         print_json(&json!({
             "lockfile": args.lockfile.display().to_string(),
             "ok": report.failure.is_none(),
-            "code": report.failure.as_ref().map(|_| "AUDIT_E001"),
+            "code": report.failure.as_ref().map(|_| vouch_tiles_client::ops::AUDIT_LOG_MISBEHAVED),
             "servers": servers,
         }))?;
     } else {

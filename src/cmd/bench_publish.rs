@@ -48,6 +48,10 @@ pub struct Args {
     lockfile: Option<PathBuf>,
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "IndexMut on a json! object literal built in this function never panics"
+)]
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     let base = base_url(&args.server)?;
     check_target(&base, args.count, args.concurrency)?;

@@ -173,6 +173,10 @@ impl LogOpts {
     }
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "ops::checkpoint_json answers a json! object literal"
+)]
 async fn checkpoint(a: LogOpts) -> anyhow::Result<Exit> {
     let (client, t) = a.open()?;
     let c = ops::checkpoint(&client, &t).await?;
@@ -237,6 +241,10 @@ async fn proof(a: ProofArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "ops::checkpoint_json answers a json! object literal"
+)]
 fn verify_proof(a: VerifyProofArgs) -> anyhow::Result<Exit> {
     let t = a.trust.parse()?;
     let leaf = given_leaf(a.entry.as_deref(), a.leaf_hash.as_deref())?;

@@ -190,6 +190,10 @@ fn progress_bar(total: u64) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "IndexMut on a json! object literal built in this function never panics"
+)]
 fn verify_index(a: VerifyIndexArgs) -> anyhow::Result<Exit> {
     let limits = Limits {
         retries: a.retries,

@@ -31,6 +31,10 @@ pub struct Args {
     json: bool,
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "IndexMut on a json! object literal built in this function never panics"
+)]
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     let (path, is_manifest) = match (args.manifest, args.sums) {
         (Some(m), _) => (m, true),

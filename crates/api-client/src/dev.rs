@@ -67,6 +67,10 @@ pub struct DevToken {
 /// Mints a GitHub-Actions-shaped identity token from the development OIDC issuer of
 /// the `vouch serve --dev` server at `server` (`POST /oidc/dev/token`). A server without
 /// that issuer is `DEV_E001`, an unreachable one `DEV_E002`, a refusal `DEV_E003`.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+)]
 pub fn mint_dev_token(
     server: &str,
     tls_ca: Option<&Path>,
@@ -145,6 +149,10 @@ pub const TRUST_CONFIG_MEDIA_TYPE: &str =
 /// A server's client trust configuration (`GET /api/v1/trust-config`), as the bytes it
 /// sent, after checking its shape: unreachable or refused is `TRUSTCFG_E001`, not a
 /// trust configuration `TRUSTCFG_E002`.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+)]
 pub fn fetch_trust_config(server: &str, tls_ca: Option<&Path>) -> Result<Vec<u8>> {
     let base = server.trim_end_matches('/');
     let url = format!("{base}/api/v1/trust-config");

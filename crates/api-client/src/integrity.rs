@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use vouch_integrity::{
-    check_asset_entries, verify_logged, verify_record, AssetEntry, AssetHasher, InclusionEvidence,
-    IntegrityError, KeySet, Subject,
+    check_asset_entries, codes, verify_logged, verify_record, AssetEntry, AssetHasher,
+    InclusionEvidence, IntegrityError, KeySet, Subject,
 };
 use vouch_tlog::{Hash, Verifier};
 
@@ -34,7 +34,7 @@ impl Target {
             .filter(|(n, v)| n.starts_with('@') && n.contains('/') && !v.is_empty())
             .ok_or_else(|| {
                 CodedError::error(
-                    "INTEGRITY_E203",
+                    codes::CLIENT_BAD_PACKAGE,
                     format!("--package must be @scope/name@VERSION, found {spec:?}"),
                 )
             })?;
@@ -73,13 +73,19 @@ pub struct Verified {
 }
 
 fn integrity(e: IntegrityError) -> CodedError {
-    match e.code() {
-        "INTEGRITY_E001" | "INTEGRITY_E005" => CodedError::error(e.code(), e.to_string()),
+    match e {
+        IntegrityError::TokenEncKeyInvalid { .. } | IntegrityError::Random => {
+            CodedError::error(e.code(), e.to_string())
+        }
         _ => CodedError::refused(e.code(), e.to_string()),
     }
 }
 
 /// Runs every check; the first that fails decides the error.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+)]
 pub async fn verify(check: &Check) -> Result<Verified> {
     let base = base_url(&check.server)?;
     let client = http()?;
@@ -110,7 +116,7 @@ pub async fn verify(check: &Check) -> Result<Verified> {
     let record = signed.record();
     if record.subject != subject || want_version.is_some_and(|v| *v != record.version) {
         return Err(CodedError::refused(
-            "INTEGRITY_E201",
+            codes::CLIENT_OTHER_SUBJECT,
             format!(
                 "the record is about {:?} version {:?}, not what was asked for",
                 record.subject, record.version
@@ -123,10 +129,10 @@ pub async fn verify(check: &Check) -> Result<Verified> {
     let origin = checkpoint.lines().next().unwrap_or("");
     let verifier = match &check.log_key {
         Some(k) => Verifier::parse(k)
-            .map_err(|e| CodedError::error("INTEGRITY_E204", format!("--log-key: {e}")))?,
+            .map_err(|e| CodedError::error(codes::CLIENT_BAD_LOG_KEY, format!("--log-key: {e}")))?,
         None => log_verifier(&trusted_root(&client, &base).await?, origin, checkpoint)?,
     };
-    let bad_proof = |msg: &str| CodedError::refused("INTEGRITY_E030", msg.to_owned());
+    let bad_proof = |msg: &str| CodedError::refused(codes::LOG_PROOF, msg.to_owned());
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut hashes = Vec::new();
     for h in p["hashes"].as_array().into_iter().flatten() {
@@ -160,7 +166,7 @@ pub async fn verify(check: &Check) -> Result<Verified> {
             let path = dir.join(&a.name);
             if !path.is_file() {
                 return Err(CodedError::refused(
-                    "INTEGRITY_E202",
+                    codes::CLIENT_ASSET_MISSING,
                     format!(
                         "{} is listed in the record but missing from {}",
                         a.name,
@@ -190,6 +196,10 @@ pub async fn verify(check: &Check) -> Result<Verified> {
     })
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "n is what read returned for buf, at most buf.len()"
+)]
 fn hash_file(path: &Path, name: &str) -> Result<AssetEntry> {
     // Local I/O failures keep the code the command has always given them.
     let io = |what: &str, e: std::io::Error| {

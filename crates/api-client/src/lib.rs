@@ -10,12 +10,14 @@
 //! to a [`Progress`] the caller supplies.
 
 pub mod admin;
+pub mod codes;
 pub mod dev;
 mod error;
 pub mod integrity;
 
 use base64::Engine as _;
 use serde_json::Value;
+use vouch_package::publish_codes;
 use vouch_tlog::{KeyType, Verifier as NoteVerifier};
 
 pub use error::{error_chain, CodedError, Outcome};
@@ -25,7 +27,12 @@ pub type Result<T, E = CodedError> = std::result::Result<T, E>;
 
 /// Registry refusals that mean "the registry checked and it did not hold"
 /// ([`Outcome::Refused`]); every other code the registry answers with is operational.
-const REFUSAL_CODES: &[&str] = &["PUB_E001", "PUB_E005", "PUB_E006", "PUB_E014"];
+const REFUSAL_CODES: &[&str] = &[
+    publish_codes::NO_BINDING,
+    publish_codes::BUNDLE_INVALID,
+    publish_codes::IDENTITY_MISMATCH,
+    publish_codes::SCOPE_NOT_OWNED,
+];
 
 /// Whether `code` has the shape of a vouch error code (`PREFIX_E` and three digits).
 /// A registry's answer passes its code through only when it has this shape, so a hostile
@@ -52,6 +59,10 @@ pub fn unreachable(what: &str, url: &str, e: &(dyn std::error::Error + 'static))
 
 /// The `code` and `detail` of a vouch server's JSON error body (`{"code": .., "detail": ..}`),
 /// or `None` when the body is not one. The detail may be empty.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+)]
 pub fn error_envelope(body: &[u8]) -> Option<(String, String)> {
     let v: Value = serde_json::from_slice(body).ok()?;
     Some((
@@ -260,6 +271,10 @@ pub async fn trusted_root(http: &reqwest::Client, base: &str) -> Result<Vec<u8>>
 /// The signed-note verifier for the log whose checkpoint origin is `origin`: the
 /// Ed25519 transparency-log key in the trusted root whose note key ID matches the
 /// checkpoint's signature (`LOG_KEY` lines look like `— origin base64(keyid||sig)`).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+)]
 pub fn log_verifier(
     trusted_root: &[u8],
     origin: &str,

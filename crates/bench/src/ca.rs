@@ -300,10 +300,14 @@ fn mint_failed(e: &reqwest::Error) -> CodedError {
     failed("minting a dev token", vouch_api_client::error_chain(e))
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+)]
 fn token_of((status, v): (reqwest::StatusCode, serde_json::Value)) -> Result<String> {
     if status == reqwest::StatusCode::NOT_FOUND {
         return Err(CodedError::new(
-            "DEV_E001",
+            vouch_api_client::codes::DEV_NO_ISSUER,
             Outcome::Error,
             "the server has no development OIDC issuer: bench ca needs `vouch serve --dev`",
         ));

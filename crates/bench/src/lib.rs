@@ -22,14 +22,18 @@ pub type Result<T, E = CodedError> = std::result::Result<T, E>;
 
 /// `BENCH_E001`: an argument or a target the bench refuses.
 fn refuse(msg: impl Into<String>) -> CodedError {
-    CodedError::new("BENCH_E001", vouch_api_client::Outcome::Error, msg)
+    CodedError::new(
+        vouch_api_client::codes::BENCH_REFUSED_TARGET,
+        vouch_api_client::Outcome::Error,
+        msg,
+    )
 }
 
 /// `BENCH_E004`: the bench could not run (a runtime that does not start, storage that
 /// cannot be opened, a key that cannot be made).
 fn failed(what: &str, err: impl std::fmt::Display) -> CodedError {
     CodedError::new(
-        "BENCH_E004",
+        vouch_api_client::codes::BENCH_SETUP,
         vouch_api_client::Outcome::Error,
         format!("{what}: {err}"),
     )

@@ -88,7 +88,7 @@ impl std::fmt::Display for LogReport {
 pub fn run(args: &LogBench, progress: Arc<dyn Progress>) -> Result<LogReport> {
     if args.entry_size > vouch_tlog::MAX_ENTRY_SIZE || args.entries == 0 {
         return Err(CodedError::new(
-            "BENCH_E002",
+            vouch_api_client::codes::BENCH_BAD_ARGS,
             Outcome::Error,
             format!(
                 "--entries must be > 0 and --entry-size at most {} bytes",
@@ -112,6 +112,7 @@ pub fn run(args: &LogBench, progress: Arc<dyn Progress>) -> Result<LogReport> {
 }
 
 /// Deterministic entry `i`: its index then a filler, `size` bytes.
+#[allow(clippy::indexing_slicing, reason = "idx is [u8; 8] and j % 8 < 8")]
 fn make_entry(i: u64, size: usize) -> Bytes {
     let mut v = vec![0u8; size];
     let idx = i.to_be_bytes();

@@ -39,6 +39,10 @@ impl EncryptionKey {
 
     /// Parses 64 hexadecimal characters (upper or lower case), the `TOKEN_ENC_KEY` form.
     /// Surrounding whitespace is ignored.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "chunks_exact(2) yields pairs of exactly two bytes"
+    )]
     pub fn from_hex(hex: &str) -> Result<Self> {
         let hex = hex.trim();
         let invalid = CaError::EncryptionKeyInvalid {
@@ -136,6 +140,10 @@ impl EncryptedKeyMaterial {
     }
 
     /// Accepts stored bytes after checking the fixed header; does not decrypt.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "bounds checked above: bytes.len() >= HEADER_LEN + TAG_LEN > MAGIC.len()"
+    )]
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self> {
         if bytes.len() < HEADER_LEN + TAG_LEN {
             return Err(CaError::EnvelopeTruncated {
@@ -163,6 +171,10 @@ impl EncryptedKeyMaterial {
 
     /// Decrypts with `key` for `purpose`. A wrong key, a wrong purpose or any modified
     /// byte gives [`CaError::DecryptionFailed`]; the plaintext is zeroed when dropped.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "bounds checked above: self.bytes.len() >= HEADER_LEN + TAG_LEN"
+    )]
     pub fn open(&self, key: &EncryptionKey, purpose: &str) -> Result<Zeroizing<Vec<u8>>> {
         // `from_bytes` and `seal` are the only constructors and both guarantee the
         // header and tag are present, but re-check rather than index blindly.

@@ -58,6 +58,10 @@ enum Encoding {
     Utf8String,
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "arcs.len() == FULCIO_ARC.len() + 1 checked first"
+)]
 fn fulcio_encoding(oid: &ObjectIdentifier) -> Option<Encoding> {
     let arcs: Vec<u32> = oid.arcs().collect();
     if arcs.len() != FULCIO_ARC.len() + 1 || &arcs[..FULCIO_ARC.len()] != FULCIO_ARC {

@@ -84,6 +84,10 @@ pub fn random_serial() -> Result<SerialNumber> {
 
 /// Key identifier per RFC 7093 §2 method 1: the leftmost 160 bits of the SHA-256 of the
 /// subjectPublicKey BIT STRING value.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "a SHA-256 digest is 32 bytes, more than 20"
+)]
 pub fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
     let digest = Sha256::digest(spki.subject_public_key.raw_bytes());
     digest[..20].to_vec()

@@ -155,6 +155,10 @@ fn push_precert(out: &mut Vec<u8>, issuer_key_hash: &[u8; 32], tbs_der: &[u8]) -
     Ok(())
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "len is bytes.len() saturated to u16::MAX, so never past the end"
+)]
 fn push_u16_prefixed(out: &mut Vec<u8>, bytes: &[u8]) {
     // Every caller passes a value bounded far below 64 KiB (an SCT, a signature, an
     // SCT list of one); saturate rather than panic should that ever change.
@@ -332,10 +336,12 @@ impl<'a> TlsReader<'a> {
         Ok(head)
     }
 
+    #[allow(clippy::indexing_slicing, reason = "take(1) returned exactly one byte")]
     fn u8(&mut self) -> Result<u8> {
         Ok(self.take(1)?[0])
     }
 
+    #[allow(clippy::indexing_slicing, reason = "take(1) returned exactly one byte")]
     fn u16_prefixed(&mut self) -> Result<&'a [u8]> {
         let len = self.take(2)?;
         let len = usize::from(u16::from_be_bytes([len[0], len[1]]));

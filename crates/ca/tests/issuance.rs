@@ -1,5 +1,10 @@
 //! End-to-end issuance: Fulcio v2 request in, chain out; the chain verifies with OpenSSL,
 //! the embedded SCT verifies as Sigstore clients check it, and bad input is refused.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::path::Path;
 use std::process::Command;

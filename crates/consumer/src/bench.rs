@@ -37,7 +37,7 @@ pub fn bench_audit(lockfile: &Path, runs: usize) -> Result<AuditBench> {
             .find(|(_, s)| !matches!(s, Status::Verified))
         {
             return Err(CodedError::refused(
-                "BENCH_E003",
+                vouch_api_client::codes::BENCH_AUDIT_FAILED,
                 format!("{} did not verify during the bench: {s:?}", p.id()),
             ));
         }
@@ -58,6 +58,10 @@ pub fn bench_audit(lockfile: &Path, runs: usize) -> Result<AuditBench> {
 /// renamed `@bench/audit-i`, sharing its cached bundle and archive. Every copy is
 /// verified on its own by the audit (verdicts are never cached), so the audit's cost
 /// grows with `n` as it would for `n` distinct packages. Returns the new lockfile's path.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "verified is not empty: checked above"
+)]
 pub fn replicate_lockfile(source: &Path, dir: &Path, n: usize) -> Result<std::path::PathBuf> {
     use crate::lockfile::{base_dir, write_atomic, Lockfile};
     let src = Lockfile::load(source)?;
@@ -68,7 +72,7 @@ pub fn replicate_lockfile(source: &Path, dir: &Path, n: usize) -> Result<std::pa
         .collect();
     if verified.is_empty() {
         return Err(CodedError::error(
-            "BENCH_E002",
+            vouch_api_client::codes::BENCH_BAD_ARGS,
             format!("{} has no verified entry to replicate", source.display()),
         ));
     }
@@ -91,7 +95,10 @@ pub fn replicate_lockfile(source: &Path, dir: &Path, n: usize) -> Result<std::pa
         let (a, b) = (from.join(&rel), dir.join(&rel));
         if a.is_file() {
             let bytes = std::fs::read(&a).map_err(|e| {
-                CodedError::error("BENCH_E002", format!("reading {}: {e}", a.display()))
+                CodedError::error(
+                    vouch_api_client::codes::BENCH_BAD_ARGS,
+                    format!("reading {}: {e}", a.display()),
+                )
             })?;
             write_atomic(&b, &bytes)?;
         }

@@ -187,6 +187,10 @@ pub fn new_server_entry(base: &str, trusted_root: &[u8], facts: &LogFacts) -> Re
 
 /// Reads the log entry facts out of a bundle's first transparency-log entry
 /// (`FETCH_E002` when it has none usable).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+)]
 pub fn log_facts(bundle: &[u8]) -> Result<LogFacts> {
     let bad = |why: &str| fail("FETCH_E002", format!("the bundle's log entry: {why}"));
     let v: Value = serde_json::from_slice(bundle).map_err(|_| bad("not JSON"))?;
@@ -215,6 +219,10 @@ pub fn log_facts(bundle: &[u8]) -> Result<LogFacts> {
 
 /// The newest version the registry lists for `name`: the highest stable SemVer, or
 /// the highest pre-release when there is no stable one; yanked versions are skipped.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+)]
 pub async fn newest_version(http: &reqwest::Client, base: &str, name: &str) -> Result<String> {
     let url = format!("{base}/api/v1/packages/{name}");
     let listing = get_json(http, &url, "listing the versions", caps::API_ANSWER).await?;
@@ -306,6 +314,10 @@ async fn download_blob(
 /// repository and workflow (`FETCH_E003`, `vouch-binding`'s rule); the log entry is
 /// included in the registry's transparency log, consistent with what the lockfile saw
 /// before (`AUDIT_E001`). Nothing is written before every check held.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+)]
 pub async fn fetch(req: &FetchRequest, progress: &dyn Progress) -> Result<Fetched> {
     let http = http()?;
     let base = req.server.as_str();

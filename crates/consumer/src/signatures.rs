@@ -70,7 +70,7 @@ impl SignatureReport {
         let total = self.statuses.len();
         (!self.all_verified()).then(|| {
             CodedError::refused(
-                "AUDIT_E002",
+                vouch_tiles_client::ops::AUDIT_UNVERIFIED,
                 format!(
                     "{} of {total} lockfile entries did not verify ({unverified} unverified, {mismatched} mismatched)",
                     total - verified
@@ -125,6 +125,10 @@ enum Pass {
 }
 
 /// Audits every entry of `lock` (read from `lockfile`); statuses in lockfile order.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "statuses has one slot per lock.packages entry and every index comes from enumerating lock.packages"
+)]
 pub fn audit(lockfile: &Path, lock: &Lockfile, network: Network) -> Result<Vec<Status>> {
     let dir = base_dir(lockfile);
     let mut statuses: Vec<Option<Status>> = vec![None; lock.packages.len()];
@@ -274,6 +278,10 @@ pub fn verify_entry(verifier: &Verifier, p: &LockedPackage, bundle: &[u8]) -> St
 }
 
 /// Downloads the bundles missing from the cache (caching them) and verifies them.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "missing holds indices of lock.packages (from audit's enumerate)"
+)]
 fn refill(
     dir: &Path,
     lock: &Lockfile,
@@ -285,7 +293,7 @@ fn refill(
         .build()
         .map_err(|e| {
             vouch_api_client::CodedError::error(
-                "REG_E001",
+                vouch_api_client::codes::REG_UNREACHABLE,
                 format!("starting the async runtime: {e}"),
             )
         })?;

@@ -24,7 +24,7 @@ pub struct Leaf {
 
 /// The `AUDIT_E001` refusal.
 pub fn audit_error(msg: String) -> CodedError {
-    CodedError::refused("AUDIT_E001", msg)
+    CodedError::refused(vouch_tiles_client::ops::AUDIT_LOG_MISBEHAVED, msg)
 }
 
 fn client_error(what: &str, url: &str, e: vouch_tiles_client::Error) -> CodedError {

@@ -188,6 +188,10 @@ fn from_gitlab(r: GitLabRelease) -> Result<Option<Release>, IngestError> {
     .map(Some)
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "windows(2) yields slices of exactly two"
+)]
 fn finish(release: Release) -> Result<Release, IngestError> {
     let mut names: Vec<&str> = release.assets.iter().map(|a| a.name.as_str()).collect();
     names.sort_unstable();

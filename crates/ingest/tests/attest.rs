@@ -4,6 +4,11 @@
 //! by the fake forge in GitHub's `{"attestations":[{"bundle":...}]}` shape. It verifies
 //! for its own repository and digest, and is rejected for another repository, another
 //! digest, or a damaged bundle; failures are values, never panics.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 mod support;
 

@@ -2,6 +2,11 @@
 //! any connection (a static resolver stands in for DNS), redirects to internal
 //! addresses or unlisted hosts are refused hop by hop, redirect loops are bounded, and
 //! the token never follows a redirect to another host.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 mod support;
 

@@ -1,6 +1,11 @@
 //! Ingest against a local fake forge: listing and hashing for the GitHub, Gitea and
 //! GitLab shapes, the hash budget, forges that lie about sizes, assets that change
 //! between listing and download, oversize JSON, and immutability on re-listing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 mod support;
 

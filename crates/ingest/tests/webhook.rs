@@ -1,5 +1,10 @@
 //! Webhook deliveries for each forge: a good signature is accepted and parsed; a forged,
 //! malformed or missing one is refused with its code before the body is looked at.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use http::{HeaderMap, HeaderValue};
 use serde_json::json;

@@ -25,3 +25,19 @@ pub const FORGE_CONFIG: &str = "INTEGRITY_E109";
 /// This node could not confirm its registry key is still current within the refresh
 /// bound (another node may have rotated it): nothing is signed until it can.
 pub const KEY_RING_STALE: &str = "INTEGRITY_E110";
+
+/// The inclusion proof or checkpoint of a record does not verify (also
+/// [`crate::IntegrityError::LogProof`]).
+pub const LOG_PROOF: &str = "INTEGRITY_E030";
+
+// The `INTEGRITY_E2xx` codes of `vouch verify integrity`'s client side
+// (`vouch_api_client::integrity`), which does the IO this crate does not.
+
+/// The record is about another subject or version than the one asked for.
+pub const CLIENT_OTHER_SUBJECT: &str = "INTEGRITY_E201";
+/// `--assets DIR`: an asset listed in the record is missing from DIR.
+pub const CLIENT_ASSET_MISSING: &str = "INTEGRITY_E202";
+/// `--package` is not `@scope/name@VERSION`.
+pub const CLIENT_BAD_PACKAGE: &str = "INTEGRITY_E203";
+/// `--log-key` is not a signed-note verifier key.
+pub const CLIENT_BAD_LOG_KEY: &str = "INTEGRITY_E204";

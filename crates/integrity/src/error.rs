@@ -269,7 +269,7 @@ impl IntegrityError {
             IntegrityError::AssetSize { .. } => "INTEGRITY_E027",
             IntegrityError::AssetDigest { .. } => "INTEGRITY_E028",
             IntegrityError::RotationReusesKey { .. } => "INTEGRITY_E029",
-            IntegrityError::LogProof { .. } => "INTEGRITY_E030",
+            IntegrityError::LogProof { .. } => crate::codes::LOG_PROOF,
         }
     }
 

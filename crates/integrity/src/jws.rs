@@ -95,6 +95,10 @@ pub(crate) fn sign_payload(payload: &[u8], key: &RegistrySigningKey) -> String {
 /// payload — the payload must be RFC 8785 canonical (re-canonicalised and compared
 /// byte for byte) with only safe integers; the record is parsed strictly (`v` = 1,
 /// unknown members refused); and its kid must equal the header's.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "header_b64 and payload_b64 are the first two dot-separated parts of compact, so signed_len <= compact.len()"
+)]
 pub fn verify_record(compact: &str, keys: &KeySet) -> Result<SignedRecord> {
     if compact.len() > MAX_JWS_BYTES {
         return Err(IntegrityError::TooLarge {

@@ -41,6 +41,10 @@ pub struct Kid([u8; 16]);
 
 impl Kid {
     /// The kid of a raw public key.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "i < 8 (take(8)) so 2 * i + 1 < 16; a nibble indexes the 16-byte HEX"
+    )]
     pub fn of(public_key: &[u8; 32]) -> Self {
         let digest = Sha256::digest(public_key);
         let mut out = [0u8; 16];

@@ -51,6 +51,10 @@ impl KeySet {
     }
 
     /// The current key.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "keys is never empty: every constructor puts a key in, nothing removes one"
+    )]
     pub fn current(&self) -> &RegistryPublicKey {
         // Invariant: `keys` is never empty (every constructor puts a key in; nothing
         // removes one). Index 0 is therefore always present.

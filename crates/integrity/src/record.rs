@@ -284,6 +284,10 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// 64 lowercase hex characters to 32 bytes (upper case refused: one spelling only).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "chunks_exact(2) yields pairs of exactly two bytes"
+)]
 fn unhex(s: &str) -> Option<[u8; 32]> {
     let b = s.as_bytes();
     if b.len() != 64 {

@@ -26,6 +26,10 @@ pub(crate) fn format_rfc3339(t: SystemTime) -> Option<String> {
 }
 
 /// Parses exactly `YYYY-MM-DDTHH:MM:SSZ` with a real calendar date; `None` otherwise.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "b.len() == 20 checked first; num is only called with ranges inside 0..20"
+)]
 pub(crate) fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     let b = s.as_bytes();
     if b.len() != 20

@@ -2,6 +2,11 @@
 //! verify with Python's `joserfc` (pinned in `scripts/py-venv.sh`) using ONLY the served
 //! key set, and joserfc must reject tampered tokens. Fails, never skips, when Python or
 //! the virtual environment is unavailable: DESIGN.md makes this interop the test of truth.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

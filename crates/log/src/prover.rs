@@ -41,6 +41,7 @@ struct TileLevels {
 }
 
 impl TileLevels {
+    #[allow(clippy::indexing_slicing, reason = "chunks_exact(2) yields pairs")]
     fn build(id: &TileId, bytes: &[u8]) -> Result<Self, LogError> {
         let want = usize::from(id.width) * HASH_SIZE;
         // A wider tile (the full one standing in for a partial) is truncated.

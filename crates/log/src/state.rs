@@ -50,6 +50,10 @@ impl TreeState {
 
     /// Appends `entries`, returning the objects to write. Pure CPU work (SHA-256 of
     /// every entry, ~2 hashes per entry for interior nodes, copying into bundles).
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "full_tiles only names levels whose tails entry was created in the closure above"
+    )]
     pub fn integrate(&mut self, entries: &[Bytes]) -> Result<Integrated, LogError> {
         let mut objects = Vec::with_capacity(2 * entries.len() / WIDTH + 8);
         let mut full_tiles: Vec<TileId> = Vec::new();
@@ -119,6 +123,10 @@ impl TreeState {
 
     /// Rebuilds the state of a committed tree of `size` leaves from the object store
     /// and checks it hashes to `root`.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "TileHashReader::insert just accepted bytes, which checks bytes.len() >= t.byte_len()"
+    )]
     pub async fn load(objects: &dyn Objects, size: u64, root: Hash) -> Result<Self, LogError> {
         let nodes = RightEdge::nodes(size);
         let mut reader = TileHashReader::new(size);

@@ -1,6 +1,11 @@
 //! A log on a real S3 server (SeaweedFS from `vouch-testkit`) with a SQLite lock:
 //! entries are sequenced into tiles on S3, the log is closed and reopened from S3 and
 //! the lock, and inclusion and consistency proofs read from S3 verify.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,4 +1,9 @@
 //! Sequencer tests: acknowledgements, pushback, size limits, proofs, and crash recovery under injected storage faults at every write, checked with the whole-log invariant after each step.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -20,6 +20,10 @@ fn is_plain(s: &str) -> bool {
 }
 
 /// A decimal id in 1..=999_999_999 derived from `kind` and `name`.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "a SHA-256 digest is 32 bytes, more than 8"
+)]
 fn derived_id(kind: &str, name: &str) -> String {
     let d = digest(&SHA256, format!("vouch-dev:{kind}:{name}").as_bytes());
     let mut first = [0u8; 8];
@@ -28,6 +32,10 @@ fn derived_id(kind: &str, name: &str) -> String {
 }
 
 /// A 40-hex "commit" derived from repository and ref, so a dev token names a stable `sha`.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "a SHA-256 digest is 32 bytes, more than 20"
+)]
 fn derived_sha(repository: &str, git_ref: &str) -> String {
     let d = digest(
         &SHA256,

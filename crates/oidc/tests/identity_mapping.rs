@@ -1,4 +1,9 @@
 //! Per-provider claim mappings against claim sets shaped like each provider's documented tokens.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use serde_json::{json, Map, Value};
 use vouch_oidc::identity::map;

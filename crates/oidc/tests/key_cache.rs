@@ -1,5 +1,10 @@
 //! Key-cache behaviour over time: hourly refresh, stale keys kept when a refresh fails, and the
 //! verifier's futures being `Send` (the server runs them on a multi-threaded runtime).
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 mod common;
 

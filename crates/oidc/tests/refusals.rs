@@ -1,4 +1,9 @@
 //! Every bad-input case of issue 4's `oidc` part, each asserting its error variant and code.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 mod common;
 

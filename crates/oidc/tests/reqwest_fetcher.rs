@@ -1,5 +1,10 @@
 //! The reqwest fetcher against a real loopback HTTP server: status, size cap, no redirects,
 //! the transport policy, and the whole verifier fetching a dev issuer's documents over HTTP.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::collections::HashMap;
 use std::sync::Arc;

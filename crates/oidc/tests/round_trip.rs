@@ -1,4 +1,9 @@
 //! Dev issuer → verifier → identity mapping, for both key types, and key persistence.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 mod common;
 

@@ -83,7 +83,7 @@ pub use path::{MAX_COMPONENT_BYTES, MAX_PATH_BYTES};
 pub use publish_checks::{
     manifest_of_archive, verify_published_bundle, SignedBundle, MAX_PUBLISHED_MANIFEST_BYTES,
 };
-pub use publish_error::{BundleProblem, PublishError};
+pub use publish_error::{codes as publish_codes, BundleProblem, PublishError};
 pub use read::{
     extract, inspect, inspect_keeping, EntryInfo, Inspection, Limits, ZSTD_WINDOW_LOG_MAX,
 };

@@ -78,19 +78,39 @@ impl PublishError {
     /// The stable code: `PUB_E…`, or the archive's `PKG_E…`.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::NoBinding { .. } => "PUB_E001",
-            Self::Bundle(_) => "PUB_E005",
-            Self::IdentityMismatch { .. } => "PUB_E006",
+            Self::NoBinding { .. } => codes::NO_BINDING,
+            Self::Bundle(_) => codes::BUNDLE_INVALID,
+            Self::IdentityMismatch { .. } => codes::IDENTITY_MISMATCH,
             Self::VersionExists { .. } | Self::VersionBuildConflict { .. } => "PUB_E007",
             Self::RotationInProgress => "PUB_E008",
             Self::BadUpload { .. } => "PUB_E009",
             Self::TooLarge { .. } => "PUB_E010",
             Self::NoManifest | Self::ManifestTooLarge { .. } | Self::ManifestNotUtf8 => "PUB_E011",
             Self::BindingsChanged { .. } => "PUB_E013",
-            Self::ScopeNotOwned { .. } => "PUB_E014",
+            Self::ScopeNotOwned { .. } => codes::SCOPE_NOT_OWNED,
             Self::Archive(e) => e.code(),
         }
     }
+}
+
+/// The `PUB_E…` codes other crates name: this crate owns the prefix, so the publishing
+/// client's own codes (PUB_E002 to PUB_E004) and the refusals a client classifies are
+/// defined here, not as literals elsewhere.
+pub mod codes {
+    /// PUB_E001: no publisher binding for this package and identity.
+    pub const NO_BINDING: &str = "PUB_E001";
+    /// PUB_E002: the CI's OIDC token could not be obtained or is unusable.
+    pub const TOKEN_UNUSABLE: &str = "PUB_E002";
+    /// PUB_E003: the CA rejected the token, or is unreachable.
+    pub const CA_FAILED: &str = "PUB_E003";
+    /// PUB_E004: the transparency log is unreachable (there is no offline signing).
+    pub const LOG_UNREACHABLE: &str = "PUB_E004";
+    /// PUB_E005: bundle verification failed at the registry.
+    pub const BUNDLE_INVALID: &str = "PUB_E005";
+    /// PUB_E006: the identity does not match the binding.
+    pub const IDENTITY_MISMATCH: &str = "PUB_E006";
+    /// PUB_E014: the pending binding's registrant does not own the package's scope.
+    pub const SCOPE_NOT_OWNED: &str = "PUB_E014";
 }
 
 /// Which check of the bundle failed (PUB_E005). The message is `check: detail`, the

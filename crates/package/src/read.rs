@@ -197,6 +197,10 @@ fn set_mode(_file: &File, _path: &Path, _executable: bool) -> Result<(), Error> 
 
 type Sink = Option<(Box<dyn Write>, std::path::PathBuf)>;
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "n, got and want never exceed buf.len(): Read::read returns at most the length it is given"
+)]
 fn read_archive<R, F>(reader: R, limits: &Limits, mut sink_for: F) -> Result<Inspection, Error>
 where
     R: Read,
@@ -359,6 +363,7 @@ pub(crate) struct Limiter<R: Read> {
 
 impl<R: Read> Limiter<R> {
     /// Like `Read::read`, with typed errors: a zstd failure, or a cap crossed.
+    #[allow(clippy::indexing_slicing, reason = "want = min(buf.len(), room + 1)")]
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         let room = self
             .limits

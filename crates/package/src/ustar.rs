@@ -103,6 +103,7 @@ impl<R: std::io::Read> UstarReader<R> {
 
     /// Reads the current entry's data; `Ok(0)` at its end (or at a premature EOF,
     /// which the caller sees as fewer bytes than the header's size).
+    #[allow(clippy::indexing_slicing, reason = "want = min(buf.len(), remaining)")]
     pub(crate) fn read_data(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         let want = buf
             .len()
@@ -121,6 +122,7 @@ impl<R: std::io::Read> UstarReader<R> {
         self.src
     }
 
+    #[allow(clippy::indexing_slicing, reason = "want = min(sink.len(), padding)")]
     fn skip_rest(&mut self) -> Result<(), Error> {
         let mut sink = [0u8; 8192];
         while self.remaining > 0 {
@@ -153,6 +155,10 @@ impl<R: std::io::Read> UstarReader<R> {
     }
 
     /// Reads until `buf` is full or the source ends; returns the count.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "got < buf.len() is the loop condition"
+    )]
     fn fill(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         let mut got = 0;
         while got < buf.len() {
@@ -212,6 +218,10 @@ fn parse_header(h: &[u8; BLOCK], at: u64) -> Result<RawEntry, Error> {
     })
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "end comes from position() on field, or is its length"
+)]
 fn until_nul(field: &[u8]) -> &[u8] {
     let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
     &field[..end]
@@ -219,6 +229,10 @@ fn until_nul(field: &[u8]) -> &[u8] {
 
 /// An octal number field: optional leading spaces, digits, then NUL/space padding.
 /// Base-256 (GNU) and empty fields are refused.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "start and end come from position() on the slice they index, or are its length"
+)]
 fn octal(field: &[u8]) -> Option<u64> {
     let trimmed = {
         let start = field.iter().position(|&b| b != b' ')?;
@@ -244,6 +258,10 @@ fn octal(field: &[u8]) -> Option<u64> {
 }
 
 /// Parses PAX records (`"<len> <key>=<value>\n"`), keeping `path` and `size`.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "space and eq come from position() on the slice they index, and space + 1 < len <= body.len() is checked"
+)]
 fn parse_pax(mut body: &[u8], at: u64) -> Result<(Option<Vec<u8>>, Option<u64>), Error> {
     let (mut path, mut size) = (None, None);
     while !body.is_empty() {

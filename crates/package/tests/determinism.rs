@@ -1,5 +1,10 @@
 //! Packing: byte-identical output across file order, mtimes and permissions; a golden
 //! digest; round trips through `inspect` / `extract`; refusals while walking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;

@@ -1,4 +1,9 @@
 //! Hostile archives, crafted byte by byte: each must be refused with its code.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::io::Read;
 

@@ -1,4 +1,9 @@
 //! Manifest parsing: the valid form and each refusal with its code and named field.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use vouch_package::{Error, Manifest};
 

@@ -1,5 +1,10 @@
 //! Property tests: the readers never panic on arbitrary or mutated input, and packing
 //! round-trips arbitrary small trees.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

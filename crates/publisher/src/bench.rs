@@ -72,11 +72,19 @@ pub fn check_target(
             .is_ok_and(|ip| ip.is_loopback());
     if !loopback {
         let msg = format!("{base}: bench publish only targets a server on this machine (loopback)");
-        return Err(CodedError::new("BENCH_E001", Outcome::Error, msg));
+        return Err(CodedError::new(
+            vouch_api_client::codes::BENCH_REFUSED_TARGET,
+            Outcome::Error,
+            msg,
+        ));
     }
     if count == 0 || concurrency == 0 {
         let msg = "--count and --concurrency must be at least 1";
-        return Err(CodedError::new("BENCH_E002", Outcome::Error, msg));
+        return Err(CodedError::new(
+            vouch_api_client::codes::BENCH_BAD_ARGS,
+            Outcome::Error,
+            msg,
+        ));
     }
     Ok(())
 }
@@ -88,6 +96,10 @@ pub fn check_target(
 /// that they do not take the registry's cores: packing the archives and minting identity
 /// tokens (the dev OIDC issuer stands in for the platform). Bindings: one package per
 /// worker, registered with the owner token.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+)]
 pub async fn bench_publish(opts: &BenchOptions, env: &CiEnv) -> Result<BenchRun> {
     let (base, http) = (opts.base.as_str(), vouch_api_client::http()?);
     let workers = opts.concurrency.min(opts.count).max(1);

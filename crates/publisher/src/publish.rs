@@ -97,6 +97,10 @@ impl Publisher {
     /// `token` (the key is dropped when this returns), then uploads archive and bundle.
     /// PUB_E003 the CA refused, PUB_E004 the log is unreachable; the registry's own
     /// refusals (PUB_E001, E005-E008, ...) pass through.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+    )]
     pub async fn upload(
         &self,
         archive: &Archive,
@@ -223,15 +227,21 @@ fn publish_sign_error(e: vouch_sign::SignError) -> CodedError {
     use vouch_sign::Stage;
     let (code, why) = match e.stage() {
         Stage::Ca if !e.is_unavailable() => (
-            "PUB_E003",
+            vouch_package::publish_codes::CA_FAILED,
             "the certificate authority rejected the identity token",
         ),
-        Stage::Ca => ("PUB_E003", "the certificate authority is unreachable"),
+        Stage::Ca => (
+            vouch_package::publish_codes::CA_FAILED,
+            "the certificate authority is unreachable",
+        ),
         Stage::Log if e.is_unavailable() => (
-            "PUB_E004",
+            vouch_package::publish_codes::LOG_UNREACHABLE,
             "the transparency log is unreachable; publishing stops (there is no offline signing)",
         ),
-        Stage::Token => ("PUB_E002", "the identity token is unusable"),
+        Stage::Token => (
+            vouch_package::publish_codes::TOKEN_UNUSABLE,
+            "the identity token is unusable",
+        ),
         _ => (e.code(), "signing failed"),
     };
     CodedError::error(code, format!("{why}: {} ({})", e, e.code()))

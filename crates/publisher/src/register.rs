@@ -105,7 +105,7 @@ impl Registered {
 }
 
 fn usage(msg: impl Into<String>) -> CodedError {
-    CodedError::error("REG_E007", msg)
+    CodedError::error(vouch_api_client::codes::REG_USAGE, msg)
 }
 
 /// Registers `reg`'s binding (`POST /api/v1/publishers`) and returns what the registry
@@ -161,6 +161,10 @@ pub async fn register(reg: &Registration) -> Result<Registered> {
 
 /// The stored binding from the registry's answer; a field the answer lacks is taken
 /// from the request.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+)]
 fn registered(reg: &Registration, answer: Value) -> Registered {
     let text = |k: &str, asked: &Option<String>| match answer.get(k) {
         Some(Value::String(s)) => Some(s.clone()),

@@ -86,7 +86,7 @@ pub fn sign_error(e: vouch_sign::SignError) -> CodedError {
 }
 
 fn usage(message: String) -> CodedError {
-    CodedError::error("SIGN_E020", message)
+    CodedError::error(vouch_sign::SignError::LOCAL_CODE, message)
 }
 
 /// The token from the flag or the file, trimmed. SIGN_E020 without either.
@@ -115,7 +115,7 @@ pub fn read_statement(path: &Path) -> Result<Vec<u8>, CodedError> {
         .len();
     if len > vouch_sign::MAX_STATEMENT_BYTES as u64 {
         return Err(CodedError::error(
-            "SIGN_E019",
+            vouch_sign::SignError::STATEMENT_INVALID_CODE,
             format!(
                 "{} is {len} bytes; an in-toto statement may be at most {} bytes",
                 path.display(),
@@ -233,6 +233,10 @@ pub struct SignedFile {
 
 /// Signs one file as `req` says and writes the bundle. Errors carry `SIGN_E` codes
 /// (vouch-sign's table; SIGN_E019 an oversized statement, SIGN_E020 unreadable input).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+)]
 pub async fn sign_file(req: &SignRequest, progress: &dyn Progress) -> Result<SignedFile> {
     let token = read_token(
         req.identity_token.as_deref(),

@@ -126,7 +126,7 @@ pub struct Token {
 }
 
 fn no_token(msg: impl Into<String>) -> CodedError {
-    CodedError::error("PUB_E002", msg)
+    CodedError::error(vouch_package::publish_codes::TOKEN_UNUSABLE, msg)
 }
 
 /// The token's payload claims, or PUB_E002 naming what is wrong with it.
@@ -217,6 +217,10 @@ fn agent_token(env: &CiEnv, program: &str, args: &[&str]) -> Result<String, Code
 
 /// GitHub Actions' token endpoint: GET the request URL with `audience=sigstore` and the
 /// request token as bearer; the answer is `{"value": JWT}`.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+)]
 async fn github_token(
     http: &reqwest::Client,
     url: &str,
@@ -266,6 +270,10 @@ impl Token {
         })
     }
 
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+    )]
     pub(crate) fn claim(&self, key: &str) -> Option<&str> {
         self.claims[key].as_str().filter(|s| !s.is_empty())
     }

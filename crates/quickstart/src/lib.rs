@@ -18,7 +18,7 @@ use vouch_api_client::CodedError;
 pub type Result<T, E = CodedError> = std::result::Result<T, E>;
 
 fn failed(message: impl Into<String>) -> CodedError {
-    CodedError::error("CLI_E001", message)
+    CodedError::error(vouch_api_client::codes::CLI_FAILED, message)
 }
 
 /// Adds what was being done to a local failure.

@@ -62,6 +62,10 @@ fn error_code(stderr: &str) -> Option<String> {
 
 /// Splits a command's output into pieces to show: a JSON document whole, plain text
 /// up to [`MAX_TEXT_LINES`] lines with a note of how many were left out.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "the end is min(lines.len(), MAX_TEXT_LINES)"
+)]
 fn shown(text: &str) -> Option<String> {
     let text = text.trim_end();
     if text.is_empty() {
@@ -108,7 +112,10 @@ impl Story<'_> {
             .args(args)
             .current_dir(self.dir)
             .output()
-            .context(&format!("running vouch {}", args[0]))?;
+            .context(&format!(
+                "running vouch {}",
+                args.first().copied().unwrap_or_default()
+            ))?;
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         Ok(Observed {
             // A signal has no exit status; -1 never matches an expected one.
@@ -169,6 +176,10 @@ impl Story<'_> {
     }
 
     /// Trusted publishing end to end: register, publish, fetch, audit, refuse.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+    )]
     fn registry_story(&mut self) -> Result<Value> {
         let url = self.server.url.clone();
         let owner_token = path_str(&self.dir.join("server").join("owner.token"))?;
@@ -251,7 +262,7 @@ impl Story<'_> {
                 "--identity-token-file",
                 &token,
             ],
-            "PUB_E006",
+            vouch_package::publish_codes::IDENTITY_MISMATCH,
         )?;
         self.step(
             "refused",
@@ -345,7 +356,7 @@ impl Story<'_> {
         self.say("  and a forged entry (forged-entry.txt) against the same proof is refused (LOG_E002, exit 1):");
         let forgery = self.refused(
             &["log", "verify-proof", &pf, "--entry", &ff, "--key", &vkey],
-            "LOG_E002",
+            vouch_tiles_client::ops::LOG_PROOF_INVALID,
         )?;
         self.step(
             "proof",
@@ -375,7 +386,7 @@ impl Story<'_> {
                 "--certificate-identity", "https://github.com/someone-else/repo/.github/workflows/release.yml@refs/heads/main",
                 "--certificate-oidc-issuer", SAMPLE_ISSUER,
             ],
-            "VERIFY_E024",
+            vouch_verify::VerifyError::IDENTITY_MISMATCH_CODE,
         )?;
         self.step("sigstore", json!({ "identity": SAMPLE_IDENTITY, "verify": verified, "other_identity": other_identity }));
 
@@ -438,6 +449,10 @@ fn write_sample_project(dir: &Path, version: &str) -> Result<()> {
 }
 
 /// What the shown `curl` command does: the log's internal add-entry request.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
+)]
 fn add_entry(log_url: &str, token: &str, entry: &str) -> Result<u64> {
     let resp = reqwest::blocking::Client::new()
         .post(format!("{log_url}/internal/add-entry"))

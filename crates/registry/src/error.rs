@@ -241,6 +241,10 @@ impl From<WitnessError> for ApiError {
 }
 
 impl IntoResponse for ApiError {
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "IndexMut on a json! object literal built in this function never panics"
+    )]
     fn into_response(self) -> Response {
         let mut resp = match self.witness_size {
             // tlog-witness: "the response body MUST be the latest size as ASCII decimal".

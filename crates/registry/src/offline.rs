@@ -21,6 +21,12 @@ use crate::config::{DatabaseConfig, LockConfig};
 use crate::reseal::{ResealError, RotateOutcome, SigstoreResetOutcome};
 use crate::{ServeConfig, ServeError};
 
+/// ADMIN_E007: `admin keys reset` without `--yes` (the command line refuses before
+/// [`reset_registry_key`] runs; nothing is written).
+pub const RESET_KEY_UNCONFIRMED: &str = "ADMIN_E007";
+/// ADMIN_E035: `admin keys reset-sigstore` without `--yes` (nothing is written).
+pub const RESET_SIGSTORE_UNCONFIRMED: &str = "ADMIN_E035";
+
 /// Why an offline command could not run; [`OfflineError::code`] is its stable code.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -280,6 +286,10 @@ pub async fn rotate_token_enc_key(
     Ok(rotated(&outcome, &opens_with))
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "json is an object (a struct serialized) or Null (the default), and IndexMut on either never panics"
+)]
 fn rotated(o: &RotateOutcome, opens_with: &str) -> Answer {
     let mut json = serde_json::to_value(o).unwrap_or_default();
     json["opens_with"] = json!(opens_with);

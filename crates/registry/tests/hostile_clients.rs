@@ -1,4 +1,9 @@
 //! Issue 13's connection-level attacks, performed against a real listener on loopback with small limits: idle and half-sent connections are closed, connections over the caps get a coded 503 at once, and a body that trickles is answered 408.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

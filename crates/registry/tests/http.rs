@@ -1,4 +1,9 @@
 //! HTTP tests through the router (`oneshot`): cache headers, range checks, bad paths as 4xx, the internal add-entry endpoint, pushback, and the built-in witness.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::sync::Arc;
 

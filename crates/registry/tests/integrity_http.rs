@@ -1,4 +1,9 @@
 //! Registry integrity over HTTP (in-process router): the key set and kid rule, rotation with old records still verifying through only the JWKS (also with Python's joserfc), records never re-signed on read, inclusion proofs, refusals with codes (wrong TOKEN_ENC_KEY, copied key rows, admin auth, CSRF guard, settings), the backfill's idempotence and the audit API.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::path::Path;
 use std::process::Command;

@@ -1,4 +1,9 @@
 //! Operations endpoints through the router: `/healthz`, `/readyz` (200 with its facts; 503 `OPS_E001` naming the failing fact when the sequencer is stopped or the PostgreSQL database is dropped) and `/metrics`, parsed with a Prometheus text-format parser after some traffic.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::sync::Arc;
 

@@ -1,4 +1,9 @@
 //! Trusted publishing over HTTP against a real loopback `vouch serve --dev` (SQLite, and PostgreSQL for the main story): bindings, publish with bundles made by the real signing stack, every PUB_E001..E008 and every bad-input case of issue #5, the index, blobs, and the OpenAPI document's coverage of every mounted route.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

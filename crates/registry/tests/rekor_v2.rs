@@ -1,4 +1,9 @@
 //! Rekor v2 `POST /api/v2/log/entries`: hashedrekord and DSSE entries round-trip with proofs that verify with `vouch_tlog`; every bad input is refused with its code and leaves the tree unchanged; concurrent requests share checkpoints.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::sync::Arc;
 use std::time::SystemTime;

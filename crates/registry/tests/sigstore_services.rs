@@ -1,4 +1,9 @@
 //! The Sigstore services over HTTP: the dev issuer, `signingCert` (issuance, every bad-input refusal with its code, nothing issued or logged on refusal), the TSA, the trust config (parsed by vouch-verify and by sigstore-python), restarts (sealed material, replay store) and HTTPS.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::sync::Arc;
 

@@ -1,4 +1,9 @@
 //! The web UI through the router (`oneshot`): sign-in with a good and a bad administrator token, CSRF and cross-site refusals with their codes, escaping of hostile values, rotation and hash budget through the forms (and their audit entries), the backfill button, the public package, version and release pages, and the security headers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::sync::Arc;
 use std::time::Duration;

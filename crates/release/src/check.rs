@@ -99,6 +99,10 @@ pub struct FileResult {
 
 impl FileResult {
     /// The row as `vouch verify checksums --json` reports it.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "IndexMut on a json! object literal built in this function never panics"
+    )]
     pub fn to_json(&self) -> serde_json::Value {
         let mut v = serde_json::json!({"name": self.name, "status": self.status.label()});
         if let FileStatus::Mismatch {

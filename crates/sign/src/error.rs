@@ -120,6 +120,11 @@ pub enum SignError {
 }
 
 impl SignError {
+    /// SIGN_E019, the code of [`SignError::StatementInvalid`], for crates that name it.
+    pub const STATEMENT_INVALID_CODE: &'static str = "SIGN_E019";
+    /// SIGN_E020, the code of [`SignError::Local`], for crates that name it.
+    pub const LOCAL_CODE: &'static str = "SIGN_E020";
+
     /// The stable code, e.g. `SIGN_E008`.
     pub fn code(&self) -> &'static str {
         match self {
@@ -141,8 +146,8 @@ impl SignError {
             SignError::LogEntryMismatch { .. } => "SIGN_E016",
             SignError::InclusionProofInvalid { .. } => "SIGN_E017",
             SignError::CheckpointInvalid { .. } => "SIGN_E018",
-            SignError::StatementInvalid { .. } => "SIGN_E019",
-            SignError::Local { .. } => "SIGN_E020",
+            SignError::StatementInvalid { .. } => Self::STATEMENT_INVALID_CODE,
+            SignError::Local { .. } => Self::LOCAL_CODE,
             SignError::ResponseTooLarge { .. } => "SIGN_E021",
         }
     }

@@ -80,6 +80,7 @@ pub(crate) async fn exchange(
 }
 
 /// Reads the body, stopping one byte past `limit` (so the caller can tell "over").
+#[allow(clippy::indexing_slicing, reason = "the end is min(chunk.len(), room)")]
 async fn read_capped(response: &mut reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {

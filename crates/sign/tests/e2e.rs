@@ -3,6 +3,11 @@
 //! entry in its Rekor v2 log; the bundles verify with `vouch-verify` and with
 //! sigstore-python 4.5.1 (`sigstore verify identity --trust-config`), for the right
 //! identity only, and a tampered artifact fails on both.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -138,6 +138,10 @@ impl BlobStore {
     }
 
     /// Streams `reader` to the end, hashing as it goes, and stores the blob.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "n is what read_some read into chunk, at most chunk.len()"
+    )]
     pub async fn put_reader<R>(&self, mut reader: R) -> Result<BlobInfo, BlobError>
     where
         R: AsyncRead + Unpin + Send,

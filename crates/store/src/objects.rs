@@ -131,6 +131,10 @@ pub async fn check_put_many(store: std::sync::Arc<dyn Objects>) {
 /// leave the stored object unchanged, and of 16 writers racing for one key with
 /// different bytes exactly one succeeds.
 #[doc(hidden)]
+#[allow(
+    clippy::indexing_slicing,
+    reason = "winners.len() == 1 is asserted just above"
+)]
 pub async fn check_create_if_absent(store: std::sync::Arc<dyn Objects>) {
     let key = ObjectKey::new("race/tile").expect("valid key");
     store

@@ -2,6 +2,11 @@
 //!
 //! Each contract is one `check_*` function, run by one test per backend set: local
 //! disk and memory in their own tests, all of them on one S3 server in `blobs_on_s3`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::sync::Arc;
 

@@ -2,6 +2,11 @@
 //!
 //! PostgreSQL is the local trust-auth server at 127.0.0.1:5432 (admin connection as
 //! `postgres`, or set `VOUCH_TEST_PG` to another admin URL).
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 #[path = "meta_suite/bindings.rs"]
 mod bindings;

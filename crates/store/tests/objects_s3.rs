@@ -1,6 +1,11 @@
 //! The `Objects` contract on a real S3 server (SeaweedFS, started by `vouch-testkit`:
 //! the same `check_*` functions the local directory and the in-memory store run), and
 //! S3 faults (5xx, stalls) injected by a proxy between the client and the server.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,4 +1,9 @@
 //! The test server starts and checks signatures; the proxy forwards and injects faults.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::time::Instant;
 

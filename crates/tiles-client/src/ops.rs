@@ -17,6 +17,16 @@ use crate::{Error, TileClient};
 /// The result type of the operations.
 pub type Result<T, E = CodedError> = std::result::Result<T, E>;
 
+/// LOG_E002: an inclusion or consistency proof does not verify.
+pub const LOG_PROOF_INVALID: &str = "LOG_E002";
+
+/// AUDIT_E001: a log disagrees with what was seen before (a fork, a rollback, an
+/// inconsistent checkpoint): do not trust it. The `AUDIT_E` codes are defined here, the
+/// lowest crate that reports one (the consumer's audits and the binary use them).
+pub const AUDIT_LOG_MISBEHAVED: &str = "AUDIT_E001";
+/// AUDIT_E002: `audit signatures` found lockfile entries that did not verify.
+pub const AUDIT_UNVERIFIED: &str = "AUDIT_E002";
+
 /// Invalid input (LOG_E005).
 pub fn input_error(msg: impl Into<String>) -> CodedError {
     CodedError::error("LOG_E005", msg)
@@ -30,7 +40,7 @@ pub fn tlog_error(e: &TlogError) -> CodedError {
         | TlogError::ProofLength { .. }
         | TlogError::IndexOutOfRange { .. }
         | TlogError::EmptyTreeConsistency
-        | TlogError::SizeOrder { .. } => "LOG_E002",
+        | TlogError::SizeOrder { .. } => LOG_PROOF_INVALID,
         TlogError::NoVerifiedSignature
         | TlogError::SignatureInvalid { .. }
         | TlogError::OriginMismatch { .. }
@@ -49,7 +59,7 @@ impl From<Error> for CodedError {
     fn from(e: Error) -> Self {
         match &e {
             e if e.is_log_misbehaviour() => {
-                CodedError::refused("AUDIT_E001", format!("{e}: do not trust this log"))
+                CodedError::refused(AUDIT_LOG_MISBEHAVED, format!("{e}: do not trust this log"))
             }
             Error::Tlog(t) => tlog_error(t),
             Error::Http { .. }

@@ -121,6 +121,10 @@ impl TileClient {
 
     /// An entry bundle, decoded and checked to hold `id.width` entries. Falls back to the
     /// full bundle like [`TileClient::tile`].
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "entries.len() >= id.width checked above"
+    )]
     pub async fn bundle(&self, id: &BundleId) -> Result<Vec<Vec<u8>>, Error> {
         let body = match self.get(&id.path(), MAX_BUNDLE_SIZE).await? {
             Some(b) => b,
@@ -182,6 +186,10 @@ impl TileClient {
     }
 
     /// The leaf hash stored for `index` in the tree of `size` (from its level-0 tile).
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "TileHashReader::read_hashes answers one hash per node asked for (one), or an error"
+    )]
     pub async fn leaf_hash(&self, index: u64, size: u64) -> Result<Hash, Error> {
         let node = vouch_tlog::NodeId { level: 0, index };
         let r = self.hash_reader(size, &[node]).await?;

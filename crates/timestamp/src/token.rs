@@ -100,6 +100,7 @@ pub struct IssuerSerial {
 
 /// The `PKIFailureInfo` BIT STRING with one named bit set, DER (trailing zero bits
 /// dropped, X.690 §11.2.2).
+#[allow(clippy::indexing_slicing, reason = "bytes has bit / 8 + 1 elements")]
 pub(crate) fn failure_bits(info: FailureInfo) -> Result<BitString> {
     let bit = info as usize;
     let mut bytes = vec![0u8; bit / 8 + 1];

@@ -1,5 +1,10 @@
 //! End-to-end TSA behaviour: OpenSSL builds the query, parses and verifies the reply;
 //! tampered data fails; bad requests get typed errors and rejection replies.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::path::Path;
 use std::process::Command;

@@ -37,6 +37,7 @@ pub fn encode_entry_bundle<E: AsRef<[u8]>>(entries: &[E]) -> Result<Vec<u8>, Err
 
 /// Splits a bundle into its entries (borrowed). Fails on a truncated length or entry, or
 /// on more than 256 entries; an empty bundle decodes to no entries.
+#[allow(clippy::indexing_slicing, reason = "tail.len() >= len checked above")]
 pub fn decode_entry_bundle(bytes: &[u8]) -> Result<Vec<&[u8]>, Error> {
     let mut out = Vec::new();
     let mut rest = bytes;

@@ -34,6 +34,10 @@ impl Hash {
     }
 
     /// Parses 64 hex digits (either case).
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "b.len() == 64 checked above: chunks_exact(2) gives 32 pairs for the 32-byte out"
+    )]
     pub fn from_hex(s: &str) -> Result<Self, Error> {
         let b = s.as_bytes();
         if b.len() != 2 * HASH_SIZE {
@@ -129,6 +133,10 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
 /// The Merkle Tree Hash of a list of leaf hashes, by the recursive definition of
 /// RFC 9162, Section 2.1.1 (split at the largest power of two smaller than n).
 /// Meant for tests and small inputs; the log uses [`crate::RightEdge`].
+#[allow(
+    clippy::indexing_slicing,
+    reason = "the match arms give leaves.len() >= 2 here and 1 above; split_point(n) < n"
+)]
 pub fn root_of(leaves: &[Hash]) -> Hash {
     match leaves.len() {
         0 => EMPTY_ROOT,

@@ -21,6 +21,10 @@ impl MemoryTree {
     }
 
     /// Appends a leaf hash.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "levels is resized to hold index l just above"
+    )]
     pub fn push(&mut self, leaf: Hash) {
         let levels = &mut self.levels;
         self.edge.append(leaf, &mut |level, index, h| {

@@ -75,6 +75,7 @@ pub fn check_key_name(name: &str) -> Result<(), Error> {
 }
 
 /// `SHA-256(name || 0x0A || type || public key)[:4]` as a big-endian uint32.
+#[allow(clippy::indexing_slicing, reason = "a SHA-256 digest is 32 bytes")]
 pub fn key_id(name: &str, key_type: KeyType, public_key: &[u8]) -> u32 {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
@@ -181,6 +182,7 @@ impl Verifier {
 
     /// Verifies one signature's bytes (without the key ID) over `text`. Returns the
     /// cosignature timestamp for type 0x04.
+    #[allow(clippy::indexing_slicing, reason = "sig.len() == 8 + 64 checked above")]
     pub fn verify(&self, text: &str, sig: &[u8]) -> Result<Option<u64>, Error> {
         let invalid = || Error::SignatureInvalid {
             name: self.name.clone(),
@@ -378,6 +380,7 @@ pub struct NoteSignature {
 
 impl NoteSignature {
     /// Parses one signature line, with or without its final newline.
+    #[allow(clippy::indexing_slicing, reason = "raw.len() >= 5 checked above")]
     pub fn parse_line(line: &str) -> Result<Self, Error> {
         let line = line.strip_suffix('\n').unwrap_or(line);
         let rest = line.strip_prefix("\u{2014} ").ok_or(Error::NoteMalformed {

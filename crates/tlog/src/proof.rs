@@ -120,6 +120,10 @@ fn consistency_descent(start: u64, end: u64, size: u64) -> Descent {
 }
 
 /// Reads the hashes of a list of leaf ranges through `src`, batching all node reads.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "hashes.len() == all.len() checked above, and all is per flattened"
+)]
 fn read_ranges(ranges: &[(u64, u64)], src: &impl HashReader) -> Result<Vec<Hash>, Error> {
     let per: Vec<Vec<NodeId>> = ranges.iter().map(|&(a, b)| range_nodes(a, b)).collect();
     let all: Vec<NodeId> = per.iter().flatten().copied().collect();
@@ -351,7 +355,15 @@ fn verify_descent(
     }
     let (mut old, rest) = match d.terminal {
         // The innermost proof element is the terminal node itself: part of both trees.
-        Some(_) => (proof[0], &proof[1..]),
+        Some(_) => match proof.split_first() {
+            Some((first, rest)) => (*first, rest),
+            None => {
+                return Err(Error::ProofLength {
+                    expected: d.proof_len(),
+                    found: 0,
+                })
+            }
+        },
         None => (*old_root, proof),
     };
     let mut new = old;

@@ -361,6 +361,10 @@ impl TileHashReader {
 
     /// Adds a tile's bytes. A tile wider than `id` says (e.g. the full tile standing in
     /// for a partial one) is accepted and truncated; a shorter or ragged one is an error.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "bytes.len() >= id.byte_len() checked above"
+    )]
     pub fn insert(&mut self, id: &TileId, bytes: &[u8]) -> Result<(), Error> {
         if bytes.len() < id.byte_len() || bytes.len() % HASH_SIZE != 0 {
             return Err(Error::TileLength {
@@ -391,6 +395,10 @@ impl TileHashReader {
         Ok(r)
     }
 
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "count = 1 << sub >= 1 hashes halve (chunks_exact(2) pairs) to exactly one"
+    )]
     fn node(&self, n: NodeId) -> Result<Hash, Error> {
         let missing = Error::NodeOutOfRange {
             level: n.level,

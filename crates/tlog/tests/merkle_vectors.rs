@@ -1,6 +1,11 @@
 //! Runs every transparency-dev Merkle test vector (inclusion, consistency, subtree
 //! inclusion, subtree consistency; positive and negative) through vouch-tlog's
 //! verifiers in one data-driven test, with a strict list of expected exceptions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::path::{Path, PathBuf};
 

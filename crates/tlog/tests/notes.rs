@@ -1,5 +1,10 @@
 //! Signed-note, checkpoint and cosignature tests, including the C2SP signed-note spec's
 //! example note and the reference Go implementation's published example key and note.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use vouch_tlog::checkpoint::parse_unverified;
 use vouch_tlog::note::{cosignature_message, key_id, MAX_NOTE_SIZE};

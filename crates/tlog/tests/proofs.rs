@@ -1,6 +1,11 @@
 //! Proof generation against an independent recursive reference (RFC 9162 `PATH` and
 //! `SUBPROOF` written directly from Sections 2.1.3.1 and 2.1.4.1), round trips through
 //! the verifiers, and tile-backed reading across tile levels.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use vouch_tlog::proof::is_valid_subtree;
 use vouch_tlog::{

@@ -1,6 +1,11 @@
 //! Property tests on every parser of untrusted input: notes, checkpoints, key strings,
 //! tile paths, entry bundles, proofs, witness requests and tlog-proof files never panic,
 //! round-trip what they produce, and random proofs never verify.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use proptest::prelude::*;
 use vouch_tlog::Error as TlogError;

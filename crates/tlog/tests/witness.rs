@@ -1,5 +1,10 @@
 //! The tlog-witness state machine: every refusal maps to the status code the spec
 //! assigns, and request bodies and tlog-proof files round-trip.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use vouch_tlog::witness::MAX_PROOF_LINES;
 use vouch_tlog::{

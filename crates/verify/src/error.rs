@@ -260,6 +260,9 @@ pub enum VerifyError {
 }
 
 impl VerifyError {
+    /// VERIFY_E024, the code of [`VerifyError::IdentityMismatch`], for crates that name it.
+    pub const IDENTITY_MISMATCH_CODE: &'static str = "VERIFY_E024";
+
     /// The stable code. Codes are never renumbered or reused; new variants get new numbers.
     pub fn code(&self) -> &'static str {
         match self {
@@ -286,7 +289,7 @@ impl VerifyError {
             VerifyError::IntegratedTime { .. } => "VERIFY_E021",
             VerifyError::Timestamp { .. } => "VERIFY_E022",
             VerifyError::NoVerifiedTime { .. } => "VERIFY_E023",
-            VerifyError::IdentityMismatch { .. } => "VERIFY_E024",
+            VerifyError::IdentityMismatch { .. } => Self::IDENTITY_MISMATCH_CODE,
             VerifyError::IssuerMismatch { .. } => "VERIFY_E025",
             VerifyError::ClaimMismatch { .. } => "VERIFY_E026",
             VerifyError::InvalidBundle { .. } => "VERIFY_E027",

@@ -1,5 +1,10 @@
 //! The batch path: one shared `Verifier`, many jobs on several threads, results in job
 //! order and identical to one-at-a-time verification, failures kept per job.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 #[allow(dead_code)]
 #[path = "support/cases.rs"]

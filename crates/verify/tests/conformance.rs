@@ -2,6 +2,11 @@
 //! and by sha256 digest, with the exact error code pinned for every `_fail` case so none
 //! passes by failing for the wrong reason. The root crate's `tests/conformance_cli.rs`
 //! runs the same cases through the `vouch` binary.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 #[path = "support/cases.rs"]
 mod cases;

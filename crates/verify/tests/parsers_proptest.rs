@@ -2,6 +2,11 @@
 //! single-byte mutations of a real bundle) and the DSSE envelope / in-toto statement path
 //! (arbitrary payload types, payloads and signatures). Nothing may panic, every error is
 //! coded, and nothing semantically different from the signed bundle may verify.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 // Only the suite location and the default identity are used here.
 #[allow(dead_code)]

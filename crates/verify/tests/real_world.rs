@@ -2,6 +2,11 @@
 //! cosign v3 sign-blob, a Rekor v2 staging bundle, a managed key; see
 //! `data/real-world/SOURCE`): each verifies with its true policy, fails with a wrong one,
 //! and no single-byte mutation of it verifies as anything different.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "integration-test helpers: a panic is a failed test"
+)]
 
 use std::path::{Path, PathBuf};
 

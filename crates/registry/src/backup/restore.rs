@@ -15,6 +15,10 @@ use super::{
 /// Restores the backup in `from` into `place`, which must be empty (no object, no
 /// metadata table or file, no lock row, no dev key file). Run with the server stopped;
 /// start it afterwards with the same config. Returns the backup's manifest.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "found holds every listed file: the listed and present sets are checked equal above"
+)]
 pub async fn restore(place: &Place, from: &Path) -> Result<Manifest, BackupError> {
     let manifest_path = from.join(MANIFEST);
     let text = std::fs::read_to_string(&manifest_path).map_err(|e| match e.kind() {

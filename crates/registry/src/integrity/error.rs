@@ -132,11 +132,15 @@ pub(crate) fn no_record(what: &str) -> ApiError {
     )
 }
 
+/// ADMIN_E001: no administrator credentials (the admin API, and the command line before
+/// it sends a request).
+pub const ADMIN_TOKEN_MISSING: &str = "ADMIN_E001";
+
 /// ADMIN_E001: no administrator credentials.
 pub(crate) fn admin_missing() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
-        "ADMIN_E001",
+        ADMIN_TOKEN_MISSING,
         "an administrator token is required: `Authorization: Bearer vouch_admin_...` \
          (cookies are not accepted by the JSON API)",
     )

@@ -114,6 +114,10 @@ pub struct Jwks {
 }
 
 impl Jwks {
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "a SHA-256 digest is 32 bytes, more than 16"
+    )]
     fn of(set: &KeySet) -> Self {
         use sha2::Digest;
         let body = set.to_jwks();

@@ -69,7 +69,7 @@ use vouch_ca::EncryptionKey;
 use vouch_integrity::RegistrySigningKey;
 use vouch_store::meta::MetaStore;
 
-pub use error::BootError;
+pub use error::{BootError, ADMIN_TOKEN_MISSING};
 pub use keys::{Jwks, KeyInfo};
 pub use records::{archive_file_name, manifest_sha256, record_package, RecordRef};
 

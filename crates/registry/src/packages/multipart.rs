@@ -189,6 +189,10 @@ where
     }
 
     /// Reads the CRLF after a delimiter and the part's headers up to the empty line.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "start + 2 <= buf.len() is checked before slicing; p comes from find in buf[start..], so to <= buf.len() and to - 2 >= from"
+    )]
     async fn headers(&mut self) -> Result<Part, MultipartError> {
         let end = loop {
             // RFC 2046 allows linear whitespace between the boundary and its CRLF.

@@ -162,6 +162,10 @@ impl VerifierKey {
         Self::from_parts(spki.algorithm.oid, params, bits, details, "public key")
     }
 
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "bits[0] is read only when bits.len() == expected_len >= 32"
+    )]
     fn from_parts(
         oid: ObjectIdentifier,
         params: Option<ObjectIdentifier>,

@@ -148,6 +148,10 @@ fn timed_out(ms: u64) -> String {
 }
 
 /// One GET, reading the body until `deadline` at the latest.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "n never exceeds buf.len(): Read::read returns at most the length it is given"
+)]
 fn exchange(
     client: &reqwest::blocking::Client,
     limits: Limits,

@@ -19,6 +19,10 @@ use super::steps::{refuse, Signed};
 use crate::{ApiError, AppState};
 
 /// Steps 5 and 6.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "chosen is the index identity::select enumerated in candidates"
+)]
 pub(super) async fn commit(
     state: &Arc<AppState>,
     upload: &Upload,
