@@ -13,7 +13,10 @@ use vouch_store::meta::{MetaStore, PostgresMeta, SqliteMeta};
 use vouch_store::{CheckpointLock, LocalDir, Objects, PostgresLock, RemoteObjects, SqliteLock};
 use vouch_tlog::{KeyType, Signer, Verifier, Witness};
 
+use tokio::sync::watch;
+
 use crate::cache::TileCache;
+use crate::cluster::{LogWriter, Role, WriterParts};
 use crate::config::{secret_env, DatabaseConfig, LockConfig, ObjectsConfig, ServeConfig};
 use crate::witness::WitnessService;
 use crate::{internal, tiles, witness, ApiError, ServeError};
@@ -23,10 +26,16 @@ const TILE_CACHE_BYTES: usize = 64 << 20;
 
 /// What every handler shares. `Debug` prints no secret (see its impl).
 pub struct AppState {
-    /// This process's sequencer claim on the lock database, held while the state lives:
-    /// a second server on the same lock database is refused at start (SERVE_E111).
-    pub sequencer: vouch_store::SequencerClaim,
-    pub log: Arc<Log>,
+    /// This process's sequencer claim on the lock database, held while the state lives
+    /// (`None` on a follower): a second sequencer on the same lock database is refused
+    /// at start (SERVE_E111).
+    pub sequencer: Option<vouch_store::SequencerClaim>,
+    /// The main log: local on the leader, forwarded to it on a follower.
+    pub log: LogWriter,
+    /// This node's role for the main log (the CT log's is `sigstore.ct_role`).
+    pub main_role: watch::Sender<Role>,
+    /// What opening the main log takes, for a follower that wins the lead.
+    pub main_kit: MainKit,
     pub cache: TileCache,
     pub witness: Option<WitnessService>,
     /// Bearer token of the internal add-entry endpoint; `None` disables it.
@@ -256,6 +265,80 @@ fn write_secret(path: &Path, text: &str) -> Result<(), ServeError> {
     })
 }
 
+/// What opening the main log takes (its key is a secret: `Debug` prints the origin only).
+#[derive(Clone)]
+pub struct MainKit {
+    pub config: vouch_log::LogConfig,
+    pub objects: Arc<dyn Objects>,
+    pub lock: Arc<dyn CheckpointLock>,
+    pub signer: Signer,
+}
+
+impl std::fmt::Debug for MainKit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MainKit")
+            .field("origin", &self.config.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a node takes part in its logs when it opens.
+#[derive(Debug, Clone, Default)]
+pub enum Membership {
+    /// Claim the sequencer and lead both logs (one node; refused with SERVE_E111 when
+    /// another process holds the claim).
+    #[default]
+    Sequencer,
+    /// Open no log and claim nothing: forward every write to the leader at this
+    /// internal base URL (`None`: no leader known yet, writes answer 503 SERVE_E011)
+    /// until [`lead`] or [`follow`] switches the role.
+    Follower { leader_address: Option<String> },
+}
+
+/// Switches this node to lead both logs at run time (it won the lease): opens them from
+/// the committed state (recovering whatever the previous leader left) and routes every
+/// later add to them. The caller holds whatever makes this node the only sequencer.
+pub async fn lead(state: &AppState) -> Result<(), ServeError> {
+    if state.log.is_leader() && state.sigstore.ct_log.is_leader() {
+        return Ok(());
+    }
+    let k = &state.main_kit;
+    let main = Log::open(
+        k.config.clone(),
+        Arc::clone(&k.objects),
+        Arc::clone(&k.lock),
+        k.signer.clone(),
+        false,
+    )
+    .await?;
+    let ct = state.sigstore.ct_kit.open(false).await?;
+    main.observe(state.metrics.batch_observer("main"));
+    ct.observe(state.metrics.batch_observer("ct"));
+    state.main_role.send_replace(Role::Leader(Arc::new(main)));
+    state
+        .sigstore
+        .ct_role
+        .send_replace(Role::Leader(Arc::new(ct)));
+    tracing::info!(origin = state.log.origin(), "this node now leads the logs");
+    Ok(())
+}
+
+/// Switches this node to follow `leader_address` (`None`: unknown) at run time (it lost
+/// the lease or learnt the leader moved). Adds already pooled locally are committed or
+/// refused by the old sequencer's shutdown; new ones are forwarded.
+pub async fn follow(state: &AppState, leader_address: Option<String>) {
+    let role = || Role::Follower {
+        leader_address: leader_address.clone(),
+    };
+    let old_main = state.main_role.send_replace(role());
+    let old_ct = state.sigstore.ct_role.send_replace(role());
+    for old in [old_main, old_ct] {
+        if let Role::Leader(log) = old {
+            log.shutdown().await;
+        }
+    }
+}
+
 /// A running application: its state and router.
 #[derive(Debug, Clone)]
 pub struct App {
@@ -354,6 +437,17 @@ pub async fn open(
     rt: Runtime,
     clock: Arc<dyn Clock>,
 ) -> Result<App, ServeError> {
+    open_as(cfg, secrets, rt, clock, Membership::Sequencer).await
+}
+
+/// As [`open`], taking part in the logs as `membership` says.
+pub async fn open_as(
+    cfg: &ServeConfig,
+    secrets: Secrets,
+    rt: Runtime,
+    clock: Arc<dyn Clock>,
+    membership: Membership,
+) -> Result<App, ServeError> {
     let create = rt.dev;
     let objects = open_objects(cfg, create)?;
     let lock = open_lock(cfg, &secrets, create).await?;
@@ -377,30 +471,61 @@ pub async fn open(
         }
     }
     let blobs = BlobStore::new(Arc::clone(&objects), cfg.registry.max_blob_bytes);
-    // Before any log is opened: a second sequencer would lose its first swap and then
-    // serve a stale checkpoint. Refused here, naming the holder.
-    let sequencer = lock
-        .claim_sequencer(&sequencer_holder(&rt.public_url))
-        .await
-        .map_err(|e| match e {
-            vouch_store::StoreError::SequencerHeld { holder } => {
-                ServeError::NotSequencer { holder }
-            }
-            other => other.into(),
-        })?;
-    let log = Log::open(
-        cfg.log_config(),
-        objects,
-        Arc::clone(&lock),
-        secrets.log_key,
-        create,
-    )
-    .await?;
+    let main_kit = MainKit {
+        config: cfg.log_config(),
+        objects: Arc::clone(&objects),
+        lock: Arc::clone(&lock),
+        signer: secrets.log_key.clone(),
+    };
+    let (sequencer, role, follow) = match membership {
+        Membership::Sequencer => {
+            // Before any log is opened: a second sequencer would lose its first swap and
+            // then serve a stale checkpoint. Refused here, naming the holder.
+            let claim = lock
+                .claim_sequencer(&sequencer_holder(&rt.public_url))
+                .await
+                .map_err(|e| match e {
+                    vouch_store::StoreError::SequencerHeld { holder } => {
+                        ServeError::NotSequencer { holder }
+                    }
+                    other => other.into(),
+                })?;
+            let log = Log::open(
+                main_kit.config.clone(),
+                Arc::clone(&objects),
+                Arc::clone(&lock),
+                secrets.log_key.clone(),
+                create,
+            )
+            .await?;
+            (Some(claim), Role::Leader(Arc::new(log)), None)
+        }
+        Membership::Follower { leader_address } => (
+            None,
+            Role::Follower {
+                leader_address: leader_address.clone(),
+            },
+            leader_address,
+        ),
+    };
+    let lead = matches!(role, Role::Leader(_));
+    let (main_role, role_rx) = watch::channel(role);
+    let log = LogWriter::new(WriterParts {
+        origin: cfg.log.origin.clone(),
+        verifier: secrets.log_key.verifier(),
+        objects: Arc::clone(&objects),
+        lock: Arc::clone(&lock),
+        role: role_rx,
+        internal_token: secrets.internal_token.clone(),
+    });
     let public_url = rt.public_url.trim_end_matches('/').to_owned();
     let sigstore = crate::sigstore::SigstoreServices::open(crate::sigstore::Deps {
         cfg,
         meta: Arc::clone(&meta),
         main_log: &log,
+        lead,
+        follow,
+        internal_token: secrets.internal_token.clone(),
         lock: Arc::clone(&lock),
         enc_key: &secrets.enc_key,
         public_url: &public_url,
@@ -449,11 +574,17 @@ pub async fn open(
         Err(e) => tracing::warn!(error = %e, "could not sweep DATA/tmp"),
     }
     let metrics = crate::ops::Metrics::new();
-    log.observe(metrics.batch_observer("main"));
-    sigstore.ct_log.observe(metrics.batch_observer("ct"));
+    if let Some(l) = log.local() {
+        l.observe(metrics.batch_observer("main"));
+    }
+    if let Some(l) = sigstore.ct_log.local() {
+        l.observe(metrics.batch_observer("ct"));
+    }
     let state = Arc::new(AppState {
         sequencer,
-        log: Arc::new(log),
+        log,
+        main_role,
+        main_kit,
         cache: TileCache::new(TILE_CACHE_BYTES),
         witness,
         internal_token: secrets.internal_token,
@@ -484,6 +615,11 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
         .route(
             &format!("{prefix}/internal/add-entry"),
             post(internal::add_entry).layer(DefaultBodyLimit::max(128 << 10)),
+        )
+        // Followers' forwarded batches (token-gated, never to be routed publicly).
+        .route(
+            "/internal/log/add",
+            post(internal::add_batch).layer(DefaultBodyLimit::max(crate::cluster::MAX_BATCH_BODY)),
         )
         .route(
             "/add-checkpoint",

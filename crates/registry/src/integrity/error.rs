@@ -50,7 +50,7 @@ pub enum BootError {
     Forge(#[from] super::ingest::ForgeConfigError),
     /// The transparency log did not take the record.
     #[error("the transparency log did not accept the record: {0}")]
-    Log(#[from] vouch_log::LogError),
+    Log(#[from] crate::cluster::WriteError),
     /// A forge's webhook secret is too short to start with (every delivery would be
     /// refused, telling the caller the expected length).
     #[error(
@@ -63,6 +63,12 @@ pub enum BootError {
         found: usize,
         min: usize,
     },
+}
+
+impl From<vouch_log::LogError> for BootError {
+    fn from(e: vouch_log::LogError) -> Self {
+        BootError::Log(e.into())
+    }
 }
 
 impl BootError {
