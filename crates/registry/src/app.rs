@@ -23,9 +23,11 @@ const TILE_CACHE_BYTES: usize = 64 << 20;
 
 /// What every handler shares. `Debug` prints no secret (see its impl).
 pub struct AppState {
-    /// This process's sequencer claim on the lock database, held while the state lives:
-    /// a second server on the same lock database is refused at start (SERVE_E111).
-    pub sequencer: vouch_store::SequencerClaim,
+    /// With a SQLite lock database, this process's claim on the file, held while the
+    /// state lives: a second server on the same file is refused at start (SERVE_E111).
+    /// PostgreSQL lock databases are shared by several nodes: the sequencer lease
+    /// decides which one sequences.
+    pub sequencer: Option<vouch_store::SequencerClaim>,
     pub log: Arc<Log>,
     pub cache: TileCache,
     pub witness: Option<WitnessService>,
@@ -377,17 +379,23 @@ pub async fn open(
         }
     }
     let blobs = BlobStore::new(Arc::clone(&objects), cfg.registry.max_blob_bytes);
-    // Before any log is opened: a second sequencer would lose its first swap and then
-    // serve a stale checkpoint. Refused here, naming the holder.
-    let sequencer = lock
-        .claim_sequencer(&sequencer_holder(&rt.public_url))
-        .await
-        .map_err(|e| match e {
-            vouch_store::StoreError::SequencerHeld { holder } => {
-                ServeError::NotSequencer { holder }
-            }
-            other => other.into(),
-        })?;
+    // Before any log is opened: SQLite is single-node, a second server on the same
+    // file is refused here, naming the holder.
+    let sequencer = match &cfg.storage.lock {
+        LockConfig::Sqlite { path } => Some(
+            SqliteLock::open(path, false)
+                .await?
+                .claim_process(&sequencer_holder(&rt.public_url))
+                .await
+                .map_err(|e| match e {
+                    vouch_store::StoreError::SequencerHeld { holder } => {
+                        ServeError::NotSequencer { holder }
+                    }
+                    other => other.into(),
+                })?,
+        ),
+        LockConfig::Postgres { .. } => None,
+    };
     let log = Log::open(
         cfg.log_config(),
         objects,
