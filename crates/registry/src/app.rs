@@ -26,9 +26,10 @@ const TILE_CACHE_BYTES: usize = 64 << 20;
 
 /// What every handler shares. `Debug` prints no secret (see its impl).
 pub struct AppState {
-    /// This process's sequencer claim on the lock database, held while the state lives
-    /// (`None` on a follower): a second sequencer on the same lock database is refused
-    /// at start (SERVE_E111).
+    /// With a SQLite lock database, this process's claim on the file, held while the
+    /// state lives: a second server on the same file is refused at start (SERVE_E111).
+    /// PostgreSQL lock databases are shared by several nodes: the sequencer lease
+    /// decides which one sequences. `None` on a follower.
     pub sequencer: Option<vouch_store::SequencerClaim>,
     /// The main log: local on the leader, forwarded to it on a follower.
     pub log: LogWriter,
@@ -479,17 +480,23 @@ pub async fn open_as(
     };
     let (sequencer, role, follow) = match membership {
         Membership::Sequencer => {
-            // Before any log is opened: a second sequencer would lose its first swap and
-            // then serve a stale checkpoint. Refused here, naming the holder.
-            let claim = lock
-                .claim_sequencer(&sequencer_holder(&rt.public_url))
-                .await
-                .map_err(|e| match e {
-                    vouch_store::StoreError::SequencerHeld { holder } => {
-                        ServeError::NotSequencer { holder }
-                    }
-                    other => other.into(),
-                })?;
+            // Before any log is opened: SQLite is single-node, a second server on the
+            // same file is refused here, naming the holder. (PostgreSQL: the lease.)
+            let claim = match &cfg.storage.lock {
+                LockConfig::Sqlite { path } => Some(
+                    SqliteLock::open(path, false)
+                        .await?
+                        .claim_process(&sequencer_holder(&rt.public_url))
+                        .await
+                        .map_err(|e| match e {
+                            vouch_store::StoreError::SequencerHeld { holder } => {
+                                ServeError::NotSequencer { holder }
+                            }
+                            other => other.into(),
+                        })?,
+                ),
+                LockConfig::Postgres { .. } => None,
+            };
             let log = Log::open(
                 main_kit.config.clone(),
                 Arc::clone(&objects),
@@ -498,7 +505,7 @@ pub async fn open_as(
                 create,
             )
             .await?;
-            (Some(claim), Role::Leader(Arc::new(log)), None)
+            (claim, Role::Leader(Arc::new(log)), None)
         }
         Membership::Follower { leader_address } => (
             None,

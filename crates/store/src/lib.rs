@@ -33,10 +33,10 @@ mod sqlite;
 pub use error::StoreError;
 pub use key::ObjectKey;
 pub use local::LocalDir;
-pub use lock::{CheckpointLock, MemoryLock, SequencerClaim};
+pub use lock::{CheckpointLock, Lease, MemoryLock};
 #[doc(hidden)]
 pub use objects::check_create_if_absent;
 pub use objects::Objects;
 pub use postgres::PostgresLock;
 pub use remote::RemoteObjects;
-pub use sqlite::SqliteLock;
+pub use sqlite::{SequencerClaim, SqliteLock};
