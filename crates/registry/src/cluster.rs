@@ -546,7 +546,10 @@ impl Forwarder {
             .map_err(|e| fail(format!("answer cut: {e}")))?;
         if !status.is_success() {
             let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-            let code = v["code"].as_str().unwrap_or("");
+            let code = v
+                .get("code")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("");
             return Err(match code {
                 // The node asked leads no longer (or not yet): no leader known here.
                 "SERVE_E013" | "SERVE_E011" => WriteError::NoLeader {

@@ -384,3 +384,70 @@ async fn writes_through_any_node_reads_on_every_node() {
     drop((a, b, c));
     db.drop_it().await;
 }
+
+/// Throughput through three nodes (writes spread over the leader and two followers)
+/// against the leader alone, over the internal add-entry route (no signature checks, so
+/// the log path is what is measured). A figure, not a check: run with
+/// `cargo nextest run -p vouch-registry --test cluster_forward --run-ignored only --no-capture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a measurement; prints entries/s"]
+async fn throughput_three_nodes_against_one() {
+    let db = Db::create().await;
+    let shared = tempfile::tempdir().unwrap();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut a = node(shared.path(), dirs[0].path(), &db, Membership::Sequencer).await;
+    let follow = || Membership::Follower {
+        leader_address: Some(a.url.clone()),
+    };
+    let mut b = node(shared.path(), dirs[1].path(), &db, follow()).await;
+    let mut c = node(shared.path(), dirs[2].path(), &db, follow()).await;
+    let token = a.app.state.internal_token.clone().unwrap();
+    let n = 3000usize;
+    let run = |urls: Vec<String>| {
+        let token = token.clone();
+        async move {
+            let start = std::time::Instant::now();
+            let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let mut tasks = Vec::new();
+            for w in 0..96 {
+                let (url, token, next) = (
+                    urls[w % urls.len()].clone(),
+                    token.clone(),
+                    Arc::clone(&next),
+                );
+                tasks.push(tokio::spawn(async move {
+                    let c = client();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= n {
+                            return;
+                        }
+                        let r = c
+                            .post(format!("{url}/log/internal/add-entry"))
+                            .bearer_auth(&token)
+                            .body(format!("entry {i} {url}"))
+                            .send()
+                            .await
+                            .unwrap();
+                        assert_eq!(r.status().as_u16(), 200);
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+            n as f64 / start.elapsed().as_secs_f64()
+        }
+    };
+    let one = run(vec![a.url.clone()]).await;
+    let three = run(vec![a.url.clone(), b.url.clone(), c.url.clone()]).await;
+    println!(
+        "entries/s: one node {one:.0}, three nodes {three:.0} (ratio {:.2})",
+        three / one
+    );
+    a.stop().await;
+    b.stop().await;
+    c.stop().await;
+    drop((a, b, c));
+    db.drop_it().await;
+}

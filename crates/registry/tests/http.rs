@@ -223,6 +223,8 @@ async fn a_full_pool_is_429_with_retry_after() {
         .map(|_| {
             app.state
                 .log
+                .local()
+                .unwrap()
                 .enqueue(bytes::Bytes::from_static(b"p"))
                 .unwrap()
         })
