@@ -140,6 +140,9 @@ impl From<WriteError> for ApiError {
     }
 }
 
+/// A follower's last verified committed checkpoint and when it was read.
+type CommittedCache = Mutex<Option<(Instant, Arc<Published>)>>;
+
 /// One add waiting in a follower's batch.
 struct Pending {
     entry: Bytes,
@@ -155,7 +158,7 @@ struct Forwarder {
     role: watch::Receiver<Role>,
     client: reqwest::Client,
     token: Option<Arc<str>>,
-    committed: Arc<Mutex<Option<(Instant, Arc<Published>)>>>,
+    committed: Arc<CommittedCache>,
 }
 
 struct Inner {
@@ -166,7 +169,7 @@ struct Inner {
     role: watch::Receiver<Role>,
     queue: mpsc::Sender<Pending>,
     /// A follower's last verified committed checkpoint and when it was read.
-    committed: Arc<Mutex<Option<(Instant, Arc<Published>)>>>,
+    committed: Arc<CommittedCache>,
     /// Serialises follower refreshes of `committed` (one database read at a time).
     refresh: tokio::sync::Mutex<()>,
 }
