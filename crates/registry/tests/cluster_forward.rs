@@ -350,6 +350,39 @@ async fn writes_through_any_node_reads_on_every_node() {
     assert!(retry.is_some());
     assert_eq!(committed_size(&a.app).await, 62, "nothing was logged");
 
+    // A "leader" that answers 200 with a checkpoint the log never signed (or one that
+    // does not cover the index): not acknowledged, 503 SERVE_E012.
+    let liar = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let liar_url = format!("http://{}", liar.local_addr().unwrap());
+    let forged = format!(
+        "{origin}\n1000\n{}\n\n— {origin} AAAAAAAA\n",
+        B64.encode([7u8; 32])
+    );
+    let real = String::from_utf8(a.app.state.log.committed().await.unwrap().note.to_vec()).unwrap();
+    let answers = Arc::new(std::sync::Mutex::new(vec![
+        json!({"checkpoint": real, "results": [{"index": 5000}]}),
+        json!({"checkpoint": forged, "results": [{"index": 0}]}),
+    ]));
+    let liar_app = axum::Router::new().route(
+        "/internal/log/add",
+        axum::routing::post(move || {
+            let answers = Arc::clone(&answers);
+            async move { axum::Json(answers.lock().unwrap().pop().unwrap_or(Value::Null)) }
+        }),
+    );
+    let liar_task = tokio::spawn(async move { axum::serve(liar, liar_app).await.unwrap() });
+    vouch_registry::follow(&c.app.state, Some(liar_url)).await;
+    for what in ["forged checkpoint", "index beyond the checkpoint"] {
+        let (s, retry, v) = post_entry(&c, hashedrekord(what.as_bytes())).await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (503, Some("SERVE_E012")),
+            "{what}: {v}"
+        );
+        assert!(retry.is_some());
+    }
+    liar_task.abort();
+
     // The leader stops; b takes over (as the election will decide) and c follows b.
     a.stop().await;
     let (s, _, v) = post_entry(&b, hashedrekord(b"leader gone")).await;
