@@ -20,6 +20,7 @@ pub mod invariants;
 pub mod proofs;
 mod prover;
 pub mod sequencer;
+pub mod staging;
 mod state;
 pub mod sweep;
 
