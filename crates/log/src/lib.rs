@@ -14,6 +14,7 @@
 
 mod clock;
 mod config;
+pub mod election;
 mod error;
 pub mod health;
 pub mod invariants;
@@ -26,6 +27,7 @@ pub mod sweep;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::LogConfig;
+pub use election::{Candidate, Election, Leadership, Role};
 pub use error::LogError;
 pub use health::{BatchObserver, BatchReport, Health};
 pub use prover::Prover;

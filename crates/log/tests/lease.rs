@@ -287,3 +287,145 @@ async fn crash_between_commit_and_tiles_is_recovered_from_staging() {
     b.shutdown().await;
     reference.shutdown().await;
 }
+
+/// Two nodes elect on one lock: one leads and the other follows, told the leader's
+/// address; the leader resigns (SIGTERM) and the follower takes over at once with the
+/// next epoch, on the same tree; the old leader's log has stepped down.
+#[tokio::test]
+async fn election_hands_over_on_resign() {
+    use vouch_log::{Candidate, Election, Role};
+    let objects: Arc<dyn Objects> = Arc::new(RemoteObjects::memory());
+    let lock: Arc<dyn CheckpointLock> = Arc::new(MemoryLock::new());
+    let node = |name: &str| {
+        let objects = Arc::clone(&objects);
+        let lock2 = Arc::clone(&lock);
+        Election::start(
+            Arc::clone(&lock),
+            Candidate {
+                holder: name.into(),
+                address: format!("http://{name}"),
+                ttl: Duration::from_millis(900),
+            },
+            move |epoch| {
+                let objects = Arc::clone(&objects);
+                let lock = Arc::clone(&lock2);
+                async move {
+                    Log::open_fenced(config(), objects, lock, signer(), true, epoch)
+                        .await
+                        .map(Arc::new)
+                }
+            },
+        )
+    };
+    let a = node("a");
+    let a_log = tokio::time::timeout(Duration::from_secs(5), a.leader())
+        .await
+        .expect("a leads");
+    let b = node("b");
+    let mut b_role = b.role();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Role::Follower {
+                leader_address: Some(addr),
+            } = &*b_role.borrow_and_update()
+            {
+                assert_eq!(addr, "http://a");
+                break;
+            }
+            b_role.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("b follows a");
+    assert!(add_all(&a_log, batch("a", 7))
+        .await
+        .iter()
+        .all(|r| r.is_ok()));
+    // Leading survives several TTLs by renewing.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert!(a_log.is_sequencing());
+    assert!(!b.role().borrow().is_leader());
+
+    let t = std::time::Instant::now();
+    a_log.shutdown().await;
+    a.resign().await;
+    let b_log = tokio::time::timeout(Duration::from_secs(5), b.leader())
+        .await
+        .expect("b takes over");
+    assert!(
+        t.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(b_log.epoch(), Some(2));
+    assert_eq!(b_log.current().unwrap().size, 7);
+    assert!(add_all(&b_log, batch("b", 2))
+        .await
+        .iter()
+        .all(|r| r.is_ok()));
+    assert_eq!(published_size(&*objects).await, 9);
+    b_log.shutdown().await;
+    b.resign().await;
+    assert!(lock.current_lease().await.unwrap().is_none());
+}
+
+/// A leader that cannot renew in time steps down: its lease is taken by another
+/// holder behind its back (as if the database expired it during a pause), the
+/// renewal fails, the role goes back to follower and the log refuses with SEQ_E013.
+#[tokio::test]
+async fn leader_steps_down_when_renewal_fails() {
+    use vouch_log::{Candidate, Election, Role};
+    let objects: Arc<dyn Objects> = Arc::new(RemoteObjects::memory());
+    let lock: Arc<dyn CheckpointLock> = Arc::new(MemoryLock::new());
+    let ttl = Duration::from_millis(600);
+    let (o2, l2) = (Arc::clone(&objects), Arc::clone(&lock));
+    let a = Election::start(
+        Arc::clone(&lock),
+        Candidate {
+            holder: "a".into(),
+            address: "http://a".into(),
+            ttl,
+        },
+        move |epoch| {
+            let (objects, lock) = (Arc::clone(&o2), Arc::clone(&l2));
+            async move {
+                Log::open_fenced(config(), objects, lock, signer(), true, epoch)
+                    .await
+                    .map(Arc::new)
+            }
+        },
+    );
+    let a_log = tokio::time::timeout(Duration::from_secs(5), a.leader())
+        .await
+        .expect("a leads");
+    let lease = lock.current_lease().await.unwrap().unwrap();
+    // Steal it: release it as if it had expired, and take it as someone else.
+    lock.release_lease(&lease).await.unwrap();
+    let thief = lock
+        .acquire_lease("z", "http://z", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut role = a.role();
+    tokio::time::timeout(Duration::from_secs(3), async {
+        while role.borrow_and_update().is_leader() {
+            role.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("a steps down within a renewal period");
+    assert!(matches!(&*a.role().borrow(), Role::Follower { .. }));
+    assert_eq!(
+        a_log
+            .add(Bytes::from_static(b"x"))
+            .await
+            .unwrap_err()
+            .code(),
+        "SEQ_E013"
+    );
+    assert_eq!(
+        lock.current_lease().await.unwrap().unwrap().epoch,
+        thief.epoch
+    );
+    a.resign().await;
+}
