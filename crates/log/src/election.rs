@@ -238,3 +238,104 @@ async fn run<T, F, Fut>(
         }
     }
 }
+
+/// A lease taken once and kept: renewed every `ttl / 3` until it cannot be (then the
+/// logs step down for good) or until [`LeaseKeeper::release`]. For a node whose logs
+/// cannot be reopened in place (see [`Election`] for one that re-elects).
+#[derive(Debug)]
+pub struct LeaseKeeper {
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl LeaseKeeper {
+    /// Takes the lease for `me`, waiting (trying every `ttl / 3`) while another node
+    /// holds it. Returns the lease and the instant (local clock) before which it is
+    /// surely still held.
+    pub async fn acquire(
+        lock: &dyn CheckpointLock,
+        me: &Candidate,
+    ) -> Result<(Lease, Instant), LogError> {
+        let mut told = false;
+        loop {
+            let t0 = Instant::now();
+            if let Some(l) = lock
+                .acquire_lease(&me.holder, &me.address, me.ttl)
+                .await?
+            {
+                let deadline = t0 + l.remaining;
+                return Ok((l, deadline));
+            }
+            if !told {
+                let who = lock.current_lease().await?.map(|l| l.holder);
+                tracing::info!(leader = ?who, "waiting for the sequencer lease");
+                told = true;
+            }
+            tokio::time::sleep(me.ttl / 3).await;
+        }
+    }
+
+    /// Keeps `lease` for `logs` (opened with its epoch) until release or loss.
+    pub fn keep<T: Leadership>(
+        lock: Arc<dyn CheckpointLock>,
+        me: Candidate,
+        lease: Lease,
+        deadline: Instant,
+        logs: T,
+    ) -> Self {
+        let (stop, mut stop_rx) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut deadline = deadline;
+            loop {
+                let wake = (Instant::now() + me.ttl / 3).min(deadline);
+                tokio::select! {
+                    _ = tokio::time::sleep_until(wake) => {}
+                    _ = stop_rx.changed() => {
+                        logs.step_down();
+                        if let Err(e) = lock.release_lease(&lease).await {
+                            tracing::warn!(error = %e, "lease not released; it expires");
+                        }
+                        return;
+                    }
+                }
+                let t0 = Instant::now();
+                let renewed = logs.is_sequencing()
+                    && matches!(
+                        tokio::time::timeout_at(deadline, lock.renew_lease(&lease, me.ttl)).await,
+                        Ok(Ok(true))
+                    );
+                if !renewed {
+                    tracing::error!(
+                        epoch = lease.epoch,
+                        "sequencer lease lost or not renewed in time: the logs step down"
+                    );
+                    logs.step_down();
+                    let _ = lock.release_lease(&lease).await;
+                    return;
+                }
+                deadline = t0 + me.ttl;
+            }
+        });
+        LeaseKeeper {
+            stop,
+            task: Some(task),
+        }
+    }
+
+    /// Hand-over: the logs step down and the lease is released (shut the logs down
+    /// first to commit what they pooled).
+    pub async fn release(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}

@@ -27,7 +27,7 @@ pub mod sweep;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::LogConfig;
-pub use election::{Candidate, Election, Leadership, Role};
+pub use election::{Candidate, Election, Leadership, LeaseKeeper, Role};
 pub use error::LogError;
 pub use health::{BatchObserver, BatchReport, Health};
 pub use prover::Prover;

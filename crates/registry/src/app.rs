@@ -7,7 +7,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use vouch_ca::EncryptionKey;
-use vouch_log::{Clock, Log};
+use vouch_log::{Candidate, Clock, Leadership, LeaseKeeper, Log};
 use vouch_store::blobs::BlobStore;
 use vouch_store::meta::{MetaStore, PostgresMeta, SqliteMeta};
 use vouch_store::{CheckpointLock, LocalDir, Objects, PostgresLock, RemoteObjects, SqliteLock};
@@ -28,6 +28,9 @@ pub struct AppState {
     /// PostgreSQL lock databases are shared by several nodes: the sequencer lease
     /// decides which one sequences.
     pub sequencer: Option<vouch_store::SequencerClaim>,
+    /// The sequencer lease this node took at start and renews; the logs step down if
+    /// it is lost. Taken and released by [`serve`] at shutdown (hand-over).
+    pub lease: tokio::sync::Mutex<Option<LeaseKeeper>>,
     pub log: Arc<Log>,
     pub cache: TileCache,
     pub witness: Option<WitnessService>,
@@ -396,14 +399,45 @@ pub async fn open(
         ),
         LockConfig::Postgres { .. } => None,
     };
-    let log = Log::open(
-        cfg.log_config(),
-        objects,
+    // Holding the file claim proves every earlier server on this SQLite file has
+    // exited: a lease it left unexpired (a crash) is expired now rather than waited
+    // out, so a single node restarts at once.
+    if sequencer.is_some() {
+        if let Some(dead) = lock.current_lease().await? {
+            tracing::info!(holder = %dead.holder, "expiring the lease of a server that exited");
+            lock.release_lease(&dead).await?;
+        }
+    }
+    // The sequencer lease: every log of this node commits fenced by its epoch. A node
+    // started while another leads waits here for the lease (the others keep serving).
+    let candidate = Candidate {
+        holder: sequencer_holder(&rt.public_url),
+        address: rt.public_url.trim_end_matches('/').to_owned(),
+        ttl: cfg.lease_ttl(),
+    };
+    let (lease, deadline) = LeaseKeeper::acquire(&*lock, &candidate).await?;
+    let epoch = lease.epoch;
+    tracing::info!(epoch, "holding the sequencer lease");
+    let node_logs = NodeLogs::default();
+    let keeper = LeaseKeeper::keep(
         Arc::clone(&lock),
-        secrets.log_key,
-        create,
-    )
-    .await?;
+        candidate,
+        lease,
+        deadline,
+        node_logs.clone(),
+    );
+    let log = Arc::new(
+        Log::open_fenced(
+            cfg.log_config(),
+            objects,
+            Arc::clone(&lock),
+            secrets.log_key,
+            create,
+            epoch,
+        )
+        .await?,
+    );
+    node_logs.add(Arc::clone(&log));
     let public_url = rt.public_url.trim_end_matches('/').to_owned();
     let sigstore = crate::sigstore::SigstoreServices::open(crate::sigstore::Deps {
         cfg,
@@ -456,12 +490,14 @@ pub async fn open(
         Ok(n) => tracing::info!(removed = n, "swept upload leftovers of crashed publishes"),
         Err(e) => tracing::warn!(error = %e, "could not sweep DATA/tmp"),
     }
+    node_logs.add(Arc::clone(&sigstore.ct_log));
     let metrics = crate::ops::Metrics::new();
     log.observe(metrics.batch_observer("main"));
     sigstore.ct_log.observe(metrics.batch_observer("ct"));
     let state = Arc::new(AppState {
         sequencer,
-        log: Arc::new(log),
+        lease: tokio::sync::Mutex::new(Some(keeper)),
+        log,
         cache: TileCache::new(TILE_CACHE_BYTES),
         witness,
         internal_token: secrets.internal_token,
@@ -481,6 +517,32 @@ pub async fn open(
     crate::integrity::start(&state).await?;
     let router = router(Arc::clone(&state), &cfg.log.prefix);
     Ok(App { state, router })
+}
+
+/// The logs this node opened under its lease (main and CT), stepped down together
+/// when the lease is lost.
+#[derive(Debug, Clone, Default)]
+struct NodeLogs(Arc<std::sync::Mutex<Vec<Arc<Log>>>>);
+
+impl NodeLogs {
+    fn logs(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Log>>> {
+        // Pushes and reads only: a panic cannot leave the list torn.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn add(&self, log: Arc<Log>) {
+        self.logs().push(log);
+    }
+}
+
+impl Leadership for NodeLogs {
+    fn step_down(&self) {
+        self.logs().iter().for_each(|l| l.step_down());
+    }
+
+    fn is_sequencing(&self) -> bool {
+        self.logs().iter().all(|l| l.is_sequencing())
+    }
 }
 
 /// The routes: log reads and internal add-entry under `prefix`, the witness at the root.
@@ -532,8 +594,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = app.state.limits.clone();
     crate::conn::serve(listener, None, app.router, &limits, shutdown).await?;
-    app.state.log.shutdown().await;
-    app.state.sigstore.shutdown().await;
+    hand_over(&app.state).await;
     Ok(())
 }
 
@@ -547,7 +608,16 @@ pub async fn serve_tls(
 ) -> std::io::Result<()> {
     let limits = app.state.limits.clone();
     crate::conn::serve(listener, Some(tls), app.router, &limits, shutdown).await?;
-    app.state.log.shutdown().await;
-    app.state.sigstore.shutdown().await;
+    hand_over(&app.state).await;
     Ok(())
+}
+
+/// Shutdown: the logs commit what they pooled, then the lease is released so another
+/// node takes over without waiting for it to expire.
+async fn hand_over(state: &AppState) {
+    state.log.shutdown().await;
+    state.sigstore.shutdown().await;
+    if let Some(k) = state.lease.lock().await.take() {
+        k.release().await;
+    }
 }

@@ -144,6 +144,7 @@ pub async fn open(
     lock: Arc<dyn CheckpointLock>,
     signer: Signer,
     create: bool,
+    epoch: Option<i64>,
 ) -> Result<Log, SetupError> {
     let ct_generation = generation_of(cfg, signer.name())?;
     let main = cfg.log_config();
@@ -155,9 +156,12 @@ pub async fn open(
         Arc::clone(objects),
         object_prefix(ct_generation),
     ));
-    Log::open(config, prefixed, lock, signer, create)
-        .await
-        .map_err(SetupError::CtLog)
+    // The main log's lease covers the CT log: same epoch, same fencing.
+    match epoch {
+        Some(epoch) => Log::open_fenced(config, prefixed, lock, signer, create, epoch).await,
+        None => Log::open(config, prefixed, lock, signer, create).await,
+    }
+    .map_err(SetupError::CtLog)
 }
 
 /// `GET /ct/checkpoint`: the CT log's latest signed checkpoint.

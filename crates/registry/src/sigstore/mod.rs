@@ -167,7 +167,15 @@ impl SigstoreServices {
         })?;
         let ct_note_key =
             keys::ct_note_key(&*objects, deps.enc_key, &ct::origin(deps.cfg), generation).await?;
-        let ct_log = ct::open(deps.cfg, &objects, deps.lock, ct_note_key, deps.dev).await?;
+        let ct_log = ct::open(
+            deps.cfg,
+            &objects,
+            deps.lock,
+            ct_note_key,
+            deps.dev,
+            deps.main_log.epoch(),
+        )
+        .await?;
         let tsa_material = keys::tsa_material(
             &*objects,
             deps.enc_key,
