@@ -259,10 +259,7 @@ impl LeaseKeeper {
         let mut told = false;
         loop {
             let t0 = Instant::now();
-            if let Some(l) = lock
-                .acquire_lease(&me.holder, &me.address, me.ttl)
-                .await?
-            {
+            if let Some(l) = lock.acquire_lease(&me.holder, &me.address, me.ttl).await? {
                 let deadline = t0 + l.remaining;
                 return Ok((l, deadline));
             }

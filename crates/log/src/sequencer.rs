@@ -191,6 +191,7 @@ impl Log {
             }
             Err(e) => return Err(e),
         };
+        crate::sweep::clear_beyond(&*objects, cp.size).await?;
         publish_if_larger(&*objects, &origin, &signer, cp.size, &note).await?;
         // The committed tree's tiles are all in place: its staging object is not needed.
         if cp.size > 0 {
