@@ -173,24 +173,7 @@ impl Log {
         let cp = open_checkpoint(&note, &origin, &[signer.verifier()])?.checkpoint;
         // The committed tree's tiles: there, or staged by the sequencer that committed
         // it and died before writing them (between commit steps 2 and 3).
-        let state = match TreeState::load(&*objects, cp.size, cp.root).await {
-            Ok(state) => state,
-            Err(LogError::Missing { key }) => {
-                let skey = staging::key(cp.size, &cp.root);
-                let Some(bundle) = objects.get(&skey).await? else {
-                    return Err(LogError::Missing { key });
-                };
-                tracing::info!(
-                    size = cp.size,
-                    "writing the committed tree's tiles from staging"
-                );
-                objects
-                    .put_many_if_absent(staging::decode(&skey, bundle)?)
-                    .await?;
-                TreeState::load(&*objects, cp.size, cp.root).await?
-            }
-            Err(e) => return Err(e),
-        };
+        let state = staging::complete_state(&*objects, cp.size, cp.root).await?;
         crate::sweep::clear_beyond(&*objects, cp.size).await?;
         publish_if_larger(&*objects, &origin, &signer, cp.size, &note).await?;
         // The committed tree's tiles are all in place: its staging object is not needed.

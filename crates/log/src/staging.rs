@@ -11,6 +11,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use vouch_store::ObjectKey;
 use vouch_tlog::Hash;
 
+use crate::state::TreeState;
 use crate::LogError;
 
 const MAGIC: &[u8] = b"vouch-staging v1\n";
@@ -73,6 +74,33 @@ pub fn decode(what: &ObjectKey, mut data: Bytes) -> Result<Vec<(ObjectKey, Bytes
         out.push((key, value));
     }
     Ok(out)
+}
+
+/// Makes sure the tiles of the committed tree `(size, root)` are at their final paths:
+/// if the tree's staging object is still there (a sequencer died between its commit and
+/// its tile writes), writes every object in it (create-if-absent), then loads the tree. What `Log::open` does first; exposed for checks of crashed data.
+pub async fn complete(
+    objects: &dyn vouch_store::Objects,
+    size: u64,
+    root: Hash,
+) -> Result<(), LogError> {
+    complete_state(objects, size, root).await.map(|_| ())
+}
+
+pub(crate) async fn complete_state(
+    objects: &dyn vouch_store::Objects,
+    size: u64,
+    root: Hash,
+) -> Result<TreeState, LogError> {
+    // Its staging object is deleted only once every tile was written, so while it
+    // exists some tile may be missing, even one the right edge does not read (a full
+    // entry bundle): replay all of it (identical bytes where a tile is already there).
+    let skey = key(size, &root);
+    if let Some(bundle) = objects.get(&skey).await? {
+        tracing::info!(size, "writing the committed tree's tiles from staging");
+        objects.put_many_if_absent(decode(&skey, bundle)?).await?;
+    }
+    TreeState::load(objects, size, root).await
 }
 
 /// The first `n` bytes of `buf` (advancing it), or `None` if it is shorter.
