@@ -220,11 +220,11 @@ async fn a_second_sequencer_loses_the_swap_and_stops() {
     }
     assert!(matches!(
         b.add(Bytes::from_static(b"again")).await,
-        Err(LogError::Closed)
+        Err(LogError::SteppedDown { .. })
     ));
     // The zombie's in-memory checkpoint (size 0) is older than the committed one (10):
     // it is never offered as current again.
-    assert!(matches!(b.current(), Err(LogError::Closed)));
+    assert!(matches!(b.current(), Err(LogError::SteppedDown { .. })));
     assert!(!b.is_sequencing());
     assert_eq!(a.current().unwrap().size, 10);
     // The zombie's tiles lie beyond the committed tree; the log is intact, and `a` goes on.
@@ -260,7 +260,7 @@ async fn second_sequencer_on_same_lock_is_refused_and_never_serves_stale() {
         "b has not tried to commit yet"
     );
     assert!(b.add(Bytes::from_static(b"late")).await.is_err());
-    assert!(matches!(b.current(), Err(LogError::Closed)));
+    assert!(matches!(b.current(), Err(LogError::SteppedDown { .. })));
 }
 
 /// Fails the k-th storage write (object or lock) of a run at each fault point, for

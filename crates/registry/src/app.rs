@@ -7,7 +7,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use vouch_ca::EncryptionKey;
-use vouch_log::{Clock, Log};
+use vouch_log::{Candidate, Clock, Leadership, LeaseKeeper, Log};
 use vouch_store::blobs::BlobStore;
 use vouch_store::meta::{MetaStore, PostgresMeta, SqliteMeta};
 use vouch_store::{CheckpointLock, LocalDir, Objects, PostgresLock, RemoteObjects, SqliteLock};
@@ -37,6 +37,9 @@ pub struct AppState {
     pub main_role: watch::Sender<Role>,
     /// What opening the main log takes, for a follower that wins the lead.
     pub main_kit: MainKit,
+    /// The sequencer lease this node took at start and renews (`None` on a follower);
+    /// the logs step down if it is lost. Released by [`serve`] at shutdown (hand-over).
+    pub lease: tokio::sync::Mutex<Option<LeaseKeeper>>,
     pub cache: TileCache,
     pub witness: Option<WitnessService>,
     /// Bearer token of the internal add-entry endpoint; `None` disables it.
@@ -312,7 +315,7 @@ pub async fn lead(state: &AppState) -> Result<(), ServeError> {
         false,
     )
     .await?;
-    let ct = state.sigstore.ct_kit.open(false).await?;
+    let ct = state.sigstore.ct_kit.open(false, None).await?;
     main.observe(state.metrics.batch_observer("main"));
     ct.observe(state.metrics.batch_observer("ct"));
     state.main_role.send_replace(Role::Leader(Arc::new(main)));
@@ -472,13 +475,14 @@ pub async fn open_as(
         }
     }
     let blobs = BlobStore::new(Arc::clone(&objects), cfg.registry.max_blob_bytes);
+    let node_logs = NodeLogs::default();
     let main_kit = MainKit {
         config: cfg.log_config(),
         objects: Arc::clone(&objects),
         lock: Arc::clone(&lock),
         signer: secrets.log_key.clone(),
     };
-    let (sequencer, role, follow) = match membership {
+    let (sequencer, role, follow, keeper) = match membership {
         Membership::Sequencer => {
             // Before any log is opened: SQLite is single-node, a second server on the
             // same file is refused here, naming the holder. (PostgreSQL: the lease.)
@@ -497,15 +501,45 @@ pub async fn open_as(
                 ),
                 LockConfig::Postgres { .. } => None,
             };
-            let log = Log::open(
-                main_kit.config.clone(),
-                Arc::clone(&objects),
+            // Holding the file claim proves every earlier server on this SQLite file has
+            // exited: a lease it left unexpired (a crash) is expired now rather than
+            // waited out, so a single node restarts at once.
+            if claim.is_some() {
+                if let Some(dead) = lock.current_lease().await? {
+                    tracing::info!(holder = %dead.holder, "expiring the lease of a server that exited");
+                    lock.release_lease(&dead).await?;
+                }
+            }
+            // The sequencer lease: every log of this node commits fenced by its epoch. A
+            // node started while another leads waits here for the lease.
+            let candidate = Candidate {
+                holder: sequencer_holder(&rt.public_url),
+                address: rt.public_url.trim_end_matches('/').to_owned(),
+                ttl: cfg.lease_ttl(),
+            };
+            let (lease, deadline) = LeaseKeeper::acquire(&*lock, &candidate).await?;
+            let epoch = lease.epoch;
+            tracing::info!(epoch, "holding the sequencer lease");
+            let keeper = LeaseKeeper::keep(
                 Arc::clone(&lock),
-                secrets.log_key.clone(),
-                create,
-            )
-            .await?;
-            (claim, Role::Leader(Arc::new(log)), None)
+                candidate,
+                lease,
+                deadline,
+                node_logs.clone(),
+            );
+            let log = Arc::new(
+                Log::open_fenced(
+                    main_kit.config.clone(),
+                    Arc::clone(&objects),
+                    Arc::clone(&lock),
+                    secrets.log_key.clone(),
+                    create,
+                    epoch,
+                )
+                .await?,
+            );
+            node_logs.add(Arc::clone(&log));
+            (claim, Role::Leader(log), None, Some(keeper))
         }
         Membership::Follower { leader_address } => (
             None,
@@ -513,6 +547,7 @@ pub async fn open_as(
                 leader_address: leader_address.clone(),
             },
             leader_address,
+            None,
         ),
     };
     let lead = matches!(role, Role::Leader(_));
@@ -580,6 +615,9 @@ pub async fn open_as(
         Ok(n) => tracing::info!(removed = n, "swept upload leftovers of crashed publishes"),
         Err(e) => tracing::warn!(error = %e, "could not sweep DATA/tmp"),
     }
+    if let Some(ct) = sigstore.ct_log.local() {
+        node_logs.add(ct);
+    }
     let metrics = crate::ops::Metrics::new();
     if let Some(l) = log.local() {
         l.observe(metrics.batch_observer("main"));
@@ -589,6 +627,7 @@ pub async fn open_as(
     }
     let state = Arc::new(AppState {
         sequencer,
+        lease: tokio::sync::Mutex::new(keeper),
         log,
         main_role,
         main_kit,
@@ -611,6 +650,32 @@ pub async fn open_as(
     crate::integrity::start(&state).await?;
     let router = router(Arc::clone(&state), &cfg.log.prefix);
     Ok(App { state, router })
+}
+
+/// The logs this node opened under its lease (main and CT), stepped down together
+/// when the lease is lost.
+#[derive(Debug, Clone, Default)]
+struct NodeLogs(Arc<std::sync::Mutex<Vec<Arc<Log>>>>);
+
+impl NodeLogs {
+    fn logs(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Log>>> {
+        // Pushes and reads only: a panic cannot leave the list torn.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn add(&self, log: Arc<Log>) {
+        self.logs().push(log);
+    }
+}
+
+impl Leadership for NodeLogs {
+    fn step_down(&self) {
+        self.logs().iter().for_each(|l| l.step_down());
+    }
+
+    fn is_sequencing(&self) -> bool {
+        self.logs().iter().all(|l| l.is_sequencing())
+    }
 }
 
 /// The routes: log reads and internal add-entry under `prefix`, the witness at the root.
@@ -667,8 +732,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = app.state.limits.clone();
     crate::conn::serve(listener, None, app.router, &limits, shutdown).await?;
-    app.state.log.shutdown().await;
-    app.state.sigstore.shutdown().await;
+    hand_over(&app.state).await;
     Ok(())
 }
 
@@ -682,7 +746,16 @@ pub async fn serve_tls(
 ) -> std::io::Result<()> {
     let limits = app.state.limits.clone();
     crate::conn::serve(listener, Some(tls), app.router, &limits, shutdown).await?;
-    app.state.log.shutdown().await;
-    app.state.sigstore.shutdown().await;
+    hand_over(&app.state).await;
     Ok(())
+}
+
+/// Shutdown: the logs commit what they pooled, then the lease is released so another
+/// node takes over without waiting for it to expire.
+async fn hand_over(state: &AppState) {
+    state.log.shutdown().await;
+    state.sigstore.shutdown().await;
+    if let Some(k) = state.lease.lock().await.take() {
+        k.release().await;
+    }
 }

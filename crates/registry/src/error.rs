@@ -207,7 +207,10 @@ impl From<LogError> for ApiError {
             LogError::OutOfRange { what, value, size } => {
                 ApiError::not_found(format!("{what} {value} is beyond tree size {size}"))
             }
-            LogError::Closed | LogError::BatchFailed { .. } | LogError::LostLock { .. } => {
+            LogError::Closed
+            | LogError::BatchFailed { .. }
+            | LogError::LostLock { .. }
+            | LogError::SteppedDown { .. } => {
                 tracing::warn!(error = %ErrorChain(&e), "log unavailable");
                 ApiError {
                     retry_after: Some(1),

@@ -379,7 +379,7 @@ pub async fn init(
         created.push("log checkpoint");
     }
     if seen.ct_row.is_none() {
-        let ct_log = ct::open(cfg, &objects, Arc::clone(&lock), ct_key, true).await?;
+        let ct_log = ct::open(cfg, &objects, Arc::clone(&lock), ct_key, true, None).await?;
         ct_log.shutdown().await;
         created.push("CT log checkpoint");
     }

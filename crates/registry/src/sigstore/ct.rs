@@ -144,8 +144,9 @@ pub async fn open(
     lock: Arc<dyn CheckpointLock>,
     signer: Signer,
     create: bool,
+    epoch: Option<i64>,
 ) -> Result<Log, SetupError> {
-    kit(cfg, objects, lock, signer)?.open(create).await
+    kit(cfg, objects, lock, signer)?.open(create, epoch).await
 }
 
 /// What opening the CT log takes, kept by every node so a follower that wins the lead
@@ -167,16 +168,19 @@ impl std::fmt::Debug for CtKit {
 }
 
 impl CtKit {
-    /// Opens (with `create`, creates) the CT log and starts its sequencer.
-    pub async fn open(&self, create: bool) -> Result<Log, SetupError> {
-        Log::open(
+    /// Opens (with `create`, creates) the CT log and starts its sequencer; with an
+    /// `epoch` (the main log's lease covers the CT log) every commit is fenced by it.
+    pub async fn open(&self, create: bool, epoch: Option<i64>) -> Result<Log, SetupError> {
+        let (config, objects, lock, signer) = (
             self.config.clone(),
             Arc::clone(&self.objects),
             Arc::clone(&self.lock),
             self.signer.clone(),
-            create,
-        )
-        .await
+        );
+        match epoch {
+            Some(epoch) => Log::open_fenced(config, objects, lock, signer, create, epoch).await,
+            None => Log::open(config, objects, lock, signer, create).await,
+        }
         .map_err(SetupError::CtLog)
     }
 }

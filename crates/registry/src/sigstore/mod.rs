@@ -180,7 +180,11 @@ impl SigstoreServices {
             keys::ct_note_key(&*objects, deps.enc_key, &ct::origin(deps.cfg), generation).await?;
         let ct_kit = ct::kit(deps.cfg, &objects, Arc::clone(&deps.lock), ct_note_key)?;
         let role = if deps.lead {
-            crate::cluster::Role::Leader(Arc::new(ct_kit.open(deps.dev).await?))
+            crate::cluster::Role::Leader(Arc::new(
+                ct_kit
+                    .open(deps.dev, deps.main_log.local().and_then(|l| l.epoch()))
+                    .await?,
+            ))
         } else {
             crate::cluster::Role::Follower {
                 leader_address: deps.follow.clone(),
