@@ -29,6 +29,14 @@ pub enum LogError {
     /// longer the log's sequencer and stopped.
     #[error("another sequencer committed tree size {found_size} while we held {ours}")]
     LostLock { ours: u64, found_size: u64 },
+    /// This node is no longer the log's sequencer: its lease epoch was fenced out (another
+    /// node took the lease, or it expired) or it lost the checkpoint swap. It commits and
+    /// publishes nothing more; entries go to the current leader.
+    #[error(
+        "this node is no longer the log's sequencer (lease epoch {epoch:?} fenced out or \
+         the checkpoint swap lost); send entries to the current leader"
+    )]
+    SteppedDown { epoch: Option<i64> },
     /// There is no checkpoint for this origin and this process may not create one.
     #[error(
         "log {origin:?} has no checkpoint in the lock database: initialise the deployment \
@@ -81,6 +89,7 @@ impl LogError {
             LogError::TaskPanicked => "SEQ_E010",
             LogError::Store(_) => "SEQ_E011",
             LogError::Tlog(_) => "SEQ_E012",
+            LogError::SteppedDown { .. } => "SEQ_E013",
         }
     }
 
@@ -89,7 +98,7 @@ impl LogError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            LogError::PoolFull { .. } | LogError::BatchFailed { .. }
+            LogError::PoolFull { .. } | LogError::BatchFailed { .. } | LogError::SteppedDown { .. }
         )
     }
 }

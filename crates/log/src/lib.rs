@@ -14,17 +14,20 @@
 
 mod clock;
 mod config;
+pub mod election;
 mod error;
 pub mod health;
 pub mod invariants;
 pub mod proofs;
 mod prover;
 pub mod sequencer;
+pub mod staging;
 mod state;
 pub mod sweep;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::LogConfig;
+pub use election::{Candidate, Election, Leadership, LeaseKeeper, Role};
 pub use error::LogError;
 pub use health::{BatchObserver, BatchReport, Health};
 pub use prover::Prover;

@@ -1,19 +1,24 @@
 //! `Log`: the bounded pool, the group-commit sequencer task, and the in-process `add` API.
 //!
-//! One batch goes through three commit points, each commented where it happens in
-//! [`commit_batch`]:
+//! One batch goes through these steps, each commented where it happens in
+//! [`commit_batch`] (Sunlight's order):
 //!
-//! 1. every tile and entry bundle of the new tree is written durably (`put_many`);
+//! 1. every tile and entry bundle of the new tree is staged durably in ONE object,
+//!    `staging/<size>-<root hex>` ([`crate::staging`]);
 //! 2. the new signed checkpoint replaces the old one by compare-and-swap in the lock
-//!    backend: this is THE commit;
-//! 3. the checkpoint object is published, and only then are entries acknowledged.
+//!    backend, fenced by the sequencer's lease epoch when it has one: this is THE commit;
+//! 3. the tiles are written to their final paths create-if-absent: their bytes are
+//!    fixed by the committed tree, so an object already there must be byte-identical
+//!    (a different one is a fatal invariant error, `STORE_E011`);
+//! 4. the `checkpoint` object is published, only if it grows the tree it holds (never
+//!    shrinks it), and only then are entries acknowledged.
 //!
-//! Unlike Sunlight, tiles are written straight to their final paths before the commit
-//! instead of going through a staging bundle. Every path written in step 1 lies beyond
-//! the committed tree (a new partial width or a tile that was not full before), and
-//! vouch's HTTP layer refuses any tile beyond the committed checkpoint, so no reader or
-//! cache ever sees a tile of an uncommitted batch, and the next batch overwrites it.
-//! That spares writing every byte twice, which is most of the cost on one disk.
+//! A sequencer whose fenced swap is refused (another node holds the lease, or its own
+//! expired) or that loses the swap steps down: it publishes nothing, [`Log::current`]
+//! and [`Log::add`] answer [`LogError::SteppedDown`]. Nothing is ever written to a
+//! final tile path before its tree is committed, so a paused or dead sequencer leaves
+//! at most a staging object behind; whoever opens the log next (the new leader)
+//! replays the committed tree's staging object if its tiles are missing.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -25,6 +30,7 @@ use vouch_store::{CheckpointLock, ObjectKey, Objects, StoreError};
 use vouch_tlog::{open_checkpoint, sign_note, Checkpoint, Hash, Signer, Verifier, EMPTY_ROOT};
 
 use crate::health::{BatchObserver, BatchReport, Health};
+use crate::staging;
 use crate::state::TreeState;
 use crate::sweep::Sweeper;
 use crate::{LogConfig, LogError};
@@ -56,6 +62,11 @@ struct Shared {
     objects: Arc<dyn Objects>,
     lock: Arc<dyn CheckpointLock>,
     signer: Signer,
+    /// The sequencer lease epoch every swap is fenced with; `None`: unfenced (a lock
+    /// nobody else sequences, tests and tools).
+    epoch: Option<i64>,
+    /// Set when a swap was fenced out or lost: `current` and `add` say so.
+    stepped_down: AtomicBool,
     /// Guards the pool; held only to push one entry or to swap the vector out.
     pool: Mutex<Pool>,
     /// Wakes the sequencer when the pool becomes non-empty or reaches a full batch.
@@ -116,6 +127,31 @@ impl Log {
         signer: Signer,
         create: bool,
     ) -> Result<Log, LogError> {
+        Self::open_inner(config, objects, lock, signer, create, None).await
+    }
+
+    /// As [`Log::open`], for the holder of the sequencer lease with `epoch`: every
+    /// checkpoint swap is fenced with it ([`CheckpointLock::compare_and_swap_fenced`]),
+    /// and the log steps down at the first refused one.
+    pub async fn open_fenced(
+        config: LogConfig,
+        objects: Arc<dyn Objects>,
+        lock: Arc<dyn CheckpointLock>,
+        signer: Signer,
+        create: bool,
+        epoch: i64,
+    ) -> Result<Log, LogError> {
+        Self::open_inner(config, objects, lock, signer, create, Some(epoch)).await
+    }
+
+    async fn open_inner(
+        config: LogConfig,
+        objects: Arc<dyn Objects>,
+        lock: Arc<dyn CheckpointLock>,
+        signer: Signer,
+        create: bool,
+        epoch: Option<i64>,
+    ) -> Result<Log, LogError> {
         let origin = config.origin.clone();
         let note = match lock.load(&origin).await? {
             Some(n) => n,
@@ -135,12 +171,15 @@ impl Log {
         };
         let note = Bytes::from(note);
         let cp = open_checkpoint(&note, &origin, &[signer.verifier()])?.checkpoint;
-        let key = checkpoint_key();
-        if objects.get(&key).await?.as_ref() != Some(&note) {
-            tracing::info!(size = cp.size, "republishing the committed checkpoint");
-            objects.put(&key, note.clone()).await?;
+        // The committed tree's tiles: there, or staged by the sequencer that committed
+        // it and died before writing them (between commit steps 2 and 3).
+        let state = staging::complete_state(&*objects, cp.size, cp.root).await?;
+        crate::sweep::clear_beyond(&*objects, cp.size).await?;
+        publish_if_larger(&*objects, &origin, &signer, cp.size, &note).await?;
+        // The committed tree's tiles are all in place: its staging object is not needed.
+        if cp.size > 0 {
+            objects.delete(&staging::key(cp.size, &cp.root)).await?;
         }
-        let state = TreeState::load(&*objects, cp.size, cp.root).await?;
         let (published, _) = watch::channel(Arc::new(Published {
             size: cp.size,
             root: cp.root,
@@ -152,6 +191,8 @@ impl Log {
             objects,
             lock,
             signer,
+            epoch,
+            stepped_down: AtomicBool::new(false),
             pool: Mutex::new(Pool::default()),
             wake: Notify::new(),
             closed: AtomicBool::new(false),
@@ -195,7 +236,7 @@ impl Log {
             });
         }
         if s.closed.load(Ordering::Acquire) {
-            return Err(LogError::Closed);
+            return Err(self.closed_error());
         }
         let (tx, rx) = oneshot::channel();
         let len = {
@@ -229,11 +270,47 @@ impl Log {
     /// ([`LogError::Closed`]) once the sequencer has stopped, because a stopped sequencer
     /// (it lost the compare-and-swap to another process, or no longer knows the committed
     /// state) may hold a checkpoint older than the committed one.
+    /// After a step-down the refusal is [`LogError::SteppedDown`].
     pub fn current(&self) -> Result<Arc<Published>, LogError> {
         if self.shared.closed.load(Ordering::Acquire) {
-            return Err(LogError::Closed);
+            return Err(self.closed_error());
         }
         Ok(self.latest())
+    }
+
+    /// Why a closed log refuses: it stepped down, or it was shut down / failed.
+    fn closed_error(&self) -> LogError {
+        if self.shared.stepped_down.load(Ordering::Acquire) {
+            LogError::SteppedDown {
+                epoch: self.shared.epoch,
+            }
+        } else {
+            LogError::Closed
+        }
+    }
+
+    /// The lease epoch this log's swaps are fenced with (`None`: unfenced).
+    pub fn epoch(&self) -> Option<i64> {
+        self.shared.epoch
+    }
+
+    /// Whether the sequencer stepped down (fenced out or lost the swap).
+    pub fn stepped_down(&self) -> bool {
+        self.shared.stepped_down.load(Ordering::Acquire)
+    }
+
+    /// Steps down now (the lease was lost or could not be renewed in time): no batch
+    /// commits or publishes after this returns, except one whose fenced swap already
+    /// went through; waiters of pooled entries get [`LogError::SteppedDown`].
+    pub fn step_down(&self) {
+        self.shared.stepped_down.store(true, Ordering::Release);
+        self.abort();
+        let pooled = std::mem::take(&mut self.shared.pool().entries);
+        for (_, ack) in pooled {
+            let _ = ack.send(Err(LogError::SteppedDown {
+                epoch: self.shared.epoch,
+            }));
+        }
     }
 
     /// Whether the sequencer is running (not stopped by an error or a shutdown).
@@ -326,6 +403,34 @@ fn checkpoint_key() -> ObjectKey {
     ObjectKey::new(CHECKPOINT_KEY).expect("\"checkpoint\" is a valid object key")
 }
 
+/// Writes `note` (of tree `size`) as the `checkpoint` object unless that object already
+/// holds a tree at least as large: the published checkpoint never shrinks, even when
+/// a sequencer that was paused after its commit publishes late. (Read then write: the
+/// window is the gap between two calls, not a pause past a lease, since a sequencer
+/// that lost its lease cannot commit a tree to publish.)
+async fn publish_if_larger(
+    objects: &dyn Objects,
+    origin: &str,
+    signer: &Signer,
+    size: u64,
+    note: &Bytes,
+) -> Result<(), LogError> {
+    let key = checkpoint_key();
+    if let Some(held) = objects.get(&key).await? {
+        if held == *note {
+            return Ok(());
+        }
+        if let Ok(o) = open_checkpoint(&held, origin, &[signer.verifier()]) {
+            if o.checkpoint.size >= size {
+                return Ok(());
+            }
+        }
+    }
+    tracing::debug!(size, "publishing the checkpoint");
+    objects.put(&key, note.clone()).await?;
+    Ok(())
+}
+
 fn sign(signer: &Signer, origin: &str, size: u64, root: Hash) -> Result<Bytes, LogError> {
     let text = Checkpoint::new(origin, size, root).to_text();
     Ok(Bytes::from(sign_note(&text, &[signer])?))
@@ -404,6 +509,9 @@ async fn run(shared: Arc<Shared>, mut state: TreeState, mut note: Bytes) {
             }
             Err(Outcome::Fatal(e)) => {
                 tracing::error!(error = %e, "sequencer stopped");
+                if matches!(e, LogError::SteppedDown { .. } | LogError::LostLock { .. }) {
+                    shared.stepped_down.store(true, Ordering::Release);
+                }
                 shared.closed.store(true, Ordering::Release);
                 let cause = Arc::new(e);
                 let pooled = std::mem::take(&mut shared.pool().entries);
@@ -442,26 +550,39 @@ async fn commit_batch(
     .map_err(|_| Outcome::Failed(LogError::TaskPanicked))?;
     let integrated = integrated.map_err(Outcome::Failed)?;
 
-    // COMMIT POINT 1: tiles and bundles of the new tree are durable once this returns.
-    // A crash before, during or after it commits nothing: every path written is beyond
-    // the committed tree, so it is never served, and the next batch after restart
-    // overwrites it. An error here fails the batch and leaves `state` as it was.
-    shared
-        .objects
-        .put_many(integrated.objects)
-        .await
-        .map_err(|e| Outcome::Failed(e.into()))?;
-
     let origin = &shared.config.origin;
     let new_note =
         sign(&shared.signer, origin, integrated.size, integrated.root).map_err(Outcome::Failed)?;
 
-    // COMMIT POINT 2: the compare-and-swap. Before it returns Ok, a crash recovers to
-    // the old tree (the batch's waiters never got an index); after, recovery finds the
-    // new checkpoint in the lock row and all its tiles already durable (point 1).
-    match shared.lock.compare_and_swap(origin, note, &new_note).await {
+    // STEP 1: stage. Every tile and bundle of the new tree, in one durable object. A
+    // crash before, during or after it commits nothing: nothing is at a final path, and
+    // an orphaned staging object is never read (its tree is not committed).
+    let staging_key = staging::key(integrated.size, &integrated.root);
+    shared
+        .objects
+        .put(&staging_key, staging::encode(&integrated.objects))
+        .await
+        .map_err(|e| Outcome::Failed(e.into()))?;
+
+    // STEP 2: the compare-and-swap, fenced by the lease epoch. Before it returns Ok, a
+    // crash recovers to the old tree (the batch's waiters never got an index); after,
+    // recovery finds the new checkpoint in the lock row and its tiles staged (step 1).
+    let swapped = match shared.epoch {
+        Some(epoch) => {
+            shared
+                .lock
+                .compare_and_swap_fenced(origin, note, &new_note, epoch)
+                .await
+        }
+        None => shared.lock.compare_and_swap(origin, note, &new_note).await,
+    };
+    match swapped {
         Ok(()) => {}
         Err(StoreError::Conflict { found, .. }) if found.as_deref() == Some(&new_note[..]) => {}
+        Err(StoreError::Fenced { epoch, current, .. }) => {
+            tracing::warn!(epoch, ?current, "checkpoint swap fenced out: stepping down");
+            return Err(Outcome::Fatal(LogError::SteppedDown { epoch: Some(epoch) }));
+        }
         Err(StoreError::Conflict { found, .. }) => {
             let found_size = found
                 .as_deref()
@@ -484,14 +605,36 @@ async fn commit_batch(
     *state = next;
     *note = new_note.clone();
 
-    // COMMIT POINT 3: publish. The batch is committed whatever happens here; a crash
-    // before the object is written is repaired by `Log::open`, and a failed write is
-    // superseded by the next batch's checkpoint (the in-memory one is served meanwhile,
-    // its tiles are durable). Acknowledgements go out after this.
-    if let Err(e) = shared
+    // STEP 3: the tiles at their final paths, create-if-absent. Their bytes are fixed by
+    // the committed tree, so an existing object must be identical; a different one means
+    // the store holds another tree's tile there (fatal). Until this succeeds the tiles
+    // exist only in staging: on failure the sequencer stops (the entries are committed
+    // but cannot be served from here) and the next `Log::open` writes them from staging.
+    shared
         .objects
-        .put(&checkpoint_key(), new_note.clone())
+        .put_many_if_absent(integrated.objects)
         .await
+        .map_err(|e| Outcome::Fatal(e.into()))?;
+    // Not needed any more; a failed delete only leaves a few bytes behind.
+    let objects = Arc::clone(&shared.objects);
+    tokio::spawn(async move {
+        if let Err(e) = objects.delete(&staging_key).await {
+            tracing::debug!(error = %e, "staging object not deleted");
+        }
+    });
+
+    // STEP 4: publish. The batch is committed whatever happens here; a crash before the
+    // object is written is repaired by `Log::open`, and a failed write is superseded by
+    // the next batch's checkpoint (the in-memory one is served meanwhile, its tiles are
+    // durable). Acknowledgements go out after this.
+    if let Err(e) = publish_if_larger(
+        &*shared.objects,
+        origin,
+        &shared.signer,
+        integrated.size,
+        &new_note,
+    )
+    .await
     {
         tracing::warn!(error = %e, size = integrated.size, "checkpoint object not published yet");
     }

@@ -224,6 +224,64 @@ pub async fn sweep_from(objects: &dyn Objects, from: u64, size: u64) {
     record(objects, size).await;
 }
 
+/// Deletes every tile and bundle beyond a committed tree of `size` leaves: full tiles
+/// past its last full one and partial widths wider than its own. The sequencer writes
+/// tiles only for committed trees, so these exist only as leftovers of a binary that
+/// wrote tiles before its swap (before the staging order) and crashed or lost the swap;
+/// left in place, they would collide with the create-if-absent writes of later trees.
+/// Probes one tile at a time, so the cost is about 256 deletes per level.
+pub async fn clear_beyond(objects: &dyn Objects, size: u64) -> Result<(), vouch_store::StoreError> {
+    let top = u8::try_from(levels(size).count())
+        .unwrap_or(u8::MAX)
+        .saturating_add(2);
+    for level in 0..top.min(vouch_tlog::tile::MAX_TILE_LEVEL + 1) {
+        let count = hashes_at_level(level, size);
+        let mut index = count / WIDTH;
+        let mut above = count % WIDTH;
+        loop {
+            let mut keys = Vec::new();
+            for w in above + 1..WIDTH {
+                partial_keys(level, index, w, &mut keys);
+            }
+            for k in keys {
+                objects.delete(&k).await?;
+            }
+            let full = [
+                Some(
+                    TileId {
+                        level,
+                        index,
+                        width: TILE_WIDTH,
+                    }
+                    .path(),
+                ),
+                (level == 0).then(|| {
+                    BundleId {
+                        index,
+                        width: TILE_WIDTH,
+                    }
+                    .path()
+                }),
+            ];
+            let mut found = false;
+            for path in full.into_iter().flatten() {
+                let key = ObjectKey::new(path).expect("tile paths are valid object keys");
+                if objects.get(&key).await?.is_some() {
+                    tracing::warn!(key = %key, "deleting a tile beyond the committed tree");
+                    objects.delete(&key).await?;
+                    found = true;
+                }
+            }
+            if !found {
+                break;
+            }
+            index += 1;
+            above = 0;
+        }
+    }
+    Ok(())
+}
+
 async fn delete_all(objects: &dyn Objects, keys: Vec<ObjectKey>) {
     for k in keys {
         if let Err(e) = objects.delete(&k).await {
@@ -250,6 +308,53 @@ mod tests {
 
     fn paths(keys: &[ObjectKey]) -> Vec<String> {
         keys.iter().map(|k| k.to_string()).collect()
+    }
+
+    /// Leftovers beyond the committed tree (a pre-staging binary's uncommitted batch)
+    /// are deleted; everything of the committed tree stays.
+    #[tokio::test]
+    async fn clear_beyond_keeps_the_committed_tree_only() {
+        let store = vouch_store::RemoteObjects::memory();
+        let key = |p: String| ObjectKey::new(p).unwrap();
+        let tile = |level, index, width| {
+            TileId {
+                level,
+                index,
+                width,
+            }
+            .path()
+        };
+        let bundle = |index, width| BundleId { index, width }.path();
+        // Committed: 300 leaves (level 0: one full tile, partial 44; level 1: partial 1).
+        let keep = [
+            tile(0, 0, 256),
+            bundle(0, 256),
+            tile(0, 1, 44),
+            bundle(1, 44),
+            tile(1, 0, 1),
+        ];
+        // Leftovers of an uncommitted tree of 700 leaves.
+        let gone = [
+            tile(0, 1, 256),
+            bundle(1, 256),
+            tile(0, 2, 188),
+            bundle(2, 188),
+            tile(1, 0, 2),
+            tile(0, 1, 100),
+        ];
+        for p in keep.iter().chain(&gone) {
+            store
+                .put(&key(p.clone()), Bytes::from_static(b"x"))
+                .await
+                .unwrap();
+        }
+        clear_beyond(&store, 300).await.unwrap();
+        for p in &keep {
+            assert!(store.get(&key(p.clone())).await.unwrap().is_some(), "{p}");
+        }
+        for p in &gone {
+            assert!(store.get(&key(p.clone())).await.unwrap().is_none(), "{p}");
+        }
     }
 
     #[test]

@@ -225,11 +225,11 @@ async fn a_second_sequencer_loses_the_swap_and_stops() {
     }
     assert!(matches!(
         b.add(Bytes::from_static(b"again")).await,
-        Err(LogError::Closed)
+        Err(LogError::SteppedDown { .. })
     ));
     // The zombie's in-memory checkpoint (size 0) is older than the committed one (10):
     // it is never offered as current again.
-    assert!(matches!(b.current(), Err(LogError::Closed)));
+    assert!(matches!(b.current(), Err(LogError::SteppedDown { .. })));
     assert!(!b.is_sequencing());
     assert_eq!(a.current().unwrap().size, 10);
     // The zombie's tiles lie beyond the committed tree; the log is intact, and `a` goes on.
@@ -246,11 +246,14 @@ async fn a_second_sequencer_loses_the_swap_and_stops() {
 async fn second_sequencer_on_same_lock_is_refused_and_never_serves_stale() {
     let objects: Arc<dyn Objects> = Arc::new(RemoteObjects::memory());
     let lock: Arc<dyn CheckpointLock> = Arc::new(MemoryLock::new());
-    let claim = lock.claim_sequencer("node A").await.unwrap();
-    match lock.claim_sequencer("node B").await {
-        Err(vouch_store::StoreError::SequencerHeld { holder }) => assert_eq!(holder, "node A"),
-        other => panic!("expected SequencerHeld, got {other:?}"),
-    }
+    let ttl = std::time::Duration::from_secs(60);
+    let lease = lock.acquire_lease("node A", "http://a", ttl).await.unwrap();
+    assert_eq!(lease.map(|l| l.epoch), Some(1));
+    assert!(lock
+        .acquire_lease("node B", "http://b", ttl)
+        .await
+        .unwrap()
+        .is_none());
     // A writer that bypasses the claim (an older binary, a hand edit) still cannot make
     // the stopped log serve its old checkpoint.
     let a = Arc::new(open(Arc::clone(&objects), Arc::clone(&lock)).await.unwrap());
@@ -262,8 +265,7 @@ async fn second_sequencer_on_same_lock_is_refused_and_never_serves_stale() {
         "b has not tried to commit yet"
     );
     assert!(b.add(Bytes::from_static(b"late")).await.is_err());
-    assert!(matches!(b.current(), Err(LogError::Closed)));
-    drop(claim);
+    assert!(matches!(b.current(), Err(LogError::SteppedDown { .. })));
 }
 
 /// Fails the k-th storage write (object or lock) of a run at each fault point, for

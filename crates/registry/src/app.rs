@@ -8,7 +8,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use vouch_ca::EncryptionKey;
-use vouch_log::{Clock, Log};
+use vouch_log::{Candidate, Clock, Leadership, LeaseKeeper, Log};
 use vouch_store::blobs::BlobStore;
 use vouch_store::meta::{MetaStore, PostgresMeta, SqliteMeta};
 use vouch_store::{
@@ -16,7 +16,10 @@ use vouch_store::{
 };
 use vouch_tlog::{KeyType, Signer, Verifier, Witness};
 
+use tokio::sync::watch;
+
 use crate::cache::TileCache;
+use crate::cluster::{LogWriter, Role, WriterParts};
 use crate::config::{secret_env, DatabaseConfig, LockConfig, ObjectsConfig, ServeConfig};
 use crate::witness::WitnessService;
 use crate::{internal, tiles, witness, ApiError, ServeError};
@@ -26,10 +29,20 @@ const TILE_CACHE_BYTES: usize = 64 << 20;
 
 /// What every handler shares. `Debug` prints no secret (see its impl).
 pub struct AppState {
-    /// This process's sequencer claim on the lock database, held while the state lives:
-    /// a second server on the same lock database is refused at start (SERVE_E111).
-    pub sequencer: vouch_store::SequencerClaim,
-    pub log: Arc<Log>,
+    /// With a SQLite lock database, this process's claim on the file, held while the
+    /// state lives: a second server on the same file is refused at start (SERVE_E111).
+    /// PostgreSQL lock databases are shared by several nodes: the sequencer lease
+    /// decides which one sequences. `None` on a follower.
+    pub sequencer: Option<vouch_store::SequencerClaim>,
+    /// The main log: local on the leader, forwarded to it on a follower.
+    pub log: LogWriter,
+    /// This node's role for the main log (the CT log's is `sigstore.ct_role`).
+    pub main_role: watch::Sender<Role>,
+    /// What opening the main log takes, for a follower that wins the lead.
+    pub main_kit: MainKit,
+    /// The sequencer lease this node took at start and renews (`None` on a follower);
+    /// the logs step down if it is lost. Released by [`serve`] at shutdown (hand-over).
+    pub lease: tokio::sync::Mutex<Option<LeaseKeeper>>,
     pub cache: TileCache,
     pub witness: Option<WitnessService>,
     /// Bearer token of the internal add-entry endpoint; `None` disables it.
@@ -259,6 +272,80 @@ fn write_secret(path: &Path, text: &str) -> Result<(), ServeError> {
     })
 }
 
+/// What opening the main log takes (its key is a secret: `Debug` prints the origin only).
+#[derive(Clone)]
+pub struct MainKit {
+    pub config: vouch_log::LogConfig,
+    pub objects: Arc<dyn Objects>,
+    pub lock: Arc<dyn CheckpointLock>,
+    pub signer: Signer,
+}
+
+impl std::fmt::Debug for MainKit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MainKit")
+            .field("origin", &self.config.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a node takes part in its logs when it opens.
+#[derive(Debug, Clone, Default)]
+pub enum Membership {
+    /// Claim the sequencer and lead both logs (one node; refused with SERVE_E111 when
+    /// another process holds the claim).
+    #[default]
+    Sequencer,
+    /// Open no log and claim nothing: forward every write to the leader at this
+    /// internal base URL (`None`: no leader known yet, writes answer 503 SERVE_E011)
+    /// until [`lead`] or [`follow`] switches the role.
+    Follower { leader_address: Option<String> },
+}
+
+/// Switches this node to lead both logs at run time (it won the lease): opens them from
+/// the committed state (recovering whatever the previous leader left) and routes every
+/// later add to them. The caller holds whatever makes this node the only sequencer.
+pub async fn lead(state: &AppState) -> Result<(), ServeError> {
+    if state.log.is_leader() && state.sigstore.ct_log.is_leader() {
+        return Ok(());
+    }
+    let k = &state.main_kit;
+    let main = Log::open(
+        k.config.clone(),
+        Arc::clone(&k.objects),
+        Arc::clone(&k.lock),
+        k.signer.clone(),
+        false,
+    )
+    .await?;
+    let ct = state.sigstore.ct_kit.open(false, None).await?;
+    main.observe(state.metrics.batch_observer("main"));
+    ct.observe(state.metrics.batch_observer("ct"));
+    state.main_role.send_replace(Role::Leader(Arc::new(main)));
+    state
+        .sigstore
+        .ct_role
+        .send_replace(Role::Leader(Arc::new(ct)));
+    tracing::info!(origin = state.log.origin(), "this node now leads the logs");
+    Ok(())
+}
+
+/// Switches this node to follow `leader_address` (`None`: unknown) at run time (it lost
+/// the lease or learnt the leader moved). Adds already pooled locally are committed or
+/// refused by the old sequencer's shutdown; new ones are forwarded.
+pub async fn follow(state: &AppState, leader_address: Option<String>) {
+    let role = || Role::Follower {
+        leader_address: leader_address.clone(),
+    };
+    let old_main = state.main_role.send_replace(role());
+    let old_ct = state.sigstore.ct_role.send_replace(role());
+    for old in [old_main, old_ct] {
+        if let Role::Leader(log) = old {
+            log.shutdown().await;
+        }
+    }
+}
+
 /// A running application: its state and router.
 #[derive(Debug, Clone)]
 pub struct App {
@@ -374,6 +461,17 @@ pub async fn open(
     rt: Runtime,
     clock: Arc<dyn Clock>,
 ) -> Result<App, ServeError> {
+    open_as(cfg, secrets, rt, clock, Membership::Sequencer).await
+}
+
+/// As [`open`], taking part in the logs as `membership` says.
+pub async fn open_as(
+    cfg: &ServeConfig,
+    secrets: Secrets,
+    rt: Runtime,
+    clock: Arc<dyn Clock>,
+    membership: Membership,
+) -> Result<App, ServeError> {
     let create = rt.dev;
     let objects = open_objects(cfg, create)?;
     let lock = open_lock(cfg, &secrets, create).await?;
@@ -397,30 +495,99 @@ pub async fn open(
         }
     }
     let blobs = BlobStore::new(Arc::clone(&objects), cfg.registry.max_blob_bytes);
-    // Before any log is opened: a second sequencer would lose its first swap and then
-    // serve a stale checkpoint. Refused here, naming the holder.
-    let sequencer = lock
-        .claim_sequencer(&sequencer_holder(&rt.public_url))
-        .await
-        .map_err(|e| match e {
-            vouch_store::StoreError::SequencerHeld { holder } => {
-                ServeError::NotSequencer { holder }
+    let node_logs = NodeLogs::default();
+    let main_kit = MainKit {
+        config: cfg.log_config(),
+        objects: Arc::clone(&objects),
+        lock: Arc::clone(&lock),
+        signer: secrets.log_key.clone(),
+    };
+    let (sequencer, role, follow, keeper) = match membership {
+        Membership::Sequencer => {
+            // Before any log is opened: SQLite is single-node, a second server on the
+            // same file is refused here, naming the holder. (PostgreSQL: the lease.)
+            let claim = match &cfg.storage.lock {
+                LockConfig::Sqlite { path } => Some(
+                    SqliteLock::open(path, false)
+                        .await?
+                        .claim_process(&sequencer_holder(&rt.public_url))
+                        .await
+                        .map_err(|e| match e {
+                            vouch_store::StoreError::SequencerHeld { holder } => {
+                                ServeError::NotSequencer { holder }
+                            }
+                            other => other.into(),
+                        })?,
+                ),
+                LockConfig::Postgres { .. } => None,
+            };
+            // Holding the file claim proves every earlier server on this SQLite file has
+            // exited: a lease it left unexpired (a crash) is expired now rather than
+            // waited out, so a single node restarts at once.
+            if claim.is_some() {
+                if let Some(dead) = lock.current_lease().await? {
+                    tracing::info!(holder = %dead.holder, "expiring the lease of a server that exited");
+                    lock.release_lease(&dead).await?;
+                }
             }
-            other => other.into(),
-        })?;
-    let log = Log::open(
-        cfg.log_config(),
-        objects,
-        Arc::clone(&lock),
-        secrets.log_key,
-        create,
-    )
-    .await?;
+            // The sequencer lease: every log of this node commits fenced by its epoch. A
+            // node started while another leads waits here for the lease.
+            let candidate = Candidate {
+                holder: sequencer_holder(&rt.public_url),
+                address: rt.public_url.trim_end_matches('/').to_owned(),
+                ttl: cfg.lease_ttl(),
+            };
+            let (lease, deadline) = LeaseKeeper::acquire(&*lock, &candidate).await?;
+            let epoch = lease.epoch;
+            tracing::info!(epoch, "holding the sequencer lease");
+            let keeper = LeaseKeeper::keep(
+                Arc::clone(&lock),
+                candidate,
+                lease,
+                deadline,
+                node_logs.clone(),
+            );
+            let log = Arc::new(
+                Log::open_fenced(
+                    main_kit.config.clone(),
+                    Arc::clone(&objects),
+                    Arc::clone(&lock),
+                    secrets.log_key.clone(),
+                    create,
+                    epoch,
+                )
+                .await?,
+            );
+            node_logs.add(Arc::clone(&log));
+            (claim, Role::Leader(log), None, Some(keeper))
+        }
+        Membership::Follower { leader_address } => (
+            None,
+            Role::Follower {
+                leader_address: leader_address.clone(),
+            },
+            leader_address,
+            None,
+        ),
+    };
+    let lead = matches!(role, Role::Leader(_));
+    let (main_role, role_rx) = watch::channel(role);
+    let log = LogWriter::new(WriterParts {
+        origin: cfg.log.origin.clone(),
+        verifier: secrets.log_key.verifier(),
+        objects: Arc::clone(&objects),
+        lock: Arc::clone(&lock),
+        role: role_rx,
+        internal_token: secrets.internal_token.clone(),
+    });
     let public_url = rt.public_url.trim_end_matches('/').to_owned();
     let sigstore = crate::sigstore::SigstoreServices::open(crate::sigstore::Deps {
         cfg,
         meta: Arc::clone(&meta),
         main_log: &log,
+        lead,
+        follow,
+        internal_token: secrets.internal_token.clone(),
         lock: Arc::clone(&lock),
         enc_key: &secrets.enc_key,
         public_url: &public_url,
@@ -468,13 +635,23 @@ pub async fn open(
         Ok(n) => tracing::info!(removed = n, "swept upload leftovers of crashed publishes"),
         Err(e) => tracing::warn!(error = %e, "could not sweep DATA/tmp"),
     }
+    if let Some(ct) = sigstore.ct_log.local() {
+        node_logs.add(ct);
+    }
     let metrics = crate::ops::Metrics::new();
-    log.observe(metrics.batch_observer("main"));
-    sigstore.ct_log.observe(metrics.batch_observer("ct"));
+    if let Some(l) = log.local() {
+        l.observe(metrics.batch_observer("main"));
+    }
+    if let Some(l) = sigstore.ct_log.local() {
+        l.observe(metrics.batch_observer("ct"));
+    }
     let web = crate::web::WebState::new(Arc::clone(&meta));
     let state = Arc::new(AppState {
         sequencer,
-        log: Arc::new(log),
+        lease: tokio::sync::Mutex::new(keeper),
+        log,
+        main_role,
+        main_kit,
         cache: TileCache::new(TILE_CACHE_BYTES),
         witness,
         internal_token: secrets.internal_token,
@@ -496,6 +673,32 @@ pub async fn open(
     Ok(App { state, router })
 }
 
+/// The logs this node opened under its lease (main and CT), stepped down together
+/// when the lease is lost.
+#[derive(Debug, Clone, Default)]
+struct NodeLogs(Arc<std::sync::Mutex<Vec<Arc<Log>>>>);
+
+impl NodeLogs {
+    fn logs(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Log>>> {
+        // Pushes and reads only: a panic cannot leave the list torn.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn add(&self, log: Arc<Log>) {
+        self.logs().push(log);
+    }
+}
+
+impl Leadership for NodeLogs {
+    fn step_down(&self) {
+        self.logs().iter().for_each(|l| l.step_down());
+    }
+
+    fn is_sequencing(&self) -> bool {
+        self.logs().iter().all(|l| l.is_sequencing())
+    }
+}
+
 /// The routes: log reads and internal add-entry under `prefix`, the witness at the root.
 pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
     let limits = state.limits.clone();
@@ -505,6 +708,11 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
         .route(
             &format!("{prefix}/internal/add-entry"),
             post(internal::add_entry).layer(DefaultBodyLimit::max(128 << 10)),
+        )
+        // Followers' forwarded batches (token-gated, never to be routed publicly).
+        .route(
+            "/internal/log/add",
+            post(internal::add_batch).layer(DefaultBodyLimit::max(crate::cluster::MAX_BATCH_BODY)),
         )
         .route(
             "/add-checkpoint",
@@ -545,8 +753,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = app.state.limits.clone();
     crate::conn::serve(listener, None, app.router, &limits, shutdown).await?;
-    app.state.log.shutdown().await;
-    app.state.sigstore.shutdown().await;
+    hand_over(&app.state).await;
     Ok(())
 }
 
@@ -560,7 +767,16 @@ pub async fn serve_tls(
 ) -> std::io::Result<()> {
     let limits = app.state.limits.clone();
     crate::conn::serve(listener, Some(tls), app.router, &limits, shutdown).await?;
-    app.state.log.shutdown().await;
-    app.state.sigstore.shutdown().await;
+    hand_over(&app.state).await;
     Ok(())
+}
+
+/// Shutdown: the logs commit what they pooled, then the lease is released so another
+/// node takes over without waiting for it to expire.
+async fn hand_over(state: &AppState) {
+    state.log.shutdown().await;
+    state.sigstore.shutdown().await;
+    if let Some(k) = state.lease.lock().await.take() {
+        k.release().await;
+    }
 }

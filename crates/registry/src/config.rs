@@ -119,6 +119,9 @@ pub struct LogSection {
     /// Seconds a superseded partial tile or bundle is kept for reads in flight before
     /// it is deleted (default 60, the partial tiles' `max-age`).
     pub partial_tile_grace_secs: Option<u64>,
+    /// Seconds the sequencer lease lasts without renewal (default 10): how long the
+    /// logs wait for a new leader when the leader dies without handing over.
+    pub lease_ttl_secs: Option<u64>,
 }
 
 /// `[storage]`: where tiles go and where the checkpoint lock lives.
@@ -287,6 +290,7 @@ impl ServeConfig {
                 pool_max_entries: None,
                 pool_max_bytes: None,
                 partial_tile_grace_secs: None,
+                lease_ttl_secs: None,
             },
             storage: StorageSection {
                 objects: ObjectsConfig::Local {
@@ -352,6 +356,11 @@ impl ServeConfig {
     }
 
     /// The sequencer settings.
+    /// `[log] lease_ttl_secs` (default 10 s, at least 1 s).
+    pub fn lease_ttl(&self) -> Duration {
+        Duration::from_secs(self.log.lease_ttl_secs.unwrap_or(10).max(1))
+    }
+
     pub fn log_config(&self) -> LogConfig {
         let mut c = LogConfig::new(self.log.origin.clone());
         if let Some(ms) = self.log.batch_interval_ms {
@@ -536,6 +545,7 @@ mod tests {
                     pool_max_entries: Some(1),
                     pool_max_bytes: Some(1),
                     partial_tile_grace_secs: Some(1),
+                    lease_ttl_secs: None,
                 },
                 storage: StorageSection {
                     objects,

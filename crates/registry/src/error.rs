@@ -68,11 +68,11 @@ pub enum ServeError {
         public_url: String,
         derived: String,
     },
-    /// Another process holds the sequencer claim on the lock database.
+    /// Another process serves the same SQLite lock database.
     #[error(
-        "this node is not the log's sequencer: another process is ({holder}); until \
-         several nodes can share a log, run one `vouch serve` per lock database (stop \
-         that one first, or give this one its own data)"
+        "another `vouch serve` uses this SQLite lock database ({holder}); SQLite is the \
+         single-node setup, one server per database file (stop that one first, give this \
+         one its own data, or put the lock database in PostgreSQL to run several nodes)"
     )]
     NotSequencer { holder: String },
     #[error("cannot listen on {addr}")]
@@ -207,7 +207,10 @@ impl From<LogError> for ApiError {
             LogError::OutOfRange { what, value, size } => {
                 ApiError::not_found(format!("{what} {value} is beyond tree size {size}"))
             }
-            LogError::Closed | LogError::BatchFailed { .. } | LogError::LostLock { .. } => {
+            LogError::Closed
+            | LogError::BatchFailed { .. }
+            | LogError::LostLock { .. }
+            | LogError::SteppedDown { .. } => {
                 tracing::warn!(error = %ErrorChain(&e), "log unavailable");
                 ApiError {
                     retry_after: Some(1),

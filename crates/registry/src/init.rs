@@ -379,7 +379,7 @@ pub async fn init(
         created.push("log checkpoint");
     }
     if seen.ct_row.is_none() {
-        let ct_log = ct::open(cfg, &objects, Arc::clone(&lock), ct_key, true).await?;
+        let ct_log = ct::open(cfg, &objects, Arc::clone(&lock), ct_key, true, None).await?;
         ct_log.shutdown().await;
         created.push("CT log checkpoint");
     }
@@ -590,7 +590,7 @@ mod tests {
         let app = crate::open(&cfg, secrets(&cfg, 1, ENC), rt.clone(), Arc::clone(&clock))
             .await
             .unwrap();
-        assert_eq!(app.state.log.latest().size, 0);
+        assert_eq!(app.state.log.local().unwrap().latest().size, 0);
         app.state.log.shutdown().await;
         app.state.sigstore.shutdown().await;
         drop(app);

@@ -25,6 +25,7 @@ pub mod accounts;
 pub mod app;
 pub mod backup;
 mod cache;
+pub mod cluster;
 pub mod config;
 pub mod conn;
 mod deadline;
@@ -46,6 +47,9 @@ pub mod tls;
 pub mod web;
 pub mod witness;
 
-pub use app::{open, router, serve, serve_tls, App, AppState, Runtime, Secrets};
+pub use app::{
+    follow, lead, open, open_as, router, serve, serve_tls, App, AppState, Membership, Runtime,
+    Secrets,
+};
 pub use config::ServeConfig;
 pub use error::{ApiError, ServeError};

@@ -17,7 +17,7 @@ use prometheus::{
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use serde_json::{json, Value};
-use vouch_log::{BatchObserver, BatchReport, Health, Log};
+use vouch_log::{BatchObserver, BatchReport, Health};
 
 use crate::AppState;
 
@@ -242,26 +242,50 @@ fn sequencer_facts(h: &Health) -> Value {
     })
 }
 
-/// `GET /readyz`: 200 when both sequencers (main log and CT log) are running and
-/// committing and the metadata database answers; otherwise 503 with code `OPS_E001`
-/// and `failing` naming each fact that does not hold. Facts are reported either way.
+/// `GET /readyz`: on the leader, 200 when both sequencers (main log and CT log) are
+/// running and committing and the metadata database answers; on a follower, when the
+/// database answers, a leader is known and the committed checkpoint can be read from
+/// the lock database. Otherwise 503 with code `OPS_E001` and `failing` naming each fact
+/// that does not hold. Facts are reported either way, with `role` and `leader`.
 #[allow(
     clippy::indexing_slicing,
     reason = "IndexMut on a json! object literal built in this function never panics"
 )]
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let mut failing = Vec::new();
-    let main = state.log.health();
-    if !main.running {
-        failing.push("sequencer.running");
-    } else if !main.committing(SEQUENCER_STALL) {
-        failing.push("sequencer.committing");
-    }
-    let ct = state.sigstore.ct_log.health();
-    if !ct.running {
-        failing.push("ct_sequencer.running");
-    } else if !ct.committing(SEQUENCER_STALL) {
-        failing.push("ct_sequencer.committing");
+    let mut facts = |name: &'static str, log: &crate::cluster::LogWriter| match log.health() {
+        Some(h) => {
+            if !h.running {
+                failing.push(if name == "main" {
+                    "sequencer.running"
+                } else {
+                    "ct_sequencer.running"
+                });
+            } else if !h.committing(SEQUENCER_STALL) {
+                failing.push(if name == "main" {
+                    "sequencer.committing"
+                } else {
+                    "ct_sequencer.committing"
+                });
+            }
+            sequencer_facts(&h)
+        }
+        None => {
+            if log.leader_address().is_none() {
+                failing.push(if name == "main" {
+                    "leader.known"
+                } else {
+                    "ct_leader.known"
+                });
+            }
+            Value::Null
+        }
+    };
+    let main_facts = facts("main", &state.log);
+    let ct_facts = facts("ct", &state.sigstore.ct_log);
+    let committed = state.log.committed().await;
+    if committed.is_err() && !state.log.is_leader() {
+        failing.push("checkpoint.known");
     }
     let start = Instant::now();
     let db = match tokio::time::timeout(DB_PING_TIMEOUT, state.meta.ping()).await {
@@ -278,10 +302,12 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let ready = failing.is_empty();
     let mut body = json!({
         "ready": ready,
-        "sequencer": sequencer_facts(&main),
-        "ct_sequencer": sequencer_facts(&ct),
+        "role": if state.log.is_leader() { "leader" } else { "follower" },
+        "leader": state.log.leader_address(),
+        "sequencer": main_facts,
+        "ct_sequencer": ct_facts,
         "database": db,
-        "checkpoint_size": state.log.latest().size,
+        "checkpoint_size": committed.ok().map(|p| p.size),
     });
     let status = if ready {
         StatusCode::OK
@@ -317,7 +343,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     no_store(resp)
 }
 
-fn set_pooled(m: &Metrics, name: &str, log: &Log) {
+fn set_pooled(m: &Metrics, name: &str, log: &crate::cluster::LogWriter) {
     m.log_pooled
         .with_label_values(&[name])
         .set(log.pooled() as i64);

@@ -335,7 +335,7 @@ pub async fn reset_sigstore_keys(
     keys::tsa_material(&**objects, enc, &cfg.tsa, clock, next).await?;
     let ct_key = keys::ct_note_key(&**objects, enc, &ct::origin_for(cfg, next), next).await?;
     let ct_origin = ct_key.name().to_owned();
-    let ct_log = ct::open(cfg, objects, lock, ct_key, true).await?;
+    let ct_log = ct::open(cfg, objects, lock, ct_key, true, None).await?;
     ct_log.shutdown().await;
 
     // The commit point.

@@ -24,12 +24,14 @@ const PARTIAL: &str = "public, max-age=60";
 /// The checkpoint changes with every batch: caches must revalidate.
 const MUTABLE: &str = "no-cache";
 
-/// `GET <prefix>/checkpoint`: the latest published signed checkpoint, or 503 once
-/// this node's sequencer has stopped (its checkpoint may be older than the committed one).
+/// `GET <prefix>/checkpoint`: the committed signed checkpoint (on a follower, read
+/// from the lock database, at most `cluster::COMMITTED_TTL` old), or 503 once this
+/// node's sequencer has stopped (its checkpoint may be older than the committed one) or
+/// the committed one cannot be read.
 pub async fn checkpoint(State(app): State<Arc<AppState>>) -> Response {
-    let note = match app.log.current() {
+    let note = match app.log.committed().await {
         Ok(p) => p.note.clone(),
-        Err(_) => return sequencer_stopped().into_response(),
+        Err(e) => return unknown_checkpoint(e).into_response(),
     };
     (
         [
@@ -42,6 +44,15 @@ pub async fn checkpoint(State(app): State<Arc<AppState>>) -> Response {
         note,
     )
         .into_response()
+}
+
+/// 503 for a committed checkpoint this node does not know: its sequencer stopped
+/// (SERVE_E010), or as a follower it cannot read the lock row (SERVE_E014).
+pub(crate) fn unknown_checkpoint(e: crate::cluster::WriteError) -> ApiError {
+    match e {
+        crate::cluster::WriteError::Log(_) => sequencer_stopped(),
+        other => ApiError::from(other),
+    }
 }
 
 /// 503 for a checkpoint this node cannot vouch for as current.
@@ -66,7 +77,7 @@ pub async fn tile(
     let path = format!("tile/{rest}");
     let parsed = TilePath::parse(&path)
         .map_err(|e| ApiError::bad_request(format!("not a tile path: {e}")))?;
-    let size = app.log.latest().size;
+    let size = app.log.committed().await.map_err(unknown_checkpoint)?.size;
     let (end, available, full) = match parsed {
         TilePath::Hash(t) => (
             t.index * u64::from(TILE_WIDTH) + u64::from(t.width),

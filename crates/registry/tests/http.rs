@@ -103,7 +103,7 @@ async fn checkpoint_and_tiles_have_the_right_cache_headers() {
             String::from_utf8_lossy(&r.body)
         );
     }
-    let size = app.state.log.latest().size;
+    let size = app.state.log.local().unwrap().latest().size;
     assert_eq!(size, 300);
     let full = get(&app, "/log/tile/0/000").await;
     assert_eq!(full.status, StatusCode::OK);
@@ -203,7 +203,11 @@ async fn internal_add_entry_needs_the_token_and_caps_entries() {
     let ok = add(&app, dir.path(), vec![0u8; 65_535]).await;
     assert_eq!(ok.status, StatusCode::OK);
     assert_eq!(ok.json()["index"], 0);
-    assert_eq!(app.state.log.latest().size, 1, "nothing else was written");
+    assert_eq!(
+        app.state.log.local().unwrap().latest().size,
+        1,
+        "nothing else was written"
+    );
 }
 
 #[tokio::test]
@@ -224,6 +228,8 @@ async fn a_full_pool_is_429_with_retry_after() {
         .map(|_| {
             app.state
                 .log
+                .local()
+                .unwrap()
                 .enqueue(bytes::Bytes::from_static(b"p"))
                 .unwrap()
         })
@@ -246,7 +252,7 @@ async fn the_built_in_witness_cosigns_our_log_and_refuses_rollbacks() {
     for i in 0..10u32 {
         add(&app, dir.path(), format!("w{i}").into_bytes()).await;
     }
-    let cp = app.state.log.latest();
+    let cp = app.state.log.local().unwrap().latest();
     let body = format!("old 0\n\n{}", String::from_utf8(cp.note.to_vec()).unwrap());
     let post = |body: String| {
         Request::post("/add-checkpoint")

@@ -230,7 +230,7 @@ async fn healthz_readyz_and_metrics_after_traffic() {
     );
 
     // The sequencer stopped (as after a fatal error): not ready, and says which fact.
-    app.state.log.abort();
+    app.state.log.local().unwrap().abort();
     let (s, facts) = readyz(&app).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{facts}");
     assert_eq!(facts["code"], "OPS_E001");

@@ -1493,7 +1493,7 @@ async fn bindings_changed_during_the_commit_refuse_with_pub_e013_and_write_nothi
             })
         })));
 
-    let size_before = s.state().log.current().unwrap().size;
+    let size_before = s.state().log.local().unwrap().current().unwrap().size;
     let index_before = s.get(&format!("/api/v1/packages/{PKG}")).await.body;
     let r = s.upload(&a, &bundle).await;
     r.expect(409, "PUB_E013");
@@ -1522,7 +1522,10 @@ async fn bindings_changed_during_the_commit_refuse_with_pub_e013_and_write_nothi
     s.get(&format!("/blobs/{}", blake3::hash(&a).to_hex()))
         .await
         .expect(404, "SERVE_E002");
-    assert_eq!(s.state().log.current().unwrap().size, size_before);
+    assert_eq!(
+        s.state().log.local().unwrap().current().unwrap().size,
+        size_before
+    );
 
     // Without the interference the same upload goes through.
     s.upload(&a, &bundle).await.expect(201, "");

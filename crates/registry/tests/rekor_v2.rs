@@ -320,10 +320,14 @@ async fn sigstore_python_dsse_as_hashedrekord_over_pae() {
 }
 
 async fn refused(app: &App, body: Vec<u8>, status: StatusCode, code: &str) -> Value {
-    let before = app.state.log.latest().size;
+    let before = app.state.log.local().unwrap().latest().size;
     let (s, v) = post(app, body).await;
     assert_eq!((s, v["code"].as_str()), (status, Some(code)), "{v}");
-    assert_eq!(app.state.log.latest().size, before, "nothing is logged");
+    assert_eq!(
+        app.state.log.local().unwrap().latest().size,
+        before,
+        "nothing is logged"
+    );
     assert_eq!(app.state.log.pooled(), 0, "nothing is pooled");
     v
 }
@@ -499,7 +503,7 @@ async fn bad_input_is_refused_with_its_code_and_nothing_is_logged() {
     // And the good request still goes through.
     let (status, v) = post(&app, hashedrekord(&d, &sig, good_verifier)).await;
     check_entry(&app, status, &v, "hashedrekord");
-    assert_eq!(app.state.log.latest().size, 1);
+    assert_eq!(app.state.log.local().unwrap().latest().size, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -525,7 +529,7 @@ async fn concurrent_requests_are_batched_into_shared_checkpoints() {
         sizes.insert(v["inclusionProof"]["treeSize"].as_str().unwrap().to_owned());
     }
     assert_eq!(indices.len(), n);
-    assert_eq!(app.state.log.latest().size, n as u64);
+    assert_eq!(app.state.log.local().unwrap().latest().size, n as u64);
     // Group commit: far fewer checkpoints than requests.
     assert!(
         sizes.len() < n / 10,

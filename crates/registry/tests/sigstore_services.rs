@@ -168,7 +168,7 @@ fn csr_body(key: &SigningKey, tamper: bool) -> Value {
 }
 
 fn ct_size(app: &App) -> u64 {
-    app.state.sigstore.ct_log.latest().size
+    app.state.sigstore.ct_log.local().unwrap().latest().size
 }
 
 /// The dev issuer as the server holds it (same key file), for hand-made tokens.

@@ -35,15 +35,28 @@ pub enum StoreError {
     /// committed first. `found` is what is stored now.
     #[error("checkpoint of log {log:?} changed under us (compare-and-swap lost)")]
     Conflict { log: String, found: Option<Vec<u8>> },
-    /// Another process holds the sequencer claim on this lock database
-    /// ([`crate::CheckpointLock::claim_sequencer`]). `holder` is what it recorded about
-    /// itself (process id, host, start time) or what the database knows of it.
+    /// Another process has this SQLite lock database open as a server
+    /// ([`crate::SqliteLock::claim_process`]). `holder` is what it recorded about
+    /// itself (process id, host, start time).
     #[error(
-        "another process is the sequencer of this lock database ({holder}); until several \
-         nodes can share a log, one `vouch serve` per lock database: stop that one, or \
-         give this one its own data"
+        "another process serves this SQLite lock database ({holder}); SQLite is the \
+         single-node backend, one `vouch serve` per database file: stop that one, give \
+         this one its own data, or move the lock database to PostgreSQL to run several \
+         nodes"
     )]
     SequencerHeld { holder: String },
+    /// A fenced compare-and-swap was refused: the sequencer lease no longer has the
+    /// caller's epoch (another node took over) or it expired by the database's clock.
+    /// Nothing was changed; the caller is no longer the sequencer.
+    #[error(
+        "sequencer epoch {epoch} no longer holds the lease (current epoch: {current:?}, or \
+         it expired): the checkpoint of log {log:?} was not changed"
+    )]
+    Fenced {
+        log: String,
+        epoch: i64,
+        current: Option<i64>,
+    },
     /// `create` found a checkpoint already stored for this log.
     #[error("log {log:?} already has a checkpoint")]
     AlreadyExists { log: String },
@@ -92,6 +105,7 @@ impl StoreError {
             StoreError::Config { .. } => "STORE_E009",
             StoreError::Injected { .. } => "STORE_E010",
             StoreError::Differs { .. } => "STORE_E011",
+            StoreError::Fenced { .. } => "STORE_E012",
         }
     }
 

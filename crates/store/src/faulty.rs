@@ -184,9 +184,53 @@ impl<T: CheckpointLock> CheckpointLock for Faulty<T> {
         }
     }
 
-    // Claims are not commits: faults are injected where durability is at stake.
-    async fn claim_sequencer(&self, holder: &str) -> Result<crate::SequencerClaim, StoreError> {
-        self.inner.claim_sequencer(holder).await
+    async fn compare_and_swap_fenced(
+        &self,
+        log: &str,
+        old: &[u8],
+        new: &[u8],
+        epoch: i64,
+    ) -> Result<(), StoreError> {
+        match self.plan.next() {
+            None => {
+                self.inner
+                    .compare_and_swap_fenced(log, old, new, epoch)
+                    .await
+            }
+            Some(p @ FaultPoint::AfterPersist) => {
+                self.inner
+                    .compare_and_swap_fenced(log, old, new, epoch)
+                    .await?;
+                Err(injected("compare_and_swap_fenced", p))
+            }
+            Some(p) => Err(injected("compare_and_swap_fenced", p)),
+        }
+    }
+
+    // The lease is not a commit: faults are injected where durability is at stake.
+    async fn acquire_lease(
+        &self,
+        holder: &str,
+        address: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<crate::Lease>, StoreError> {
+        self.inner.acquire_lease(holder, address, ttl).await
+    }
+
+    async fn renew_lease(
+        &self,
+        lease: &crate::Lease,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        self.inner.renew_lease(lease, ttl).await
+    }
+
+    async fn release_lease(&self, lease: &crate::Lease) -> Result<(), StoreError> {
+        self.inner.release_lease(lease).await
+    }
+
+    async fn current_lease(&self) -> Result<Option<crate::Lease>, StoreError> {
+        self.inner.current_lease().await
     }
 }
 

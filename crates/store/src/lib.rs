@@ -33,7 +33,7 @@ mod sqlite;
 pub use error::StoreError;
 pub use key::ObjectKey;
 pub use local::LocalDir;
-pub use lock::{CheckpointLock, MemoryLock, SequencerClaim};
+pub use lock::{CheckpointLock, Lease, MemoryLock};
 pub use objects::Objects;
 #[doc(hidden)]
 pub use objects::{check_create_if_absent, check_put_many, check_round_trip};
@@ -43,4 +43,4 @@ pub use remote::{
     DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_MAX_RETRIES, DEFAULT_REQUEST_TIMEOUT_SECS,
     DEFAULT_RETRY_TIMEOUT_SECS,
 };
-pub use sqlite::SqliteLock;
+pub use sqlite::{SequencerClaim, SqliteLock};

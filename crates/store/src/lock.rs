@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
@@ -39,36 +40,75 @@ pub trait CheckpointLock: Send + Sync + std::fmt::Debug + 'static {
     /// [`StoreError::Conflict`] with what was found.
     async fn compare_and_swap(&self, log: &str, old: &[u8], new: &[u8]) -> Result<(), StoreError>;
 
-    /// Claims the right to sequence the logs of this lock database for as long as the
-    /// returned [`SequencerClaim`] lives; [`StoreError::SequencerHeld`] naming the holder
-    /// if another process (or another claim in this one) has it.
-    ///
-    /// Until several nodes share one log (a fenced lease, a separate piece of work), a
-    /// second `vouch serve` on the same lock database would lose its first swap and then
-    /// serve a stale checkpoint; it is refused at start instead. The claim is released
-    /// when the holder exits, however it exits (an OS file lock for SQLite, a
-    /// session advisory lock for PostgreSQL), so a crash never leaves it stuck.
-    async fn claim_sequencer(&self, holder: &str) -> Result<SequencerClaim, StoreError>;
+    /// Replaces `old` by `new` if and only if `old` is what is stored AND the sequencer
+    /// lease still has `epoch` and has not expired by the database's clock, checked in
+    /// one statement (the epoch is the fencing token: a sequencer paused past its lease
+    /// cannot commit after another took over). [`StoreError::Fenced`] if the lease moved
+    /// on or expired; otherwise as [`CheckpointLock::compare_and_swap`].
+    async fn compare_and_swap_fenced(
+        &self,
+        log: &str,
+        old: &[u8],
+        new: &[u8],
+        epoch: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Takes the sequencer lease for `holder` (reachable by the other nodes at
+    /// `address`) for `ttl`, if nobody holds it or it has expired by the database's
+    /// clock: the epoch goes up by one (1 for the first lease ever). If `holder`
+    /// already holds an unexpired lease it is returned unchanged (same epoch, same
+    /// expiry). `None` if another holder has an unexpired lease. Atomic: of two
+    /// callers racing for an expired lease, one gets it.
+    async fn acquire_lease(
+        &self,
+        holder: &str,
+        address: &str,
+        ttl: Duration,
+    ) -> Result<Option<Lease>, StoreError>;
+
+    /// Extends `lease` to `ttl` from now (database clock) if it is still the current
+    /// lease (same epoch and holder) and has not expired. `false` means it is lost:
+    /// the holder must stop committing (its fenced swaps are refused anyway).
+    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<bool, StoreError>;
+
+    /// Expires `lease` now, if its epoch is still current, so another node can take
+    /// over at once (hand-over on shutdown). A no-op for a lease already lost.
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError>;
+
+    /// The current unexpired lease (who sequences, where to reach it, its epoch), or
+    /// `None` if there is no leader right now.
+    async fn current_lease(&self) -> Result<Option<Lease>, StoreError>;
 }
 
-/// Proof of a [`CheckpointLock::claim_sequencer`]: the claim is held until this is dropped.
-pub struct SequencerClaim {
-    _guard: Box<dyn std::any::Any + Send + Sync>,
+/// The sequencer lease, as read from the lock database.
+///
+/// One lease covers every log of the lock database. Its epoch is the fencing token of
+/// [`CheckpointLock::compare_and_swap_fenced`]; it only ever grows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// Who holds it (a node's description: host, process id, start time).
+    pub holder: String,
+    /// Where the holder takes internal requests (a URL, given by the holder).
+    pub address: String,
+    /// The fencing token: one more than the previous lease's.
+    pub epoch: i64,
+    /// When it expires, in milliseconds since the Unix epoch by the DATABASE's clock.
+    pub expires_at_ms: i64,
+    /// How long it still had to run when it was read (database clock). A holder
+    /// counts its own deadline from before the call that returned this, so that its
+    /// idea of the expiry is never later than the database's.
+    pub remaining: Duration,
 }
 
-impl SequencerClaim {
-    /// Wraps whatever keeps the claim alive (a locked file, a database session).
-    pub fn new(guard: impl std::any::Any + Send + Sync) -> Self {
-        Self {
-            _guard: Box::new(guard),
-        }
-    }
+/// Milliseconds of `ttl`, as the SQL backends bind it (saturating; a TTL of
+/// centuries is as good as infinite).
+pub(crate) fn ttl_ms(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
-impl std::fmt::Debug for SequencerClaim {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SequencerClaim")
-    }
+/// A non-negative millisecond count read from the database, as a `Duration`.
+pub(crate) fn remaining(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
 /// Shared locks are locks (see the same impl for [`crate::Objects`]).
@@ -86,26 +126,79 @@ impl<T: CheckpointLock + ?Sized> CheckpointLock for std::sync::Arc<T> {
         (**self).compare_and_swap(log, old, new).await
     }
 
-    async fn claim_sequencer(&self, holder: &str) -> Result<SequencerClaim, StoreError> {
-        (**self).claim_sequencer(holder).await
+    async fn compare_and_swap_fenced(
+        &self,
+        log: &str,
+        old: &[u8],
+        new: &[u8],
+        epoch: i64,
+    ) -> Result<(), StoreError> {
+        (**self).compare_and_swap_fenced(log, old, new, epoch).await
+    }
+
+    async fn acquire_lease(
+        &self,
+        holder: &str,
+        address: &str,
+        ttl: Duration,
+    ) -> Result<Option<Lease>, StoreError> {
+        (**self).acquire_lease(holder, address, ttl).await
+    }
+
+    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<bool, StoreError> {
+        (**self).renew_lease(lease, ttl).await
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+        (**self).release_lease(lease).await
+    }
+
+    async fn current_lease(&self) -> Result<Option<Lease>, StoreError> {
+        (**self).current_lease().await
     }
 }
 
 /// A process-local lock table, for tests and the in-memory benchmark. Not durable.
+/// Its lease expires by this process's monotonic clock.
 #[derive(Debug, Default)]
 pub struct MemoryLock {
-    /// Guards every row; held only for the map operation.
-    rows: Mutex<HashMap<String, Vec<u8>>>,
-    /// The holder of the sequencer claim, cleared when its [`SequencerClaim`] drops.
-    claimed: std::sync::Arc<Mutex<Option<String>>>,
+    /// Guards every row and the lease; held only for the map operation.
+    state: Mutex<MemoryState>,
 }
 
-/// Releases a [`MemoryLock`] sequencer claim on drop.
-struct MemoryClaim(std::sync::Arc<Mutex<Option<String>>>);
+#[derive(Debug, Default)]
+struct MemoryState {
+    rows: HashMap<String, Vec<u8>>,
+    lease: Option<MemoryLease>,
+}
 
-impl Drop for MemoryClaim {
-    fn drop(&mut self) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
+#[derive(Debug, Clone)]
+struct MemoryLease {
+    holder: String,
+    address: String,
+    epoch: i64,
+    expires: Instant,
+}
+
+impl MemoryLease {
+    fn live(&self, now: Instant) -> bool {
+        self.expires > now
+    }
+
+    fn to_lease(&self, now: Instant) -> Lease {
+        let left = self.expires.saturating_duration_since(now);
+        let wall = SystemTime::now()
+            .checked_add(left)
+            .unwrap_or_else(SystemTime::now)
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Lease {
+            holder: self.holder.clone(),
+            address: self.address.clone(),
+            epoch: self.epoch,
+            expires_at_ms: i64::try_from(wall.as_millis()).unwrap_or(i64::MAX),
+            remaining: left,
+        }
     }
 }
 
@@ -114,21 +207,21 @@ impl MemoryLock {
         Self::default()
     }
 
-    fn rows(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<u8>>> {
-        // A panic while holding this lock cannot leave the map half-updated (each
-        // operation is a single insert), so a poisoned lock is still consistent.
-        self.rows.lock().unwrap_or_else(|p| p.into_inner())
+    fn state(&self) -> std::sync::MutexGuard<'_, MemoryState> {
+        // A panic while holding this lock cannot leave the state half-updated (each
+        // operation is a single assignment), so a poisoned lock is still consistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 #[async_trait]
 impl CheckpointLock for MemoryLock {
     async fn load(&self, log: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.rows().get(log).cloned())
+        Ok(self.state().rows.get(log).cloned())
     }
 
     async fn create(&self, log: &str, checkpoint: &[u8]) -> Result<(), StoreError> {
-        let mut rows = self.rows();
+        let rows = &mut self.state().rows;
         if rows.contains_key(log) {
             return Err(StoreError::AlreadyExists { log: log.into() });
         }
@@ -137,7 +230,7 @@ impl CheckpointLock for MemoryLock {
     }
 
     async fn compare_and_swap(&self, log: &str, old: &[u8], new: &[u8]) -> Result<(), StoreError> {
-        let mut rows = self.rows();
+        let rows = &mut self.state().rows;
         match rows.get_mut(log) {
             Some(cur) if cur.as_slice() == old => {
                 *cur = new.to_vec();
@@ -150,15 +243,92 @@ impl CheckpointLock for MemoryLock {
         }
     }
 
-    async fn claim_sequencer(&self, holder: &str) -> Result<SequencerClaim, StoreError> {
-        let mut claimed = self.claimed.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(h) = claimed.as_ref() {
-            return Err(StoreError::SequencerHeld { holder: h.clone() });
+    async fn compare_and_swap_fenced(
+        &self,
+        log: &str,
+        old: &[u8],
+        new: &[u8],
+        epoch: i64,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let now = Instant::now();
+        match &state.lease {
+            Some(l) if l.epoch == epoch && l.live(now) => {}
+            other => {
+                return Err(StoreError::Fenced {
+                    log: log.into(),
+                    epoch,
+                    current: other.as_ref().map(|l| l.epoch),
+                })
+            }
         }
-        *claimed = Some(holder.to_owned());
-        Ok(SequencerClaim::new(MemoryClaim(std::sync::Arc::clone(
-            &self.claimed,
-        ))))
+        match state.rows.get_mut(log) {
+            Some(cur) if cur.as_slice() == old => {
+                *cur = new.to_vec();
+                Ok(())
+            }
+            other => Err(StoreError::Conflict {
+                log: log.into(),
+                found: other.map(|v| v.clone()),
+            }),
+        }
+    }
+
+    async fn acquire_lease(
+        &self,
+        holder: &str,
+        address: &str,
+        ttl: Duration,
+    ) -> Result<Option<Lease>, StoreError> {
+        let mut state = self.state();
+        let now = Instant::now();
+        let epoch = match &state.lease {
+            Some(l) if l.live(now) && l.holder == holder => return Ok(Some(l.to_lease(now))),
+            Some(l) if l.live(now) => return Ok(None),
+            Some(l) => l.epoch + 1,
+            None => 1,
+        };
+        let lease = MemoryLease {
+            holder: holder.into(),
+            address: address.into(),
+            epoch,
+            expires: now + ttl,
+        };
+        let out = lease.to_lease(now);
+        state.lease = Some(lease);
+        Ok(Some(out))
+    }
+
+    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let now = Instant::now();
+        match &mut state.lease {
+            Some(l) if l.epoch == lease.epoch && l.holder == lease.holder && l.live(now) => {
+                l.expires = now + ttl;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if let Some(l) = &mut state.lease {
+            if l.epoch == lease.epoch && l.holder == lease.holder {
+                l.expires = Instant::now();
+            }
+        }
+        Ok(())
+    }
+
+    async fn current_lease(&self) -> Result<Option<Lease>, StoreError> {
+        let state = self.state();
+        let now = Instant::now();
+        Ok(state
+            .lease
+            .as_ref()
+            .filter(|l| l.live(now))
+            .map(|l| l.to_lease(now)))
     }
 }
 
@@ -180,25 +350,138 @@ pub(crate) async fn exercise(lock: &dyn CheckpointLock) {
         Err(StoreError::Conflict { found, .. }) => assert_eq!(found.as_deref(), Some(&b"two"[..])),
         other => panic!("expected conflict, got {other:?}"),
     }
-    // One sequencer claim at a time; released on drop.
-    let claim = lock.claim_sequencer("first holder").await.unwrap();
-    match lock.claim_sequencer("second holder").await {
-        Err(StoreError::SequencerHeld { holder }) => {
-            assert!(holder.contains("first holder"), "{holder}")
-        }
-        other => panic!("expected SequencerHeld, got {other:?}"),
-    }
-    drop(claim);
-    let again = lock.claim_sequencer("second holder").await.unwrap();
-    drop(again);
     assert_eq!(lock.load("a").await.unwrap().as_deref(), Some(&b"two"[..]));
     assert_eq!(lock.load("b").await.unwrap(), None);
+}
+
+/// The lease contract every [`CheckpointLock`] must show (run on a lock whose
+/// `"a"` row is `b"two"` from [`exercise`]): take, hold, renew, expiry then takeover
+/// with epoch + 1, the fenced swap refused after takeover, release.
+#[cfg(test)]
+pub(crate) async fn exercise_lease(lock: &dyn CheckpointLock) {
+    let ttl = Duration::from_millis(1500);
+    assert!(lock.current_lease().await.unwrap().is_none());
+    // Without any lease, a fenced swap is refused.
+    match lock.compare_and_swap_fenced("a", b"two", b"x", 1).await {
+        Err(e @ StoreError::Fenced { current: None, .. }) => assert_eq!(e.code(), "STORE_E012"),
+        other => panic!("expected Fenced, got {other:?}"),
+    }
+    let first = lock
+        .acquire_lease("node A", "http://a.internal:7000", ttl)
+        .await
+        .unwrap()
+        .expect("a free lease is taken");
+    assert_eq!(first.epoch, 1);
+    assert_eq!(first.holder, "node A");
+    assert_eq!(first.address, "http://a.internal:7000");
+    assert!(first.remaining > Duration::ZERO && first.remaining <= ttl);
+    // Held: another holder is refused, the same holder gets it back unchanged.
+    assert!(lock
+        .acquire_lease("node B", "http://b.internal:7000", ttl)
+        .await
+        .unwrap()
+        .is_none());
+    let again = lock
+        .acquire_lease("node A", "http://a.internal:7000", ttl)
+        .await
+        .unwrap()
+        .expect("its own lease");
+    assert_eq!((again.epoch, again.expires_at_ms), (1, first.expires_at_ms));
+    let cur = lock.current_lease().await.unwrap().expect("a leader");
+    assert_eq!(
+        (cur.epoch, cur.address.as_str()),
+        (1, "http://a.internal:7000")
+    );
+    // The fenced swap with the current epoch works; with another epoch it is fenced,
+    // and the checkpoint is unchanged.
+    lock.compare_and_swap_fenced("a", b"two", b"three", 1)
+        .await
+        .unwrap();
+    match lock.compare_and_swap_fenced("a", b"three", b"x", 7).await {
+        Err(StoreError::Fenced {
+            epoch: 7,
+            current: Some(1),
+            ..
+        }) => {}
+        other => panic!("expected Fenced, got {other:?}"),
+    }
+    // A stale `old` with the right epoch is an ordinary conflict.
+    assert!(matches!(
+        lock.compare_and_swap_fenced("a", b"two", b"x", 1).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    // Renewal keeps it past the first TTL.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(lock.renew_lease(&first, ttl).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(lock
+        .acquire_lease("node B", "http://b.internal:7000", ttl)
+        .await
+        .unwrap()
+        .is_none());
+    lock.compare_and_swap_fenced("a", b"three", b"four", 1)
+        .await
+        .unwrap();
+    // Expiry: not renewed for a TTL, the epoch-1 swap is fenced even before anyone
+    // takes over, and B then takes it with epoch 2.
+    tokio::time::sleep(ttl + Duration::from_millis(200)).await;
+    assert!(lock.current_lease().await.unwrap().is_none());
+    match lock.compare_and_swap_fenced("a", b"four", b"x", 1).await {
+        Err(StoreError::Fenced {
+            epoch: 1,
+            current: Some(1),
+            ..
+        }) => {}
+        other => panic!("expected Fenced (expired), got {other:?}"),
+    }
+    let second = lock
+        .acquire_lease("node B", "http://b.internal:7000", ttl)
+        .await
+        .unwrap()
+        .expect("an expired lease is taken over");
+    assert_eq!(second.epoch, 2);
+    // The old holder cannot renew, cannot swap, and cannot release B's lease.
+    assert!(!lock.renew_lease(&first, ttl).await.unwrap());
+    match lock.compare_and_swap_fenced("a", b"four", b"x", 1).await {
+        Err(StoreError::Fenced {
+            epoch: 1,
+            current: Some(2),
+            ..
+        }) => {}
+        other => panic!("expected Fenced after takeover, got {other:?}"),
+    }
+    lock.release_lease(&first).await.unwrap();
+    assert_eq!(
+        lock.current_lease().await.unwrap().map(|l| l.epoch),
+        Some(2)
+    );
+    assert_eq!(lock.load("a").await.unwrap().as_deref(), Some(&b"four"[..]));
+    lock.compare_and_swap_fenced("a", b"four", b"five", 2)
+        .await
+        .unwrap();
+    // Release hands over at once: no leader, swaps fenced, the next taker gets epoch 3.
+    lock.release_lease(&second).await.unwrap();
+    assert!(lock.current_lease().await.unwrap().is_none());
+    assert!(matches!(
+        lock.compare_and_swap_fenced("a", b"five", b"x", 2).await,
+        Err(StoreError::Fenced { .. })
+    ));
+    assert!(!lock.renew_lease(&second, ttl).await.unwrap());
+    let third = lock
+        .acquire_lease("node A", "http://a.internal:7000", ttl)
+        .await
+        .unwrap()
+        .expect("a released lease is free");
+    assert_eq!(third.epoch, 3);
+    assert_eq!(lock.load("a").await.unwrap().as_deref(), Some(&b"five"[..]));
 }
 
 #[cfg(test)]
 mod tests {
     #[tokio::test]
     async fn memory_lock_contract() {
-        super::exercise(&super::MemoryLock::new()).await;
+        let lock = super::MemoryLock::new();
+        super::exercise(&lock).await;
+        super::exercise_lease(&lock).await;
     }
 }

@@ -3,7 +3,36 @@
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use crate::{CheckpointLock, SequencerClaim, StoreError};
+use std::time::Duration;
+
+use crate::lock::{remaining, ttl_ms};
+use crate::{CheckpointLock, Lease, StoreError};
+
+/// The lease table: at most one row (`id = 1`), expiry by the server's clock.
+const LEASE_TABLE: &str = "CREATE TABLE IF NOT EXISTS vouch_sequencer_lease \
+     (id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1), holder TEXT NOT NULL, \
+     address TEXT NOT NULL, epoch BIGINT NOT NULL, expires_at TIMESTAMPTZ NOT NULL)";
+
+/// The columns a [`Lease`] is read from (`now()` is the statement's transaction
+/// start: one instant for the whole statement).
+const LEASE_COLUMNS: &str = "holder, address, epoch, \
+     (extract(epoch FROM expires_at) * 1000)::BIGINT, \
+     (extract(epoch FROM (expires_at - now())) * 1000)::BIGINT";
+
+type LeaseRow = (String, String, i64, i64, i64);
+
+fn lease_of((holder, address, epoch, expires_at_ms, left): LeaseRow) -> (Lease, bool) {
+    (
+        Lease {
+            holder,
+            address,
+            epoch,
+            expires_at_ms,
+            remaining: remaining(left),
+        },
+        left > 0,
+    )
+}
 
 /// The lock table in PostgreSQL. A committed `UPDATE ... WHERE checkpoint = old` is the
 /// compare-and-swap; with the default `synchronous_commit = on` it is durable when
@@ -51,12 +80,46 @@ impl PostgresLock {
                 table: "vouch_checkpoints",
             });
         }
+        // The lease table belongs with the checkpoint table; a lock database made
+        // before the lease existed gains it here. Two nodes starting at once may race
+        // on CREATE TABLE IF NOT EXISTS (a unique violation in the catalog): what
+        // matters is that the table exists afterwards.
+        if let Err(source) = sqlx::query(LEASE_TABLE).execute(&lock.pool).await {
+            let (exists,): (bool,) =
+                sqlx::query_as("SELECT to_regclass('vouch_sequencer_lease') IS NOT NULL")
+                    .fetch_one(&lock.pool)
+                    .await
+                    .map_err(|source| StoreError::Database {
+                        op: "check schema",
+                        source,
+                    })?;
+            if !exists {
+                return Err(StoreError::Database {
+                    op: "create lease table",
+                    source,
+                });
+            }
+        }
         Ok(lock)
     }
 
     /// Closes the pool (tests drop their database afterwards).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// The lease row, with whether it is unexpired by the server's clock.
+    async fn lease_row(&self) -> Result<Option<(Lease, bool)>, StoreError> {
+        let row: Option<LeaseRow> = sqlx::query_as(&format!(
+            "SELECT {LEASE_COLUMNS} FROM vouch_sequencer_lease WHERE id = 1"
+        ))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|source| StoreError::Database {
+            op: "read lease",
+            source,
+        })?;
+        Ok(row.map(lease_of))
     }
 
     /// Every row (log checkpoints and witness states), read in one statement, so one
@@ -68,10 +131,6 @@ impl PostgresLock {
             .map_err(|source| StoreError::Database { op: "list", source })
     }
 }
-
-/// The advisory-lock key of the sequencer claim ("vouc" in ASCII). Below 2^31, so in
-/// `pg_locks` it appears as `classid = 0, objid = KEY, objsubid = 1`.
-const SEQUENCER_KEY: i64 = 0x766f_7563;
 
 #[async_trait]
 impl CheckpointLock for PostgresLock {
@@ -124,58 +183,123 @@ impl CheckpointLock for PostgresLock {
         })
     }
 
-    /// A session-level advisory lock on a connection taken out of the pool for the
-    /// claim's lifetime. PostgreSQL releases it when that session ends, so a crashed
-    /// holder frees it. The holder's description is its `application_name`, which a
-    /// refused process reads back through `pg_locks` / `pg_stat_activity`.
-    async fn claim_sequencer(&self, holder: &str) -> Result<SequencerClaim, StoreError> {
-        let db = |op| move |source| StoreError::Database { op, source };
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(db("claim sequencer"))?
-            .detach();
-        let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
-            .bind(SEQUENCER_KEY)
-            .fetch_one(&mut conn)
-            .await
-            .map_err(db("claim sequencer"))?;
-        if !got {
-            let found: Option<(Option<String>, Option<String>, i32)> = sqlx::query_as(
-                "SELECT a.application_name, host(a.client_addr), a.pid \
-                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-                 WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = $1 \
-                 AND l.objsubid = 1 AND l.granted AND l.database = \
-                 (SELECT oid FROM pg_database WHERE datname = current_database())",
-            )
-            .bind(SEQUENCER_KEY)
-            .fetch_optional(&mut conn)
-            .await
-            .map_err(db("find the sequencer"))?;
-            let holder = match found {
-                Some((name, addr, pid)) => format!(
-                    "{} (PostgreSQL session {pid} from {})",
-                    name.filter(|n| !n.is_empty())
-                        .unwrap_or_else(|| "an unnamed session".into()),
-                    addr.unwrap_or_else(|| "a local socket".into())
-                ),
-                None => "another PostgreSQL session".into(),
-            };
-            return Err(StoreError::SequencerHeld { holder });
+    async fn compare_and_swap_fenced(
+        &self,
+        log: &str,
+        old: &[u8],
+        new: &[u8],
+        epoch: i64,
+    ) -> Result<(), StoreError> {
+        // One statement. The lease row is locked FOR SHARE: a takeover (an UPDATE of
+        // that row) racing this swap either committed first, and the locking read
+        // re-checks the row's newest version (READ COMMITTED), so the swap is refused;
+        // or waits until the swap has committed, i.e. the swap happened while the
+        // epoch still held the lease.
+        let done = sqlx::query(
+            "UPDATE vouch_checkpoints SET checkpoint = $1 WHERE log_id = $2 AND checkpoint = $3 \
+             AND EXISTS (SELECT 1 FROM vouch_sequencer_lease WHERE id = 1 AND epoch = $4 \
+             AND expires_at > now() FOR SHARE)",
+        )
+        .bind(new)
+        .bind(log)
+        .bind(old)
+        .bind(epoch)
+        .execute(&self.pool)
+        .await
+        .map_err(|source| StoreError::Database {
+            op: "fenced swap",
+            source,
+        })?;
+        if done.rows_affected() == 1 {
+            return Ok(());
         }
-        // application_name is at most 63 bytes; keep it a valid UTF-8 prefix.
-        let mut name = holder.to_owned();
-        while name.len() > 63 {
-            name.pop();
+        // Refused: say why (a later read, but the swap failed whatever it shows).
+        match self.lease_row().await? {
+            Some((l, true)) if l.epoch == epoch => Err(StoreError::Conflict {
+                log: log.into(),
+                found: self.load(log).await?,
+            }),
+            row => Err(StoreError::Fenced {
+                log: log.into(),
+                epoch,
+                current: row.map(|(l, _)| l.epoch),
+            }),
         }
-        sqlx::query("SELECT set_config('application_name', $1, false)")
-            .bind(name)
-            .execute(&mut conn)
-            .await
-            .map_err(db("name the sequencer session"))?;
-        // A Mutex only to make the guard `Sync`; nothing uses the connection again.
-        Ok(SequencerClaim::new(std::sync::Mutex::new(conn)))
+    }
+
+    async fn acquire_lease(
+        &self,
+        holder: &str,
+        address: &str,
+        ttl: Duration,
+    ) -> Result<Option<Lease>, StoreError> {
+        // ON CONFLICT DO UPDATE locks the row and evaluates its WHERE on the latest
+        // committed version: of two nodes racing for an expired lease, one updates it
+        // and the other sees it unexpired.
+        let taken: Option<LeaseRow> = sqlx::query_as(&format!(
+            "INSERT INTO vouch_sequencer_lease AS l (id, holder, address, epoch, expires_at) \
+             VALUES (1, $1, $2, 1, now() + make_interval(secs => $3::DOUBLE PRECISION / 1000)) \
+             ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, \
+             address = EXCLUDED.address, epoch = l.epoch + 1, expires_at = EXCLUDED.expires_at \
+             WHERE l.expires_at <= now() RETURNING {LEASE_COLUMNS}"
+        ))
+        .bind(holder)
+        .bind(address)
+        .bind(ttl_ms(ttl))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|source| StoreError::Database {
+            op: "acquire lease",
+            source,
+        })?;
+        if let Some(row) = taken {
+            return Ok(Some(lease_of(row).0));
+        }
+        Ok(match self.lease_row().await? {
+            Some((l, true)) if l.holder == holder => Some(l),
+            _ => None,
+        })
+    }
+
+    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE vouch_sequencer_lease \
+             SET expires_at = now() + make_interval(secs => $1::DOUBLE PRECISION / 1000) \
+             WHERE id = 1 AND epoch = $2 AND holder = $3 AND expires_at > now()",
+        )
+        .bind(ttl_ms(ttl))
+        .bind(lease.epoch)
+        .bind(&lease.holder)
+        .execute(&self.pool)
+        .await
+        .map_err(|source| StoreError::Database {
+            op: "renew lease",
+            source,
+        })?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE vouch_sequencer_lease SET expires_at = LEAST(expires_at, now()) \
+             WHERE id = 1 AND epoch = $1 AND holder = $2",
+        )
+        .bind(lease.epoch)
+        .bind(&lease.holder)
+        .execute(&self.pool)
+        .await
+        .map_err(|source| StoreError::Database {
+            op: "release lease",
+            source,
+        })?;
+        Ok(())
+    }
+
+    async fn current_lease(&self) -> Result<Option<Lease>, StoreError> {
+        Ok(self
+            .lease_row()
+            .await?
+            .and_then(|(l, live)| live.then_some(l)))
     }
 }
 
@@ -220,6 +344,14 @@ mod tests {
             ));
             let lock = PostgresLock::connect(&url, true).await.unwrap();
             crate::lock::exercise(&lock).await;
+            // The lease through a second pool (another node on the same database).
+            let other = PostgresLock::connect(&url, false).await.unwrap();
+            crate::lock::exercise_lease(&other).await;
+            assert_eq!(
+                lock.current_lease().await.unwrap().map(|l| l.epoch),
+                Some(3)
+            );
+            other.close().await;
             lock.close().await;
         };
         // Drop the database whatever happened, then report.

@@ -7,9 +7,35 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 
-use crate::{CheckpointLock, SequencerClaim, StoreError};
+use crate::lock::{remaining, ttl_ms};
+use crate::{CheckpointLock, Lease, StoreError};
 
 const TABLE: &str = "vouch_checkpoints";
+
+/// The lease table: at most one row (`id = 1`). `expires_ms` is milliseconds since the
+/// Unix epoch by SQLite's clock ([`NOW_MS`]).
+const LEASE_TABLE: &str = "CREATE TABLE IF NOT EXISTS vouch_sequencer_lease \
+     (id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1), holder TEXT NOT NULL, \
+     address TEXT NOT NULL, epoch INTEGER NOT NULL, expires_ms INTEGER NOT NULL)";
+
+/// The database's clock in Unix milliseconds. `julianday('now')` is the same for the
+/// whole of one statement, so every comparison in a statement sees one instant.
+macro_rules! now_ms {
+    () => {
+        "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+    };
+}
+
+/// Proof of a [`SqliteLock::claim_process`]: the claim is held until this is dropped.
+pub struct SequencerClaim {
+    _file: std::fs::File,
+}
+
+impl std::fmt::Debug for SequencerClaim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SequencerClaim")
+    }
+}
 
 /// The lock table in a SQLite database. WAL journal with `synchronous=FULL`: a commit
 /// is fsynced before `compare_and_swap` returns, as [`CheckpointLock`] requires. Other
@@ -73,6 +99,15 @@ impl SqliteLock {
         if exists.is_none() {
             return Err(StoreError::MissingSchema { table: TABLE });
         }
+        // The lease table belongs with the checkpoint table; a lock database made
+        // before the lease existed gains it here (idempotent).
+        sqlx::query(LEASE_TABLE)
+            .execute(&lock.pool)
+            .await
+            .map_err(|source| StoreError::Database {
+                op: "create lease table",
+                source,
+            })?;
         Ok(lock)
     }
 
@@ -88,6 +123,81 @@ impl SqliteLock {
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// The lease row, with whether it is unexpired by the database clock.
+    async fn lease_row(&self) -> Result<Option<(Lease, bool)>, StoreError> {
+        let row: Option<(String, String, i64, i64, i64)> = sqlx::query_as(concat!(
+            "SELECT holder, address, epoch, expires_ms, expires_ms - ",
+            now_ms!(),
+            " FROM vouch_sequencer_lease WHERE id = 1"
+        ))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|source| StoreError::Database {
+            op: "read lease",
+            source,
+        })?;
+        Ok(row.map(|(holder, address, epoch, expires_at_ms, left)| {
+            (
+                Lease {
+                    holder,
+                    address,
+                    epoch,
+                    expires_at_ms,
+                    remaining: remaining(left),
+                },
+                left > 0,
+            )
+        }))
+    }
+
+    /// Claims this database file for one server process for as long as the returned
+    /// [`SequencerClaim`] lives; [`StoreError::SequencerHeld`] naming the holder if
+    /// another process (or another claim in this one) has it.
+    ///
+    /// SQLite is the single-node backend: its lock database and the local object
+    /// directory are not meant to be shared by several servers, so a second
+    /// `vouch serve` on the same file is refused at start rather than left waiting as a
+    /// follower. An exclusive OS lock (`flock`) on `<database>.sequencer`, held by the
+    /// open file; the kernel releases it when the process exits, even on a crash. The
+    /// holder writes its description into the file so a refused process can name it.
+    pub async fn claim_process(&self, holder: &str) -> Result<SequencerClaim, StoreError> {
+        use std::io::{Read, Seek, Write};
+        let path = self.claim_path.clone();
+        let holder = holder.to_owned();
+        let io = |source: std::io::Error| StoreError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        // flock(2) through rustix (std's File::try_lock is newer than the MSRV).
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                let text = text.trim();
+                return Err(StoreError::SequencerHeld {
+                    holder: if text.is_empty() {
+                        format!("a process holding {}", path.display())
+                    } else {
+                        text.to_owned()
+                    },
+                });
+            }
+            Err(e) => return Err(io(e.into())),
+        }
+        file.set_len(0).map_err(io)?;
+        file.rewind().map_err(io)?;
+        file.write_all(holder.as_bytes()).map_err(io)?;
+        Ok(SequencerClaim { _file: file })
     }
 }
 
@@ -142,45 +252,129 @@ impl CheckpointLock for SqliteLock {
         })
     }
 
-    /// An exclusive OS lock (`flock`) on `<database>.sequencer`, held by the open file;
-    /// the kernel releases it when the process exits, even on a crash. The holder writes
-    /// its description into the file so a refused process can name it.
-    async fn claim_sequencer(&self, holder: &str) -> Result<SequencerClaim, StoreError> {
-        use std::io::{Read, Seek, Write};
-        let path = self.claim_path.clone();
-        let holder = holder.to_owned();
-        let io = |source: std::io::Error| StoreError::Io {
-            path: path.clone(),
+    async fn compare_and_swap_fenced(
+        &self,
+        log: &str,
+        old: &[u8],
+        new: &[u8],
+        epoch: i64,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(concat!(
+            "UPDATE vouch_checkpoints SET checkpoint = ?1 WHERE log_id = ?2 AND checkpoint = ?3 \
+             AND EXISTS (SELECT 1 FROM vouch_sequencer_lease WHERE id = 1 AND epoch = ?4 \
+             AND expires_ms > ",
+            now_ms!(),
+            ")"
+        ))
+        .bind(new)
+        .bind(log)
+        .bind(old)
+        .bind(epoch)
+        .execute(&self.pool)
+        .await
+        .map_err(|source| StoreError::Database {
+            op: "fenced swap",
             source,
-        };
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
-        // flock(2) through rustix (std's File::try_lock is newer than the MSRV).
-        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => {}
-            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                let text = text.trim();
-                return Err(StoreError::SequencerHeld {
-                    holder: if text.is_empty() {
-                        format!("a process holding {}", path.display())
-                    } else {
-                        text.to_owned()
-                    },
-                });
-            }
-            Err(e) => return Err(io(e.into())),
+        })?;
+        if done.rows_affected() == 1 {
+            return Ok(());
         }
-        file.set_len(0).map_err(io)?;
-        file.rewind().map_err(io)?;
-        file.write_all(holder.as_bytes()).map_err(io)?;
-        Ok(SequencerClaim::new(file))
+        // Refused: say why (a later read, but the swap failed whatever it shows).
+        match self.lease_row().await? {
+            Some((l, true)) if l.epoch == epoch => Err(StoreError::Conflict {
+                log: log.into(),
+                found: self.load(log).await?,
+            }),
+            row => Err(StoreError::Fenced {
+                log: log.into(),
+                epoch,
+                current: row.map(|(l, _)| l.epoch),
+            }),
+        }
+    }
+
+    async fn acquire_lease(
+        &self,
+        holder: &str,
+        address: &str,
+        ttl: Duration,
+    ) -> Result<Option<Lease>, StoreError> {
+        let taken: Option<(String, String, i64, i64, i64)> = sqlx::query_as(concat!(
+            "INSERT INTO vouch_sequencer_lease (id, holder, address, epoch, expires_ms) \
+             VALUES (1, ?1, ?2, 1, ",
+            now_ms!(),
+            " + ?3) ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, \
+             address = excluded.address, epoch = vouch_sequencer_lease.epoch + 1, \
+             expires_ms = excluded.expires_ms WHERE vouch_sequencer_lease.expires_ms <= ",
+            now_ms!(),
+            " RETURNING holder, address, epoch, expires_ms, expires_ms - ",
+            now_ms!()
+        ))
+        .bind(holder)
+        .bind(address)
+        .bind(ttl_ms(ttl))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|source| StoreError::Database {
+            op: "acquire lease",
+            source,
+        })?;
+        if let Some((holder, address, epoch, expires_at_ms, left)) = taken {
+            return Ok(Some(Lease {
+                holder,
+                address,
+                epoch,
+                expires_at_ms,
+                remaining: remaining(left),
+            }));
+        }
+        Ok(match self.lease_row().await? {
+            Some((l, true)) if l.holder == holder => Some(l),
+            _ => None,
+        })
+    }
+
+    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<bool, StoreError> {
+        let done = sqlx::query(concat!(
+            "UPDATE vouch_sequencer_lease SET expires_ms = ",
+            now_ms!(),
+            " + ?1 WHERE id = 1 AND epoch = ?2 AND holder = ?3 AND expires_ms > ",
+            now_ms!()
+        ))
+        .bind(ttl_ms(ttl))
+        .bind(lease.epoch)
+        .bind(&lease.holder)
+        .execute(&self.pool)
+        .await
+        .map_err(|source| StoreError::Database {
+            op: "renew lease",
+            source,
+        })?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "UPDATE vouch_sequencer_lease SET expires_ms = MIN(expires_ms, ",
+            now_ms!(),
+            ") WHERE id = 1 AND epoch = ?1 AND holder = ?2"
+        ))
+        .bind(lease.epoch)
+        .bind(&lease.holder)
+        .execute(&self.pool)
+        .await
+        .map_err(|source| StoreError::Database {
+            op: "release lease",
+            source,
+        })?;
+        Ok(())
+    }
+
+    async fn current_lease(&self) -> Result<Option<Lease>, StoreError> {
+        Ok(self
+            .lease_row()
+            .await?
+            .and_then(|(l, live)| live.then_some(l)))
     }
 }
 
@@ -200,17 +394,47 @@ mod tests {
         crate::lock::exercise(&lock).await;
         // The claim holds across handles (another process opens its own): the second
         // handle is refused and told who holds it.
-        let claim = lock.claim_sequencer("pid 1 on test").await.unwrap();
+        let claim = lock.claim_process("pid 1 on test").await.unwrap();
         let other = SqliteLock::open(&path, false).await.unwrap();
-        match other.claim_sequencer("pid 2 on test").await {
-            Err(StoreError::SequencerHeld { holder }) => assert_eq!(holder, "pid 1 on test"),
+        match other.claim_process("pid 2 on test").await {
+            Err(e @ StoreError::SequencerHeld { .. }) => {
+                assert_eq!(e.code(), "STORE_E006");
+                assert!(e.to_string().contains("pid 1 on test"), "{e}");
+            }
             r => panic!("expected SequencerHeld, got {r:?}"),
         }
         drop(claim);
-        drop(other.claim_sequencer("pid 2 on test").await.unwrap());
+        drop(other.claim_process("pid 2 on test").await.unwrap());
         // Reopening without `create` finds the table and the row.
         let again = SqliteLock::open(&path, false).await.unwrap();
         assert_eq!(again.load("a").await.unwrap().as_deref(), Some(&b"two"[..]));
+        // The lease, through two handles (two processes see one row).
+        crate::lock::exercise_lease(&again).await;
+        assert_eq!(
+            other.current_lease().await.unwrap().map(|l| l.epoch),
+            Some(3)
+        );
+    }
+
+    /// A lock database made before the lease existed gains the lease table on open.
+    #[tokio::test]
+    async fn old_lock_database_gains_the_lease_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let lock = SqliteLock::open(&path, true).await.unwrap();
+        sqlx::query("DROP TABLE vouch_sequencer_lease")
+            .execute(&lock.pool)
+            .await
+            .unwrap();
+        lock.close().await;
+        let lock = SqliteLock::open(&path, false).await.unwrap();
+        assert!(lock.current_lease().await.unwrap().is_none());
+        let l = lock
+            .acquire_lease("n", "http://n", Duration::from_secs(5))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(l.epoch, 1);
     }
 
     #[tokio::test]

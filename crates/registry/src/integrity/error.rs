@@ -50,7 +50,7 @@ pub enum BootError {
     Forge(#[from] super::ingest::ForgeConfigError),
     /// The transparency log did not take the record.
     #[error("the transparency log did not accept the record: {0}")]
-    Log(#[from] vouch_log::LogError),
+    Log(#[from] crate::cluster::WriteError),
     /// This node's key ring was last confirmed current longer ago than the bound
     /// (`[integrity] key_refresh_secs`, twice): another node may have rotated the key,
     /// so nothing is signed until a refresh confirms the current key again.
@@ -71,6 +71,12 @@ pub enum BootError {
         found: usize,
         min: usize,
     },
+}
+
+impl From<vouch_log::LogError> for BootError {
+    fn from(e: vouch_log::LogError) -> Self {
+        BootError::Log(e.into())
+    }
 }
 
 impl BootError {

@@ -133,7 +133,7 @@ pub(crate) async fn sign_and_log(
     // Commit order: log first (durable once `add` returns), then the row. A crash in
     // between leaves a logged record without a row; the backfill then logs a second
     // record for the subject, which is harmless (both are true statements).
-    let log_index = state.log.add(Bytes::from(signed.jws.clone())).await?;
+    let log_index = state.log.add(Bytes::from(signed.jws.clone())).await?.index;
     let (row, created) = state
         .meta
         .insert_integrity_record(&signed.into_row(log_index))
@@ -320,9 +320,9 @@ async fn record_batch(state: &AppState, jobs: Vec<Job>) {
     let mut rows = Vec::with_capacity(signed.len());
     for ((reply, record), index) in signed.into_iter().zip(indices) {
         match index {
-            Ok(i) => {
+            Ok(a) => {
                 replies.push(reply);
-                rows.push(record.into_row(i));
+                rows.push(record.into_row(a.index));
             }
             Err(e) => {
                 let _ = reply.send(Err(format!("transparency log: {e}")));
@@ -398,7 +398,7 @@ async fn serve_record(
     subject: &str,
     version: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let latest = state.log.latest();
+    let latest = state.log.committed().await.map_err(ApiError::from)?;
     let cache_key = format!("{kind:?}\n{subject}\n{}", version.unwrap_or(""));
     let body = match state.integrity.reads.get(&cache_key, latest.size) {
         Some(b) => b,

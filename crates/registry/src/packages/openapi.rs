@@ -101,6 +101,13 @@ fn ops() -> Vec<Op> {
                 "Append an entry (internal bearer token)", ("200", "application/json", obj()))
         },
         Op {
+            request: Some(("application/octet-stream", bin())),
+            errors: &["400", "401", "404", "503"],
+            ..op("post", "/internal/log/add", "log",
+                "A follower's forwarded batch of entries, sequenced by the leader (internal bearer token; nodes only)",
+                ("200", "application/json", obj()))
+        },
+        Op {
             request: Some(("text/plain", text())),
             errors: &["403", "404", "409", "422"],
             ..op("post", "/add-checkpoint", "log", "tlog-witness: cosign a checkpoint",

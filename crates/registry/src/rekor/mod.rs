@@ -150,10 +150,10 @@ async fn create_entry(
         .into());
     }
     let leaf = Bytes::from(accepted.body);
-    let index = app.log.add(leaf.clone()).await?;
-    // `add` resolves only after a checkpoint covering `index` was published, so the
-    // latest one covers it too (checkpoints only grow).
-    let checkpoint = app.log.latest();
+    // Through the leader when this node follows: answered with a committed checkpoint
+    // covering `index` (verified under the log key), whichever node sequenced it.
+    let appended = app.log.add(leaf.clone()).await?;
+    let (index, checkpoint) = (appended.index, appended.checkpoint);
     let hashes = rekor
         .prover
         .inclusion(&**app.log.objects(), index, &checkpoint)

@@ -142,7 +142,8 @@ pub async fn signing_cert(
         .ct_log
         .add(Bytes::from(issued.ct_merkle_tree_leaf))
         .await
-        .map_err(error::ct_log)?;
+        .map_err(error::ct_log)?
+        .index;
     tracing::info!(
         san = verified.identity.san.value(),
         issuer = %verified.issuer,

@@ -144,7 +144,54 @@ pub async fn open(
     lock: Arc<dyn CheckpointLock>,
     signer: Signer,
     create: bool,
+    epoch: Option<i64>,
 ) -> Result<Log, SetupError> {
+    kit(cfg, objects, lock, signer)?.open(create, epoch).await
+}
+
+/// What opening the CT log takes, kept by every node so a follower that wins the lead
+/// opens it ([`CtKit::open`]) and a follower reads it (origin, key, objects) meanwhile.
+#[derive(Clone)]
+pub struct CtKit {
+    pub config: LogConfig,
+    pub objects: Arc<dyn Objects>,
+    pub lock: Arc<dyn CheckpointLock>,
+    pub signer: Signer,
+}
+
+impl std::fmt::Debug for CtKit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CtKit")
+            .field("origin", &self.config.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CtKit {
+    /// Opens (with `create`, creates) the CT log and starts its sequencer; with an
+    /// `epoch` (the main log's lease covers the CT log) every commit is fenced by it.
+    pub async fn open(&self, create: bool, epoch: Option<i64>) -> Result<Log, SetupError> {
+        let (config, objects, lock, signer) = (
+            self.config.clone(),
+            Arc::clone(&self.objects),
+            Arc::clone(&self.lock),
+            self.signer.clone(),
+        );
+        match epoch {
+            Some(epoch) => Log::open_fenced(config, objects, lock, signer, create, epoch).await,
+            None => Log::open(config, objects, lock, signer, create).await,
+        }
+        .map_err(SetupError::CtLog)
+    }
+}
+
+/// The [`CtKit`] of the CT log `signer` signs (its generation from the key name).
+pub fn kit(
+    cfg: &ServeConfig,
+    objects: &Arc<dyn Objects>,
+    lock: Arc<dyn CheckpointLock>,
+    signer: Signer,
+) -> Result<CtKit, SetupError> {
     let ct_generation = generation_of(cfg, signer.name())?;
     let main = cfg.log_config();
     let config = LogConfig::new(origin_for(cfg, ct_generation))
@@ -155,16 +202,19 @@ pub async fn open(
         Arc::clone(objects),
         object_prefix(ct_generation),
     ));
-    Log::open(config, prefixed, lock, signer, create)
-        .await
-        .map_err(SetupError::CtLog)
+    Ok(CtKit {
+        config,
+        objects: prefixed,
+        lock,
+        signer,
+    })
 }
 
 /// `GET /ct/checkpoint`: the CT log's latest signed checkpoint.
 pub async fn checkpoint(State(app): State<Arc<AppState>>) -> Response {
-    let note = match app.sigstore.ct_log.current() {
+    let note = match app.sigstore.ct_log.committed().await {
         Ok(p) => p.note.clone(),
-        Err(_) => return crate::tiles::sequencer_stopped().into_response(),
+        Err(e) => return crate::tiles::unknown_checkpoint(e).into_response(),
     };
     (
         [
@@ -193,7 +243,7 @@ pub async fn tile(
         )
     })?;
     let log = &app.sigstore.ct_log;
-    let size = log.latest().size;
+    let size = log.committed().await.map_err(ApiError::from)?.size;
     let (end, available) = match parsed {
         TilePath::Hash(t) => (
             t.index * u64::from(TILE_WIDTH) + u64::from(t.width),

@@ -17,7 +17,6 @@
 
 use axum::http::StatusCode;
 use vouch_ca::CaError;
-use vouch_log::LogError;
 use vouch_oidc::{ErrorKind, OidcError};
 use vouch_timestamp::TsaError;
 
@@ -108,7 +107,7 @@ impl From<TsaError> for ApiError {
 
 /// The CT log refused or failed: the log's own mapping (503 with Retry-After for an
 /// unavailable log, 429 for a full pool), its detail naming the CT log.
-pub fn ct_log(e: LogError) -> ApiError {
+pub fn ct_log(e: crate::cluster::WriteError) -> ApiError {
     let api = ApiError::from(e);
     ApiError {
         detail: format!("certificate-transparency log: {}", api.detail),

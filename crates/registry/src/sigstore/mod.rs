@@ -35,7 +35,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use vouch_ca::CertificateAuthority;
-use vouch_log::{Clock, Log};
+use vouch_log::Clock;
 use vouch_oidc::DevIssuer;
 use vouch_store::meta::MetaStore;
 use vouch_store::CheckpointLock;
@@ -55,8 +55,13 @@ pub struct SigstoreServices {
     pub dev_issuer: Option<Arc<DevIssuer>>,
     /// The certificate authority.
     pub ca: Arc<CertificateAuthority>,
-    /// The certificate-transparency log every precertificate is appended to.
-    pub ct_log: Arc<Log>,
+    /// The certificate-transparency log every precertificate is appended to (through
+    /// the leader when this node follows).
+    pub ct_log: crate::cluster::LogWriter,
+    /// This node's role for the CT log (the election switches it with the main log's).
+    pub ct_role: tokio::sync::watch::Sender<crate::cluster::Role>,
+    /// What opening the CT log takes, for a follower that wins the lead.
+    pub ct_kit: ct::CtKit,
     /// The timestamp authority.
     pub tsa: Arc<TimestampAuthority>,
     /// The client trust configuration, serialised once (it changes only with the keys).
@@ -115,7 +120,13 @@ pub struct Deps<'a> {
     pub cfg: &'a ServeConfig,
     pub meta: Arc<dyn MetaStore>,
     /// The main log: its objects hold the sealed material, its key goes in the trust config.
-    pub main_log: &'a Log,
+    pub main_log: &'a crate::cluster::LogWriter,
+    /// Open the CT log and sequence it (this node leads); otherwise follow `follow`.
+    pub lead: bool,
+    /// The leader's internal address when this node follows.
+    pub follow: Option<String>,
+    /// The instance's internal token (followers forward CT entries with it).
+    pub internal_token: Option<String>,
     pub lock: Arc<dyn CheckpointLock>,
     pub enc_key: &'a vouch_ca::EncryptionKey,
     pub public_url: &'a str,
@@ -167,7 +178,27 @@ impl SigstoreServices {
         })?;
         let ct_note_key =
             keys::ct_note_key(&*objects, deps.enc_key, &ct::origin(deps.cfg), generation).await?;
-        let ct_log = ct::open(deps.cfg, &objects, deps.lock, ct_note_key, deps.dev).await?;
+        let ct_kit = ct::kit(deps.cfg, &objects, Arc::clone(&deps.lock), ct_note_key)?;
+        let role = if deps.lead {
+            crate::cluster::Role::Leader(Arc::new(
+                ct_kit
+                    .open(deps.dev, deps.main_log.local().and_then(|l| l.epoch()))
+                    .await?,
+            ))
+        } else {
+            crate::cluster::Role::Follower {
+                leader_address: deps.follow.clone(),
+            }
+        };
+        let (ct_role, role_rx) = tokio::sync::watch::channel(role);
+        let ct_log = crate::cluster::LogWriter::new(crate::cluster::WriterParts {
+            origin: ct_kit.config.origin.clone(),
+            verifier: ct_kit.signer.verifier(),
+            objects: Arc::clone(&ct_kit.objects),
+            lock: Arc::clone(&deps.lock),
+            role: role_rx,
+            internal_token: deps.internal_token.clone(),
+        });
         let tsa_material = keys::tsa_material(
             &*objects,
             deps.enc_key,
@@ -210,7 +241,9 @@ impl SigstoreServices {
             verifier: Arc::new(verifier),
             dev_issuer,
             ca: Arc::new(ca),
-            ct_log: Arc::new(ct_log),
+            ct_log,
+            ct_role,
+            ct_kit,
             tsa: Arc::new(tsa),
             trust_config,
             clock: deps.clock,

@@ -24,7 +24,6 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use vouch_ca::CertificateAuthority;
-use vouch_log::Log;
 use vouch_oidc::DevIssuer;
 use vouch_timestamp::TimestampAuthority;
 
@@ -46,7 +45,7 @@ const ED25519_SPKI_PREFIX: [u8; 12] = [
 /// What the trust configuration is built from.
 pub struct Inputs<'a> {
     pub public_url: &'a str,
-    pub main_log: &'a Log,
+    pub main_log: &'a crate::cluster::LogWriter,
     pub ca: &'a CertificateAuthority,
     pub ct_origin: &'a str,
     pub tsa: &'a TimestampAuthority,
