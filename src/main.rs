@@ -16,6 +16,12 @@ mod output;
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
+/// mimalloc instead of the system allocator: bundle verification allocates on every
+/// worker (JSON, DER, base64), and glibc malloc's per-thread arenas made two workers
+/// scale worse than the signature checks they run (docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     output::reset_sigpipe();
     let matches = cmd::Cli::command().get_matches();

@@ -279,7 +279,10 @@ pub fn hash_file(path: &Path) -> std::io::Result<(u64, String, String)> {
     use std::io::Read;
     let mut f = std::fs::File::open(path)?;
     let (mut s, mut b, mut n) = (sha2::Sha256::new(), blake3::Hasher::new(), 0u64);
-    let mut buf = vec![0u8; 1 << 16];
+    // A buffer no larger than the file (up to 64 KiB): an audit hashes one cached archive
+    // per entry, most of them small, and zeroing 64 KiB for each cost more than hashing.
+    let len = f.metadata()?.len();
+    let mut buf = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX).clamp(1, 1 << 16)];
     loop {
         let k = f.read(&mut buf)?;
         if k == 0 {
@@ -299,6 +302,23 @@ pub fn hash_file(path: &Path) -> std::io::Result<(u64, String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The buffer follows the file's size: empty, smaller than, equal to and larger than
+    /// the 64 KiB cap all hash as one pass over the whole content would.
+    #[test]
+    fn hash_file_covers_every_byte_whatever_the_size() {
+        use sha2::Digest as _;
+        let dir = tempfile::tempdir().unwrap();
+        for len in [0usize, 1, 164, 1 << 16, (1 << 16) + 1, 200_003] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let path = dir.path().join(format!("f{len}"));
+            std::fs::write(&path, &bytes).unwrap();
+            let (size, sha, b3) = hash_file(&path).unwrap();
+            assert_eq!(size, len as u64);
+            assert_eq!(sha, hex::encode(sha2::Sha256::digest(&bytes)), "{len}");
+            assert_eq!(b3, blake3::hash(&bytes).to_hex().to_string(), "{len}");
+        }
+    }
 
     fn entry(name: &str, verified: bool) -> LockedPackage {
         LockedPackage {
