@@ -43,6 +43,12 @@ pub struct Args {
     /// Apply the metadata schema migrations before serving (always done with --dev).
     #[arg(long)]
     migrate: bool,
+    /// Several nodes (PostgreSQL lock database): the base URL the other nodes reach
+    /// this one at for internal requests (forwarded log writes). Defaults to
+    /// http(s)://ADDR of the bound address, which is right only when --listen names an
+    /// address the other nodes can reach (not 0.0.0.0).
+    #[arg(long, value_name = "URL", env = "VOUCH_ADVERTISE_URL")]
+    advertise: Option<String>,
     /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key. The
     /// printed address and the default public URL then use https://.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -85,6 +91,7 @@ async fn serve(args: Args) -> anyhow::Result<Exit> {
         config: args.config.clone(),
         database: args.database.clone(),
         migrate: args.migrate,
+        advertise: args.advertise.clone(),
     };
     let tls = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
     let s = vouch_registry::launch::start(&flags, &args.listen, tls)

@@ -8,7 +8,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use vouch_ca::EncryptionKey;
-use vouch_log::{Candidate, Clock, Leadership, LeaseKeeper, Log};
+use vouch_log::{Candidate, Clock, Election, Leadership, LeaseKeeper, Log};
 use vouch_store::blobs::BlobStore;
 use vouch_store::meta::{MetaStore, PostgresMeta, SqliteMeta};
 use vouch_store::{
@@ -43,6 +43,9 @@ pub struct AppState {
     /// The sequencer lease this node took at start and renews (`None` on a follower);
     /// the logs step down if it is lost. Released by [`serve`] at shutdown (hand-over).
     pub lease: tokio::sync::Mutex<Option<LeaseKeeper>>,
+    /// The run-time election of a node on a shared (PostgreSQL) lock database; resigned
+    /// on shutdown so another node takes over at once.
+    pub election: tokio::sync::Mutex<Option<Election<Vec<Arc<Log>>>>>,
     pub cache: TileCache,
     pub witness: Option<WitnessService>,
     /// Bearer token of the internal add-entry endpoint; `None` disables it.
@@ -300,6 +303,10 @@ pub enum Membership {
     /// internal base URL (`None`: no leader known yet, writes answer 503 SERVE_E011)
     /// until [`lead`] or [`follow`] switches the role.
     Follower { leader_address: Option<String> },
+    /// Take part in the run-time election (several nodes on a PostgreSQL lock
+    /// database): follow whichever node holds the sequencer lease, lead while this one
+    /// holds it. What [`open`] chooses for a PostgreSQL lock database.
+    Elect,
 }
 
 /// Switches this node to lead both logs at run time (it won the lease): opens them from
@@ -364,6 +371,9 @@ pub struct Runtime {
     pub data_dir: PathBuf,
     /// The base URL clients use, without a trailing slash.
     pub public_url: String,
+    /// Where the other nodes of the instance reach this one (its internal base URL,
+    /// recorded in the sequencer lease while it leads); `None`: the public URL.
+    pub advertise_url: Option<String>,
 }
 
 impl Runtime {
@@ -374,6 +384,7 @@ impl Runtime {
             migrate: true,
             data_dir: data_dir.to_owned(),
             public_url: public_url.to_owned(),
+            advertise_url: None,
         }
     }
 }
@@ -461,7 +472,11 @@ pub async fn open(
     rt: Runtime,
     clock: Arc<dyn Clock>,
 ) -> Result<App, ServeError> {
-    open_as(cfg, secrets, rt, clock, Membership::Sequencer).await
+    let membership = match cfg.storage.lock {
+        LockConfig::Postgres { .. } => Membership::Elect,
+        LockConfig::Sqlite { .. } => Membership::Sequencer,
+    };
+    open_as(cfg, secrets, rt, clock, membership).await
 }
 
 /// As [`open`], taking part in the logs as `membership` says.
@@ -502,6 +517,10 @@ pub async fn open_as(
         lock: Arc::clone(&lock),
         signer: secrets.log_key.clone(),
     };
+    // Several nodes (a PostgreSQL lock database): this node starts as a follower and
+    // an election ([`elect_roles`]) makes it the leader when it wins the lease, and a
+    // follower again when it loses it, at run time.
+    let elect = matches!(membership, Membership::Elect);
     let (sequencer, role, follow, keeper) = match membership {
         Membership::Sequencer => {
             // Before any log is opened: SQLite is single-node, a second server on the
@@ -561,6 +580,16 @@ pub async fn open_as(
             node_logs.add(Arc::clone(&log));
             (claim, Role::Leader(log), None, Some(keeper))
         }
+        // Starts as a follower of no known leader; the election takes over once the
+        // state exists (below).
+        Membership::Elect => (
+            None,
+            Role::Follower {
+                leader_address: None,
+            },
+            None,
+            None,
+        ),
         Membership::Follower { leader_address } => (
             None,
             Role::Follower {
@@ -649,6 +678,7 @@ pub async fn open_as(
     let state = Arc::new(AppState {
         sequencer,
         lease: tokio::sync::Mutex::new(keeper),
+        election: tokio::sync::Mutex::new(None),
         log,
         main_role,
         main_kit,
@@ -668,9 +698,94 @@ pub async fn open_as(
         metrics,
         limits: cfg.limits.clone(),
     });
+    if elect {
+        let candidate = Candidate {
+            holder: sequencer_holder(&state.public_url),
+            address: rt
+                .advertise_url
+                .clone()
+                .unwrap_or_else(|| state.public_url.clone()),
+            ttl: cfg.lease_ttl(),
+        };
+        *state.election.lock().await = Some(elect_roles(&state, candidate));
+    }
     crate::integrity::start(&state).await?;
     let router = router(Arc::clone(&state), &cfg.log.prefix);
     Ok(App { state, router })
+}
+
+/// Starts this node's election: while it holds the lease it leads both logs, opened
+/// fenced with the lease's epoch; when it loses the lease (or its logs stop after a
+/// fenced swap) it follows whichever node holds it, at the address that node recorded.
+/// A watcher task turns the election's role into the roles the [`LogWriter`]s read.
+fn elect_roles(state: &Arc<AppState>, me: Candidate) -> Election<Vec<Arc<Log>>> {
+    let weak = Arc::downgrade(state);
+    let election = Election::start(Arc::clone(&state.main_kit.lock), me, move |epoch| {
+        let weak = weak.clone();
+        async move {
+            let Some(state) = weak.upgrade() else {
+                return Err(vouch_log::LogError::Closed);
+            };
+            open_led(&state, epoch).await
+        }
+    });
+    let mut roles = election.role();
+    let weak = Arc::downgrade(state);
+    tokio::spawn(async move {
+        loop {
+            let role = roles.borrow_and_update().clone();
+            let Some(state) = weak.upgrade() else { return };
+            match role {
+                vouch_log::Role::Leader(logs) => {
+                    if let [main, ct] = logs.as_slice() {
+                        main.observe(state.metrics.batch_observer("main"));
+                        ct.observe(state.metrics.batch_observer("ct"));
+                        state.main_role.send_replace(Role::Leader(Arc::clone(main)));
+                        state
+                            .sigstore
+                            .ct_role
+                            .send_replace(Role::Leader(Arc::clone(ct)));
+                        tracing::info!(origin = state.log.origin(), "this node leads the logs");
+                    }
+                }
+                vouch_log::Role::Follower { leader_address } => {
+                    follow(&state, leader_address).await;
+                }
+            }
+            drop(state);
+            if roles.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+    election
+}
+
+/// Opens both logs fenced with `epoch` (this node just took the lease), recovering what
+/// the previous leader left.
+async fn open_led(state: &AppState, epoch: i64) -> Result<Vec<Arc<Log>>, vouch_log::LogError> {
+    let k = &state.main_kit;
+    let main = Log::open_fenced(
+        k.config.clone(),
+        Arc::clone(&k.objects),
+        Arc::clone(&k.lock),
+        k.signer.clone(),
+        false,
+        epoch,
+    )
+    .await?;
+    let ct = match state.sigstore.ct_kit.open(false, Some(epoch)).await {
+        Ok(ct) => ct,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the CT log as leader");
+            main.step_down();
+            return Err(match e {
+                crate::sigstore::SetupError::CtLog(e) => e,
+                _ => vouch_log::LogError::Closed,
+            });
+        }
+    };
+    Ok(vec![Arc::new(main), Arc::new(ct)])
 }
 
 /// The logs this node opened under its lease (main and CT), stepped down together
@@ -776,6 +891,9 @@ pub async fn serve_tls(
 async fn hand_over(state: &AppState) {
     state.log.shutdown().await;
     state.sigstore.shutdown().await;
+    if let Some(e) = state.election.lock().await.take() {
+        e.resign().await;
+    }
     if let Some(k) = state.lease.lock().await.take() {
         k.release().await;
     }

@@ -19,6 +19,9 @@ pub struct ServeFlags {
     pub database: Option<String>,
     /// Apply the metadata migrations at start (always with `dev`).
     pub migrate: bool,
+    /// Where the other nodes reach this one for internal requests (`--advertise`);
+    /// `None`: `scheme://ADDR` of the bound address.
+    pub advertise: Option<String>,
 }
 
 /// The name of a `--dev` data directory's existing log key (its log's origin).
@@ -107,6 +110,14 @@ pub fn settle(
         migrate: flags.migrate,
         data_dir: flags.data.clone(),
         public_url: public_url_of(&cfg),
+        advertise_url: Some(
+            flags
+                .advertise
+                .clone()
+                .unwrap_or_else(|| format!("{scheme}://{addr}"))
+                .trim_end_matches('/')
+                .to_owned(),
+        ),
     };
     Ok((cfg, secrets, runtime))
 }
