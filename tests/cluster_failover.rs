@@ -6,7 +6,9 @@
 //! back or fork). Faults: SIGKILL of whichever node holds the lease (then restarted on
 //! the same address, so three nodes stay up), and SIGSTOP of the leader for longer than
 //! its lease, then SIGCONT: by then another node leads, and the paused one must fail its
-//! next commit (its epoch is fenced), step down and publish nothing older.
+//! next commit (its epoch is fenced), step down and publish nothing older; then every
+//! PostgreSQL backend of the database is terminated twice (as a database restart looks
+//! to the nodes), and writes must resume with no operator action.
 //!
 //! At the end: the whole-log invariant check (`vouch_log::invariants::check_log`) over
 //! the bucket and the lock row, with every checkpoint any node served; every
@@ -33,7 +35,7 @@ use bytes::Bytes;
 use vouch_testkit::seaweed::{self, SeaweedFs};
 
 /// The sequencer lease: short, so failovers fit in a CI test.
-const LEASE_TTL_SECS: u64 = 2;
+const LEASE_TTL_SECS: u64 = 3;
 
 struct Install {
     root: tempfile::TempDir,
@@ -315,6 +317,30 @@ fn lease(pg: &PgDatabase) -> Option<(String, i64)> {
     Some((addr.to_owned(), epoch.parse().ok()?))
 }
 
+/// Terminates every backend connected to the test database; returns how many.
+fn terminate_backends(pg: &PgDatabase) -> usize {
+    let name = pg.url().rsplit('/').next().unwrap().to_owned();
+    let admin = pg.url().replace(&format!("/{name}"), "/postgres");
+    let out = Command::new("psql")
+        .args([
+            admin.as_str(),
+            "-At",
+            "-c",
+            &format!(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+            ),
+        ])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
 /// What the writers and monitors share.
 #[derive(Default)]
 struct Record {
@@ -466,6 +492,8 @@ struct Plan {
     writers_per_node: usize,
     kills: usize,
     pauses: usize,
+    /// Rounds of terminating every PostgreSQL backend of the instance's database.
+    backend_kills: usize,
     /// Run the writers this long with no fault and report entries per second.
     steady: Option<Duration>,
     rotate: bool,
@@ -539,6 +567,7 @@ async fn three_nodes_survive_leader_kills_and_pauses() {
         writers_per_node: 2,
         kills: 5,
         pauses: 2,
+        backend_kills: 2,
         steady: None,
         rotate: true,
     })
@@ -571,6 +600,7 @@ async fn bench_cluster() {
         writers_per_node: WRITERS,
         kills: 0,
         pauses: 0,
+        backend_kills: 0,
         steady,
         rotate: false,
     })
@@ -580,6 +610,7 @@ async fn bench_cluster() {
         writers_per_node: WRITERS / 3,
         kills: 0,
         pauses: 0,
+        backend_kills: 0,
         steady,
         rotate: false,
     })
@@ -589,6 +620,7 @@ async fn bench_cluster() {
         writers_per_node: 4,
         kills: 10,
         pauses: 0,
+        backend_kills: 0,
         steady: None,
         rotate: false,
     })
@@ -664,6 +696,7 @@ fn run(install: &Arc<Install>, pg: &PgDatabase, vkey: &str, plan: &Plan) -> RunR
         let took = wait_for_progress(&record, 3, Duration::from_secs(10 * LEASE_TTL_SECS));
         let after = lease(pg).map(|(_, e)| e).unwrap_or(0);
         assert!(after > before, "round {round}: the epoch did not move on");
+        eprintln!("kill {round}: node {leader} SIGKILLed, writes flowed again after {took:?}");
         failovers.push(took);
         nodes[leader] = start_node(install, leader);
         wait_for_progress(&record, 50, Duration::from_secs(30));
@@ -679,8 +712,21 @@ fn run(install: &Arc<Install>, pg: &PgDatabase, vkey: &str, plan: &Plan) -> RunR
         assert!(after > before, "pause {round}: nobody took over");
         assert_ne!(addr, format!("http://{}", install.listens[leader]));
         signal(&nodes[leader], "-CONT");
+        eprintln!("pause {round}: node {leader} stopped past its lease, epoch {before} -> {after}");
         // The woken node's next commit is fenced; writes keep flowing.
         wait_for_progress(&record, 100, Duration::from_secs(30));
+    }
+
+    for round in 0..plan.backend_kills {
+        // Every connection of every node to the database dies at once (a PostgreSQL
+        // restart looks the same to them): the nodes reconnect with no operator action.
+        let killed = terminate_backends(pg);
+        assert!(
+            killed > 0,
+            "backend round {round}: no connection to terminate"
+        );
+        let took = wait_for_progress(&record, 100, Duration::from_secs(10 * LEASE_TTL_SECS));
+        eprintln!("backends {round}: {killed} PostgreSQL connections terminated, 100 more writes after {took:?}");
     }
 
     if plan.rotate {

@@ -164,11 +164,10 @@ async fn run<T, F, Fut>(
             None => {
                 let t0 = Instant::now();
                 match lock.acquire_lease(&me.holder, &me.address, me.ttl).await {
-                    Ok(Some(lease)) => match open(lease.epoch).await {
-                        Ok(logs) => {
+                    Ok(Some(lease)) => match open_renewing(&*lock, &me, &lease, t0, &open).await {
+                        Ok((logs, deadline)) => {
                             tracing::info!(epoch = lease.epoch, "became the sequencer");
                             role.send_replace(Role::Leader(logs.clone()));
-                            let deadline = t0 + lease.remaining;
                             Some((lease, deadline, logs))
                         }
                         Err(e) => {
@@ -234,6 +233,43 @@ async fn run<T, F, Fut>(
                     role.send_replace(Role::Follower { leader_address: None });
                 }
                 return;
+            }
+        }
+    }
+}
+
+/// Opens the logs for `lease` while renewing it every `ttl / 3`: recovering a large log
+/// from a remote store can take longer than the lease lives, and a lease that expired
+/// during the open would make the new leader step down at its first renewal while
+/// another node takes over and opens in turn. Returns the logs and the lease's local
+/// deadline; fails (dropping the half-opened logs) if a renewal fails or is late.
+async fn open_renewing<T, F, Fut>(
+    lock: &dyn CheckpointLock,
+    me: &Candidate,
+    lease: &Lease,
+    t0: Instant,
+    open: &F,
+) -> Result<(T, Instant), LogError>
+where
+    F: Fn(i64) -> Fut,
+    Fut: Future<Output = Result<T, LogError>>,
+{
+    let period = me.ttl / 3;
+    let mut deadline = t0 + lease.remaining;
+    let opening = open(lease.epoch);
+    tokio::pin!(opening);
+    loop {
+        tokio::select! {
+            logs = &mut opening => return logs.map(|l| (l, deadline)),
+            _ = tokio::time::sleep(period) => {
+                let t1 = Instant::now();
+                match tokio::time::timeout_at(deadline, lock.renew_lease(lease, me.ttl)).await {
+                    Ok(Ok(true)) => deadline = t1 + me.ttl,
+                    _ => {
+                        tracing::warn!(epoch = lease.epoch, "lease lost while opening the logs");
+                        return Err(LogError::SteppedDown { epoch: Some(lease.epoch) });
+                    }
+                }
             }
         }
     }
