@@ -44,6 +44,9 @@ pub struct Metrics {
     publishes: IntCounterVec,
     pool: IntGaugeVec,
     log_pooled: IntGaugeVec,
+    /// One batch observer per log name: a node that leads again (several nodes) observes
+    /// its new log with the same series instead of registering them twice.
+    observers: std::sync::Mutex<std::collections::HashMap<&'static str, Arc<BatchMetrics>>>,
 }
 
 impl Metrics {
@@ -108,12 +111,18 @@ impl Metrics {
             publishes,
             pool,
             log_pooled,
+            observers: std::sync::Mutex::default(),
         }
     }
 
     /// A batch observer for the log named `log` (`main` or `ct`), reporting into this
     /// registry.
     pub fn batch_observer(&self, log: &'static str) -> Arc<dyn BatchObserver> {
+        // Lookups and one insert: a panic cannot leave the map torn.
+        let mut observers = self.observers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(o) = observers.get(log) {
+            return Arc::clone(o) as Arc<dyn BatchObserver>;
+        }
         let entries = Histogram::with_opts(
             HistogramOpts::new(
                 "vouch_log_batch_entries",
@@ -152,11 +161,13 @@ impl Metrics {
                 tracing::warn!(error = %e, log, "sequencer metrics not registered");
             }
         }
-        Arc::new(BatchMetrics {
+        let o = Arc::new(BatchMetrics {
             entries,
             seconds,
             outcomes,
-        })
+        });
+        observers.insert(log, Arc::clone(&o));
+        o
     }
 }
 
