@@ -102,6 +102,32 @@ pub struct Lease {
 
 /// Milliseconds of `ttl`, as the SQL backends bind it (saturating; a TTL of
 /// centuries is as good as infinite).
+/// Why a fenced swap that changed no row was refused, given the lease row read after it
+/// (and whether it was unexpired): if `epoch` still holds the lease, another writer
+/// changed the checkpoint (`Conflict`, with what is stored now); otherwise the epoch
+/// was fenced out (`Fenced`, naming the current one). Shared by the SQL backends.
+pub(crate) async fn refused_swap<L: CheckpointLock + ?Sized>(
+    lock: &L,
+    log: &str,
+    epoch: i64,
+    lease: Option<(Lease, bool)>,
+) -> StoreError {
+    match lease {
+        Some((l, true)) if l.epoch == epoch => match lock.load(log).await {
+            Ok(found) => StoreError::Conflict {
+                log: log.into(),
+                found,
+            },
+            Err(e) => e,
+        },
+        row => StoreError::Fenced {
+            log: log.into(),
+            epoch,
+            current: row.map(|(l, _)| l.epoch),
+        },
+    }
+}
+
 pub(crate) fn ttl_ms(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 4)
 }

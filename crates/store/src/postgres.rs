@@ -214,17 +214,8 @@ impl CheckpointLock for PostgresLock {
             return Ok(());
         }
         // Refused: say why (a later read, but the swap failed whatever it shows).
-        match self.lease_row().await? {
-            Some((l, true)) if l.epoch == epoch => Err(StoreError::Conflict {
-                log: log.into(),
-                found: self.load(log).await?,
-            }),
-            row => Err(StoreError::Fenced {
-                log: log.into(),
-                epoch,
-                current: row.map(|(l, _)| l.epoch),
-            }),
-        }
+        let lease = self.lease_row().await?;
+        Err(crate::lock::refused_swap(self, log, epoch, lease).await)
     }
 
     async fn acquire_lease(
