@@ -102,6 +102,25 @@ pub struct Lease {
 
 /// Milliseconds of `ttl`, as the SQL backends bind it (saturating; a TTL of
 /// centuries is as good as infinite).
+/// The in-memory compare-and-swap of one log's row (plain and fenced alike).
+fn swap_row(
+    rows: &mut HashMap<String, Vec<u8>>,
+    log: &str,
+    old: &[u8],
+    new: &[u8],
+) -> Result<(), StoreError> {
+    match rows.get_mut(log) {
+        Some(cur) if cur.as_slice() == old => {
+            *cur = new.to_vec();
+            Ok(())
+        }
+        other => Err(StoreError::Conflict {
+            log: log.into(),
+            found: other.map(|v| v.clone()),
+        }),
+    }
+}
+
 /// Why a fenced swap that changed no row was refused, given the lease row read after it
 /// (and whether it was unexpired): if `epoch` still holds the lease, another writer
 /// changed the checkpoint (`Conflict`, with what is stored now); otherwise the epoch
@@ -256,17 +275,7 @@ impl CheckpointLock for MemoryLock {
     }
 
     async fn compare_and_swap(&self, log: &str, old: &[u8], new: &[u8]) -> Result<(), StoreError> {
-        let rows = &mut self.state().rows;
-        match rows.get_mut(log) {
-            Some(cur) if cur.as_slice() == old => {
-                *cur = new.to_vec();
-                Ok(())
-            }
-            other => Err(StoreError::Conflict {
-                log: log.into(),
-                found: other.map(|v| v.clone()),
-            }),
-        }
+        swap_row(&mut self.state().rows, log, old, new)
     }
 
     async fn compare_and_swap_fenced(
@@ -288,16 +297,7 @@ impl CheckpointLock for MemoryLock {
                 })
             }
         }
-        match state.rows.get_mut(log) {
-            Some(cur) if cur.as_slice() == old => {
-                *cur = new.to_vec();
-                Ok(())
-            }
-            other => Err(StoreError::Conflict {
-                log: log.into(),
-                found: other.map(|v| v.clone()),
-            }),
-        }
+        swap_row(&mut state.rows, log, old, new)
     }
 
     async fn acquire_lease(

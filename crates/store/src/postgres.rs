@@ -67,15 +67,7 @@ impl PostgresLock {
                 source,
             })?;
         }
-        let (exists,): (bool,) =
-            sqlx::query_as("SELECT to_regclass('vouch_checkpoints') IS NOT NULL")
-                .fetch_one(&lock.pool)
-                .await
-                .map_err(|source| StoreError::Database {
-                    op: "check schema",
-                    source,
-                })?;
-        if !exists {
+        if !lock.table_exists("vouch_checkpoints").await? {
             return Err(StoreError::MissingSchema {
                 table: "vouch_checkpoints",
             });
@@ -85,15 +77,7 @@ impl PostgresLock {
         // on CREATE TABLE IF NOT EXISTS (a unique violation in the catalog): what
         // matters is that the table exists afterwards.
         if let Err(source) = sqlx::query(LEASE_TABLE).execute(&lock.pool).await {
-            let (exists,): (bool,) =
-                sqlx::query_as("SELECT to_regclass('vouch_sequencer_lease') IS NOT NULL")
-                    .fetch_one(&lock.pool)
-                    .await
-                    .map_err(|source| StoreError::Database {
-                        op: "check schema",
-                        source,
-                    })?;
-            if !exists {
+            if !lock.table_exists("vouch_sequencer_lease").await? {
                 return Err(StoreError::Database {
                     op: "create lease table",
                     source,
@@ -101,6 +85,19 @@ impl PostgresLock {
             }
         }
         Ok(lock)
+    }
+
+    /// Whether `table` exists in the connected database.
+    async fn table_exists(&self, table: &str) -> Result<bool, StoreError> {
+        let (exists,): (bool,) = sqlx::query_as("SELECT to_regclass($1) IS NOT NULL")
+            .bind(table)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|source| StoreError::Database {
+                op: "check schema",
+                source,
+            })?;
+        Ok(exists)
     }
 
     /// Closes the pool (tests drop their database afterwards).
