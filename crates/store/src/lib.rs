@@ -28,6 +28,7 @@ pub mod meta;
 mod objects;
 mod postgres;
 mod remote;
+mod sql;
 mod sqlite;
 
 pub use error::StoreError;

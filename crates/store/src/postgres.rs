@@ -1,11 +1,8 @@
 //! `PostgresLock`: the lock backend for deployments with several `vouch serve` nodes.
 
-use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use std::time::Duration;
-
-use crate::lock::{remaining, ttl_ms};
+use crate::sql::{sql_lock, LockSql};
 use crate::{CheckpointLock, Lease, StoreError};
 
 /// The lease table: at most one row (`id = 1`), expiry by the server's clock.
@@ -15,24 +12,48 @@ const LEASE_TABLE: &str = "CREATE TABLE IF NOT EXISTS vouch_sequencer_lease \
 
 /// The columns a [`Lease`] is read from (`now()` is the statement's transaction
 /// start: one instant for the whole statement).
-const LEASE_COLUMNS: &str = "holder, address, epoch, \
-     (extract(epoch FROM expires_at) * 1000)::BIGINT, \
-     (extract(epoch FROM (expires_at - now())) * 1000)::BIGINT";
-
-type LeaseRow = (String, String, i64, i64, i64);
-
-fn lease_of((holder, address, epoch, expires_at_ms, left): LeaseRow) -> (Lease, bool) {
-    (
-        Lease {
-            holder,
-            address,
-            epoch,
-            expires_at_ms,
-            remaining: remaining(left),
-        },
-        left > 0,
-    )
+macro_rules! lease_columns {
+    () => {
+        "holder, address, epoch, (extract(epoch FROM expires_at) * 1000)::BIGINT, \
+         (extract(epoch FROM (expires_at - now())) * 1000)::BIGINT"
+    };
 }
+
+/// PostgreSQL's lock statements. The fenced swap locks the lease row FOR SHARE: a
+/// takeover (an UPDATE of that row) racing the swap either committed first, and the
+/// locking read re-checks the row's newest version (READ COMMITTED), so the swap is
+/// refused; or waits until the swap has committed, i.e. the swap happened while the
+/// epoch still held the lease. Taking the lease with ON CONFLICT DO UPDATE locks the row
+/// and evaluates its WHERE on the latest committed version: of two nodes racing for an
+/// expired lease, one updates it and the other sees it unexpired.
+const SQL: LockSql = LockSql {
+    load: "SELECT checkpoint FROM vouch_checkpoints WHERE log_id = $1",
+    create: "INSERT INTO vouch_checkpoints (log_id, checkpoint) VALUES ($1, $2) \
+             ON CONFLICT (log_id) DO NOTHING",
+    swap: "UPDATE vouch_checkpoints SET checkpoint = $1 WHERE log_id = $2 AND checkpoint = $3",
+    swap_fenced: "UPDATE vouch_checkpoints SET checkpoint = $1 WHERE log_id = $2 \
+                  AND checkpoint = $3 AND EXISTS (SELECT 1 FROM vouch_sequencer_lease \
+                  WHERE id = 1 AND epoch = $4 AND expires_at > now() FOR SHARE)",
+    acquire: concat!(
+        "INSERT INTO vouch_sequencer_lease AS l (id, holder, address, epoch, expires_at) \
+         VALUES (1, $1, $2, 1, now() + make_interval(secs => $3::DOUBLE PRECISION / 1000)) \
+         ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, \
+         address = EXCLUDED.address, epoch = l.epoch + 1, expires_at = EXCLUDED.expires_at \
+         WHERE l.expires_at <= now() RETURNING ",
+        lease_columns!()
+    ),
+    renew: "UPDATE vouch_sequencer_lease \
+            SET expires_at = now() + make_interval(secs => $1::DOUBLE PRECISION / 1000) \
+            WHERE id = 1 AND epoch = $2 AND holder = $3 AND expires_at > now()",
+    release: "UPDATE vouch_sequencer_lease SET expires_at = LEAST(expires_at, now()) \
+              WHERE id = 1 AND epoch = $1 AND holder = $2",
+    lease_row: concat!(
+        "SELECT ",
+        lease_columns!(),
+        " FROM vouch_sequencer_lease WHERE id = 1"
+    ),
+    all: "SELECT log_id, checkpoint FROM vouch_checkpoints ORDER BY log_id",
+};
 
 /// The lock table in PostgreSQL. A committed `UPDATE ... WHERE checkpoint = old` is the
 /// compare-and-swap; with the default `synchronous_commit = on` it is durable when
@@ -99,197 +120,9 @@ impl PostgresLock {
             })?;
         Ok(exists)
     }
-
-    /// Closes the pool (tests drop their database afterwards).
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-
-    /// The lease row, with whether it is unexpired by the server's clock.
-    async fn lease_row(&self) -> Result<Option<(Lease, bool)>, StoreError> {
-        let row: Option<LeaseRow> = sqlx::query_as(&format!(
-            "SELECT {LEASE_COLUMNS} FROM vouch_sequencer_lease WHERE id = 1"
-        ))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|source| StoreError::Database {
-            op: "read lease",
-            source,
-        })?;
-        Ok(row.map(lease_of))
-    }
-
-    /// Every row (log checkpoints and witness states), read in one statement, so one
-    /// consistent snapshot of the table (backups).
-    pub async fn all(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        sqlx::query_as("SELECT log_id, checkpoint FROM vouch_checkpoints ORDER BY log_id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|source| StoreError::Database { op: "list", source })
-    }
 }
 
-#[async_trait]
-impl CheckpointLock for PostgresLock {
-    async fn load(&self, log: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let row: Option<(Vec<u8>,)> =
-            sqlx::query_as("SELECT checkpoint FROM vouch_checkpoints WHERE log_id = $1")
-                .bind(log)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|source| StoreError::Database { op: "load", source })?;
-        Ok(row.map(|r| r.0))
-    }
-
-    async fn create(&self, log: &str, checkpoint: &[u8]) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO vouch_checkpoints (log_id, checkpoint) VALUES ($1, $2) \
-             ON CONFLICT (log_id) DO NOTHING",
-        )
-        .bind(log)
-        .bind(checkpoint)
-        .execute(&self.pool)
-        .await
-        .map_err(|source| StoreError::Database {
-            op: "create",
-            source,
-        })?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::AlreadyExists { log: log.into() })
-        }
-    }
-
-    async fn compare_and_swap(&self, log: &str, old: &[u8], new: &[u8]) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE vouch_checkpoints SET checkpoint = $1 WHERE log_id = $2 AND checkpoint = $3",
-        )
-        .bind(new)
-        .bind(log)
-        .bind(old)
-        .execute(&self.pool)
-        .await
-        .map_err(|source| StoreError::Database { op: "swap", source })?;
-        if done.rows_affected() == 1 {
-            return Ok(());
-        }
-        Err(StoreError::Conflict {
-            log: log.into(),
-            found: self.load(log).await?,
-        })
-    }
-
-    async fn compare_and_swap_fenced(
-        &self,
-        log: &str,
-        old: &[u8],
-        new: &[u8],
-        epoch: i64,
-    ) -> Result<(), StoreError> {
-        // One statement. The lease row is locked FOR SHARE: a takeover (an UPDATE of
-        // that row) racing this swap either committed first, and the locking read
-        // re-checks the row's newest version (READ COMMITTED), so the swap is refused;
-        // or waits until the swap has committed, i.e. the swap happened while the
-        // epoch still held the lease.
-        let done = sqlx::query(
-            "UPDATE vouch_checkpoints SET checkpoint = $1 WHERE log_id = $2 AND checkpoint = $3 \
-             AND EXISTS (SELECT 1 FROM vouch_sequencer_lease WHERE id = 1 AND epoch = $4 \
-             AND expires_at > now() FOR SHARE)",
-        )
-        .bind(new)
-        .bind(log)
-        .bind(old)
-        .bind(epoch)
-        .execute(&self.pool)
-        .await
-        .map_err(|source| StoreError::Database {
-            op: "fenced swap",
-            source,
-        })?;
-        if done.rows_affected() == 1 {
-            return Ok(());
-        }
-        // Refused: say why (a later read, but the swap failed whatever it shows).
-        let lease = self.lease_row().await?;
-        Err(crate::lock::refused_swap(self, log, epoch, lease).await)
-    }
-
-    async fn acquire_lease(
-        &self,
-        holder: &str,
-        address: &str,
-        ttl: Duration,
-    ) -> Result<Option<Lease>, StoreError> {
-        // ON CONFLICT DO UPDATE locks the row and evaluates its WHERE on the latest
-        // committed version: of two nodes racing for an expired lease, one updates it
-        // and the other sees it unexpired.
-        let taken: Option<LeaseRow> = sqlx::query_as(&format!(
-            "INSERT INTO vouch_sequencer_lease AS l (id, holder, address, epoch, expires_at) \
-             VALUES (1, $1, $2, 1, now() + make_interval(secs => $3::DOUBLE PRECISION / 1000)) \
-             ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, \
-             address = EXCLUDED.address, epoch = l.epoch + 1, expires_at = EXCLUDED.expires_at \
-             WHERE l.expires_at <= now() RETURNING {LEASE_COLUMNS}"
-        ))
-        .bind(holder)
-        .bind(address)
-        .bind(ttl_ms(ttl))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|source| StoreError::Database {
-            op: "acquire lease",
-            source,
-        })?;
-        if let Some(row) = taken {
-            return Ok(Some(lease_of(row).0));
-        }
-        Ok(match self.lease_row().await? {
-            Some((l, true)) if l.holder == holder => Some(l),
-            _ => None,
-        })
-    }
-
-    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE vouch_sequencer_lease \
-             SET expires_at = now() + make_interval(secs => $1::DOUBLE PRECISION / 1000) \
-             WHERE id = 1 AND epoch = $2 AND holder = $3 AND expires_at > now()",
-        )
-        .bind(ttl_ms(ttl))
-        .bind(lease.epoch)
-        .bind(&lease.holder)
-        .execute(&self.pool)
-        .await
-        .map_err(|source| StoreError::Database {
-            op: "renew lease",
-            source,
-        })?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE vouch_sequencer_lease SET expires_at = LEAST(expires_at, now()) \
-             WHERE id = 1 AND epoch = $1 AND holder = $2",
-        )
-        .bind(lease.epoch)
-        .bind(&lease.holder)
-        .execute(&self.pool)
-        .await
-        .map_err(|source| StoreError::Database {
-            op: "release lease",
-            source,
-        })?;
-        Ok(())
-    }
-
-    async fn current_lease(&self) -> Result<Option<Lease>, StoreError> {
-        Ok(self
-            .lease_row()
-            .await?
-            .and_then(|(l, live)| live.then_some(l)))
-    }
-}
+sql_lock!(PostgresLock, SQL);
 
 #[cfg(test)]
 mod tests {

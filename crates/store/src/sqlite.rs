@@ -4,10 +4,9 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 
-use crate::lock::{remaining, ttl_ms};
+use crate::sql::{sql_lock, LockSql};
 use crate::{CheckpointLock, Lease, StoreError};
 
 const TABLE: &str = "vouch_checkpoints";
@@ -25,6 +24,49 @@ macro_rules! now_ms {
         "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
     };
 }
+
+/// SQLite's lock statements. SQLite serialises writers, so each statement is atomic.
+const SQL: LockSql = LockSql {
+    load: "SELECT checkpoint FROM vouch_checkpoints WHERE log_id = ?",
+    create: "INSERT INTO vouch_checkpoints (log_id, checkpoint) VALUES (?, ?) \
+             ON CONFLICT (log_id) DO NOTHING",
+    swap: "UPDATE vouch_checkpoints SET checkpoint = ? WHERE log_id = ? AND checkpoint = ?",
+    swap_fenced: concat!(
+        "UPDATE vouch_checkpoints SET checkpoint = ?1 WHERE log_id = ?2 AND checkpoint = ?3 \
+         AND EXISTS (SELECT 1 FROM vouch_sequencer_lease WHERE id = 1 AND epoch = ?4 \
+         AND expires_ms > ",
+        now_ms!(),
+        ")"
+    ),
+    acquire: concat!(
+        "INSERT INTO vouch_sequencer_lease (id, holder, address, epoch, expires_ms) \
+         VALUES (1, ?1, ?2, 1, ",
+        now_ms!(),
+        " + ?3) ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, \
+         address = excluded.address, epoch = vouch_sequencer_lease.epoch + 1, \
+         expires_ms = excluded.expires_ms WHERE vouch_sequencer_lease.expires_ms <= ",
+        now_ms!(),
+        " RETURNING holder, address, epoch, expires_ms, expires_ms - ",
+        now_ms!()
+    ),
+    renew: concat!(
+        "UPDATE vouch_sequencer_lease SET expires_ms = ",
+        now_ms!(),
+        " + ?1 WHERE id = 1 AND epoch = ?2 AND holder = ?3 AND expires_ms > ",
+        now_ms!()
+    ),
+    release: concat!(
+        "UPDATE vouch_sequencer_lease SET expires_ms = MIN(expires_ms, ",
+        now_ms!(),
+        ") WHERE id = 1 AND epoch = ?1 AND holder = ?2"
+    ),
+    lease_row: concat!(
+        "SELECT holder, address, epoch, expires_ms, expires_ms - ",
+        now_ms!(),
+        " FROM vouch_sequencer_lease WHERE id = 1"
+    ),
+    all: "SELECT log_id, checkpoint FROM vouch_checkpoints ORDER BY log_id",
+};
 
 /// Proof of a [`SqliteLock::claim_process`]: the claim is held until this is dropped.
 pub struct SequencerClaim {
@@ -111,47 +153,6 @@ impl SqliteLock {
         Ok(lock)
     }
 
-    /// Every row (log checkpoints and witness states), read in one statement, so one
-    /// consistent snapshot of the table (backups).
-    pub async fn all(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        sqlx::query_as("SELECT log_id, checkpoint FROM vouch_checkpoints ORDER BY log_id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|source| StoreError::Database { op: "list", source })
-    }
-
-    /// Closes the pool.
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-
-    /// The lease row, with whether it is unexpired by the database clock.
-    async fn lease_row(&self) -> Result<Option<(Lease, bool)>, StoreError> {
-        let row: Option<(String, String, i64, i64, i64)> = sqlx::query_as(concat!(
-            "SELECT holder, address, epoch, expires_ms, expires_ms - ",
-            now_ms!(),
-            " FROM vouch_sequencer_lease WHERE id = 1"
-        ))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|source| StoreError::Database {
-            op: "read lease",
-            source,
-        })?;
-        Ok(row.map(|(holder, address, epoch, expires_at_ms, left)| {
-            (
-                Lease {
-                    holder,
-                    address,
-                    epoch,
-                    expires_at_ms,
-                    remaining: remaining(left),
-                },
-                left > 0,
-            )
-        }))
-    }
-
     /// Claims this database file for one server process for as long as the returned
     /// [`SequencerClaim`] lives; [`StoreError::SequencerHeld`] naming the holder if
     /// another process (or another claim in this one) has it.
@@ -201,173 +202,7 @@ impl SqliteLock {
     }
 }
 
-#[async_trait]
-impl CheckpointLock for SqliteLock {
-    async fn load(&self, log: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let row: Option<(Vec<u8>,)> =
-            sqlx::query_as("SELECT checkpoint FROM vouch_checkpoints WHERE log_id = ?")
-                .bind(log)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|source| StoreError::Database { op: "load", source })?;
-        Ok(row.map(|r| r.0))
-    }
-
-    async fn create(&self, log: &str, checkpoint: &[u8]) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO vouch_checkpoints (log_id, checkpoint) VALUES (?, ?) \
-             ON CONFLICT (log_id) DO NOTHING",
-        )
-        .bind(log)
-        .bind(checkpoint)
-        .execute(&self.pool)
-        .await
-        .map_err(|source| StoreError::Database {
-            op: "create",
-            source,
-        })?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::AlreadyExists { log: log.into() })
-        }
-    }
-
-    async fn compare_and_swap(&self, log: &str, old: &[u8], new: &[u8]) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE vouch_checkpoints SET checkpoint = ? WHERE log_id = ? AND checkpoint = ?",
-        )
-        .bind(new)
-        .bind(log)
-        .bind(old)
-        .execute(&self.pool)
-        .await
-        .map_err(|source| StoreError::Database { op: "swap", source })?;
-        if done.rows_affected() == 1 {
-            return Ok(());
-        }
-        Err(StoreError::Conflict {
-            log: log.into(),
-            found: self.load(log).await?,
-        })
-    }
-
-    async fn compare_and_swap_fenced(
-        &self,
-        log: &str,
-        old: &[u8],
-        new: &[u8],
-        epoch: i64,
-    ) -> Result<(), StoreError> {
-        let done = sqlx::query(concat!(
-            "UPDATE vouch_checkpoints SET checkpoint = ?1 WHERE log_id = ?2 AND checkpoint = ?3 \
-             AND EXISTS (SELECT 1 FROM vouch_sequencer_lease WHERE id = 1 AND epoch = ?4 \
-             AND expires_ms > ",
-            now_ms!(),
-            ")"
-        ))
-        .bind(new)
-        .bind(log)
-        .bind(old)
-        .bind(epoch)
-        .execute(&self.pool)
-        .await
-        .map_err(|source| StoreError::Database {
-            op: "fenced swap",
-            source,
-        })?;
-        if done.rows_affected() == 1 {
-            return Ok(());
-        }
-        // Refused: say why (a later read, but the swap failed whatever it shows).
-        let lease = self.lease_row().await?;
-        Err(crate::lock::refused_swap(self, log, epoch, lease).await)
-    }
-
-    async fn acquire_lease(
-        &self,
-        holder: &str,
-        address: &str,
-        ttl: Duration,
-    ) -> Result<Option<Lease>, StoreError> {
-        let taken: Option<(String, String, i64, i64, i64)> = sqlx::query_as(concat!(
-            "INSERT INTO vouch_sequencer_lease (id, holder, address, epoch, expires_ms) \
-             VALUES (1, ?1, ?2, 1, ",
-            now_ms!(),
-            " + ?3) ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, \
-             address = excluded.address, epoch = vouch_sequencer_lease.epoch + 1, \
-             expires_ms = excluded.expires_ms WHERE vouch_sequencer_lease.expires_ms <= ",
-            now_ms!(),
-            " RETURNING holder, address, epoch, expires_ms, expires_ms - ",
-            now_ms!()
-        ))
-        .bind(holder)
-        .bind(address)
-        .bind(ttl_ms(ttl))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|source| StoreError::Database {
-            op: "acquire lease",
-            source,
-        })?;
-        if let Some((holder, address, epoch, expires_at_ms, left)) = taken {
-            return Ok(Some(Lease {
-                holder,
-                address,
-                epoch,
-                expires_at_ms,
-                remaining: remaining(left),
-            }));
-        }
-        Ok(match self.lease_row().await? {
-            Some((l, true)) if l.holder == holder => Some(l),
-            _ => None,
-        })
-    }
-
-    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<bool, StoreError> {
-        let done = sqlx::query(concat!(
-            "UPDATE vouch_sequencer_lease SET expires_ms = ",
-            now_ms!(),
-            " + ?1 WHERE id = 1 AND epoch = ?2 AND holder = ?3 AND expires_ms > ",
-            now_ms!()
-        ))
-        .bind(ttl_ms(ttl))
-        .bind(lease.epoch)
-        .bind(&lease.holder)
-        .execute(&self.pool)
-        .await
-        .map_err(|source| StoreError::Database {
-            op: "renew lease",
-            source,
-        })?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
-        sqlx::query(concat!(
-            "UPDATE vouch_sequencer_lease SET expires_ms = MIN(expires_ms, ",
-            now_ms!(),
-            ") WHERE id = 1 AND epoch = ?1 AND holder = ?2"
-        ))
-        .bind(lease.epoch)
-        .bind(&lease.holder)
-        .execute(&self.pool)
-        .await
-        .map_err(|source| StoreError::Database {
-            op: "release lease",
-            source,
-        })?;
-        Ok(())
-    }
-
-    async fn current_lease(&self) -> Result<Option<Lease>, StoreError> {
-        Ok(self
-            .lease_row()
-            .await?
-            .and_then(|(l, live)| live.then_some(l)))
-    }
-}
+sql_lock!(SqliteLock, SQL);
 
 #[cfg(test)]
 mod tests {
