@@ -5,6 +5,9 @@
     reason = "integration-test helpers: a panic is a failed test"
 )]
 
+mod install_support;
+use install_support::vouch_in as vouch;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -60,24 +63,6 @@ fn start(data: &Path, listen: &str, extra: &[&str]) -> Server {
         url,
         vkey: vkey.expect("server announced its log key"),
     }
-}
-
-fn vouch(cwd: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch"));
-    for var in [
-        "GITHUB_ACTIONS",
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-        "GITLAB_CI",
-        "SIGSTORE_ID_TOKEN",
-        "VOUCH_SERVER",
-        "VOUCH_TOKEN",
-        "VOUCH_IDENTITY_TOKEN",
-        "VOUCH_DATABASE_URL",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.args(args).current_dir(cwd).output().expect("run vouch")
 }
 
 #[track_caller]

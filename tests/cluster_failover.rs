@@ -21,12 +21,13 @@
     reason = "integration-test helpers: a panic is a failed test"
 )]
 
-mod pg_support;
-use pg_support::PgDatabase;
+mod install_support;
+use install_support::{ok, Install};
+use vouch_testkit::pg::PgDatabase;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -37,73 +38,12 @@ use vouch_testkit::seaweed::{self, SeaweedFs};
 /// The sequencer lease: short, so failovers fit in a CI test.
 const LEASE_TTL_SECS: u64 = 3;
 
-struct Install {
-    root: tempfile::TempDir,
-    env: HashMap<String, String>,
-    /// Each node's listen address (fixed up front; a restarted node keeps its own).
-    listens: Vec<String>,
-}
-
-impl Install {
-    fn p(&self, rel: &str) -> String {
-        self.root.path().join(rel).to_str().unwrap().to_owned()
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch"));
-        for var in [
-            "VOUCH_SERVER",
-            "VOUCH_TOKEN",
-            "VOUCH_ADMIN_TOKEN",
-            "VOUCH_DATABASE_URL",
-            "TOKEN_ENC_KEY",
-            "VOUCH_LOG_KEY",
-            "VOUCH_WITNESS_KEY",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.envs(&self.env).args(args).current_dir(self.root.path());
-        cmd
-    }
-
-    fn vouch(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("run vouch")
-    }
-}
-
-#[track_caller]
-fn ok(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "vouch failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Secrets, the shared config file and `admin init`, as docs/deployment.md's several-node
 /// install does it.
 fn install(pg: &PgDatabase, s3: &SeaweedFs, nodes: usize) -> Install {
-    let root = tempfile::tempdir().unwrap();
-    for d in ["etc", "work"] {
-        std::fs::create_dir_all(root.path().join(d)).unwrap();
-    }
-    let listens: Vec<String> = (0..nodes)
-        .map(|_| format!("127.0.0.1:{}", free_port()))
-        .collect();
-    let mut install = Install {
-        root,
-        env: HashMap::from([
+    let mut install = Install::new(
+        nodes,
+        HashMap::from([
             ("VOUCH_PG_URL".to_owned(), pg.url()),
             (
                 "AWS_ACCESS_KEY_ID".to_owned(),
@@ -114,47 +54,11 @@ fn install(pg: &PgDatabase, s3: &SeaweedFs, nodes: usize) -> Install {
                 seaweed::SECRET_KEY.to_owned(),
             ),
         ]),
-        listens,
-    };
-    // The public URL names the log (its origin) and is the same on every node: here the
-    // first node's address stands for the load balancer.
-    let public = install.listens[0].clone();
-    ok(&install.vouch(&[
-        "keygen",
-        "log",
-        &public,
-        "--out",
-        &install.p("etc/log.key"),
-        "--json",
-    ]));
-    ok(&install.vouch(&[
-        "keygen",
-        "witness",
-        "cluster.test/witness",
-        "--out",
-        &install.p("etc/witness.key"),
-    ]));
-    ok(&install.vouch(&[
-        "keygen",
-        "token-enc-key",
-        "--out",
-        &install.p("etc/token_enc.key"),
-    ]));
-    ok(&install.vouch(&[
-        "keygen",
-        "internal-token",
-        "--out",
-        &install.p("etc/internal.token"),
-    ]));
-    for (var, file) in [
-        ("VOUCH_LOG_KEY", "etc/log.key"),
-        ("VOUCH_WITNESS_KEY", "etc/witness.key"),
-        ("TOKEN_ENC_KEY", "etc/token_enc.key"),
-        ("VOUCH_INTERNAL_TOKEN", "etc/internal.token"),
-    ] {
-        let value = std::fs::read_to_string(install.p(file)).unwrap();
-        install.env.insert(var.into(), value.trim().to_owned());
-    }
+    );
+    // Secrets (docs/deployment.md, "1. Secrets"), shared by every node. The log's origin
+    // is the public URL's host:port; the first node's address stands for the load balancer.
+    let public = install.origin();
+    install.keygen("cluster.test/witness");
     let config = format!(
         r#"[log]
 origin = "{public}"

@@ -5,9 +5,11 @@
     reason = "integration-test helpers: a panic is a failed test"
 )]
 
+mod install_support;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -113,20 +115,7 @@ fn endless(conn: &mut TcpStream, status: &str, sent: &AtomicU64) {
 
 fn vouch(args: &[&str]) -> Output {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch"));
-    for var in [
-        "GITHUB_ACTIONS",
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-        "GITLAB_CI",
-        "SIGSTORE_ID_TOKEN",
-        "VOUCH_SERVER",
-        "VOUCH_TOKEN",
-        "VOUCH_IDENTITY_TOKEN",
-        "VOUCH_ADMIN_TOKEN",
-    ] {
-        cmd.env_remove(var);
-    }
+    let mut cmd = install_support::clean_command();
     cmd.args(args)
         .current_dir(dir.path())
         .output()

@@ -5,12 +5,13 @@
     reason = "integration-test helpers: a panic is a failed test"
 )]
 
-mod pg_support;
-use pg_support::PgDatabase;
+mod install_support;
+use install_support::{ok, refused, Install};
+use vouch_testkit::pg::PgDatabase;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
 use vouch_oidc::{DevIssuer, DevKeyAlgorithm, DevTokenRequest, UnixTime};
@@ -18,89 +19,6 @@ use vouch_oidc::{DevIssuer, DevKeyAlgorithm, DevTokenRequest, UnixTime};
 const PACKAGE: &str = "@acme/widget";
 const REPO: &str = "acme/widget";
 const WORKFLOW: &str = ".github/workflows/release.yml";
-
-/// The environment every command of one install sees (the secrets, as systemd's
-/// EnvironmentFile would give them).
-struct Install {
-    root: tempfile::TempDir,
-    env: HashMap<String, String>,
-    /// The address the server listens on, fixed up front: the public URL
-    /// (`http://ADDR`) names it, and the log's origin is derived from that URL.
-    listen: String,
-}
-
-impl Install {
-    /// The log's origin: `host:port` of the public URL, as Rekor v2 logs name theirs.
-    fn origin(&self) -> String {
-        self.listen.clone()
-    }
-}
-
-impl Install {
-    fn etc(&self) -> PathBuf {
-        self.root.path().join("etc")
-    }
-    fn data(&self) -> PathBuf {
-        self.root.path().join("data")
-    }
-    fn work(&self) -> PathBuf {
-        self.root.path().join("work")
-    }
-    fn p(&self, rel: &str) -> String {
-        self.root.path().join(rel).to_str().unwrap().to_owned()
-    }
-
-    fn vouch(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("run vouch")
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch"));
-        for var in [
-            "GITHUB_ACTIONS",
-            "ACTIONS_ID_TOKEN_REQUEST_URL",
-            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-            "GITLAB_CI",
-            "SIGSTORE_ID_TOKEN",
-            "VOUCH_SERVER",
-            "VOUCH_TOKEN",
-            "VOUCH_IDENTITY_TOKEN",
-            "VOUCH_ADMIN_TOKEN",
-            "VOUCH_DATABASE_URL",
-            "TOKEN_ENC_KEY",
-            "VOUCH_LOG_KEY",
-            "VOUCH_WITNESS_KEY",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.envs(&self.env).args(args).current_dir(self.work());
-        cmd
-    }
-}
-
-#[track_caller]
-fn ok(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "expected success, got {:?}: {}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-}
-
-#[track_caller]
-fn refused(out: &Output, code: &str) -> String {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
-    assert!(
-        err.contains(&format!("error[{code}]")),
-        "expected {code}: {err}"
-    );
-    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-    err
-}
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(path).unwrap().trim().to_owned()
@@ -273,56 +191,20 @@ fn project(dir: &Path, version: &str) -> String {
 /// Keygen and the config file; `database` is the `[database]` and `[storage.lock]`
 /// tables' body.
 fn install(database: &str, lock: &str, extra_env: &[(&str, String)]) -> (Install, DevIssuer) {
-    let root = tempfile::tempdir().unwrap();
-    for d in ["etc", "data", "work"] {
-        std::fs::create_dir_all(root.path().join(d)).unwrap();
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut install = Install {
-        root,
-        listen: format!("127.0.0.1:{port}"),
-        env: extra_env
+    let mut install = Install::new(
+        1,
+        extra_env
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
             .collect(),
-    };
+    );
     // docs/deployment.md, "1. Secrets".
-    let log = ok(&install.vouch(&[
-        "keygen",
-        "log",
-        &install.origin(),
-        "--out",
-        &install.p("etc/log.key"),
-        "--json",
-    ]));
+    let log = install.keygen("registry.test/witness");
     assert_eq!(log["name"], install.origin());
     assert!(log["verifier_key"]
         .as_str()
         .unwrap()
         .starts_with(&format!("{}+", install.origin())));
-    ok(&install.vouch(&[
-        "keygen",
-        "witness",
-        "registry.test/witness",
-        "--out",
-        &install.p("etc/witness.key"),
-    ]));
-    ok(&install.vouch(&[
-        "keygen",
-        "token-enc-key",
-        "--out",
-        &install.p("etc/token_enc.key"),
-    ]));
-    ok(&install.vouch(&[
-        "keygen",
-        "internal-token",
-        "--out",
-        &install.p("etc/internal.token"),
-    ]));
     // Keygen never overwrites a key.
     let out = install.vouch(&[
         "keygen",
@@ -332,15 +214,6 @@ fn install(database: &str, lock: &str, extra_env: &[(&str, String)]) -> (Install
         &install.p("etc/log.key"),
     ]);
     refused(&out, "KEYGEN_E002");
-    for (var, file) in [
-        ("VOUCH_LOG_KEY", "etc/log.key"),
-        ("VOUCH_WITNESS_KEY", "etc/witness.key"),
-        ("TOKEN_ENC_KEY", "etc/token_enc.key"),
-        ("VOUCH_INTERNAL_TOKEN", "etc/internal.token"),
-    ] {
-        let value = read(&install.p(file));
-        install.env.insert(var.into(), value);
-    }
     let issuer = serve_issuer();
     let data = install.data();
     let data = data.to_str().unwrap();
@@ -387,12 +260,7 @@ fn story(install: &mut Install, issuer: &DevIssuer, fresh_pg: Option<String>) {
     let work = install.work();
 
     // Bad input before anything exists: a missing variable, a witness key as log key.
-    let mut missing = Install {
-        root: tempfile::tempdir().unwrap(),
-        env: install.env.clone(),
-        listen: install.listen.clone(),
-    };
-    std::fs::create_dir_all(missing.work()).unwrap();
+    let mut missing = install.beside();
     missing.env.remove("TOKEN_ENC_KEY");
     let err = refused(
         &missing.vouch(&["admin", "init", "--config", &config, "--data", &data]),
@@ -443,7 +311,7 @@ fn story(install: &mut Install, issuer: &DevIssuer, fresh_pg: Option<String>) {
     assert!(read(&admin_token).starts_with("vouch_"));
 
     // docs/deployment.md, "4. Start".
-    let server = serve(install, &install.listen.clone());
+    let server = serve(install, &install.origin().clone());
     let url = server.url.clone();
     assert_eq!(server.log_key, init["log_key"].as_str().unwrap());
     let listen = url.trim_start_matches("http://").to_owned();
@@ -603,12 +471,7 @@ fn story(install: &mut Install, issuer: &DevIssuer, fresh_pg: Option<String>) {
     let text = String::from_utf8_lossy(&ok_text(&again)).into_owned();
     assert!(text.starts_with("already initialised"), "{text}");
     // Another instance's log key on the same storage: refused, nothing written.
-    let mut foreign = Install {
-        root: tempfile::tempdir().unwrap(),
-        env: install.env.clone(),
-        listen: install.listen.clone(),
-    };
-    std::fs::create_dir_all(foreign.work()).unwrap();
+    let mut foreign = install.beside();
     let other_key = foreign.p("other.key");
     ok(&foreign.vouch(&["keygen", "log", &install.origin(), "--out", &other_key]));
     foreign.env.insert("VOUCH_LOG_KEY".into(), read(&other_key));
@@ -642,16 +505,9 @@ fn story(install: &mut Install, issuer: &DevIssuer, fresh_pg: Option<String>) {
     ]));
     assert!(b.to_string().contains(&install.origin()), "{b}");
     server.stop();
-    let mut restored = Install {
-        root: tempfile::tempdir().unwrap(),
-        env: install.env.clone(),
-        listen: install.listen.clone(),
-    };
+    let mut restored = install.beside();
     if let Some(fresh) = fresh_pg {
         restored.env.insert("VOUCH_PG_URL".into(), fresh);
-    }
-    for d in ["etc", "data", "work"] {
-        std::fs::create_dir_all(restored.root.path().join(d)).unwrap();
     }
     let new_data = restored.p("data");
     std::fs::write(

@@ -9,11 +9,13 @@
     reason = "integration-test helpers: a panic is a failed test"
 )]
 
-mod pg_support;
-use pg_support::PgDatabase;
+mod install_support;
+use install_support::vouch_in as vouch;
+
+use vouch_testkit::pg::PgDatabase;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod serve_support;
 use serve_support::{start, Server};
@@ -21,24 +23,6 @@ use serve_support::{start, Server};
 const REPO: &str = "acme/widget";
 const WORKFLOW: &str = ".github/workflows/release.yml";
 const PACKAGE: &str = "@acme/widget";
-
-/// Runs `vouch ARGS` in `cwd` with no CI token variables inherited.
-fn vouch(cwd: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch"));
-    for var in [
-        "GITHUB_ACTIONS",
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-        "GITLAB_CI",
-        "SIGSTORE_ID_TOKEN",
-        "VOUCH_SERVER",
-        "VOUCH_TOKEN",
-        "VOUCH_IDENTITY_TOKEN",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.args(args).current_dir(cwd).output().expect("run vouch")
-}
 
 #[track_caller]
 fn ok(out: &Output) -> serde_json::Value {

@@ -156,41 +156,10 @@ async fn paused_leader_is_fenced_sqlite() {
 
 #[tokio::test]
 async fn paused_leader_is_fenced_postgres() {
-    use sqlx::Connection;
-    let admin = std::env::var("VOUCH_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!(
-        "vouch_lease_test_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .expect("PostgreSQL at 127.0.0.1:5432 (set VOUCH_TEST_PG to another admin URL)");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let url = match admin.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => panic!("admin URL has no database part"),
-    };
-    let outcome = tokio::spawn(async move {
-        let lock = PostgresLock::connect(&url, true).await.unwrap();
-        paused_leader_is_fenced(Arc::new(lock.clone())).await;
-        lock.close().await;
-    })
-    .await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    let db = vouch_testkit::pg::PgDatabase::create();
+    let lock = PostgresLock::connect(&db.url(), true).await.unwrap();
+    paused_leader_is_fenced(Arc::new(lock.clone())).await;
+    lock.close().await;
 }
 
 /// The leader dies after its commit (the swap) and before writing the tiles: the next

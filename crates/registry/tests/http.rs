@@ -5,68 +5,13 @@
     reason = "integration-test helpers: a panic is a failed test"
 )]
 
-use std::sync::Arc;
+mod harness;
+use harness::{app_with as app, call, get, Resp};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
-use vouch_log::ManualClock;
-use vouch_registry::config::{LockConfig, ObjectsConfig};
-use vouch_registry::{App, Secrets, ServeConfig};
+use vouch_registry::App;
 use vouch_tlog::{KeyType, Signer};
-
-async fn app(dir: &std::path::Path, tweak: impl FnOnce(&mut ServeConfig)) -> App {
-    let mut cfg = ServeConfig::dev(dir);
-    cfg.storage.objects = ObjectsConfig::Memory;
-    cfg.storage.lock = LockConfig::Sqlite {
-        path: dir.join("lock.db"),
-    };
-    tweak(&mut cfg);
-    let secrets = Secrets::dev(dir, &cfg).unwrap();
-    vouch_registry::open(
-        &cfg,
-        secrets,
-        vouch_registry::Runtime::dev(dir, "http://127.0.0.1:0"),
-        Arc::new(ManualClock::new(1_700_000_000)),
-    )
-    .await
-    .unwrap()
-}
-
-struct Resp {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-}
-
-async fn call(app: &App, req: Request<Body>) -> Resp {
-    let r = app.router.clone().oneshot(req).await.unwrap();
-    let status = r.status();
-    let headers = r.headers().clone();
-    let body = r.into_body().collect().await.unwrap().to_bytes().to_vec();
-    Resp {
-        status,
-        headers,
-        body,
-    }
-}
-
-async fn get(app: &App, path: &str) -> Resp {
-    call(app, Request::get(path).body(Body::empty()).unwrap()).await
-}
 
 fn token(dir: &std::path::Path) -> String {
     std::fs::read_to_string(dir.join("internal.token"))

@@ -5,6 +5,9 @@
     reason = "integration-test helpers: a panic is a failed test"
 )]
 
+mod harness;
+use harness::{call, get, Resp};
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -14,15 +17,12 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use http_body_util::BodyExt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tower::ServiceExt;
 use vouch_integrity::{verify_logged, verify_record, InclusionEvidence, KeySet};
-use vouch_log::ManualClock;
-use vouch_registry::config::{LockConfig, ObjectsConfig};
+use vouch_registry::config::LockConfig;
 use vouch_registry::integrity::{self, Integrity, IntegritySection};
-use vouch_registry::{App, Secrets, ServeConfig};
+use vouch_registry::{App, ServeConfig};
 use vouch_store::meta::{
     AssetInsert, AssetStatus, NewRelease, NewVersion, ReleaseAsset, StoredRegistryKey, Timestamp,
 };
@@ -35,60 +35,13 @@ async fn app(dir: &Path) -> App {
     app_with(dir, |_| {}).await
 }
 
+/// A dev app that does not backfill integrity records at boot (the tests do it).
 async fn app_with(dir: &Path, tweak: impl FnOnce(&mut ServeConfig)) -> App {
-    let mut cfg = ServeConfig::dev(dir);
-    cfg.storage.objects = ObjectsConfig::Memory;
-    cfg.storage.lock = LockConfig::Sqlite {
-        path: dir.join("lock.db"),
-    };
-    cfg.integrity.backfill_at_boot = false;
-    tweak(&mut cfg);
-    let secrets = Secrets::dev(dir, &cfg).unwrap();
-    vouch_registry::open(
-        &cfg,
-        secrets,
-        vouch_registry::Runtime::dev(dir, "http://127.0.0.1:0"),
-        Arc::new(ManualClock::new(1_700_000_000)),
-    )
+    harness::app_with(dir, |cfg| {
+        cfg.integrity.backfill_at_boot = false;
+        tweak(cfg)
+    })
     .await
-    .unwrap()
-}
-
-struct Resp {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-    fn code(&self) -> String {
-        self.json()["code"].as_str().unwrap_or("").to_owned()
-    }
-}
-
-async fn call(app: &App, req: Request<Body>) -> Resp {
-    let r = app.router.clone().oneshot(req).await.unwrap();
-    let status = r.status();
-    let headers = r.headers().clone();
-    let body = r.into_body().collect().await.unwrap().to_bytes().to_vec();
-    Resp {
-        status,
-        headers,
-        body,
-    }
-}
-
-async fn get(app: &App, path: &str) -> Resp {
-    call(app, Request::get(path).body(Body::empty()).unwrap()).await
 }
 
 fn admin_token(dir: &Path) -> String {

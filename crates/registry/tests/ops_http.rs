@@ -5,35 +5,22 @@
     reason = "integration-test helpers: a panic is a failed test"
 )]
 
-use std::sync::Arc;
+mod harness;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
-use vouch_log::ManualClock;
 use vouch_registry::{App, Secrets, ServeConfig};
 
 async fn app(dir: &std::path::Path, database_url: Option<String>) -> App {
     let cfg = ServeConfig::dev(dir);
     let mut secrets = Secrets::dev(dir, &cfg).unwrap();
     secrets.database_url = database_url;
-    vouch_registry::open(
-        &cfg,
-        secrets,
-        vouch_registry::Runtime::dev(dir, "http://127.0.0.1:0"),
-        Arc::new(ManualClock::new(1_700_000_000)),
-    )
-    .await
-    .unwrap()
+    harness::open(dir, &cfg, secrets).await
 }
 
 async fn call(app: &App, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    let r = app.router.clone().oneshot(req).await.unwrap();
-    let status = r.status();
-    let headers = r.headers().clone();
-    let body = r.into_body().collect().await.unwrap().to_bytes().to_vec();
-    (status, headers, body)
+    let r = harness::call(app, req).await;
+    (r.status, r.headers, r.body)
 }
 
 async fn get(app: &App, path: &str) -> (StatusCode, Vec<u8>) {

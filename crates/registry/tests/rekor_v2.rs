@@ -5,6 +5,9 @@
     reason = "integration-test helpers: a panic is a failed test"
 )]
 
+mod harness;
+use harness::app;
+
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -26,28 +29,9 @@ use vouch_ca::{
     CaConfig, CaMaterial, CertificateAuthority, CertificateIdentity, San, SubjectPublicKey,
     SystemClock,
 };
-use vouch_log::ManualClock;
-use vouch_registry::config::{LockConfig, ObjectsConfig};
 use vouch_registry::rekor::{log_id, pae};
-use vouch_registry::{App, Secrets, ServeConfig};
+use vouch_registry::App;
 use vouch_tlog::{leaf_hash, open_checkpoint, verify_inclusion, Hash};
-
-async fn app(dir: &std::path::Path) -> App {
-    let mut cfg = ServeConfig::dev(dir);
-    cfg.storage.objects = ObjectsConfig::Memory;
-    cfg.storage.lock = LockConfig::Sqlite {
-        path: dir.join("lock.db"),
-    };
-    let secrets = Secrets::dev(dir, &cfg).unwrap();
-    vouch_registry::open(
-        &cfg,
-        secrets,
-        vouch_registry::Runtime::dev(dir, "http://127.0.0.1:0"),
-        Arc::new(ManualClock::new(1_700_000_000)),
-    )
-    .await
-    .unwrap()
-}
 
 async fn post(app: &App, body: Vec<u8>) -> (StatusCode, Value) {
     let req = Request::post("/api/v2/log/entries")

@@ -5,6 +5,9 @@
     reason = "integration-test helpers: a panic is a failed test"
 )]
 
+mod harness;
+use harness::{call, Resp};
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -12,12 +15,10 @@ use axum::http::{Request, StatusCode};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use der::{Decode, Encode};
-use http_body_util::BodyExt;
 use p256::ecdsa::{DerSignature, SigningKey};
 use p256::pkcs8::EncodePublicKey;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use tower::ServiceExt;
 use vouch_log::ManualClock;
 use vouch_oidc::{DevIssuer, DevTokenRequest, UnixTime};
 use vouch_registry::{App, Runtime, Secrets, ServeConfig};
@@ -57,34 +58,6 @@ async fn dev_app(dir: &std::path::Path) -> TestApp {
     open_with(dir, Runtime::dev(dir, "http://127.0.0.1:0"), |_| {})
         .await
         .unwrap()
-}
-
-struct Resp {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
-    }
-    fn code(&self) -> String {
-        self.json()["code"].as_str().unwrap_or("").to_owned()
-    }
-}
-
-async fn call(app: &App, req: Request<Body>) -> Resp {
-    let r = app.router.clone().oneshot(req).await.unwrap();
-    let status = r.status();
-    let headers = r.headers().clone();
-    let body = r.into_body().collect().await.unwrap().to_bytes().to_vec();
-    Resp {
-        status,
-        headers,
-        body,
-    }
 }
 
 fn get(uri: &str) -> Request<Body> {

@@ -5,36 +5,17 @@
     reason = "integration-test helpers: a panic is a failed test"
 )]
 
-use std::sync::Arc;
+mod harness;
+use harness::app;
+
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
-use vouch_log::ManualClock;
-use vouch_registry::config::{LockConfig, ObjectsConfig};
-use vouch_registry::{App, Secrets, ServeConfig};
+use vouch_registry::App;
 use vouch_store::meta::{
     AssetStatus, AuditFilter, NewRelease, NewVersion, ReleaseAsset, Timestamp,
 };
-
-async fn app(dir: &std::path::Path) -> App {
-    let mut cfg = ServeConfig::dev(dir);
-    cfg.storage.objects = ObjectsConfig::Memory;
-    cfg.storage.lock = LockConfig::Sqlite {
-        path: dir.join("lock.db"),
-    };
-    let secrets = Secrets::dev(dir, &cfg).unwrap();
-    vouch_registry::open(
-        &cfg,
-        secrets,
-        vouch_registry::Runtime::dev(dir, "http://127.0.0.1:0"),
-        Arc::new(ManualClock::new(1_700_000_000)),
-    )
-    .await
-    .unwrap()
-}
 
 #[derive(Debug)]
 struct Resp {
@@ -97,14 +78,11 @@ impl Resp {
 }
 
 async fn call(app: &App, req: Request<Body>) -> Resp {
-    let r = app.router.clone().oneshot(req).await.unwrap();
-    let status = r.status();
-    let headers = r.headers().clone();
-    let body = r.into_body().collect().await.unwrap().to_bytes().to_vec();
+    let r = harness::call(app, req).await;
     Resp {
-        status,
-        headers,
-        body: String::from_utf8(body).unwrap(),
+        status: r.status,
+        headers: r.headers,
+        body: String::from_utf8(r.body).unwrap(),
     }
 }
 
@@ -862,25 +840,6 @@ async fn landing_page_package_list_and_readable_audit_details() {
     );
 }
 
-/// A second node: its own lock database (so its own sequencer claim), the same data
-/// directory and metadata database as `app(dir)`.
-async fn second_node(dir: &std::path::Path) -> App {
-    let mut cfg = ServeConfig::dev(dir);
-    cfg.storage.objects = ObjectsConfig::Memory;
-    cfg.storage.lock = LockConfig::Sqlite {
-        path: dir.join("lock-node-b.db"),
-    };
-    let secrets = Secrets::dev(dir, &cfg).unwrap();
-    vouch_registry::open(
-        &cfg,
-        secrets,
-        vouch_registry::Runtime::dev(dir, "http://127.0.0.1:0"),
-        Arc::new(ManualClock::new(1_700_000_000)),
-    )
-    .await
-    .unwrap()
-}
-
 /// Issue 16: behind a load balancer, sign in through node A, post a form with the
 /// session and its CSRF token through node B (accepted; its message shows on A's next
 /// page), sign out on B, and the session is over on A too.
@@ -888,7 +847,7 @@ async fn second_node(dir: &std::path::Path) -> App {
 async fn a_session_from_one_node_works_on_another_and_ends_everywhere() {
     let dir = tempfile::tempdir().unwrap();
     let a = app(dir.path()).await;
-    let b = second_node(dir.path()).await;
+    let b = harness::node(dir.path(), "lock-node-b.db", |_| {}).await;
     let session = sign_in(&a, &admin_token(dir.path())).await.unwrap();
     let page = get(&b, "/admin/security", Some(&session)).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);

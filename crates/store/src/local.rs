@@ -77,36 +77,37 @@ impl LocalDir {
     }
 }
 
-#[async_trait]
-impl Objects for LocalDir {
-    async fn put_many(&self, objects: Vec<(ObjectKey, Bytes)>) -> Result<(), StoreError> {
+impl LocalDir {
+    /// Writes every object durably in `mode`, on a blocking thread: directories first
+    /// (cheap when they exist, and the set of directories to fsync afterwards falls out
+    /// of it), then the files.
+    async fn write_many(
+        &self,
+        objects: Vec<(ObjectKey, Bytes)>,
+        mode: Mode,
+    ) -> Result<(), StoreError> {
         if objects.is_empty() {
             return Ok(());
         }
-        // Directories first, on this thread: cheap when they exist, and the set of
-        // directories to fsync afterwards falls out of it.
         let inner = Arc::clone(&self.inner);
         let jobs: Vec<(PathBuf, Bytes)> = objects
             .into_iter()
             .map(|(k, v)| (self.path(&k), v))
             .collect();
-        tokio::task::spawn_blocking(move || write_all_durably(&inner, jobs, Mode::Replace))
+        tokio::task::spawn_blocking(move || write_all_durably(&inner, jobs, mode))
             .await
             .map_err(|e| StoreError::io(&self.inner.root, std::io::Error::other(e)))?
     }
+}
+
+#[async_trait]
+impl Objects for LocalDir {
+    async fn put_many(&self, objects: Vec<(ObjectKey, Bytes)>) -> Result<(), StoreError> {
+        self.write_many(objects, Mode::Replace).await
+    }
 
     async fn put_many_if_absent(&self, objects: Vec<(ObjectKey, Bytes)>) -> Result<(), StoreError> {
-        if objects.is_empty() {
-            return Ok(());
-        }
-        let inner = Arc::clone(&self.inner);
-        let jobs: Vec<(PathBuf, Bytes)> = objects
-            .into_iter()
-            .map(|(k, v)| (self.path(&k), v))
-            .collect();
-        tokio::task::spawn_blocking(move || write_all_durably(&inner, jobs, Mode::CreateOnly))
-            .await
-            .map_err(|e| StoreError::io(&self.inner.root, std::io::Error::other(e)))?
+        self.write_many(objects, Mode::CreateOnly).await
     }
 
     async fn get(&self, key: &ObjectKey) -> Result<Option<Bytes>, StoreError> {

@@ -380,6 +380,34 @@ pub(crate) async fn exercise(lock: &dyn CheckpointLock) {
     assert_eq!(lock.load("b").await.unwrap(), None);
 }
 
+/// `acquire_lease` for "node X" at `http://x.internal:7000`.
+#[cfg(test)]
+async fn take(lock: &dyn CheckpointLock, node: char, ttl: Duration) -> Option<Lease> {
+    let address = format!("http://{}.internal:7000", node.to_ascii_lowercase());
+    lock.acquire_lease(&format!("node {node}"), &address, ttl)
+        .await
+        .unwrap()
+}
+
+/// A fenced swap of row "a" from `old` with `epoch` that must be refused as `Fenced`:
+/// the current epoch it names.
+#[cfg(test)]
+async fn fenced(lock: &dyn CheckpointLock, old: &[u8], epoch: i64) -> Option<i64> {
+    match lock.compare_and_swap_fenced("a", old, b"x", epoch).await {
+        Err(
+            e @ StoreError::Fenced {
+                epoch: got,
+                current,
+                ..
+            },
+        ) => {
+            assert_eq!((e.code(), got), ("STORE_E012", epoch));
+            current
+        }
+        other => panic!("expected Fenced for epoch {epoch}, got {other:?}"),
+    }
+}
+
 /// The lease contract every [`CheckpointLock`] must show (run on a lock whose
 /// `"a"` row is `b"two"` from [`exercise`]): take, hold, renew, expiry then takeover
 /// with epoch + 1, the fenced swap refused after takeover, release.
@@ -388,30 +416,15 @@ pub(crate) async fn exercise_lease(lock: &dyn CheckpointLock) {
     let ttl = Duration::from_millis(1500);
     assert!(lock.current_lease().await.unwrap().is_none());
     // Without any lease, a fenced swap is refused.
-    match lock.compare_and_swap_fenced("a", b"two", b"x", 1).await {
-        Err(e @ StoreError::Fenced { current: None, .. }) => assert_eq!(e.code(), "STORE_E012"),
-        other => panic!("expected Fenced, got {other:?}"),
-    }
-    let first = lock
-        .acquire_lease("node A", "http://a.internal:7000", ttl)
-        .await
-        .unwrap()
-        .expect("a free lease is taken");
+    assert_eq!(fenced(lock, b"two", 1).await, None);
+    let first = take(lock, 'A', ttl).await.expect("a free lease is taken");
     assert_eq!(first.epoch, 1);
     assert_eq!(first.holder, "node A");
     assert_eq!(first.address, "http://a.internal:7000");
     assert!(first.remaining > Duration::ZERO && first.remaining <= ttl);
     // Held: another holder is refused, the same holder gets it back unchanged.
-    assert!(lock
-        .acquire_lease("node B", "http://b.internal:7000", ttl)
-        .await
-        .unwrap()
-        .is_none());
-    let again = lock
-        .acquire_lease("node A", "http://a.internal:7000", ttl)
-        .await
-        .unwrap()
-        .expect("its own lease");
+    assert!(take(lock, 'B', ttl).await.is_none());
+    let again = take(lock, 'A', ttl).await.expect("its own lease");
     assert_eq!((again.epoch, again.expires_at_ms), (1, first.expires_at_ms));
     let cur = lock.current_lease().await.unwrap().expect("a leader");
     assert_eq!(
@@ -423,14 +436,7 @@ pub(crate) async fn exercise_lease(lock: &dyn CheckpointLock) {
     lock.compare_and_swap_fenced("a", b"two", b"three", 1)
         .await
         .unwrap();
-    match lock.compare_and_swap_fenced("a", b"three", b"x", 7).await {
-        Err(StoreError::Fenced {
-            epoch: 7,
-            current: Some(1),
-            ..
-        }) => {}
-        other => panic!("expected Fenced, got {other:?}"),
-    }
+    assert_eq!(fenced(lock, b"three", 7).await, Some(1));
     // A stale `old` with the right epoch is an ordinary conflict.
     assert!(matches!(
         lock.compare_and_swap_fenced("a", b"two", b"x", 1).await,
@@ -440,11 +446,7 @@ pub(crate) async fn exercise_lease(lock: &dyn CheckpointLock) {
     tokio::time::sleep(Duration::from_millis(900)).await;
     assert!(lock.renew_lease(&first, ttl).await.unwrap());
     tokio::time::sleep(Duration::from_millis(900)).await;
-    assert!(lock
-        .acquire_lease("node B", "http://b.internal:7000", ttl)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(take(lock, 'B', ttl).await.is_none());
     lock.compare_and_swap_fenced("a", b"three", b"four", 1)
         .await
         .unwrap();
@@ -452,30 +454,14 @@ pub(crate) async fn exercise_lease(lock: &dyn CheckpointLock) {
     // takes over, and B then takes it with epoch 2.
     tokio::time::sleep(ttl + Duration::from_millis(200)).await;
     assert!(lock.current_lease().await.unwrap().is_none());
-    match lock.compare_and_swap_fenced("a", b"four", b"x", 1).await {
-        Err(StoreError::Fenced {
-            epoch: 1,
-            current: Some(1),
-            ..
-        }) => {}
-        other => panic!("expected Fenced (expired), got {other:?}"),
-    }
-    let second = lock
-        .acquire_lease("node B", "http://b.internal:7000", ttl)
+    assert_eq!(fenced(lock, b"four", 1).await, Some(1));
+    let second = take(lock, 'B', ttl)
         .await
-        .unwrap()
         .expect("an expired lease is taken over");
     assert_eq!(second.epoch, 2);
     // The old holder cannot renew, cannot swap, and cannot release B's lease.
     assert!(!lock.renew_lease(&first, ttl).await.unwrap());
-    match lock.compare_and_swap_fenced("a", b"four", b"x", 1).await {
-        Err(StoreError::Fenced {
-            epoch: 1,
-            current: Some(2),
-            ..
-        }) => {}
-        other => panic!("expected Fenced after takeover, got {other:?}"),
-    }
+    assert_eq!(fenced(lock, b"four", 1).await, Some(2));
     lock.release_lease(&first).await.unwrap();
     assert_eq!(
         lock.current_lease().await.unwrap().map(|l| l.epoch),
@@ -488,15 +474,10 @@ pub(crate) async fn exercise_lease(lock: &dyn CheckpointLock) {
     // Release hands over at once: no leader, swaps fenced, the next taker gets epoch 3.
     lock.release_lease(&second).await.unwrap();
     assert!(lock.current_lease().await.unwrap().is_none());
-    assert!(matches!(
-        lock.compare_and_swap_fenced("a", b"five", b"x", 2).await,
-        Err(StoreError::Fenced { .. })
-    ));
+    fenced(lock, b"five", 2).await;
     assert!(!lock.renew_lease(&second, ttl).await.unwrap());
-    let third = lock
-        .acquire_lease("node A", "http://a.internal:7000", ttl)
+    let third = take(lock, 'A', ttl)
         .await
-        .unwrap()
         .expect("a released lease is free");
     assert_eq!(third.epoch, 3);
     assert_eq!(lock.load("a").await.unwrap().as_deref(), Some(&b"five"[..]));

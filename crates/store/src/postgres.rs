@@ -127,62 +127,27 @@ sql_lock!(PostgresLock, SQL);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlx::Connection;
+    use vouch_testkit::pg::PgDatabase;
 
-    /// The admin URL: `VOUCH_TEST_PG` or the local trust-auth server as `postgres`.
-    fn admin_url() -> String {
-        std::env::var("VOUCH_TEST_PG")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-    }
-
-    /// Runs the lock contract against a fresh, uniquely named database, dropped after.
+    /// Runs the lock contract against a fresh database (dropped after).
     #[tokio::test]
     async fn postgres_lock_contract() {
-        let admin = admin_url();
-        let name = format!(
-            "vouch_store_test_{}_{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
+        let db = PgDatabase::create();
+        let url = db.url();
+        assert!(matches!(
+            PostgresLock::connect(&url, false).await,
+            Err(StoreError::MissingSchema { .. })
+        ));
+        let lock = PostgresLock::connect(&url, true).await.unwrap();
+        crate::lock::exercise(&lock).await;
+        // The lease through a second pool (another node on the same database).
+        let other = PostgresLock::connect(&url, false).await.unwrap();
+        crate::lock::exercise_lease(&other).await;
+        assert_eq!(
+            lock.current_lease().await.unwrap().map(|l| l.epoch),
+            Some(3)
         );
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .expect("PostgreSQL at 127.0.0.1:5432 (set VOUCH_TEST_PG to another admin URL)");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let url = match admin.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{name}"),
-            None => panic!("admin URL has no database part"),
-        };
-        let result = async move {
-            assert!(matches!(
-                PostgresLock::connect(&url, false).await,
-                Err(StoreError::MissingSchema { .. })
-            ));
-            let lock = PostgresLock::connect(&url, true).await.unwrap();
-            crate::lock::exercise(&lock).await;
-            // The lease through a second pool (another node on the same database).
-            let other = PostgresLock::connect(&url, false).await.unwrap();
-            crate::lock::exercise_lease(&other).await;
-            assert_eq!(
-                lock.current_lease().await.unwrap().map(|l| l.epoch),
-                Some(3)
-            );
-            other.close().await;
-            lock.close().await;
-        };
-        // Drop the database whatever happened, then report.
-        let outcome = tokio::spawn(result).await;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        if let Err(e) = outcome {
-            std::panic::resume_unwind(e.into_panic());
-        }
+        other.close().await;
+        lock.close().await;
     }
 }

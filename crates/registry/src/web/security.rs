@@ -287,21 +287,10 @@ pub async fn rotate(
         Ok(Json(v)) => {
             let old = v.get("old_kid").and_then(Value::as_str).unwrap_or("?");
             let new = v.get("new_kid").and_then(Value::as_str).unwrap_or("?");
-            state
-                .web
-                .sessions
-                .flash(
-                    &who.cookie,
-                    Flash {
-                        kind: "ok".into(),
-                        code: None,
-                        text: format!(
-                        "Rotated: {new} is now current; {old} is retired and stays in the key set."
-                    ),
-                    },
-                )
-                .await;
-            Ok(Redirect::to("/admin/security").into_response())
+            let text = format!(
+                "Rotated: {new} is now current; {old} is retired and stays in the key set."
+            );
+            Ok(back_with(&state, &who, "ok", text).await)
         }
         Err(e) => render(&state, &who, e.status, Some(error_flash(e))).await,
     }
@@ -369,19 +358,8 @@ pub async fn hash_budget(
     let body = axum::body::Bytes::from(serde_json::json!({ "bytes": bytes }).to_string());
     match admin::hash_budget(State(Arc::clone(&state)), who.admin(), json_headers(), body).await {
         Ok(_) => {
-            state
-                .web
-                .sessions
-                .flash(
-                    &who.cookie,
-                    Flash {
-                        kind: "ok".into(),
-                        code: None,
-                        text: format!("Hash budget set to {}.", html::bytes(bytes)),
-                    },
-                )
-                .await;
-            Ok(Redirect::to("/admin/security").into_response())
+            let text = format!("Hash budget set to {}.", html::bytes(bytes));
+            Ok(back_with(&state, &who, "ok", text).await)
         }
         Err(e) => render(&state, &who, e.status, Some(error_flash(e))).await,
     }
@@ -403,19 +381,20 @@ pub async fn backfill(
     } else {
         "A backfill is already running."
     };
-    state
-        .web
-        .sessions
-        .flash(
-            &who.cookie,
-            Flash {
-                kind: if started { "ok" } else { "warn" }.into(),
-                code: None,
-                text: text.into(),
-            },
-        )
-        .await;
-    Ok(Redirect::to("/admin/security").into_response())
+    let kind = if started { "ok" } else { "warn" };
+    Ok(back_with(&state, &who, kind, text.to_owned()).await)
+}
+
+/// Leaves a `kind` ("ok" or "warn") message for the next page and goes back to the
+/// security page (post/redirect/get).
+async fn back_with(state: &AppState, who: &AdminSession, kind: &str, text: String) -> Response {
+    let flash = Flash {
+        kind: kind.into(),
+        code: None,
+        text,
+    };
+    state.web.sessions.flash(&who.cookie, flash).await;
+    Redirect::to("/admin/security").into_response()
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use sqlx::Connection;
 use vouch_store::meta::{MetaStore, NewVersion, PostgresMeta, SqliteMeta, Timestamp, UserId};
+use vouch_testkit::pg::PgDatabase;
 
 /// A migrated store on a database nobody else uses. Dropping it removes the database.
 pub struct Fresh {
@@ -34,8 +35,8 @@ impl Fresh {
     }
 
     pub async fn postgres() -> Self {
-        let db = PgDatabase::create().await;
-        let store = PostgresMeta::connect(&db.url).await.unwrap();
+        let db = PgDatabase::create();
+        let store = PostgresMeta::connect(&db.url()).await.unwrap();
         store.migrate().await.unwrap();
         Fresh {
             store: Arc::new(store),
@@ -49,8 +50,8 @@ impl Fresh {
     pub async fn at_v2(postgres: bool) -> Self {
         use sha2::Digest;
         let fresh = if postgres {
-            let db = PgDatabase::create().await;
-            let store = PostgresMeta::connect(&db.url).await.unwrap();
+            let db = PgDatabase::create();
+            let store = PostgresMeta::connect(&db.url()).await.unwrap();
             Fresh {
                 store: Arc::new(store),
                 target: Target::Postgres { _db: db },
@@ -107,7 +108,7 @@ impl Fresh {
                 conn.close().await
             }
             Target::Postgres { _db: db } => {
-                let mut conn = sqlx::PgConnection::connect(&db.url).await?;
+                let mut conn = sqlx::PgConnection::connect(&db.url()).await?;
                 sqlx::raw_sql(sql).execute(&mut conn).await?;
                 conn.close().await
             }
@@ -122,7 +123,9 @@ impl Fresh {
                     .await
                     .unwrap(),
             ),
-            Target::Postgres { _db: db } => Arc::new(PostgresMeta::connect(&db.url).await.unwrap()),
+            Target::Postgres { _db: db } => {
+                Arc::new(PostgresMeta::connect(&db.url()).await.unwrap())
+            }
         }
     }
 
@@ -139,69 +142,10 @@ impl Fresh {
                 (Arc::new(store), Box::new(()))
             }
             Target::Postgres { .. } => {
-                let db = PgDatabase::create().await;
-                let store = PostgresMeta::connect(&db.url).await.unwrap();
+                let db = PgDatabase::create();
+                let store = PostgresMeta::connect(&db.url()).await.unwrap();
                 (Arc::new(store), Box::new(db))
             }
-        }
-    }
-}
-
-fn admin_url() -> String {
-    std::env::var("VOUCH_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A `vouch_test_<random>` database, dropped `WITH (FORCE)` when this is dropped
-/// (also while a failing test unwinds).
-pub struct PgDatabase {
-    name: String,
-    pub url: String,
-}
-
-impl PgDatabase {
-    async fn create() -> Self {
-        let mut raw = [0u8; 8];
-        getrandom::getrandom(&mut raw).unwrap();
-        let name = format!("vouch_test_{}", hex::encode(raw));
-        let admin = admin_url();
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .expect("PostgreSQL at 127.0.0.1:5432 (set VOUCH_TEST_PG to another admin URL)");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let _ = conn.close().await;
-        let (base, _) = admin.rsplit_once('/').expect("admin URL names a database");
-        PgDatabase {
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs outside any async context we can rely on (maybe mid-panic), so
-        // use a private runtime on a private thread.
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let mut conn = sqlx::PgConnection::connect(&admin_url()).await?;
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await?;
-                conn.close().await
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test database {}", self.name);
         }
     }
 }

@@ -1,22 +1,33 @@
-//! A fresh PostgreSQL database per test (`vouch_test_<random>` on the local server, or the admin URL in `VOUCH_TEST_PG`), dropped when the test ends.
+//! A fresh PostgreSQL database per test (`vouch_test_<unique>` on the local server, or on the admin URL in `VOUCH_TEST_PG`), dropped when the test ends, even while it unwinds.
+//!
+//! Created and dropped with `psql`, so it needs no runtime and works from sync and async
+//! tests alike.
 
 use std::process::Command;
 
-/// A fresh `vouch_test_<random>` database, dropped afterwards.
+/// The admin connection URL: `VOUCH_TEST_PG`, or the local trust-auth server as `postgres`.
+pub fn admin_url() -> String {
+    std::env::var("VOUCH_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh `vouch_test_<unique>` database, dropped `WITH (FORCE)` when this is dropped.
 pub struct PgDatabase {
     admin: String,
     name: String,
 }
 
 impl PgDatabase {
+    /// Creates the database; panics (this is test support) when PostgreSQL is not there.
     pub fn create() -> Self {
-        let admin = std::env::var("VOUCH_TEST_PG")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let admin = admin_url();
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let name = format!("vouch_test_{:x}{:x}", nanos, std::process::id());
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("vouch_test_{nanos:x}{:x}_{seq}", std::process::id());
         let out = Command::new("psql")
             .args([admin.as_str(), "-v", "ON_ERROR_STOP=1", "-c"])
             .arg(format!("CREATE DATABASE {name}"))
@@ -30,10 +41,11 @@ impl PgDatabase {
         Self { admin, name }
     }
 
+    /// The database's connection URL.
     pub fn url(&self) -> String {
         match self.admin.rsplit_once('/') {
             Some((base, _)) => format!("{base}/{}", self.name),
-            None => panic!("admin URL without a database"),
+            None => panic!("admin URL {} names no database", self.admin),
         }
     }
 }
