@@ -38,6 +38,9 @@ mod verify;
 mod verify_bundle;
 mod verify_checksums;
 mod verify_integrity;
+mod attest;
+mod image_sign;
+mod verify_image;
 
 /// vouch: publish, fetch and verify software with provenance anyone can check offline.
 ///
@@ -99,6 +102,9 @@ pub enum Command {
     /// Make the secrets a production server needs (log and witness keys, TOKEN_ENC_KEY,
     /// internal token), each in a new 0600 file.
     Keygen(keygen::Args),
+    /// Attest a container image: an in-toto statement about its digest, signed keylessly
+    /// and attached as a cosign-compatible referrer (`vouch attest image`).
+    Attest(attest::Args),
 }
 
 impl Cli {
@@ -137,6 +143,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Lock(args) => lock::run(args),
         Command::Admin(args) => admin::run(args),
         Command::Keygen(args) => keygen::run(args),
+        Command::Attest(args) => attest::run(args),
     }
 }
 

@@ -1,0 +1,483 @@
+//! Container images (issue 17) against a real OCI registry on loopback: Debian's
+//! `docker-registry` (CNCF distribution 2.8, no referrers API, so cosign's
+//! `sha256-<hex>` tag fallback is what carries the referrers). `vouch sign image`,
+//! `vouch attest image` and `vouch verify image` against `vouch serve --dev`, the real
+//! cosign v3 bundle attached as a referrer of its digest, the legacy `.sig` tag's claim
+//! check, and every refusal with its code.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "test code: a panic is a test failure"
+)]
+
+mod serve_support;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use vouch_oci::cosign::{COSIGN_SIGN_PREDICATE, OCI_MANIFEST};
+use vouch_oci::{Client, ImageRef};
+
+const REPOSITORY: &str = "octo/demo";
+const WORKFLOW: &str = ".github/workflows/release.yml";
+const GIT_REF: &str = "refs/heads/main";
+
+/// A `docker-registry` child on a loopback port, killed on drop.
+struct Registry {
+    child: Child,
+    addr: String,
+    root: PathBuf,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Finds (or, as root, installs) Debian's docker-registry.
+fn registry_binary() -> PathBuf {
+    let bin = PathBuf::from("/usr/bin/docker-registry");
+    if !bin.exists() {
+        // SAFETY of the assumption: CI runs as root; a developer without root installs it.
+        let root = Command::new("id").arg("-u").output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&root.stdout).trim(),
+            "0",
+            "docker-registry is missing: apt-get install docker-registry"
+        );
+        let ok = Command::new("sh")
+            .args(["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry"])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "installing docker-registry failed");
+    }
+    bin
+}
+
+fn start_registry(dir: &Path) -> Registry {
+    let bin = registry_binary();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let root = dir.join("registry");
+    std::fs::create_dir_all(&root).unwrap();
+    let config = dir.join("registry.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(bin)
+        .arg("serve")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "docker-registry did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Registry { child, addr, root }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Pushes a tiny image (config blob, one layer, an OCI manifest) under `tag`; returns
+/// its digest.
+fn push_image(registry: &str, repo: &str, tag: &str, layer: &[u8]) -> String {
+    let image = ImageRef::parse(&format!("{registry}/{repo}:{tag}")).unwrap();
+    let client = Client::new(&image, false, true).unwrap();
+    rt().block_on(async {
+        let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+        let config_digest = client.push_blob(config).await.unwrap();
+        let layer_digest = client.push_blob(layer).await.unwrap();
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer.len()}],
+        });
+        let (digest, _) = client
+            .push_manifest(tag, OCI_MANIFEST, manifest.to_string().as_bytes())
+            .await
+            .unwrap();
+        digest
+    })
+}
+
+fn vouch() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vouch"));
+    // No developer's docker credentials leak into the test.
+    c.env("DOCKER_CONFIG", "/nonexistent").env_remove("VOUCH_REGISTRY_USERNAME");
+    c
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn ok(out: Output) -> Value {
+    assert!(out.status.success(), "{}", show(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+/// Asserts a refusal (exit 1) whose --json error code is `code`.
+fn refused(out: Output, code: &str) -> Value {
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["code"], code, "{}", show(&out));
+    v
+}
+
+struct Instance {
+    server: serve_support::Server,
+    trust: PathBuf,
+    identity: String,
+    issuer: String,
+}
+
+impl Instance {
+    fn start(dir: &Path) -> Self {
+        let server = serve_support::start(&dir.join("data"), &[]);
+        let trust = dir.join("trust-config.json");
+        let out = vouch()
+            .args(["trust-config", "--server", &server.url, "--out"])
+            .arg(&trust)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", show(&out));
+        Instance {
+            identity: format!("https://github.com/{REPOSITORY}/{WORKFLOW}@{GIT_REF}"),
+            issuer: format!("{}/oidc", server.url),
+            server,
+            trust,
+        }
+    }
+
+    fn token(&self) -> String {
+        let out = vouch()
+            .args(["dev", "token", "--server", &self.server.url])
+            .args(["--repository", REPOSITORY, "--workflow", WORKFLOW, "--ref", GIT_REF])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", show(&out));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    fn sign(&self, image: &str) -> Value {
+        ok(vouch()
+            .args(["sign", "image", image, "--json", "--trust-config"])
+            .arg(&self.trust)
+            .args(["--identity-token", &self.token()])
+            .output()
+            .unwrap())
+    }
+
+    fn attest(&self, image: &str, predicate: &Path, t: &str) -> Value {
+        ok(vouch()
+            .args(["attest", "image", image, "--json", "--type", t, "--predicate"])
+            .arg(predicate)
+            .arg("--trust-config")
+            .arg(&self.trust)
+            .args(["--identity-token", &self.token()])
+            .output()
+            .unwrap())
+    }
+
+    fn verify(&self, image: &str, identity: &str, extra: &[&str]) -> Output {
+        vouch()
+            .args(["verify", "image", image, "--json"])
+            .args(["--certificate-identity", identity])
+            .args(["--certificate-oidc-issuer", &self.issuer])
+            .arg("--trusted-root")
+            .arg(&self.trust)
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+}
+
+/// The path of a blob in distribution's filesystem storage.
+fn blob_path(root: &Path, digest: &str) -> PathBuf {
+    let hex = digest.trim_start_matches("sha256:");
+    root.join("docker/registry/v2/blobs/sha256")
+        .join(&hex[..2])
+        .join(hex)
+        .join("data")
+}
+
+/// The Sigstore bundles attached to `digest` under its referrers tag: (referrer manifest
+/// digest, bundle layer digest, bundle bytes).
+fn referrer_bundles(registry: &str, repo: &str, digest: &str) -> Vec<(String, String, Vec<u8>)> {
+    let image = ImageRef::parse(&format!("{registry}/{repo}@{digest}")).unwrap();
+    let client = Client::new(&image, false, false).unwrap();
+    rt().block_on(async {
+        let tag = format!("sha256-{}", digest.trim_start_matches("sha256:"));
+        let index = client.manifest(&tag).await.unwrap().unwrap();
+        let mut out = Vec::new();
+        for d in index.json["manifests"].as_array().unwrap() {
+            let m = d["digest"].as_str().unwrap();
+            let manifest = client.manifest(m).await.unwrap().unwrap();
+            let layer = manifest.json["layers"][0]["digest"].as_str().unwrap().to_owned();
+            let bytes = client.blob(&layer, 1 << 24).await.unwrap();
+            out.push((m.to_owned(), layer, bytes));
+        }
+        out
+    })
+}
+
+#[test]
+fn sign_attest_and_verify_on_distribution_without_referrers_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = start_registry(dir.path());
+    let vouch_instance = Instance::start(dir.path());
+    let v = &vouch_instance;
+    let a_digest = push_image(&reg.addr, "demo/app", "v1", b"layer of image A");
+    let b_digest = push_image(&reg.addr, "demo/app", "other", b"layer of image B");
+    let a_tag = format!("{}/demo/app:v1", reg.addr);
+    let a_ref = format!("{}/demo/app@{a_digest}", reg.addr);
+    let b_ref = format!("{}/demo/app@{b_digest}", reg.addr);
+
+    // Nothing attached yet: OCI_E009, exit 1.
+    refused(v.verify(&a_ref, &v.identity, &[]), "OCI_E009");
+
+    // Sign by tag: resolved once, attached under the referrers tag (no referrers API).
+    let signed = v.sign(&a_tag);
+    assert_eq!(signed["digest"], a_digest.as_str());
+    assert_eq!(
+        signed["attached_via"],
+        format!("tag sha256-{}", a_digest.trim_start_matches("sha256:"))
+    );
+
+    // Verify by tag and by digest with the signer's identity.
+    let report = ok(v.verify(&a_tag, &v.identity, &[]));
+    assert_eq!(report["verified"], true);
+    assert_eq!(report["digest"], a_digest.as_str());
+    assert_eq!(report["resolved_from_tag"], true);
+    assert_eq!(report["signatures"][0]["signer"]["identity"], v.identity.as_str());
+    let report = ok(v.verify(&a_ref, &v.identity, &[]));
+    assert_eq!(report["resolved_from_tag"], false);
+
+    // Another identity: VERIFY_E024.
+    refused(
+        v.verify(&a_ref, "https://github.com/evil/repo/.github/workflows/x.yml@refs/heads/main", &[]),
+        "VERIFY_E024",
+    );
+
+    // An SPDX attestation: passes with cosign's name and with its URI, fails with another type.
+    let spdx = dir.path().join("spdx.json");
+    std::fs::write(
+        &spdx,
+        br#"{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"demo","dataLicense":"CC0-1.0"}"#,
+    )
+    .unwrap();
+    let attested = v.attest(&a_ref, &spdx, "spdxjson");
+    assert_eq!(attested["predicate_type"], "https://spdx.dev/Document");
+    let report = ok(v.verify(&a_ref, &v.identity, &["--type", "spdxjson"]));
+    let verified: Vec<&Value> = report["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["verified"] == true)
+        .collect();
+    assert_eq!(verified.len(), 1, "{report}");
+    assert_eq!(verified[0]["predicate"]["spdxVersion"], "SPDX-2.3");
+    ok(v.verify(&a_ref, &v.identity, &["--type", "https://spdx.dev/Document"]));
+    refused(v.verify(&a_ref, &v.identity, &["--type", "cyclonedx"]), "OCI_E012");
+    // An unknown short name is refused before any request.
+    let out = v.verify(&a_ref, &v.identity, &["--type", "sbom"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+
+    // A signature for another digest: A's bundle attached to B verifies nowhere.
+    let bundles = referrer_bundles(&reg.addr, "demo/app", &a_digest);
+    assert_eq!(bundles.len(), 2, "the signature and the attestation");
+    let b_image = ImageRef::parse(&b_ref).unwrap();
+    let b_client = Client::new(&b_image, false, true).unwrap();
+    rt().block_on(vouch_oci::attach(
+        &b_client,
+        OCI_MANIFEST,
+        &b_digest,
+        100,
+        &bundles[0].2,
+        COSIGN_SIGN_PREDICATE,
+    ))
+    .unwrap();
+    refused(v.verify(&b_ref, &v.identity, &[]), "VERIFY_E011");
+
+    // A tampered layer: the signature bundle's bytes changed in the registry's storage.
+    let path = blob_path(&reg.root, &bundles[0].1);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.iter().position(|b| *b == b'{').unwrap();
+    bytes[at] = b' ';
+    std::fs::write(&path, &bytes).unwrap();
+    let report = refused(v.verify(&a_ref, &v.identity, &[]), "OCI_E006");
+    assert!(report["error"]["message"].as_str().unwrap().contains(&bundles[0].1));
+    drop(reg);
+}
+
+#[test]
+fn a_real_cosign_bundle_attached_as_a_referrer_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = start_registry(dir.path());
+    let digest = "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
+    let bundle = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/oci/kubewarden-controller-v1.34.0.sigstore.json"),
+    )
+    .unwrap();
+    // The image manifest itself is not in the vector; a digest reference is never
+    // resolved, so the referrer alone is what is read.
+    let image_ref = format!("{}/kubewarden/kubewarden-controller@{digest}", reg.addr);
+    let image = ImageRef::parse(&image_ref).unwrap();
+    let client = Client::new(&image, false, true).unwrap();
+    rt().block_on(vouch_oci::attach(
+        &client,
+        "application/vnd.oci.image.index.v1+json",
+        digest,
+        1000,
+        &bundle,
+        COSIGN_SIGN_PREDICATE,
+    ))
+    .unwrap();
+    let verify = |identity: &str| {
+        vouch()
+            .args(["verify", "image", &image_ref, "--json"])
+            .args(["--certificate-identity", identity])
+            .args(["--certificate-oidc-issuer", "https://token.actions.githubusercontent.com"])
+            .output()
+            .unwrap()
+    };
+    let report = ok(verify(
+        "https://github.com/kubewarden/kubewarden-controller/.github/workflows/release.yml@refs/tags/v1.34.0",
+    ));
+    assert_eq!(report["verified"], true);
+    assert_eq!(report["trust_root"], "sigstore public-good (embedded)");
+    refused(
+        verify("https://github.com/kubewarden/kubewarden-controller/.github/workflows/ci.yml@refs/tags/v1.34.0"),
+        "VERIFY_E024",
+    );
+}
+
+#[test]
+fn the_legacy_sig_tag_is_read_and_its_claims_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = start_registry(dir.path());
+    let a = push_image(&reg.addr, "legacy/app", "v1", b"legacy A");
+    let b = push_image(&reg.addr, "legacy/app", "v2", b"legacy B");
+    let a_ref = format!("{}/legacy/app@{a}", reg.addr);
+    let image = ImageRef::parse(&a_ref).unwrap();
+    let client = Client::new(&image, false, true).unwrap();
+    let sig_tag = format!("sha256-{}.sig", a.trim_start_matches("sha256:"));
+    // A .sig layer whose docker-manifest-digest names image B, another with a certificate
+    // annotation that is not a certificate.
+    let push_sig = |payload: Vec<u8>, annotations: Value| {
+        rt().block_on(async {
+            let empty = client.push_blob(b"{}").await.unwrap();
+            let layer = client.push_blob(&payload).await.unwrap();
+            let manifest = json!({
+                "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": empty, "size": 2},
+                "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                            "digest": layer, "size": payload.len(), "annotations": annotations}],
+            });
+            client
+                .push_manifest(&sig_tag, OCI_MANIFEST, manifest.to_string().as_bytes())
+                .await
+                .unwrap();
+        })
+    };
+    let verify = || {
+        vouch()
+            .args(["verify", "image", &a_ref, "--json"])
+            .args(["--certificate-identity", "https://github.com/o/r/.github/workflows/w.yml@refs/heads/main"])
+            .args(["--certificate-oidc-issuer", "https://token.actions.githubusercontent.com"])
+            .output()
+            .unwrap()
+    };
+    let sig = json!({"dev.cosignproject.cosign/signature": "MEUCIQ=="});
+    push_sig(vouch_oci::cosign::simple_signing_payload(&image.name(), &b), sig.clone());
+    let report = refused(verify(), "OCI_E011");
+    assert!(report["signatures"][0]["source"].as_str().unwrap().contains(".sig"));
+    let mut tampered = sig.clone();
+    tampered["dev.sigstore.cosign/certificate"] = json!("-----BEGIN CERTIFICATE-----\n@@@@\n-----END CERTIFICATE-----\n");
+    push_sig(vouch_oci::cosign::simple_signing_payload(&image.name(), &a), tampered);
+    refused(verify(), "OCI_E016");
+}
+
+/// The bench of docs/performance.md ("Container images"): an image with 10 signatures
+/// and 5 attestations on a loopback docker-registry; `vouch_oci::verify_image` (what
+/// `vouch verify image` calls) timed over 20 runs, with its HTTP request count.
+/// `cargo nextest run -p vouch --test oci_image --run-ignored only`
+#[test]
+#[ignore = "a benchmark: run it on purpose"]
+fn bench_verify_image_with_10_signatures_and_5_attestations() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = start_registry(dir.path());
+    let v = Instance::start(dir.path());
+    let digest = push_image(&reg.addr, "bench/app", "v1", b"bench layer");
+    let image = format!("{}/bench/app@{digest}", reg.addr);
+    let spdx = dir.path().join("spdx.json");
+    std::fs::write(&spdx, br#"{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT"}"#).unwrap();
+    for _ in 0..10 {
+        v.sign(&image);
+    }
+    for _ in 0..5 {
+        v.attest(&image, &spdx, "spdxjson");
+    }
+    let runtime = rt();
+    for wanted in [None, Some("spdxjson".to_owned())] {
+        let req = vouch_oci::VerifyImageRequest {
+            image: image.clone(),
+            policy: vouch_verify::PolicySpec::exact(
+                Some(v.identity.clone()),
+                Some(v.issuer.clone()),
+                None,
+            ),
+            trust: vouch_verify::TrustSpec {
+                staging: false,
+                trusted_root: Some(v.trust.clone()),
+            },
+            predicate_type: wanted.clone(),
+            ..Default::default()
+        };
+        let runs = 20;
+        let start = Instant::now();
+        let mut report = None;
+        for _ in 0..runs {
+            report = Some(runtime.block_on(vouch_oci::verify_image(&req)).unwrap());
+        }
+        let per = start.elapsed() / runs;
+        let report = report.unwrap();
+        let passed = report.verdicts.iter().filter(|v| v.result.is_ok()).count();
+        eprintln!(
+            "verify image (--type {:?}): {per:?} per verification, {} HTTP requests, {} signatures examined, {passed} verified",
+            wanted,
+            report.requests,
+            report.verdicts.len()
+        );
+        assert!(report.passed());
+    }
+}
