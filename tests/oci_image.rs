@@ -126,7 +126,8 @@ fn push_image(registry: &str, repo: &str, tag: &str, layer: &[u8]) -> String {
 fn vouch() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vouch"));
     // No developer's docker credentials leak into the test.
-    c.env("DOCKER_CONFIG", "/nonexistent").env_remove("VOUCH_REGISTRY_USERNAME");
+    c.env("DOCKER_CONFIG", "/nonexistent")
+        .env_remove("VOUCH_REGISTRY_USERNAME");
     c
 }
 
@@ -180,7 +181,14 @@ impl Instance {
     fn token(&self) -> String {
         let out = vouch()
             .args(["dev", "token", "--server", &self.server.url])
-            .args(["--repository", REPOSITORY, "--workflow", WORKFLOW, "--ref", GIT_REF])
+            .args([
+                "--repository",
+                REPOSITORY,
+                "--workflow",
+                WORKFLOW,
+                "--ref",
+                GIT_REF,
+            ])
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", show(&out));
@@ -198,7 +206,15 @@ impl Instance {
 
     fn attest(&self, image: &str, predicate: &Path, t: &str) -> Value {
         ok(vouch()
-            .args(["attest", "image", image, "--json", "--type", t, "--predicate"])
+            .args([
+                "attest",
+                "image",
+                image,
+                "--json",
+                "--type",
+                t,
+                "--predicate",
+            ])
             .arg(predicate)
             .arg("--trust-config")
             .arg(&self.trust)
@@ -241,7 +257,10 @@ fn referrer_bundles(registry: &str, repo: &str, digest: &str) -> Vec<(String, St
         for d in index.json["manifests"].as_array().unwrap() {
             let m = d["digest"].as_str().unwrap();
             let manifest = client.manifest(m).await.unwrap().unwrap();
-            let layer = manifest.json["layers"][0]["digest"].as_str().unwrap().to_owned();
+            let layer = manifest.json["layers"][0]["digest"]
+                .as_str()
+                .unwrap()
+                .to_owned();
             let bytes = client.blob(&layer, 1 << 24).await.unwrap();
             out.push((m.to_owned(), layer, bytes));
         }
@@ -277,13 +296,20 @@ fn sign_attest_and_verify_on_distribution_without_referrers_api() {
     assert_eq!(report["verified"], true);
     assert_eq!(report["digest"], a_digest.as_str());
     assert_eq!(report["resolved_from_tag"], true);
-    assert_eq!(report["signatures"][0]["signer"]["identity"], v.identity.as_str());
+    assert_eq!(
+        report["signatures"][0]["signer"]["identity"],
+        v.identity.as_str()
+    );
     let report = ok(v.verify(&a_ref, &v.identity, &[]));
     assert_eq!(report["resolved_from_tag"], false);
 
     // Another identity: VERIFY_E024.
     refused(
-        v.verify(&a_ref, "https://github.com/evil/repo/.github/workflows/x.yml@refs/heads/main", &[]),
+        v.verify(
+            &a_ref,
+            "https://github.com/evil/repo/.github/workflows/x.yml@refs/heads/main",
+            &[],
+        ),
         "VERIFY_E024",
     );
 
@@ -305,8 +331,15 @@ fn sign_attest_and_verify_on_distribution_without_referrers_api() {
         .collect();
     assert_eq!(verified.len(), 1, "{report}");
     assert_eq!(verified[0]["predicate"]["spdxVersion"], "SPDX-2.3");
-    ok(v.verify(&a_ref, &v.identity, &["--type", "https://spdx.dev/Document"]));
-    refused(v.verify(&a_ref, &v.identity, &["--type", "cyclonedx"]), "OCI_E012");
+    ok(v.verify(
+        &a_ref,
+        &v.identity,
+        &["--type", "https://spdx.dev/Document"],
+    ));
+    refused(
+        v.verify(&a_ref, &v.identity, &["--type", "cyclonedx"]),
+        "OCI_E012",
+    );
     // An unknown short name is refused before any request.
     let out = v.verify(&a_ref, &v.identity, &["--type", "sbom"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
@@ -334,7 +367,10 @@ fn sign_attest_and_verify_on_distribution_without_referrers_api() {
     bytes[at] = b' ';
     std::fs::write(&path, &bytes).unwrap();
     let report = refused(v.verify(&a_ref, &v.identity, &[]), "OCI_E006");
-    assert!(report["error"]["message"].as_str().unwrap().contains(&bundles[0].1));
+    assert!(report["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains(&bundles[0].1));
     drop(reg);
 }
 
@@ -366,7 +402,10 @@ fn a_real_cosign_bundle_attached_as_a_referrer_verifies() {
         vouch()
             .args(["verify", "image", &image_ref, "--json"])
             .args(["--certificate-identity", identity])
-            .args(["--certificate-oidc-issuer", "https://token.actions.githubusercontent.com"])
+            .args([
+                "--certificate-oidc-issuer",
+                "https://token.actions.githubusercontent.com",
+            ])
             .output()
             .unwrap()
     };
@@ -412,18 +451,34 @@ fn the_legacy_sig_tag_is_read_and_its_claims_checked() {
     let verify = || {
         vouch()
             .args(["verify", "image", &a_ref, "--json"])
-            .args(["--certificate-identity", "https://github.com/o/r/.github/workflows/w.yml@refs/heads/main"])
-            .args(["--certificate-oidc-issuer", "https://token.actions.githubusercontent.com"])
+            .args([
+                "--certificate-identity",
+                "https://github.com/o/r/.github/workflows/w.yml@refs/heads/main",
+            ])
+            .args([
+                "--certificate-oidc-issuer",
+                "https://token.actions.githubusercontent.com",
+            ])
             .output()
             .unwrap()
     };
     let sig = json!({"dev.cosignproject.cosign/signature": "MEUCIQ=="});
-    push_sig(vouch_oci::cosign::simple_signing_payload(&image.name(), &b), sig.clone());
+    push_sig(
+        vouch_oci::cosign::simple_signing_payload(&image.name(), &b),
+        sig.clone(),
+    );
     let report = refused(verify(), "OCI_E011");
-    assert!(report["signatures"][0]["source"].as_str().unwrap().contains(".sig"));
+    assert!(report["signatures"][0]["source"]
+        .as_str()
+        .unwrap()
+        .contains(".sig"));
     let mut tampered = sig.clone();
-    tampered["dev.sigstore.cosign/certificate"] = json!("-----BEGIN CERTIFICATE-----\n@@@@\n-----END CERTIFICATE-----\n");
-    push_sig(vouch_oci::cosign::simple_signing_payload(&image.name(), &a), tampered);
+    tampered["dev.sigstore.cosign/certificate"] =
+        json!("-----BEGIN CERTIFICATE-----\n@@@@\n-----END CERTIFICATE-----\n");
+    push_sig(
+        vouch_oci::cosign::simple_signing_payload(&image.name(), &a),
+        tampered,
+    );
     refused(verify(), "OCI_E016");
 }
 
@@ -440,7 +495,11 @@ fn bench_verify_image_with_10_signatures_and_5_attestations() {
     let digest = push_image(&reg.addr, "bench/app", "v1", b"bench layer");
     let image = format!("{}/bench/app@{digest}", reg.addr);
     let spdx = dir.path().join("spdx.json");
-    std::fs::write(&spdx, br#"{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT"}"#).unwrap();
+    std::fs::write(
+        &spdx,
+        br#"{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT"}"#,
+    )
+    .unwrap();
     for _ in 0..10 {
         v.sign(&image);
     }
@@ -480,4 +539,105 @@ fn bench_verify_image_with_10_signatures_and_5_attestations() {
         );
         assert!(report.passed());
     }
+}
+
+/// The legacy `.att` scheme with real public-good material: the cosign vector's DSSE
+/// envelope, certificate and Rekor v1 SET rewritten as the annotations cosign's legacy
+/// tag carries (no inclusion proof: the SET is what a legacy layer has). It verifies
+/// through `sha256-<hex>.att`, and a tampered SET annotation is refused.
+#[test]
+fn the_legacy_att_tag_verifies_with_its_set_and_refuses_a_tampered_annotation() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let dir = tempfile::tempdir().unwrap();
+    let reg = start_registry(dir.path());
+    let digest = "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
+    let bundle: Value = serde_json::from_slice(
+        &std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/oci/kubewarden-controller-v1.34.0.sigstore.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let der = b64
+        .decode(
+            bundle["verificationMaterial"]["certificate"]["rawBytes"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    let pem_body = b64.encode(der);
+    let pem_lines: Vec<&str> = pem_body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        pem_lines.join("\n")
+    );
+    let entry = &bundle["verificationMaterial"]["tlogEntries"][0];
+    let set = |integrated: i64| {
+        json!({
+            "SignedEntryTimestamp": entry["inclusionPromise"]["signedEntryTimestamp"],
+            "Payload": {
+                "body": entry["canonicalizedBody"],
+                "integratedTime": integrated,
+                "logIndex": entry["logIndex"].as_str().unwrap().parse::<u64>().unwrap(),
+                "logID": hex_of(&b64.decode(entry["logId"]["keyId"].as_str().unwrap()).unwrap()),
+            },
+        })
+        .to_string()
+    };
+    let integrated: i64 = entry["integratedTime"].as_str().unwrap().parse().unwrap();
+    let envelope = bundle["dsseEnvelope"].to_string().into_bytes();
+    let image_ref = format!("{}/kubewarden/kubewarden-controller@{digest}", reg.addr);
+    let image = ImageRef::parse(&image_ref).unwrap();
+    let client = Client::new(&image, false, true).unwrap();
+    let att_tag = format!("sha256-{}.att", digest.trim_start_matches("sha256:"));
+    let push_att = |annotations: Value| {
+        rt().block_on(async {
+            let empty = client.push_blob(b"{}").await.unwrap();
+            let layer = client.push_blob(&envelope).await.unwrap();
+            let manifest = json!({
+                "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": empty, "size": 2},
+                "layers": [{"mediaType": "application/vnd.dsse.envelope.v1+json", "digest": layer,
+                            "size": envelope.len(), "annotations": annotations}],
+            });
+            client
+                .push_manifest(&att_tag, OCI_MANIFEST, manifest.to_string().as_bytes())
+                .await
+                .unwrap();
+        })
+    };
+    let verify = || {
+        vouch()
+            .args(["verify", "image", &image_ref, "--json", "--type", COSIGN_SIGN_PREDICATE])
+            .args(["--certificate-identity", "https://github.com/kubewarden/kubewarden-controller/.github/workflows/release.yml@refs/tags/v1.34.0"])
+            .args(["--certificate-oidc-issuer", "https://token.actions.githubusercontent.com"])
+            .output()
+            .unwrap()
+    };
+    push_att(json!({
+        "dev.sigstore.cosign/certificate": pem,
+        "dev.sigstore.cosign/bundle": set(integrated),
+    }));
+    let report = ok(verify());
+    assert!(report["signatures"][0]["source"]
+        .as_str()
+        .unwrap()
+        .contains(".att"));
+    assert_eq!(report["signatures"][0]["log_entries"][0]["kind"], "dsse");
+    // The SET annotation's integrated time moved by a second: the SET no longer verifies.
+    push_att(json!({
+        "dev.sigstore.cosign/certificate": pem,
+        "dev.sigstore.cosign/bundle": set(integrated + 1),
+    }));
+    refused(verify(), "VERIFY_E019");
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

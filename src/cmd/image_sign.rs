@@ -17,7 +17,12 @@ pub struct Signer {
     #[arg(value_name = "REF")]
     image: String,
     /// The OIDC identity token (a JWT) the CA certifies.
-    #[arg(long, value_name = "TOKEN", env = "SIGSTORE_ID_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "SIGSTORE_ID_TOKEN",
+        hide_env_values = true
+    )]
     identity_token: Option<String>,
     /// Read the identity token from FILE instead.
     #[arg(long, value_name = "FILE")]

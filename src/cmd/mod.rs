@@ -8,6 +8,7 @@ use crate::output::Exit;
 mod admin;
 mod admin_accounts;
 mod admin_offline;
+mod attest;
 mod audit;
 mod audit_signatures;
 mod audit_transparency;
@@ -23,6 +24,7 @@ mod bench_verify;
 mod conformance;
 mod dev;
 mod fetch;
+mod image_sign;
 mod keygen;
 mod lock;
 mod log;
@@ -37,10 +39,8 @@ mod trust_config;
 mod verify;
 mod verify_bundle;
 mod verify_checksums;
-mod verify_integrity;
-mod attest;
-mod image_sign;
 mod verify_image;
+mod verify_integrity;
 
 /// vouch: publish, fetch and verify software with provenance anyone can check offline.
 ///

@@ -93,9 +93,13 @@ impl Credentials {
                 .trim_start_matches("https://")
                 .trim_start_matches("http://");
             let host = k.split('/').next().unwrap_or("");
-            host == registry || (hub && (host == "index.docker.io" || host == "registry-1.docker.io"))
+            host == registry
+                || (hub && (host == "index.docker.io" || host == "registry-1.docker.io"))
         });
-        let Some(auth) = entry.and_then(|(_, v)| v.get("auth")).and_then(|a| a.as_str()) else {
+        let Some(auth) = entry
+            .and_then(|(_, v)| v.get("auth"))
+            .and_then(|a| a.as_str())
+        else {
             return Ok(None);
         };
         let decoded = base64::engine::general_purpose::STANDARD
@@ -186,7 +190,10 @@ impl Client {
         body: Option<&[u8]>,
         auth: bool,
     ) -> Result<reqwest::Response, OciError> {
-        let mut req = self.http.request(method.clone(), url).headers(headers.clone());
+        let mut req = self
+            .http
+            .request(method.clone(), url)
+            .headers(headers.clone());
         if auth {
             let value = self
                 .authorization
@@ -263,7 +270,8 @@ impl Client {
             )));
         }
         let param = |name: &str| -> Option<String> { challenge_param(params, name) };
-        let realm = param("realm").ok_or_else(|| auth_err("bearer challenge without realm".into()))?;
+        let realm =
+            param("realm").ok_or_else(|| auth_err("bearer challenge without realm".into()))?;
         let mut url = reqwest::Url::parse(&realm)
             .map_err(|e| auth_err(format!("realm {realm:?} is not a URL: {e}")))?;
         check_scheme(&url, self.allow_insecure)?;
@@ -273,7 +281,10 @@ impl Client {
                 q.append_pair("service", &service);
             }
             let actions = if self.push { "pull,push" } else { "pull" };
-            q.append_pair("scope", &format!("repository:{}:{actions}", self.repository));
+            q.append_pair(
+                "scope",
+                &format!("repository:{}:{actions}", self.repository),
+            );
         }
         let mut headers = HeaderMap::new();
         if let Some(b) = &basic {
@@ -305,10 +316,18 @@ impl Client {
     /// digest is computed from the bytes and, for a digest reference, must equal it.
     pub async fn manifest(&self, reference: &str) -> Result<Option<Manifest>, OciError> {
         let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, reqwest::header::HeaderValue::from_static(MANIFEST_ACCEPT));
+        headers.insert(
+            ACCEPT,
+            reqwest::header::HeaderValue::from_static(MANIFEST_ACCEPT),
+        );
         let what = format!("manifest {}:{reference}", self.repository);
         let resp = self
-            .send(Method::GET, &self.url(&format!("manifests/{reference}")), headers, None)
+            .send(
+                Method::GET,
+                &self.url(&format!("manifests/{reference}")),
+                headers,
+                None,
+            )
             .await?;
         match resp.status() {
             StatusCode::OK => {}
@@ -368,7 +387,12 @@ impl Client {
         );
         let what = format!("referrers of {digest}");
         let resp = self
-            .send(Method::GET, &self.url(&format!("referrers/{digest}")), headers, None)
+            .send(
+                Method::GET,
+                &self.url(&format!("referrers/{digest}")),
+                headers,
+                None,
+            )
             .await?;
         match resp.status() {
             StatusCode::OK => {}
@@ -447,13 +471,23 @@ impl Client {
         let digest = sha256_digest(bytes);
         let what = format!("blob {digest}");
         let head = self
-            .send(Method::HEAD, &self.url(&format!("blobs/{digest}")), HeaderMap::new(), None)
+            .send(
+                Method::HEAD,
+                &self.url(&format!("blobs/{digest}")),
+                HeaderMap::new(),
+                None,
+            )
             .await?;
         if head.status() == StatusCode::OK {
             return Ok(digest);
         }
         let start = self
-            .send(Method::POST, &self.url("blobs/uploads/"), HeaderMap::new(), None)
+            .send(
+                Method::POST,
+                &self.url("blobs/uploads/"),
+                HeaderMap::new(),
+                None,
+            )
             .await?;
         if start.status() != StatusCode::ACCEPTED {
             return Err(refused(&what, start).await);
@@ -589,10 +623,16 @@ mod tests {
     #[test]
     fn challenges_parse() {
         let p = r#"realm="https://ghcr.io/token",service="ghcr.io",scope="repository:a/b:pull""#;
-        assert_eq!(challenge_param(p, "realm").unwrap(), "https://ghcr.io/token");
+        assert_eq!(
+            challenge_param(p, "realm").unwrap(),
+            "https://ghcr.io/token"
+        );
         assert_eq!(challenge_param(p, "service").unwrap(), "ghcr.io");
         assert_eq!(challenge_param(p, "scope").unwrap(), "repository:a/b:pull");
-        assert_eq!(challenge_param("realm=x,service=y", "service").unwrap(), "y");
+        assert_eq!(
+            challenge_param("realm=x,service=y", "service").unwrap(),
+            "y"
+        );
         assert!(challenge_param(p, "missing").is_none());
     }
 }

@@ -157,15 +157,25 @@ fn material(ann: &Map<String, Value>, keyed: bool) -> Result<Value, OciError> {
     let mut entries = Vec::new();
     if let Some(set) = annotation(ann, ANN_BUNDLE) {
         let doc: Value = serde_json::from_str(set).map_err(|e| bad(ANN_BUNDLE, e))?;
-        let payload = doc.get("Payload").ok_or_else(|| bad(ANN_BUNDLE, "no Payload"))?;
-        let field = |k: &str| payload.get(k).ok_or_else(|| bad(ANN_BUNDLE, format!("no Payload.{k}")));
-        let body = field("body")?.as_str().ok_or_else(|| bad(ANN_BUNDLE, "body is not a string"))?;
+        let payload = doc
+            .get("Payload")
+            .ok_or_else(|| bad(ANN_BUNDLE, "no Payload"))?;
+        let field = |k: &str| {
+            payload
+                .get(k)
+                .ok_or_else(|| bad(ANN_BUNDLE, format!("no Payload.{k}")))
+        };
+        let body = field("body")?
+            .as_str()
+            .ok_or_else(|| bad(ANN_BUNDLE, "body is not a string"))?;
         let body_json: Value = b64()
             .decode(body)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or_else(|| bad(ANN_BUNDLE, "body is not base64 JSON"))?;
-        let log_id = field("logID")?.as_str().ok_or_else(|| bad(ANN_BUNDLE, "logID is not a string"))?;
+        let log_id = field("logID")?
+            .as_str()
+            .ok_or_else(|| bad(ANN_BUNDLE, "logID is not a string"))?;
         let log_id = hex::decode(log_id).map_err(|e| bad(ANN_BUNDLE, e))?;
         let set = doc
             .get("SignedEntryTimestamp")
@@ -247,8 +257,14 @@ mod tests {
 
     #[test]
     fn cosign_type_names_map_like_cosign() {
-        assert_eq!(predicate_type("spdxjson").unwrap(), "https://spdx.dev/Document");
-        assert_eq!(predicate_type("slsaprovenance1").unwrap(), "https://slsa.dev/provenance/v1");
+        assert_eq!(
+            predicate_type("spdxjson").unwrap(),
+            "https://spdx.dev/Document"
+        );
+        assert_eq!(
+            predicate_type("slsaprovenance1").unwrap(),
+            "https://slsa.dev/provenance/v1"
+        );
         assert_eq!(
             predicate_type("https://example.com/p/v1").unwrap(),
             "https://example.com/p/v1"
@@ -266,15 +282,23 @@ mod tests {
         assert_eq!(err.code(), "OCI_E016");
         ann.insert(ANN_SIGNATURE.into(), json!("not base64!"));
         assert_eq!(
-            simple_signing_bundle(&payload, &ann, true).unwrap_err().code(),
+            simple_signing_bundle(&payload, &ann, true)
+                .unwrap_err()
+                .code(),
             "OCI_E016"
         );
         ann.insert(ANN_SIGNATURE.into(), json!("AAAA"));
         let err = simple_signing_bundle(&payload, &ann, false).unwrap_err();
-        assert_eq!(err.code(), "OCI_E016", "a keyless signature needs its certificate");
+        assert_eq!(
+            err.code(),
+            "OCI_E016",
+            "a keyless signature needs its certificate"
+        );
         ann.insert(ANN_BUNDLE.into(), json!("{}"));
         assert_eq!(
-            simple_signing_bundle(&payload, &ann, true).unwrap_err().code(),
+            simple_signing_bundle(&payload, &ann, true)
+                .unwrap_err()
+                .code(),
             "OCI_E016"
         );
     }

@@ -7,9 +7,8 @@ use vouch_verify::VerifyError;
 
 /// Every code this crate mints (docs/errors.md lists them).
 pub const CODES: &[&str] = &[
-    "OCI_E001", "OCI_E002", "OCI_E003", "OCI_E004", "OCI_E005", "OCI_E006", "OCI_E007",
-    "OCI_E008", "OCI_E009", "OCI_E010", "OCI_E011", "OCI_E012", "OCI_E013", "OCI_E014",
-    "OCI_E015", "OCI_E016",
+    "OCI_E001", "OCI_E002", "OCI_E003", "OCI_E004", "OCI_E005", "OCI_E006", "OCI_E007", "OCI_E008",
+    "OCI_E009", "OCI_E010", "OCI_E011", "OCI_E012", "OCI_E013", "OCI_E014", "OCI_E015", "OCI_E016",
 ];
 
 /// What went wrong with an image, its registry or its signatures.

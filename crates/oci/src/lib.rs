@@ -20,7 +20,9 @@ mod push;
 mod reference;
 mod verify;
 
-pub use client::{sha256_digest, Client, Credentials, Manifest, MAX_MANIFEST_BYTES, MAX_SIGNATURE_BLOB_BYTES};
+pub use client::{
+    sha256_digest, Client, Credentials, Manifest, MAX_MANIFEST_BYTES, MAX_SIGNATURE_BLOB_BYTES,
+};
 pub use error::{OciError, CODES};
 pub use push::{attach, sign_image, SignImageRequest, SignedImage, MAX_PREDICATE_BYTES};
 pub use reference::{check_digest, ImageRef};

@@ -14,7 +14,9 @@ use serde_json::{json, Value};
 use vouch_publisher::sign::{http_client, read_token, sign, Payload, Services};
 
 use crate::client::Client;
-use crate::cosign::{self, BUNDLE_MEDIA_TYPE, COSIGN_SIGN_PREDICATE, EMPTY_MEDIA_TYPE, OCI_INDEX, OCI_MANIFEST};
+use crate::cosign::{
+    self, BUNDLE_MEDIA_TYPE, COSIGN_SIGN_PREDICATE, EMPTY_MEDIA_TYPE, OCI_INDEX, OCI_MANIFEST,
+};
 use crate::reference::ImageRef;
 use crate::OciError;
 
@@ -78,11 +80,20 @@ pub async fn sign_image(req: &SignImageRequest) -> Result<SignedImage, OciError>
         Some((path, t)) => (cosign::predicate_type(t)?, Some(read_predicate(path)?)),
         None => (COSIGN_SIGN_PREDICATE.to_owned(), None),
     };
-    let token = read_token(req.identity_token.as_deref(), req.identity_token_file.as_deref())
-        .map_err(OciError::Sign)?;
+    let token = read_token(
+        req.identity_token.as_deref(),
+        req.identity_token_file.as_deref(),
+    )
+    .map_err(OciError::Sign)?;
     let client = Client::new(&image, req.allow_insecure, true)?;
     let subject = client
-        .manifest(image.digest.as_deref().or(image.tag.as_deref()).unwrap_or("latest"))
+        .manifest(
+            image
+                .digest
+                .as_deref()
+                .or(image.tag.as_deref())
+                .unwrap_or("latest"),
+        )
         .await?
         .ok_or_else(|| OciError::Status {
             what: format!("image {}", image.display()),
@@ -106,12 +117,23 @@ pub async fn sign_image(req: &SignImageRequest) -> Result<SignedImage, OciError>
         },
     })?;
     let cfg = load_config(&req.services, &http).await?;
-    let signed = sign(&cfg, &token, http, &Payload::Statement(statement.to_string().into_bytes()))
-        .await
-        .map_err(OciError::Sign)?;
-    let (referrer, attached_via) =
-        attach(&client, &subject.media_type, &subject.digest, subject.bytes.len(), &signed.bundle, &predicate_type)
-            .await?;
+    let signed = sign(
+        &cfg,
+        &token,
+        http,
+        &Payload::Statement(statement.to_string().into_bytes()),
+    )
+    .await
+    .map_err(OciError::Sign)?;
+    let (referrer, attached_via) = attach(
+        &client,
+        &subject.media_type,
+        &subject.digest,
+        subject.bytes.len(),
+        &signed.bundle,
+        &predicate_type,
+    )
+    .await?;
     Ok(SignedImage {
         image: image.display(),
         digest: subject.digest,
@@ -155,7 +177,9 @@ async fn load_config(
         }
         Services::Server(server) => {
             let base = vouch_api_client::base_url(server).map_err(OciError::Sign)?;
-            vouch_sign::TrustConfig::fetch(http, &base).await.map_err(coded)
+            vouch_sign::TrustConfig::fetch(http, &base)
+                .await
+                .map_err(coded)
         }
     }
 }

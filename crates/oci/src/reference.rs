@@ -28,15 +28,17 @@ impl ImageRef {
         }
         let (rest, digest) = match input.split_once('@') {
             Some((r, d)) => {
-                check_digest(d).map_err(|_| bad("the digest is not sha256:<64 lowercase hex>"))?;
+                check_digest(d)
+                    .ok_or_else(|| bad("the digest is not sha256:<64 lowercase hex>"))?;
                 (r, Some(d.to_owned()))
             }
             None => (input, None),
         };
         let (name, tag) = match rest.rfind(':') {
-            Some(i) if !rest.get(i..).unwrap_or("").contains('/') => {
-                (rest.get(..i).unwrap_or(""), rest.get(i + 1..).map(str::to_owned))
-            }
+            Some(i) if !rest.get(i..).unwrap_or("").contains('/') => (
+                rest.get(..i).unwrap_or(""),
+                rest.get(i + 1..).map(str::to_owned),
+            ),
             _ => (rest, None),
         };
         if let Some(t) = &tag {
@@ -131,13 +133,28 @@ impl ImageRef {
     }
 }
 
-/// Checks `sha256:<64 lowercase hex>`.
-pub fn check_digest(d: &str) -> Result<&str, ()> {
-    let hex = d.strip_prefix("sha256:").ok_or(())?;
-    if hex.len() == 64 && hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
-        Ok(hex)
-    } else {
-        Err(())
+/// The hex of `sha256:<64 lowercase hex>`, or `None` for anything else.
+pub fn check_digest(d: &str) -> Option<&str> {
+    let hex = d.strip_prefix("sha256:")?;
+    (hex.len() == 64 && hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))).then_some(hex)
+}
+
+/// Refuses a URL the registry sent (token realm, redirect) that is plain http to a host
+/// off loopback, unless `allow_insecure`.
+pub fn check_scheme(url: &reqwest::Url, allow_insecure: bool) -> Result<(), OciError> {
+    let host = url.host_str().unwrap_or("");
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback || allow_insecure => Ok(()),
+        _ => Err(OciError::Insecure {
+            registry: url.host_str().unwrap_or("").to_owned(),
+        }),
     }
 }
 
@@ -164,26 +181,11 @@ mod tests {
         assert_eq!(r.base_url(false), "https://ghcr.io");
         assert_eq!(r.base_url(true), "http://ghcr.io");
         for bad in ["", "UPPER/case", "a@sha256:12", "a:b c", "a:", "x/@sha256:"] {
-            assert_eq!(ImageRef::parse(bad).unwrap_err().code(), "OCI_E001", "{bad}");
+            assert_eq!(
+                ImageRef::parse(bad).unwrap_err().code(),
+                "OCI_E001",
+                "{bad}"
+            );
         }
-    }
-}
-
-/// Refuses a URL the registry sent (token realm, redirect) that is plain http to a host
-/// off loopback, unless `allow_insecure`.
-pub fn check_scheme(url: &reqwest::Url, allow_insecure: bool) -> Result<(), OciError> {
-    let host = url.host_str().unwrap_or("");
-    let loopback = host == "localhost"
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if loopback || allow_insecure => Ok(()),
-        _ => Err(OciError::Insecure {
-            registry: url.host_str().unwrap_or("").to_owned(),
-        }),
     }
 }

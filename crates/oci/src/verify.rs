@@ -149,7 +149,11 @@ impl std::fmt::Display for ImageReport {
     /// Text lines; identities and sources come from the registry, so a caller printing to
     /// a terminal must neutralise control characters.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let head = if self.passed() { "verified" } else { "NOT verified" };
+        let head = if self.passed() {
+            "verified"
+        } else {
+            "NOT verified"
+        };
         writeln!(f, "{head}: {}@{}", self.image, self.digest)?;
         if self.resolved_from_tag {
             writeln!(f, "  resolved:   tag -> {}", self.digest)?;
@@ -170,7 +174,11 @@ impl std::fmt::Display for ImageReport {
                         writeln!(f, "              issuer {i}")?;
                     }
                 }
-                Err(e) => writeln!(f, "  FAILED      {}: error[{}]: {}", v.source, e.code, e.message)?,
+                Err(e) => writeln!(
+                    f,
+                    "  FAILED      {}: error[{}]: {}",
+                    v.source, e.code, e.message
+                )?,
             }
         }
         writeln!(f, "  looked in:  {}", self.looked.join(", "))?;
@@ -184,16 +192,17 @@ enum Candidate {
     /// A referrer manifest holding a Sigstore bundle layer.
     Referrer { manifest: String },
     /// A legacy `.sig` or `.att` layer.
-    Legacy {
-        layer: Value,
-        attestation: bool,
-    },
+    Legacy { layer: Value, attestation: bool },
 }
 
 /// Verifies an image's signatures (or, with a predicate type, its attestations).
 pub async fn verify_image(req: &VerifyImageRequest) -> Result<ImageReport, OciError> {
     let image = ImageRef::parse(&req.image)?;
-    let wanted = req.predicate_type.as_deref().map(cosign::predicate_type).transpose()?;
+    let wanted = req
+        .predicate_type
+        .as_deref()
+        .map(cosign::predicate_type)
+        .transpose()?;
     let policy = req.policy.build()?;
     let root = req.trust.load()?;
     let verifier = Verifier::new(&root)?;
@@ -203,11 +212,14 @@ pub async fn verify_image(req: &VerifyImageRequest) -> Result<ImageReport, OciEr
         Some(d) => (d.clone(), None),
         None => {
             let tag = image.tag.as_deref().unwrap_or("latest");
-            let m = client.manifest(tag).await?.ok_or_else(|| OciError::Status {
-                what: format!("image {}", image.display()),
-                expected: "200",
-                found: 404,
-            })?;
+            let m = client
+                .manifest(tag)
+                .await?
+                .ok_or_else(|| OciError::Status {
+                    what: format!("image {}", image.display()),
+                    expected: "200",
+                    found: 404,
+                })?;
             (m.digest.clone(), Some(m))
         }
     };
@@ -227,7 +239,10 @@ pub async fn verify_image(req: &VerifyImageRequest) -> Result<ImageReport, OciEr
         }
         None => {
             looked.push(format!("tag sha256-{hex}"));
-            client.manifest(&format!("sha256-{hex}")).await?.map(|m| m.json)
+            client
+                .manifest(&format!("sha256-{hex}"))
+                .await?
+                .map(|m| m.json)
         }
     };
     if let Some(index) = index {
@@ -318,12 +333,19 @@ impl Check<'_> {
     /// A referrer: its layer must be a Sigstore bundle (else `None`, skipped), its subject
     /// this image, and the bundle must verify for this digest.
     async fn referrer(&self, manifest: &str) -> Result<Option<Map<String, Value>>, OciError> {
-        let m = self.client.manifest(manifest).await?.ok_or_else(|| OciError::Status {
-            what: format!("referrer manifest {manifest}"),
-            expected: "200",
-            found: 404,
-        })?;
-        let layers = m.json["layers"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let m = self
+            .client
+            .manifest(manifest)
+            .await?
+            .ok_or_else(|| OciError::Status {
+                what: format!("referrer manifest {manifest}"),
+                expected: "200",
+                found: 404,
+            })?;
+        let layers = m.json["layers"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         let [layer] = layers else {
             return Ok(None);
         };
@@ -369,12 +391,16 @@ impl Check<'_> {
             });
         }
         let bundle = cosign::simple_signing_bundle(&blob, ann, self.keyed)?;
-        self.judge(&Artifact::bytes(blob), &bundle, &bundle).map(Some)
+        self.judge(&Artifact::bytes(blob), &bundle, &bundle)
+            .map(Some)
     }
 
     async fn layer_blob(&self, m: &Manifest, layer: &Value) -> Result<Vec<u8>, OciError> {
         let digest = layer["digest"].as_str().ok_or_else(|| {
-            OciError::malformed(format!("referrer manifest {}", m.digest), "layer without digest")
+            OciError::malformed(
+                format!("referrer manifest {}", m.digest),
+                "layer without digest",
+            )
         })?;
         self.client.blob(digest, MAX_SIGNATURE_BLOB_BYTES).await
     }
@@ -461,5 +487,8 @@ async fn select_platform(
             )
         })
         .collect();
-    Err(fail(format!("no child manifest for it; the index has {}", have.join(", "))))
+    Err(fail(format!(
+        "no child manifest for it; the index has {}",
+        have.join(", ")
+    )))
 }
