@@ -243,12 +243,26 @@ pub fn dsse_bundle(
     Ok(bundle.to_string().into_bytes())
 }
 
-/// The predicate of a verified bundle's DSSE statement, if it has one.
-pub fn bundle_predicate(bundle_json: &[u8]) -> Option<Value> {
+/// The in-toto statement of a bundle's DSSE envelope, if it has one (unverified: read
+/// only to skip a bundle that could not pass, or after it verified).
+fn bundle_statement(bundle_json: &[u8]) -> Option<Value> {
     let doc: Value = serde_json::from_slice(bundle_json).ok()?;
     let payload = doc.get("dsseEnvelope")?.get("payload")?.as_str()?;
-    let statement: Value = serde_json::from_slice(&b64().decode(payload).ok()?).ok()?;
-    statement.get("predicate").cloned()
+    serde_json::from_slice(&b64().decode(payload).ok()?).ok()
+}
+
+/// The predicate of a verified bundle's DSSE statement, if it has one.
+pub fn bundle_predicate(bundle_json: &[u8]) -> Option<Value> {
+    bundle_statement(bundle_json)?.get("predicate").cloned()
+}
+
+/// The predicate type a bundle's DSSE statement declares (`None` for a message
+/// signature or an unreadable envelope).
+pub fn bundle_predicate_type(bundle_json: &[u8]) -> Option<String> {
+    bundle_statement(bundle_json)?
+        .get("predicateType")?
+        .as_str()
+        .map(str::to_owned)
 }
 
 #[cfg(test)]

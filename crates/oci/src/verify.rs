@@ -192,7 +192,11 @@ enum Candidate {
     /// A referrer manifest holding a Sigstore bundle layer.
     Referrer { manifest: String },
     /// A legacy `.sig` or `.att` layer.
-    Legacy { layer: Value, attestation: bool },
+    Legacy {
+        layer: Value,
+        index: usize,
+        attestation: bool,
+    },
 }
 
 /// Verifies an image's signatures (or, with a predicate type, its attestations).
@@ -265,10 +269,16 @@ pub async fn verify_image(req: &VerifyImageRequest) -> Result<ImageReport, OciEr
     let legacy_tag = format!("sha256-{hex}.{suffix}");
     looked.push(format!("tag {legacy_tag}"));
     if let Some(m) = client.manifest(&legacy_tag).await? {
-        for layer in m.json["layers"].as_array().into_iter().flatten() {
+        for (index, layer) in m.json["layers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             if layer["mediaType"].as_str() == Some(layer_type) {
                 candidates.push(Candidate::Legacy {
                     layer: layer.clone(),
+                    index,
                     attestation,
                 });
             }
@@ -285,15 +295,21 @@ pub async fn verify_image(req: &VerifyImageRequest) -> Result<ImageReport, OciEr
         wanted: wanted.as_deref(),
         keyed,
     };
+    // Fetched concurrently (the registry round trips overlap), judged in order.
+    let results = futures_util::future::join_all(candidates.iter().map(|c| async {
+        match c {
+            Candidate::Referrer { manifest } => check.referrer(manifest).await,
+            Candidate::Legacy {
+                layer, attestation, ..
+            } => check.legacy(layer, *attestation).await,
+        }
+    }))
+    .await;
     let mut verdicts = Vec::new();
-    for (i, c) in candidates.iter().enumerate() {
+    for (c, result) in candidates.iter().zip(results) {
         let source = match c {
             Candidate::Referrer { manifest } => format!("referrer {manifest}"),
-            Candidate::Legacy { .. } => format!("tag {legacy_tag} layer {i}"),
-        };
-        let result = match c {
-            Candidate::Referrer { manifest } => check.referrer(manifest).await,
-            Candidate::Legacy { layer, attestation } => check.legacy(layer, *attestation).await,
+            Candidate::Legacy { index, .. } => format!("tag {legacy_tag} layer {index}"),
         };
         match result {
             Ok(Some(obj)) => verdicts.push(Verdict {
@@ -412,6 +428,17 @@ impl Check<'_> {
         bundle_json: &[u8],
         statement_source: &[u8],
     ) -> Result<Map<String, Value>, OciError> {
+        // A statement of another type cannot pass whatever its signature: it is not
+        // worth verifying (the same check runs on the verified content below).
+        let expected = self.wanted.unwrap_or(COSIGN_SIGN_PREDICATE);
+        if let Some(t) = cosign::bundle_predicate_type(statement_source) {
+            if t != expected {
+                return Err(OciError::PredicateType {
+                    expected: expected.to_owned(),
+                    found: t,
+                });
+            }
+        }
         let bundle = ParsedBundle::from_json(bundle_json)?;
         let verified = self.verifier.verify(artifact, &bundle, self.policy)?;
         let found = match &verified.content {
