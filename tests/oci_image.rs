@@ -245,16 +245,19 @@ fn blob_path(root: &Path, digest: &str) -> PathBuf {
         .join("data")
 }
 
-/// The Sigstore bundles attached to `digest` under its referrers tag: (referrer manifest
+/// The Sigstore bundles attached to `digest` (referrers API, else the referrers tag): (referrer manifest
 /// digest, bundle layer digest, bundle bytes).
 fn referrer_bundles(registry: &str, repo: &str, digest: &str) -> Vec<(String, String, Vec<u8>)> {
     let image = ImageRef::parse(&format!("{registry}/{repo}@{digest}")).unwrap();
     let client = Client::new(&image, false, false).unwrap();
     rt().block_on(async {
         let tag = format!("sha256-{}", digest.trim_start_matches("sha256:"));
-        let index = client.manifest(&tag).await.unwrap().unwrap();
+        let index = match client.referrers(digest).await.unwrap() {
+            Some(index) => index,
+            None => client.manifest(&tag).await.unwrap().unwrap().json,
+        };
         let mut out = Vec::new();
-        for d in index.json["manifests"].as_array().unwrap() {
+        for d in index["manifests"].as_array().unwrap() {
             let m = d["digest"].as_str().unwrap();
             let manifest = client.manifest(m).await.unwrap().unwrap();
             let layer = manifest.json["layers"][0]["digest"]
@@ -269,16 +272,35 @@ fn referrer_bundles(registry: &str, repo: &str, digest: &str) -> Vec<(String, St
 }
 
 #[test]
-fn sign_attest_and_verify_on_distribution_without_referrers_api() {
+fn sign_attest_and_verify_with_and_without_a_referrers_api() {
     let dir = tempfile::tempdir().unwrap();
     let reg = start_registry(dir.path());
-    let vouch_instance = Instance::start(dir.path());
-    let v = &vouch_instance;
-    let a_digest = push_image(&reg.addr, "demo/app", "v1", b"layer of image A");
-    let b_digest = push_image(&reg.addr, "demo/app", "other", b"layer of image B");
-    let a_tag = format!("{}/demo/app:v1", reg.addr);
-    let a_ref = format!("{}/demo/app@{a_digest}", reg.addr);
-    let b_ref = format!("{}/demo/app@{b_digest}", reg.addr);
+    let v = Instance::start(dir.path());
+    // distribution 2.8 itself: no referrers API, the sha256-<hex> tag carries them.
+    scenario(&v, &reg.addr, &reg.root, "demo/app", dir.path(), false);
+    // The same registry behind the referrers index of `shim`: the referrers API path.
+    let (shim_addr, _shim) = shim::start(&reg.addr);
+    scenario(&v, &shim_addr, &reg.root, "demo/shim", dir.path(), true);
+    drop(reg);
+}
+
+/// Everything the issue's first Done-when line asks, on one registry.
+fn scenario(v: &Instance, addr: &str, storage: &Path, repo: &str, dir: &Path, api: bool) {
+    let a_digest = push_image(
+        addr,
+        repo,
+        "v1",
+        format!("layer of image A in {repo}").as_bytes(),
+    );
+    let b_digest = push_image(
+        addr,
+        repo,
+        "other",
+        format!("layer of image B in {repo}").as_bytes(),
+    );
+    let a_tag = format!("{addr}/{repo}:v1");
+    let a_ref = format!("{addr}/{repo}@{a_digest}");
+    let b_ref = format!("{addr}/{repo}@{b_digest}");
 
     // Nothing attached yet: OCI_E009, exit 1.
     refused(v.verify(&a_ref, &v.identity, &[]), "OCI_E009");
@@ -286,14 +308,22 @@ fn sign_attest_and_verify_on_distribution_without_referrers_api() {
     // Sign by tag: resolved once, attached under the referrers tag (no referrers API).
     let signed = v.sign(&a_tag);
     assert_eq!(signed["digest"], a_digest.as_str());
-    assert_eq!(
-        signed["attached_via"],
+    let via = if api {
+        "referrers API".to_owned()
+    } else {
         format!("tag sha256-{}", a_digest.trim_start_matches("sha256:"))
-    );
+    };
+    assert_eq!(signed["attached_via"], via.as_str());
 
     // Verify by tag and by digest with the signer's identity.
     let report = ok(v.verify(&a_tag, &v.identity, &[]));
     assert_eq!(report["verified"], true);
+    let looked = if api {
+        "referrers API".to_owned()
+    } else {
+        format!("tag sha256-{}", a_digest.trim_start_matches("sha256:"))
+    };
+    assert_eq!(report["looked_in"][0], looked.as_str());
     assert_eq!(report["digest"], a_digest.as_str());
     assert_eq!(report["resolved_from_tag"], true);
     assert_eq!(
@@ -314,7 +344,7 @@ fn sign_attest_and_verify_on_distribution_without_referrers_api() {
     );
 
     // An SPDX attestation: passes with cosign's name and with its URI, fails with another type.
-    let spdx = dir.path().join("spdx.json");
+    let spdx = dir.join("spdx.json");
     std::fs::write(
         &spdx,
         br#"{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"demo","dataLicense":"CC0-1.0"}"#,
@@ -345,7 +375,7 @@ fn sign_attest_and_verify_on_distribution_without_referrers_api() {
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
 
     // A signature for another digest: A's bundle attached to B verifies nowhere.
-    let bundles = referrer_bundles(&reg.addr, "demo/app", &a_digest);
+    let bundles = referrer_bundles(addr, repo, &a_digest);
     assert_eq!(bundles.len(), 2, "the signature and the attestation");
     let b_image = ImageRef::parse(&b_ref).unwrap();
     let b_client = Client::new(&b_image, false, true).unwrap();
@@ -361,7 +391,7 @@ fn sign_attest_and_verify_on_distribution_without_referrers_api() {
     refused(v.verify(&b_ref, &v.identity, &[]), "VERIFY_E011");
 
     // A tampered layer: the signature bundle's bytes changed in the registry's storage.
-    let path = blob_path(&reg.root, &bundles[0].1);
+    let path = blob_path(storage, &bundles[0].1);
     let mut bytes = std::fs::read(&path).unwrap();
     let at = bytes.iter().position(|b| *b == b'{').unwrap();
     bytes[at] = b' ';
@@ -371,7 +401,6 @@ fn sign_attest_and_verify_on_distribution_without_referrers_api() {
         .as_str()
         .unwrap()
         .contains(&bundles[0].1));
-    drop(reg);
 }
 
 #[test]
@@ -640,4 +669,131 @@ fn the_legacy_att_tag_verifies_with_its_set_and_refuses_a_tampered_annotation() 
 
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// No OCI registry with the referrers API installs from crates.io, PyPI, npm or Debian
+/// (Debian has distribution 2.8.2 only; the registries on crates.io checked, nora-registry
+/// 1.4.3 and container-registry 0.3.1, serve only the tag schema). So the referrers API
+/// path runs against this shim: a proxy in front of the real docker-registry that records
+/// each manifest pushed with a `subject`, answers the push with `OCI-Subject` (as the
+/// distribution spec's registries do) and serves `GET /v2/<name>/referrers/<digest>`.
+/// Everything else, storage and digests included, is distribution 2.8's.
+mod shim {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use axum::body::{Body, Bytes};
+    use axum::extract::State;
+    use axum::http::{HeaderMap, Method, Uri};
+    use axum::response::Response;
+    use serde_json::{json, Value};
+    use sha2::{Digest, Sha256};
+
+    type Index = Arc<Mutex<HashMap<(String, String), Vec<Value>>>>;
+
+    #[derive(Clone)]
+    struct Shim {
+        upstream: String,
+        http: reqwest::Client,
+        index: Index,
+    }
+
+    /// Starts the shim for the registry at `upstream`; keep the runtime while it is used.
+    pub fn start(upstream: &str) -> (String, tokio::runtime::Runtime) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let state = Shim {
+            upstream: upstream.to_owned(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            index: Index::default(),
+        };
+        let app = axum::Router::new().fallback(handle).with_state(state);
+        rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (addr, rt)
+    }
+
+    async fn handle(
+        State(s): State<Shim>,
+        method: Method,
+        uri: Uri,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Response {
+        let path = uri.path().to_owned();
+        let repo_of = |marker: &str| {
+            path.strip_prefix("/v2/")
+                .and_then(|r| r.split_once(marker))
+                .map(|(name, rest)| (name.to_owned(), rest.to_owned()))
+        };
+        if method == Method::GET {
+            if let Some(key) = repo_of("/referrers/") {
+                let list = s
+                    .index
+                    .lock()
+                    .unwrap()
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or_default();
+                let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": list});
+                return Response::builder()
+                    .status(200)
+                    .header("content-type", "application/vnd.oci.image.index.v1+json")
+                    .body(Body::from(index.to_string()))
+                    .unwrap();
+            }
+        }
+        let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+        let mut req = s
+            .http
+            .request(
+                method.clone(),
+                format!("http://{}{path}{query}", s.upstream),
+            )
+            .body(body.clone());
+        for name in ["content-type", "accept", "authorization"] {
+            if let Some(v) = headers.get(name) {
+                req = req.header(name, v);
+            }
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let mut out = Response::builder().status(status.as_u16());
+        for (k, v) in resp.headers() {
+            if k != "transfer-encoding" && k != "content-length" {
+                out = out.header(k, v);
+            }
+        }
+        if method == Method::PUT && status.as_u16() == 201 {
+            let doc: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            if let (Some((name, _)), Some(subject)) =
+                (repo_of("/manifests/"), doc["subject"]["digest"].as_str())
+            {
+                let descriptor = json!({
+                    "mediaType": doc["mediaType"],
+                    "digest": format!("sha256:{:x}", Sha256::digest(&body)),
+                    "size": body.len(),
+                    "artifactType": doc["artifactType"],
+                    "annotations": doc["annotations"],
+                });
+                s.index
+                    .lock()
+                    .unwrap()
+                    .entry((name, subject.to_owned()))
+                    .or_default()
+                    .push(descriptor);
+                out = out.header("OCI-Subject", subject);
+            }
+        }
+        out.body(Body::from(resp.bytes().await.unwrap())).unwrap()
+    }
 }
