@@ -259,33 +259,7 @@ pub async fn verify_image(req: &VerifyImageRequest) -> Result<ImageReport, OciEr
             }
         }
     }
-    // Scheme 2: the legacy tag.
-    let attestation = wanted.is_some();
-    let (suffix, layer_type) = if attestation {
-        ("att", cosign::DSSE_MEDIA_TYPE)
-    } else {
-        ("sig", cosign::SIMPLE_SIGNING_MEDIA_TYPE)
-    };
-    let legacy_tag = format!("sha256-{hex}.{suffix}");
-    looked.push(format!("tag {legacy_tag}"));
-    if let Some(m) = client.manifest(&legacy_tag).await? {
-        for (index, layer) in m.json["layers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            if layer["mediaType"].as_str() == Some(layer_type) {
-                candidates.push(Candidate::Legacy {
-                    layer: layer.clone(),
-                    index,
-                    attestation,
-                });
-            }
-        }
-    }
     candidates.truncate(MAX_SIGNATURES);
-
     let keyed = matches!(policy, Policy::ManagedKey(_));
     let check = Check {
         client: &client,
@@ -295,33 +269,39 @@ pub async fn verify_image(req: &VerifyImageRequest) -> Result<ImageReport, OciEr
         wanted: wanted.as_deref(),
         keyed,
     };
-    // Fetched concurrently (the registry round trips overlap), judged in order.
-    let results = futures_util::future::join_all(candidates.iter().map(|c| async {
-        match c {
-            Candidate::Referrer { manifest } => check.referrer(manifest).await,
-            Candidate::Legacy {
-                layer, attestation, ..
-            } => check.legacy(layer, *attestation).await,
-        }
-    }))
-    .await;
-    let mut verdicts = Vec::new();
-    for (c, result) in candidates.iter().zip(results) {
-        let source = match c {
-            Candidate::Referrer { manifest } => format!("referrer {manifest}"),
-            Candidate::Legacy { index, .. } => format!("tag {legacy_tag} layer {index}"),
+    let mut verdicts = check.all(&candidates, "").await;
+
+    // Scheme 2: the legacy tag, read only when no referrer verified (the image has
+    // passed otherwise, and a digest reference then costs one referrers request plus
+    // one per referrer manifest and blob).
+    if !verdicts.iter().any(|v| v.result.is_ok()) {
+        let attestation = wanted.is_some();
+        let (suffix, layer_type) = if attestation {
+            ("att", cosign::DSSE_MEDIA_TYPE)
+        } else {
+            ("sig", cosign::SIMPLE_SIGNING_MEDIA_TYPE)
         };
-        match result {
-            Ok(Some(obj)) => verdicts.push(Verdict {
-                source,
-                result: Ok(obj),
-            }),
-            Ok(None) => {} // not a Sigstore bundle (another tool's referrer)
-            Err(e) => verdicts.push(Verdict {
-                source,
-                result: Err(CodedError::from(&e)),
-            }),
+        let legacy_tag = format!("sha256-{hex}.{suffix}");
+        looked.push(format!("tag {legacy_tag}"));
+        let mut legacy = Vec::new();
+        if let Some(m) = client.manifest(&legacy_tag).await? {
+            for (index, layer) in m.json["layers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if layer["mediaType"].as_str() == Some(layer_type) {
+                    legacy.push(Candidate::Legacy {
+                        layer: layer.clone(),
+                        index,
+                        attestation,
+                    });
+                }
+            }
         }
+        legacy.truncate(MAX_SIGNATURES.saturating_sub(candidates.len()));
+        verdicts.extend(check.all(&legacy, &legacy_tag).await);
     }
     Ok(ImageReport {
         image: image.display(),
@@ -346,6 +326,39 @@ struct Check<'a> {
 }
 
 impl Check<'_> {
+    /// Every candidate's verdict: fetched concurrently (the registry round trips
+    /// overlap), judged in order; a referrer that is not a Sigstore bundle is skipped.
+    async fn all(&self, candidates: &[Candidate], legacy_tag: &str) -> Vec<Verdict> {
+        let results = futures_util::future::join_all(candidates.iter().map(|c| async {
+            match c {
+                Candidate::Referrer { manifest } => self.referrer(manifest).await,
+                Candidate::Legacy {
+                    layer, attestation, ..
+                } => self.legacy(layer, *attestation).await,
+            }
+        }))
+        .await;
+        let mut verdicts = Vec::new();
+        for (c, result) in candidates.iter().zip(results) {
+            let source = match c {
+                Candidate::Referrer { manifest } => format!("referrer {manifest}"),
+                Candidate::Legacy { index, .. } => format!("tag {legacy_tag} layer {index}"),
+            };
+            match result {
+                Ok(Some(obj)) => verdicts.push(Verdict {
+                    source,
+                    result: Ok(obj),
+                }),
+                Ok(None) => {}
+                Err(e) => verdicts.push(Verdict {
+                    source,
+                    result: Err(CodedError::from(&e)),
+                }),
+            }
+        }
+        verdicts
+    }
+
     /// A referrer: its layer must be a Sigstore bundle (else `None`, skipped), its subject
     /// this image, and the bundle must verify for this digest.
     async fn referrer(&self, manifest: &str) -> Result<Option<Map<String, Value>>, OciError> {
