@@ -572,6 +572,52 @@ fn bench_verify_image_with_10_signatures_and_5_attestations() {
             );
             assert!(report.passed());
         }
+        // The comparison: the 10 signature bundles verified offline, already in memory
+        // (what is left once the registry round trips are gone).
+        let bundles: Vec<Vec<u8>> = referrer_bundles(addr, "bench/app", &digest)
+            .into_iter()
+            .map(|(_, _, b)| b)
+            .filter(|b| {
+                vouch_oci::cosign::bundle_predicate_type(b).as_deref()
+                    == Some(COSIGN_SIGN_PREDICATE)
+            })
+            .collect();
+        // The fixed cost of one call: the HTTP client (TLS roots) and the trust root.
+        let start = Instant::now();
+        for _ in 0..runs_setup() {
+            let _c = Client::new(
+                &ImageRef::parse(&format!("{addr}/bench/app@{digest}")).unwrap(),
+                false,
+                false,
+            )
+            .unwrap();
+            let root = vouch_verify::TrustRoot::from_file(&v.trust).unwrap();
+            let _v = vouch_verify::Verifier::new(&root).unwrap();
+        }
+        eprintln!(
+            "{label}: setup (HTTP client, trust root, verifier): {:?}",
+            start.elapsed() / runs_setup()
+        );
+        let root = vouch_verify::TrustRoot::from_file(&v.trust).unwrap();
+        let verifier = vouch_verify::Verifier::new(&root).unwrap();
+        let policy =
+            vouch_verify::PolicySpec::exact(Some(v.identity.clone()), Some(v.issuer.clone()), None)
+                .build()
+                .unwrap();
+        let artifact = vouch_verify::Artifact::parse_digest(&digest).unwrap();
+        let runs = 20;
+        let start = Instant::now();
+        for _ in 0..runs {
+            for b in &bundles {
+                let parsed = vouch_verify::ParsedBundle::from_json(b).unwrap();
+                verifier.verify(&artifact, &parsed, &policy).unwrap();
+            }
+        }
+        eprintln!(
+            "{label}: the same {} signature bundles verified offline: {:?} per image",
+            bundles.len(),
+            start.elapsed() / runs
+        );
     }
 }
 
@@ -670,6 +716,10 @@ fn the_legacy_att_tag_verifies_with_its_set_and_refuses_a_tampered_annotation() 
         "dev.sigstore.cosign/bundle": set(integrated + 1),
     }));
     refused(verify(), "VERIFY_E019");
+}
+
+fn runs_setup() -> u32 {
+    20
 }
 
 fn hex_of(bytes: &[u8]) -> String {
