@@ -21,8 +21,7 @@ enum Sub {
     /// Verify a registry integrity record against the key set and the log, and
     /// downloaded assets against it.
     Integrity(super::verify_integrity::Args),
-    /// Verify a container image's signatures or attestations in an OCI registry (cosign's
-    /// referrer bundles and legacy .sig/.att tags).
+    // Its help is verify_image::Args's doc comment (with the cosign flag mapping).
     Image(Box<super::verify_image::Args>),
 }
 
