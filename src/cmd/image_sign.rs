@@ -8,12 +8,12 @@ use vouch_publisher::sign::Services;
 use super::registry_api::runtime;
 use crate::output::{clean, outln, print_json, CodedError, Exit};
 
-/// Who signs and through which services (as `vouch sign`).
+/// The image, and who signs it through which services (as `vouch sign`).
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["server", "trust_config"])))]
 #[command(group(clap::ArgGroup::new("token").required(true).args(["identity_token", "identity_token_file"])))]
 pub struct Signer {
-    /// The image: REGISTRY/REPO:TAG (resolved once) or REGISTRY/REPO@sha256:HEX.
+    /// REGISTRY/REPO:TAG (resolved once) or REGISTRY/REPO@sha256:HEX.
     #[arg(value_name = "REF")]
     image: String,
     /// The OIDC identity token (a JWT) the CA certifies.
@@ -30,10 +30,10 @@ pub struct Signer {
     /// The vouch server whose trust configuration names the services.
     #[arg(long, env = "VOUCH_SERVER", value_name = "URL")]
     server: Option<String>,
-    /// A saved client trust configuration instead of --server (any Sigstore instance).
+    /// A saved client trust configuration (any Sigstore instance) instead of --server.
     #[arg(long, value_name = "FILE", conflicts_with = "server")]
     trust_config: Option<PathBuf>,
-    /// PEM certificate to trust for https signing services with a private certificate.
+    /// PEM certificate to trust for https signing services.
     #[arg(long, value_name = "FILE")]
     tls_ca: Option<PathBuf>,
     /// Allow plain HTTP to a registry that is not on loopback.
@@ -44,43 +44,43 @@ pub struct Signer {
     json: bool,
 }
 
-/// `vouch attest image`: the predicate and its type on top of the signer.
+/// `vouch attest image`: the signer's flags, the predicate and its type.
 #[derive(Debug, clap::Args)]
 pub struct Attest {
     #[command(flatten)]
     signer: Signer,
-    /// The predicate (JSON) to put in the in-toto statement.
+    /// The predicate (JSON) of the in-toto statement.
     #[arg(long, value_name = "FILE")]
     predicate: PathBuf,
-    /// Its type: a cosign name (spdx, spdxjson, cyclonedx, slsaprovenance, slsaprovenance1,
-    /// link, vuln, openvex, custom) or a predicate type URI.
+    /// A cosign name (spdx, spdxjson, cyclonedx, slsaprovenance, slsaprovenance1, link, vuln,
+    /// openvex, custom) or a predicate type URI.
     #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
     predicate_type: String,
 }
 
 pub fn run(s: Signer, predicate: Option<(PathBuf, String)>) -> anyhow::Result<Exit> {
-    let services = match (s.server, s.trust_config) {
-        (_, Some(path)) => Services::File(path),
-        (Some(server), None) => Services::Server(server),
-        (None, None) => unreachable!("clap requires --server or --trust-config"),
-    };
     let req = vouch_oci::SignImageRequest {
         image: s.image,
         predicate,
         identity_token: s.identity_token,
         identity_token_file: s.identity_token_file,
-        services,
+        services: match (s.server, s.trust_config) {
+            (_, Some(path)) => Services::File(path),
+            (server, None) => Services::Server(server.unwrap_or_default()),
+        },
         tls_ca: s.tls_ca,
         allow_insecure: s.allow_insecure_registry,
     };
-    let signed = runtime()?
+    let rt = runtime()?;
+    let signed = rt
         .block_on(vouch_oci::sign_image(&req))
         .map_err(|e| CodedError::from(&e))?;
-    if s.json {
-        return print_json(&signed.to_json()).map(|_| Exit::Ok);
-    }
-    for line in signed.to_string().lines() {
-        outln!("{}", clean(line))?;
+    match s.json {
+        true => print_json(&signed.to_json())?,
+        false => signed
+            .to_string()
+            .lines()
+            .try_for_each(|l| outln!("{}", clean(l)))?,
     }
     Ok(Exit::Ok)
 }
