@@ -333,6 +333,28 @@ fn scenario(v: &Instance, addr: &str, storage: &Path, repo: &str, dir: &Path, ap
     let report = ok(v.verify(&a_ref, &v.identity, &[]));
     assert_eq!(report["resolved_from_tag"], false);
 
+    // A multi-arch index: its digest is what is signed; --platform reports a child.
+    let index = json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": OCI_MANIFEST, "digest": a_digest, "size": 1,
+                       "platform": {"os": "linux", "architecture": "amd64"}}],
+    });
+    let client = Client::new(&ImageRef::parse(&a_tag).unwrap(), false, true).unwrap();
+    rt().block_on(client.push_manifest(
+        "multi",
+        "application/vnd.oci.image.index.v1+json",
+        index.to_string().as_bytes(),
+    ))
+    .unwrap();
+    let multi = format!("{addr}/{repo}:multi");
+    v.sign(&multi);
+    let report = ok(v.verify(&multi, &v.identity, &["--platform", "linux/amd64"]));
+    assert_eq!(report["platform"]["digest"], a_digest.as_str());
+    let out = v.verify(&multi, &v.identity, &["--platform", "linux/s390x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let v_err: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v_err["error"]["code"], "OCI_E013");
+
     // Another identity: VERIFY_E024.
     refused(
         v.verify(

@@ -180,6 +180,14 @@ mod tests {
         assert!(!r.is_loopback());
         assert_eq!(r.base_url(false), "https://ghcr.io");
         assert_eq!(r.base_url(true), "http://ghcr.io");
+        let url = |u: &str| reqwest::Url::parse(u).unwrap();
+        assert!(check_scheme(&url("http://127.0.0.1:5000/token"), false).is_ok());
+        assert!(check_scheme(&url("http://[::1]/token"), false).is_ok());
+        assert!(check_scheme(&url("https://auth.example/token"), false).is_ok());
+        let off_loopback = check_scheme(&url("http://auth.example/token"), false);
+        assert_eq!(off_loopback.unwrap_err().code(), "OCI_E008");
+        assert!(check_scheme(&url("http://auth.example/token"), true).is_ok());
+        assert!(check_scheme(&url("ftp://127.0.0.1/x"), true).is_err());
         for bad in ["", "UPPER/case", "a@sha256:12", "a:b c", "a:", "x/@sha256:"] {
             assert_eq!(
                 ImageRef::parse(bad).unwrap_err().code(),
