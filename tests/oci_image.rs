@@ -471,6 +471,50 @@ fn a_real_cosign_bundle_attached_as_a_referrer_verifies() {
     );
 }
 
+/// The anonymous bearer-token flow (as GHCR and Docker Hub answer a 401): the cosign
+/// bundle pushed and verified through a registry that wants a token for every call.
+#[test]
+fn a_registry_that_wants_a_bearer_token_is_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = start_registry(dir.path());
+    let (addr, _shim, scopes) = shim::start_with_token(&reg.addr);
+    let digest = "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
+    let bundle = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/oci/kubewarden-controller-v1.34.0.sigstore.json"),
+    )
+    .unwrap();
+    let image_ref = format!("{addr}/kubewarden/kubewarden-controller@{digest}");
+    let client = Client::new(&ImageRef::parse(&image_ref).unwrap(), false, true).unwrap();
+    let (_, via) = rt()
+        .block_on(vouch_oci::attach(
+            &client,
+            OCI_MANIFEST,
+            digest,
+            1000,
+            &bundle,
+            COSIGN_SIGN_PREDICATE,
+        ))
+        .unwrap();
+    assert_eq!(via, "referrers API");
+    let report = ok(vouch()
+        .args(["verify", "image", &image_ref, "--json"])
+        .args(["--certificate-identity", "https://github.com/kubewarden/kubewarden-controller/.github/workflows/release.yml@refs/tags/v1.34.0"])
+        .args(["--certificate-oidc-issuer", "https://token.actions.githubusercontent.com"])
+        .output()
+        .unwrap());
+    // One 401, one token request, the referrers request again, one manifest, one blob.
+    assert_eq!(report["http_requests"], 5, "{report}");
+    let scopes = scopes.lock().unwrap().clone();
+    assert_eq!(
+        scopes,
+        [
+            "repository:kubewarden/kubewarden-controller:pull,push",
+            "repository:kubewarden/kubewarden-controller:pull"
+        ]
+    );
+}
+
 #[test]
 fn the_legacy_sig_tag_is_read_and_its_claims_checked() {
     let dir = tempfile::tempdir().unwrap();
@@ -773,10 +817,29 @@ mod shim {
         upstream: String,
         http: reqwest::Client,
         index: Index,
+        /// With a token: every registry call needs `Bearer <token>`, got from `/token`
+        /// (which records the scopes asked for), as GHCR and Docker Hub answer.
+        auth: Option<(String, Arc<Mutex<Vec<String>>>)>,
+        addr: String,
     }
 
     /// Starts the shim for the registry at `upstream`; keep the runtime while it is used.
     pub fn start(upstream: &str) -> (String, tokio::runtime::Runtime) {
+        let (addr, rt, _) = start_with(upstream, None);
+        (addr, rt)
+    }
+
+    /// The shim behind an anonymous bearer-token challenge; returns the scopes asked for.
+    pub fn start_with_token(
+        upstream: &str,
+    ) -> (String, tokio::runtime::Runtime, Arc<Mutex<Vec<String>>>) {
+        start_with(upstream, Some("anonymous-token-1".to_owned()))
+    }
+
+    fn start_with(
+        upstream: &str,
+        token: Option<String>,
+    ) -> (String, tokio::runtime::Runtime, Arc<Mutex<Vec<String>>>) {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -786,7 +849,10 @@ mod shim {
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let addr = listener.local_addr().unwrap().to_string();
+        let scopes = Arc::new(Mutex::new(Vec::new()));
         let state = Shim {
+            auth: token.map(|t| (t, scopes.clone())),
+            addr: addr.clone(),
             upstream: upstream.to_owned(),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -796,7 +862,7 @@ mod shim {
         };
         let app = axum::Router::new().fallback(handle).with_state(state);
         rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
-        (addr, rt)
+        (addr, rt, scopes)
     }
 
     async fn handle(
@@ -807,6 +873,39 @@ mod shim {
         body: Bytes,
     ) -> Response {
         let path = uri.path().to_owned();
+        if let Some((token, scopes)) = &s.auth {
+            if path == "/token" {
+                let query = uri.query().unwrap_or("");
+                let scope = query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("scope="))
+                    .unwrap_or("")
+                    .replace("%3A", ":")
+                    .replace("%2C", ",")
+                    .replace("%2F", "/");
+                let ok = query.contains("service=shim") && scope.starts_with("repository:");
+                scopes.lock().unwrap().push(scope);
+                let (status, body) = match ok {
+                    true => (200, json!({"token": token}).to_string()),
+                    false => (400, "{}".to_owned()),
+                };
+                return Response::builder()
+                    .status(status)
+                    .body(Body::from(body))
+                    .unwrap();
+            }
+            let expected = format!("Bearer {token}");
+            if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str())
+            {
+                let challenge =
+                    format!("Bearer realm=\"http://{}/token\",service=\"shim\"", s.addr);
+                return Response::builder()
+                    .status(401)
+                    .header("www-authenticate", challenge)
+                    .body(Body::from("{}"))
+                    .unwrap();
+            }
+        }
         let repo_of = |marker: &str| {
             path.strip_prefix("/v2/")
                 .and_then(|r| r.split_once(marker))
