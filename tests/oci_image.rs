@@ -575,6 +575,24 @@ fn the_legacy_sig_tag_is_read_and_its_claims_checked() {
         tampered,
     );
     refused(verify(), "OCI_E016");
+    // A referrer whose bundle blob is over the 16 MiB cap is refused without reading it all.
+    let huge = vec![b' '; vouch_oci::MAX_SIGNATURE_BLOB_BYTES + 1];
+    rt().block_on(vouch_oci::attach(
+        &client,
+        OCI_MANIFEST,
+        &a,
+        100,
+        &huge,
+        COSIGN_SIGN_PREDICATE,
+    ))
+    .unwrap();
+    let out = verify();
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["signatures"][0]["error"]["code"], "OCI_E005",
+        "{report}"
+    );
 }
 
 /// The bench of docs/performance.md ("Container images"): an image with 10 signatures

@@ -74,8 +74,15 @@ impl Credentials {
                 None => return Ok(None),
             },
         };
-        let path = dir.join("config.json");
-        let Ok(bytes) = std::fs::read(&path) else {
+        Self::from_docker_config(&dir.join("config.json"), registry)
+    }
+
+    /// The `auths` entry for `registry` in a docker `config.json` (absent file: `None`).
+    pub fn from_docker_config(
+        path: &std::path::Path,
+        registry: &str,
+    ) -> Result<Option<Self>, OciError> {
+        let Ok(bytes) = std::fs::read(path) else {
             return Ok(None);
         };
         let local = |detail: String| OciError::Local {
@@ -619,6 +626,43 @@ fn challenge_param(params: &str, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docker_config_credentials_are_found_per_registry() {
+        let dir = std::env::temp_dir().join(format!("vouch-oci-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.json");
+        let auth = base64::engine::general_purpose::STANDARD.encode("alice:s3cret");
+        let cfg = format!(
+            r#"{{"auths":{{"ghcr.io":{{"auth":"{auth}"}},"https://index.docker.io/v1/":{{"auth":"{auth}"}},"bad.example":{{"auth":"%%%"}}}}}}"#
+        );
+        std::fs::write(&path, cfg).unwrap();
+        let c = Credentials::from_docker_config(&path, "ghcr.io")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (c.username.as_str(), c.password.as_str()),
+            ("alice", "s3cret")
+        );
+        assert!(
+            !format!("{c:?}").contains("s3cret"),
+            "Debug hides the password"
+        );
+        assert!(Credentials::from_docker_config(&path, "docker.io")
+            .unwrap()
+            .is_some());
+        assert!(Credentials::from_docker_config(&path, "quay.io")
+            .unwrap()
+            .is_none());
+        let bad = Credentials::from_docker_config(&path, "bad.example").unwrap_err();
+        assert_eq!(bad.code(), "OCI_E014");
+        assert!(
+            Credentials::from_docker_config(&dir.join("none.json"), "ghcr.io")
+                .unwrap()
+                .is_none()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn challenges_parse() {
