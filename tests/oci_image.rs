@@ -557,6 +557,35 @@ fn the_legacy_sig_tag_is_read_and_its_claims_checked() {
             .output()
             .unwrap()
     };
+    // A referrer the index calls a Sigstore bundle whose layer is something else: the
+    // index's artifactType is not trusted, so nothing is found (OCI_E009).
+    rt().block_on(async {
+        let empty = client.push_blob(b"{}").await.unwrap();
+        let layer = client.push_blob(b"not a bundle").await.unwrap();
+        let manifest = json!({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+            "layers": [{"mediaType": "application/octet-stream", "digest": layer, "size": 12}],
+            "subject": {"mediaType": OCI_MANIFEST, "digest": a, "size": 1},
+        });
+        let bytes = manifest.to_string().into_bytes();
+        let (m, _) = client
+            .push_manifest(&vouch_oci::sha256_digest(&bytes), OCI_MANIFEST, &bytes)
+            .await
+            .unwrap();
+        let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [{"mediaType": OCI_MANIFEST, "digest": m, "size": bytes.len(),
+                           "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json"}]});
+        let tag = format!("sha256-{}", a.trim_start_matches("sha256:"));
+        client
+            .push_manifest(&tag, "application/vnd.oci.image.index.v1+json", index.to_string().as_bytes())
+            .await
+            .unwrap();
+    });
+    let report = refused(verify(), "OCI_E009");
+    assert_eq!(report["signatures"].as_array().unwrap().len(), 0);
+
     let sig = json!({"dev.cosignproject.cosign/signature": "MEUCIQ=="});
     push_sig(
         vouch_oci::cosign::simple_signing_payload(&image.name(), &b),
