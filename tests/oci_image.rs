@@ -465,6 +465,27 @@ fn a_real_cosign_bundle_attached_as_a_referrer_verifies() {
     ));
     assert_eq!(report["verified"], true);
     assert_eq!(report["trust_root"], "sigstore public-good (embedded)");
+    // The text report names the image digest, the signer and where it looked.
+    let text = vouch()
+        .args(["verify", "image", &image_ref])
+        .args([
+            "--certificate-identity-regexp",
+            "https://github.com/kubewarden/.*",
+        ])
+        .args([
+            "--certificate-oidc-issuer",
+            "https://token.actions.githubusercontent.com",
+        ])
+        .output()
+        .unwrap();
+    assert!(text.status.success(), "{}", show(&text));
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.starts_with(&format!("verified: {image_ref}")),
+        "{text}"
+    );
+    assert!(text.contains("signed by https://github.com/kubewarden/kubewarden-controller/.github/workflows/release.yml@refs/tags/v1.34.0"), "{text}");
+    assert!(text.contains("looked in:  tag sha256-c811"), "{text}");
     refused(
         verify("https://github.com/kubewarden/kubewarden-controller/.github/workflows/ci.yml@refs/tags/v1.34.0"),
         "VERIFY_E024",
