@@ -1,9 +1,11 @@
 //! Container images (issue 17) against a real OCI registry on loopback: Debian's
 //! `docker-registry` (CNCF distribution 2.8, no referrers API, so cosign's
-//! `sha256-<hex>` tag fallback is what carries the referrers). `vouch sign image`,
-//! `vouch attest image` and `vouch verify image` against `vouch serve --dev`, the real
-//! cosign v3 bundle attached as a referrer of its digest, the legacy `.sig` tag's claim
-//! check, and every refusal with its code.
+//! `sha256-<hex>` tag fallback carries the referrers), and the same registry behind
+//! `shim` (a referrers index, and a bearer-token challenge) for the referrers API path.
+//! `vouch sign image`, `vouch attest image` and `vouch verify image` against
+//! `vouch serve --dev`; the real cosign v3 bundle attached as a referrer of its digest;
+//! the legacy `.att` tag with a real public-good SET and the `.sig` tag's claim check;
+//! every refusal asserted by its code.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
