@@ -45,15 +45,17 @@ impl Drop for Registry {
 fn registry_binary() -> PathBuf {
     let bin = PathBuf::from("/usr/bin/docker-registry");
     if !bin.exists() {
-        // SAFETY of the assumption: CI runs as root; a developer without root installs it.
+        // CI runs as root; a developer without root installs it by hand.
         let root = Command::new("id").arg("-u").output().unwrap();
         assert_eq!(
             String::from_utf8_lossy(&root.stdout).trim(),
             "0",
             "docker-registry is missing: apt-get install docker-registry"
         );
-        let ok = Command::new("sh")
-            .args(["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry"])
+        // Test binaries run in parallel: one installs, the others wait on the lock.
+        let ok = Command::new("flock")
+            .args(["/tmp/vouch-docker-registry-install.lock", "sh", "-c"])
+            .arg("test -x /usr/bin/docker-registry || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry; }")
             .status()
             .unwrap();
         assert!(ok.success(), "installing docker-registry failed");
