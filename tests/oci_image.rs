@@ -94,7 +94,14 @@ fn start_registry(dir: &Path) -> Registry {
         assert!(Instant::now() < deadline, "docker-registry did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    Registry { child, addr, root }
+    let mut registry = Registry { child, addr, root };
+    // The port was free when probed; a registry that lost it to another test exits.
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        registry.child.try_wait().unwrap().is_none(),
+        "docker-registry exited (port taken?)"
+    );
+    registry
 }
 
 fn rt() -> tokio::runtime::Runtime {
