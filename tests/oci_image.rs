@@ -405,7 +405,9 @@ fn scenario(v: &Instance, addr: &str, storage: &Path, repo: &str, dir: &Path, ap
     );
     // An unknown short name is refused before any request.
     let out = v.verify(&a_ref, &v.identity, &["--type", "sbom"]);
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let unknown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(unknown["error"]["code"], "OCI_E017");
 
     // A signature for another digest: A's bundle attached to B verifies nowhere.
     let bundles = referrer_bundles(addr, repo, &a_digest);

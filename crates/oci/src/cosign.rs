@@ -49,7 +49,7 @@ pub const PREDICATE_TYPES: &[(&str, &str)] = &[
 ];
 
 /// Maps a `--type` value to a predicate URI: one of cosign's names, or a URI used as is
-/// (matched exactly). Anything else is `OCI_E012`.
+/// (matched exactly). Anything else is `OCI_E017`.
 pub fn predicate_type(t: &str) -> Result<String, OciError> {
     if let Some((_, uri)) = PREDICATE_TYPES.iter().find(|(name, _)| *name == t) {
         return Ok((*uri).to_owned());
@@ -59,9 +59,9 @@ pub fn predicate_type(t: &str) -> Result<String, OciError> {
         return Ok(t.to_owned());
     }
     let names: Vec<&str> = PREDICATE_TYPES.iter().map(|(n, _)| *n).collect();
-    Err(OciError::PredicateType {
-        expected: format!("one of {} or a predicate type URI", names.join(", ")),
-        found: format!("{t:?}"),
+    Err(OciError::UnknownType {
+        found: t.chars().take(200).collect(),
+        names: names.join(", "),
     })
 }
 
@@ -283,7 +283,7 @@ mod tests {
             predicate_type("https://example.com/p/v1").unwrap(),
             "https://example.com/p/v1"
         );
-        assert_eq!(predicate_type("sbom").unwrap_err().code(), "OCI_E012");
+        assert_eq!(predicate_type("sbom").unwrap_err().code(), "OCI_E017");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use vouch_verify::VerifyError;
 pub const CODES: &[&str] = &[
     "OCI_E001", "OCI_E002", "OCI_E003", "OCI_E004", "OCI_E005", "OCI_E006", "OCI_E007", "OCI_E008",
     "OCI_E009", "OCI_E010", "OCI_E011", "OCI_E012", "OCI_E013", "OCI_E014", "OCI_E015", "OCI_E016",
+    "OCI_E017",
 ];
 
 /// What went wrong with an image, its registry or its signatures.
@@ -60,7 +61,7 @@ pub enum OciError {
     /// The signature's claim names another image.
     #[error("the signature is for image {found}, expected {expected}")]
     ClaimMismatch { expected: String, found: String },
-    /// The attestation's predicate type is not the one asked for (or `--type` is unknown).
+    /// The attestation's predicate type is not the one asked for.
     #[error("predicate type: expected {expected}, found {found}")]
     PredicateType { expected: String, found: String },
     /// `--platform` names no child of the index (or the image is not an index).
@@ -82,6 +83,9 @@ pub enum OciError {
         annotation: &'static str,
         detail: String,
     },
+    /// `--type` is neither one of cosign's names nor a URI.
+    #[error("--type {found:?} is neither one of {names} nor a predicate type URI")]
+    UnknownType { found: String, names: String },
     /// Bundle verification failed (its own VERIFY_E code).
     #[error(transparent)]
     Verify(#[from] VerifyError),
@@ -110,6 +114,7 @@ impl OciError {
             OciError::Local { .. } => "OCI_E014",
             OciError::PushRefused { .. } => "OCI_E015",
             OciError::Annotation { .. } => "OCI_E016",
+            OciError::UnknownType { .. } => "OCI_E017",
             OciError::Verify(e) => e.code(),
             OciError::Sign(c) => &c.code,
         }
