@@ -15,14 +15,14 @@
 
 mod client;
 pub mod cosign;
+mod credentials;
 mod error;
 mod push;
 mod reference;
 mod verify;
 
-pub use client::{
-    sha256_digest, Client, Credentials, Manifest, MAX_MANIFEST_BYTES, MAX_SIGNATURE_BLOB_BYTES,
-};
+pub use client::{sha256_digest, Client, Manifest, MAX_MANIFEST_BYTES, MAX_SIGNATURE_BLOB_BYTES};
+pub use credentials::Credentials;
 pub use error::{OciError, CODES};
 pub use push::{attach, sign_image, SignImageRequest, SignedImage, MAX_PREDICATE_BYTES};
 pub use reference::{check_digest, ImageRef};

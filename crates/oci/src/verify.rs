@@ -390,7 +390,7 @@ impl Check<'_> {
         }
         let blob = self.layer_blob(&m, layer).await?;
         let artifact = Artifact::parse_digest(self.digest)?;
-        self.judge(&artifact, &blob, &blob).map(Some)
+        self.judge(&artifact, &blob).map(Some)
     }
 
     /// A legacy `.sig` (simple signing) or `.att` (DSSE) layer.
@@ -408,7 +408,7 @@ impl Check<'_> {
         if attestation {
             let bundle = cosign::dsse_bundle(&blob, ann, self.keyed)?;
             let artifact = Artifact::parse_digest(self.digest)?;
-            return self.judge(&artifact, &bundle, &bundle).map(Some);
+            return self.judge(&artifact, &bundle).map(Some);
         }
         // The claim first: a valid signature over another image's payload is no
         // signature of this one.
@@ -420,8 +420,7 @@ impl Check<'_> {
             });
         }
         let bundle = cosign::simple_signing_bundle(&blob, ann, self.keyed)?;
-        self.judge(&Artifact::bytes(blob), &bundle, &bundle)
-            .map(Some)
+        self.judge(&Artifact::bytes(blob), &bundle).map(Some)
     }
 
     async fn layer_blob(&self, m: &Manifest, layer: &Value) -> Result<Vec<u8>, OciError> {
@@ -439,12 +438,11 @@ impl Check<'_> {
         &self,
         artifact: &Artifact,
         bundle_json: &[u8],
-        statement_source: &[u8],
     ) -> Result<Map<String, Value>, OciError> {
         // A statement of another type cannot pass whatever its signature: it is not
         // worth verifying (the same check runs on the verified content below).
         let expected = self.wanted.unwrap_or(COSIGN_SIGN_PREDICATE);
-        if let Some(t) = cosign::bundle_predicate_type(statement_source) {
+        if let Some(t) = cosign::bundle_predicate_type(bundle_json) {
             if t != expected {
                 return Err(OciError::PredicateType {
                     expected: expected.to_owned(),
@@ -474,7 +472,7 @@ impl Check<'_> {
         if self.wanted.is_some() {
             obj.insert(
                 "predicate".into(),
-                cosign::bundle_predicate(statement_source).unwrap_or(Value::Null),
+                cosign::bundle_predicate(bundle_json).unwrap_or(Value::Null),
             );
         }
         Ok(obj)
