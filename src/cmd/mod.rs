@@ -8,6 +8,7 @@ use crate::output::Exit;
 mod admin;
 mod admin_accounts;
 mod admin_offline;
+mod attest;
 mod audit;
 mod audit_signatures;
 mod audit_transparency;
@@ -23,6 +24,7 @@ mod bench_verify;
 mod conformance;
 mod dev;
 mod fetch;
+mod image_sign;
 mod keygen;
 mod lock;
 mod log;
@@ -37,6 +39,7 @@ mod trust_config;
 mod verify;
 mod verify_bundle;
 mod verify_checksums;
+mod verify_image;
 mod verify_integrity;
 
 /// vouch: publish, fetch and verify software with provenance anyone can check offline.
@@ -99,6 +102,9 @@ pub enum Command {
     /// Make the secrets a production server needs (log and witness keys, TOKEN_ENC_KEY,
     /// internal token), each in a new 0600 file.
     Keygen(keygen::Args),
+    /// Attest a container image: an in-toto statement about its digest, signed keylessly
+    /// and attached as a cosign-compatible referrer (`vouch attest image`).
+    Attest(attest::Args),
 }
 
 impl Cli {
@@ -137,6 +143,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Lock(args) => lock::run(args),
         Command::Admin(args) => admin::run(args),
         Command::Keygen(args) => keygen::run(args),
+        Command::Attest(args) => attest::run(args),
     }
 }
 

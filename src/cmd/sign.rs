@@ -41,12 +41,15 @@ use crate::output::{from_publisher, outln, print_json, Exit};
 /// E013/E016-E018 a service answered something that does not check out. Exit 2 on any
 /// error.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["server", "trust_config"])))]
 #[command(group(clap::ArgGroup::new("token").required(true).args(["identity_token", "identity_token_file"])))]
 pub struct Args {
+    #[command(subcommand)]
+    sub: Option<Sub>,
     /// The file to sign (with --in-toto: an in-toto Statement JSON).
-    #[arg(value_name = "FILE")]
-    file: PathBuf,
+    #[arg(value_name = "FILE", required = true)]
+    file: Option<PathBuf>,
     /// The OIDC identity token (a JWT) the CA certifies.
     #[arg(
         long,
@@ -62,8 +65,8 @@ pub struct Args {
     #[arg(long)]
     in_toto: bool,
     /// Where to write the Sigstore bundle (JSON).
-    #[arg(long, value_name = "OUT")]
-    bundle: PathBuf,
+    #[arg(long, value_name = "OUT", required = true)]
+    bundle: Option<PathBuf>,
     /// The vouch server whose trust configuration names the services.
     #[arg(long, env = "VOUCH_SERVER", value_name = "URL")]
     server: Option<String>,
@@ -78,20 +81,36 @@ pub struct Args {
     json: bool,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Sign a container image in an OCI registry as cosign v3 does: a Sigstore bundle
+    /// (statement https://sigstore.dev/cosign/sign/v1 about the image digest) attached as
+    /// an OCI 1.1 referrer, or under the `sha256-<hex>` tag when the registry has no
+    /// referrers API. From cosign: `cosign sign IMAGE` -> `vouch sign image IMAGE`.
+    Image(Box<super::image_sign::Signer>),
+}
+
 pub fn run(args: Args) -> anyhow::Result<Exit> {
+    if let Some(Sub::Image(s)) = args.sub {
+        return super::image_sign::run(*s, None);
+    }
+    // clap requires both unless a subcommand was chosen.
+    let (Some(file), Some(bundle)) = (args.file, args.bundle) else {
+        anyhow::bail!("FILE and --bundle are required");
+    };
     let services = match (args.server, args.trust_config) {
         (_, Some(path)) => Services::File(path),
         (Some(server), None) => Services::Server(server),
         (None, None) => unreachable!("clap requires --server or --trust-config"),
     };
     let req = SignRequest {
-        file: args.file,
+        file,
         in_toto: args.in_toto,
         identity_token: args.identity_token,
         identity_token_file: args.identity_token_file,
         services,
         tls_ca: args.tls_ca,
-        bundle: args.bundle,
+        bundle,
     };
     let s = runtime()?
         .block_on(sign_file(&req, &TermProgress::default()))

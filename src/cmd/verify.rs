@@ -21,12 +21,15 @@ enum Sub {
     /// Verify a registry integrity record against the key set and the log, and
     /// downloaded assets against it.
     Integrity(super::verify_integrity::Args),
+    // Its help is verify_image::Args's doc comment (with the cosign flag mapping).
+    Image(Box<super::verify_image::Args>),
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     match args.sub {
         Some(Sub::Checksums(a)) => super::verify_checksums::run(a),
         Some(Sub::Integrity(a)) => super::verify_integrity::run(a),
+        Some(Sub::Image(a)) => super::verify_image::run(*a),
         None => super::verify_bundle::run(args.bundle),
     }
 }

@@ -34,7 +34,7 @@ pub struct Args {
 /// Who must have signed. Keyless bundles need an identity and an issuer; `--key` is for
 /// managed-key bundles and excludes the identity flags.
 #[derive(Debug, Clone, clap::Args)]
-struct PolicyArgs {
+pub(super) struct PolicyArgs {
     /// The certificate identity (SAN: email or URI), matched exactly.
     #[arg(long, value_name = "ID", help_heading = "Policy",
           required_unless_present_any = ["certificate_identity_regexp", "key"])]
@@ -94,7 +94,7 @@ struct PolicyArgs {
 
 /// Which Sigstore instance to trust.
 #[derive(Debug, Clone, clap::Args)]
-struct TrustArgs {
+pub(super) struct TrustArgs {
     /// Trust the embedded Sigstore staging root instead of public-good.
     #[arg(long, help_heading = "Trust")]
     staging: bool,
@@ -108,8 +108,17 @@ struct TrustArgs {
     trusted_root: Option<PathBuf>,
 }
 
+impl TrustArgs {
+    pub(super) fn spec(&self) -> TrustSpec {
+        TrustSpec {
+            staging: self.staging,
+            trusted_root: self.trusted_root.clone(),
+        }
+    }
+}
+
 impl PolicyArgs {
-    fn spec(&self) -> PolicySpec {
+    pub(super) fn spec(&self) -> PolicySpec {
         let claims = [
             (CiClaim::SourceRepository, &self.source_repository),
             (CiClaim::SourceRepositoryRef, &self.source_ref),

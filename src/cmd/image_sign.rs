@@ -1,0 +1,90 @@
+//! `vouch sign image REF` and `vouch attest image REF`: keyless signing of a container
+//! image, attached as a cosign v3 referrer bundle (`vouch_oci::sign_image`).
+
+use std::path::PathBuf;
+
+use vouch_publisher::sign::Services;
+
+use super::registry_api::runtime;
+use crate::output::{clean, outln, print_json, CodedError, Exit};
+
+/// The image, and who signs it through which services (as `vouch sign`).
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["server", "trust_config"])))]
+#[command(group(clap::ArgGroup::new("token").required(true).args(["identity_token", "identity_token_file"])))]
+pub struct Signer {
+    /// REGISTRY/REPO:TAG (resolved once) or REGISTRY/REPO@sha256:HEX.
+    #[arg(value_name = "REF")]
+    image: String,
+    /// The OIDC identity token (a JWT) the CA certifies.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "SIGSTORE_ID_TOKEN",
+        hide_env_values = true
+    )]
+    identity_token: Option<String>,
+    /// Read the identity token from FILE instead.
+    #[arg(long, value_name = "FILE")]
+    identity_token_file: Option<PathBuf>,
+    /// The vouch server whose trust configuration names the services.
+    #[arg(long, env = "VOUCH_SERVER", value_name = "URL")]
+    server: Option<String>,
+    /// A saved client trust configuration (any Sigstore instance) instead of --server.
+    #[arg(long, value_name = "FILE", conflicts_with = "server")]
+    trust_config: Option<PathBuf>,
+    /// PEM certificate to trust for https signing services.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// Allow plain HTTP to a registry that is not on loopback.
+    #[arg(long)]
+    allow_insecure_registry: bool,
+    /// Print one JSON object instead of the summary.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `vouch attest image`: the signer's flags, the predicate and its type.
+#[derive(Debug, clap::Args)]
+pub struct Attest {
+    #[command(flatten)]
+    signer: Signer,
+    /// The predicate (JSON) of the in-toto statement.
+    #[arg(long, value_name = "FILE")]
+    predicate: PathBuf,
+    /// A cosign name (spdx, spdxjson, cyclonedx, slsaprovenance, slsaprovenance1, link, vuln,
+    /// openvex, custom) or a predicate type URI.
+    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
+    predicate_type: String,
+}
+
+pub fn run(s: Signer, predicate: Option<(PathBuf, String)>) -> anyhow::Result<Exit> {
+    let req = vouch_oci::SignImageRequest {
+        image: s.image,
+        predicate,
+        identity_token: s.identity_token,
+        identity_token_file: s.identity_token_file,
+        services: match (s.server, s.trust_config) {
+            (_, Some(path)) => Services::File(path),
+            (server, None) => Services::Server(server.unwrap_or_default()),
+        },
+        tls_ca: s.tls_ca,
+        allow_insecure: s.allow_insecure_registry,
+    };
+    let rt = runtime()?;
+    let signed = rt
+        .block_on(vouch_oci::sign_image(&req))
+        .map_err(|e| CodedError::from(&e))?;
+    match s.json {
+        true => print_json(&signed.to_json())?,
+        false => signed
+            .to_string()
+            .lines()
+            .try_for_each(|l| outln!("{}", clean(l)))?,
+    }
+    Ok(Exit::Ok)
+}
+
+pub fn run_attest(a: Attest) -> anyhow::Result<Exit> {
+    run(a.signer, Some((a.predicate, a.predicate_type)))
+}
