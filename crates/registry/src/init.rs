@@ -366,6 +366,8 @@ pub async fn init(
     if seen.material.ct_note.is_none() {
         created.push("CT log key");
     }
+    // Created if absent (an instance from before Rekor v1 gets it here or at start).
+    keys::rekor_v1_key(&*objects, &secrets.enc_key, seen.generation).await?;
     if seen.main_row.is_none() {
         let log = Log::open(
             cfg.log_config(),

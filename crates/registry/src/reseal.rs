@@ -25,13 +25,15 @@ use crate::integrity::BootError;
 use crate::sigstore::keys::{
     self, object_name, CA_OBJECT, CT_NOTE_OBJECT, CT_NOTE_PURPOSE, GENERATION_SETTING, TSA_OBJECT,
 };
+use crate::sigstore::keys::{REKOR_V1_OBJECT, REKOR_V1_PURPOSE};
 use crate::sigstore::SetupError;
 
 /// The sealed objects: base name, what it is, envelope purpose.
-const OBJECTS: [(&str, &str, &str); 3] = [
+const OBJECTS: [(&str, &str, &str); 4] = [
     (CA_OBJECT, "CA key material", CA_MATERIAL_PURPOSE),
     (TSA_OBJECT, "TSA key material", TSA_MATERIAL_PURPOSE),
     (CT_NOTE_OBJECT, "CT log checkpoint key", CT_NOTE_PURPOSE),
+    (REKOR_V1_OBJECT, "Rekor v1 log key", REKOR_V1_PURPOSE),
 ];
 
 /// The audit event of a rotation.

@@ -15,8 +15,10 @@ pub const CLIENT_TRUST_CONFIG_MEDIA_TYPE: &str =
 
 /// Fulcio's signing config `majorApiVersion` 1 is the API served at `/api/v2/signingCert`.
 const FULCIO_VERSIONS: &[u32] = &[1];
-/// Only Rekor v2 is written: Rekor v1 entry creation is not implemented.
+/// Rekor v2 logs (`/api/v2/log/entries`), the default.
 const REKOR_VERSIONS: &[u32] = &[2];
+/// Rekor v1 logs (`/api/v1/log/entries`), written when asked or when no v2 log is offered.
+const REKOR_V1_VERSIONS: &[u32] = &[1];
 const TSA_VERSIONS: &[u32] = &[1];
 
 /// A parsed client trust configuration with its services selected.
@@ -34,7 +36,11 @@ pub struct Services {
     pub ca_url: String,
     /// Rekor v2 base URLs (`{rekor}/api/v2/log/entries`), one entry per log.
     pub rekor_urls: Vec<String>,
-    /// Full RFC 3161 endpoints, one timestamp per TSA.
+    /// Rekor v1 base URLs (`{rekor}/api/v1/log/entries`), chosen among the
+    /// `majorApiVersion` 1 entries the same way; used by a signer set to Rekor v1.
+    pub rekor_v1_urls: Vec<String>,
+    /// Full RFC 3161 endpoints, one timestamp per TSA. May be empty when only Rekor v1
+    /// logs are offered (their SET is the signing time).
     pub tsa_urls: Vec<String>,
 }
 
@@ -141,8 +147,8 @@ impl TrustConfig {
     }
 
     /// The public-good instance, from the trusted root and signing config embedded in
-    /// sigstore-trust-root 0.15.1 (its signing config offers only Rekor v1 today, which
-    /// this client does not write: the result is then a `SIGN_E002` saying so).
+    /// sigstore-trust-root 0.15.1 (its signing config offers only Rekor v1 today, so a
+    /// signer made from it writes Rekor v1 entries).
     pub fn public_good() -> Result<Self, SignError> {
         Self::from_parts(
             sigstore_trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT.as_bytes(),
@@ -228,26 +234,23 @@ impl Services {
             service: "transparency log",
             detail,
         })?;
-        if rekor.is_empty() {
-            let v1_only = config
-                .rekor_tlog_urls
-                .iter()
-                .any(|e| e.major_api_version == 1 && e.valid_for.contains(now));
-            let detail = if v1_only {
-                format!(
-                    "the signing config offers only Rekor v1 logs ({}); vouch writes entries \
-                     only to Rekor v2 logs (majorApiVersion 2), Rekor v1 writing is not implemented",
-                    summary(&config.rekor_tlog_urls)
-                )
-            } else {
-                format!(
-                    "expected a rekorTlogUrls entry valid now with majorApiVersion 2, found {}",
-                    summary(&config.rekor_tlog_urls)
-                )
-            };
+        let rekor_v1 = eligible(
+            &config.rekor_tlog_urls,
+            REKOR_V1_VERSIONS,
+            Some(&config.rekor_tlog_config),
+            now,
+        )
+        .map_err(|detail| SignError::NoService {
+            service: "transparency log",
+            detail,
+        })?;
+        if rekor.is_empty() && rekor_v1.is_empty() {
             return Err(SignError::NoService {
                 service: "transparency log",
-                detail,
+                detail: format!(
+                    "expected a rekorTlogUrls entry valid now with majorApiVersion 2 or 1, found {}",
+                    summary(&config.rekor_tlog_urls)
+                ),
             });
         }
 
@@ -261,7 +264,7 @@ impl Services {
             service: "timestamp authority",
             detail,
         })?;
-        if tsa.is_empty() {
+        if tsa.is_empty() && !rekor.is_empty() {
             return Err(SignError::NoService {
                 service: "timestamp authority",
                 detail: format!(
@@ -274,6 +277,10 @@ impl Services {
         Ok(Services {
             ca_url: ca_url.trim_end_matches('/').to_string(),
             rekor_urls: rekor
+                .iter()
+                .map(|e| e.url.trim_end_matches('/').to_string())
+                .collect(),
+            rekor_v1_urls: rekor_v1
                 .iter()
                 .map(|e| e.url.trim_end_matches('/').to_string())
                 .collect(),
@@ -405,23 +412,34 @@ mod tests {
             &Services {
                 ca_url: "http://ca".into(),
                 rekor_urls: vec!["http://rekor2".into()],
+                rekor_v1_urls: vec!["http://rekor1".into()],
                 tsa_urls: vec!["http://tsa/api/v1/timestamp".into()],
             }
         );
     }
 
     #[test]
-    fn rekor_v1_only_is_refused_and_says_so() {
+    fn rekor_v1_only_is_selected_without_a_tsa() {
         let sc = signing_config(
             &[endpoint("http://ca", 1, PAST, None, "a")],
-            &[endpoint("http://rekor1", 1, PAST, None, "a")],
+            &[endpoint("http://rekor1/", 1, PAST, None, "a")],
+            &[],
+            r#"{"selector": "ANY"}"#,
+        );
+        let cfg = TrustConfig::from_parts_at(ROOT.as_bytes(), sc.as_bytes(), now()).unwrap();
+        assert!(cfg.services().rekor_urls.is_empty());
+        assert_eq!(cfg.services().rekor_v1_urls, vec!["http://rekor1"]);
+        assert!(cfg.services().tsa_urls.is_empty());
+        // No log of either version: refused, naming both.
+        let sc = signing_config(
+            &[endpoint("http://ca", 1, PAST, None, "a")],
+            &[endpoint("http://rekor3", 3, PAST, None, "a")],
             &[endpoint("http://tsa", 1, PAST, None, "a")],
             r#"{"selector": "ANY"}"#,
         );
         let err = TrustConfig::from_parts_at(ROOT.as_bytes(), sc.as_bytes(), now()).unwrap_err();
         assert_eq!(err.code(), "SIGN_E002");
-        assert!(err.to_string().contains("only Rekor v1"), "{err}");
-        assert!(err.to_string().contains("not implemented"), "{err}");
+        assert!(err.to_string().contains("majorApiVersion 2 or 1"), "{err}");
     }
 
     #[test]
@@ -480,16 +498,10 @@ mod tests {
     }
 
     #[test]
-    fn embedded_public_good_offers_only_rekor_v1_today() {
-        // If a future pin adds a Rekor v2 log, this starts passing with Ok: then
-        // public-good signing works and this test should assert the selection instead.
-        match TrustConfig::public_good() {
-            Err(err) => {
-                assert_eq!(err.code(), "SIGN_E002");
-                assert!(err.to_string().contains("only Rekor v1"), "{err}");
-            }
-            Ok(cfg) => assert!(!cfg.services().rekor_urls.is_empty()),
-        }
+    fn embedded_public_good_offers_rekor_v1() {
+        let cfg = TrustConfig::public_good().unwrap();
+        let s = cfg.services();
+        assert!(!s.rekor_urls.is_empty() || !s.rekor_v1_urls.is_empty());
     }
 
     #[test]

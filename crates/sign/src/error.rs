@@ -117,6 +117,9 @@ pub enum SignError {
         url: String,
         limit_bytes: usize,
     },
+    /// SIGN_E022
+    #[error("the Rekor v1 entry's signed entry timestamp (SET) does not verify: {detail}")]
+    SetInvalid { detail: String },
 }
 
 impl SignError {
@@ -149,6 +152,7 @@ impl SignError {
             SignError::StatementInvalid { .. } => Self::STATEMENT_INVALID_CODE,
             SignError::Local { .. } => Self::LOCAL_CODE,
             SignError::ResponseTooLarge { .. } => "SIGN_E021",
+            SignError::SetInvalid { .. } => "SIGN_E022",
         }
     }
 
@@ -174,7 +178,8 @@ impl SignError {
             | SignError::LogRefused { .. }
             | SignError::LogEntryMismatch { .. }
             | SignError::InclusionProofInvalid { .. }
-            | SignError::CheckpointInvalid { .. } => Stage::Log,
+            | SignError::CheckpointInvalid { .. }
+            | SignError::SetInvalid { .. } => Stage::Log,
             SignError::ResponseTooLarge { stage, .. } => *stage,
         }
     }
@@ -232,4 +237,8 @@ pub const CODES: &[(&str, &str)] = &[
     ("SIGN_E019", "in-toto statement invalid"),
     ("SIGN_E020", "local signing step failed"),
     ("SIGN_E021", "service answer over the size limit"),
+    (
+        "SIGN_E022",
+        "Rekor v1 signed entry timestamp (SET) does not verify",
+    ),
 ];

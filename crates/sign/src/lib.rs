@@ -1,5 +1,5 @@
 //! Keyless Sigstore signing client: a fresh in-memory key, a short-lived certificate from
-//! a Fulcio-v2 CA, RFC 3161 timestamps, a Rekor v2 log entry, and a Sigstore bundle v0.3
+//! a Fulcio-v2 CA, RFC 3161 timestamps, a Rekor v2 (or v1) log entry, and a Sigstore bundle v0.3
 //! that `vouch verify` and sigstore-python accept.
 //!
 //! ```no_run
@@ -16,8 +16,10 @@
 //! 1. [`TrustConfig`] parses the client trust configuration and selects services the
 //!    way sigstore-python 4.x does (valid now, supported versions, one per operator,
 //!    highest version, then the selector): Fulcio API v1 (`/api/v2/signingCert`), Rekor
-//!    **v2 only** (a v1-only signing config is refused with a message saying so: Rekor
-//!    v1 writing is not implemented), TSA v1.
+//!    v2 logs and, separately, Rekor v1 logs, TSA v1 (required only with v2 logs).
+//!    A signer writes Rekor v2 entries when a v2 log is offered, else v1
+//!    ([`KeylessSigner::with_rekor_version`] picks; [`KeylessSigner::sign_in_toto_rekor_v1`]
+//!    always writes v1, the form PEP 740 attestations carry).
 //! 2. [`KeylessSigner::new`] sends a CSR; the certificate must chain to a CA of the
 //!    trusted root with the code-signing EKU, carry an embedded SCT that verifies
 //!    against a CT log of the trusted root, and certify our key. Any failure is an
@@ -25,7 +27,10 @@
 //! 3. Each signing gets a timestamp from every selected TSA (nonce and imprint
 //!    checked, signed by a TSA of the trusted root) and an entry in every selected log; an entry is accepted only if the
 //!    logged body is what we sent, its checkpoint is signed by a tlog key of the trusted
-//!    root, and its inclusion proof reaches that checkpoint's root.
+//!    root, and its inclusion proof reaches that checkpoint's root. A Rekor v1 entry
+//!    (`hashedrekord`/`dsse` 0.0.1) is checked the same way plus its SET (signed by the
+//!    trusted root's tlog key of that log ID) and its integrated time (inside the
+//!    certificate's validity); no TSA is asked, the SET is the signing time.
 //!
 //! Every request has a timeout and every answer a size cap.
 //!
@@ -65,12 +70,14 @@
 //! | SIGN_E019 | local | in-toto statement invalid |
 //! | SIGN_E020 | local | local step failed (key generation, encoding, expired certificate) |
 //! | SIGN_E021 | (service's) | answer over the size cap |
+//! | SIGN_E022 | log | Rekor v1 signed entry timestamp (SET) does not verify |
 
 mod config;
 mod error;
 mod fulcio;
 mod http;
 mod rekor;
+mod rekor_v1;
 mod signer;
 mod tsa;
 
@@ -79,4 +86,6 @@ mod tests;
 
 pub use config::{Services, TrustConfig, CLIENT_TRUST_CONFIG_MEDIA_TYPE};
 pub use error::{SignError, Stage, CODES};
-pub use signer::{check_statement, pae, KeylessSigner, IN_TOTO_PAYLOAD_TYPE, MAX_STATEMENT_BYTES};
+pub use signer::{
+    check_statement, pae, KeylessSigner, RekorVersion, IN_TOTO_PAYLOAD_TYPE, MAX_STATEMENT_BYTES,
+};

@@ -126,37 +126,7 @@ pub(crate) fn check_entry(
         })?;
 
     // Checkpoint first: its root is what the proof must reach, so it must be a log's.
-    let keys = root
-        .rekor_keys()
-        .map_err(|e| SignError::CheckpointInvalid {
-            detail: format!("trusted root tlog keys unusable: {e}"),
-        })?;
-    let now = jiff::Timestamp::now();
-    let message = checkpoint.signed_data();
-    let mut matched_key = false;
-    let mut verified = false;
-    'outer: for signature in checkpoint.signatures() {
-        for key in keys.keys_by_hint(&signature.key_id, now) {
-            matched_key = true;
-            if key.verify(message, &signature.signature).is_ok() {
-                verified = true;
-                break 'outer;
-            }
-        }
-    }
-    if !verified {
-        return Err(SignError::CheckpointInvalid {
-            detail: if matched_key {
-                "a signature names a trusted log key but does not verify".into()
-            } else {
-                format!(
-                    "no signature by a key of the trusted root's {} tlog(s) (origin {:?})",
-                    root.tlogs.len(),
-                    checkpoint.origin()
-                )
-            },
-        });
-    }
+    check_checkpoint(checkpoint, root)?;
 
     let leaf = sigstore_merkle::hash_leaf(entry.canonicalized_body.as_bytes());
     sigstore_merkle::verify_inclusion_proof(
@@ -174,4 +144,41 @@ pub(crate) fn check_entry(
         ),
     })?;
     Ok(())
+}
+
+/// The checkpoint carries a valid signature by a tlog key of the trusted root (found by
+/// its key hint; every matching key is tried).
+pub(crate) fn check_checkpoint(
+    checkpoint: &sigstore_types::Checkpoint,
+    root: &TrustedRoot,
+) -> Result<(), SignError> {
+    let keys = root
+        .rekor_keys()
+        .map_err(|e| SignError::CheckpointInvalid {
+            detail: format!("trusted root tlog keys unusable: {e}"),
+        })?;
+    let now = jiff::Timestamp::now();
+    let message = checkpoint.signed_data();
+    for signature in checkpoint.signatures() {
+        for key in keys.keys_by_hint(&signature.key_id, now) {
+            if key.verify(message, &signature.signature).is_ok() {
+                return Ok(());
+            }
+        }
+    }
+    let matched_key = checkpoint
+        .signatures()
+        .iter()
+        .any(|s| keys.keys_by_hint(&s.key_id, now).next().is_some());
+    Err(SignError::CheckpointInvalid {
+        detail: if matched_key {
+            "a signature names a trusted log key but does not verify".into()
+        } else {
+            format!(
+                "no signature by a key of the trusted root's {} tlog(s) (origin {:?})",
+                root.tlogs.len(),
+                checkpoint.origin()
+            )
+        },
+    })
 }

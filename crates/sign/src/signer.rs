@@ -14,7 +14,20 @@ use sigstore_types::{
 
 use crate::config::TrustConfig;
 use crate::error::SignError;
-use crate::{fulcio, rekor, tsa};
+use crate::{fulcio, rekor, rekor_v1, tsa};
+
+/// Which Rekor API a signer writes its log entries through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RekorVersion {
+    /// `POST /api/v1/log/entries`: a `hashedrekord` or `dsse` 0.0.1 entry with an
+    /// integrated time, a signed entry timestamp (SET) and an inclusion proof. No RFC
+    /// 3161 timestamp is requested: the SET is the signing time (PEP 740 attestations
+    /// have no place for one).
+    V1,
+    /// `POST /api/v2/log/entries`: a `hashedrekord` 0.0.2 entry with an inclusion
+    /// proof; the signing time comes from the TSAs.
+    V2,
+}
 
 /// The DSSE payload type of an in-toto statement.
 pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
@@ -30,6 +43,7 @@ pub struct KeylessSigner {
     not_after: SystemTime,
     config: TrustConfig,
     http: reqwest::Client,
+    rekor_version: RekorVersion,
 }
 
 impl std::fmt::Debug for KeylessSigner {
@@ -67,13 +81,71 @@ impl KeylessSigner {
             }
         })?;
         let not_after = leaf.tbs_certificate.validity.not_after.to_system_time();
+        let rekor_version = if cfg.services().rekor_urls.is_empty() {
+            RekorVersion::V1
+        } else {
+            RekorVersion::V2
+        };
         Ok(KeylessSigner {
             key,
             certificate_der: checked.leaf_der,
             not_after,
             config: cfg.clone(),
             http,
+            rekor_version,
         })
+    }
+
+    /// Writes log entries through `version` from now on. By default a signer uses
+    /// Rekor v2 when the signing config offers a v2 log, else v1. Refused
+    /// (`SIGN_E002`) when the signing config offers no log of that version.
+    pub fn with_rekor_version(mut self, version: RekorVersion) -> Result<Self, SignError> {
+        let services = self.config.services();
+        let (urls, n) = match version {
+            RekorVersion::V1 => (&services.rekor_v1_urls, 1),
+            RekorVersion::V2 => (&services.rekor_urls, 2),
+        };
+        if urls.is_empty() {
+            return Err(SignError::NoService {
+                service: "transparency log",
+                detail: format!(
+                    "Rekor v{n} was asked for but the signing config offers no rekorTlogUrls \
+                     entry valid now with majorApiVersion {n}"
+                ),
+            });
+        }
+        if version == RekorVersion::V2 && services.tsa_urls.is_empty() {
+            return Err(SignError::NoService {
+                service: "timestamp authority",
+                detail: "Rekor v2 bundles need an RFC 3161 timestamp: the signing config \
+                         offers no tsaUrls entry valid now"
+                    .into(),
+            });
+        }
+        self.rekor_version = version;
+        Ok(self)
+    }
+
+    /// The Rekor API this signer writes through.
+    pub fn rekor_version(&self) -> RekorVersion {
+        self.rekor_version
+    }
+
+    /// Signs an in-toto Statement as a DSSE envelope logged in a Rekor **v1** log as a
+    /// `dsse` 0.0.1 entry, whatever this signer's default version: the bundle v0.3 JSON
+    /// has one tlog entry with `integratedTime`, `inclusionPromise` (SET) and
+    /// `inclusionProof`, and no RFC 3161 timestamp. This is what a PEP 740 attestation
+    /// carries (`vouch attest pypi`). `SIGN_E002` when no v1 log is offered.
+    pub async fn sign_in_toto_rekor_v1(&self, statement_json: &[u8]) -> Result<Vec<u8>, SignError> {
+        if self.config.services().rekor_v1_urls.is_empty() {
+            return Err(SignError::NoService {
+                service: "transparency log",
+                detail: "a Rekor v1 entry was asked for but the signing config offers no \
+                         rekorTlogUrls entry valid now with majorApiVersion 1"
+                    .into(),
+            });
+        }
+        self.sign_statement(statement_json, RekorVersion::V1).await
     }
 
     /// The DER leaf certificate.
@@ -106,7 +178,17 @@ impl KeylessSigner {
             .key
             .sign_digest(&digest)
             .map_err(|e| SignError::local("sign digest", e))?;
-        let (timestamps, entries) = self.witness(sha256, signature.as_bytes()).await?;
+        let (timestamps, entries) = match self.rekor_version {
+            RekorVersion::V2 => self.witness(sha256, signature.as_bytes()).await?,
+            RekorVersion::V1 => (
+                Vec::new(),
+                self.log_v1(&rekor_v1::Proposal::HashedRekord {
+                    digest: sha256,
+                    signature: signature.as_bytes(),
+                })
+                .await?,
+            ),
+        };
         let mut bundle = BundleV03::with_certificate_and_signature(
             DerCertificate::new(self.certificate_der.clone()),
             signature,
@@ -124,6 +206,15 @@ impl KeylessSigner {
     /// Signs an in-toto Statement (JSON, used byte for byte as the payload) as a DSSE
     /// envelope of type `application/vnd.in-toto+json` and returns bundle v0.3 JSON.
     pub async fn sign_in_toto(&self, statement_json: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.sign_statement(statement_json, self.rekor_version)
+            .await
+    }
+
+    async fn sign_statement(
+        &self,
+        statement_json: &[u8],
+        version: RekorVersion,
+    ) -> Result<Vec<u8>, SignError> {
         check_statement(statement_json)?;
         self.check_still_valid()?;
         let pae = pae(IN_TOTO_PAYLOAD_TYPE, statement_json);
@@ -131,8 +222,28 @@ impl KeylessSigner {
             .key
             .sign(&pae)
             .map_err(|e| SignError::local("sign envelope", e))?;
-        let pae_digest: [u8; 32] = Sha256::digest(&pae).into();
-        let (timestamps, entries) = self.witness(pae_digest, signature.as_bytes()).await?;
+        let (timestamps, entries) = match version {
+            RekorVersion::V2 => {
+                let pae_digest: [u8; 32] = Sha256::digest(&pae).into();
+                self.witness(pae_digest, signature.as_bytes()).await?
+            }
+            RekorVersion::V1 => {
+                use base64::Engine as _;
+                let b64 = base64::engine::general_purpose::STANDARD;
+                let envelope_json = serde_json::json!({
+                    "payload": b64.encode(statement_json),
+                    "payloadType": IN_TOTO_PAYLOAD_TYPE,
+                    "signatures": [{"sig": b64.encode(signature.as_bytes())}],
+                })
+                .to_string();
+                let proposal = rekor_v1::Proposal::Dsse {
+                    envelope_json: &envelope_json,
+                    payload: statement_json,
+                    signature: signature.as_bytes(),
+                };
+                (Vec::new(), self.log_v1(&proposal).await?)
+            }
+        };
         let envelope = DsseEnvelope::new(
             IN_TOTO_PAYLOAD_TYPE.to_string(),
             PayloadBytes::new(statement_json.to_vec()),
@@ -149,6 +260,29 @@ impl KeylessSigner {
             bundle = bundle.with_rfc3161_timestamp(TimestampToken::new(token));
         }
         encode(bundle)
+    }
+
+    /// Logs `proposal` at every selected Rekor v1 log; each answer is checked (body,
+    /// SET, integrated time, inclusion proof and checkpoint) before it is kept.
+    async fn log_v1(
+        &self,
+        proposal: &rekor_v1::Proposal<'_>,
+    ) -> Result<Vec<TransparencyLogEntry>, SignError> {
+        let urls = &self.config.services().rekor_v1_urls;
+        let mut entries = Vec::with_capacity(urls.len());
+        for url in urls {
+            entries.push(
+                rekor_v1::submit(
+                    &self.http,
+                    url,
+                    proposal,
+                    &self.certificate_der,
+                    self.config.trusted_root(),
+                )
+                .await?,
+            );
+        }
+        Ok(entries)
     }
 
     /// Timestamps the signature at every selected TSA, then logs `digest` + signature

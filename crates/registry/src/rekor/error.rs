@@ -1,4 +1,4 @@
-//! `RekorError`: why a proposed Rekor v2 entry was refused, each with a stable `REKOR_E0xx` code and an HTTP status.
+//! `RekorError`: why a proposed Rekor v1 or v2 entry (or a v1 read) was refused, each with a stable `REKOR_E0xx` code and an HTTP status.
 
 use axum::http::StatusCode;
 
@@ -62,6 +62,18 @@ pub enum RekorError {
     /// REKOR_E013
     #[error("the client went away before its signatures were checked")]
     Abandoned,
+    /// REKOR_E014
+    #[error("entry kind {found} is not supported: expected hashedrekord/0.0.1 or dsse/0.0.1")]
+    UnsupportedKind { found: String },
+    /// REKOR_E015
+    #[error("no Rekor v1 entry {what}")]
+    NotFound { what: String },
+    /// REKOR_E016
+    #[error("an equivalent entry already exists in the log with UUID {uuid}")]
+    Exists { uuid: String },
+    /// REKOR_E017
+    #[error("bad query: {reason}")]
+    BadQuery { reason: String },
 }
 
 impl RekorError {
@@ -81,6 +93,10 @@ impl RekorError {
             RekorError::TooManyVerifiers { .. } => "REKOR_E011",
             RekorError::Busy { .. } => "REKOR_E012",
             RekorError::Abandoned => "REKOR_E013",
+            RekorError::UnsupportedKind { .. } => "REKOR_E014",
+            RekorError::NotFound { .. } => "REKOR_E015",
+            RekorError::Exists { .. } => "REKOR_E016",
+            RekorError::BadQuery { .. } => "REKOR_E017",
         }
     }
 
@@ -91,6 +107,8 @@ impl RekorError {
             | RekorError::TooManySignatures { .. }
             | RekorError::TooManyVerifiers { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             RekorError::Busy { .. } | RekorError::Abandoned => StatusCode::SERVICE_UNAVAILABLE,
+            RekorError::NotFound { .. } => StatusCode::NOT_FOUND,
+            RekorError::Exists { .. } => StatusCode::CONFLICT,
             _ => StatusCode::BAD_REQUEST,
         }
     }

@@ -46,15 +46,17 @@ mod entry;
 mod error;
 mod key;
 mod pool;
+mod v1;
+mod v1_entry;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
 use serde::Serialize;
@@ -68,6 +70,7 @@ pub use entry::{pae, CreateEntryRequest, Kind};
 pub use error::RekorError;
 pub use key::{HashAlg, KeyDetails, VerifierKey};
 pub use pool::VerifyPool;
+pub use v1::V1Key;
 
 /// Most signatures one DSSE envelope may carry. sigstore clients send one; a few allow
 /// co-signing. Each signature may be tried against every verifier, so this and
@@ -84,6 +87,8 @@ pub const MAX_REQUEST_BYTES: usize = 256 << 10;
 
 /// The create-entry path (Rekor v2 HTTP API).
 pub const ENTRIES_PATH: &str = "/api/v2/log/entries";
+/// The create-entry (POST) and entry-by-index (GET) path of the Rekor v1 HTTP API.
+pub const V1_ENTRIES_PATH: &str = "/api/v1/log/entries";
 
 /// The Rekor v2 log ID of a log whose checkpoints `verifier` verifies: the full
 /// SHA-256 signed-note key ID (C2SP signed-note), whose first four bytes are the key
@@ -104,34 +109,40 @@ struct Rekor {
     prover: vouch_log::Prover,
     log_id_b64: OnceLock<String>,
     pool: VerifyPool,
+    /// The latest checkpoint note with its Rekor v1 signature line, by tree size.
+    v1_note: Mutex<Option<(u64, Arc<str>)>>,
 }
 
-/// The Rekor v2 routes, to be merged into the application router. `workers` entry
-/// checks run at once and `queue` more may wait (`[limits]` in the server config).
-pub fn routes(workers: usize, queue: usize) -> Router<Arc<AppState>> {
-    let rekor = Arc::new(Rekor {
-        prover: vouch_log::Prover::default(),
-        log_id_b64: OnceLock::new(),
-        pool: VerifyPool::new(workers, queue),
-    });
-    Router::new().route(
-        ENTRIES_PATH,
-        post(
-            move |State(app): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>| {
-                let rekor = Arc::clone(&rekor);
-                async move { create_entry(app, rekor, body).await }
-            },
-        )
-        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)),
-    )
+impl Rekor {
+    /// `checkpoint`'s note cosigned by the v1 key; signed once per checkpoint.
+    fn v1_note(
+        &self,
+        key: &V1Key,
+        checkpoint: &vouch_log::Published,
+    ) -> Result<Arc<str>, ApiError> {
+        if let Ok(cache) = self.v1_note.lock() {
+            if let Some((size, note)) = &*cache {
+                if *size == checkpoint.size {
+                    return Ok(Arc::clone(note));
+                }
+            }
+        }
+        let note: Arc<str> = Arc::from(key.cosign_note(&checkpoint.note)?);
+        if let Ok(mut cache) = self.v1_note.lock() {
+            if cache
+                .as_ref()
+                .is_none_or(|(size, _)| *size < checkpoint.size)
+            {
+                *cache = Some((checkpoint.size, Arc::clone(&note)));
+            }
+        }
+        Ok(note)
+    }
 }
 
-async fn create_entry(
-    app: Arc<AppState>,
-    rekor: Arc<Rekor>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let body = body.map_err(|e| match e {
+/// The body, or the refusal for one over the limit or unreadable.
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, RekorError> {
+    body.map_err(|e| match e {
         BytesRejection::FailedToBufferBody(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             RekorError::TooLarge {
                 max: MAX_REQUEST_BYTES,
@@ -140,7 +151,95 @@ async fn create_entry(
         other => RekorError::Malformed {
             reason: format!("cannot read the body: {other}"),
         },
-    })?;
+    })
+}
+
+/// The Rekor v2 and v1 routes, to be merged into the application router. `workers`
+/// entry checks run at once and `queue` more may wait (`[limits]` in the server
+/// config); both versions share the pool.
+pub fn routes(workers: usize, queue: usize) -> Router<Arc<AppState>> {
+    let rekor = Arc::new(Rekor {
+        prover: vouch_log::Prover::default(),
+        log_id_b64: OnceLock::new(),
+        pool: VerifyPool::new(workers, queue),
+        v1_note: Mutex::new(None),
+    });
+    let (r1, r2, r3, r4, r5, r6) = (
+        Arc::clone(&rekor),
+        Arc::clone(&rekor),
+        Arc::clone(&rekor),
+        Arc::clone(&rekor),
+        Arc::clone(&rekor),
+        Arc::clone(&rekor),
+    );
+    Router::new()
+        .route(
+            ENTRIES_PATH,
+            post(
+                move |State(app): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>| {
+                    let rekor = Arc::clone(&rekor);
+                    async move { create_entry(app, rekor, body).await }
+                },
+            )
+            .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)),
+        )
+        .route(
+            V1_ENTRIES_PATH,
+            post(
+                move |State(app): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>| {
+                    let rekor = Arc::clone(&r1);
+                    async move { v1::create(app, rekor, body).await }
+                },
+            )
+            .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+            .get(move |State(app): State<Arc<AppState>>, q| {
+                let rekor = Arc::clone(&r2);
+                async move { v1::get_by_index(app, rekor, q).await }
+            }),
+        )
+        .route(
+            "/api/v1/log/entries/retrieve",
+            post(
+                move |State(app): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>| {
+                    let rekor = Arc::clone(&r3);
+                    async move { v1::retrieve(app, rekor, body).await }
+                },
+            )
+            .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)),
+        )
+        .route(
+            "/api/v1/log/entries/{uuid}",
+            get(move |State(app): State<Arc<AppState>>, p| {
+                let rekor = Arc::clone(&r4);
+                async move { v1::get_by_uuid(app, rekor, p).await }
+            }),
+        )
+        .route(
+            "/api/v1/log",
+            get(move |State(app): State<Arc<AppState>>| {
+                let rekor = Arc::clone(&r5);
+                async move { v1::log_info(app, rekor).await }
+            }),
+        )
+        .route(
+            "/api/v1/log/proof",
+            get(move |State(app): State<Arc<AppState>>, q| {
+                let _keep = Arc::clone(&r6);
+                async move { v1::proof(app, q).await }
+            }),
+        )
+        .route(
+            "/api/v1/log/publicKey",
+            get(|State(app): State<Arc<AppState>>| async move { v1::public_key(app).await }),
+        )
+}
+
+async fn create_entry(
+    app: Arc<AppState>,
+    rekor: Arc<Rekor>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = read_body(body)?;
     let accepted = rekor.pool.check(body).await?;
     if accepted.body.len() > vouch_tlog::MAX_ENTRY_SIZE {
         return Err(RekorError::EntryTooLarge {

@@ -40,6 +40,18 @@ impl VerifyPool {
     /// Parses and checks `body` off the async workers. Dropping the returned future
     /// cancels the work.
     pub async fn check(&self, body: bytes::Bytes) -> Result<Accepted, RekorError> {
+        self.check_with(body, |b, cancel| {
+            CreateEntryRequest::from_json(b)?.accept(cancel)
+        })
+        .await
+    }
+
+    /// [`Self::check`] with another parser and checker (Rekor v1 entries).
+    pub async fn check_with(
+        &self,
+        body: bytes::Bytes,
+        accept: fn(&[u8], &AtomicBool) -> Result<Accepted, RekorError>,
+    ) -> Result<Accepted, RekorError> {
         let admitted = Arc::clone(&self.admitted)
             .try_acquire_owned()
             .map_err(|_| RekorError::Busy {
@@ -59,7 +71,7 @@ impl VerifyPool {
             if cancel.load(Ordering::Relaxed) {
                 return Err(RekorError::Abandoned);
             }
-            CreateEntryRequest::from_json(&body)?.accept(&cancel)
+            accept(&body, &cancel)
         });
         task.await.map_err(|_| RekorError::Abandoned)?
     }

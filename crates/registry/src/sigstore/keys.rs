@@ -4,7 +4,8 @@
 //!
 //! - `sigstore/ca.sealed`: root, intermediate and CT (SCT) signing key ([`vouch_ca::CaMaterial`]);
 //! - `sigstore/ct-note.sealed`: the Ed25519 signed-note key of the CT log's checkpoints;
-//! - `sigstore/tsa.sealed`: TSA root and timestamping key ([`vouch_timestamp::TsaMaterial`]).
+//! - `sigstore/tsa.sealed`: TSA root and timestamping key ([`vouch_timestamp::TsaMaterial`]);
+//! - `sigstore/rekor-v1.sealed`: the ECDSA P-256 key of the log's Rekor v1 face (SETs).
 //!
 //! Generations: `vouch admin rotate-token-enc-key` re-seals the three objects under a
 //! new TOKEN_ENC_KEY into new names (`sigstore/ca.sealed.g2`, ...) and only then, in the
@@ -40,6 +41,11 @@ pub const CA_OBJECT: &str = "sigstore/ca.sealed";
 pub const CT_NOTE_OBJECT: &str = "sigstore/ct-note.sealed";
 /// Object key of the sealed TSA material.
 pub const TSA_OBJECT: &str = "sigstore/tsa.sealed";
+/// Object key of the sealed Rekor v1 log key (ECDSA P-256, PKCS#8): it signs SETs and
+/// the v1 signature line of checkpoints.
+pub const REKOR_V1_OBJECT: &str = "sigstore/rekor-v1.sealed";
+/// Envelope purpose of the Rekor v1 log key.
+pub const REKOR_V1_PURPOSE: &str = "vouch-rekor-v1-key";
 /// Instance setting holding the active generation of the sealed objects (absent: 1).
 pub const GENERATION_SETTING: &str = "sigstore.sealed_generation";
 
@@ -221,6 +227,36 @@ fn open_ct_note(
         .map_err(|e| (e.code(), e.to_string()))?;
     let text = Zeroizing::new(String::from_utf8_lossy(&plain).into_owned());
     Signer::parse(text.trim()).map_err(|e| ("SIGSTORE_E003", format!("not a signed-note key: {e}")))
+}
+
+/// The Rekor v1 log key (created once, like the others; see the module docs).
+pub async fn rekor_v1_key(
+    objects: &dyn Objects,
+    enc: &EncryptionKey,
+    generation: u32,
+) -> Result<crate::rekor::V1Key, SetupError> {
+    load_or_create(
+        objects,
+        &object_name(REKOR_V1_OBJECT, generation),
+        "Rekor v1 log key",
+        |sealed| {
+            let plain = Zeroizing::new(
+                sealed
+                    .open(enc, REKOR_V1_PURPOSE)
+                    .map_err(|e| (e.code(), e.to_string()))?,
+            );
+            crate::rekor::V1Key::from_pkcs8(&plain)
+                .map_err(|e| ("SIGSTORE_E003", format!("not a P-256 PKCS#8 key: {e}")))
+        },
+        || {
+            let (key, pkcs8) = crate::rekor::V1Key::generate()?;
+            let pkcs8 = Zeroizing::new(pkcs8);
+            let sealed = EncryptedKeyMaterial::seal(enc, REKOR_V1_PURPOSE, &pkcs8)
+                .map_err(|e| format!("{}: {e}", e.code()))?;
+            Ok((key, sealed))
+        },
+    )
+    .await
 }
 
 /// The CA's root, intermediate and SCT key.

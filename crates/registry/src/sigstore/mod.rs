@@ -64,6 +64,8 @@ pub struct SigstoreServices {
     pub ct_kit: ct::CtKit,
     /// The timestamp authority.
     pub tsa: Arc<TimestampAuthority>,
+    /// The ECDSA P-256 key of the main log's Rekor v1 face (SETs, v1 checkpoint line).
+    pub rekor_v1: Arc<crate::rekor::V1Key>,
     /// The client trust configuration, serialised once (it changes only with the keys).
     pub trust_config: bytes::Bytes,
     /// Clock of every time check and stamp (the server's clock).
@@ -225,9 +227,11 @@ impl SigstoreServices {
             deps.meta,
             Arc::clone(&deps.clock),
         )?;
+        let rekor_v1 = Arc::new(keys::rekor_v1_key(&*objects, deps.enc_key, generation).await?);
         let trust_config = trust_config::build(&trust_config::Inputs {
             public_url: deps.public_url,
             main_log: deps.main_log,
+            rekor_v1: &rekor_v1,
             ca: &ca,
             ct_origin: ct_log.origin(),
             tsa: &tsa,
@@ -245,6 +249,7 @@ impl SigstoreServices {
             ct_role,
             ct_kit,
             tsa: Arc::new(tsa),
+            rekor_v1,
             trust_config,
             clock: deps.clock,
         })

@@ -7,6 +7,10 @@
 //!   its first four bytes are the note signature's key hint, which is what
 //!   sigstore-python compares with the entry's log id (`checkpoint.py`), and entries
 //!   name the same 32 bytes as `logId.keyId` (public-good's Rekor v2 log does the same).
+//! - the same log again under its Rekor v1 face: the ECDSA P-256 key that signs SETs
+//!   and the v1 checkpoint signature line, with `logId.keyId` = SHA-256 of its DER
+//!   SubjectPublicKeyInfo (Rekor v1's log ID). The signing config offers the log as
+//!   `majorApiVersion` 2 and 1; clients pick 2 unless told otherwise.
 //! - `ctlogs[].logId.keyId`: SHA-256 of the CT key's DER SubjectPublicKeyInfo, the
 //!   RFC 6962 log id every SCT carries.
 //!
@@ -46,6 +50,8 @@ const ED25519_SPKI_PREFIX: [u8; 12] = [
 pub struct Inputs<'a> {
     pub public_url: &'a str,
     pub main_log: &'a crate::cluster::LogWriter,
+    /// The key of the same log's Rekor v1 face.
+    pub rekor_v1: &'a crate::rekor::V1Key,
     pub ca: &'a CertificateAuthority,
     pub ct_origin: &'a str,
     pub tsa: &'a TimestampAuthority,
@@ -151,6 +157,15 @@ pub fn build(i: &Inputs<'_>) -> Result<Bytes, String> {
                 "validFor": valid_for,
             },
             "logId": { "keyId": b64(&log_id) },
+        }, {
+            "baseUrl": base,
+            "hashAlgorithm": "SHA2_256",
+            "publicKey": {
+                "rawBytes": b64(i.rekor_v1.spki_der()),
+                "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                "validFor": valid_for,
+            },
+            "logId": { "keyId": b64(i.rekor_v1.log_id()) },
         }],
         "certificateAuthorities": [{
             "subject": subject_of(i.ca.root_der()),
@@ -199,7 +214,7 @@ pub fn build(i: &Inputs<'_>) -> Result<Bytes, String> {
         "mediaType": SIGNING_CONFIG_MEDIA_TYPE,
         "caUrls": [service(base.to_owned(), 1)],
         "oidcUrls": oidc_urls,
-        "rekorTlogUrls": [service(base.to_owned(), 2)],
+        "rekorTlogUrls": [service(base.to_owned(), 2), service(base.to_owned(), 1)],
         "tsaUrls": [service(format!("{base}/api/v1/timestamp"), 1)],
         "rekorTlogConfig": { "selector": "ANY" },
         "tsaConfig": { "selector": "ANY" },

@@ -1,0 +1,416 @@
+//! The log step against a Rekor **v1** log: `POST {rekor}/api/v1/log/entries` with a
+//! `hashedrekord` or `dsse` 0.0.1 proposed entry, and the checks before the answer is
+//! kept: the logged body says what we sent, the signed entry timestamp (SET) verifies
+//! with the tlog key of the trusted root named by the entry's log ID, the integrated
+//! time lies inside the certificate's validity, and the inclusion proof reaches a
+//! checkpoint signed by a tlog of the trusted root.
+//!
+//! Rekor v1 answers `{uuid: LogEntry}` with hex hashes and a hex log ID; the entry is
+//! turned into the bundle's protobuf-JSON `TransparencyLogEntry` (kind and version
+//! from the body, `inclusionPromise`, `integratedTime`), as sigstore-python does.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use sigstore_trust_root::TrustedRoot;
+use sigstore_types::{Sha256Hash, SignatureBytes, TransparencyLogEntry};
+
+use crate::error::{SignError, Stage};
+use crate::http;
+
+/// What is proposed to a v1 log.
+pub(crate) enum Proposal<'a> {
+    /// An artifact digest (SHA-256) and the signature over it.
+    HashedRekord {
+        digest: [u8; 32],
+        signature: &'a [u8],
+    },
+    /// A DSSE envelope (its JSON, as sent) whose one signature is `signature` over
+    /// the PAE of `payload`.
+    Dsse {
+        envelope_json: &'a str,
+        payload: &'a [u8],
+        signature: &'a [u8],
+    },
+}
+
+/// PEM of a DER certificate, as Rekor v1 canonicalizes an X.509 verifier (and as
+/// sigstore-python rebuilds it to compare): 64-column lines, LF, final newline.
+pub(crate) fn certificate_pem(der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 64);
+    out.push_str("-----BEGIN CERTIFICATE-----\n");
+    let mut rest = b64.as_str();
+    while !rest.is_empty() {
+        let (line, tail) = rest.split_at(rest.len().min(64));
+        out.push_str(line);
+        out.push('\n');
+        rest = tail;
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
+impl Proposal<'_> {
+    fn request(&self, certificate_der: &[u8]) -> Value {
+        let verifier = STANDARD.encode(certificate_pem(certificate_der));
+        match self {
+            Proposal::HashedRekord { digest, signature } => json!({
+                "apiVersion": "0.0.1",
+                "kind": "hashedrekord",
+                "spec": {
+                    "data": {"hash": {"algorithm": "sha256", "value": hex::encode(digest)}},
+                    "signature": {
+                        "content": STANDARD.encode(signature),
+                        "publicKey": {"content": verifier},
+                    },
+                },
+            }),
+            Proposal::Dsse { envelope_json, .. } => json!({
+                "apiVersion": "0.0.1",
+                "kind": "dsse",
+                "spec": {"proposedContent": {"envelope": envelope_json, "verifiers": [verifier]}},
+            }),
+        }
+    }
+
+    /// The logged body must carry exactly what was proposed (kind, hash, signature,
+    /// certificate); anything else is `SIGN_E016`.
+    fn check_body(&self, body: &Value, certificate_der: &[u8]) -> Result<(), String> {
+        let pem_b64 = STANDARD.encode(certificate_pem(certificate_der));
+        let s = |v: &Value| v.as_str().map(str::to_owned);
+        match self {
+            Proposal::HashedRekord { digest, signature } => {
+                let spec = &body["spec"];
+                let expect = [
+                    ("kind", s(&body["kind"]), "hashedrekord".to_owned()),
+                    ("apiVersion", s(&body["apiVersion"]), "0.0.1".to_owned()),
+                    (
+                        "spec.data.hash.algorithm",
+                        s(&spec["data"]["hash"]["algorithm"]),
+                        "sha256".to_owned(),
+                    ),
+                    (
+                        "spec.data.hash.value",
+                        s(&spec["data"]["hash"]["value"]),
+                        hex::encode(digest),
+                    ),
+                    (
+                        "spec.signature.content",
+                        s(&spec["signature"]["content"]),
+                        STANDARD.encode(signature),
+                    ),
+                    (
+                        "spec.signature.publicKey.content",
+                        s(&spec["signature"]["publicKey"]["content"]),
+                        pem_b64,
+                    ),
+                ];
+                compare(&expect)
+            }
+            Proposal::Dsse {
+                payload, signature, ..
+            } => {
+                let spec = &body["spec"];
+                let expect = [
+                    ("kind", s(&body["kind"]), "dsse".to_owned()),
+                    ("apiVersion", s(&body["apiVersion"]), "0.0.1".to_owned()),
+                    (
+                        "spec.payloadHash.algorithm",
+                        s(&spec["payloadHash"]["algorithm"]),
+                        "sha256".to_owned(),
+                    ),
+                    (
+                        "spec.payloadHash.value",
+                        s(&spec["payloadHash"]["value"]),
+                        hex::encode(Sha256::digest(payload)),
+                    ),
+                    (
+                        "spec.signatures[0].signature",
+                        s(&spec["signatures"][0]["signature"]),
+                        STANDARD.encode(signature),
+                    ),
+                    (
+                        "spec.signatures[0].verifier",
+                        s(&spec["signatures"][0]["verifier"]),
+                        pem_b64,
+                    ),
+                ];
+                compare(&expect)?;
+                let count = spec["signatures"].as_array().map_or(0, Vec::len);
+                if count != 1 {
+                    return Err(format!("expected 1 logged signature, found {count}"));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn compare(expect: &[(&str, Option<String>, String)]) -> Result<(), String> {
+    for (field, found, expected) in expect {
+        if found.as_deref() != Some(expected.as_str()) {
+            let found = found.as_deref().unwrap_or("nothing");
+            let shown: String = found.chars().take(80).collect();
+            return Err(format!(
+                "logged {field} is {shown:?}, expected the submitted value"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The SET payload: RFC 8785 JSON of these four fields (serde writes them in sorted
+/// order, and every value is ASCII, so this is the canonical form).
+#[derive(Serialize)]
+pub(crate) struct SetPayload<'a> {
+    pub(crate) body: &'a str,
+    #[serde(rename = "integratedTime")]
+    pub(crate) integrated_time: i64,
+    #[serde(rename = "logID")]
+    pub(crate) log_id: &'a str,
+    #[serde(rename = "logIndex")]
+    pub(crate) log_index: i64,
+}
+
+/// Submits `proposal` to the v1 log at `rekor_url` and returns the entry once checked.
+pub(crate) async fn submit(
+    http_client: &reqwest::Client,
+    rekor_url: &str,
+    proposal: &Proposal<'_>,
+    certificate_der: &[u8],
+    root: &TrustedRoot,
+) -> Result<TransparencyLogEntry, SignError> {
+    let url = format!("{rekor_url}/api/v1/log/entries");
+    let answer = http::exchange(
+        http_client
+            .post(&url)
+            .header("accept", "application/json")
+            .json(&proposal.request(certificate_der)),
+        http::LOG_TIMEOUT,
+        http::MAX_LOG_BYTES,
+    )
+    .await
+    .map_err(|failure| match failure {
+        http::Failure::Refused { status, detail } => SignError::LogRefused {
+            url: url.clone(),
+            status,
+            detail,
+        },
+        http::Failure::Unavailable { detail } => SignError::LogUnavailable {
+            url: url.clone(),
+            detail,
+        },
+        http::Failure::TooLarge { limit } => http::too_large(Stage::Log, &url, limit),
+    })?;
+    let answer: Value = serde_json::from_slice(&answer).map_err(|e| {
+        mismatch(format!(
+            "expected a Rekor v1 {{uuid: LogEntry}} JSON object: {e}"
+        ))
+    })?;
+    check_answer(&answer, proposal, certificate_der, root, SystemTime::now())
+}
+
+fn mismatch(check: String) -> SignError {
+    SignError::LogEntryMismatch { check }
+}
+
+/// Checks a v1 answer and converts it into the bundle's entry. Fails closed.
+pub(crate) fn check_answer(
+    answer: &Value,
+    proposal: &Proposal<'_>,
+    certificate_der: &[u8],
+    root: &TrustedRoot,
+    now: SystemTime,
+) -> Result<TransparencyLogEntry, SignError> {
+    let entries = answer
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .ok_or_else(|| mismatch("expected an object with exactly one entry".into()))?;
+    let Some((_uuid, entry)) = entries.iter().next() else {
+        return Err(mismatch("expected one entry, found none".into()));
+    };
+    let body_b64 = entry["body"]
+        .as_str()
+        .ok_or_else(|| mismatch("expected a base64 body string".into()))?;
+    let body_bytes = STANDARD
+        .decode(body_b64)
+        .map_err(|e| mismatch(format!("body is not base64: {e}")))?;
+    let body: Value = serde_json::from_slice(&body_bytes)
+        .map_err(|e| mismatch(format!("body is not JSON: {e}")))?;
+    proposal
+        .check_body(&body, certificate_der)
+        .map_err(mismatch)?;
+    let integrated_time = entry["integratedTime"]
+        .as_i64()
+        .ok_or_else(|| mismatch("expected an integer integratedTime".into()))?;
+    let log_index = entry["logIndex"]
+        .as_i64()
+        .filter(|i| *i >= 0)
+        .ok_or_else(|| mismatch("expected a non-negative integer logIndex".into()))?;
+    let log_id_hex = entry["logID"]
+        .as_str()
+        .ok_or_else(|| mismatch("expected a hex logID".into()))?;
+    let log_id: [u8; 32] = hex::decode(log_id_hex)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| mismatch(format!("logID {log_id_hex:?} is not 32 hex-encoded bytes")))?;
+    let verification = &entry["verification"];
+    let set_b64 = verification["signedEntryTimestamp"]
+        .as_str()
+        .ok_or_else(|| SignError::SetInvalid {
+            detail: "expected verification.signedEntryTimestamp, found none".into(),
+        })?;
+    let set = STANDARD
+        .decode(set_b64)
+        .map_err(|e| SignError::SetInvalid {
+            detail: format!("signedEntryTimestamp is not base64: {e}"),
+        })?;
+
+    // The SET, with the key the trusted root lists under this log ID, valid then.
+    let keys = root
+        .rekor_keys()
+        .map_err(|e| SignError::CheckpointInvalid {
+            detail: format!("trusted root tlog keys unusable: {e}"),
+        })?;
+    let at = jiff::Timestamp::from_second(integrated_time).map_err(|e| {
+        mismatch(format!(
+            "integratedTime {integrated_time} is not a time: {e}"
+        ))
+    })?;
+    let key = keys
+        .key_at(&Sha256Hash::from(log_id), at)
+        .ok_or_else(|| SignError::SetInvalid {
+            detail: format!("no tlog of the trusted root has log ID {log_id_hex} valid at {at}"),
+        })?;
+    let payload = serde_json::to_vec(&SetPayload {
+        body: body_b64,
+        integrated_time,
+        log_id: log_id_hex,
+        log_index,
+    })
+    .map_err(|e| SignError::local("encode SET payload", e))?;
+    key.verify(&payload, &SignatureBytes::new(set.clone()))
+        .map_err(|e| SignError::SetInvalid {
+            detail: format!("signature by log {log_id_hex} over entry {log_index}: {e}"),
+        })?;
+
+    // The integrated time must fall inside the certificate's validity.
+    let (not_before, not_after) = certificate_validity(certificate_der)?;
+    let t = u64::try_from(integrated_time).unwrap_or(0);
+    let now_s = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    if t < not_before || t > not_after || t > now_s + 60 {
+        return Err(mismatch(format!(
+            "integratedTime {t} is outside the certificate's validity {not_before}..{not_after} (or in the future)"
+        )));
+    }
+
+    // Inclusion proof: hex fields converted, then checked like a v2 entry's.
+    let proof = &verification["inclusionProof"];
+    let hex32 = |v: &Value, what: &str| -> Result<String, SignError> {
+        let h = v.as_str().unwrap_or("");
+        hex::decode(h)
+            .ok()
+            .filter(|b| b.len() == 32)
+            .map(|b| STANDARD.encode(b))
+            .ok_or_else(|| SignError::InclusionProofInvalid {
+                detail: format!("{what} {h:?} is not a hex SHA-256"),
+            })
+    };
+    let hashes = proof["hashes"]
+        .as_array()
+        .ok_or_else(|| SignError::InclusionProofInvalid {
+            detail: "expected verification.inclusionProof.hashes, found none".into(),
+        })?
+        .iter()
+        .map(|h| hex32(h, "proof hash"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let kind = body["kind"].as_str().unwrap_or("");
+    let version = body["apiVersion"].as_str().unwrap_or("");
+    let proto = json!({
+        "logIndex": log_index.to_string(),
+        "logId": {"keyId": STANDARD.encode(log_id)},
+        "kindVersion": {"kind": kind, "version": version},
+        "integratedTime": integrated_time.to_string(),
+        "inclusionPromise": {"signedEntryTimestamp": STANDARD.encode(&set)},
+        "inclusionProof": {
+            "logIndex": proof["logIndex"].as_u64().unwrap_or(u64::MAX).to_string(),
+            "rootHash": hex32(&proof["rootHash"], "rootHash")?,
+            "treeSize": proof["treeSize"].as_u64().unwrap_or(0).to_string(),
+            "hashes": hashes,
+            "checkpoint": {"envelope": proof["checkpoint"].as_str().unwrap_or("")},
+        },
+        "canonicalizedBody": body_b64,
+    });
+    let entry: TransparencyLogEntry = serde_json::from_value(proto)
+        .map_err(|e| mismatch(format!("entry does not convert to a bundle entry: {e}")))?;
+    check_inclusion(&entry, root)?;
+    Ok(entry)
+}
+
+/// The inclusion proof (at `inclusionProof.logIndex`, which must be the entry's) reaches
+/// the proof's root, and that root is the one a trusted tlog signed in the checkpoint.
+fn check_inclusion(entry: &TransparencyLogEntry, root: &TrustedRoot) -> Result<(), SignError> {
+    let proof = entry
+        .inclusion_proof
+        .as_ref()
+        .ok_or_else(|| SignError::InclusionProofInvalid {
+            detail: "expected an inclusionProof, found none".into(),
+        })?;
+    if proof.log_index.get() != entry.log_index.get() {
+        return Err(SignError::InclusionProofInvalid {
+            detail: format!(
+                "proof is for index {}, the entry is {}",
+                proof.log_index.get(),
+                entry.log_index.get()
+            ),
+        });
+    }
+    let checkpoint = proof
+        .checkpoint
+        .checkpoint()
+        .ok_or_else(|| SignError::CheckpointInvalid {
+            detail: "expected a checkpoint in the inclusion proof, found none".into(),
+        })?;
+    if checkpoint.root_hash().as_bytes() != proof.root_hash.as_bytes()
+        || checkpoint.tree_size() != proof.tree_size
+    {
+        return Err(SignError::InclusionProofInvalid {
+            detail: "the proof's root hash and tree size are not the checkpoint's".into(),
+        });
+    }
+    crate::rekor::check_checkpoint(checkpoint, root)?;
+    let leaf = sigstore_merkle::hash_leaf(entry.canonicalized_body.as_bytes());
+    sigstore_merkle::verify_inclusion_proof(
+        &leaf,
+        proof.log_index.get(),
+        proof.tree_size,
+        &proof.hashes,
+        &proof.root_hash,
+    )
+    .map_err(|e| SignError::InclusionProofInvalid {
+        detail: format!(
+            "entry {} in a tree of {}: {e}",
+            proof.log_index.get(),
+            proof.tree_size
+        ),
+    })
+}
+
+/// The certificate's notBefore and notAfter, in Unix seconds.
+fn certificate_validity(der: &[u8]) -> Result<(u64, u64), SignError> {
+    use der::Decode;
+    let cert = x509_cert::Certificate::from_der(der)
+        .map_err(|e| SignError::local("parse certificate", e))?;
+    let v = &cert.tbs_certificate.validity;
+    let secs = |t: x509_cert::time::Time| {
+        t.to_system_time()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
+    Ok((secs(v.not_before), secs(v.not_after)))
+}
