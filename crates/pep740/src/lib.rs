@@ -19,8 +19,10 @@
 
 mod dist;
 mod error;
+pub mod index;
 mod model;
 mod policy;
+pub mod request;
 mod verify;
 
 pub use dist::{canonical_name, Dist};
@@ -33,6 +35,6 @@ pub use policy::{
     Identity, PublisherKind, TrustedPublisher, GITHUB_ACTIONS_ISSUER, GITLAB_COM_ISSUER,
 };
 pub use verify::{
-    verify_attestation, verify_provenance, VerifiedAttestation, PYPI_PUBLISH_V1,
+    publish_statement, verify_attestation, verify_provenance, VerifiedAttestation, PYPI_PUBLISH_V1,
     SLSA_PROVENANCE_V1, STATEMENT_V1,
 };

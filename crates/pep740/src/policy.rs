@@ -35,7 +35,7 @@ impl PublisherKind {
 /// A trusted publisher to verify against: the attestation's certificate must come from
 /// `issuer`, name the repository as its source, and (when given) the workflow as its
 /// build config and the environment as its deployment environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct TrustedPublisher {
     kind: PublisherKind,
     server_url: String,
@@ -43,6 +43,15 @@ pub struct TrustedPublisher {
     workflow: Option<String>,
     environment: Option<String>,
     issuer: String,
+    issuer_regexp: Option<String>,
+    identity: Option<Matcher>,
+    claims: Vec<(CiClaim, Matcher)>,
+}
+
+impl PartialEq for TrustedPublisher {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string() && self.issuer == other.issuer
+    }
 }
 
 impl TrustedPublisher {
@@ -107,6 +116,9 @@ impl TrustedPublisher {
             workflow: None,
             environment: None,
             issuer: issuer.to_owned(),
+            issuer_regexp: None,
+            identity: None,
+            claims: Vec::new(),
         })
     }
 
@@ -127,6 +139,26 @@ impl TrustedPublisher {
     /// Trusts this OIDC issuer instead of the forge's own.
     pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = issuer.into();
+        self.issuer_regexp = None;
+        self
+    }
+
+    /// Trusts any OIDC issuer matching this regular expression (anchored at both ends)
+    /// instead of the forge's own.
+    pub fn with_issuer_regexp(mut self, pattern: impl Into<String>) -> Self {
+        self.issuer_regexp = Some(pattern.into());
+        self
+    }
+
+    /// Also requires the certificate identity (SAN) to match.
+    pub fn with_identity(mut self, identity: Matcher) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// Also requires a Fulcio CI claim (a ref, a trigger, a runner) to match.
+    pub fn with_claim(mut self, claim: CiClaim, matcher: Matcher) -> Self {
+        self.claims.push((claim, matcher));
         self
     }
 
@@ -182,13 +214,22 @@ impl TrustedPublisher {
             detail: e.to_string(),
         };
         let field = PolicyField::Claim(CiClaim::SourceRepository);
-        Ok(IdentityPolicy::new(
+        let identity = match &self.identity {
+            Some(m) => m.clone(),
             // A trusted publisher is named by its claims; the SAN (the workflow that
             // signed, possibly a reusable one) is not part of PyPI's policy.
-            Matcher::regex(PolicyField::Identity, "(?s).+").map_err(invalid)?,
-            Matcher::exact(PolicyField::Issuer, self.issuer.clone()).map_err(invalid)?,
-        )
-        .require_claim(
+            None => Matcher::regex(PolicyField::Identity, "(?s).+").map_err(invalid)?,
+        };
+        let issuer = match &self.issuer_regexp {
+            Some(pattern) => Matcher::regex(PolicyField::Issuer, pattern).map_err(invalid)?,
+            None => Matcher::exact(PolicyField::Issuer, self.issuer.clone()).map_err(invalid)?,
+        };
+        let mut policy = IdentityPolicy::new(identity, issuer);
+        for (claim, matcher) in &self.claims {
+            policy = policy.require_claim(*claim, matcher.clone());
+        }
+        // Last, so that no extra claim can replace the publisher's repository.
+        Ok(policy.require_claim(
             CiClaim::SourceRepository,
             Matcher::exact(field, self.repository_url()).map_err(invalid)?,
         ))

@@ -19,6 +19,20 @@ pub const PYPI_PUBLISH_V1: &str = "https://docs.pypi.org/attestations/publish/v1
 /// SLSA provenance v1.
 pub const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
 
+/// The statement `vouch attest pypi` (and `pypi-attestations sign`) signs for `dist`: in-toto
+/// v1, one subject (the file name and its SHA-256), PyPI's publish predicate type and a
+/// null predicate.
+pub fn publish_statement(dist: &Dist) -> Vec<u8> {
+    serde_json::json!({
+        "_type": STATEMENT_V1,
+        "subject": [{ "name": dist.name(), "digest": { "sha256": dist.sha256_hex() } }],
+        "predicateType": PYPI_PUBLISH_V1,
+        "predicate": null,
+    })
+    .to_string()
+    .into_bytes()
+}
+
 /// A verified attestation: what it attests and the verify layer's account of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedAttestation {
@@ -216,4 +230,40 @@ fn check_publisher_claims(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_publish_statement_passes_the_statement_checks() {
+        let dist = Dist::from_bytes("demo-1.0-py3-none-any.whl", b"wheel").unwrap();
+        let statement = publish_statement(&dist);
+        assert_eq!(check_statement(&statement, &dist).unwrap(), PYPI_PUBLISH_V1);
+        let other = Dist::from_bytes("demo-1.0-py3-none-any.whl", b"other").unwrap();
+        assert_eq!(
+            check_statement(&statement, &other).unwrap_err().code(),
+            "PEP740_E007"
+        );
+        let text = String::from_utf8(statement).unwrap();
+        for (from, to, code) in [
+            (PYPI_PUBLISH_V1, "https://example.com/other", "PEP740_E008"),
+            (
+                STATEMENT_V1,
+                "https://in-toto.io/Statement/v0.1",
+                "PEP740_E005",
+            ),
+            ("demo-1.0-py3", "demo-1.1-py3", "PEP740_E006"),
+        ] {
+            let changed = text.replace(from, to);
+            let err = check_statement(changed.as_bytes(), &dist).unwrap_err();
+            assert_eq!(err.code(), code, "{changed}");
+        }
+        let two = text.replace("\"subject\":[", "\"subject\":[{\"name\":\"x\"},");
+        assert_eq!(
+            check_statement(two.as_bytes(), &dist).unwrap_err().code(),
+            "PEP740_E005"
+        );
+    }
 }
