@@ -8,6 +8,7 @@ use crate::output::Exit;
 mod admin;
 mod admin_accounts;
 mod admin_offline;
+mod attest;
 mod audit;
 mod audit_signatures;
 mod audit_transparency;
@@ -38,6 +39,7 @@ mod verify;
 mod verify_bundle;
 mod verify_checksums;
 mod verify_integrity;
+mod verify_pypi;
 
 /// vouch: publish, fetch and verify software with provenance anyone can check offline.
 ///
@@ -82,6 +84,9 @@ pub enum Command {
     /// Sign a file (or an in-toto statement) keylessly with your OIDC identity: writes a
     /// Sigstore bundle that `vouch verify` and sigstore-python check.
     Sign(sign::Args),
+    /// Attest Python distributions (PEP 740): `vouch attest pypi` writes
+    /// DIST.publish.attestation, signed through the server and logged in Rekor v1.
+    Attest(attest::Args),
     /// Print a server's Sigstore client trust configuration (trusted root + signing config).
     TrustConfig(trust_config::Args),
     /// Publish a package from CI with its OIDC identity (`vouch publish register` creates
@@ -130,6 +135,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Bench(args) => bench::run(args),
         Command::Dev(args) => dev::run(args),
         Command::Sign(args) => sign::run(args),
+        Command::Attest(args) => attest::run(args),
         Command::TrustConfig(args) => trust_config::run(args),
         Command::Publish(args) => publish::run(args),
         Command::Fetch(args) => fetch::run(args),

@@ -21,12 +21,16 @@ enum Sub {
     /// Verify a registry integrity record against the key set and the log, and
     /// downloaded assets against it.
     Integrity(super::verify_integrity::Args),
+    /// Verify the PEP 740 attestations of Python wheels and sdists against their trusted
+    /// publisher (repository, workflow), from files beside them, a provenance file or an index.
+    Pypi(super::verify_pypi::Args),
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     match args.sub {
         Some(Sub::Checksums(a)) => super::verify_checksums::run(a),
         Some(Sub::Integrity(a)) => super::verify_integrity::run(a),
+        Some(Sub::Pypi(a)) => super::verify_pypi::run(a),
         None => super::verify_bundle::run(args.bundle),
     }
 }
