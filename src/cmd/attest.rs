@@ -1,9 +1,14 @@
-//! `vouch attest image REF --predicate FILE --type T`: an in-toto attestation about a
-//! container image, signed keylessly and attached as a referrer (cosign's `attest`).
+//! `vouch attest pypi DIST...` (PEP 740 publish attestations for Python distributions,
+//! `vouch_publisher::attest_pypi::attest_pypi`) and `vouch attest image REF` (an in-toto
+//! attestation about a container image, attached as a referrer: cosign's `attest`).
 
-use clap::Subcommand;
+use std::path::PathBuf;
 
-use crate::output::Exit;
+use vouch_publisher::attest_pypi::{attest_pypi, AttestRequest};
+use vouch_publisher::sign::Services;
+
+use super::registry_api::runtime;
+use crate::output::{clean, from_publisher, outln, print_json, Exit};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -11,8 +16,18 @@ pub struct Args {
     sub: Sub,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, clap::Subcommand)]
 enum Sub {
+    /// Write DIST.publish.attestation for each wheel or sdist, as `pypi-attestations sign`
+    /// does: an in-toto statement naming the file and its SHA-256 (predicate
+    /// https://docs.pypi.org/attestations/publish/v1), signed with one short-lived
+    /// certificate for your OIDC identity and logged in the server's Rekor v1 log (with a
+    /// SET). `uv publish` and twine upload the attestations with the files.
+    ///
+    ///   vouch attest pypi dist/* --server https://vouch.example --identity-token "$TOKEN"
+    ///   vouch verify pypi dist/* --repository https://github.com/org/demo \
+    ///       --trusted-root root.json --certificate-oidc-issuer https://vouch.example/oidc
+    Pypi(PypiArgs),
     /// Attest a container image: sign an in-toto statement (subject: the image digest)
     /// and attach the bundle as an OCI 1.1 referrer, or under the `sha256-<hex>` tag when
     /// the registry has no referrers API. From cosign: `cosign attest --predicate F --type T
@@ -21,8 +36,68 @@ enum Sub {
     Image(Box<super::image_sign::Attest>),
 }
 
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["server", "trust_config"])))]
+struct PypiArgs {
+    /// Wheels and sdists.
+    #[arg(value_name = "DIST", required = true)]
+    dists: Vec<PathBuf>,
+    /// The OIDC identity token (a JWT) the CA certifies.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "SIGSTORE_ID_TOKEN",
+        hide_env_values = true
+    )]
+    identity_token: Option<String>,
+    /// Read the identity token from FILE instead.
+    #[arg(long, value_name = "FILE", conflicts_with = "identity_token")]
+    identity_token_file: Option<PathBuf>,
+    /// The vouch server whose trust configuration names the CA and the Rekor v1 log.
+    #[arg(long, env = "VOUCH_SERVER", value_name = "URL")]
+    server: Option<String>,
+    /// A saved client trust configuration instead of --server.
+    #[arg(long, value_name = "FILE", conflicts_with = "server")]
+    trust_config: Option<PathBuf>,
+    /// PEM certificate to trust for https services with a private certificate.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// Print one JSON object instead of the summary.
+    #[arg(long)]
+    json: bool,
+}
+
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    match args.sub {
-        Sub::Image(a) => super::image_sign::run_attest(*a),
+    let a = match args.sub {
+        Sub::Pypi(a) => a,
+        Sub::Image(a) => return super::image_sign::run_attest(*a),
+    };
+    let services = match (a.server, a.trust_config) {
+        (_, Some(path)) => Services::File(path),
+        (Some(server), None) => Services::Server(server),
+        (None, None) => anyhow::bail!("--server or --trust-config is required"),
+    };
+    let req = AttestRequest {
+        dists: a.dists,
+        identity_token: a.identity_token,
+        identity_token_file: a.identity_token_file,
+        services,
+        tls_ca: a.tls_ca,
+    };
+    let report = runtime()?
+        .block_on(attest_pypi(&req))
+        .map_err(from_publisher)?;
+    if a.json {
+        return print_json(&serde_json::to_value(&report)?).map(|_| Exit::Ok);
     }
+    for d in &report.attested {
+        outln!(
+            "attested {} (sha256:{}) -> {}",
+            clean(&d.name),
+            d.sha256,
+            clean(&d.attestation)
+        )?;
+    }
+    outln!("as       {}", clean(&report.identity))?;
+    Ok(Exit::Ok)
 }

@@ -41,6 +41,7 @@ mod verify_bundle;
 mod verify_checksums;
 mod verify_image;
 mod verify_integrity;
+mod verify_pypi;
 
 /// vouch: publish, fetch and verify software with provenance anyone can check offline.
 ///
@@ -85,6 +86,9 @@ pub enum Command {
     /// Sign a file (or an in-toto statement) keylessly with your OIDC identity: writes a
     /// Sigstore bundle that `vouch verify` and sigstore-python check.
     Sign(sign::Args),
+    /// Attest Python distributions (PEP 740): `vouch attest pypi` writes
+    /// DIST.publish.attestation, signed through the server and logged in Rekor v1.
+    Attest(attest::Args),
     /// Print a server's Sigstore client trust configuration (trusted root + signing config).
     TrustConfig(trust_config::Args),
     /// Publish a package from CI with its OIDC identity (`vouch publish register` creates
@@ -136,6 +140,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Bench(args) => bench::run(args),
         Command::Dev(args) => dev::run(args),
         Command::Sign(args) => sign::run(args),
+        Command::Attest(args) => attest::run(args),
         Command::TrustConfig(args) => trust_config::run(args),
         Command::Publish(args) => publish::run(args),
         Command::Fetch(args) => fetch::run(args),

@@ -23,6 +23,9 @@ enum Sub {
     Integrity(super::verify_integrity::Args),
     // Its help is verify_image::Args's doc comment (with the cosign flag mapping).
     Image(Box<super::verify_image::Args>),
+    /// Verify the PEP 740 attestations of Python wheels and sdists against their trusted
+    /// publisher (repository, workflow), from files beside them, a provenance file or an index.
+    Pypi(super::verify_pypi::Args),
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
@@ -30,6 +33,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         Some(Sub::Checksums(a)) => super::verify_checksums::run(a),
         Some(Sub::Integrity(a)) => super::verify_integrity::run(a),
         Some(Sub::Image(a)) => super::verify_image::run(*a),
+        Some(Sub::Pypi(a)) => super::verify_pypi::run(a),
         None => super::verify_bundle::run(args.bundle),
     }
 }

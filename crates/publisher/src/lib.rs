@@ -27,6 +27,7 @@
 //! # }
 //! ```
 
+pub mod attest_pypi;
 pub mod bench;
 mod error;
 mod publish;
