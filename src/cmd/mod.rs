@@ -86,8 +86,9 @@ pub enum Command {
     /// Sign a file (or an in-toto statement) keylessly with your OIDC identity: writes a
     /// Sigstore bundle that `vouch verify` and sigstore-python check.
     Sign(sign::Args),
-    /// Attest Python distributions (PEP 740): `vouch attest pypi` writes
-    /// DIST.publish.attestation, signed through the server and logged in Rekor v1.
+    /// Attest what you ship: `vouch attest pypi` writes PEP 740 DIST.publish.attestation
+    /// files (logged in Rekor v1); `vouch attest image` attaches an in-toto statement to a
+    /// container image as a cosign-compatible referrer.
     Attest(attest::Args),
     /// Print a server's Sigstore client trust configuration (trusted root + signing config).
     TrustConfig(trust_config::Args),
@@ -106,9 +107,6 @@ pub enum Command {
     /// Make the secrets a production server needs (log and witness keys, TOKEN_ENC_KEY,
     /// internal token), each in a new 0600 file.
     Keygen(keygen::Args),
-    /// Attest a container image: an in-toto statement about its digest, signed keylessly
-    /// and attached as a cosign-compatible referrer (`vouch attest image`).
-    Attest(attest::Args),
 }
 
 impl Cli {
@@ -148,7 +146,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Lock(args) => lock::run(args),
         Command::Admin(args) => admin::run(args),
         Command::Keygen(args) => keygen::run(args),
-        Command::Attest(args) => attest::run(args),
     }
 }
 
