@@ -56,7 +56,10 @@ pub enum PolicyError {
         patterns: Vec<String>,
     },
     /// Every rule for the subject was tried and none accepts the signer.
-    #[error("no rule of the policy accepts the signer of {subject:?}: {}", list(tried))]
+    #[error(
+        "no rule of the policy accepts the signer of {subject:?}: {}",
+        list(tried)
+    )]
     Refused { subject: String, tried: Vec<Tried> },
     /// The bundle is signed by a managed key; policy rules name keyless identities.
     #[error("the bundle of {subject:?} is signed by a managed key; the policy's rules accept only certificate identities")]

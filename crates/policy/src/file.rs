@@ -6,9 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 use sha2::Digest as _;
-use vouch_verify::{
-    CiClaim, IdentityPolicy, Matcher, Policy, PolicyField, Signer, VerifyError,
-};
+use vouch_verify::{CiClaim, IdentityPolicy, Matcher, Policy, PolicyField, Signer, VerifyError};
 
 use crate::error::{PolicyError, Tried};
 use crate::glob;
@@ -92,7 +90,12 @@ impl Rule {
     }
 
     /// The first requirement the signer fails, in the order identity, issuer, claims.
-    fn check(&self, identity: &str, issuer: &str, claims: &[(CiClaim, String)]) -> Result<(), Tried> {
+    fn check(
+        &self,
+        identity: &str,
+        issuer: &str,
+        claims: &[(CiClaim, String)],
+    ) -> Result<(), Tried> {
         let tried = |claim: &'static str, expected: &Matcher, found: Option<&str>| Tried {
             rule: self.name.clone(),
             claim,
@@ -106,7 +109,10 @@ impl Rule {
             return Err(tried("issuer", &self.issuer, Some(issuer)));
         }
         for (key, claim, matcher) in &self.claims {
-            let found = claims.iter().find(|(c, _)| c == claim).map(|(_, v)| v.as_str());
+            let found = claims
+                .iter()
+                .find(|(c, _)| c == claim)
+                .map(|(_, v)| v.as_str());
             if !found.is_some_and(|v| matcher.matches(v)) {
                 return Err(tried(key, matcher, found));
             }
@@ -160,8 +166,7 @@ impl PolicyFile {
             detail,
         };
         let text = std::str::from_utf8(bytes).map_err(|_| invalid("not UTF-8".into()))?;
-        let wire: Wire = toml::from_str(text)
-            .map_err(|e| invalid(e.message().to_owned()))?;
+        let wire: Wire = toml::from_str(text).map_err(|e| invalid(e.message().to_owned()))?;
         if wire.version != FORMAT_VERSION {
             return Err(invalid(format!(
                 "expected version = {FORMAT_VERSION}, found {}",
@@ -262,7 +267,9 @@ fn compile(w: WireRule) -> Result<Rule, String> {
     let at = |what: &str| format!("rule {name:?}: {what}");
     let subjects = w.subjects.unwrap_or_else(|| vec!["*".to_owned()]);
     if subjects.is_empty() || subjects.iter().any(String::is_empty) {
-        return Err(at("subjects must be non-empty patterns (omit the key to cover everything)"));
+        return Err(at(
+            "subjects must be non-empty patterns (omit the key to cover everything)",
+        ));
     }
     let identity = w
         .identity
@@ -358,7 +365,10 @@ identity = "alice@example.com"
             GH,
             &[(CiClaim::SourceRepository, "https://github.com/acme/widget")],
         );
-        assert_eq!(p.check("@acme/widget", &ci).unwrap().rule, "release workflow");
+        assert_eq!(
+            p.check("@acme/widget", &ci).unwrap().rule,
+            "release workflow"
+        );
         let laptop = cert("alice@example.com", "https://accounts.example.com", &[]);
         assert_eq!(p.check("@acme/widget", &laptop).unwrap().rule, "maintainer");
 
@@ -369,7 +379,10 @@ identity = "alice@example.com"
             panic!("{err}")
         };
         let names: Vec<&str> = tried.iter().map(|t| t.rule.as_str()).collect();
-        assert_eq!(names, ["release workflow", "shared publisher", "maintainer"]);
+        assert_eq!(
+            names,
+            ["release workflow", "shared publisher", "maintainer"]
+        );
         assert_eq!(tried[0].claim, "identity");
         assert_eq!(tried[2].claim, "identity");
         assert_eq!(tried[2].found, "mallory@example.com");
@@ -384,7 +397,10 @@ identity = "alice@example.com"
         let wrong_caller = cert(
             "https://github.com/acme/shared/.github/workflows/publish.yml@refs/heads/main",
             GH,
-            &[(CiClaim::BuildConfig, "https://github.com/evil/fork/.github/workflows/ci.yml@refs/heads/main")],
+            &[(
+                CiClaim::BuildConfig,
+                "https://github.com/evil/fork/.github/workflows/ci.yml@refs/heads/main",
+            )],
         );
         let err = p.check("@acme/widget", &wrong_caller).unwrap_err();
         let PolicyError::Refused { tried, .. } = &err else {
@@ -395,9 +411,15 @@ identity = "alice@example.com"
         let ok = cert(
             "https://github.com/acme/shared/.github/workflows/publish.yml@refs/heads/main",
             GH,
-            &[(CiClaim::BuildConfig, "https://github.com/acme/widget/.github/workflows/ci.yml@refs/heads/main")],
+            &[(
+                CiClaim::BuildConfig,
+                "https://github.com/acme/widget/.github/workflows/ci.yml@refs/heads/main",
+            )],
         );
-        assert_eq!(p.check("@acme/gadget", &ok).unwrap().rule, "shared publisher");
+        assert_eq!(
+            p.check("@acme/gadget", &ok).unwrap().rule,
+            "shared publisher"
+        );
         let bare = cert(
             "https://github.com/acme/widget/.github/workflows/release.yml@refs/tags/v1",
             GH,
@@ -407,18 +429,27 @@ identity = "alice@example.com"
         let PolicyError::Refused { tried, .. } = &err else {
             panic!("{err}")
         };
-        assert_eq!((tried[0].claim, tried[0].found.as_str()), ("repository", "none"));
+        assert_eq!(
+            (tried[0].claim, tried[0].found.as_str()),
+            ("repository", "none")
+        );
     }
 
     #[test]
     fn subjects_select_the_rules() {
         let p = PolicyFile::parse(POLICY.as_bytes(), "p.toml").unwrap();
         let laptop = cert("alice@example.com", "https://accounts.example.com", &[]);
-        assert_eq!(p.check("pkg-1.0-py3-none-any.whl", &laptop).unwrap().rule, "maintainer");
+        assert_eq!(
+            p.check("pkg-1.0-py3-none-any.whl", &laptop).unwrap().rule,
+            "maintainer"
+        );
         let err = p.check("@other/thing", &laptop).unwrap_err();
         assert_eq!(err.code(), "POLICY_E003");
         assert!(err.to_string().contains("@acme/*"), "{err}");
-        assert_eq!(p.check("@acme/x", &Signer::ManagedKey).unwrap_err().code(), "POLICY_E005");
+        assert_eq!(
+            p.check("@acme/x", &Signer::ManagedKey).unwrap_err().code(),
+            "POLICY_E005"
+        );
     }
 
     #[test]
@@ -448,7 +479,10 @@ identity = "alice@example.com"
         let p = PolicyFile::parse(POLICY.as_bytes(), "p.toml").unwrap();
         assert_eq!(
             p.digest(),
-            format!("sha256:{}", hex::encode(sha2::Sha256::digest(POLICY.as_bytes())))
+            format!(
+                "sha256:{}",
+                hex::encode(sha2::Sha256::digest(POLICY.as_bytes()))
+            )
         );
         let missing = PolicyFile::load(Path::new("/nonexistent/policy.toml")).unwrap_err();
         assert_eq!(missing.code(), "POLICY_E001");
