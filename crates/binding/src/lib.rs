@@ -168,6 +168,10 @@ pub enum WorkflowClaim {
 }
 
 /// What a certificate presents, in the terms bindings are registered in.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a short-lived value, one per certificate checked; boxing would only add an allocation"
+)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Presented {
     Ci {
