@@ -356,6 +356,92 @@ fn reusable_workflows_and_policy_files() {
         2,
         "POLICY_E002",
     );
+
+    ambient_github_token_signs(&w, &work);
+}
+
+/// `vouch sign` without a token flag asks GitHub Actions' token endpoint, as publish
+/// does (here a one-shot loopback endpoint answering a dev token), and without any CI
+/// says what is missing (PUB_E002).
+fn ambient_github_token_signs(w: &World<'_>, work: &Path) {
+    use std::io::{BufRead, BufReader, Write};
+    let shared_at = format!("{SHARED}@refs/heads/v1");
+    let jwt = std::fs::read_to_string(w.token("acme/widget", CALLER, Some(&shared_at))).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}/token", listener.local_addr().unwrap());
+    let served = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut request = String::new();
+        reader.read_line(&mut request).unwrap();
+        let mut auth = String::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line.to_ascii_lowercase().starts_with("authorization:") {
+                auth = line.trim().to_owned();
+            }
+            if line.trim().is_empty() {
+                break;
+            }
+        }
+        let body = format!("{{\"value\":\"{}\"}}", jwt.trim());
+        write!(
+            conn,
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        (request, auth)
+    });
+    let file = work.join("artifact.bin");
+    std::fs::write(&file, b"signed from CI\n").unwrap();
+    let sign = |ci: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vouch"));
+        for var in [
+            "GITHUB_ACTIONS",
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            "GITLAB_CI",
+            "SIGSTORE_ID_TOKEN",
+            "VOUCH_SERVER",
+            "BUILDKITE",
+            "CIRCLECI",
+        ] {
+            cmd.env_remove(var);
+        }
+        if ci {
+            cmd.env("GITHUB_ACTIONS", "true")
+                .env("ACTIONS_ID_TOKEN_REQUEST_URL", &endpoint)
+                .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "runner-secret");
+        }
+        let file = file.to_str().unwrap();
+        cmd.args([
+            "sign",
+            file,
+            "--bundle",
+            "artifact.sigstore.json",
+            "--server",
+            w.url,
+            "--json",
+        ])
+        .current_dir(work)
+        .output()
+        .unwrap()
+    };
+    refused(&sign(false), 2, "PUB_E002");
+    let signed = ok(&sign(true));
+    assert!(
+        signed["identity"].as_str().unwrap().contains("acme/shared"),
+        "{signed}"
+    );
+    let (request, auth) = served.join().unwrap();
+    assert!(request.contains("audience=sigstore"), "{request}");
+    assert_eq!(
+        auth.to_ascii_lowercase(),
+        "authorization: bearer runner-secret"
+    );
+    assert!(work.join("artifact.sigstore.json").is_file());
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
