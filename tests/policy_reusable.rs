@@ -230,8 +230,31 @@ fn reusable_workflows_and_policy_files() {
             "acme/../x.yml",
         ],
     );
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("signer_workflow"));
+    let err = refused(&out, 2, "BIND_E001");
+    assert!(err.contains("signer_workflow"), "{err}");
+    // A dev token's job_workflow_ref must be OWNER/REPO/PATH@REF.
+    let out = vouch(
+        &work,
+        &[
+            "dev",
+            "token",
+            "--server",
+            w.url,
+            "--repository",
+            "acme/widget",
+            "--workflow",
+            CALLER,
+            "--ref",
+            "main",
+            "--job-workflow-ref",
+            "acme/shared/publish.yml",
+        ],
+    );
+    let err = refused(&out, 2, "DEV_E003");
+    assert!(
+        err.contains("OIDC_E027") && err.contains("job_workflow_ref"),
+        "{err}"
+    );
 
     // A plain binding for a second signer and a third package signed by someone else.
     w.register(
