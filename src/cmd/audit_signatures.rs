@@ -20,13 +20,24 @@ pub struct Args {
     /// The lockfile to audit.
     #[arg(long, value_name = "FILE", default_value = DEFAULT_LOCKFILE)]
     lockfile: PathBuf,
+    /// A policy file (docs/policy.md): every entry's signer must also be one of its
+    /// rules for the entry's package name.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let report = vouch_consumer::audit_signatures(&args.lockfile, Network::Refill)?;
+    let policy = (args
+        .policy
+        .as_deref()
+        .map(vouch_policy::PolicyFile::load)
+        .transpose())
+    .map_err(crate::output::CodedError::from)?;
+    let report =
+        vouch_consumer::audit_signatures(&args.lockfile, Network::Refill, policy.as_ref())?;
     if args.json {
         print_json(&report.to_json(&args.lockfile))?;
     } else {

@@ -47,6 +47,10 @@ pub struct TokenArgs {
     /// Trigger (`event_name` claim; default push).
     #[arg(long, value_name = "EVENT")]
     event_name: Option<String>,
+    /// A reusable workflow the job ran, `OWNER/REPO/PATH@REF` (`job_workflow_ref`: the
+    /// certificate's SAN and Build Signer); --workflow stays the caller (`workflow_ref`).
+    #[arg(long, value_name = "OWNER/REPO/PATH@REF")]
+    job_workflow_ref: Option<String>,
     /// PEM certificate to trust for an https server with a private certificate.
     #[arg(long, value_name = "FILE")]
     tls_ca: Option<PathBuf>,
@@ -64,6 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         environment: a.environment,
         audience: a.audience,
         event_name: a.event_name,
+        job_workflow_ref: a.job_workflow_ref,
     };
     let t = mint_dev_token(&a.server, a.tls_ca.as_deref(), &req)?;
     if a.json {

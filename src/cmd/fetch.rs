@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use vouch_consumer::{FetchRequest, OutTarget, Spec, DEFAULT_LOCKFILE};
+use vouch_policy::PolicyFile;
 
 use super::registry_api::{base_url, progress_bar, runtime};
 use crate::output::{clean, outln, print_json, Exit};
@@ -39,6 +40,10 @@ pub struct Args {
     /// The lockfile to record the entry in (created if missing).
     #[arg(long, value_name = "FILE", default_value = DEFAULT_LOCKFILE)]
     lockfile: PathBuf,
+    /// A policy file (TOML, docs/policy.md) the signer must also satisfy: one of its
+    /// rules for the package's name (POLICY_E003/E004); its digest is locked.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
     /// Print one JSON object instead of the summary.
     #[arg(long)]
     json: bool,
@@ -70,6 +75,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         server: base_url(&args.server)?,
         lockfile: args.lockfile,
         out: args.out.map_or(OutTarget::Default, OutTarget::Dir),
+        policy: (args.policy.as_deref().map(PolicyFile::load).transpose())
+            .map_err(crate::output::CodedError::from)?,
     };
     let f = runtime()?.block_on(vouch_consumer::fetch(&req, &Bar::default()))?;
     if args.json {

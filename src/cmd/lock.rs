@@ -31,6 +31,11 @@ pub struct Args {
     /// With --check: fail on any entry without a verified, cached Sigstore bundle.
     #[arg(long, requires = "check")]
     strict_sigstore: bool,
+    /// With --check: the policy file (docs/policy.md) the lockfile must record, every
+    /// entry re-verified and its signer one of the policy's rules (implies
+    /// --strict-sigstore for the signature checks).
+    #[arg(long, value_name = "FILE", requires = "check")]
+    policy: Option<PathBuf>,
     /// The lockfile.
     #[arg(long, value_name = "FILE", default_value = DEFAULT_LOCKFILE)]
     lockfile: PathBuf,
@@ -40,6 +45,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
+    let policy = (args
+        .policy
+        .as_deref()
+        .map(vouch_policy::PolicyFile::load)
+        .transpose())
+    .map_err(crate::output::CodedError::from)?;
     if !args.check {
         let n = vouch_consumer::normalise_lockfile(&args.lockfile)?;
         if args.json {
@@ -51,7 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
         return Ok(Exit::Ok);
     }
-    let r = vouch_consumer::check_lockfile(&args.lockfile, args.strict_sigstore)?;
+    let r = vouch_consumer::check_lockfile(&args.lockfile, args.strict_sigstore, policy.as_ref())?;
     if args.json {
         print_json(&r.to_json(&args.lockfile))?;
     } else {

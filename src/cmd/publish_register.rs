@@ -54,8 +54,13 @@ pub struct Args {
     #[arg(long, value_name = "OWNER/REPO", required_unless_present = "email")]
     repo: Option<String>,
     /// The workflow file allowed to publish, e.g. `.github/workflows/release.yml`.
-    #[arg(long, value_name = "FILE", required_unless_present = "email")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["email", "signer_workflow"])]
     workflow: Option<String>,
+    /// A reusable workflow allowed to publish, `OWNER/REPO/PATH` (GitHub, Forgejo): the
+    /// certificate's Build Signer (job_workflow_ref) must name it, at any ref; with
+    /// --workflow, only when called from that workflow (its workflow_ref).
+    #[arg(long, value_name = "OWNER/REPO/PATH")]
+    signer_workflow: Option<String>,
     /// Only this deployment environment may publish (compared case-insensitively).
     #[arg(long, value_name = "ENV")]
     environment: Option<String>,
@@ -76,6 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         provider: args.provider,
         repository: args.repo,
         workflow: args.workflow,
+        signer_workflow: args.signer_workflow,
         environment: args.environment,
         email: args.email,
     };

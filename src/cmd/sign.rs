@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use vouch_publisher::sign::{sign_file, Services, SignRequest};
+use vouch_publisher::CiEnv;
 
 use super::registry_api::{runtime, TermProgress};
 use crate::output::{from_publisher, outln, print_json, Exit};
@@ -43,14 +44,15 @@ use crate::output::{from_publisher, outln, print_json, Exit};
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["server", "trust_config"])))]
-#[command(group(clap::ArgGroup::new("token").required(true).args(["identity_token", "identity_token_file"])))]
 pub struct Args {
     #[command(subcommand)]
     sub: Option<Sub>,
     /// The file to sign (with --in-toto: an in-toto Statement JSON).
     #[arg(value_name = "FILE", required = true)]
     file: Option<PathBuf>,
-    /// The OIDC identity token (a JWT) the CA certifies.
+    /// The OIDC identity token (a JWT) the CA certifies. Without it (or
+    /// --identity-token-file), the CI's ambient token is used, as `vouch publish` does:
+    /// GitHub Actions (`id-token: write`), GitLab CI, Buildkite, CircleCI.
     #[arg(
         long,
         value_name = "TOKEN",
@@ -59,7 +61,7 @@ pub struct Args {
     )]
     identity_token: Option<String>,
     /// Read the identity token from FILE instead.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "identity_token")]
     identity_token_file: Option<PathBuf>,
     /// FILE is an in-toto Statement: sign it as a DSSE envelope.
     #[arg(long)]
@@ -113,7 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         bundle,
     };
     let s = runtime()?
-        .block_on(sign_file(&req, &TermProgress::default()))
+        .block_on(sign_file(&req, &CiEnv::process(), &TermProgress::default()))
         .map_err(from_publisher)?;
     let (file, bundle) = (req.file.display(), req.bundle.display());
     if args.json {

@@ -37,7 +37,7 @@ pub struct Args {
 pub(super) struct PolicyArgs {
     /// The certificate identity (SAN: email or URI), matched exactly.
     #[arg(long, value_name = "ID", help_heading = "Policy",
-          required_unless_present_any = ["certificate_identity_regexp", "key"])]
+          required_unless_present_any = ["certificate_identity_regexp", "key", "policy"])]
     certificate_identity: Option<String>,
     /// The certificate identity as a regular expression, anchored at both ends.
     #[arg(
@@ -49,7 +49,7 @@ pub(super) struct PolicyArgs {
     certificate_identity_regexp: Option<String>,
     /// The OIDC issuer that authenticated the signer, matched exactly.
     #[arg(long, value_name = "URL", help_heading = "Policy",
-          required_unless_present_any = ["certificate_oidc_issuer_regexp", "key"])]
+          required_unless_present_any = ["certificate_oidc_issuer_regexp", "key", "policy"])]
     certificate_oidc_issuer: Option<String>,
     /// The OIDC issuer as a regular expression, anchored at both ends.
     #[arg(
@@ -90,6 +90,13 @@ pub(super) struct PolicyArgs {
         "build_config", "build_signer", "build_trigger", "runner_environment",
         "deployment_environment"])]
     key: Option<PathBuf>,
+    /// A policy file (TOML, docs/policy.md): several allowed signers, each a rule of
+    /// identity, issuer and CI claims for the artifacts its `subjects` patterns name
+    /// (matched against the artifact's file name). Excludes the flags above.
+    #[arg(long, value_name = "FILE", help_heading = "Policy", conflicts_with_all = [
+        "certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer",
+        "certificate_oidc_issuer_regexp", "key"])]
+    policy: Option<PathBuf>,
 }
 
 /// Which Sigstore instance to trust.
@@ -152,24 +159,36 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         staging: args.trust.staging,
         trusted_root: args.trust.trusted_root,
     };
-    match verify_request(artifact, bundle, &args.policy.spec(), &trust) {
-        Ok((verified, root)) => {
+    let result = match &args.policy.policy {
+        Some(file) => vouch_policy::PolicyFile::load(file)
+            .and_then(|p| vouch_policy::verify_request(artifact, bundle, &p, None, &trust))
+            .map(|c| (c.verified, c.root, Some(c.accepted.rule)))
+            .map_err(|e| (CodedError::from(&e), None)),
+        None => verify_request(artifact, bundle, &args.policy.spec(), &trust)
+            .map(|(v, root)| (v, root, None))
+            .map_err(|e| (CodedError::from(&e), trust.hint(&e))),
+    };
+    match result {
+        Ok((verified, root, rule)) => {
             if args.json {
                 let mut obj = report_json(&verified);
                 obj.insert("artifact".into(), json!(artifact));
                 obj.insert("bundle".into(), json!(bundle.display().to_string()));
                 obj.insert("trust_root".into(), json!(root.source().to_string()));
+                obj.insert("policy_rule".into(), json!(rule));
                 print_json(&Value::Object(obj))?;
             } else {
                 for line in report_lines(artifact, &verified, &root) {
                     outln!("{}", clean(&line))?;
                 }
+                if let Some(rule) = rule {
+                    outln!("  policy:     rule {:?}", clean(&rule))?;
+                }
             }
             Ok(Exit::Ok)
         }
-        Err(err) => {
-            let mut coded = CodedError::from(&err);
-            if let Some(hint) = trust.hint(&err) {
+        Err((mut coded, hint)) => {
+            if let Some(hint) = hint {
                 coded.message = format!("{}; {hint}", coded.message);
             }
             if args.json {

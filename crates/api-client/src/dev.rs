@@ -51,6 +51,9 @@ pub struct DevTokenRequest {
     pub environment: Option<String>,
     pub audience: Option<String>,
     pub event_name: Option<String>,
+    /// A reusable workflow, `OWNER/REPO/PATH@REF`, as the token's `job_workflow_ref`
+    /// (the certificate's Build Signer and SAN); `workflow_ref` stays the caller.
+    pub job_workflow_ref: Option<String>,
 }
 
 /// A development identity token and what it says (`vouch dev token --json` prints it).
@@ -85,6 +88,7 @@ pub fn mint_dev_token(
         "environment": r.environment,
         "audience": r.audience,
         "event_name": r.event_name,
+        "job_workflow_ref": r.job_workflow_ref,
     });
     let url = format!("{base}/oidc/dev/token");
     let resp = client.post(&url).json(&body).send().map_err(|e| {

@@ -45,6 +45,24 @@ impl From<vouch_verify::VerifyError> for CodedError {
     }
 }
 
+/// A policy file's error keeps its code (`POLICY_E…`, or the verifier's), classed the
+/// same way.
+impl From<&vouch_policy::PolicyError> for CodedError {
+    fn from(err: &vouch_policy::PolicyError) -> Self {
+        let outcome = match err.class() {
+            vouch_verify::ErrorClass::Rejected => Outcome::Refused,
+            _ => Outcome::Error,
+        };
+        CodedError::new(err.code(), outcome, err.to_string())
+    }
+}
+
+impl From<vouch_policy::PolicyError> for CodedError {
+    fn from(err: vouch_policy::PolicyError) -> Self {
+        CodedError::from(&err)
+    }
+}
+
 impl CodedError {
     pub fn new(
         code: impl Into<Cow<'static, str>>,

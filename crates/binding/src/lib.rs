@@ -8,7 +8,13 @@
 //!   URI, GitHub's `job_workflow_ref`; GitLab's `ci_config_ref_uri`): its repository
 //!   must be the binding's and its path must equal the registered workflow file
 //!   exactly. The git ref is free (any branch or tag may publish). A reusable workflow
-//!   from another repository therefore never matches.
+//!   from another repository therefore never matches such a binding.
+//! - Reusable workflows (GitHub, Forgejo): a binding may name the reusable workflow
+//!   (`OWNER/REPO/PATH`, matched against the Build Signer URI, `job_workflow_ref`)
+//!   separately from the calling workflow (a path in the binding's repository, matched
+//!   against the Build Config URI, `workflow_ref`), and require either or both, as
+//!   `gh attestation verify --signer-workflow` does. Stored as one string
+//!   ([`WorkflowSpec`]): `CALLER`, `CALLER>SIGNER` or `>SIGNER`.
 //! - Repository and environment compare case-insensitively (both providers treat
 //!   them so); a binding without an environment accepts any.
 //! - `pull_request_target` and `workflow_run` events are refused: they run with the
@@ -72,6 +78,53 @@ pub enum Publisher {
     Email { email: String },
 }
 
+/// Separates the calling workflow from the reusable one in a stored workflow string.
+pub const SIGNER_SEPARATOR: char = '>';
+
+/// A binding's workflow requirement, read from its stored `workflow` string:
+/// `CALLER` (today's form: the workflow that asked for the certificate is CALLER in the
+/// binding's repository), `CALLER>OWNER/REPO/PATH` (a reusable workflow called from
+/// CALLER) or `>OWNER/REPO/PATH` (the reusable workflow, called from any workflow of
+/// the binding's repository).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkflowSpec<'a> {
+    /// The calling workflow's path in the binding's repository.
+    pub caller: Option<&'a str>,
+    /// The reusable workflow: its repository (`OWNER/REPO`) and path.
+    pub signer: Option<(&'a str, &'a str)>,
+}
+
+impl<'a> WorkflowSpec<'a> {
+    /// Reads a stored workflow string (`None` when its signer part is not
+    /// `OWNER/REPO/PATH`).
+    pub fn parse(stored: &'a str) -> Option<Self> {
+        let Some((caller, signer)) = stored.split_once(SIGNER_SEPARATOR) else {
+            return Some(Self {
+                caller: Some(stored),
+                signer: None,
+            });
+        };
+        let mut parts = signer.splitn(3, '/');
+        let (owner, repo, path) = (parts.next()?, parts.next()?, parts.next()?);
+        if owner.is_empty() || repo.is_empty() || path.is_empty() {
+            return None;
+        }
+        let repository = signer.get(..owner.len() + 1 + repo.len())?;
+        Some(Self {
+            caller: (!caller.is_empty()).then_some(caller),
+            signer: Some((repository, path)),
+        })
+    }
+
+    /// The stored form of a caller and a reusable workflow (`OWNER/REPO/PATH`).
+    pub fn join(caller: Option<&str>, signer: Option<&str>) -> String {
+        match signer {
+            Some(s) => format!("{}{SIGNER_SEPARATOR}{s}", caller.unwrap_or_default()),
+            None => caller.unwrap_or_default().to_owned(),
+        }
+    }
+}
+
 /// Events that may never publish (PyPI refuses the same two).
 pub const REFUSED_EVENTS: [&str; 2] = ["pull_request_target", "workflow_run"];
 
@@ -86,6 +139,8 @@ pub struct CertClaims {
     pub issuer: String,
     /// 1.9 Build Signer URI (`{server}/{job_workflow_ref}`).
     pub build_signer_uri: Option<String>,
+    /// 1.18 Build Config URI (`{server}/{workflow_ref}`): the calling workflow.
+    pub build_config_uri: Option<String>,
     /// 1.12 Source Repository URI (`{server}/{repository}`).
     pub source_repository_uri: Option<String>,
     /// 1.17 Source Repository Owner Identifier (`repository_owner_id`).
@@ -113,12 +168,20 @@ pub enum WorkflowClaim {
 }
 
 /// What a certificate presents, in the terms bindings are registered in.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a short-lived value, one per certificate checked; boxing would only add an allocation"
+)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Presented {
     Ci {
         provider: CiProvider,
         repository: String,
+        /// The workflow that asked for the certificate (Build Signer URI).
         workflow: WorkflowClaim,
+        /// The calling workflow (Build Config URI), when the provider names one
+        /// (GitHub, Forgejo); equal to `workflow` unless a reusable workflow ran.
+        caller: Option<WorkflowClaim>,
         environment: Option<String>,
         event_name: Option<String>,
         repository_owner_id: Option<String>,
@@ -186,15 +249,22 @@ pub fn present_ci(
     server_url: &str,
     claims: &CertClaims,
 ) -> Result<Presented, MissingClaim> {
+    let base = server_url.trim_end_matches('/');
     let ci = |repository, workflow| Presented::Ci {
         provider,
         repository,
         workflow,
+        caller: match provider {
+            CiProvider::Github | CiProvider::Forgejo => {
+                strip_base(claims.build_config_uri.as_deref(), base)
+                    .and_then(|c| github_workflow_ref(&c))
+            }
+            _ => None,
+        },
         environment: claims.environment.clone().filter(|e| !e.is_empty()),
         event_name: claims.build_trigger.clone(),
         repository_owner_id: claims.repository_owner_id.clone(),
     };
-    let base = server_url.trim_end_matches('/');
     match provider {
         CiProvider::Github | CiProvider::Forgejo => {
             let repository = strip_base(claims.source_repository_uri.as_deref(), base)
@@ -318,6 +388,7 @@ pub fn check(binding: &Publisher, presented: &Presented) -> Result<(), Mismatch>
                 provider: p,
                 repository: found_repo,
                 workflow: found_workflow,
+                caller: found_caller,
                 environment: found_env,
                 ..
             },
@@ -326,6 +397,54 @@ pub fn check(binding: &Publisher, presented: &Presented) -> Result<(), Mismatch>
                 return fail(1, "repository", repository.clone(), found_repo.clone());
             }
             match found_workflow {
+                WorkflowClaim::Ref {
+                    repository: wf_repo,
+                    path,
+                    git_ref,
+                } if *provider != CiProvider::Gitlab && workflow.contains(SIGNER_SEPARATOR) => {
+                    let Some(spec) = WorkflowSpec::parse(workflow) else {
+                        return fail(
+                            2,
+                            "job_workflow_ref",
+                            workflow.clone(),
+                            "unusable binding".into(),
+                        );
+                    };
+                    if let Some((signer_repo, signer_path)) = spec.signer {
+                        if !same(wf_repo, signer_repo) || path != signer_path {
+                            return fail(
+                                2,
+                                "job_workflow_ref",
+                                format!("{signer_repo}/{signer_path}@<any ref>"),
+                                format!("{wf_repo}/{path}@{git_ref}"),
+                            );
+                        }
+                    }
+                    if let Some(caller) = spec.caller {
+                        let found = match found_caller {
+                            Some(WorkflowClaim::Ref {
+                                repository: r,
+                                path: p,
+                                git_ref: g,
+                            }) => {
+                                if same(r, repository) && p == caller {
+                                    None
+                                } else {
+                                    Some(format!("{r}/{p}@{g}"))
+                                }
+                            }
+                            _ => Some("none".to_owned()),
+                        };
+                        if let Some(found) = found {
+                            return fail(
+                                3,
+                                "workflow_ref",
+                                format!("{repository}/{caller}@<any ref>"),
+                                found,
+                            );
+                        }
+                    }
+                }
                 WorkflowClaim::Ref {
                     repository: wf_repo,
                     path,
@@ -360,7 +479,7 @@ pub fn check(binding: &Publisher, presented: &Presented) -> Result<(), Mismatch>
                     Some(found) if same(env, found) => {}
                     other => {
                         return fail(
-                            3,
+                            4,
                             "environment",
                             env.clone(),
                             other.clone().unwrap_or_else(|| "none".into()),
@@ -463,6 +582,88 @@ mod tests {
         let m = check(&binding(), &p).unwrap_err();
         assert_eq!(m.claim, "job_workflow_ref");
         assert!(m.found.starts_with("evil/shared/"), "{m}");
+    }
+
+    /// A reusable workflow of `acme/shared` called from `caller_repo`'s `ci.yml`.
+    fn reusable(caller_repo: &str, signer_repo: &str) -> Presented {
+        let c = CertClaims {
+            source_repository_uri: Some(format!("https://github.com/{caller_repo}")),
+            build_signer_uri: Some(format!(
+                "https://github.com/{signer_repo}/.github/workflows/publish.yml@refs/heads/v1"
+            )),
+            build_config_uri: Some(format!(
+                "https://github.com/{caller_repo}/.github/workflows/ci.yml@refs/tags/v2.0.0"
+            )),
+            build_trigger: Some("push".into()),
+            ..CertClaims::default()
+        };
+        present_ci(CiProvider::Github, "https://github.com", &c).unwrap()
+    }
+
+    fn reusable_binding(workflow: &str) -> Publisher {
+        Publisher::Ci {
+            provider: CiProvider::Github,
+            repository: "acme/widget".into(),
+            workflow: workflow.into(),
+            environment: None,
+        }
+    }
+
+    #[test]
+    fn a_binding_can_name_the_reusable_workflow_the_caller_or_both() {
+        let signer = "acme/shared/.github/workflows/publish.yml";
+        let both = WorkflowSpec::join(Some(".github/workflows/ci.yml"), Some(signer));
+        assert_eq!(
+            both,
+            ".github/workflows/ci.yml>acme/shared/.github/workflows/publish.yml"
+        );
+        let p = reusable("acme/widget", "acme/shared");
+        for stored in [both.as_str(), &WorkflowSpec::join(None, Some(signer))] {
+            assert_eq!(check(&reusable_binding(stored), &p), Ok(()), "{stored}");
+        }
+        // Today's form names the workflow that asked for the certificate: the reusable
+        // one lives elsewhere, so it is still refused.
+        let m = check(&reusable_binding(".github/workflows/ci.yml"), &p).unwrap_err();
+        assert_eq!(m.claim, "job_workflow_ref");
+
+        // Another reusable workflow than the bound one.
+        let other = reusable("acme/widget", "evil/shared");
+        let m = check(&reusable_binding(&both), &other).unwrap_err();
+        assert_eq!(
+            (m.claim, m.found.starts_with("evil/shared/")),
+            ("job_workflow_ref", true)
+        );
+        // The bound reusable workflow, called from another workflow of the repository.
+        let mut wrong_caller = reusable("acme/widget", "acme/shared");
+        if let Presented::Ci { caller, .. } = &mut wrong_caller {
+            *caller =
+                github_workflow_ref("acme/widget/.github/workflows/other.yml@refs/heads/main");
+        }
+        let m = check(&reusable_binding(&both), &wrong_caller).unwrap_err();
+        assert_eq!(m.claim, "workflow_ref");
+        assert!(m.found.contains("other.yml"), "{m}");
+        // ... which a signer-only binding accepts.
+        assert_eq!(
+            check(
+                &reusable_binding(&WorkflowSpec::join(None, Some(signer))),
+                &wrong_caller
+            ),
+            Ok(())
+        );
+        // No caller claim at all.
+        if let Presented::Ci { caller, .. } = &mut wrong_caller {
+            *caller = None;
+        }
+        let m = check(&reusable_binding(&both), &wrong_caller).unwrap_err();
+        assert_eq!((m.claim, m.found.as_str()), ("workflow_ref", "none"));
+        // The repository is still the binding's.
+        let m = check(
+            &reusable_binding(&both),
+            &reusable("evil/widget", "acme/shared"),
+        )
+        .unwrap_err();
+        assert_eq!(m.claim, "repository");
+        assert_eq!(WorkflowSpec::parse(">acme"), None);
     }
 
     #[test]

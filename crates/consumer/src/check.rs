@@ -65,7 +65,16 @@ impl CheckReport {
 /// every entry names a registry whose log key is pinned, and (with `strict_sigstore`)
 /// every entry's cached Sigstore bundle verifies, offline, against the entry's
 /// recorded digest and signer (the lockfile's own "verified" flags are not trusted).
-pub fn check_lockfile(path: &Path, strict_sigstore: bool) -> Result<CheckReport> {
+///
+/// With a policy file, the lockfile must record that policy's digest (`LOCK_E006`: it
+/// was fetched under another policy, or none), and every entry is re-verified as with
+/// `strict_sigstore`, its signer checked against the policy's rules for its name
+/// (`POLICY_E003`/`POLICY_E004`).
+pub fn check_lockfile(
+    path: &Path,
+    strict_sigstore: bool,
+    policy: Option<&vouch_policy::PolicyFile>,
+) -> Result<CheckReport> {
     let lock = Lockfile::load(path)?;
     let dir = base_dir(path);
     let computed = lock.computed_provenance();
@@ -94,11 +103,24 @@ pub fn check_lockfile(path: &Path, strict_sigstore: bool) -> Result<CheckReport>
             });
         }
     }
-    if strict_sigstore {
+    if let Some(policy) = policy {
+        if lock.policy.as_deref() != Some(policy.digest()) {
+            problems.push(Problem {
+                code: "LOCK_E006",
+                detail: format!(
+                    "the lockfile was written under policy {}, not {} ({})",
+                    lock.policy.as_deref().unwrap_or("none"),
+                    policy.digest(),
+                    policy.source()
+                ),
+            });
+        }
+    }
+    if strict_sigstore || policy.is_some() {
         // Re-verify: a hand-edited identity (or digest) must not pass on the strength
         // of the lockfile's own `sigstore_verified = true`. The same path as
         // `audit signatures`, without its network refill.
-        let statuses = audit(path, &lock, Network::Offline)?;
+        let statuses = audit(path, &lock, Network::Offline, policy)?;
         for (p, status) in lock.packages.iter().zip(&statuses) {
             let cached = p
                 .bundle
@@ -125,6 +147,9 @@ pub fn check_lockfile(path: &Path, strict_sigstore: bool) -> Result<CheckReport>
                         "LOCK_E002",
                         format!("{}: its bundle cannot be verified: {why}", p.id()),
                     ),
+                    Status::Mismatched { code, detail } if code.starts_with("POLICY_E") => {
+                        (*code, format!("{}: {detail}", p.id()))
+                    }
                     Status::Mismatched { code, detail } => (
                         "LOCK_E004",
                         format!(

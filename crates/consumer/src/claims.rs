@@ -76,6 +76,7 @@ fn check_cert_claims(
         // Fulcio's Build Signer URI; a certificate without it names the workflow in its
         // SAN (GitHub's SAN is the job workflow ref).
         build_signer_uri: claim(CiClaim::BuildSigner).or_else(|| Some(identity.to_owned())),
+        build_config_uri: claim(CiClaim::BuildConfig),
         source_repository_uri: claim(CiClaim::SourceRepository),
         repository_owner_id: None,
         build_trigger: claim(CiClaim::BuildTrigger),

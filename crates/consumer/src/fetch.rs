@@ -87,6 +87,9 @@ pub struct FetchRequest {
     /// The lockfile to record the entry in (created if missing).
     pub lockfile: PathBuf,
     pub out: OutTarget,
+    /// A policy file the signer must also satisfy (its rules for the package's name);
+    /// its digest is recorded in the lockfile.
+    pub policy: Option<vouch_policy::PolicyFile>,
 }
 
 /// What a fetch verified and wrote.
@@ -313,7 +316,8 @@ async fn download_blob(
 /// issuer of the publisher binding the index records (`VERIFY_E0xx`), with its
 /// repository and workflow (`FETCH_E003`, `vouch-binding`'s rule); the log entry is
 /// included in the registry's transparency log, consistent with what the lockfile saw
-/// before (`AUDIT_E001`). Nothing is written before every check held.
+/// before (`AUDIT_E001`); with a policy file, the signer is one of its rules for the
+/// package (`POLICY_E003`/`POLICY_E004`). Nothing is written before every check held.
 #[allow(
     clippy::indexing_slicing,
     reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
@@ -406,6 +410,13 @@ pub async fn fetch(req: &FetchRequest, progress: &dyn Progress) -> Result<Fetche
         e.message = format!("{name}@{version}: {}", e.message);
         e
     })?;
+    if let Some(policy) = &req.policy {
+        policy.check(name, &verified.signer).map_err(|e| {
+            let mut coded = CodedError::from(&e);
+            coded.message = format!("{name}@{version}: {}", coded.message);
+            coded
+        })?;
+    }
 
     // 3. The log: the entry the bundle names is in the log the lockfile pins.
     let facts = log_facts(&bundle)?;
@@ -448,6 +459,9 @@ pub async fn fetch(req: &FetchRequest, progress: &dyn Progress) -> Result<Fetche
     };
     std::fs::copy(&blob_path, &archive).map_err(|e| write_error("writing", &archive, e))?;
     server.checkpoint = cp.to_note_string();
+    if let Some(policy) = &req.policy {
+        lock.policy = Some(policy.digest().to_owned());
+    }
     lock.upsert_server(server);
     lock.upsert(LockedPackage {
         name: name.to_owned(),

@@ -24,6 +24,7 @@
 //!         spec: Spec::parse("@acme/widget@1.2.0")?, // or "@acme/widget" for the newest
 //!         lockfile: PathBuf::from("vouch.lock"),
 //!         out: OutTarget::Dir(PathBuf::from("vendor")),
+//!         policy: None,
 //!     },
 //!     &NoProgress,
 //! )
@@ -34,6 +35,7 @@
 //! let report = vouch_consumer::audit_signatures(
 //!     &PathBuf::from("vouch.lock"),
 //!     vouch_consumer::Network::Offline,
+//!     None, // or Some(&policy): a vouch_policy::PolicyFile every signer must satisfy
 //! )?;
 //! assert!(report.all_verified());
 //! # Ok(())

@@ -28,6 +28,10 @@ pub const CACHE_DIR: &str = ".vouch";
 pub struct Lockfile {
     /// Format version ([`FORMAT_VERSION`]).
     pub version: u32,
+    /// `sha256:HEX` of the policy file (`--policy`) the entries were last fetched
+    /// under; `vouch lock --check --policy FILE` refuses another (`LOCK_E006`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
     /// Summary of the Sigstore state of every entry.
     #[serde(default)]
     pub provenance: Provenance,
@@ -123,6 +127,7 @@ impl Default for Lockfile {
     fn default() -> Self {
         Self {
             version: FORMAT_VERSION,
+            policy: None,
             provenance: Provenance::default(),
             servers: Vec::new(),
             packages: Vec::new(),

@@ -14,6 +14,7 @@ use std::path::Path;
 
 use serde_json::json;
 use vouch_api_client::{get_bytes, http, CodedError, Result};
+use vouch_policy::PolicyFile;
 use vouch_verify::{Artifact, ParsedBundle, TrustRoot, Verifier};
 
 use crate::claims::{check_claims, policy_for, RecordedBinding};
@@ -111,10 +112,16 @@ impl Status {
     }
 }
 
-/// Reads the lockfile at `path` and audits every entry's signature.
-pub fn audit_signatures(path: &Path, network: Network) -> Result<SignatureReport> {
+/// Reads the lockfile at `path` and audits every entry's signature; with a policy file,
+/// every entry's signer must also be one of the policy's rules for its package name
+/// (`POLICY_E003`/`POLICY_E004` mismatches otherwise).
+pub fn audit_signatures(
+    path: &Path,
+    network: Network,
+    policy: Option<&PolicyFile>,
+) -> Result<SignatureReport> {
     let lock = Lockfile::load(path)?;
-    let statuses = audit(path, &lock, network)?;
+    let statuses = audit(path, &lock, network, policy)?;
     Ok(SignatureReport { lock, statuses })
 }
 
@@ -129,7 +136,12 @@ enum Pass {
     clippy::indexing_slicing,
     reason = "statuses has one slot per lock.packages entry and every index comes from enumerating lock.packages"
 )]
-pub fn audit(lockfile: &Path, lock: &Lockfile, network: Network) -> Result<Vec<Status>> {
+pub fn audit(
+    lockfile: &Path,
+    lock: &Lockfile,
+    network: Network,
+    policy: Option<&PolicyFile>,
+) -> Result<Vec<Status>> {
     let dir = base_dir(lockfile);
     let mut statuses: Vec<Option<Status>> = vec![None; lock.packages.len()];
     let mut by_server: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -146,7 +158,7 @@ pub fn audit(lockfile: &Path, lock: &Lockfile, network: Network) -> Result<Vec<S
             None => Err(format!("no [[server]] table for {server}")),
         };
         let passes = run_parallel(&idx, threads, |i| {
-            first_pass(&dir, &lock.packages[i], verifier.as_ref())
+            first_pass(&dir, &lock.packages[i], verifier.as_ref(), policy)
         });
         let mut missing = Vec::new();
         for (&i, pass) in idx.iter().zip(passes) {
@@ -168,7 +180,7 @@ pub fn audit(lockfile: &Path, lock: &Lockfile, network: Network) -> Result<Vec<S
                 }
             }
             Network::Refill => {
-                for (i, s) in refill(&dir, lock, &missing, verifier)? {
+                for (i, s) in refill(&dir, lock, &missing, verifier, policy)? {
                     statuses[i] = Some(s);
                 }
             }
@@ -197,6 +209,7 @@ fn first_pass(
     dir: &Path,
     p: &LockedPackage,
     verifier: std::result::Result<&Verifier, &String>,
+    policy: Option<&PolicyFile>,
 ) -> Pass {
     let Some(rel) = p.bundle.as_deref().filter(|_| p.sigstore_verified) else {
         return Pass::Done(Status::Unverified(
@@ -228,13 +241,19 @@ fn first_pass(
         Err(why) => return Pass::Done(Status::Unverified(why.clone())),
     };
     match std::fs::read(dir.join(rel)) {
-        Ok(bundle) => Pass::Done(verify_entry(verifier, p, &bundle)),
+        Ok(bundle) => Pass::Done(verify_entry(verifier, p, &bundle, policy)),
         Err(_) => Pass::NeedsBundle,
     }
 }
 
-/// Verifies one entry's bundle against its locked digest, signer and binding.
-pub fn verify_entry(verifier: &Verifier, p: &LockedPackage, bundle: &[u8]) -> Status {
+/// Verifies one entry's bundle against its locked digest, signer and binding, and
+/// the policy file's rules for its package name when one is given.
+pub fn verify_entry(
+    verifier: &Verifier,
+    p: &LockedPackage,
+    bundle: &[u8],
+    policy: Option<&PolicyFile>,
+) -> Status {
     let artifact = match Artifact::parse_digest(&format!("sha256:{}", p.sha256)) {
         Ok(a) => a,
         Err(e) => {
@@ -244,7 +263,7 @@ pub fn verify_entry(verifier: &Verifier, p: &LockedPackage, bundle: &[u8]) -> St
             }
         }
     };
-    let policy = match policy_for(&p.identity, &p.issuer) {
+    let signer_policy = match policy_for(&p.identity, &p.issuer) {
         Ok(pol) => pol,
         Err(e) => {
             return Status::Mismatched {
@@ -254,7 +273,7 @@ pub fn verify_entry(verifier: &Verifier, p: &LockedPackage, bundle: &[u8]) -> St
         }
     };
     let verified = ParsedBundle::from_json(bundle)
-        .and_then(|parsed| verifier.verify(&artifact, &parsed, &policy));
+        .and_then(|parsed| verifier.verify(&artifact, &parsed, &signer_policy));
     match verified {
         Ok(v) => {
             let binding = RecordedBinding {
@@ -262,12 +281,18 @@ pub fn verify_entry(verifier: &Verifier, p: &LockedPackage, bundle: &[u8]) -> St
                 repository: p.repository.as_deref(),
                 workflow: p.workflow.as_deref(),
             };
-            match check_claims(&v, binding) {
-                Ok(()) => Status::Verified,
-                Err(e) => Status::Mismatched {
+            if let Err(e) = check_claims(&v, binding) {
+                return Status::Mismatched {
                     code: "FETCH_E003",
                     detail: e.message,
+                };
+            }
+            match policy.map(|pol| pol.check(&p.name, &v.signer)) {
+                Some(Err(e)) => Status::Mismatched {
+                    code: e.code(),
+                    detail: e.to_string(),
                 },
+                _ => Status::Verified,
             }
         }
         Err(e) => Status::Mismatched {
@@ -287,6 +312,7 @@ fn refill(
     lock: &Lockfile,
     missing: &[usize],
     verifier: &Verifier,
+    policy: Option<&PolicyFile>,
 ) -> Result<Vec<(usize, Status)>> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -313,7 +339,7 @@ fn refill(
                     // The cache is a convenience: a failed write only costs a download.
                     let _ = write_atomic(&dir.join(rel), &bytes);
                 }
-                verify_entry(verifier, p, &bytes)
+                verify_entry(verifier, p, &bytes, policy)
             }
             Err(e) => Status::Unverified(format!("bundle not cached and not downloadable: {e}")),
         };

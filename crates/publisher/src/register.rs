@@ -69,6 +69,9 @@ pub struct Registration {
     /// `OWNER/REPO` and the workflow file (not for [`Provider::Email`]).
     pub repository: Option<String>,
     pub workflow: Option<String>,
+    /// A reusable workflow, `OWNER/REPO/PATH` (GitHub, Forgejo): the certificate's Build
+    /// Signer URI must name it; `workflow`, then optional, is the calling workflow.
+    pub signer_workflow: Option<String>,
     /// Only this deployment environment may publish.
     pub environment: Option<String>,
     /// The email identity ([`Provider::Email`]).
@@ -129,7 +132,9 @@ pub async fn register(reg: &Registration) -> Result<Registered> {
     if is_email && reg.email.is_none() {
         return Err(usage("--provider email needs --email ADDR"));
     }
-    if !is_email && (reg.repository.is_none() || reg.workflow.is_none()) {
+    if !is_email
+        && (reg.repository.is_none() || (reg.workflow.is_none() && reg.signer_workflow.is_none()))
+    {
         return Err(usage(format!(
             "--provider {} needs --repo OWNER/REPO and --workflow FILE",
             reg.provider.as_str()
@@ -140,6 +145,7 @@ pub async fn register(reg: &Registration) -> Result<Registered> {
         "provider": reg.provider.as_str(),
         "repository": reg.repository,
         "workflow": reg.workflow,
+        "signer_workflow": reg.signer_workflow,
         "environment": reg.environment,
         "email": reg.email,
     });
@@ -197,6 +203,7 @@ mod tests {
             provider: Provider::Github,
             repository: Some("acme/widget".into()),
             workflow: Some(workflow.into()),
+            signer_workflow: None,
             environment: None,
             email: None,
         }

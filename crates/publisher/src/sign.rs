@@ -231,23 +231,36 @@ pub struct SignedFile {
     pub log_index: Option<u64>,
 }
 
-/// Signs one file as `req` says and writes the bundle. Errors carry `SIGN_E` codes
+/// Signs one file as `req` says and writes the bundle. Without a token in `req`, the
+/// CI's ambient one is used (GitHub Actions, GitLab CI, Buildkite, CircleCI, read
+/// through `env`). Errors carry `SIGN_E` codes
 /// (vouch-sign's table; SIGN_E019 an oversized statement, SIGN_E020 unreadable input).
 #[allow(
     clippy::indexing_slicing,
     reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
 )]
-pub async fn sign_file(req: &SignRequest, progress: &dyn Progress) -> Result<SignedFile> {
-    let token = read_token(
-        req.identity_token.as_deref(),
-        req.identity_token_file.as_deref(),
-    )?;
+pub async fn sign_file(
+    req: &SignRequest,
+    env: &crate::token::CiEnv,
+    progress: &dyn Progress,
+) -> Result<SignedFile> {
+    let http = http_client(req.tls_ca.as_deref())?;
+    // A token given on the command line wins; otherwise the CI's ambient token, found
+    // as `vouch publish` finds it (PUB_E002 names what is missing).
+    let token = if req.identity_token.is_some() || req.identity_token_file.is_some() {
+        read_token(
+            req.identity_token.as_deref(),
+            req.identity_token_file.as_deref(),
+        )?
+    } else {
+        let src = crate::token::TokenSource::default();
+        crate::token::identity_token(&src, env, &http).await?.jwt
+    };
     let payload = if req.in_toto {
         Payload::Statement(read_statement(&req.file)?)
     } else {
         Payload::Digest(hash_file(&req.file, progress)?)
     };
-    let http = http_client(req.tls_ca.as_deref())?;
     let cfg = match &req.services {
         Services::File(path) => {
             let bytes = std::fs::read(path)

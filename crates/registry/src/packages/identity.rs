@@ -72,6 +72,7 @@ mod tests {
             san_email: None,
             issuer: GH.into(),
             build_signer_uri: Some(job),
+            build_config_uri: None,
             source_repository_uri: Some(format!("https://github.com/{repo}")),
             repository_owner_id: Some("1001".into()),
             build_trigger: Some(event.into()),
@@ -111,6 +112,7 @@ mod tests {
                     path: WF.into(),
                     git_ref: "refs/tags/v1".into()
                 },
+                caller: None,
                 environment: Some("prod".into()),
                 event_name: Some("push".into()),
                 repository_owner_id: Some("1001".into()),

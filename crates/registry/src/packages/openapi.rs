@@ -352,6 +352,7 @@ fn schemas() -> Value {
         "provider": { "type": "string", "enum": ["github", "gitlab", "buildkite", "circleci", "forgejo", "email"] },
         "repository": { "type": ["string", "null"], "description": "OWNER/REPO (GitLab: GROUP/.../PROJECT; Buildkite: ORG/PIPELINE; CircleCI: project id)" },
         "workflow": { "type": ["string", "null"], "description": "Workflow file path (GitHub: a bare name means .github/workflows/NAME; CircleCI: pipeline definition id; Buildkite: none)" },
+        "signer_workflow": { "type": ["string", "null"], "description": "GitHub and Forgejo: a reusable workflow OWNER/REPO/PATH the certificate's Build Signer URI (job_workflow_ref) must name; `workflow`, then optional, is the calling workflow (Build Config URI, workflow_ref). Stored and answered as `workflow` = `CALLER>OWNER/REPO/PATH`" },
         "environment": { "type": ["string", "null"], "description": "Deployment environment; none accepts any" },
         "email": { "type": ["string", "null"], "description": "Only for provider email" },
     });

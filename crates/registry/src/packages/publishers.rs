@@ -33,6 +33,10 @@ pub struct RegisterRequest {
     pub repository: Option<String>,
     #[serde(default)]
     pub workflow: Option<String>,
+    /// A reusable workflow (`OWNER/REPO/PATH`, GitHub and Forgejo): the Build Signer
+    /// the certificate must name, with `workflow` (optional then) the caller.
+    #[serde(default)]
+    pub signer_workflow: Option<String>,
     #[serde(default)]
     pub environment: Option<String>,
     #[serde(default)]
@@ -87,6 +91,35 @@ fn workflow_path_ok(s: &str) -> bool {
         && (s.ends_with(".yml") || s.ends_with(".yaml"))
 }
 
+/// The reusable workflow `OWNER/REPO/PATH` of a request, checked (GitHub's under
+/// `.github/workflows/`).
+fn signer_workflow(
+    req: &RegisterRequest,
+    provider: CiProvider,
+) -> Result<Option<String>, ApiError> {
+    let Some(s) = req.signer_workflow.as_deref().filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let mut parts = s.splitn(3, '/');
+    let (owner, repo, path) = (parts.next(), parts.next(), parts.next());
+    let ok = match (owner, repo, path) {
+        (Some(o), Some(r), Some(p)) => {
+            repository_ok(&format!("{o}/{r}"), false)
+                && workflow_path_ok(p)
+                && (provider != CiProvider::Github || p.starts_with(".github/workflows/"))
+        }
+        _ => false,
+    };
+    if !ok {
+        return Err(codes::bad_binding(
+            "signer_workflow",
+            "OWNER/REPO/PATH of a .yml or .yaml workflow (GitHub: under .github/workflows/)",
+            s,
+        ));
+    }
+    Ok(Some(s.to_owned()))
+}
+
 /// Checks a request and turns it into the store's terms.
 pub fn validate(req: &RegisterRequest) -> Result<(PackageName, Publisher), ApiError> {
     let name = PackageName::parse(&req.package).map_err(|e| codes::package_error(&e))?;
@@ -94,6 +127,7 @@ pub fn validate(req: &RegisterRequest) -> Result<(PackageName, Publisher), ApiEr
         for (v, n) in [
             (&req.repository, "repository"),
             (&req.workflow, "workflow"),
+            (&req.signer_workflow, "signer_workflow"),
             (&req.environment, "environment"),
         ] {
             absent(v, n, "email")?;
@@ -122,63 +156,74 @@ pub fn validate(req: &RegisterRequest) -> Result<(PackageName, Publisher), ApiEr
     })?;
     absent(&req.email, "email", provider.as_str())?;
     let repository = field(&req.repository, "repository", "the repository")?;
-    let workflow = match provider {
-        CiProvider::Github | CiProvider::Forgejo | CiProvider::Gitlab => {
-            let nested = provider == CiProvider::Gitlab;
-            if !repository_ok(repository, nested) {
-                let expected = if nested {
-                    "GROUP/PROJECT (subgroups allowed)"
+    if provider != CiProvider::Github && provider != CiProvider::Forgejo {
+        absent(&req.signer_workflow, "signer_workflow", provider.as_str())?;
+    }
+    let workflow = 'wf: {
+        match provider {
+            CiProvider::Github | CiProvider::Forgejo | CiProvider::Gitlab => {
+                let nested = provider == CiProvider::Gitlab;
+                if !repository_ok(repository, nested) {
+                    let expected = if nested {
+                        "GROUP/PROJECT (subgroups allowed)"
+                    } else {
+                        "OWNER/REPO"
+                    };
+                    return Err(codes::bad_binding("repository", expected, repository));
+                }
+                let signer = signer_workflow(req, provider)?;
+                if signer.is_some() && req.workflow.as_deref().is_none_or(str::is_empty) {
+                    break 'wf vouch_binding::WorkflowSpec::join(None, signer.as_deref());
+                }
+                let wf = field(&req.workflow, "workflow", "the workflow file path")?;
+                // GitHub's workflows all live in one directory; a bare file name means it.
+                let wf = if provider == CiProvider::Github && !wf.contains('/') {
+                    format!(".github/workflows/{wf}")
                 } else {
-                    "OWNER/REPO"
+                    wf.to_owned()
                 };
-                return Err(codes::bad_binding("repository", expected, repository));
+                let in_dir = provider != CiProvider::Github || wf.starts_with(".github/workflows/");
+                if !workflow_path_ok(&wf) || !in_dir {
+                    let expected = match provider {
+                        CiProvider::Github => {
+                            "a file under .github/workflows/ ending in .yml or .yaml"
+                        }
+                        _ => "a relative path to a .yml or .yaml file in the repository",
+                    };
+                    return Err(codes::bad_binding("workflow", expected, &wf));
+                }
+                vouch_binding::WorkflowSpec::join(Some(&wf), signer.as_deref())
             }
-            let wf = field(&req.workflow, "workflow", "the workflow file path")?;
-            // GitHub's workflows all live in one directory; a bare file name means it.
-            let wf = if provider == CiProvider::Github && !wf.contains('/') {
-                format!(".github/workflows/{wf}")
-            } else {
+            CiProvider::Buildkite => {
+                if !repository_ok(repository, false) {
+                    return Err(codes::bad_binding(
+                        "repository",
+                        "ORGANIZATION/PIPELINE",
+                        repository,
+                    ));
+                }
+                absent(&req.workflow, "workflow", "buildkite")?;
+                String::new()
+            }
+            _ => {
+                // CircleCI: the project id and the pipeline definition id.
+                if !segment_ok(repository) {
+                    return Err(codes::bad_binding(
+                        "repository",
+                        "the CircleCI project id",
+                        repository,
+                    ));
+                }
+                let wf = field(&req.workflow, "workflow", "the pipeline definition id")?;
+                if !segment_ok(wf) {
+                    return Err(codes::bad_binding(
+                        "workflow",
+                        "the pipeline definition id",
+                        wf,
+                    ));
+                }
                 wf.to_owned()
-            };
-            let in_dir = provider != CiProvider::Github || wf.starts_with(".github/workflows/");
-            if !workflow_path_ok(&wf) || !in_dir {
-                let expected = match provider {
-                    CiProvider::Github => "a file under .github/workflows/ ending in .yml or .yaml",
-                    _ => "a relative path to a .yml or .yaml file in the repository",
-                };
-                return Err(codes::bad_binding("workflow", expected, &wf));
             }
-            wf
-        }
-        CiProvider::Buildkite => {
-            if !repository_ok(repository, false) {
-                return Err(codes::bad_binding(
-                    "repository",
-                    "ORGANIZATION/PIPELINE",
-                    repository,
-                ));
-            }
-            absent(&req.workflow, "workflow", "buildkite")?;
-            String::new()
-        }
-        _ => {
-            // CircleCI: the project id and the pipeline definition id.
-            if !segment_ok(repository) {
-                return Err(codes::bad_binding(
-                    "repository",
-                    "the CircleCI project id",
-                    repository,
-                ));
-            }
-            let wf = field(&req.workflow, "workflow", "the pipeline definition id")?;
-            if !segment_ok(wf) {
-                return Err(codes::bad_binding(
-                    "workflow",
-                    "the pipeline definition id",
-                    wf,
-                ));
-            }
-            wf.to_owned()
         }
     };
     let environment = match req.environment.as_deref() {
@@ -370,6 +415,7 @@ mod tests {
             provider: provider.into(),
             repository: repo.map(str::to_owned),
             workflow: wf.map(str::to_owned),
+            signer_workflow: None,
             environment: None,
             email: None,
         }

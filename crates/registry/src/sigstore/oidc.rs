@@ -272,6 +272,24 @@ struct MintRequest {
     event_name: Option<String>,
     #[serde(default)]
     repository_owner_id: Option<String>,
+    /// A reusable workflow `OWNER/REPO/PATH@REF` the job ran (GitHub's
+    /// `job_workflow_ref`), when it is not the calling workflow.
+    #[serde(default)]
+    job_workflow_ref: Option<String>,
+}
+
+/// `OWNER/REPO/PATH@REF` with plain segments (no whitespace, control characters or `..`).
+fn job_workflow_ref_ok(v: &str) -> bool {
+    let Some((left, git_ref)) = v.rsplit_once('@') else {
+        return false;
+    };
+    let plain = |s: &str| {
+        !s.is_empty() && s != ".." && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+    };
+    v.len() <= 512
+        && plain(git_ref)
+        && left.split('/').count() >= 3
+        && left.split('/').all(|s| plain(s) && !s.contains('@'))
 }
 
 fn plain_claim(field: &'static str, value: &str) -> Result<(), ApiError> {
@@ -322,6 +340,15 @@ pub async fn mint(
         if let Some(event) = req.event_name {
             plain_claim("event_name", &event)?;
             members.insert("event_name".to_owned(), Value::String(event));
+        }
+        if let Some(job) = req.job_workflow_ref {
+            if !job_workflow_ref_ok(&job) {
+                return Err(ApiError::from(vouch_oidc::OidcError::InvalidDevRequest {
+                    field: "job_workflow_ref",
+                    expected: "OWNER/REPO/PATH@REF",
+                }));
+            }
+            members.insert("job_workflow_ref".to_owned(), Value::String(job));
         }
         if let Some(owner_id) = req.repository_owner_id {
             plain_claim("repository_owner_id", &owner_id)?;

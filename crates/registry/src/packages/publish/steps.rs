@@ -35,6 +35,7 @@ impl From<SignedBundle> for Signed {
                 san_email,
                 issuer: s.certificate.issuer.unwrap_or_default(),
                 build_signer_uri: c.build_signer_uri,
+                build_config_uri: c.build_config_uri,
                 source_repository_uri: c.source_repository_uri,
                 repository_owner_id: c.source_repository_owner_identifier,
                 build_trigger: c.build_trigger,
