@@ -632,6 +632,7 @@ pub async fn open_as(
         &secrets.enc_key,
         &sigstore.trust_config,
         rt.dev,
+        &rt.data_dir,
         Arc::clone(&clock),
     )
     .await?;

@@ -88,6 +88,19 @@ pub struct Refresh {
     pub ca_pem: Option<Vec<u8>>,
 }
 
+impl Refresh {
+    /// A refresh of `instance` now, cached under `cache_root`.
+    pub fn new(instance: Instance, bootstrap_root: Option<Vec<u8>>, cache_root: PathBuf) -> Self {
+        Refresh {
+            instance,
+            bootstrap_root,
+            cache_root,
+            now: jiff::Timestamp::now(),
+            ca_pem: None,
+        }
+    }
+}
+
 /// What a refresh (or an offline read) verified.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Refreshed {
@@ -474,5 +487,80 @@ impl Repository for HttpRepo {
 
     fn fetch_target<'a>(&'a self, path: &'a str, max_length: u64) -> FetchFuture<'a> {
         Box::pin(async move { self.get(&format!("targets/{path}"), max_length).await })
+    }
+}
+
+/// The cache root when none is given: `$XDG_CACHE_HOME/vouch/tuf`, else
+/// `$HOME/.cache/vouch/tuf`. `env` reads one environment variable.
+pub fn default_cache_root(env: impl Fn(&str) -> Option<String>) -> PathBuf {
+    match (env("XDG_CACHE_HOME"), env("HOME")) {
+        (Some(x), _) if !x.is_empty() => PathBuf::from(x).join("vouch/tuf"),
+        (_, Some(h)) => PathBuf::from(h).join(".cache/vouch/tuf"),
+        _ => PathBuf::from(".vouch/tuf"),
+    }
+}
+
+/// What `vouch audit roots` reports: the verified material and whether the trusted
+/// root changed since the cache last held one.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RootsReport {
+    #[serde(flatten)]
+    pub current: Refreshed,
+    /// The trusted root's SHA-256 the cache held before this run, if any.
+    pub previous_trusted_root_sha256: Option<String>,
+    /// True when a previous trusted root was cached and differs from this one.
+    pub changed: bool,
+}
+
+/// `vouch audit roots`: refresh through TUF (or, `offline`, read the cache with no
+/// network use at all) and say whether the trusted root changed.
+pub fn audit_roots(req: &Refresh, offline: bool) -> Result<RootsReport, Error> {
+    let previous = read_offline(&req.cache_root, &req.instance)
+        .ok()
+        .map(|r| r.trusted_root_sha256);
+    let current = if offline {
+        read_offline(&req.cache_root, &req.instance)?
+    } else {
+        refresh(req)?
+    };
+    let changed = previous
+        .as_deref()
+        .is_some_and(|p| p != current.trusted_root_sha256);
+    Ok(RootsReport {
+        current,
+        previous_trusted_root_sha256: previous,
+        changed,
+    })
+}
+
+impl std::fmt::Display for RootsReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = &self.current;
+        let how = if c.refreshed {
+            "refreshed through TUF"
+        } else {
+            "read from the cache (offline, not refreshed)"
+        };
+        writeln!(f, "repository     {}", c.repository)?;
+        writeln!(f, "trust root     {how}")?;
+        let v = |x: Option<u64>| x.map_or_else(|| "-".to_owned(), |v| v.to_string());
+        writeln!(
+            f,
+            "versions       root {}, timestamp {}, snapshot {}, targets {}",
+            c.root_version,
+            v(c.timestamp_version),
+            v(c.snapshot_version),
+            v(c.targets_version)
+        )?;
+        if let Some(e) = &c.timestamp_expires {
+            writeln!(f, "expires        {e} (timestamp)")?;
+        }
+        writeln!(f, "trusted root   sha256:{}", c.trusted_root_sha256)?;
+        match (&self.previous_trusted_root_sha256, self.changed) {
+            (Some(p), true) => writeln!(f, "changed        yes: was sha256:{p}")?,
+            (Some(_), false) => writeln!(f, "changed        no")?,
+            (None, _) => writeln!(f, "changed        first use of this instance")?,
+        }
+        write!(f, "cache          {}", c.cache_dir.display())
     }
 }

@@ -5,10 +5,10 @@
 //! - `tuf/meta/<N>.root.json`, `tuf/meta/<N>.targets.json`, `tuf/meta/<N>.snapshot.json`,
 //!   `tuf/meta/timestamp.json`, and `tuf/meta/targets/<sha256>.<name>` for each target:
 //!   exactly the paths a TUF client asks for below `/tuf/`;
-//! - `tuf/keys/<role>.sealed`: the role keys this server holds, sealed under
-//!   TOKEN_ENC_KEY. `--dev` creates all four; a production instance holds the online
-//!   `timestamp` and `snapshot` keys and, only if the operator put it there, `targets`
-//!   (`vouch admin tuf` signs root and targets from key files otherwise).
+//! - `tuf/keys/<role>.sealed`: the role keys a production server holds, sealed under
+//!   TOKEN_ENC_KEY: the online `timestamp` and `snapshot` keys and, only if the operator
+//!   put it there, `targets` (root and targets are otherwise signed offline).
+//!   `--dev` creates all four as files, `DATA/tuf-keys/<role>.pem`.
 //!
 //! At start the targets are compared with the instance's current trust material: when
 //! the CA, TSA or log keys changed (`vouch admin keys reset-sigstore`), a new targets
@@ -106,35 +106,20 @@ impl TufRepo {
         enc: &EncryptionKey,
         trust_config: &[u8],
         dev: bool,
+        data_dir: &std::path::Path,
         clock: Arc<dyn Clock>,
     ) -> Result<Option<Arc<TufRepo>>, SetupError> {
         let mut keys = Keys::default();
         for role in ROLES {
-            let name = format!("tuf/keys/{role}.sealed");
-            let pair = match objects.get(&key(&name)?).await {
-                Ok(Some(bytes)) => Some(open_key(&bytes, enc, role)?),
-                Ok(None) if dev => {
-                    let pair = KeyPair::generate().map_err(terr)?;
-                    let sealed = EncryptedKeyMaterial::seal(enc, &purpose(role), pair.pkcs8())
-                        .map_err(|e| err(format!("{}: {e}", e.code())))?;
-                    match objects
-                        .put_if_absent(&key(&name)?, Bytes::from(sealed.as_bytes().to_vec()))
-                        .await
-                    {
-                        Ok(()) => Some(pair),
-                        Err(vouch_store::StoreError::Differs { .. }) => {
-                            let bytes = objects
-                                .get(&key(&name)?)
-                                .await
-                                .map_err(|e| err(e.to_string()))?
-                                .ok_or_else(|| err(format!("{name} vanished")))?;
-                            Some(open_key(&bytes, enc, role)?)
-                        }
-                        Err(e) => return Err(err(format!("storing {name}: {e}"))),
-                    }
+            let pair = if dev {
+                Some(dev_key(data_dir, role)?)
+            } else {
+                let name = format!("tuf/keys/{role}.sealed");
+                match objects.get(&key(&name)?).await {
+                    Ok(Some(bytes)) => Some(open_key(&bytes, enc, role)?),
+                    Ok(None) => None,
+                    Err(e) => return Err(err(format!("reading {name}: {e}"))),
                 }
-                Ok(None) => None,
-                Err(e) => return Err(err(format!("reading {name}: {e}"))),
             };
             match role {
                 "root" => keys.root = pair,
@@ -423,6 +408,34 @@ impl TufRepo {
             }
         });
     }
+}
+
+/// A `--dev` role key: `DATA/tuf-keys/<role>.pem`, created once (0600, never
+/// overwritten). Kept as files rather than sealed under TOKEN_ENC_KEY so that a dev
+/// instance recovering from a lost TOKEN_ENC_KEY (`vouch admin keys reset-sigstore`)
+/// keeps its TUF root, and clients follow the new CA through new targets.
+fn dev_key(data_dir: &std::path::Path, role: &str) -> Result<KeyPair, SetupError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let dir = data_dir.join("tuf-keys");
+    let path = dir.join(format!("{role}.pem"));
+    match std::fs::read_to_string(&path) {
+        Ok(text) => return KeyPair::from_pem(&text).map_err(terr),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(format!("reading {}: {e}", path.display()))),
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| err(format!("creating {}: {e}", dir.display())))?;
+    let pair = KeyPair::generate().map_err(terr)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| err(format!("creating {}: {e}", path.display())))?;
+    f.write_all(pair.to_pem().as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| err(format!("writing {}: {e}", path.display())))?;
+    Ok(pair)
 }
 
 fn open_key(sealed: &[u8], enc: &EncryptionKey, role: &str) -> Result<KeyPair, SetupError> {
