@@ -431,3 +431,72 @@ pub fn merge_trusted_root(previous: &[u8], current: &[u8], now: i64) -> Result<V
 
 /// Target files of a repository keyed by name, as [`targets`] takes them.
 pub type Files = BTreeMap<String, Vec<u8>>;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
+    use super::*;
+
+    #[test]
+    fn a_signed_root_verifies_with_sigstore_tuf_and_a_threshold_above_the_keys_is_refused() {
+        let k = KeyPair::generate().unwrap();
+        let one = RoleKeys::single(k.public());
+        let signed = root(1, 4_000_000_000, &one, &one, &one, &one).unwrap();
+        let file = sign(&signed, &[&k]).unwrap();
+        let set = sigstore_tuf::TrustedMetadataSet::from_root(&file).unwrap();
+        assert_eq!(set.root().version, 1);
+        // Signing the same file again by the same key replaces, never duplicates.
+        let again = add_signature(&file, &k).unwrap();
+        let v: Value = serde_json::from_slice(&again).unwrap();
+        assert_eq!(v["signatures"].as_array().unwrap().len(), 1);
+
+        let two = RoleKeys {
+            keys: vec![k.public().clone()],
+            threshold: 2,
+        };
+        let e = root(1, 4_000_000_000, &two, &one, &one, &one).unwrap_err();
+        assert_eq!(e.code(), "TUF_E015");
+    }
+
+    #[test]
+    fn key_files_round_trip_and_other_files_are_refused() {
+        let k = KeyPair::generate().unwrap();
+        let back = KeyPair::from_pem(&k.to_pem()).unwrap();
+        assert_eq!(back.public(), k.public());
+        assert_eq!(KeyPair::from_pem("hello").unwrap_err().code(), "TUF_E013");
+        let pk = PublicKey::from_json(
+            br#"{"keytype":"rsa","scheme":"rsassa-pss-sha256","keyval":{"public":"x"}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(pk.code(), "TUF_E013");
+        let same =
+            PublicKey::from_json(&serde_json::to_vec(&k.public().to_json()).unwrap()).unwrap();
+        assert_eq!(same.id(), k.public().id());
+    }
+
+    #[test]
+    fn merged_trusted_root_keeps_retired_keys_closed_and_current_ones_open() {
+        let old = br#"{"tlogs":[{"logId":{"keyId":"L"},"publicKey":{"validFor":{"start":"2026-01-01T00:00:00Z"}}}],
+            "certificateAuthorities":[{"certChain":{"certificates":[{"rawBytes":"OLD"}]},"validFor":{"start":"2026-01-01T00:00:00Z"}}],
+            "ctlogs":[],"timestampAuthorities":[]}"#;
+        let new = br#"{"tlogs":[{"logId":{"keyId":"L"},"publicKey":{"validFor":{"start":"2026-01-01T00:00:00Z"}}}],
+            "certificateAuthorities":[{"certChain":{"certificates":[{"rawBytes":"NEW"}]},"validFor":{"start":"2026-06-01T00:00:00Z"}}],
+            "ctlogs":[],"timestampAuthorities":[]}"#;
+        let merged: Value =
+            serde_json::from_slice(&merge_trusted_root(old, new, 1_800_000_000).unwrap()).unwrap();
+        let cas = merged["certificateAuthorities"].as_array().unwrap();
+        assert_eq!(cas.len(), 2);
+        assert_eq!(cas[0]["certChain"]["certificates"][0]["rawBytes"], "NEW");
+        assert!(cas[0]["validFor"].get("end").is_none());
+        assert_eq!(cas[1]["validFor"]["end"], tuf_time(1_800_000_000));
+        assert_eq!(
+            merged["tlogs"].as_array().unwrap().len(),
+            1,
+            "the unchanged log once"
+        );
+        // Merging again is a fixed point: nothing new to publish.
+        let again =
+            merge_trusted_root(&serde_json::to_vec(&merged).unwrap(), new, 1_900_000_000).unwrap();
+        assert_eq!(serde_json::from_slice::<Value>(&again).unwrap(), merged);
+    }
+}

@@ -109,6 +109,10 @@ fn python_tuf_repositories_attacks_are_refused_with_codes() {
         ("mix_and_match", "TUF_E005"),
         ("bad_threshold", "TUF_E003"),
         ("oversized", "TUF_E007"),
+        ("wrong_target", "TUF_E006"),
+        ("root_version", "TUF_E004"),
+        ("no_trusted_root", "TUF_E011"),
+        ("malformed", "TUF_E009"),
     ] {
         let cache = tmp.path().join(format!("cache-{scenario}"));
         server.switch("good");
@@ -126,6 +130,27 @@ fn python_tuf_repositories_attacks_are_refused_with_codes() {
         assert_eq!(offline.trusted_root_sha256, good.trusted_root_sha256);
         assert!(!offline.refreshed);
     }
+}
+
+#[test]
+fn unreachable_repository_and_tampered_cache_are_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("repos"));
+    let root = std::fs::read(tmp.path().join("repos/good/1.root.json")).unwrap();
+    let cache = tmp.path().join("cache");
+    let good = refresh(&server.url, &cache, Some(root.clone())).unwrap();
+    // A listener that is gone: nothing answers.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = refresh(&format!("http://127.0.0.1:{port}"), &cache, Some(root)).unwrap_err();
+    assert_eq!(err.code(), "TUF_E008", "{err}");
+    // The cached trusted root changed behind the client's back: refused offline.
+    std::fs::write(good.cache_dir.join("targets/trusted_root.json"), b"{}").unwrap();
+    let err = vouch_trust::read_offline(&cache, &Instance::Url(server.url.clone())).unwrap_err();
+    assert_eq!(err.code(), "TUF_E012", "{err}");
 }
 
 #[test]

@@ -12,6 +12,10 @@ Scenarios (all share one root v1; "good" is what the client trusts first):
     mix_and_match  timestamp v3 pinning a snapshot v3 whose served bytes differ from the pin
     bad_threshold  2.root.json requiring 2 of 2 root keys, signed by one
     oversized      targets v3 listing a new trusted_root.json, served 4 KiB longer than listed
+    wrong_target   targets v3 listing a new trusted_root.json, served with other bytes of its length
+    root_version   a root v3 served as 2.root.json
+    no_trusted_root targets v3 listing no trusted_root.json
+    malformed      a timestamp.json that is not JSON
 """
 
 import datetime
@@ -115,6 +119,32 @@ def build(out):
         "3.targets.json": t3, "3.snapshot.json": s3b, "timestamp.json": timestamp(3, 3, s3b),
         "targets/" + hashlib.sha256(newer).hexdigest() + ".trusted_root.json": newer + b" " * 4096,
     }))
+    build_more(out, good, tr_name, s2)
+
+
+def build_more(out, good, tr_name, s2):
+    import hashlib
+
+    # Same length, other bytes: the hash check refuses it.
+    newer = TRUSTED_ROOT.replace(b"[]}", b"[0]")
+    t3 = targets(3, newer)
+    s3 = snapshot(3, 3)
+    write(os.path.join(out, "wrong_target"), dict(good, **{
+        "3.targets.json": t3, "3.snapshot.json": s3, "timestamp.json": timestamp(3, 3, s3),
+        "targets/" + hashlib.sha256(newer).hexdigest() + ".trusted_root.json": TRUSTED_ROOT.replace(b"[]}", b"[1]"),
+    }))
+
+    r3 = root_v1()
+    r3.version = 3
+    write(os.path.join(out, "root_version"), dict(good, **{"2.root.json": signed(r3, keys["root"])}))
+
+    t = Targets(version=3, expires=LATER)
+    s3 = snapshot(3, 3)
+    write(os.path.join(out, "no_trusted_root"), dict(good, **{
+        "3.targets.json": signed(t, keys["targets"]), "3.snapshot.json": s3, "timestamp.json": timestamp(3, 3, s3),
+    }))
+
+    write(os.path.join(out, "malformed"), dict(good, **{"timestamp.json": b"{not json"}))
 
 
 def serve(d):
