@@ -499,3 +499,102 @@ async fn serve_file(State(app): State<Arc<AppState>>, Path(path): Path<String>) 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/tuf/{*path}", get(serve_file))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
+    use super::*;
+    use vouch_log::ManualClock;
+
+    fn config(ca: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "trustedRoot": {
+                "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+                "tlogs": [],
+                "certificateAuthorities": [{"certChain": {"certificates": [{"rawBytes": ca}]},
+                                            "validFor": {"start": "2026-01-01T00:00:00Z"}}],
+                "ctlogs": [], "timestampAuthorities": [],
+            },
+            "signingConfig": {"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json"},
+        }))
+        .unwrap()
+    }
+
+    async fn versions(objects: &Arc<dyn Objects>) -> (u64, u64, u64) {
+        let get = |n: String| async move {
+            objects
+                .get(&ObjectKey::new(format!("tuf/meta/{n}")).unwrap())
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        let ts: serde_json::Value =
+            serde_json::from_slice(&get("timestamp.json".into()).await).unwrap();
+        let sv = ts["signed"]["meta"]["snapshot.json"]["version"]
+            .as_u64()
+            .unwrap();
+        let snap: serde_json::Value =
+            serde_json::from_slice(&get(format!("{sv}.snapshot.json")).await).unwrap();
+        (
+            ts["signed"]["version"].as_u64().unwrap(),
+            sv,
+            snap["signed"]["meta"]["targets.json"]["version"]
+                .as_u64()
+                .unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn timestamp_and_snapshot_are_resigned_before_expiry_and_new_material_publishes_targets()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let objects: Arc<dyn Objects> = Arc::new(vouch_store::RemoteObjects::memory());
+        let enc = EncryptionKey::from_bytes([7; 32]);
+        let start = 1_800_000_000;
+        let clock = Arc::new(ManualClock::new(start));
+        let open = |cfg: Vec<u8>| {
+            let objects = Arc::clone(&objects);
+            let clock: Arc<dyn Clock> = clock.clone();
+            let enc = &enc;
+            let dir = dir.path().to_owned();
+            async move {
+                TufRepo::open(objects, enc, &cfg, true, &dir, clock)
+                    .await
+                    .unwrap()
+                    .unwrap()
+            }
+        };
+        let repo = open(config("CA1")).await;
+        assert_eq!(versions(&objects).await, (1, 1, 1));
+        // Nothing to do well inside the lifetimes.
+        repo.freshen().await.unwrap();
+        assert_eq!(versions(&objects).await, (1, 1, 1));
+        // Past half the timestamp's lifetime: a new timestamp, same snapshot.
+        clock.advance(TIMESTAMP_LIFETIME.as_secs() / 2 + 1);
+        repo.freshen().await.unwrap();
+        assert_eq!(versions(&objects).await, (2, 1, 1));
+        // Past half the snapshot's lifetime: a new snapshot and timestamp.
+        clock.set(start + SNAPSHOT_LIFETIME.as_secs() / 2 + 1);
+        repo.freshen().await.unwrap();
+        assert_eq!(versions(&objects).await, (3, 2, 1));
+        // Reopened with the same material: no new targets; with a new CA: targets 2.
+        drop(open(config("CA1")).await);
+        assert_eq!(versions(&objects).await, (3, 2, 1));
+        drop(open(config("CA2")).await);
+        assert_eq!(versions(&objects).await, (4, 3, 2));
+        // A production start finds the sealed keys absent: it holds no key and signs nothing.
+        let prod = TufRepo::open(
+            Arc::clone(&objects),
+            &enc,
+            &config("CA2"),
+            false,
+            dir.path(),
+            clock.clone(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        clock.advance(SNAPSHOT_LIFETIME.as_secs());
+        assert_eq!(prod.freshen().await.unwrap_err().code(), "SIGSTORE_E003");
+    }
+}
