@@ -20,11 +20,15 @@ enum Sub {
     /// Prove each entry's inclusion in the log and the log's consistency with the last
     /// checkpoint the lockfile stored (AUDIT_E001 on any disagreement).
     Transparency(super::audit_transparency::Args),
+    /// Refresh an instance's Sigstore trust root through TUF, cache it, and report
+    /// whether it changed (TUF_E codes on rollback, freeze, mix-and-match, ...).
+    Roots(super::audit_roots::Args),
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     match args.sub {
         Sub::Signatures(a) => super::audit_signatures::run(a),
         Sub::Transparency(a) => super::audit_transparency::run(a),
+        Sub::Roots(a) => super::audit_roots::run(a),
     }
 }

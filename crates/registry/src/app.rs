@@ -74,6 +74,8 @@ pub struct AppState {
     pub metrics: crate::ops::Metrics,
     /// `[limits]`: connection, body and queue bounds.
     pub limits: crate::limits::LimitsSection,
+    /// The instance's TUF repository under `/tuf/` (`None`: not published yet).
+    pub tuf: Option<Arc<crate::tuf::TufRepo>>,
 }
 
 /// Names the parts and the public facts only: the internal token, TOKEN_ENC_KEY and
@@ -625,6 +627,18 @@ pub async fn open_as(
         clock: Arc::clone(&clock),
     })
     .await?;
+    let tuf = crate::tuf::TufRepo::open(
+        Arc::clone(&objects),
+        &secrets.enc_key,
+        &sigstore.trust_config,
+        rt.dev,
+        &rt.data_dir,
+        Arc::clone(&clock),
+    )
+    .await?;
+    if let Some(t) = &tuf {
+        t.spawn_freshener();
+    }
     let witness = match secrets.witness_key {
         Some(key) if cfg.witness.enabled => {
             let var = cfg.witness.signing_key_env.clone();
@@ -697,6 +711,7 @@ pub async fn open_as(
         web,
         metrics,
         limits: cfg.limits.clone(),
+        tuf,
     });
     if elect {
         let candidate = Candidate {
@@ -838,6 +853,7 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
             limits.rekor_verify_queue,
         ))
         .merge(crate::sigstore::routes())
+        .merge(crate::tuf::routes())
         .merge(crate::integrity::routes())
         .merge(crate::accounts::routes())
         .merge(crate::packages::routes())

@@ -44,6 +44,7 @@ pub mod reseal;
 pub mod sigstore;
 pub mod tiles;
 pub mod tls;
+pub mod tuf;
 pub mod web;
 pub mod witness;
 
