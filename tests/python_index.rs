@@ -1,8 +1,12 @@
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code: a panic is a test failure")]
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "test code: a panic is a test failure"
+)]
 //! The Python index end to end (issue 18): `vouch serve --dev` over TLS on loopback; uv (PyPI, pinned) builds a project and `uv publish --trusted-publishing always` uploads it with a GitHub-Actions-shaped environment pointing at the dev issuer; pip (`--require-hashes`) and `uv pip` install it from `/simple/` in fresh venvs; twine uploads with a minted token; and the refusals: a token from another workflow at mint-token (naming the claim), a re-upload with other bytes, an upload carrying attestations this server cannot verify, each storing nothing.
 //!
 //! `vouch attest pypi` (helper branch `pypiclient`) is not merged yet, so the upload
 //! carries no attestations and the provenance checks are not part of this test yet.
+#![allow(
 
 mod serve_support;
 
@@ -41,14 +45,39 @@ fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         run(Command::new("openssl").args(args).current_dir(dir));
     };
     ossl(&[
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-days", "1", "-subj", "/CN=vouch test CA", "-addext",
-        "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        "-keyout", "ca.key", "-out", "ca.crt",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=vouch test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
     ]);
     ossl(&[
-        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj",
-        "/CN=localhost", "-keyout", "tls.key", "-out", "tls.csr",
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "tls.key",
+        "-out",
+        "tls.csr",
     ]);
     std::fs::write(
         p("ext.cnf"),
@@ -56,8 +85,21 @@ fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     )
     .unwrap();
     ossl(&[
-        "x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-        "-CAcreateserial", "-days", "1", "-extfile", "ext.cnf", "-out", "tls.crt",
+        "x509",
+        "-req",
+        "-in",
+        "tls.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "tls.crt",
     ]);
     (p("ca.crt"), p("tls.crt"), p("tls.key"))
 }
@@ -144,7 +186,11 @@ impl Env {
     /// An upload the way twine and uv form it, with curl.
     fn upload(&self, token: &str, file: &Path, extra: &[&str]) -> (u16, serde_json::Value) {
         let name = file.file_name().unwrap().to_str().unwrap();
-        let filetype = if name.ends_with(".whl") { "bdist_wheel" } else { "sdist" };
+        let filetype = if name.ends_with(".whl") {
+            "bdist_wheel"
+        } else {
+            "sdist"
+        };
         let mut args: Vec<String> = vec![
             "-u".into(),
             format!("__token__:{token}"),
@@ -168,7 +214,10 @@ impl Env {
         args.push(format!("{}/legacy/", self.url));
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let (status, body) = self.curl(&refs);
-        (status, serde_json::from_str(&body).unwrap_or(serde_json::json!({ "text": body })))
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(serde_json::json!({ "text": body })),
+        )
     }
 
     /// Every file under the data directory but the metadata database's own.
@@ -178,7 +227,9 @@ impl Env {
                 let p = e.unwrap().path();
                 if p.is_dir() {
                     walk(&p, out);
-                } else if !p.to_string_lossy().contains(".db") && !p.to_string_lossy().contains("sqlite") {
+                } else if !p.to_string_lossy().contains(".db")
+                    && !p.to_string_lossy().contains("sqlite")
+                {
                     out.insert(p);
                 }
             }
@@ -218,9 +269,18 @@ fn uv_publishes_and_pip_and_uv_install_over_tls() {
     let data = tmp.path().join("data");
     let server = serve_support::start(
         &data,
-        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
     );
-    assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
     let env = Env {
         url: server.url.clone(),
         ca: ca.clone(),
@@ -255,7 +315,10 @@ fn uv_publishes_and_pip_and_uv_install_over_tls() {
     assert_eq!(status, 403, "{refused}");
     assert_eq!(refused["code"], "PUB_E006", "{refused}");
     assert!(
-        refused["detail"].as_str().unwrap().contains("job_workflow_ref"),
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("job_workflow_ref"),
         "{refused}"
     );
 
@@ -296,7 +359,11 @@ fn uv_publishes_and_pip_and_uv_install_over_tls() {
     let (status, metadata) = env.curl(&[&format!("{}.metadata", wheel["url"].as_str().unwrap())]);
     assert_eq!(status, 200);
     assert!(metadata.contains("Name: hello-vouch"), "{metadata}");
-    let (status, _) = env.curl(&["-o", "/dev/null", &format!("{}/simple/Hello_Vouch/", env.url)]);
+    let (status, _) = env.curl(&[
+        "-o",
+        "/dev/null",
+        &format!("{}/simple/Hello_Vouch/", env.url),
+    ]);
     assert_eq!(status, 308);
     let (status, html) = env.curl(&[&format!("{}/simple/hello-vouch/", env.url)]);
     assert_eq!(status, 200);
@@ -306,21 +373,43 @@ fn uv_publishes_and_pip_and_uv_install_over_tls() {
     let pip_venv = tmp.path().join("pip-venv");
     run(Command::new("python3").args(["-m", "venv"]).arg(&pip_venv));
     let reqs = tmp.path().join("requirements.txt");
-    std::fs::write(&reqs, format!("hello-vouch==0.1.0 --hash=sha256:{wheel_sha}\n")).unwrap();
+    std::fs::write(
+        &reqs,
+        format!("hello-vouch==0.1.0 --hash=sha256:{wheel_sha}\n"),
+    )
+    .unwrap();
     run(Command::new(pip_venv.join("bin/pip"))
-        .args(["install", "--disable-pip-version-check", "--no-cache-dir", "--require-hashes", "--only-binary", ":all:", "--cert"])
+        .args([
+            "install",
+            "--disable-pip-version-check",
+            "--no-cache-dir",
+            "--require-hashes",
+            "--only-binary",
+            ":all:",
+            "--cert",
+        ])
         .arg(&ca)
         .arg("--index-url")
         .arg(format!("{}/simple/", env.url))
         .arg("-r")
-        .arg(&reqs));
+        .arg(&reqs)
+        .env("REQUESTS_CA_BUNDLE", &ca)
+        .env("PIP_CERT", &ca)
+        .env_remove("PIP_FIND_LINKS")
+        .env_remove("PIP_CONFIG_FILE")
+        .env("PIP_CONFIG_FILE", "/dev/null"));
     let out = run(Command::new(pip_venv.join("bin/python"))
         .args(["-c", "import hello_vouch; print(hello_vouch.GREETING)"]));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello from vouch");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "hello from vouch"
+    );
 
     // uv pip, into another fresh venv.
     let uv_venv = tmp.path().join("uv-venv");
-    run(Command::new(venv_bin("uv")).args(["venv", "--offline"]).arg(&uv_venv));
+    run(Command::new(venv_bin("uv"))
+        .args(["venv", "--offline"])
+        .arg(&uv_venv));
     run(Command::new(venv_bin("uv"))
         .args(["pip", "install", "--no-cache", "--python"])
         .arg(uv_venv.join("bin/python"))
@@ -330,14 +419,21 @@ fn uv_publishes_and_pip_and_uv_install_over_tls() {
         .env("SSL_CERT_FILE", &ca));
     let out = run(Command::new(uv_venv.join("bin/python"))
         .args(["-c", "import hello_vouch; print(hello_vouch.GREETING)"]));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello from vouch");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "hello from vouch"
+    );
 
     // The same bytes again: accepted, nothing changes (PyPI's idempotent re-upload).
     let (status, minted) = env.mint(&env.ci_token(WORKFLOW));
     assert_eq!(status, 200, "{minted}");
     assert_eq!(minted["success"], true);
     let token = minted["token"].as_str().unwrap().to_owned();
-    let (status, body) = env.upload(&token, &dist.join("hello_vouch-0.1.0-py3-none-any.whl"), &[]);
+    let (status, body) = env.upload(
+        &token,
+        &dist.join("hello_vouch-0.1.0-py3-none-any.whl"),
+        &[],
+    );
     assert_eq!(status, 200, "{body}");
 
     // Other bytes under a taken name: refused, nothing stored.
@@ -345,8 +441,16 @@ fn uv_publishes_and_pip_and_uv_install_over_tls() {
     let other = tmp.path().join("other");
     std::fs::create_dir_all(&other).unwrap();
     let rebuilt = build_project(&other, "other bytes");
-    let (status, body) = env.upload(&token, &rebuilt.join("hello_vouch-0.1.0-py3-none-any.whl"), &[]);
-    assert_eq!((status, body["code"].as_str()), (409, Some("PYPI_E004")), "{body}");
+    let (status, body) = env.upload(
+        &token,
+        &rebuilt.join("hello_vouch-0.1.0-py3-none-any.whl"),
+        &[],
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("PYPI_E004")),
+        "{body}"
+    );
     // An attestation this server cannot verify: refused, nothing stored.
     let fresh = tmp.path().join("fresh");
     std::fs::create_dir_all(&fresh).unwrap();
@@ -359,9 +463,23 @@ fn uv_publishes_and_pip_and_uv_install_over_tls() {
         &renamed,
         &["attestations=[{\"version\":1,\"verification_material\":{},\"envelope\":{}}]"],
     );
-    assert_eq!((status, body["code"].as_str()), (400, Some("PYPI_E008")), "{body}");
-    assert_eq!(env.stored_files(), before, "a refused upload stored something");
-    assert_eq!(env.simple_json("hello-vouch")["files"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("PYPI_E008")),
+        "{body}"
+    );
+    assert_eq!(
+        env.stored_files(),
+        before,
+        "a refused upload stored something"
+    );
+    assert_eq!(
+        env.simple_json("hello-vouch")["files"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 
     // twine uploads with a minted token (a new version).
     let v2 = tmp.path().join("v2");
@@ -371,13 +489,22 @@ fn uv_publishes_and_pip_and_uv_install_over_tls() {
     let renamed2 = v2.join("hello_vouch-0.1.0-1-py3-none-any.whl");
     std::fs::copy(&wheel2, &renamed2).unwrap();
     run(Command::new(venv_bin("twine"))
-        .args(["upload", "--non-interactive", "--disable-progress-bar", "--repository-url"])
+        .args([
+            "upload",
+            "--non-interactive",
+            "--disable-progress-bar",
+            "--repository-url",
+        ])
         .arg(format!("{}/legacy/", env.url))
         .arg("--cert")
         .arg(&ca)
         .arg(&renamed2)
+        .env("REQUESTS_CA_BUNDLE", &ca)
         .env("TWINE_USERNAME", "__token__")
         .env("TWINE_PASSWORD", &token));
-    let files = env.simple_json("hello-vouch")["files"].as_array().unwrap().len();
+    let files = env.simple_json("hello-vouch")["files"]
+        .as_array()
+        .unwrap()
+        .len();
     assert_eq!(files, 3);
 }

@@ -77,9 +77,7 @@ impl PypiError {
     pub fn status(&self) -> StatusCode {
         match self {
             PypiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            PypiError::BadToken { .. } | PypiError::TokenExpired { .. } => {
-                StatusCode::UNAUTHORIZED
-            }
+            PypiError::BadToken { .. } | PypiError::TokenExpired { .. } => StatusCode::UNAUTHORIZED,
             PypiError::NotInScope { .. } => StatusCode::FORBIDDEN,
             PypiError::FileExists { .. } => StatusCode::CONFLICT,
             PypiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

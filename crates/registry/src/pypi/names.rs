@@ -29,8 +29,7 @@ pub fn valid(name: &str) -> bool {
         && name.len() <= 100
         && edge(b.first())
         && edge(b.last())
-        && b
-            .iter()
+        && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
 }
 

@@ -61,7 +61,10 @@ fn answer(format: Format, json_body: Value, html: String) -> Response {
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(ct)),
             (header::VARY, HeaderValue::from_static("Accept")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("max-age=60")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("max-age=60"),
+            ),
         ],
         body,
     )
@@ -105,7 +108,10 @@ pub async fn root(
         .pypi_projects()
         .await
         .map_err(crate::packages::codes::meta)?;
-    let projects: Vec<&str> = packages.iter().filter_map(|p| names::project_of(p)).collect();
+    let projects: Vec<&str> = packages
+        .iter()
+        .filter_map(|p| names::project_of(p))
+        .collect();
     let json_body = json!({
         "meta": { "api-version": API_VERSION },
         "projects": projects.iter().map(|p| json!({ "name": p })).collect::<Vec<_>>(),
@@ -114,7 +120,11 @@ pub async fn root(
     for p in &projects {
         let _ = writeln!(links, "<a href=\"/simple/{0}/\">{0}</a><br>", escape(p));
     }
-    Ok(answer(negotiate(&headers), json_body, page("Simple index", &links)))
+    Ok(answer(
+        negotiate(&headers),
+        json_body,
+        page("Simple index", &links),
+    ))
 }
 
 /// `GET /simple/<project>`: to the normalised name with its slash.
@@ -351,7 +361,9 @@ mod tests {
         let pip = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01";
         assert_eq!(negotiate(&accept(pip)), Format::Json);
         assert_eq!(
-            negotiate(&accept("application/vnd.pypi.simple.v1+json;q=0.2, text/html")),
+            negotiate(&accept(
+                "application/vnd.pypi.simple.v1+json;q=0.2, text/html"
+            )),
             Format::Html
         );
         assert_eq!(negotiate(&accept("application/json")), Format::Html);
@@ -363,6 +375,9 @@ mod tests {
 
     #[test]
     fn html_is_escaped() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#x27;");
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#x27;"
+        );
     }
 }

@@ -95,7 +95,10 @@ impl PresentedWire {
                         repository,
                         path,
                         git_ref,
-                    } => (Some((repository.clone(), path.clone(), git_ref.clone())), None),
+                    } => (
+                        Some((repository.clone(), path.clone(), git_ref.clone())),
+                        None,
+                    ),
                     WorkflowClaim::Id(id) => (None, Some(id.clone())),
                     WorkflowClaim::None => (None, None),
                 };
@@ -149,8 +152,8 @@ impl PresentedWire {
 /// Seals a grant into an upload token.
 pub fn seal(key: &EncryptionKey, grant: &Grant) -> Result<String, ApiError> {
     let plain = serde_json::to_vec(grant).map_err(|e| ApiError::internal(&e))?;
-    let sealed = EncryptedKeyMaterial::seal(key, PURPOSE, &plain)
-        .map_err(|e| ApiError::internal(&e))?;
+    let sealed =
+        EncryptedKeyMaterial::seal(key, PURPOSE, &plain).map_err(|e| ApiError::internal(&e))?;
     Ok(format!(
         "{TOKEN_PREFIX}{}",
         URL_SAFE_NO_PAD.encode(sealed.as_bytes())
@@ -165,12 +168,14 @@ pub fn open(key: &EncryptionKey, token: &str, now: i64) -> Result<Grant, PypiErr
     let body = token
         .strip_prefix(TOKEN_PREFIX)
         .filter(|b| b.len() <= MAX_TOKEN_CHARS)
-        .ok_or_else(|| bad("expected an upload token from POST /_/oidc/mint-token (pypi-vouch-...)"))?;
+        .ok_or_else(|| {
+            bad("expected an upload token from POST /_/oidc/mint-token (pypi-vouch-...)")
+        })?;
     let bytes = URL_SAFE_NO_PAD
         .decode(body)
         .map_err(|_| bad("the upload token is not base64url"))?;
-    let sealed =
-        EncryptedKeyMaterial::from_bytes(bytes).map_err(|_| bad("the upload token is malformed"))?;
+    let sealed = EncryptedKeyMaterial::from_bytes(bytes)
+        .map_err(|_| bad("the upload token is malformed"))?;
     let plain = sealed
         .open(key, PURPOSE)
         .map_err(|_| bad("the upload token was not minted by this registry"))?;
@@ -187,8 +192,10 @@ pub fn open(key: &EncryptionKey, token: &str, now: i64) -> Result<Grant, PypiErr
 /// The upload token of a request: HTTP Basic with user `__token__` (twine, uv), or a
 /// bearer token.
 pub fn from_headers(headers: &HeaderMap) -> Result<String, PypiError> {
-    let missing = || PypiError::BadToken {
+    let missing = || {
+        PypiError::BadToken {
         detail: "an upload token is required: HTTP Basic with user __token__ and the token from POST /_/oidc/mint-token as the password".to_owned(),
+    }
     };
     let value = headers
         .get(header::AUTHORIZATION)

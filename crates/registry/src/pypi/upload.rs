@@ -37,7 +37,10 @@ struct Form {
 
 impl Form {
     fn field(&self, name: &str) -> Option<&str> {
-        self.fields.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.fields
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     fn required(&self, name: &str) -> Result<&str, ApiError> {
@@ -190,12 +193,11 @@ pub async fn upload(
         return same_or_taken(&form.filename, existing.sha256, digests.sha256);
     }
 
-    let presented = grant
-        .presented
-        .to_presented()
-        .ok_or_else(|| ApiError::from(PypiError::BadToken {
+    let presented = grant.presented.to_presented().ok_or_else(|| {
+        ApiError::from(PypiError::BadToken {
             detail: "the upload token names an unknown provider".to_owned(),
-        }))?;
+        })
+    })?;
     let package = names::package_of(&project);
     let publisher = match_binding(&app, &package, &presented).await?;
 
@@ -216,11 +218,10 @@ pub async fn upload(
     };
 
     if let Some(att) = form.field("attestations") {
-        let list: serde_json::Value = serde_json::from_str(att).map_err(|_| {
-            PypiError::Attestation {
+        let list: serde_json::Value =
+            serde_json::from_str(att).map_err(|_| PypiError::Attestation {
                 detail: "`attestations` is not a JSON list".to_owned(),
-            }
-        })?;
+            })?;
         if list.as_array().is_some_and(|a| !a.is_empty()) {
             // Fail closed: a provenance the index serves must have been verified
             // against the binding and these bytes, and this build cannot do that yet.
@@ -285,7 +286,11 @@ pub async fn upload(
 
 /// A taken name: the same bytes again are a successful no-op (as on PyPI), other
 /// bytes PYPI_E004.
-fn same_or_taken(filename: &str, existing: [u8; 32], uploaded: [u8; 32]) -> Result<Response, ApiError> {
+fn same_or_taken(
+    filename: &str,
+    existing: [u8; 32],
+    uploaded: [u8; 32],
+) -> Result<Response, ApiError> {
     if existing == uploaded {
         return Ok((StatusCode::OK, "OK (this file was uploaded before)").into_response());
     }
@@ -309,9 +314,7 @@ async fn match_binding(
         let e = match r {
             Refusal::NoBinding(detail) => vouch_package::PublishError::NoBinding { detail },
             Refusal::Mismatch(detail) => vouch_package::PublishError::IdentityMismatch { detail },
-            Refusal::ScopeNotOwned(detail) => {
-                vouch_package::PublishError::ScopeNotOwned { detail }
-            }
+            Refusal::ScopeNotOwned(detail) => vouch_package::PublishError::ScopeNotOwned { detail },
         };
         ApiError::from(e).with_message()
     };
@@ -351,8 +354,8 @@ fn check_metadata(filename: &str, m: &[u8], project: &str, version: &str) -> Res
     };
     let text = std::str::from_utf8(m).map_err(|_| bad("METADATA is not UTF-8".to_owned()))?;
     let name = wheel::header(text, "Name").ok_or_else(|| bad("METADATA has no Name".to_owned()))?;
-    let v = wheel::header(text, "Version")
-        .ok_or_else(|| bad("METADATA has no Version".to_owned()))?;
+    let v =
+        wheel::header(text, "Version").ok_or_else(|| bad("METADATA has no Version".to_owned()))?;
     if names::normalize(name) != project || !names::same_version(v, version) {
         return Err(bad(format!(
             "METADATA names {name} {v}, the upload {project} {version}"

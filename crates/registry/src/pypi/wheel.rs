@@ -32,7 +32,9 @@ pub fn metadata(wheel: &[u8]) -> Result<Vec<u8>, String> {
         .rev()
         .find(|&i| u32_at(tail, i) == Some(0x0605_4b50))
         .ok_or("not a ZIP archive (no end of central directory)")?;
-    let eocd = tail.get(eocd..).ok_or("truncated end of central directory")?;
+    let eocd = tail
+        .get(eocd..)
+        .ok_or("truncated end of central directory")?;
     let entries = usize::from(u16_at(eocd, 10).ok_or("truncated end of central directory")?);
     let cd_offset = u32_at(eocd, 16).ok_or("truncated end of central directory")? as usize;
     if entries == 0xffff || cd_offset == 0xffff_ffff {
@@ -49,8 +51,7 @@ pub fn metadata(wheel: &[u8]) -> Result<Vec<u8>, String> {
         let usize_ = u64::from(u32_at(wheel, at + 24).ok_or("truncated central directory")?);
         let name_len = usize::from(u16_at(wheel, at + 28).ok_or("truncated central directory")?);
         let extra_len = usize::from(u16_at(wheel, at + 30).ok_or("truncated central directory")?);
-        let comment_len =
-            usize::from(u16_at(wheel, at + 32).ok_or("truncated central directory")?);
+        let comment_len = usize::from(u16_at(wheel, at + 32).ok_or("truncated central directory")?);
         let local = u32_at(wheel, at + 42).ok_or("truncated central directory")? as usize;
         let name = wheel
             .get(at + 46..at + 46 + name_len)
@@ -92,7 +93,11 @@ pub fn metadata(wheel: &[u8]) -> Result<Vec<u8>, String> {
                 .read_to_end(&mut out)
                 .map_err(|e| format!("METADATA does not inflate: {e}"))?;
         }
-        m => return Err(format!("METADATA uses ZIP method {m}, expected stored or deflate")),
+        m => {
+            return Err(format!(
+                "METADATA uses ZIP method {m}, expected stored or deflate"
+            ))
+        }
     }
     if out.len() as u64 != usize_ {
         return Err(format!(

@@ -374,7 +374,10 @@ pub async fn github_actions_token(
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .ok_or_else(|| refuse("no bearer request token"))?;
     if bearer.len() > MAX_MINT_BODY {
         return Err(refuse("the request token is too long"));
@@ -382,10 +385,16 @@ pub async fn github_actions_token(
     let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(bearer.trim().trim_end_matches('='))
         .map_err(|_| refuse("the request token is not base64url"))?;
-    let mut req: MintRequest = serde_json::from_slice(&json)
-        .map_err(|e| refuse(&format!("the request token is not the expected JSON ({})", json_reason(&e))))?;
+    let mut req: MintRequest = serde_json::from_slice(&json).map_err(|e| {
+        refuse(&format!(
+            "the request token is not the expected JSON ({})",
+            json_reason(&e)
+        ))
+    })?;
     if req.audience.is_some() {
-        return Err(refuse("the request token may not name an audience (the query does)"));
+        return Err(refuse(
+            "the request token may not name an audience (the query does)",
+        ));
     }
     req.audience = query.audience;
     let token = mint_for(&app, issuer, req)?;

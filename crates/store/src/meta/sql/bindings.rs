@@ -357,9 +357,14 @@ pub(super) async fn publish_pending(
         .await
         .map_err(MetaError::db("begin first publish"))?;
     let actor = v.audit.as_ref().map(|a| a.actor.as_str());
-    let (package, binding) =
-        promote_pending_in(&mut tx, id, v.repository_owner_id.as_deref(), actor, v.created_at)
-            .await?;
+    let (package, binding) = promote_pending_in(
+        &mut tx,
+        id,
+        v.repository_owner_id.as_deref(),
+        actor,
+        v.created_at,
+    )
+    .await?;
     let version = insert_version_in(&mut tx, &package, Some(binding.id), v).await?;
     if let Some(audit) = &v.audit {
         super::replay_audit::append_publish_in(

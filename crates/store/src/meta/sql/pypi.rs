@@ -106,11 +106,11 @@ pub(super) async fn insert_file(
             lock_name(&mut tx, &name_lock(&f.package))
                 .await
                 .map_err(MetaError::db("lock package name"))?;
-            let package = package_in(&mut tx, &f.package)
-                .await?
-                .ok_or_else(|| MetaError::UnknownPackage {
+            let package = package_in(&mut tx, &f.package).await?.ok_or_else(|| {
+                MetaError::UnknownPackage {
                     name: f.package.clone(),
-                })?;
+                }
+            })?;
             check_binding(&mut tx, &package, id, f.repository_owner_id.as_deref()).await?;
             (package, id)
         }
@@ -142,9 +142,9 @@ pub(super) async fn insert_file(
     if inserted.is_none() {
         // Another upload took the name since the read: report what it stored.
         drop(tx);
-        let existing = file_in(pool, &f.filename).await?.ok_or_else(|| {
-            MetaError::db("read python file")(sqlx::Error::RowNotFound)
-        })?;
+        let existing = file_in(pool, &f.filename)
+            .await?
+            .ok_or_else(|| MetaError::db("read python file")(sqlx::Error::RowNotFound))?;
         return Ok(PyFileInsert::Existing(existing));
     }
     let stored = file_in(&mut *tx, &f.filename)
