@@ -1,12 +1,12 @@
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "test code: a panic is a test failure"
-)]
 //! The Python index end to end (issue 18): `vouch serve --dev` over TLS on loopback; uv (PyPI, pinned) builds a project and `uv publish --trusted-publishing always` uploads it with a GitHub-Actions-shaped environment pointing at the dev issuer; pip (`--require-hashes`) and `uv pip` install it from `/simple/` in fresh venvs; twine uploads with a minted token; and the refusals: a token from another workflow at mint-token (naming the claim), a re-upload with other bytes, an upload carrying attestations this server cannot verify, each storing nothing.
 //!
 //! `vouch attest pypi` (helper branch `pypiclient`) is not merged yet, so the upload
 //! carries no attestations and the provenance checks are not part of this test yet.
 #![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "test code: a panic is a test failure"
+)]
 
 mod serve_support;
 
