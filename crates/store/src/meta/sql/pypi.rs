@@ -116,13 +116,11 @@ pub(super) async fn insert_file(
         }
     };
     let hex_opt = |d: Option<[u8; 32]>| d.map(hex::encode);
-    let q = format!(
-        "INSERT INTO pypi_files (package_id, filename, version, kind, sha256, blake3, size, \
-         requires_python, metadata_sha256, metadata_blake3, provenance_blake3, binding_id, \
-         uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         ON CONFLICT (filename) DO NOTHING RETURNING id"
-    );
-    let inserted: Option<(i64,)> = sqlx::query_as(&q)
+    let q = "INSERT INTO pypi_files (package_id, filename, version, kind, sha256, blake3, \
+         size, requires_python, metadata_sha256, metadata_blake3, provenance_blake3, \
+         binding_id, uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+         $13) ON CONFLICT (filename) DO NOTHING RETURNING id";
+    let inserted: Option<(i64,)> = sqlx::query_as(q)
         .bind(package.id.0)
         .bind(&f.filename)
         .bind(&f.version)
