@@ -5,6 +5,7 @@
 #
 #   scripts/bench-pyindex.sh                # release binary, 10 s, 64 connections
 #   SECONDS_RUN=20 CONCURRENCY=128 scripts/bench-pyindex.sh
+#   VOUCH=target/debug/vouch scripts/bench-pyindex.sh   # an already built binary
 #
 # The project gets its files the way CI uploads them: a pending trusted-publisher
 # binding, a dev OIDC token from the GitHub-Actions-shaped endpoint, mint-token, and
@@ -17,7 +18,18 @@ SECONDS_RUN=${SECONDS_RUN:-10}
 CONCURRENCY=${CONCURRENCY:-64}
 root=$(pwd)
 bash scripts/py-venv.sh
-. scripts/dev-server.sh
+if [ -n "${VOUCH:-}" ]; then
+  # A given binary (e.g. target/debug/vouch) instead of the release build.
+  vouch="$VOUCH"
+  data="$(mktemp -d)"
+  "$vouch" serve --dev --listen 127.0.0.1:0 --data "$data/srv" >"$data/serve.out" 2>"$data/serve.err" &
+  server_pid=$!
+  trap 'kill $server_pid 2>/dev/null || true; wait $server_pid 2>/dev/null || true; rm -rf "$data"' EXIT
+  for _ in $(seq 1 100); do grep -q '^log key ' "$data/serve.out" 2>/dev/null && break; sleep 0.1; done
+  url="$(sed -n 's/^listening on //p' "$data/serve.out" | head -n1)"
+else
+  . scripts/dev-server.sh
+fi
 
 proj="$data/proj"
 mkdir -p "$proj/src/bench_pkg"
