@@ -68,6 +68,8 @@ pub struct AppState {
     pub integrity: crate::integrity::Integrity,
     /// Packages: publish limits, bundle trust, the key-rotation gate (issue #5).
     pub packages: crate::packages::Packages,
+    /// The Python index: its trusted-publishing token verifier (issue 18).
+    pub pypi: crate::pypi::PyIndex,
     /// The web UI: administrator sessions (in the metadata database), sign-in throttle.
     pub web: crate::web::WebState,
     /// Prometheus metric families served at `/metrics`.
@@ -688,6 +690,7 @@ pub async fn open_as(
     if let Some(l) = sigstore.ct_log.local() {
         l.observe(metrics.batch_observer("ct"));
     }
+    let pypi = crate::pypi::PyIndex::open(cfg, &sigstore, Arc::clone(&meta), &public_url)?;
     let web = crate::web::WebState::new(Arc::clone(&meta));
     let state = Arc::new(AppState {
         sequencer,
@@ -708,6 +711,7 @@ pub async fn open_as(
         sigstore,
         integrity,
         packages,
+        pypi,
         web,
         metrics,
         limits: cfg.limits.clone(),
@@ -857,6 +861,7 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
         .merge(crate::integrity::routes())
         .merge(crate::accounts::routes())
         .merge(crate::packages::routes())
+        .merge(crate::pypi::routes())
         .merge(crate::web::routes(prefix))
         .route("/healthz", get(crate::ops::healthz))
         .route("/readyz", get(crate::ops::readyz))

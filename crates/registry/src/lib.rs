@@ -39,6 +39,7 @@ pub mod limits;
 pub mod offline;
 pub mod ops;
 pub mod packages;
+pub mod pypi;
 pub mod rekor;
 pub mod reseal;
 pub mod sigstore;

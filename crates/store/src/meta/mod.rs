@@ -11,6 +11,7 @@ mod error;
 mod integrity_types;
 mod names;
 mod postgres;
+mod pypi_types;
 mod sqlite;
 mod token;
 mod types;
@@ -21,6 +22,7 @@ pub use error::MetaError;
 pub use integrity_types::*;
 pub use names::{normalized_name, normalized_scope, version_key};
 pub use postgres::PostgresMeta;
+pub use pypi_types::*;
 pub use sqlite::SqliteMeta;
 pub use token::{hash as token_hash, TOKEN_PREFIX};
 pub use types::*;
@@ -517,6 +519,47 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// The connection pool's occupancy now (metrics); never waits.
     fn pool_stats(&self) -> PoolStats;
+
+    // --- the Python index (issue 18) ------------------------------------------------
+
+    /// Adds a file to a Python project, authorised by `publisher`, in one transaction:
+    /// through a pending binding the project is created first (as
+    /// [`MetaStore::publish_pending`] does). A taken file name is never changed: the
+    /// stored file comes back as [`PyFileInsert::Existing`] and nothing is written.
+    async fn pypi_insert_file(
+        &self,
+        file: &NewPyFile,
+        publisher: PyPublisher,
+    ) -> Result<PyFileInsert, MetaError>;
+
+    /// Every file of a Python project (its vouch package name), oldest first, with
+    /// each release's yank state.
+    async fn pypi_files(&self, package: &str) -> Result<Vec<PyFile>, MetaError>;
+
+    /// One file by name.
+    async fn pypi_file(&self, filename: &str) -> Result<Option<PyFile>, MetaError>;
+
+    /// The vouch names of the packages that have Python files, sorted.
+    async fn pypi_projects(&self) -> Result<Vec<String>, MetaError>;
+
+    /// Yanks (`Some(reason)`) or un-yanks (`None`) a release. False when the project has
+    /// no file of that version.
+    async fn pypi_set_yanked(
+        &self,
+        package: &str,
+        version: &str,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> Result<bool, MetaError>;
+
+    /// The active bindings (with their package names) and the pending bindings of
+    /// Python projects registered for `provider` and `repository` (compared
+    /// case-insensitively): the candidates a trusted-publishing token is matched against.
+    async fn pypi_candidate_bindings(
+        &self,
+        provider: &str,
+        repository: &str,
+    ) -> Result<(Vec<(String, Binding)>, Vec<PendingBinding>), MetaError>;
 }
 
 /// A connection pool's occupancy at one instant.

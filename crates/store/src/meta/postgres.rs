@@ -102,6 +102,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "web_sessions",
         sql: include_str!("../../migrations/postgres/0008_web_sessions.sql"),
     },
+    // 9 to 11 are left to changes developed beside the Python index.
+    Migration {
+        version: 12,
+        name: "pypi",
+        sql: include_str!("../../migrations/postgres/0012_pypi.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE_EXISTS: &str = "SELECT COUNT(*) FROM pg_tables \
