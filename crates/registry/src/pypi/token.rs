@@ -67,6 +67,10 @@ pub enum PresentedWire {
         workflow: Option<(String, String, String)>,
         /// A pipeline-definition id (CircleCI).
         workflow_id: Option<String>,
+        /// `(repository, path, ref)` of the calling workflow when `workflow` is a
+        /// reusable one (GitHub, Forgejo).
+        #[serde(default)]
+        caller: Option<(String, String, String)>,
         environment: Option<String>,
         event_name: Option<String>,
         repository_owner_id: Option<String>,
@@ -86,10 +90,19 @@ impl PresentedWire {
                 provider,
                 repository,
                 workflow,
+                caller,
                 environment,
                 event_name,
                 repository_owner_id,
             } => {
+                let caller = match caller {
+                    Some(WorkflowClaim::Ref {
+                        repository,
+                        path,
+                        git_ref,
+                    }) => Some((repository.clone(), path.clone(), git_ref.clone())),
+                    _ => None,
+                };
                 let (workflow, workflow_id) = match workflow {
                     WorkflowClaim::Ref {
                         repository,
@@ -107,6 +120,7 @@ impl PresentedWire {
                     repository: repository.clone(),
                     workflow,
                     workflow_id,
+                    caller,
                     environment: environment.clone(),
                     event_name: event_name.clone(),
                     repository_owner_id: repository_owner_id.clone(),
@@ -125,6 +139,7 @@ impl PresentedWire {
                 repository,
                 workflow,
                 workflow_id,
+                caller,
                 environment,
                 event_name,
                 repository_owner_id,
@@ -141,6 +156,13 @@ impl PresentedWire {
                     (None, None) => WorkflowClaim::None,
                     (Some(_), Some(_)) => return None,
                 },
+                caller: caller
+                    .as_ref()
+                    .map(|(repository, path, git_ref)| WorkflowClaim::Ref {
+                        repository: repository.clone(),
+                        path: path.clone(),
+                        git_ref: git_ref.clone(),
+                    }),
                 environment: environment.clone(),
                 event_name: event_name.clone(),
                 repository_owner_id: repository_owner_id.clone(),
@@ -246,6 +268,7 @@ fn claims_of(token: &VerifiedToken) -> CertClaims {
         san_email,
         issuer: token.issuer.clone(),
         build_signer_uri: ext(FulcioExtension::BuildSignerUri),
+        build_config_uri: ext(FulcioExtension::BuildConfigUri),
         source_repository_uri: ext(FulcioExtension::SourceRepositoryUri),
         repository_owner_id: ext(FulcioExtension::SourceRepositoryOwnerIdentifier),
         build_trigger: ext(FulcioExtension::BuildTrigger),
