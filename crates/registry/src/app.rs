@@ -74,6 +74,8 @@ pub struct AppState {
     pub metrics: crate::ops::Metrics,
     /// `[limits]`: connection, body and queue bounds.
     pub limits: crate::limits::LimitsSection,
+    /// The Cargo registry: `[cargo]` settings and the index cache (issue 19).
+    pub cargo: crate::cargo::CargoState,
 }
 
 /// Names the parts and the public facts only: the internal token, TOKEN_ENC_KEY and
@@ -697,6 +699,7 @@ pub async fn open_as(
         web,
         metrics,
         limits: cfg.limits.clone(),
+        cargo: crate::cargo::CargoState::new(cfg.cargo.clone()),
     });
     if elect {
         let candidate = Candidate {
@@ -841,6 +844,7 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
         .merge(crate::integrity::routes())
         .merge(crate::accounts::routes())
         .merge(crate::packages::routes())
+        .merge(crate::cargo::routes())
         .merge(crate::web::routes(prefix))
         .route("/healthz", get(crate::ops::healthz))
         .route("/readyz", get(crate::ops::readyz))

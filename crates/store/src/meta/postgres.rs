@@ -102,6 +102,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "web_sessions",
         sql: include_str!("../../migrations/postgres/0008_web_sessions.sql"),
     },
+    // 19: the Cargo registry (numbered after its issue, so parallel changes take other numbers).
+    Migration {
+        version: 19,
+        name: "cargo",
+        sql: include_str!("../../migrations/postgres/0019_cargo.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE_EXISTS: &str = "SELECT COUNT(*) FROM pg_tables \
