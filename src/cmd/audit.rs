@@ -20,11 +20,15 @@ enum Sub {
     /// Prove each entry's inclusion in the log and the log's consistency with the last
     /// checkpoint the lockfile stored (AUDIT_E001 on any disagreement).
     Transparency(super::audit_transparency::Args),
+    /// Check every crate a Cargo.lock takes from a vouch registry against the registry's
+    /// signed, logged integrity record (AUDIT_E001 on any disagreement).
+    Cargo(super::audit_cargo::Args),
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     match args.sub {
         Sub::Signatures(a) => super::audit_signatures::run(a),
         Sub::Transparency(a) => super::audit_transparency::run(a),
+        Sub::Cargo(a) => super::audit_cargo::run(a),
     }
 }

@@ -9,6 +9,7 @@ mod admin;
 mod admin_accounts;
 mod admin_offline;
 mod audit;
+mod audit_cargo;
 mod audit_signatures;
 mod audit_transparency;
 mod bench;
