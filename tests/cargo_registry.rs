@@ -547,8 +547,9 @@ for i in range(n):
             &index_url,
             "--seconds",
             "10",
+            // Under the default per-address connection cap (32).
             "--concurrency",
-            "64",
+            "16",
             "--json",
         ],
     );
