@@ -129,7 +129,11 @@ pub async fn audit_cargo(opts: &CargoAudit) -> Result<CargoAuditReport> {
     let lock: Lock = toml::from_str(&text).map_err(|e| {
         local(
             "CLI_E001",
-            format!("{} is not a Cargo.lock: {}", opts.lockfile.display(), e.message()),
+            format!(
+                "{} is not a Cargo.lock: {}",
+                opts.lockfile.display(),
+                e.message()
+            ),
         )
     })?;
     let state_path = opts.state.clone().unwrap_or_else(|| {
@@ -263,15 +267,17 @@ async fn check_records(
         .and_then(|r| r.error_for_status())
         .map_err(|e| vouch_api_client::unreachable("fetching the key set", &jwks_url, &e))?;
     let jwks = read_capped(jwks, caps::API_ANSWER, "fetching the key set").await?;
-    let keys = KeySet::from_jwks(&jwks)
-        .map_err(|e| audit_error(format!("{server}'s key set: {e}")))?;
+    let keys =
+        KeySet::from_jwks(&jwks).map_err(|e| audit_error(format!("{server}'s key set: {e}")))?;
     let mut audited = Vec::new();
     let mut leaves = Vec::new();
     let mut first_checkpoint = String::new();
     for c in locked {
         let id = format!("{} {}", c.name, c.version);
         let checksum = c.checksum.as_deref().ok_or_else(|| {
-            audit_error(format!("{id} from {server} has no checksum in the lockfile"))
+            audit_error(format!(
+                "{id} from {server} has no checksum in the lockfile"
+            ))
         })?;
         let doc = get(
             client,
@@ -342,7 +348,9 @@ async fn check_records(
         } else {
             format!(
                 "user {}",
-                prov["published_by"]["user"]["login"].as_str().unwrap_or("?")
+                prov["published_by"]["user"]["login"]
+                    .as_str()
+                    .unwrap_or("?")
             )
         };
         let index = doc["log_index"]

@@ -97,7 +97,7 @@ impl CargoState {
             .filter(|e| {
                 e.as_ref()
                     .as_ref()
-                    .map_or(true, |f| f.at.elapsed() < INDEX_CACHE_TTL)
+                    .is_none_or(|f| f.at.elapsed() < INDEX_CACHE_TTL)
             })
             .cloned()
     }
