@@ -122,13 +122,13 @@ fn local(code: &'static str, msg: String) -> CodedError {
 pub async fn audit_cargo(opts: &CargoAudit) -> Result<CargoAuditReport> {
     let text = std::fs::read_to_string(&opts.lockfile).map_err(|e| {
         local(
-            "CLI_E001",
+            vouch_api_client::codes::CLI_FAILED,
             format!("reading {}: {e}", opts.lockfile.display()),
         )
     })?;
     let lock: Lock = toml::from_str(&text).map_err(|e| {
         local(
-            "CLI_E001",
+            vouch_api_client::codes::CLI_FAILED,
             format!(
                 "{} is not a Cargo.lock: {}",
                 opts.lockfile.display(),
@@ -145,7 +145,7 @@ pub async fn audit_cargo(opts: &CargoAudit) -> Result<CargoAuditReport> {
     let mut state: State = match std::fs::read(&state_path) {
         Ok(b) => serde_json::from_slice(&b).map_err(|e| {
             local(
-                "CLI_E001",
+                vouch_api_client::codes::CLI_FAILED,
                 format!("{} is not an audit state file: {e}", state_path.display()),
             )
         })?,
@@ -380,11 +380,20 @@ async fn check_records(
 }
 
 fn save_state(path: &Path, state: &State) -> Result<()> {
-    let io = |e: std::io::Error| local("CLI_E001", format!("writing {}: {e}", path.display()));
+    let io = |e: std::io::Error| {
+        local(
+            vouch_api_client::codes::CLI_FAILED,
+            format!("writing {}: {e}", path.display()),
+        )
+    };
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io)?;
-    let body = serde_json::to_vec_pretty(state)
-        .map_err(|e| local("CLI_E001", format!("encoding the audit state: {e}")))?;
+    let body = serde_json::to_vec_pretty(state).map_err(|e| {
+        local(
+            vouch_api_client::codes::CLI_FAILED,
+            format!("encoding the audit state: {e}"),
+        )
+    })?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
     std::io::Write::write_all(&mut tmp, &body).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
