@@ -260,7 +260,7 @@ fn sigstore_python_and_vouch_sign_and_verify_rekor_v1_bundles() {
         json!(STANDARD.encode(&set));
     write_json(&tampered, &bad);
     let bad_set = vouch_verify(&artifact, &tampered, &identity, &issuer, &trusted_root);
-    refused(bad_set, "VERIFY_E018", "bad SET");
+    refused(bad_set, "VERIFY_E019", "bad SET");
     // ...another log index (covered by the SET)...
     let mut bad = vb.clone();
     let index: u64 = entry["logIndex"].as_str().unwrap().parse().unwrap();
@@ -268,7 +268,7 @@ fn sigstore_python_and_vouch_sign_and_verify_rekor_v1_bundles() {
     write_json(&tampered, &bad);
     refused(
         vouch_verify(&artifact, &tampered, &identity, &issuer, &trusted_root),
-        "VERIFY_E018",
+        "VERIFY_E019",
         "wrong logIndex",
     );
     // ...and a proof for another leaf position.
@@ -278,7 +278,7 @@ fn sigstore_python_and_vouch_sign_and_verify_rekor_v1_bundles() {
     write_json(&tampered, &bad);
     refused(
         vouch_verify(&artifact, &tampered, &identity, &issuer, &trusted_root),
-        "VERIFY_E016",
+        "VERIFY_E017",
         "wrong proof index",
     );
 

@@ -1,8 +1,10 @@
-//! Rekor v2 on vouch's log: `POST /api/v2/log/entries` verifies a proposed hashedrekord or DSSE entry, appends its canonical form, and answers with an inclusion proof against the checkpoint that covers it.
+//! Rekor v2 (and v1) on vouch's log: `POST /api/v2/log/entries` verifies a proposed hashedrekord or DSSE entry, appends its canonical form, and answers with an inclusion proof against the checkpoint that covers it; `/api/v1/log/...` ([`v1`]) does the same for Rekor v1 entries and adds integrated time and SET.
 //!
-//! vouch speaks Rekor **v2** only (what sigstore-python 4.x signs against): no
-//! integrated time and no SET; signing clients get their time from the RFC 3161 TSA.
-//! The flow per request:
+//! Rekor **v2** has no integrated time and no SET: signing clients get their time from
+//! the RFC 3161 TSA. Rekor **v1** entries are leaves of the same tree (see [`v1`] for
+//! the v1 key, the SET, the integrated time and the cosigned checkpoint).
+//!
+//! The v2 flow per request:
 //!
 //! 1. the body (at most [`MAX_REQUEST_BYTES`]) is parsed strictly as a
 //!    `CreateEntryRequest` in protobuf JSON ([`entry`]);
@@ -37,6 +39,10 @@
 //! | REKOR_E011 | 413 | a DSSE request with more than [`MAX_DSSE_VERIFIERS`] verifiers |
 //! | REKOR_E012 | 503 | the verification pool is full (`Retry-After: 1`) |
 //! | REKOR_E013 | 503 | the client went away while its entry waited or was checked (nobody reads it) |
+//! | REKOR_E014 | 400 | (v1) entry kind/apiVersion other than hashedrekord/0.0.1 or dsse/0.0.1 |
+//! | REKOR_E015 | 404 | (v1) no entry with that UUID or index written through v1 |
+//! | REKOR_E016 | 409 | (v1) an entry with the same canonical body is already logged |
+//! | REKOR_E017 | 400 | (v1) bad query: index, UUID, proof sizes, retrieve request |
 //!
 //! Parsing and signature checks run on a bounded pool off the async workers
 //! ([`pool`]): at most `MAX_DSSE_SIGNATURES × MAX_DSSE_VERIFIERS` checks per request,

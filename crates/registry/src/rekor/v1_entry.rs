@@ -149,11 +149,18 @@ struct HrPublicKey {
     content: String,
 }
 
+/// The server-computed fields may be sent as `null` (sigstore-python does), never set.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DsseSpec {
     #[serde(rename = "proposedContent")]
     proposed_content: ProposedContent,
+    #[serde(default)]
+    signatures: Option<serde_json::Value>,
+    #[serde(rename = "envelopeHash", default)]
+    envelope_hash: Option<serde_json::Value>,
+    #[serde(rename = "payloadHash", default)]
+    payload_hash: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -305,6 +312,11 @@ fn hashedrekord(spec: HashedRekordSpec) -> Result<Accepted, RekorError> {
 }
 
 fn dsse(spec: DsseSpec, cancel: &AtomicBool) -> Result<Accepted, RekorError> {
+    if spec.signatures.is_some() || spec.envelope_hash.is_some() || spec.payload_hash.is_some() {
+        return Err(malformed(
+            "signatures, envelopeHash and payloadHash are computed by the log: send only proposedContent",
+        ));
+    }
     let content = spec.proposed_content;
     if content.envelope.len() > super::MAX_REQUEST_BYTES {
         return Err(RekorError::TooLarge {
