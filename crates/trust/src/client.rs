@@ -252,6 +252,26 @@ pub fn read_offline(cache_root: &Path, instance: &Instance) -> Result<Refreshed,
     })
 }
 
+/// The verified `trusted_root.json` of the vouch instance at `server` (its base URL, or
+/// its TUF repository URL), for a verifying command's `--instance URL`: refreshed through
+/// TUF from the cached TUF root (its first root came from `vouch audit roots --root`),
+/// or, `offline`, read from the cache with no network use at all. Returns the path of
+/// the cached file (verified by this call or recorded digest re-checked) and the report.
+pub fn instance_trusted_root(
+    server: &str,
+    cache_root: &Path,
+    offline: bool,
+) -> Result<(PathBuf, Refreshed), Error> {
+    let instance = Instance::vouch_server(server);
+    let got = if offline {
+        read_offline(cache_root, &instance)?
+    } else {
+        refresh(&Refresh::new(instance, None, cache_root.to_owned()))?
+    };
+    let path = got.cache_dir.join("targets").join(TRUSTED_ROOT_TARGET);
+    Ok((path, got))
+}
+
 const STATE_FILE: &str = "vouch-state.json";
 
 #[derive(serde::Deserialize)]
