@@ -156,6 +156,24 @@ impl TrustArgs {
     }
 }
 
+impl TrustArgs {
+    /// The root `vouch fetch` pins (`--trusted-root` or `--instance`), as bytes.
+    pub(super) fn pinned_root(&self) -> Result<Option<Vec<u8>>, CodedError> {
+        let usage = |m: String| CodedError::error(vouch_api_client::codes::CLI_FAILED, m);
+        if self.staging {
+            return Err(usage(
+                "--staging: fetch pins a root with --trusted-root or --instance".into(),
+            ));
+        }
+        let Some(path) = self.spec()?.trusted_root else {
+            return Ok(None);
+        };
+        std::fs::read(&path)
+            .map(Some)
+            .map_err(|e| usage(format!("reading {}: {e}", path.display())))
+    }
+}
+
 impl PolicyArgs {
     pub(super) fn spec(&self) -> PolicySpec {
         let claims = [
