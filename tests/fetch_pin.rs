@@ -3,7 +3,8 @@
 //! answer on first use. Pinned to the right root it passes and the lockfile records the
 //! root's digest; pinned to another instance's root it is refused (FETCH_E006); after the
 //! registry's root changes (a CA rotation), `vouch audit transparency` reports it
-//! (AUDIT_E003) and a fetch still pinned to the old root is refused.
+//! (AUDIT_E003), a fetch still pinned to the old root is refused, and `audit signatures`
+//! refuses a cached root that is not the recorded one.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -242,4 +243,17 @@ fn fetch_pins_the_root_and_audit_reports_a_changed_one() {
     refused_with(&run(&tofu, &["audit", "transparency"]), "AUDIT_E003");
     // The lockfile's pin holds on a later fetch without flags.
     refused_with(&fetch(&pinned, &[]), "FETCH_E006");
+
+    // Offline, `audit signatures` still verifies against the locked root; a cached root
+    // altered after it was locked verifies nothing (AUDIT_E003 on every entry).
+    ok(run(&pinned, &["audit", "signatures"]));
+    let cached = lock_server(&pinned)["trusted_root"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    std::fs::write(pinned.join(cached), trusted_root(&base)).unwrap();
+    let out = run(&pinned, &["audit", "signatures"]);
+    refused_with(&out, "AUDIT_E002");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("mismatched  AUDIT_E003"), "{table}");
 }
