@@ -11,6 +11,7 @@ mod admin_offline;
 mod attest;
 mod audit;
 mod audit_roots;
+mod audit_cargo;
 mod audit_signatures;
 mod audit_transparency;
 mod bench;

@@ -44,6 +44,7 @@
 //! ```
 
 pub mod bench;
+pub mod cargo_audit;
 pub mod check;
 pub mod claims;
 pub mod fetch;
@@ -53,6 +54,7 @@ pub mod signatures;
 pub mod transparency;
 
 pub use bench::{bench_audit, replicate_lockfile, AuditBench};
+pub use cargo_audit::{audit_cargo, CargoAudit, CargoAuditReport};
 pub use check::{check_lockfile, normalise_lockfile, CheckReport, Normalised, Problem};
 pub use claims::{check_claims, policy_for, RecordedBinding};
 pub use fetch::{

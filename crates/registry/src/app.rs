@@ -68,6 +68,8 @@ pub struct AppState {
     pub integrity: crate::integrity::Integrity,
     /// Packages: publish limits, bundle trust, the key-rotation gate (issue #5).
     pub packages: crate::packages::Packages,
+    /// The Python index: its trusted-publishing token verifier (issue 18).
+    pub pypi: crate::pypi::PyIndex,
     /// The web UI: administrator sessions (in the metadata database), sign-in throttle.
     pub web: crate::web::WebState,
     /// Prometheus metric families served at `/metrics`.
@@ -76,6 +78,8 @@ pub struct AppState {
     pub limits: crate::limits::LimitsSection,
     /// The instance's TUF repository under `/tuf/` (`None`: not published yet).
     pub tuf: Option<Arc<crate::tuf::TufRepo>>,
+    /// The Cargo registry: `[cargo]` settings and the index cache (issue 19).
+    pub cargo: crate::cargo::CargoState,
 }
 
 /// Names the parts and the public facts only: the internal token, TOKEN_ENC_KEY and
@@ -688,6 +692,7 @@ pub async fn open_as(
     if let Some(l) = sigstore.ct_log.local() {
         l.observe(metrics.batch_observer("ct"));
     }
+    let pypi = crate::pypi::PyIndex::open(cfg, &sigstore, Arc::clone(&meta), &public_url)?;
     let web = crate::web::WebState::new(Arc::clone(&meta));
     let state = Arc::new(AppState {
         sequencer,
@@ -708,10 +713,12 @@ pub async fn open_as(
         sigstore,
         integrity,
         packages,
+        pypi,
         web,
         metrics,
         limits: cfg.limits.clone(),
         tuf,
+        cargo: crate::cargo::CargoState::new(cfg.cargo.clone()),
     });
     if elect {
         let candidate = Candidate {
@@ -857,6 +864,8 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
         .merge(crate::integrity::routes())
         .merge(crate::accounts::routes())
         .merge(crate::packages::routes())
+        .merge(crate::pypi::routes())
+        .merge(crate::cargo::routes())
         .merge(crate::web::routes(prefix))
         .route("/healthz", get(crate::ops::healthz))
         .route("/readyz", get(crate::ops::readyz))

@@ -270,6 +270,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/oidc/.well-known/jwks.json", get(oidc::jwks))
         .route("/oidc/jwks", get(oidc::jwks))
+        .route("/oidc/github/token", get(oidc::github_actions_token))
         .route(
             "/oidc/dev/token",
             post(oidc::mint).layer(DefaultBodyLimit::max(oidc::MAX_MINT_BODY)),

@@ -327,6 +327,17 @@ pub async fn mint(
             ),
         )
     })?;
+    let token = mint_for(&app, issuer, req)?;
+    Ok((
+        StatusCode::OK,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(serde_json::json!({ "token": token })),
+    )
+        .into_response())
+}
+
+/// Mints the token a dev request asks for.
+fn mint_for(app: &AppState, issuer: &DevIssuer, req: MintRequest) -> Result<String, ApiError> {
     let mut request = DevTokenRequest::new(req.repository, req.workflow, req.git_ref);
     if let Some(env) = req.environment {
         request = request.with_environment(env);
@@ -355,11 +366,69 @@ pub async fn mint(
             members.insert("repository_owner_id".to_owned(), Value::String(owner_id));
         }
     }
-    let token = issuer.sign_claims(&claims, Some(issuer.kid()))?;
+    Ok(issuer.sign_claims(&claims, Some(issuer.kid()))?)
+}
+
+/// The query of [`github_actions_token`].
+#[derive(Debug, Deserialize)]
+pub struct ActionsQuery {
+    #[serde(default)]
+    audience: Option<String>,
+}
+
+/// `GET /oidc/github/token?audience=AUD` (only `--dev`): answers like GitHub's
+/// `ACTIONS_ID_TOKEN_REQUEST_URL`, `{"value": JWT}`, so tools that fetch their own
+/// token in GitHub Actions (uv, twine's trusted publishing, `vouch publish`) run
+/// unchanged in tests. The bearer token (`ACTIONS_ID_TOKEN_REQUEST_TOKEN`) is the
+/// base64url of the JSON a `POST /oidc/dev/token` takes, without `audience`: it chooses
+/// the workflow the token names. Other query parameters (`api-version`) are ignored.
+pub async fn github_actions_token(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<ActionsQuery>,
+) -> Result<Response, ApiError> {
+    use base64::Engine as _;
+    let issuer = dev(&app)?;
+    let refuse = |detail: &str| {
+        error::refuse(
+            StatusCode::UNAUTHORIZED,
+            "SIGSTORE_E014",
+            format!(
+                "{detail}: the bearer request token must be the base64url of a dev token request JSON (repository, workflow, ref)"
+            ),
+        )
+    };
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .ok_or_else(|| refuse("no bearer request token"))?;
+    if bearer.len() > MAX_MINT_BODY {
+        return Err(refuse("the request token is too long"));
+    }
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(bearer.trim().trim_end_matches('='))
+        .map_err(|_| refuse("the request token is not base64url"))?;
+    let mut req: MintRequest = serde_json::from_slice(&json).map_err(|e| {
+        refuse(&format!(
+            "the request token is not the expected JSON ({})",
+            json_reason(&e)
+        ))
+    })?;
+    if req.audience.is_some() {
+        return Err(refuse(
+            "the request token may not name an audience (the query does)",
+        ));
+    }
+    req.audience = query.audience;
+    let token = mint_for(&app, issuer, req)?;
     Ok((
         StatusCode::OK,
         [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(serde_json::json!({ "token": token })),
+        axum::Json(serde_json::json!({ "value": token })),
     )
         .into_response())
 }

@@ -7,20 +7,24 @@
 //! migrations (`migrations/sqlite`, `migrations/postgres`) applied only by an explicit
 //! [`MetaStore::migrate`]; opening a store never creates anything.
 
+mod cargo;
 mod error;
 mod integrity_types;
 mod names;
 mod postgres;
+mod pypi_types;
 mod sqlite;
 mod token;
 mod types;
 
 use async_trait::async_trait;
 
+pub use cargo::*;
 pub use error::MetaError;
 pub use integrity_types::*;
 pub use names::{normalized_name, normalized_scope, version_key};
 pub use postgres::PostgresMeta;
+pub use pypi_types::*;
 pub use sqlite::SqliteMeta;
 pub use token::{hash as token_hash, TOKEN_PREFIX};
 pub use types::*;
@@ -66,7 +70,7 @@ pub const MAX_BINDINGS_PER_PACKAGE: usize = 20;
 /// update or delete, and the schema's triggers refuse both; versions are likewise
 /// immutable in the schema.
 #[async_trait]
-pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
+pub trait MetaStore: CargoMeta + Send + Sync + std::fmt::Debug + 'static {
     // --- schema -------------------------------------------------------------------
 
     /// Applies every embedded migration not yet applied, all in one transaction,
@@ -517,6 +521,47 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// The connection pool's occupancy now (metrics); never waits.
     fn pool_stats(&self) -> PoolStats;
+
+    // --- the Python index (issue 18) ------------------------------------------------
+
+    /// Adds a file to a Python project, authorised by `publisher`, in one transaction:
+    /// through a pending binding the project is created first (as
+    /// [`MetaStore::publish_pending`] does). A taken file name is never changed: the
+    /// stored file comes back as [`PyFileInsert::Existing`] and nothing is written.
+    async fn pypi_insert_file(
+        &self,
+        file: &NewPyFile,
+        publisher: PyPublisher,
+    ) -> Result<PyFileInsert, MetaError>;
+
+    /// Every file of a Python project (its vouch package name), oldest first, with
+    /// each release's yank state.
+    async fn pypi_files(&self, package: &str) -> Result<Vec<PyFile>, MetaError>;
+
+    /// One file by name.
+    async fn pypi_file(&self, filename: &str) -> Result<Option<PyFile>, MetaError>;
+
+    /// The vouch names of the packages that have Python files, sorted.
+    async fn pypi_projects(&self) -> Result<Vec<String>, MetaError>;
+
+    /// Yanks (`Some(reason)`) or un-yanks (`None`) a release. False when the project has
+    /// no file of that version.
+    async fn pypi_set_yanked(
+        &self,
+        package: &str,
+        version: &str,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> Result<bool, MetaError>;
+
+    /// The active bindings (with their package names) and the pending bindings of
+    /// Python projects registered for `provider` and `repository` (compared
+    /// case-insensitively): the candidates a trusted-publishing token is matched against.
+    async fn pypi_candidate_bindings(
+        &self,
+        provider: &str,
+        repository: &str,
+    ) -> Result<(Vec<(String, Binding)>, Vec<PendingBinding>), MetaError>;
 }
 
 /// A connection pool's occupancy at one instant.

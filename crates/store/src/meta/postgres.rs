@@ -102,6 +102,16 @@ const MIGRATIONS: &[Migration] = &[
         name: "web_sessions",
         sql: include_str!("../../migrations/postgres/0008_web_sessions.sql"),
     },
+    Migration {
+        version: 9,
+        name: "pypi",
+        sql: include_str!("../../migrations/postgres/0009_pypi.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "cargo",
+        sql: include_str!("../../migrations/postgres/0010_cargo.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE_EXISTS: &str = "SELECT COUNT(*) FROM pg_tables \

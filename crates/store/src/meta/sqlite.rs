@@ -118,6 +118,16 @@ const MIGRATIONS: &[Migration] = &[
         name: "web_sessions",
         sql: include_str!("../../migrations/sqlite/0008_web_sessions.sql"),
     },
+    Migration {
+        version: 9,
+        name: "pypi",
+        sql: include_str!("../../migrations/sqlite/0009_pypi.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "cargo",
+        sql: include_str!("../../migrations/sqlite/0010_cargo.sql"),
+    },
 ];
 
 const MIGRATIONS_TABLE_EXISTS: &str = "SELECT COUNT(*) FROM sqlite_master \

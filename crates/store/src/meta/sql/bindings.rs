@@ -356,59 +356,21 @@ pub(super) async fn publish_pending(
     let mut tx = begin_write(pool)
         .await
         .map_err(MetaError::db("begin first publish"))?;
-    let name = pending_by_id(&mut tx, id).await?.package_name;
-    lock_name(&mut tx, &name_lock(&name))
-        .await
-        .map_err(MetaError::db("lock package name"))?;
-    // Re-read under the lock: a concurrent first publish may have consumed it.
-    let pending = pending_by_id(&mut tx, id).await?;
-    let package = insert_package(&mut tx, &name, pending.created_by, v.created_at).await?;
-    // The active binding gets its own fresh id; the pending one's stays spent.
-    let binding_id = next_binding_id(&mut tx).await?;
-    let q = format!(
-        "INSERT INTO bindings (id, package_id, provider, repository, repository_lc, workflow, \
-         environment, environment_lc, email, email_lc, repository_owner_id, created_by, \
-         created_at) \
-         SELECT $5, $1, provider, repository, repository_lc, workflow, environment, \
-         environment_lc, email, email_lc, $2, created_by, $3 \
-         FROM pending_bindings WHERE id = $4 RETURNING {BINDING_COLS}"
-    );
-    let row = sqlx::query(&q)
-        .bind(package.id.0)
-        .bind(&v.repository_owner_id)
-        .bind(v.created_at.0)
-        .bind(id.0)
-        .bind(binding_id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(exists_or(&name))?;
-    let binding = rows::binding(&row)?;
-    // Every other pending binding for the name goes too: the package now has an
-    // owner, who decides which publishers it trusts. Each deletion is audited, in this
-    // transaction, with what was deleted and why.
     let actor = v.audit.as_ref().map(|a| a.actor.as_str());
-    for other in self::pending(&mut *tx, &name, None).await? {
-        let reason = if other.id == id {
-            format!("became binding {binding_id} through the first publish")
-        } else {
-            format!(
-                "superseded: the first publish through pending binding {} created the package",
-                id.0
-            )
-        };
-        audit_pending_removal(&mut tx, &other, actor, &reason, v.created_at).await?;
-    }
-    sqlx::query("DELETE FROM pending_bindings WHERE package_name = $1")
-        .bind(&name)
-        .execute(&mut *tx)
-        .await
-        .map_err(MetaError::db("delete pending bindings"))?;
+    let (package, binding) = promote_pending_in(
+        &mut tx,
+        id,
+        v.repository_owner_id.as_deref(),
+        actor,
+        v.created_at,
+    )
+    .await?;
     let version = insert_version_in(&mut tx, &package, Some(binding.id), v).await?;
     if let Some(audit) = &v.audit {
         super::replay_audit::append_publish_in(
             &mut tx,
             audit,
-            &name,
+            &package.name,
             Some(binding.id),
             true,
             v.created_at,
@@ -424,6 +386,66 @@ pub(super) async fn publish_pending(
         binding,
         version,
     })
+}
+
+/// The first half of a first publish, inside the caller's transaction (which commits
+/// it together with what was published): creates the package owned by whoever
+/// registered the pending binding, turns that binding into an active one (recording
+/// the repository owner id) and deletes, audited, every pending binding for the name.
+pub(super) async fn promote_pending_in(
+    tx: &mut <Db as sqlx::Database>::Connection,
+    id: PendingBindingId,
+    repository_owner_id: Option<&str>,
+    actor: Option<&str>,
+    now: Timestamp,
+) -> Result<(Package, Binding), MetaError> {
+    let name = pending_by_id(tx, id).await?.package_name;
+    lock_name(tx, &name_lock(&name))
+        .await
+        .map_err(MetaError::db("lock package name"))?;
+    // Re-read under the lock: a concurrent first publish may have consumed it.
+    let pending = pending_by_id(tx, id).await?;
+    let package = insert_package(tx, &name, pending.created_by, now).await?;
+    // The active binding gets its own fresh id; the pending one's stays spent.
+    let binding_id = next_binding_id(tx).await?;
+    let q = format!(
+        "INSERT INTO bindings (id, package_id, provider, repository, repository_lc, workflow, \
+         environment, environment_lc, email, email_lc, repository_owner_id, created_by, \
+         created_at) \
+         SELECT $5, $1, provider, repository, repository_lc, workflow, environment, \
+         environment_lc, email, email_lc, $2, created_by, $3 \
+         FROM pending_bindings WHERE id = $4 RETURNING {BINDING_COLS}"
+    );
+    let row = sqlx::query(&q)
+        .bind(package.id.0)
+        .bind(repository_owner_id)
+        .bind(now.0)
+        .bind(id.0)
+        .bind(binding_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(exists_or(&name))?;
+    let binding = rows::binding(&row)?;
+    // Every other pending binding for the name goes too: the package now has an
+    // owner, who decides which publishers it trusts. Each deletion is audited, in this
+    // transaction, with what was deleted and why.
+    for other in self::pending(&mut *tx, &name, None).await? {
+        let reason = if other.id == id {
+            format!("became binding {binding_id} through the first publish")
+        } else {
+            format!(
+                "superseded: the first publish through pending binding {} created the package",
+                id.0
+            )
+        };
+        audit_pending_removal(tx, &other, actor, &reason, now).await?;
+    }
+    sqlx::query("DELETE FROM pending_bindings WHERE package_name = $1")
+        .bind(&name)
+        .execute(&mut *tx)
+        .await
+        .map_err(MetaError::db("delete pending bindings"))?;
+    Ok((package, binding))
 }
 
 /// A binding by id, whether active or removed.

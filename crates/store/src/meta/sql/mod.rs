@@ -6,9 +6,11 @@
 //! (`BEGIN IMMEDIATE`), so reads inside it see a state no other writer can change.
 
 mod bindings;
+mod cargo;
 mod integrity;
 mod migrate;
 mod packages;
+mod pypi;
 mod replay_audit;
 mod rows;
 mod users;
@@ -466,5 +468,43 @@ impl MetaStore for Store {
             idle: self.pool.num_idle() as u32,
             max: self.pool.options().get_max_connections(),
         }
+    }
+
+    async fn pypi_insert_file(
+        &self,
+        file: &NewPyFile,
+        publisher: PyPublisher,
+    ) -> Result<PyFileInsert, MetaError> {
+        pypi::insert_file(&self.pool, file, publisher).await
+    }
+
+    async fn pypi_files(&self, package: &str) -> Result<Vec<PyFile>, MetaError> {
+        pypi::files(&self.pool, package).await
+    }
+
+    async fn pypi_file(&self, filename: &str) -> Result<Option<PyFile>, MetaError> {
+        pypi::file(&self.pool, filename).await
+    }
+
+    async fn pypi_projects(&self) -> Result<Vec<String>, MetaError> {
+        pypi::projects(&self.pool).await
+    }
+
+    async fn pypi_set_yanked(
+        &self,
+        package: &str,
+        version: &str,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> Result<bool, MetaError> {
+        pypi::set_yanked(&self.pool, package, version, reason, now).await
+    }
+
+    async fn pypi_candidate_bindings(
+        &self,
+        provider: &str,
+        repository: &str,
+    ) -> Result<(Vec<(String, Binding)>, Vec<PendingBinding>), MetaError> {
+        pypi::candidate_bindings(&self.pool, provider, repository).await
     }
 }

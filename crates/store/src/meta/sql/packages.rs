@@ -395,7 +395,7 @@ pub(super) async fn insert_version_in(
 
 /// Checks the binding belongs to the package and is active, and records or checks
 /// the presented repository owner id (conditional UPDATE: atomic on its own).
-async fn check_binding(
+pub(super) async fn check_binding(
     conn: &mut Conn,
     package: &Package,
     binding: BindingId,

@@ -1,0 +1,510 @@
+//! The Python index end to end (issue 18): `vouch serve --dev` over TLS on loopback; uv (PyPI, pinned) builds a project and `uv publish --trusted-publishing always` uploads it with a GitHub-Actions-shaped environment pointing at the dev issuer; pip (`--require-hashes`) and `uv pip` install it from `/simple/` in fresh venvs; twine uploads with a minted token; and the refusals: a token from another workflow at mint-token (naming the claim), a re-upload with other bytes, an upload carrying attestations this server cannot verify, each storing nothing.
+//!
+//! `vouch attest pypi` (helper branch `pypiclient`) is not merged yet, so the upload
+//! carries no attestations and the provenance checks are not part of this test yet.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "test code: a panic is a test failure"
+)]
+
+mod serve_support;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use base64::Engine as _;
+
+const REPOSITORY: &str = "octo/hello";
+const WORKFLOW: &str = ".github/workflows/release.yml";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn venv_bin(name: &str) -> PathBuf {
+    root().join("target/py-venv/bin").join(name)
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A test CA and a leaf for 127.0.0.1 signed by it (openssl).
+fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let p = |n: &str| dir.join(n);
+    let ossl = |args: &[&str]| {
+        run(Command::new("openssl").args(args).current_dir(dir));
+    };
+    ossl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=vouch test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ]);
+    ossl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "tls.key",
+        "-out",
+        "tls.csr",
+    ]);
+    std::fs::write(
+        p("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n",
+    )
+    .unwrap();
+    ossl(&[
+        "x509",
+        "-req",
+        "-in",
+        "tls.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "tls.crt",
+    ]);
+    (p("ca.crt"), p("tls.crt"), p("tls.key"))
+}
+
+/// What `ACTIONS_ID_TOKEN_REQUEST_TOKEN` holds for the dev issuer: the claims to mint.
+fn request_token(workflow: &str) -> String {
+    let json = serde_json::json!({
+        "repository": REPOSITORY,
+        "workflow": workflow,
+        "ref": "refs/tags/v0.1.0",
+    });
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
+}
+
+struct Env {
+    url: String,
+    ca: PathBuf,
+    _server: serve_support::Server,
+    data: PathBuf,
+}
+
+impl Env {
+    /// `curl` against the server; returns (status, body).
+    fn curl(&self, args: &[&str]) -> (u16, String) {
+        let out = run(Command::new("curl")
+            .args(["-sS", "--cacert"])
+            .arg(&self.ca)
+            .args(["-w", "\n%{http_code}"])
+            .args(args));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let (body, status) = text.rsplit_once('\n').unwrap();
+        (status.parse().unwrap(), body.to_owned())
+    }
+
+    fn actions_url(&self) -> String {
+        format!("{}/oidc/github/token?api-version=2.0", self.url)
+    }
+
+    /// A GitHub-shaped OIDC token for `workflow`, fetched as a CI job would.
+    fn ci_token(&self, workflow: &str) -> String {
+        let audience: serde_json::Value =
+            serde_json::from_str(&self.curl(&[&format!("{}/_/oidc/audience", self.url)]).1)
+                .unwrap();
+        let aud = audience["audience"].as_str().unwrap();
+        let (status, body) = self.curl(&[
+            "-G",
+            "--data-urlencode",
+            &format!("audience={aud}"),
+            "-H",
+            &format!("Authorization: bearer {}", request_token(workflow)),
+            &self.actions_url(),
+        ]);
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["value"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// POST /_/oidc/mint-token.
+    fn mint(&self, jwt: &str) -> (u16, serde_json::Value) {
+        let (status, body) = self.curl(&[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            &serde_json::json!({ "token": jwt }).to_string(),
+            &format!("{}/_/oidc/mint-token", self.url),
+        ]);
+        (status, serde_json::from_str(&body).unwrap())
+    }
+
+    fn simple_json(&self, project: &str) -> serde_json::Value {
+        let (status, body) = self.curl(&[
+            "-H",
+            "Accept: application/vnd.pypi.simple.v1+json",
+            &format!("{}/simple/{project}/", self.url),
+        ]);
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// An upload the way twine and uv form it, with curl.
+    fn upload(&self, token: &str, file: &Path, extra: &[&str]) -> (u16, serde_json::Value) {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        let filetype = if name.ends_with(".whl") {
+            "bdist_wheel"
+        } else {
+            "sdist"
+        };
+        let mut args: Vec<String> = vec![
+            "-u".into(),
+            format!("__token__:{token}"),
+            "-F".into(),
+            ":action=file_upload".into(),
+            "-F".into(),
+            "protocol_version=1".into(),
+            "-F".into(),
+            "name=hello-vouch".into(),
+            "-F".into(),
+            "version=0.1.0".into(),
+            "-F".into(),
+            format!("filetype={filetype}"),
+            "-F".into(),
+            format!("content=@{}", file.display()),
+        ];
+        for e in extra {
+            args.push("-F".into());
+            args.push((*e).to_owned());
+        }
+        args.push(format!("{}/legacy/", self.url));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (status, body) = self.curl(&refs);
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(serde_json::json!({ "text": body })),
+        )
+    }
+
+    /// Every file under the data directory but the metadata database's own.
+    fn stored_files(&self) -> BTreeSet<PathBuf> {
+        fn walk(dir: &Path, out: &mut BTreeSet<PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if !p.to_string_lossy().contains(".db")
+                    && !p.to_string_lossy().contains("sqlite")
+                {
+                    out.insert(p);
+                }
+            }
+        }
+        let mut out = BTreeSet::new();
+        walk(&self.data, &mut out);
+        out
+    }
+}
+
+fn build_project(dir: &Path, greeting: &str) -> PathBuf {
+    let proj = dir.join("proj");
+    let _ = std::fs::remove_dir_all(&proj);
+    std::fs::create_dir_all(proj.join("src/hello_vouch")).unwrap();
+    std::fs::write(
+        proj.join("pyproject.toml"),
+        "[project]\nname = \"hello-vouch\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\n\n[build-system]\nrequires = [\"uv_build>=0.13,<0.14\"]\nbuild-backend = \"uv_build\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        proj.join("src/hello_vouch/__init__.py"),
+        format!("GREETING = {greeting:?}\n"),
+    )
+    .unwrap();
+    // uv 0.13 builds with its own uv_build backend: no download.
+    run(Command::new(venv_bin("uv"))
+        .args(["build", "--offline"])
+        .current_dir(&proj));
+    proj.join("dist")
+}
+
+#[test]
+fn uv_publishes_and_pip_and_uv_install_over_tls() {
+    run(Command::new("bash").arg(root().join("scripts/py-venv.sh")));
+    let tmp = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = make_tls(tmp.path());
+    let data = tmp.path().join("data");
+    let server = serve_support::start(
+        &data,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    let env = Env {
+        url: server.url.clone(),
+        ca: ca.clone(),
+        data: data.clone(),
+        _server: server,
+    };
+
+    // The project's trusted publisher, registered by the dev owner before it exists.
+    let owner = std::fs::read_to_string(data.join("owner.token")).unwrap();
+    let (status, body) = env.curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &format!("Authorization: Bearer {}", owner.trim()),
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        &serde_json::json!({
+            "package": "@pypi/hello-vouch",
+            "provider": "github",
+            "repository": REPOSITORY,
+            "workflow": WORKFLOW,
+        })
+        .to_string(),
+        &format!("{}/api/v1/publishers", env.url),
+    ]);
+    assert!(status == 200 || status == 201, "{status} {body}");
+
+    // A token from another workflow of the same repository is refused at mint-token,
+    // naming the claim.
+    let (status, refused) = env.mint(&env.ci_token(".github/workflows/other.yml"));
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(refused["code"], "PUB_E006", "{refused}");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("job_workflow_ref"),
+        "{refused}"
+    );
+
+    // uv builds and publishes with trusted publishing, as in GitHub Actions.
+    let dist = build_project(tmp.path(), "hello from vouch");
+    let out = run(Command::new(venv_bin("uv"))
+        .args(["publish", "--trusted-publishing", "always", "--publish-url"])
+        .arg(format!("{}/legacy/", env.url))
+        .arg(dist.join("hello_vouch-0.1.0-py3-none-any.whl"))
+        .arg(dist.join("hello_vouch-0.1.0.tar.gz"))
+        .env("GITHUB_ACTIONS", "true")
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", env.actions_url())
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", request_token(WORKFLOW))
+        .env("SSL_CERT_FILE", &ca)
+        .env_remove("UV_PUBLISH_TOKEN")
+        .env_remove("UV_PUBLISH_USERNAME")
+        .env_remove("UV_PUBLISH_PASSWORD"));
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+
+    // The index: PEP 691 JSON with hashes, size, upload time, requires-python and the
+    // PEP 658 metadata of the wheel; PEP 503 names redirect to the normalised one.
+    let index = env.simple_json("hello-vouch");
+    assert_eq!(index["meta"]["api-version"], "1.3");
+    assert_eq!(index["versions"], serde_json::json!(["0.1.0"]));
+    let files = index["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2, "{index}");
+    let wheel_bytes = std::fs::read(dist.join("hello_vouch-0.1.0-py3-none-any.whl")).unwrap();
+    let wheel_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&wheel_bytes));
+    let wheel = files
+        .iter()
+        .find(|f| f["filename"] == "hello_vouch-0.1.0-py3-none-any.whl")
+        .unwrap();
+    assert_eq!(wheel["hashes"]["sha256"], wheel_sha.as_str());
+    assert_eq!(wheel["size"], wheel_bytes.len());
+    assert_eq!(wheel["requires-python"], ">=3.8");
+    assert_eq!(wheel["yanked"], false);
+    assert!(wheel["core-metadata"]["sha256"].is_string(), "{wheel}");
+    let (status, metadata) = env.curl(&[&format!("{}.metadata", wheel["url"].as_str().unwrap())]);
+    assert_eq!(status, 200);
+    assert!(metadata.contains("Name: hello-vouch"), "{metadata}");
+    let (status, _) = env.curl(&[
+        "-o",
+        "/dev/null",
+        &format!("{}/simple/Hello_Vouch/", env.url),
+    ]);
+    assert_eq!(status, 308);
+    let (status, html) = env.curl(&[&format!("{}/simple/hello-vouch/", env.url)]);
+    assert_eq!(status, 200);
+    assert!(html.contains(&format!("#sha256={wheel_sha}")), "{html}");
+
+    // pip, hash-checked, into a fresh venv.
+    let pip_venv = tmp.path().join("pip-venv");
+    run(Command::new("python3").args(["-m", "venv"]).arg(&pip_venv));
+    let reqs = tmp.path().join("requirements.txt");
+    std::fs::write(
+        &reqs,
+        format!("hello-vouch==0.1.0 --hash=sha256:{wheel_sha}\n"),
+    )
+    .unwrap();
+    run(Command::new(pip_venv.join("bin/pip"))
+        .args([
+            "install",
+            "--disable-pip-version-check",
+            "--no-cache-dir",
+            "--require-hashes",
+            "--only-binary",
+            ":all:",
+            "--cert",
+        ])
+        .arg(&ca)
+        .arg("--index-url")
+        .arg(format!("{}/simple/", env.url))
+        .arg("-r")
+        .arg(&reqs)
+        .env("REQUESTS_CA_BUNDLE", &ca)
+        .env("PIP_CERT", &ca)
+        .env_remove("PIP_FIND_LINKS")
+        .env_remove("PIP_CONFIG_FILE")
+        .env("PIP_CONFIG_FILE", "/dev/null"));
+    let out = run(Command::new(pip_venv.join("bin/python"))
+        .args(["-c", "import hello_vouch; print(hello_vouch.GREETING)"]));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "hello from vouch"
+    );
+
+    // uv pip, into another fresh venv.
+    let uv_venv = tmp.path().join("uv-venv");
+    run(Command::new(venv_bin("uv"))
+        .args(["venv", "--offline"])
+        .arg(&uv_venv));
+    run(Command::new(venv_bin("uv"))
+        .args(["pip", "install", "--no-cache", "--python"])
+        .arg(uv_venv.join("bin/python"))
+        .arg("--index-url")
+        .arg(format!("{}/simple/", env.url))
+        .arg("hello-vouch==0.1.0")
+        .env("SSL_CERT_FILE", &ca));
+    let out = run(Command::new(uv_venv.join("bin/python"))
+        .args(["-c", "import hello_vouch; print(hello_vouch.GREETING)"]));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "hello from vouch"
+    );
+
+    // The same bytes again: accepted, nothing changes (PyPI's idempotent re-upload).
+    let (status, minted) = env.mint(&env.ci_token(WORKFLOW));
+    assert_eq!(status, 200, "{minted}");
+    assert_eq!(minted["success"], true);
+    let token = minted["token"].as_str().unwrap().to_owned();
+    let (status, body) = env.upload(
+        &token,
+        &dist.join("hello_vouch-0.1.0-py3-none-any.whl"),
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+
+    // Other bytes under a taken name: refused, nothing stored.
+    let before = env.stored_files();
+    let other = tmp.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let rebuilt = build_project(&other, "other bytes");
+    let (status, body) = env.upload(
+        &token,
+        &rebuilt.join("hello_vouch-0.1.0-py3-none-any.whl"),
+        &[],
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("PYPI_E004")),
+        "{body}"
+    );
+    // An attestation this server cannot verify: refused, nothing stored.
+    let fresh = tmp.path().join("fresh");
+    std::fs::create_dir_all(&fresh).unwrap();
+    let fresh_dist = build_project(&fresh, "attested");
+    let sdist = fresh_dist.join("hello_vouch-0.1.0.tar.gz");
+    let renamed = fresh.join("hello_vouch-0.1.0.zip");
+    std::fs::copy(&sdist, &renamed).unwrap();
+    let (status, body) = env.upload(
+        &token,
+        &renamed,
+        &["attestations=[{\"version\":1,\"verification_material\":{},\"envelope\":{}}]"],
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("PYPI_E008")),
+        "{body}"
+    );
+    assert_eq!(
+        env.stored_files(),
+        before,
+        "a refused upload stored something"
+    );
+    assert_eq!(
+        env.simple_json("hello-vouch")["files"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // twine uploads with a minted token (a new version).
+    let v2 = tmp.path().join("v2");
+    std::fs::create_dir_all(&v2).unwrap();
+    let v2dist = build_project(&v2, "hello again");
+    let wheel2 = v2dist.join("hello_vouch-0.1.0-py3-none-any.whl");
+    let renamed2 = v2.join("hello_vouch-0.1.0-1-py3-none-any.whl");
+    std::fs::copy(&wheel2, &renamed2).unwrap();
+    run(Command::new(venv_bin("twine"))
+        .args([
+            "upload",
+            "--non-interactive",
+            "--disable-progress-bar",
+            "--repository-url",
+        ])
+        .arg(format!("{}/legacy/", env.url))
+        .arg("--cert")
+        .arg(&ca)
+        .arg(&renamed2)
+        .env("REQUESTS_CA_BUNDLE", &ca)
+        .env("TWINE_USERNAME", "__token__")
+        .env("TWINE_PASSWORD", &token));
+    let files = env.simple_json("hello-vouch")["files"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(files, 3);
+}
