@@ -280,7 +280,11 @@ pub async fn mint(
         .await
         .map_err(|e| ApiError::from(e).with_message())?;
     let trust = app.packages.trust();
-    let presented = identity::present(&crate::packages::identity::token_claims(&verified), &trust.issuers).map_err(refused)?;
+    let presented = identity::present(
+        &crate::packages::identity::token_claims(&verified),
+        &trust.issuers,
+    )
+    .map_err(refused)?;
     let (provider, repository) = match &presented {
         Presented::Ci {
             provider,
