@@ -58,6 +58,10 @@ pub struct Grant {
 /// [`Presented`] as carried inside an upload token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a short-lived wire form, serialized once per token"
+)]
 pub enum PresentedWire {
     Ci {
         provider: String,
