@@ -1,7 +1,7 @@
 //! Verifying commands with `--instance URL` (issue 20): `vouch verify` trusts the root it
 //! refreshed through the instance's TUF repository, and with `--offline` reads the cached,
 //! verified root without opening any connection (a loopback listener given as the
-//! instance sees none); an offline verify with nothing cached fails with TUF_E014.
+//! instance sees none), as does one with `VOUCH_TRUST_ROOT_DIR` set; an offline verify with nothing cached fails with TUF_E014.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -168,6 +168,33 @@ fn verify_uses_the_instances_tuf_root_and_offline_opens_no_connection() {
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
         other => panic!("an offline verify connected to the instance: {other:?}"),
     }
+
+    // VOUCH_TRUST_ROOT_DIR (no --trust-cache, no --offline) is the air-gapped copy: read
+    // as if --offline, never refreshed.
+    let identity = format!("https://github.com/{REPOSITORY}/{WORKFLOW}@{REF}");
+    let out = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args([
+            "verify",
+            artifact.to_str().unwrap(),
+            "--bundle",
+            bundle.to_str().unwrap(),
+        ])
+        .args([
+            "--certificate-identity",
+            &identity,
+            "--certificate-oidc-issuer",
+            &issuer,
+        ])
+        .args(["--instance", &watched])
+        .env("VOUCH_TRUST_ROOT_DIR", &cache)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(listener.accept().is_err(), "VOUCH_TRUST_ROOT_DIR connected");
 
     // Offline with nothing cached: refused with its code, still no connection.
     let empty = dir.path().join("empty-cache");

@@ -122,12 +122,8 @@ pub(super) struct TrustArgs {
     #[arg(long, help_heading = "Trust", requires = "instance")]
     offline: bool,
     /// With --instance: where verified roots are cached (as for `vouch audit roots`).
-    #[arg(
-        long,
-        value_name = "DIR",
-        help_heading = "Trust",
-        env = "VOUCH_TRUST_ROOT_DIR"
-    )]
+    /// Without it, VOUCH_TRUST_ROOT_DIR names an air-gapped copy read as if --offline.
+    #[arg(long, value_name = "DIR", help_heading = "Trust")]
     trust_cache: Option<PathBuf>,
 }
 
@@ -137,15 +133,13 @@ impl TrustArgs {
         let trusted_root = match &self.instance {
             None => self.trusted_root.clone(),
             Some(url) => {
-                let cache = self
-                    .trust_cache
-                    .clone()
-                    .unwrap_or_else(|| vouch_trust::default_cache_root(|k| std::env::var(k).ok()));
-                let (path, _) = vouch_trust::instance_trusted_root(url, &cache, self.offline)
+                let cache = self.trust_cache.as_deref();
+                let env = |k: &str| std::env::var(k).ok();
+                let (path, _) = vouch_trust::instance_trusted_root(url, cache, self.offline, env)
                     .map_err(|e| match e.is_refusal() {
-                        true => CodedError::refused(e.code(), e.to_string()),
-                        false => CodedError::error(e.code(), e.to_string()),
-                    })?;
+                    true => CodedError::refused(e.code(), e.to_string()),
+                    false => CodedError::error(e.code(), e.to_string()),
+                })?;
                 Some(path)
             }
         };
