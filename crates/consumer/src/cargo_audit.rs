@@ -178,6 +178,8 @@ pub async fn audit_cargo(opts: &CargoAudit) -> Result<CargoAuditReport> {
                 log_key: s.log_key.clone(),
                 log_origin: s.log_origin.clone(),
                 checkpoint: s.checkpoint.clone(),
+                trusted_root_sha256: None,
+                root_pinned: false,
             },
             None => {
                 // First audit of this registry: pin the log key the trusted root names
@@ -192,6 +194,8 @@ pub async fn audit_cargo(opts: &CargoAudit) -> Result<CargoAuditReport> {
                     log_key: key.to_string(),
                     log_origin: origin,
                     checkpoint: String::new(),
+                    trusted_root_sha256: None,
+                    root_pinned: false,
                 }
             }
         };

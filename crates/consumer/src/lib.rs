@@ -25,6 +25,7 @@
 //!         lockfile: PathBuf::from("vouch.lock"),
 //!         out: OutTarget::Dir(PathBuf::from("vendor")),
 //!         policy: None,
+//!         trusted_root: None, // or Some(bytes): pin the root instead of trusting the answer
 //!     },
 //!     &NoProgress,
 //! )

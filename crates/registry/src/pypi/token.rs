@@ -58,6 +58,10 @@ pub struct Grant {
 /// [`Presented`] as carried inside an upload token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a short-lived wire form, serialized once per token"
+)]
 pub enum PresentedWire {
     Ci {
         provider: String,
@@ -280,7 +284,11 @@ pub async fn mint(
         .await
         .map_err(|e| ApiError::from(e).with_message())?;
     let trust = app.packages.trust();
-    let presented = identity::present(&crate::packages::identity::token_claims(&verified), &trust.issuers).map_err(refused)?;
+    let presented = identity::present(
+        &crate::packages::identity::token_claims(&verified),
+        &trust.issuers,
+    )
+    .map_err(refused)?;
     let (provider, repository) = match &presented {
         Presented::Ci {
             provider,
