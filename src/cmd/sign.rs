@@ -52,7 +52,8 @@ pub struct Args {
     file: Option<PathBuf>,
     /// The OIDC identity token (a JWT) the CA certifies. Without it (or
     /// --identity-token-file), the CI's ambient token is used, as `vouch publish` does:
-    /// GitHub Actions (`id-token: write`), GitLab CI, Buildkite, CircleCI.
+    /// GitHub Actions (`id-token: write`), GitLab CI, Buildkite, CircleCI. Outside CI, a
+    /// browser sign-in: the URL is printed to stderr (see --oidc-issuer, --open).
     #[arg(
         long,
         value_name = "TOKEN",
