@@ -68,19 +68,28 @@ fn ensure_browser() {
             unavailable("chromium: apt-get install chromium failed");
         }
     }
-    if !root()
-        .join("tests/web/node_modules/playwright-core")
-        .exists()
+    // Its own copy of tests/web's pinned driver, so it never races tests/web_browser.rs's
+    // `npm ci` in tests/web.
+    let web = web_dir();
+    std::fs::create_dir_all(&web).unwrap();
+    for f in ["package.json", "package-lock.json", "laptop.mjs"] {
+        std::fs::copy(root().join("tests/web").join(f), web.join(f)).unwrap();
+    }
+    if !web.join("node_modules/playwright-core").exists()
         && !ok_status(
             Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                .current_dir(root().join("tests/web"))
+                .current_dir(&web)
                 .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
                 .stdout(Stdio::null()),
         )
     {
-        unavailable("npm: `npm ci` in tests/web failed");
+        unavailable("npm: `npm ci` of tests/web's package-lock.json failed");
     }
+}
+
+fn web_dir() -> PathBuf {
+    root().join("target/laptop-web")
 }
 
 /// `application/x-www-form-urlencoded` of `pairs`.
@@ -253,8 +262,8 @@ fn sign_from_a_laptop_in_headless_chromium() {
     });
 
     let browser = Command::new("node")
-        .arg(root().join("tests/web/laptop.mjs"))
-        .current_dir(root().join("tests/web"))
+        .arg(web_dir().join("laptop.mjs"))
+        .current_dir(web_dir())
         .env("SIGN_IN_URL", &url)
         .env("SIGN_IN_EMAIL", EMAIL)
         .env("CHROMIUM", CHROMIUM)
