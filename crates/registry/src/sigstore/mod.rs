@@ -232,7 +232,7 @@ impl SigstoreServices {
             )?)),
             None => None,
         };
-        let verifier = oidc::verifier(
+        let verifier = oidc::verifier_with_login(
             &deps.cfg.oidc,
             dev_issuer.as_deref(),
             dev_login.as_deref(),

@@ -194,9 +194,19 @@ pub fn dev_login(
     Ok(vouch_oidc::DevLogin::new(issuer, cfg.audience.clone()))
 }
 
-/// The verifier: `[oidc]` issuers plus, with `--dev`, the dev issuer and the email issuer
-/// (both served from memory).
+/// The verifier: `[oidc]` issuers plus, with `--dev`, the dev issuer (served from memory).
 pub fn verifier(
+    cfg: &OidcSection,
+    dev: Option<&DevIssuer>,
+    meta: Arc<dyn MetaStore>,
+    clock: Arc<dyn Clock>,
+) -> Result<Verifier, SetupError> {
+    verifier_with_login(cfg, dev, None, meta, clock)
+}
+
+/// [`verifier`], also trusting the `--dev` email issuer of the laptop sign-in (both
+/// served from memory).
+pub fn verifier_with_login(
     cfg: &OidcSection,
     dev: Option<&DevIssuer>,
     login: Option<&vouch_oidc::DevLogin>,
