@@ -433,9 +433,11 @@ fn ambient_github_token_signs(w: &World<'_>, work: &Path) {
         ] {
             cmd.env_remove(var);
         }
+        // Outside CI, `vouch sign` would start the browser sign-in (tests/laptop_sign.rs):
+        // the refusal case is GitHub Actions without `id-token: write`.
+        cmd.env("GITHUB_ACTIONS", "true");
         if ci {
-            cmd.env("GITHUB_ACTIONS", "true")
-                .env("ACTIONS_ID_TOKEN_REQUEST_URL", &endpoint)
+            cmd.env("ACTIONS_ID_TOKEN_REQUEST_URL", &endpoint)
                 .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "runner-secret");
         }
         let file = file.to_str().unwrap();

@@ -52,7 +52,8 @@ pub struct Args {
     file: Option<PathBuf>,
     /// The OIDC identity token (a JWT) the CA certifies. Without it (or
     /// --identity-token-file), the CI's ambient token is used, as `vouch publish` does:
-    /// GitHub Actions (`id-token: write`), GitLab CI, Buildkite, CircleCI.
+    /// GitHub Actions (`id-token: write`), GitLab CI, Buildkite, CircleCI. Outside CI, a
+    /// browser sign-in: the URL is printed to stderr (see --oidc-issuer, --open).
     #[arg(
         long,
         value_name = "TOKEN",
@@ -78,6 +79,13 @@ pub struct Args {
     /// PEM certificate to trust for https services with a private certificate.
     #[arg(long, value_name = "FILE")]
     tls_ca: Option<PathBuf>,
+    /// Outside CI with no token: the OIDC issuer to sign in at in a browser (default
+    /// SERVER/oidc/email, the `--dev` email issuer). The URL is printed to stderr.
+    #[arg(long, value_name = "URL")]
+    oidc_issuer: Option<String>,
+    /// Also open the sign-in URL in the desktop's browser.
+    #[arg(long)]
+    open: bool,
     /// Print one JSON object instead of the summary.
     #[arg(long)]
     json: bool,
@@ -113,6 +121,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         services,
         tls_ca: args.tls_ca,
         bundle,
+        oidc_issuer: args.oidc_issuer,
+        open_browser: args.open,
     };
     let s = runtime()?
         .block_on(sign_file(&req, &CiEnv::process(), &TermProgress::default()))

@@ -329,6 +329,23 @@ pub enum OidcError {
         /// What it must look like.
         expected: &'static str,
     },
+    /// OIDC_E028
+    #[error("authorization request refused: {problem}")]
+    AuthorizationRequest {
+        /// What is wrong, naming the parameter and what it must be.
+        problem: String,
+    },
+    /// OIDC_E029
+    #[error("authorization code refused: {problem}")]
+    AuthorizationCode {
+        /// Unknown, already used, expired, or issued for another redirect_uri or client.
+        problem: &'static str,
+    },
+    /// OIDC_E030
+    #[error(
+        "PKCE check failed: BASE64URL(SHA-256(code_verifier)) does not equal the code_challenge"
+    )]
+    PkceMismatch,
 }
 
 impl OidcError {
@@ -362,6 +379,9 @@ impl OidcError {
             OidcError::Config { .. } => "OIDC_E025",
             OidcError::SigningKey { .. } => "OIDC_E026",
             OidcError::InvalidDevRequest { .. } => "OIDC_E027",
+            OidcError::AuthorizationRequest { .. } => "OIDC_E028",
+            OidcError::AuthorizationCode { .. } => "OIDC_E029",
+            OidcError::PkceMismatch => "OIDC_E030",
         }
     }
 
@@ -391,7 +411,10 @@ impl OidcError {
             | OidcError::KeysUnavailable { .. }
             | OidcError::InsecureUrl { .. } => ErrorKind::Upstream,
             OidcError::Config { .. } => ErrorKind::Config,
-            OidcError::InvalidDevRequest { .. } => ErrorKind::BadRequest,
+            OidcError::InvalidDevRequest { .. }
+            | OidcError::AuthorizationRequest { .. }
+            | OidcError::AuthorizationCode { .. }
+            | OidcError::PkceMismatch => ErrorKind::BadRequest,
             OidcError::ReplayStore { .. } | OidcError::SigningKey { .. } => ErrorKind::Internal,
         }
     }

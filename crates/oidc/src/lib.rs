@@ -58,12 +58,16 @@
 //! | OIDC_E025 | `Config` | invalid verifier configuration |
 //! | OIDC_E026 | `SigningKey` | dev issuer key generation, encoding or signing failed |
 //! | OIDC_E027 | `InvalidDevRequest` | dev token request field invalid |
+//! | OIDC_E028 | `AuthorizationRequest` | dev sign-in: redirect_uri not loopback http, method not S256, parameter missing |
+//! | OIDC_E029 | `AuthorizationCode` | dev sign-in: code unknown, reused, expired, or for another redirect_uri |
+//! | OIDC_E030 | `PkceMismatch` | dev sign-in: code_verifier does not match the code_challenge |
 
 mod claims;
 mod clock;
 mod config;
 mod dev;
 mod dev_claims;
+mod dev_login;
 mod error;
 mod fetch;
 pub mod identity;
@@ -80,6 +84,9 @@ pub use config::{
 pub use dev::{
     DevIssuer, DevKeyAlgorithm, DevTokenRequest, DEFAULT_AUDIENCE, DEV_TOKEN_LIFETIME_SECS,
     DISCOVERY_PATH, JWKS_PATH,
+};
+pub use dev_login::{
+    AuthorizationRequest, DevLogin, TokenRequest, CODE_LIFETIME_SECS, EMAIL_ISSUER_PATH,
 };
 pub use error::{ErrorKind, FetchError, Malformation, OidcError, TokenPart};
 pub use fetch::{

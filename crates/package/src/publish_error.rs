@@ -111,6 +111,8 @@ pub mod codes {
     pub const IDENTITY_MISMATCH: &str = "PUB_E006";
     /// PUB_E014: the pending binding's registrant does not own the package's scope.
     pub const SCOPE_NOT_OWNED: &str = "PUB_E014";
+    /// PUB_E015: the browser sign-in (laptop signing) did not complete.
+    pub const BROWSER_SIGN_IN: &str = "PUB_E015";
 }
 
 /// Which check of the bundle failed (PUB_E005). The message is `check: detail`, the

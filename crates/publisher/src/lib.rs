@@ -29,6 +29,7 @@
 
 pub mod attest_pypi;
 pub mod bench;
+pub mod browser_login;
 mod error;
 mod publish;
 mod register;

@@ -216,6 +216,40 @@ pub struct SignRequest {
     pub tls_ca: Option<PathBuf>,
     /// Where the bundle is written (atomically).
     pub bundle: PathBuf,
+    /// Outside CI with no token: the issuer whose browser sign-in is run (default
+    /// `{server}/oidc/email`, the `--dev` email issuer), and whether to open a browser.
+    pub oidc_issuer: Option<String>,
+    pub open_browser: bool,
+}
+
+/// The issuer of the browser sign-in, when not in CI and one is known.
+fn laptop_issuer(req: &SignRequest, env: &crate::token::CiEnv) -> Result<Option<String>> {
+    if in_ci(env) {
+        return Ok(None);
+    }
+    Ok(match (&req.oidc_issuer, &req.services) {
+        (Some(i), _) => Some(i.clone()),
+        (None, Services::Server(s)) => Some(format!(
+            "{}{}",
+            base_url(s)?.trim_end_matches('/'),
+            "/oidc/email"
+        )),
+        (None, Services::File(_)) => None,
+    })
+}
+
+/// Whether `env` is a CI whose ambient token `vouch sign` should use.
+fn in_ci(env: &crate::token::CiEnv) -> bool {
+    [
+        "GITHUB_ACTIONS",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "GITLAB_CI",
+        "SIGSTORE_ID_TOKEN",
+        "BUILDKITE",
+        "CIRCLECI",
+    ]
+    .iter()
+    .any(|v| env.var(v).is_some())
 }
 
 /// A file signed and its bundle written.
@@ -252,6 +286,9 @@ pub async fn sign_file(
             req.identity_token.as_deref(),
             req.identity_token_file.as_deref(),
         )?
+    } else if let Some(issuer) = laptop_issuer(req, env)? {
+        // A laptop: sign in through the browser (PUB_E015 when that fails).
+        crate::browser_login::browser_token(&http, &issuer, req.open_browser).await?
     } else {
         let src = crate::token::TokenSource::default();
         crate::token::identity_token(&src, env, &http).await?.jwt

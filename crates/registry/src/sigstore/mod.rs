@@ -24,6 +24,7 @@ pub mod ct;
 mod error;
 pub mod keys;
 pub mod oidc;
+pub mod oidc_login;
 pub mod settings;
 pub mod trust_config;
 pub mod tsa;
@@ -53,6 +54,8 @@ pub struct SigstoreServices {
     pub verifier: Arc<vouch_oidc::Verifier>,
     /// The development issuer, only with `--dev`.
     pub dev_issuer: Option<Arc<DevIssuer>>,
+    /// With `--dev`: the email issuer behind the laptop sign-in flow (`/oidc/email`).
+    pub dev_login: Option<Arc<vouch_oidc::DevLogin>>,
     /// The certificate authority.
     pub ca: Arc<CertificateAuthority>,
     /// The certificate-transparency log every precertificate is appended to (through
@@ -221,9 +224,18 @@ impl SigstoreServices {
         } else {
             None
         };
-        let verifier = oidc::verifier(
+        let dev_login = match &dev_issuer {
+            Some(d) => Some(Arc::new(oidc::dev_login(
+                d,
+                deps.public_url,
+                &deps.cfg.oidc,
+            )?)),
+            None => None,
+        };
+        let verifier = oidc::verifier_with_login(
             &deps.cfg.oidc,
             dev_issuer.as_deref(),
+            dev_login.as_deref(),
             deps.meta,
             Arc::clone(&deps.clock),
         )?;
@@ -244,6 +256,7 @@ impl SigstoreServices {
         Ok(SigstoreServices {
             verifier: Arc::new(verifier),
             dev_issuer,
+            dev_login,
             ca: Arc::new(ca),
             ct_log,
             ct_role,
@@ -271,6 +284,21 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/oidc/.well-known/jwks.json", get(oidc::jwks))
         .route("/oidc/jwks", get(oidc::jwks))
         .route("/oidc/github/token", get(oidc::github_actions_token))
+        .route(
+            "/oidc/email/.well-known/openid-configuration",
+            get(oidc_login::discovery),
+        )
+        .route("/oidc/email/.well-known/jwks.json", get(oidc_login::jwks))
+        .route(
+            "/oidc/email/authorize",
+            get(oidc_login::authorize_form)
+                .post(oidc_login::authorize)
+                .layer(DefaultBodyLimit::max(oidc::MAX_MINT_BODY)),
+        )
+        .route(
+            "/oidc/email/token",
+            post(oidc_login::token).layer(DefaultBodyLimit::max(oidc::MAX_MINT_BODY)),
+        )
         .route(
             "/oidc/dev/token",
             post(oidc::mint).layer(DefaultBodyLimit::max(oidc::MAX_MINT_BODY)),

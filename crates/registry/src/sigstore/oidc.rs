@@ -178,10 +178,38 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// The `--dev` email issuer (`{public_url}/oidc/email`): the dev issuer's key under its own
+/// issuer URL, mapped to email identities, for the laptop sign-in flow.
+pub fn dev_login(
+    dev: &DevIssuer,
+    public_url: &str,
+    cfg: &OidcSection,
+) -> Result<vouch_oidc::DevLogin, SetupError> {
+    let err = |e: vouch_oidc::OidcError| SetupError::Config {
+        reason: format!("{}: {e}", e.code()),
+    };
+    let pem = dev.to_pkcs8_pem().map_err(err)?;
+    let url = format!("{public_url}{}", vouch_oidc::EMAIL_ISSUER_PATH);
+    let issuer = DevIssuer::from_pkcs8_pem(&url, &pem).map_err(err)?;
+    Ok(vouch_oidc::DevLogin::new(issuer, cfg.audience.clone()))
+}
+
 /// The verifier: `[oidc]` issuers plus, with `--dev`, the dev issuer (served from memory).
 pub fn verifier(
     cfg: &OidcSection,
     dev: Option<&DevIssuer>,
+    meta: Arc<dyn MetaStore>,
+    clock: Arc<dyn Clock>,
+) -> Result<Verifier, SetupError> {
+    verifier_with_login(cfg, dev, None, meta, clock)
+}
+
+/// [`verifier`], also trusting the `--dev` email issuer of the laptop sign-in (both
+/// served from memory).
+pub fn verifier_with_login(
+    cfg: &OidcSection,
+    dev: Option<&DevIssuer>,
+    login: Option<&vouch_oidc::DevLogin>,
     meta: Arc<dyn MetaStore>,
     clock: Arc<dyn Clock>,
 ) -> Result<Verifier, SetupError> {
@@ -198,7 +226,7 @@ pub fn verifier(
     let real = Arc::new(ReqwestFetcher::new(policy).map_err(oidc_err)?);
     let fetcher = MemoryFetcher::with_fallback(real);
     let mut builder = Verifier::builder(
-        Arc::new(fetcher_with(fetcher, dev)),
+        Arc::new(fetcher_with(fetcher, dev, login)),
         Arc::new(MetaReplayStore::new(meta)),
     )
     .transport_policy(policy)
@@ -208,6 +236,9 @@ pub fn verifier(
     }
     if let Some(dev) = dev {
         builder = builder.issuer(dev.issuer_config(cfg.audience.clone()));
+    }
+    if let Some(login) = login {
+        builder = builder.issuer(login.issuer_config());
     }
     builder.build().map_err(|e| match e {
         vouch_oidc::OidcError::InsecureUrl { .. } if dev.is_some() => SetupError::Config {
@@ -220,10 +251,24 @@ pub fn verifier(
     })
 }
 
-fn fetcher_with(fetcher: MemoryFetcher, dev: Option<&DevIssuer>) -> MemoryFetcher {
+fn fetcher_with(
+    fetcher: MemoryFetcher,
+    dev: Option<&DevIssuer>,
+    login: Option<&vouch_oidc::DevLogin>,
+) -> MemoryFetcher {
     if let Some(dev) = dev {
         fetcher.put(&dev.discovery_url(), dev.discovery_document().into_bytes());
         fetcher.put(&dev.jwks_url(), dev.jwks().into_bytes());
+    }
+    if let Some(login) = login {
+        fetcher.put(
+            &login.discovery_url(),
+            login.discovery_document().into_bytes(),
+        );
+        fetcher.put(
+            &login.issuer().jwks_url(),
+            login.issuer().jwks().into_bytes(),
+        );
     }
     fetcher
 }
