@@ -220,6 +220,11 @@ impl Env {
     /// `vouch attest pypi` for `files`, with a CA token for the release workflow at the
     /// tag the CI tokens carry (the identity the upload token will carry).
     fn attest(&self, files: &[&Path]) {
+        self.attest_as(WORKFLOW, files);
+    }
+
+    /// `vouch attest pypi` as `workflow` of the repository.
+    fn attest_as(&self, workflow: &str, files: &[&Path]) {
         let ca = self.ca.to_str().unwrap();
         let token = run(Command::new(env!("CARGO_BIN_EXE_vouch")).args([
             "dev",
@@ -231,7 +236,7 @@ impl Env {
             "--repository",
             REPOSITORY,
             "--workflow",
-            WORKFLOW,
+            workflow,
             "--ref",
             "refs/tags/v0.1.0",
         ]));
@@ -621,6 +626,27 @@ fn uv_publishes_and_pip_and_uv_install_over_tls() {
     );
     assert!(
         body["detail"].as_str().unwrap().contains("PEP740_E007"),
+        "{body}"
+    );
+    // An attestation of these bytes signed by another workflow of the repository (not
+    // the one the upload token carries): refused naming the identity check.
+    std::fs::remove_file(format!("{}.publish.attestation", renamed.display())).unwrap();
+    env.attest_as(".github/workflows/other.yml", &[&renamed]);
+    let before = env.stored_files();
+    let attestation =
+        std::fs::read_to_string(format!("{}.publish.attestation", renamed.display())).unwrap();
+    let (status, body) = env.upload(
+        &token,
+        &renamed,
+        &[&format!("attestations=[{}]", attestation.trim())],
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("PYPI_E008")),
+        "{body}"
+    );
+    assert!(
+        body["detail"].as_str().unwrap().contains("VERIFY_E024"),
         "{body}"
     );
     // Junk is refused too.
