@@ -131,3 +131,87 @@ pub fn verify_upload(
         }],
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vouch_verify::TrustRoot;
+
+    fn grant(presented: PresentedWire) -> Grant {
+        Grant {
+            exp: 0,
+            projects: vec!["demo".into()],
+            identity: "https://github.com/octo/demo/.github/workflows/release.yml@refs/heads/main"
+                .into(),
+            issuer: "https://issuer.example".into(),
+            presented,
+        }
+    }
+
+    fn ci(provider: &str) -> PresentedWire {
+        PresentedWire::Ci {
+            provider: provider.into(),
+            repository: "octo/demo".into(),
+            workflow: Some((
+                "octo/shared".into(),
+                ".github/workflows/build.yml".into(),
+                "refs/heads/main".into(),
+            )),
+            workflow_id: None,
+            caller: Some((
+                "octo/demo".into(),
+                ".github/workflows/release.yml".into(),
+                "refs/heads/main".into(),
+            )),
+            environment: Some("pypi".into()),
+            event_name: None,
+            repository_owner_id: None,
+        }
+    }
+
+    fn refusal(r: Result<Option<Provenance>, PypiError>) -> String {
+        let e = r.unwrap_err();
+        assert_eq!(e.code(), "PYPI_E008", "{e}");
+        e.to_string()
+    }
+
+    #[test]
+    fn the_token_decides_the_publisher() {
+        let (policy, publisher) = publisher_of(&grant(ci("github"))).unwrap();
+        // The Build Config is the caller of the reusable workflow.
+        assert_eq!(policy.workflow(), Some(".github/workflows/release.yml"));
+        assert_eq!(policy.environment(), Some("pypi"));
+        assert_eq!(policy.issuer(), "https://issuer.example");
+        assert_eq!(
+            publisher,
+            Publisher::GitHub {
+                repository: "octo/demo".into(),
+                workflow: "release.yml".into(),
+                environment: Some("pypi".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_verified_is_refused_before_any_signature_check() {
+        let verifier = vouch_verify::Verifier::new(&TrustRoot::public_good().unwrap()).unwrap();
+        let name = "demo-1.0-py3-none-any.whl";
+        let one = r#"[{"version":1}]"#;
+        let gh = grant(ci("github"));
+        assert!(verify_upload(&verifier, &gh, name, [0; 32], "[]")
+            .unwrap()
+            .is_none());
+        assert!(refusal(verify_upload(&verifier, &gh, name, [0; 32], "{}")).contains("JSON list"));
+        let many = format!("[{}]", vec!["{}"; MAX_ATTESTATIONS + 1].join(","));
+        assert!(refusal(verify_upload(&verifier, &gh, name, [0; 32], &many)).contains("at most"));
+        assert!(refusal(verify_upload(&verifier, &gh, name, [0; 32], one)).contains("PEP740_E001"));
+        let person = grant(PresentedWire::Email {
+            email: "a@example.com".into(),
+        });
+        assert!(refusal(verify_upload(&verifier, &person, name, [0; 32], one)).contains("person"));
+        let buildkite = grant(ci("buildkite"));
+        assert!(
+            refusal(verify_upload(&verifier, &buildkite, name, [0; 32], one)).contains("buildkite")
+        );
+    }
+}
