@@ -82,31 +82,30 @@ impl Proposal<'_> {
     /// certificate); anything else is `SIGN_E016`.
     fn check_body(&self, body: &Value, certificate_der: &[u8]) -> Result<(), String> {
         let pem_b64 = STANDARD.encode(certificate_pem(certificate_der));
-        let s = |v: &Value| v.as_str().map(str::to_owned);
+        let s = |ptr: &str| body.pointer(ptr).and_then(Value::as_str).map(str::to_owned);
         match self {
             Proposal::HashedRekord { digest, signature } => {
-                let spec = &body["spec"];
                 let expect = [
-                    ("kind", s(&body["kind"]), "hashedrekord".to_owned()),
-                    ("apiVersion", s(&body["apiVersion"]), "0.0.1".to_owned()),
+                    ("kind", s("/kind"), "hashedrekord".to_owned()),
+                    ("apiVersion", s("/apiVersion"), "0.0.1".to_owned()),
                     (
                         "spec.data.hash.algorithm",
-                        s(&spec["data"]["hash"]["algorithm"]),
+                        s("/spec/data/hash/algorithm"),
                         "sha256".to_owned(),
                     ),
                     (
                         "spec.data.hash.value",
-                        s(&spec["data"]["hash"]["value"]),
+                        s("/spec/data/hash/value"),
                         hex::encode(digest),
                     ),
                     (
                         "spec.signature.content",
-                        s(&spec["signature"]["content"]),
+                        s("/spec/signature/content"),
                         STANDARD.encode(signature),
                     ),
                     (
                         "spec.signature.publicKey.content",
-                        s(&spec["signature"]["publicKey"]["content"]),
+                        s("/spec/signature/publicKey/content"),
                         pem_b64,
                     ),
                 ];
@@ -115,33 +114,35 @@ impl Proposal<'_> {
             Proposal::Dsse {
                 payload, signature, ..
             } => {
-                let spec = &body["spec"];
                 let expect = [
-                    ("kind", s(&body["kind"]), "dsse".to_owned()),
-                    ("apiVersion", s(&body["apiVersion"]), "0.0.1".to_owned()),
+                    ("kind", s("/kind"), "dsse".to_owned()),
+                    ("apiVersion", s("/apiVersion"), "0.0.1".to_owned()),
                     (
                         "spec.payloadHash.algorithm",
-                        s(&spec["payloadHash"]["algorithm"]),
+                        s("/spec/payloadHash/algorithm"),
                         "sha256".to_owned(),
                     ),
                     (
                         "spec.payloadHash.value",
-                        s(&spec["payloadHash"]["value"]),
+                        s("/spec/payloadHash/value"),
                         hex::encode(Sha256::digest(payload)),
                     ),
                     (
                         "spec.signatures[0].signature",
-                        s(&spec["signatures"][0]["signature"]),
+                        s("/spec/signatures/0/signature"),
                         STANDARD.encode(signature),
                     ),
                     (
                         "spec.signatures[0].verifier",
-                        s(&spec["signatures"][0]["verifier"]),
+                        s("/spec/signatures/0/verifier"),
                         pem_b64,
                     ),
                 ];
                 compare(&expect)?;
-                let count = spec["signatures"].as_array().map_or(0, Vec::len);
+                let count = body
+                    .pointer("/spec/signatures")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len);
                 if count != 1 {
                     return Err(format!("expected 1 logged signature, found {count}"));
                 }
@@ -329,8 +330,8 @@ pub(crate) fn check_answer(
         .iter()
         .map(|h| hex32(h, "proof hash"))
         .collect::<Result<Vec<_>, _>>()?;
-    let kind = body["kind"].as_str().unwrap_or("");
-    let version = body["apiVersion"].as_str().unwrap_or("");
+    let kind = body.get("kind").and_then(Value::as_str).unwrap_or("");
+    let version = body.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let proto = json!({
         "logIndex": log_index.to_string(),
         "logId": {"keyId": STANDARD.encode(log_id)},

@@ -202,7 +202,7 @@ mod tests {
             .unwrap()
             .is_none());
         assert!(refusal(verify_upload(&verifier, &gh, name, [0; 32], "{}")).contains("JSON list"));
-        let many = format!("[{}]", vec!["{}"; MAX_ATTESTATIONS + 1].join(","));
+        let many = format!("[{}]", ["{}"; MAX_ATTESTATIONS + 1].join(","));
         assert!(refusal(verify_upload(&verifier, &gh, name, [0; 32], &many)).contains("at most"));
         assert!(refusal(verify_upload(&verifier, &gh, name, [0; 32], one)).contains("PEP740_E001"));
         let person = grant(PresentedWire::Email {
