@@ -628,6 +628,11 @@ fn uv_publishes_and_pip_and_uv_install_over_tls() {
         body["detail"].as_str().unwrap().contains("PEP740_E007"),
         "{body}"
     );
+    assert_eq!(
+        env.stored_files(),
+        before,
+        "a refused upload stored something"
+    );
     // An attestation of these bytes signed by another workflow of the repository (not
     // the one the upload token carries): refused naming the identity check.
     std::fs::remove_file(format!("{}.publish.attestation", renamed.display())).unwrap();
