@@ -59,10 +59,6 @@ pub struct Grant {
 /// [`Presented`] as carried inside an upload token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "one per request, read once from the token: boxing gains nothing"
-)]
 pub enum PresentedWire {
     Ci {
         provider: String,
