@@ -363,16 +363,18 @@ fn wait_for_progress(record: &Record, by: u64, within: Duration) -> Duration {
     );
 }
 
-fn leader_index(install: &Install, pg: &PgDatabase) -> usize {
+/// The node holding the lease and the lease's epoch, from one read (so a takeover
+/// between two reads cannot pair one leader with another's epoch).
+fn leader_index(install: &Install, pg: &PgDatabase) -> (usize, i64) {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(30) {
-        if let Some((addr, _)) = lease(pg) {
+        if let Some((addr, epoch)) = lease(pg) {
             if let Some(i) = install
                 .listens
                 .iter()
                 .position(|l| addr.trim_end_matches('/') == format!("http://{l}"))
             {
-                return i;
+                return (i, epoch);
             }
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -591,8 +593,7 @@ fn run(install: &Arc<Install>, pg: &PgDatabase, vkey: &str, plan: &Plan) -> RunR
 
     let mut failovers = Vec::new();
     for round in 0..plan.kills {
-        let leader = leader_index(install, pg);
-        let before = lease(pg).map(|(_, e)| e).unwrap_or(0);
+        let (leader, before) = leader_index(install, pg);
         signal(&nodes[leader], "-KILL");
         let _ = nodes[leader].child.wait();
         // Acks of batches the killed leader committed may still arrive: count from a
@@ -606,8 +607,7 @@ fn run(install: &Arc<Install>, pg: &PgDatabase, vkey: &str, plan: &Plan) -> RunR
         wait_for_progress(&record, 50, Duration::from_secs(30));
     }
     for round in 0..plan.pauses {
-        let leader = leader_index(install, pg);
-        let (_, before) = lease(pg).expect("a lease");
+        let (leader, before) = leader_index(install, pg);
         signal(&nodes[leader], "-STOP");
         // Past its lease: another node must take over while this one sleeps.
         std::thread::sleep(Duration::from_secs(LEASE_TTL_SECS + 1));

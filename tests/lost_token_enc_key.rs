@@ -102,6 +102,7 @@ fn lost_token_enc_key_recovers_with_a_new_trust_root() {
             "ca.sealed.g2",
             "ct-note.sealed",
             "ct-note.sealed.g2",
+            "rekor-v1.sealed",
             "tsa.sealed",
             "tsa.sealed.g2"
         ]

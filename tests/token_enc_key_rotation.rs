@@ -84,7 +84,12 @@ fn rotate_token_enc_key_then_restart_serves_the_same_instance() {
     let names: Vec<String> = sealed_objects(&data).into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         names,
-        ["ca.sealed.g2", "ct-note.sealed.g2", "tsa.sealed.g2"]
+        [
+            "ca.sealed.g2",
+            "ct-note.sealed.g2",
+            "rekor-v1.sealed.g2",
+            "tsa.sealed.g2"
+        ]
     );
 
     // A crash after the commit but before the key file was replaced: the rerun with

@@ -23,6 +23,9 @@ enum Sub {
     /// Refresh an instance's Sigstore trust root through TUF, cache it, and report
     /// whether it changed (TUF_E codes on rollback, freeze, mix-and-match, ...).
     Roots(super::audit_roots::Args),
+    /// Check every crate a Cargo.lock takes from a vouch registry against the registry's
+    /// signed, logged integrity record (AUDIT_E001 on any disagreement).
+    Cargo(super::audit_cargo::Args),
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
@@ -30,5 +33,6 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         Sub::Signatures(a) => super::audit_signatures::run(a),
         Sub::Transparency(a) => super::audit_transparency::run(a),
         Sub::Roots(a) => super::audit_roots::run(a),
+        Sub::Cargo(a) => super::audit_cargo::run(a),
     }
 }

@@ -44,6 +44,9 @@ pub struct Args {
     /// rules for the package's name (POLICY_E003/E004); its digest is locked.
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
+    /// Pin the trusted root instead of trusting the registry's answer on first use.
+    #[command(flatten)]
+    trust: super::verify_bundle::TrustArgs,
     /// Print one JSON object instead of the summary.
     #[arg(long)]
     json: bool,
@@ -77,6 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         out: args.out.map_or(OutTarget::Default, OutTarget::Dir),
         policy: (args.policy.as_deref().map(PolicyFile::load).transpose())
             .map_err(crate::output::CodedError::from)?,
+        trusted_root: args.trust.pinned_root()?,
     };
     let f = runtime()?.block_on(vouch_consumer::fetch(&req, &Bar::default()))?;
     if args.json {

@@ -10,6 +10,7 @@ mod admin_accounts;
 mod admin_offline;
 mod attest;
 mod audit;
+mod audit_cargo;
 mod audit_roots;
 mod audit_signatures;
 mod audit_transparency;

@@ -25,7 +25,7 @@ enum Sub {
     Image(Box<super::verify_image::Args>),
     /// Verify the PEP 740 attestations of Python wheels and sdists against their trusted
     /// publisher (repository, workflow), from files beside them, a provenance file or an index.
-    Pypi(super::verify_pypi::Args),
+    Pypi(Box<super::verify_pypi::Args>),
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
@@ -33,7 +33,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         Some(Sub::Checksums(a)) => super::verify_checksums::run(a),
         Some(Sub::Integrity(a)) => super::verify_integrity::run(a),
         Some(Sub::Image(a)) => super::verify_image::run(*a),
-        Some(Sub::Pypi(a)) => super::verify_pypi::run(a),
+        Some(Sub::Pypi(a)) => super::verify_pypi::run(*a),
         None => super::verify_bundle::run(args.bundle),
     }
 }

@@ -113,14 +113,58 @@ pub(super) struct TrustArgs {
         conflicts_with = "staging"
     )]
     trusted_root: Option<PathBuf>,
+    /// Trust this vouch instance's root, refreshed through its TUF repository (URL/tuf)
+    /// and cached; the first TUF root comes from `vouch audit roots --instance URL --root`.
+    #[arg(long, value_name = "URL", help_heading = "Trust",
+          conflicts_with_all = ["staging", "trusted_root"])]
+    instance: Option<String>,
+    /// With --instance: use the cached, verified root only; no connection is ever made.
+    #[arg(long, help_heading = "Trust", requires = "instance")]
+    offline: bool,
+    /// With --instance: where verified roots are cached (as for `vouch audit roots`).
+    /// Without it, VOUCH_TRUST_ROOT_DIR names an air-gapped copy read as if --offline.
+    #[arg(long, value_name = "DIR", help_heading = "Trust")]
+    trust_cache: Option<PathBuf>,
 }
 
 impl TrustArgs {
-    pub(super) fn spec(&self) -> TrustSpec {
-        TrustSpec {
+    /// The root to verify against; `--instance` refreshes (or reads offline) through TUF.
+    pub(super) fn spec(&self) -> Result<TrustSpec, CodedError> {
+        let trusted_root = match &self.instance {
+            None => self.trusted_root.clone(),
+            Some(url) => {
+                let cache = self.trust_cache.as_deref();
+                let env = |k: &str| std::env::var(k).ok();
+                let (path, _) = vouch_trust::instance_trusted_root(url, cache, self.offline, env)
+                    .map_err(|e| match e.is_refusal() {
+                    true => CodedError::refused(e.code(), e.to_string()),
+                    false => CodedError::error(e.code(), e.to_string()),
+                })?;
+                Some(path)
+            }
+        };
+        Ok(TrustSpec {
             staging: self.staging,
-            trusted_root: self.trusted_root.clone(),
+            trusted_root,
+        })
+    }
+}
+
+impl TrustArgs {
+    /// The root `vouch fetch` pins (`--trusted-root` or `--instance`), as bytes.
+    pub(super) fn pinned_root(&self) -> Result<Option<Vec<u8>>, CodedError> {
+        let usage = |m: String| CodedError::error(vouch_api_client::codes::CLI_FAILED, m);
+        if self.staging {
+            return Err(usage(
+                "--staging: fetch pins a root with --trusted-root or --instance".into(),
+            ));
         }
+        let Some(path) = self.spec()?.trusted_root else {
+            return Ok(None);
+        };
+        std::fs::read(&path)
+            .map(Some)
+            .map_err(|e| usage(format!("reading {}: {e}", path.display())))
     }
 }
 
@@ -155,10 +199,10 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let (Some(artifact), Some(bundle)) = (args.artifact.as_deref(), args.bundle.as_deref()) else {
         anyhow::bail!("FILE_OR_DIGEST and --bundle are required");
     };
-    let trust = TrustSpec {
-        staging: args.trust.staging,
-        trusted_root: args.trust.trusted_root,
-    };
+    let trust = args
+        .trust
+        .spec()
+        .map_err(|e| crate::output::fail_json(args.json, e))?;
     let result = match &args.policy.policy {
         Some(file) => vouch_policy::PolicyFile::load(file)
             .and_then(|p| vouch_policy::verify_request(artifact, bundle, &p, None, &trust))

@@ -49,7 +49,7 @@ pub fn run(a: Args) -> anyhow::Result<Exit> {
     let req = vouch_oci::VerifyImageRequest {
         image: a.image,
         policy: a.policy.spec(),
-        trust: a.trust.spec(),
+        trust: a.trust.spec()?,
         predicate_type: a.predicate_type,
         platform: a.platform,
         allow_insecure: a.allow_insecure_registry,

@@ -5,7 +5,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use vouch_pep740::request::{verify_pypi, PypiRequest, Source};
-use vouch_verify::{CiClaim, PolicySpec, TrustSpec};
+use vouch_verify::{CiClaim, PolicySpec};
 
 use crate::output::{clean, outln, print_json, CodedError, Exit, Outcome};
 
@@ -63,17 +63,8 @@ pub struct Args {
     /// CI claim: the source ref (e.g. refs/tags/v1.0).
     #[arg(long, value_name = "REF", help_heading = "Policy")]
     source_ref: Option<String>,
-    /// Trust the embedded Sigstore staging root instead of public-good.
-    #[arg(long, help_heading = "Trust")]
-    staging: bool,
-    /// Trust this trusted_root.json (or client trust config) instead.
-    #[arg(
-        long,
-        value_name = "FILE",
-        help_heading = "Trust",
-        conflicts_with = "staging"
-    )]
-    trusted_root: Option<PathBuf>,
+    #[command(flatten)]
+    trust: super::verify_bundle::TrustArgs,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -100,10 +91,7 @@ pub fn run(a: Args) -> anyhow::Result<Exit> {
             claims: claims.into_iter().collect(),
             ..PolicySpec::exact(a.certificate_identity, a.certificate_oidc_issuer, None)
         },
-        trust: TrustSpec {
-            staging: a.staging,
-            trusted_root: a.trusted_root,
-        },
+        trust: a.trust.spec()?,
         threads: std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
     };
     let report = verify_pypi(&req).map_err(|e| {

@@ -90,6 +90,65 @@ pub struct FetchRequest {
     /// A policy file the signer must also satisfy (its rules for the package's name);
     /// its digest is recorded in the lockfile.
     pub policy: Option<vouch_policy::PolicyFile>,
+    /// A trusted root to pin (`--trusted-root FILE`, or an instance's root verified
+    /// through TUF) instead of trusting the registry's answer on first use; its digest is
+    /// recorded in the lockfile and later fetches keep it.
+    pub trusted_root: Option<Vec<u8>>,
+}
+
+/// The trusted root inside `json`: the JSON itself, or a client trust config's
+/// `trustedRoot`; `None` when it is not JSON.
+fn root_value(json: &[u8]) -> Option<serde_json::Value> {
+    let mut v: serde_json::Value = serde_json::from_slice(json).ok()?;
+    match v.get_mut("trustedRoot").map(serde_json::Value::take) {
+        Some(root) => Some(root),
+        None => Some(v),
+    }
+}
+
+/// Whether two trusted-root documents hold the same root (compared as JSON values, so
+/// formatting and key order do not matter). Anything unparsable is different.
+pub fn same_root(a: &[u8], b: &[u8]) -> bool {
+    matches!((root_value(a), root_value(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// `sha256:HEX` of a trusted root's bytes, as the lockfile records it.
+pub fn root_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+/// The root to verify against: the pin given now, else the one the lockfile pinned,
+/// else the registry's answer. A pin the registry's answer differs from is `FETCH_E006`.
+fn chosen_root(
+    req: &FetchRequest,
+    locked: Option<&ServerEntry>,
+    dir: &Path,
+    served: Vec<u8>,
+) -> Result<(Vec<u8>, bool)> {
+    let pin = match (&req.trusted_root, locked) {
+        (Some(pin), _) => pin.clone(),
+        (None, Some(s)) if s.root_pinned => {
+            let path = dir.join(&s.trusted_root);
+            std::fs::read(&path).map_err(|e| {
+                CodedError::error(
+                    "LOCK_E001",
+                    format!("reading the pinned trusted root {}: {e}", path.display()),
+                )
+            })?
+        }
+        _ => return Ok((served, false)),
+    };
+    if !same_root(&pin, &served) {
+        return Err(fail(
+            "FETCH_E006",
+            format!(
+                "expected the registry to serve the pinned trusted root ({}), found another ({})",
+                root_digest(&pin),
+                root_digest(&served)
+            ),
+        ));
+    }
+    Ok((pin, true))
 }
 
 /// What a fetch verified and wrote.
@@ -185,6 +244,8 @@ pub fn new_server_entry(base: &str, trusted_root: &[u8], facts: &LogFacts) -> Re
         log_key: key.to_string(),
         log_origin: facts.origin.clone(),
         checkpoint: String::new(),
+        trusted_root_sha256: None,
+        root_pinned: false,
     })
 }
 
@@ -383,7 +444,8 @@ pub async fn fetch(req: &FetchRequest, progress: &dyn Progress) -> Result<Fetche
         MAX_BUNDLE_BYTES,
     )
     .await?;
-    let trusted_root = trusted_root(&http, base).await?;
+    let served = trusted_root(&http, base).await?;
+    let (trusted_root, pinned) = chosen_root(req, lock.server(base), &dir, served)?;
     let verifier = TrustRoot::from_json(&trusted_root)
         .and_then(|r| Verifier::new(&r))
         .map_err(|e| CodedError::error(e.code(), format!("the registry's trusted root: {e}")))?;
@@ -459,6 +521,8 @@ pub async fn fetch(req: &FetchRequest, progress: &dyn Progress) -> Result<Fetche
     };
     std::fs::copy(&blob_path, &archive).map_err(|e| write_error("writing", &archive, e))?;
     server.checkpoint = cp.to_note_string();
+    server.trusted_root_sha256 = Some(root_digest(&trusted_root));
+    server.root_pinned = pinned;
     if let Some(policy) = &req.policy {
         lock.policy = Some(policy.digest().to_owned());
     }

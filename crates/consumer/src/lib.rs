@@ -25,6 +25,7 @@
 //!         lockfile: PathBuf::from("vouch.lock"),
 //!         out: OutTarget::Dir(PathBuf::from("vendor")),
 //!         policy: None,
+//!         trusted_root: None, // or Some(bytes): pin the root instead of trusting the answer
 //!     },
 //!     &NoProgress,
 //! )
@@ -43,6 +44,7 @@
 //! ```
 
 pub mod bench;
+pub mod cargo_audit;
 pub mod check;
 pub mod claims;
 pub mod fetch;
@@ -52,6 +54,7 @@ pub mod signatures;
 pub mod transparency;
 
 pub use bench::{bench_audit, replicate_lockfile, AuditBench};
+pub use cargo_audit::{audit_cargo, CargoAudit, CargoAuditReport};
 pub use check::{check_lockfile, normalise_lockfile, CheckReport, Normalised, Problem};
 pub use claims::{check_claims, policy_for, RecordedBinding};
 pub use fetch::{

@@ -63,6 +63,16 @@ pub struct ServerEntry {
     pub log_url: String,
     /// The trusted root (Sigstore trusted_root JSON), relative to the lockfile's directory.
     pub trusted_root: String,
+    /// `sha256:HEX` of that cached trusted root as the entries were verified against it;
+    /// absent in lockfiles written before it was recorded. `vouch audit transparency`
+    /// reports a registry now serving another root (`AUDIT_E003`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_root_sha256: Option<String>,
+    /// True when the root was pinned (`vouch fetch --trusted-root` / `--instance`)
+    /// rather than taken from the registry: later fetches keep verifying against it and
+    /// refuse a registry serving another one (`FETCH_E006`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub root_pinned: bool,
     /// The log's signed-note verifier key (`name+id+base64`), pinned on first fetch.
     pub log_key: String,
     /// The log's checkpoint origin line.
@@ -356,6 +366,8 @@ mod tests {
             url: "http://127.0.0.1:1".into(),
             log_url: "http://127.0.0.1:1/log".into(),
             trusted_root: ".vouch/trust/x.json".into(),
+            trusted_root_sha256: None,
+            root_pinned: false,
             log_key: "k+1+AQ".into(),
             log_origin: "k".into(),
             checkpoint: "k\n1\nabc=\n\n— k sig\n".into(),

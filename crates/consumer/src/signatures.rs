@@ -125,6 +125,25 @@ pub fn audit_signatures(
     Ok(SignatureReport { lock, statuses })
 }
 
+/// Why the cached trusted root of `server` is not the one the lockfile recorded
+/// (`trusted_root_sha256`), if it is not; lockfiles without a digest are not checked.
+fn root_tampered(dir: &Path, server: &crate::lockfile::ServerEntry) -> Option<String> {
+    let recorded = server.trusted_root_sha256.as_deref()?;
+    let path = dir.join(&server.trusted_root);
+    let found = std::fs::read(&path).map(|b| crate::fetch::root_digest(&b));
+    match found {
+        Ok(d) if d == recorded => None,
+        Ok(d) => Some(format!(
+            "expected the cached trusted root {} to be {recorded}, found {d}",
+            path.display()
+        )),
+        Err(e) => Some(format!(
+            "expected the cached trusted root {}: {e}",
+            path.display()
+        )),
+    }
+}
+
 /// One entry's outcome before any download: a verdict, or "the bundle is not cached".
 enum Pass {
     Done(Status),
@@ -157,6 +176,16 @@ pub fn audit(
                 .map_err(|e| format!("trusted root {}: {e}", path.display())),
             None => Err(format!("no [[server]] table for {server}")),
         };
+        // A cached root that is not the one the lockfile recorded: nothing verifies.
+        if let Some(detail) = lock.server(server).and_then(|s| root_tampered(&dir, s)) {
+            for &i in &idx {
+                statuses[i] = Some(Status::Mismatched {
+                    code: vouch_tiles_client::ops::AUDIT_ROOT_CHANGED,
+                    detail: detail.clone(),
+                });
+            }
+            continue;
+        }
         let passes = run_parallel(&idx, threads, |i| {
             first_pass(&dir, &lock.packages[i], verifier.as_ref(), policy)
         });

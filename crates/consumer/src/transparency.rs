@@ -12,7 +12,8 @@ use vouch_api_client::{unreachable, CodedError, Result};
 use vouch_tiles_client::{MonitorState, TileClient};
 use vouch_tlog::{Hash, SignedCheckpoint, Verifier as NoteVerifier};
 
-use crate::lockfile::{Lockfile, ServerEntry};
+use crate::fetch::{root_digest, same_root};
+use crate::lockfile::{base_dir, Lockfile, ServerEntry};
 
 /// One entry to prove: its display name, log index and leaf hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,7 +137,11 @@ pub async fn audit_transparency(lockfile: &Path) -> Result<TransparencyReport> {
     for server in lock.servers.clone() {
         let leaves = leaves_for(&lock, &server.url)?;
         let old_size = stored_size(&server);
-        let outcome = match prove(&server, &leaves).await {
+        let proved = match check_root(&server, &base_dir(lockfile)).await {
+            Ok(()) => prove(&server, &leaves).await,
+            Err(e) => Err(e),
+        };
+        let outcome = match proved {
             Ok(cp) => {
                 let mut updated = server.clone();
                 updated.checkpoint = cp.to_note_string();
@@ -172,6 +177,37 @@ pub async fn audit_transparency(lockfile: &Path) -> Result<TransparencyReport> {
         lock.save(lockfile)?;
     }
     Ok(TransparencyReport { servers, failure })
+}
+
+/// `AUDIT_E003` when the registry now serves a trusted root other than the one the
+/// lockfile recorded (or the cached copy no longer has the recorded digest). Lockfiles
+/// written before the digest was recorded are not checked.
+async fn check_root(server: &ServerEntry, dir: &Path) -> Result<()> {
+    let Some(recorded) = &server.trusted_root_sha256 else {
+        return Ok(());
+    };
+    let changed =
+        |msg: String| CodedError::refused(vouch_tiles_client::ops::AUDIT_ROOT_CHANGED, msg);
+    let path = dir.join(&server.trusted_root);
+    let cached = std::fs::read(&path)
+        .map_err(|e| CodedError::error("LOCK_E001", format!("reading {}: {e}", path.display())))?;
+    if root_digest(&cached) != *recorded {
+        return Err(changed(format!(
+            "expected the cached trusted root {} to be {recorded}, found {}",
+            path.display(),
+            root_digest(&cached)
+        )));
+    }
+    let served = vouch_api_client::trusted_root(&vouch_api_client::http()?, &server.url).await?;
+    if !same_root(&cached, &served) {
+        return Err(changed(format!(
+            "{} now serves another trusted root ({}) than the lockfile recorded ({recorded}): \
+             review the rotation, then fetch again (--instance URL or --trusted-root FILE pins the new one)",
+            server.url,
+            root_digest(&served)
+        )));
+    }
+    Ok(())
 }
 
 fn stored_size(server: &ServerEntry) -> u64 {

@@ -139,6 +139,10 @@ impl Attestation {
 
     /// An attestation from a Sigstore bundle (any version): it must hold a DSSE
     /// envelope with exactly one signature, a certificate, and a transparency entry.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "serde_json Value reads answer Null when absent; they never panic"
+    )]
     pub fn from_bundle_json(bundle: &[u8]) -> Result<Self, Pep740Error> {
         let conversion = |expected: &str, found: String| Pep740Error::Conversion {
             expected: expected.to_owned(),
@@ -276,6 +280,10 @@ impl std::fmt::Display for Publisher {
 impl Provenance {
     /// Parses a provenance object; every attestation in it is checked as
     /// [`Attestation::from_json`] checks one.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "serde_json Value reads answer Null when absent; they never panic"
+    )]
     pub fn from_json(json: &[u8]) -> Result<Self, Pep740Error> {
         let malformed = |detail: String| Pep740Error::MalformedProvenance { detail };
         if json.len() > MAX_OBJECT_BYTES {

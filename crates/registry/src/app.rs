@@ -78,6 +78,8 @@ pub struct AppState {
     pub limits: crate::limits::LimitsSection,
     /// The instance's TUF repository under `/tuf/` (`None`: not published yet).
     pub tuf: Option<Arc<crate::tuf::TufRepo>>,
+    /// The Cargo registry: `[cargo]` settings and the index cache (issue 19).
+    pub cargo: crate::cargo::CargoState,
 }
 
 /// Names the parts and the public facts only: the internal token, TOKEN_ENC_KEY and
@@ -716,6 +718,7 @@ pub async fn open_as(
         metrics,
         limits: cfg.limits.clone(),
         tuf,
+        cargo: crate::cargo::CargoState::new(cfg.cargo.clone()),
     });
     if elect {
         let candidate = Candidate {
@@ -862,6 +865,7 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
         .merge(crate::accounts::routes())
         .merge(crate::packages::routes())
         .merge(crate::pypi::routes())
+        .merge(crate::cargo::routes())
         .merge(crate::web::routes(prefix))
         .route("/healthz", get(crate::ops::healthz))
         .route("/readyz", get(crate::ops::readyz))

@@ -49,6 +49,9 @@ pub struct ServeConfig {
     /// `[limits]`: connection, body and queue bounds (see [`crate::limits`]).
     #[serde(default)]
     pub limits: crate::limits::LimitsSection,
+    /// `[cargo]`: the Cargo registry (see [`crate::cargo`]).
+    #[serde(default)]
+    pub cargo: crate::cargo::CargoSection,
 }
 
 /// `[registry]`: how clients reach this server and what protects its keys at rest.
@@ -314,6 +317,7 @@ impl ServeConfig {
             integrity: Default::default(),
             forges: Vec::new(),
             limits: Default::default(),
+            cargo: Default::default(),
         }
     }
 
@@ -604,6 +608,10 @@ mod tests {
                     max_tls_handshakes: 1,
                     rekor_verify_workers: 1,
                     rekor_verify_queue: 1,
+                },
+                cargo: crate::cargo::CargoSection {
+                    auth_required: true,
+                    login_url: Some("https://example.invalid/login".into()),
                 },
             });
         }

@@ -11,6 +11,7 @@
 //! - [`tls`]: serving HTTPS (`--tls-cert`, `--tls-key`).
 //! - [`integrity`]: the registry signing key and JWKS, integrity records, backfill, audit and admin APIs.
 //! - [`packages`]: trusted publishers, publish, the index, blobs, the OpenAPI document.
+//! - [`cargo`]: the Cargo sparse registry with crates.io-compatible trusted publishing.
 //! - [`web`]: the server-rendered web UI (admin sign-in, Security and Audit pages, package and release pages).
 //! - [`accounts`]: the admin API for users, tokens and package owners.
 //! - [`keygen`]: the operator's secrets (`vouch keygen`).
@@ -25,6 +26,7 @@ pub mod accounts;
 pub mod app;
 pub mod backup;
 mod cache;
+pub mod cargo;
 pub mod cluster;
 pub mod config;
 pub mod conn;

@@ -604,7 +604,9 @@ async fn trust_config_parses_with_vouch_verify_and_names_this_server() {
     let root = serde_json::to_vec(&doc["trustedRoot"]).unwrap();
     let parsed = vouch_verify::TrustRoot::from_json(&root).unwrap();
     assert_eq!(parsed.certificate_authorities(), 1);
-    assert_eq!(parsed.transparency_logs(), 1);
+    // One tile log under two log IDs: its Rekor v2 (Ed25519 note key) and Rekor v1
+    // (ECDSA P-256) faces.
+    assert_eq!(parsed.transparency_logs(), 2);
     assert_eq!(parsed.timestamp_authorities(), 1);
     // The tlog key id's first four bytes are the checkpoint signature's key hint.
     let key_id = STANDARD
@@ -618,6 +620,7 @@ async fn trust_config_parses_with_vouch_verify_and_names_this_server() {
     assert_eq!(&key_id[..4], &hint);
     let sc = &doc["signingConfig"];
     assert_eq!(sc["rekorTlogUrls"][0]["majorApiVersion"], 2);
+    assert_eq!(sc["rekorTlogUrls"][1]["majorApiVersion"], 1);
     assert_eq!(
         sc["tsaUrls"][0]["url"],
         "http://127.0.0.1:0/api/v1/timestamp"

@@ -26,6 +26,9 @@ pub const LOG_PROOF_INVALID: &str = "LOG_E002";
 pub const AUDIT_LOG_MISBEHAVED: &str = "AUDIT_E001";
 /// AUDIT_E002: `audit signatures` found lockfile entries that did not verify.
 pub const AUDIT_UNVERIFIED: &str = "AUDIT_E002";
+/// AUDIT_E003: a registry now serves a trusted root other than the one the lockfile
+/// recorded (a rotation to review, or a substituted root).
+pub const AUDIT_ROOT_CHANGED: &str = "AUDIT_E003";
 
 /// Invalid input (LOG_E005).
 pub fn input_error(msg: impl Into<String>) -> CodedError {

@@ -252,6 +252,39 @@ pub fn read_offline(cache_root: &Path, instance: &Instance) -> Result<Refreshed,
     })
 }
 
+/// The air-gapped trust-root directory: when set (and no cache is named), verifying
+/// commands read their instance roots from it and never touch the network.
+pub const TRUST_ROOT_DIR_ENV: &str = "VOUCH_TRUST_ROOT_DIR";
+
+/// The verified `trusted_root.json` of the vouch instance at `server` (its base URL, or
+/// its TUF repository URL), for a verifying command's `--instance URL`: refreshed through
+/// TUF from the cached TUF root (its first root came from `vouch audit roots --root`),
+/// or, `offline`, read from the cache with no network use at all. The cache is `cache`,
+/// else [`TRUST_ROOT_DIR_ENV`] (which implies `offline`), else [`default_cache_root`].
+/// Returns the path of the cached file (verified by this call, or its recorded digest
+/// re-checked) and the report.
+pub fn instance_trusted_root(
+    server: &str,
+    cache: Option<&Path>,
+    offline: bool,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<(PathBuf, Refreshed), Error> {
+    let air_gapped = env(TRUST_ROOT_DIR_ENV).filter(|d| !d.is_empty() && cache.is_none());
+    let (cache_root, offline) = match (cache, air_gapped) {
+        (Some(dir), _) => (dir.to_owned(), offline),
+        (None, Some(dir)) => (PathBuf::from(dir), true),
+        (None, None) => (default_cache_root(&env), offline),
+    };
+    let instance = Instance::vouch_server(server);
+    let got = if offline {
+        read_offline(&cache_root, &instance)?
+    } else {
+        refresh(&Refresh::new(instance, None, cache_root))?
+    };
+    let path = got.cache_dir.join("targets").join(TRUSTED_ROOT_TARGET);
+    Ok((path, got))
+}
+
 const STATE_FILE: &str = "vouch-state.json";
 
 #[derive(serde::Deserialize)]

@@ -17,7 +17,7 @@ mod error;
 pub mod repo;
 
 pub use client::{
-    audit_roots, cache_dir_for, default_cache_root, read_offline, refresh, Instance, Refresh,
-    Refreshed, RootsReport, PUBLIC_GOOD_TUF_URL, STAGING_TUF_URL,
+    audit_roots, cache_dir_for, default_cache_root, instance_trusted_root, read_offline, refresh,
+    Instance, Refresh, Refreshed, RootsReport, PUBLIC_GOOD_TUF_URL, STAGING_TUF_URL,
 };
 pub use error::Error;

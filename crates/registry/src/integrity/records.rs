@@ -129,7 +129,8 @@ pub(crate) async fn sign_and_log(
     {
         return Ok(RecordRef::of(&row, false));
     }
-    let signed = sign(state, subject, version, listing, assets)?;
+    let manifest = manifest_sha256(&subject, version, listing);
+    let signed = sign(state, subject, version, manifest, assets)?;
     // Commit order: log first (durable once `add` returns), then the row. A crash in
     // between leaves a logged record without a row; the backfill then logs a second
     // record for the subject, which is harmless (both are true statements).
@@ -139,6 +140,53 @@ pub(crate) async fn sign_and_log(
         .insert_integrity_record(&signed.into_row(log_index))
         .await?;
     Ok(RecordRef::of(&row, created))
+}
+
+/// Records a published Cargo crate version (issue 19): subject `cargo:NAME`, the
+/// `.crate` as the one asset, and as `manifest_sha256` the SHA-256 of the version's
+/// provenance document (checksum, name, version, publisher identity and CI claims; the
+/// registry serves it beside the record), so the signature covers who published it.
+/// Called after the version row committed; idempotent like [`record_package`].
+pub(crate) async fn record_crate(
+    state: &AppState,
+    name: &str,
+    version: &str,
+    asset: AssetEntry,
+    provenance_sha256: [u8; 32],
+) -> Result<RecordRef, BootError> {
+    let subject = Subject::Package {
+        name: format!("cargo:{name}"),
+    };
+    let (kind, key) = subject_key(&subject);
+    if let Some(row) = state
+        .meta
+        .integrity_record(kind, &key, Some(version))
+        .await?
+    {
+        return Ok(RecordRef::of(&row, false));
+    }
+    let signed = sign(state, subject, version, provenance_sha256, vec![asset])?;
+    let log_index = state.log.add(Bytes::from(signed.jws.clone())).await?.index;
+    let (row, created) = state
+        .meta
+        .insert_integrity_record(&signed.into_row(log_index))
+        .await?;
+    Ok(RecordRef::of(&row, created))
+}
+
+/// The response [`serve_record`] gives for a Cargo crate version's record.
+pub(crate) async fn crate_integrity_response(
+    state: &AppState,
+    name: &str,
+    version: &str,
+) -> Result<Response, ApiError> {
+    serve_record(
+        state,
+        RecordKind::Package,
+        &format!("cargo:{name}"),
+        Some(version),
+    )
+    .await
 }
 
 fn subject_key(subject: &Subject) -> (RecordKind, String) {
@@ -177,7 +225,7 @@ fn sign(
     state: &AppState,
     subject: Subject,
     version: &str,
-    listing: &[(String, u64)],
+    manifest: [u8; 32],
     assets: Vec<AssetEntry>,
 ) -> Result<SignedRecord, BootError> {
     let (kind, key) = subject_key(&subject);
@@ -192,7 +240,7 @@ fn sign(
         kid: signing.kid(),
         issued_at: UNIX_EPOCH + Duration::from_secs(now),
         registry: state.public_url.clone(),
-        manifest_sha256: manifest_sha256(&subject, version, listing),
+        manifest_sha256: manifest,
         subject,
         version: version.to_owned(),
         assets,
@@ -302,7 +350,8 @@ async fn record_batch(state: &AppState, jobs: Vec<Job>) {
     let mut signed = Vec::with_capacity(jobs.len());
     for job in jobs {
         let (subject, listing, assets) = package_record(&job.package, &job.entry);
-        match sign(state, subject, &job.entry.version, &listing, assets) {
+        let manifest = manifest_sha256(&subject, &job.entry.version, &listing);
+        match sign(state, subject, &job.entry.version, manifest, assets) {
             Ok(record) => signed.push((job.reply, record)),
             Err(e) => {
                 let _ = job.reply.send(Err(e.to_string()));

@@ -7,7 +7,7 @@
 //! must not change afterwards; that check is the metadata store's, inside the publish
 //! transaction (`MetaError::RepositoryOwnerChanged`).
 
-use vouch_oidc::{IssuerConfig, Provider};
+use vouch_oidc::{FulcioExtension, IssuerConfig, Provider, San};
 use vouch_store::meta::CiProvider;
 
 pub use vouch_binding::{
@@ -47,6 +47,28 @@ pub fn present(claims: &CertClaims, issuers: &[IssuerConfig]) -> Result<Presente
         }
     };
     vouch_binding::present_ci(provider, server_url, claims).map_err(|m| missing(m.0))
+}
+
+/// The certificate claims an identity token will be certified with (its SAN, issuer and
+/// Fulcio extensions): what bindings are matched against at a token exchange.
+pub(crate) fn token_claims(token: &vouch_oidc::VerifiedToken) -> CertClaims {
+    let ext = |k| token.identity.extension(k).map(str::to_owned);
+    let (san_uri, san_email) = match &token.identity.san {
+        San::Uri(u) => (Some(u.clone()), None),
+        San::Email(e) => (None, Some(e.clone())),
+        _ => (None, None),
+    };
+    CertClaims {
+        san_uri,
+        san_email,
+        issuer: token.issuer.clone(),
+        build_signer_uri: ext(FulcioExtension::BuildSignerUri),
+        build_config_uri: ext(FulcioExtension::BuildConfigUri),
+        source_repository_uri: ext(FulcioExtension::SourceRepositoryUri),
+        repository_owner_id: ext(FulcioExtension::SourceRepositoryOwnerIdentifier),
+        build_trigger: ext(FulcioExtension::BuildTrigger),
+        environment: ext(FulcioExtension::DeploymentEnvironment),
+    }
 }
 
 #[cfg(test)]

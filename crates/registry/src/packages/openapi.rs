@@ -343,6 +343,144 @@ fn ops() -> Vec<Op> {
                 ("303", "text/html", text()))
         },
         op("get", "/admin/audit", "web", "Audit log page", ("200", "text/html", text())),
+        // --- Rekor v1 on the same log (issue 18) ----------------------------------------
+        Op {
+            request: Some(("application/json", obj())),
+            errors: &["400", "409", "503"],
+            ..op("post", "/api/v1/log/entries", "rekor",
+                "Rekor v1: add a hashedrekord or dsse 0.0.1 entry; answers it with integratedTime, SET and inclusion proof",
+                ("201", "application/json", obj()))
+        },
+        op("get", "/api/v1/log/entries/{uuid}", "rekor", "Rekor v1: one entry by UUID or entry ID",
+            ("200", "application/json", obj())),
+        Op {
+            request: Some(("application/json", obj())),
+            errors: &["400"],
+            ..op("post", "/api/v1/log/entries/retrieve", "rekor",
+                "Rekor v1: entries by UUID or by logIndex", ("200", "application/json", obj()))
+        },
+        op("get", "/api/v1/log", "rekor", "Rekor v1: the log's size, root hash and signed checkpoint",
+            ("200", "application/json", obj())),
+        op("get", "/api/v1/log/proof", "rekor", "Rekor v1: a consistency proof (firstSize, lastSize)",
+            ("200", "application/json", obj())),
+        op("get", "/api/v1/log/publicKey", "rekor", "Rekor v1: the log's ECDSA P-256 key (PEM)",
+            ("200", "application/x-pem-file", text())),
+        // --- the Python index (issue 18) --------------------------------------------------
+        op("get", "/simple", "pypi", "Redirect to /simple/", ("308", "text/html", text())),
+        op("get", "/simple/", "pypi", "PEP 503/691 project list (HTML or JSON by Accept)",
+            ("200", "application/vnd.pypi.simple.v1+json", obj())),
+        op("get", "/simple/{project}", "pypi", "Redirect to the normalised project page",
+            ("308", "text/html", text())),
+        op("get", "/simple/{project}/", "pypi", "PEP 503/691 project page: files, hashes, yanks, core metadata, provenance",
+            ("200", "application/vnd.pypi.simple.v1+json", obj())),
+        op("get", "/files/{digest}/{filename}", "pypi", "A distribution file (or its PEP 658 .metadata), by digest",
+            ("200", "application/octet-stream", bin())),
+        op("get", "/integrity/{project}/{version}/{filename}/provenance", "pypi",
+            "PEP 740 provenance of a file", ("200", "application/vnd.pypi.integrity.v1+json", obj())),
+        op("get", "/_/oidc/audience", "pypi", "Trusted publishing: the audience identity tokens must carry",
+            ("200", "application/json", obj())),
+        Op {
+            request: Some(("application/json", obj())),
+            errors: &["400", "403", "422"],
+            ..op("post", "/_/oidc/mint-token", "pypi",
+                "Trusted publishing: exchange a CI identity token for a 15-minute upload token",
+                ("200", "application/json", obj()))
+        },
+        Op {
+            request: Some(("multipart/form-data", obj())),
+            errors: &["400", "403", "409", "413"],
+            ..op("post", "/legacy/", "pypi", "Upload a distribution as PyPI takes it (file_upload)",
+                ("200", "text/plain", text()))
+        },
+        Op {
+            errors: &["401", "403"],
+            owner_auth: true,
+            ..op("post", "/api/v1/pypi/{project}/{version}/yank", "pypi", "Yank a release (PEP 592)",
+                ("200", "application/json", obj()))
+        },
+        Op {
+            errors: &["401", "403"],
+            owner_auth: true,
+            ..op("delete", "/api/v1/pypi/{project}/{version}/yank", "pypi", "Un-yank a release",
+                ("200", "application/json", obj()))
+        },
+        Op {
+            dev_only: true,
+            ..op("get", "/oidc/github/token", "oidc",
+                "Dev issuer as GitHub's ACTIONS_ID_TOKEN_REQUEST_URL (--dev only)",
+                ("200", "application/json", obj()))
+        },
+        // --- the Cargo registry (issue 19) -------------------------------------------------
+        op("get", "/cargo/index/{path}", "cargo", "Sparse index: config.json and index files (RFC 2789)",
+            ("200", "application/json", obj())),
+        op("get", "/api/v1/crates/{name}/{version}/download", "cargo", "A published .crate",
+            ("200", "application/octet-stream", bin())),
+        Op {
+            request: Some(("application/octet-stream", bin())),
+            errors: &["400", "401", "403", "409"],
+            owner_auth: true,
+            ..op("put", "/api/v1/crates/new", "cargo", "cargo publish (length-prefixed JSON and .crate)",
+                ("200", "application/json", obj()))
+        },
+        Op {
+            owner_auth: true,
+            errors: &["401", "403"],
+            ..op("delete", "/api/v1/crates/{name}/{version}/yank", "cargo", "cargo yank",
+                ("200", "application/json", obj()))
+        },
+        Op {
+            owner_auth: true,
+            errors: &["401", "403"],
+            ..op("put", "/api/v1/crates/{name}/{version}/unyank", "cargo", "cargo yank --undo",
+                ("200", "application/json", obj()))
+        },
+        op("get", "/api/v1/crates/{name}/owners", "cargo", "cargo owner --list",
+            ("200", "application/json", obj())),
+        Op {
+            owner_auth: true,
+            errors: &["401", "403"],
+            ..op("put", "/api/v1/crates/{name}/owners", "cargo", "cargo owner --add",
+                ("200", "application/json", obj()))
+        },
+        Op {
+            owner_auth: true,
+            errors: &["401", "403"],
+            ..op("delete", "/api/v1/crates/{name}/owners", "cargo", "cargo owner --remove",
+                ("200", "application/json", obj()))
+        },
+        op("get", "/api/v1/crates/{name}/versions", "cargo",
+            "Versions as crates.io shows them (checksum, yanked, trustpub_data, published_by)",
+            ("200", "application/json", obj())),
+        op("get", "/api/v1/crates/{name}/{version}/integrity", "cargo",
+            "A crate version's integrity record (JWS), its inclusion proof and checkpoint",
+            ("200", "application/json", obj())),
+        Op {
+            request: Some(("application/json", obj())),
+            errors: &["400", "403"],
+            ..op("post", "/api/v1/trusted_publishing/tokens", "cargo",
+                "Trusted publishing: exchange a CI identity token for a 30-minute publish token",
+                ("200", "application/json", obj()))
+        },
+        op("delete", "/api/v1/trusted_publishing/tokens", "cargo", "Revoke a trusted-publishing token",
+            ("204", "application/json", obj())),
+        Op {
+            request: Some(("application/json", obj())),
+            owner_auth: true,
+            errors: &["400", "401", "403"],
+            ..op("post", "/api/v1/trusted_publishing/github_configs", "cargo",
+                "Bind a crate to a GitHub workflow", ("200", "application/json", obj()))
+        },
+        Op {
+            request: Some(("application/json", obj())),
+            owner_auth: true,
+            errors: &["400", "401", "403"],
+            ..op("post", "/api/v1/trusted_publishing/gitlab_configs", "cargo",
+                "Bind a crate to a GitLab pipeline", ("200", "application/json", obj()))
+        },
+        // --- TUF (issue 20) ---------------------------------------------------------------
+        op("get", "/tuf/{path}", "tuf",
+            "The instance's TUF repository: root, timestamp, snapshot, targets and target files",
+            ("200", "application/json", obj())),
     ]
 }
 

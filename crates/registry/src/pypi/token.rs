@@ -24,13 +24,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use vouch_binding::{CiProvider, Presented, WorkflowClaim};
 use vouch_ca::{EncryptedKeyMaterial, EncryptionKey};
-use vouch_oidc::{FulcioExtension, San, VerifiedToken};
 use vouch_package::PublishError;
 use vouch_store::meta::Publisher;
 
 use super::error::PypiError;
 use super::names;
-use crate::packages::identity::{self, CertClaims, Refusal};
+use crate::packages::identity::{self, Refusal};
 use crate::{ApiError, AppState};
 
 /// Cap on a `POST /_/oidc/mint-token` body.
@@ -59,6 +58,10 @@ pub struct Grant {
 /// [`Presented`] as carried inside an upload token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a short-lived wire form, serialized once per token"
+)]
 pub enum PresentedWire {
     Ci {
         provider: String,
@@ -256,26 +259,6 @@ struct MintRequest {
 }
 
 /// What a verified token presents, in the certificate's terms.
-fn claims_of(token: &VerifiedToken) -> CertClaims {
-    let ext = |k| token.identity.extension(k).map(str::to_owned);
-    let (san_uri, san_email) = match &token.identity.san {
-        San::Uri(u) => (Some(u.clone()), None),
-        San::Email(e) => (None, Some(e.clone())),
-        _ => (None, None),
-    };
-    CertClaims {
-        san_uri,
-        san_email,
-        issuer: token.issuer.clone(),
-        build_signer_uri: ext(FulcioExtension::BuildSignerUri),
-        build_config_uri: ext(FulcioExtension::BuildConfigUri),
-        source_repository_uri: ext(FulcioExtension::SourceRepositoryUri),
-        repository_owner_id: ext(FulcioExtension::SourceRepositoryOwnerIdentifier),
-        build_trigger: ext(FulcioExtension::BuildTrigger),
-        environment: ext(FulcioExtension::DeploymentEnvironment),
-    }
-}
-
 fn refused(r: Refusal) -> ApiError {
     let e = match r {
         Refusal::NoBinding(detail) => PublishError::NoBinding { detail },
@@ -301,7 +284,11 @@ pub async fn mint(
         .await
         .map_err(|e| ApiError::from(e).with_message())?;
     let trust = app.packages.trust();
-    let presented = identity::present(&claims_of(&verified), &trust.issuers).map_err(refused)?;
+    let presented = identity::present(
+        &crate::packages::identity::token_claims(&verified),
+        &trust.issuers,
+    )
+    .map_err(refused)?;
     let (provider, repository) = match &presented {
         Presented::Ci {
             provider,

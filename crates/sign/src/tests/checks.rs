@@ -1,6 +1,12 @@
 //! Each check on the services' answers passes on good material and fails closed, with
 //! its code, on bad material.
 
+use std::time::SystemTime;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use p256::ecdsa::signature::Signer as _;
+use p256::ecdsa::{DerSignature, SigningKey};
 use sha2::{Digest, Sha256};
 use sigstore_crypto::KeyPair;
 use sigstore_types::TransparencyLogEntry;
@@ -334,4 +340,92 @@ fn signer_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<crate::KeylessSigner>();
     check::<crate::TrustConfig>();
+}
+
+/// A Rekor v1 answer for `body` at index 3 of the four-entry test log, its SET by
+/// `set_key` over (`time`, `set_index`), and the answer's own `logIndex` `index`.
+fn v1_answer(
+    m: &Material,
+    body: &[u8],
+    time: i64,
+    index: i64,
+    set_index: i64,
+    set_key: &SigningKey,
+) -> serde_json::Value {
+    let v2 = log_entry_json(m, body, None, false);
+    let log_id_hex = hex::encode(Sha256::digest(m.log_spki()));
+    let body_b64 = B64.encode(body);
+    let payload = serde_json::to_vec(&crate::rekor_v1::SetPayload {
+        body: &body_b64,
+        integrated_time: time,
+        log_id: &log_id_hex,
+        log_index: set_index,
+    })
+    .unwrap();
+    let set: DerSignature = set_key.sign(&payload);
+    let hex_of = |v: &serde_json::Value| hex::encode(B64.decode(v.as_str().unwrap()).unwrap());
+    let proof = &v2["inclusionProof"];
+    serde_json::json!({"0123": {
+        "body": body_b64, "integratedTime": time, "logID": log_id_hex, "logIndex": index,
+        "verification": {
+            "signedEntryTimestamp": B64.encode(set.as_bytes()),
+            "inclusionProof": {
+                "checkpoint": proof["checkpoint"]["envelope"],
+                "hashes": proof["hashes"].as_array().unwrap().iter().map(hex_of).collect::<Vec<_>>(),
+                "logIndex": 3, "rootHash": hex_of(&proof["rootHash"]), "treeSize": 4,
+            },
+        },
+    }})
+}
+
+#[test]
+fn rekor_v1_answer_is_checked() {
+    let m = Material::generate();
+    let s = signed(&m);
+    let root = root_of(&m);
+    let proposal = crate::rekor_v1::Proposal::HashedRekord {
+        digest: s.digest,
+        signature: &s.signature,
+    };
+    let body = serde_json::to_vec(&serde_json::json!({
+        "apiVersion": "0.0.1", "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": hex::encode(s.digest)}},
+            "signature": {"content": B64.encode(&s.signature), "publicKey": {
+                "content": B64.encode(crate::rekor_v1::certificate_pem(&s.cert))}},
+        },
+    }))
+    .unwrap();
+    let now = SystemTime::now();
+    let t = i64::try_from(now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()).unwrap();
+    let check = |answer: serde_json::Value| {
+        crate::rekor_v1::check_answer(&answer, &proposal, &s.cert, &root, now)
+    };
+    let entry = check(v1_answer(&m, &body, t, 3, 3, &m.log_key)).unwrap();
+    assert!(entry.inclusion_promise.is_some() && entry.integrated_time.is_some());
+
+    // A SET by a key the trusted root does not list for this log ID.
+    let stranger = SigningKey::random(&mut rand_core::OsRng);
+    let err = check(v1_answer(&m, &body, t, 3, 3, &stranger)).unwrap_err();
+    assert_code(err, "SIGN_E022", Stage::Log, "does not verify");
+    // A SET over another log index than the answer's.
+    let err = check(v1_answer(&m, &body, t, 3, 2, &m.log_key)).unwrap_err();
+    assert_code(err, "SIGN_E022", Stage::Log, "does not verify");
+    // The answer's index is not the proof's (the SET covers the wrong index).
+    let err = check(v1_answer(&m, &body, t, 2, 2, &m.log_key)).unwrap_err();
+    assert_code(err, "SIGN_E017", Stage::Log, "proof is for index 3");
+    // An integrated time before the certificate existed.
+    let err = check(v1_answer(&m, &body, t - 86_400, 3, 3, &m.log_key)).unwrap_err();
+    assert_code(
+        err,
+        "SIGN_E016",
+        Stage::Log,
+        "outside the certificate's validity",
+    );
+    // The log recorded another digest.
+    let other = String::from_utf8(body.clone())
+        .unwrap()
+        .replace(&hex::encode(s.digest), &hex::encode([7u8; 32]));
+    let err = check(v1_answer(&m, other.as_bytes(), t, 3, 3, &m.log_key)).unwrap_err();
+    assert_code(err, "SIGN_E016", Stage::Log, "spec.data.hash.value");
 }

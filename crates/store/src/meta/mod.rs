@@ -7,6 +7,7 @@
 //! migrations (`migrations/sqlite`, `migrations/postgres`) applied only by an explicit
 //! [`MetaStore::migrate`]; opening a store never creates anything.
 
+mod cargo;
 mod error;
 mod integrity_types;
 mod names;
@@ -18,6 +19,7 @@ mod types;
 
 use async_trait::async_trait;
 
+pub use cargo::*;
 pub use error::MetaError;
 pub use integrity_types::*;
 pub use names::{normalized_name, normalized_scope, version_key};
@@ -68,7 +70,7 @@ pub const MAX_BINDINGS_PER_PACKAGE: usize = 20;
 /// update or delete, and the schema's triggers refuse both; versions are likewise
 /// immutable in the schema.
 #[async_trait]
-pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
+pub trait MetaStore: CargoMeta + Send + Sync + std::fmt::Debug + 'static {
     // --- schema -------------------------------------------------------------------
 
     /// Applies every embedded migration not yet applied, all in one transaction,

@@ -102,11 +102,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "web_sessions",
         sql: include_str!("../../migrations/postgres/0008_web_sessions.sql"),
     },
-    // 9 to 11 are left to changes developed beside the Python index.
     Migration {
-        version: 12,
+        version: 9,
         name: "pypi",
-        sql: include_str!("../../migrations/postgres/0012_pypi.sql"),
+        sql: include_str!("../../migrations/postgres/0009_pypi.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "cargo",
+        sql: include_str!("../../migrations/postgres/0010_cargo.sql"),
     },
 ];
 

@@ -6,6 +6,7 @@
 //! (`BEGIN IMMEDIATE`), so reads inside it see a state no other writer can change.
 
 mod bindings;
+mod cargo;
 mod integrity;
 mod migrate;
 mod packages;
