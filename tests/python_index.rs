@@ -1,7 +1,4 @@
-//! The Python index end to end (issue 18): `vouch serve --dev` over TLS on loopback; uv (PyPI, pinned) builds a project and `uv publish --trusted-publishing always` uploads it with a GitHub-Actions-shaped environment pointing at the dev issuer; pip (`--require-hashes`) and `uv pip` install it from `/simple/` in fresh venvs; twine uploads with a minted token; and the refusals: a token from another workflow at mint-token (naming the claim), a re-upload with other bytes, an upload carrying attestations this server cannot verify, each storing nothing.
-//!
-//! `vouch attest pypi` (helper branch `pypiclient`) is not merged yet, so the upload
-//! carries no attestations and the provenance checks are not part of this test yet.
+//! The Python index end to end (issue 18): `vouch serve --dev` over TLS on loopback; uv (PyPI, pinned) builds a project, `vouch attest pypi` signs wheel and sdist (PEP 740) and `uv publish --trusted-publishing always` uploads them with their attestations with a GitHub-Actions-shaped environment pointing at the dev issuer; pip (`--require-hashes`) and `uv pip` install it from `/simple/` in fresh venvs; the served provenance verifies with pypi-attestations + sigstore-python and with `vouch verify pypi --index` (another repository refused); twine uploads with a minted token; and the refusals: a token from another workflow at mint-token (naming the claim), a re-upload with other bytes, an attestation for other bytes, each storing nothing.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -220,6 +217,83 @@ impl Env {
         )
     }
 
+    /// `vouch attest pypi` for `files`, with a CA token for the release workflow at the
+    /// tag the CI tokens carry (the identity the upload token will carry).
+    fn attest(&self, files: &[&Path]) {
+        self.attest_as(WORKFLOW, files);
+    }
+
+    /// `vouch attest pypi` as `workflow` of the repository.
+    fn attest_as(&self, workflow: &str, files: &[&Path]) {
+        let ca = self.ca.to_str().unwrap();
+        let token = run(Command::new(env!("CARGO_BIN_EXE_vouch")).args([
+            "dev",
+            "token",
+            "--server",
+            &self.url,
+            "--tls-ca",
+            ca,
+            "--repository",
+            REPOSITORY,
+            "--workflow",
+            workflow,
+            "--ref",
+            "refs/tags/v0.1.0",
+        ]));
+        let token = String::from_utf8(token.stdout).unwrap();
+        run(Command::new(env!("CARGO_BIN_EXE_vouch"))
+            .args(["attest", "pypi", "--server", &self.url, "--tls-ca", ca])
+            .args(["--identity-token", token.trim()])
+            .args(files));
+    }
+
+    /// The trusted root of this server's trust configuration, as a file.
+    fn trusted_root(&self) -> PathBuf {
+        let (status, body) = self.curl(&[&format!("{}/api/v1/trust-config", self.url)]);
+        assert_eq!(status, 200, "{body}");
+        let config: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let path = self.data.parent().unwrap().join("trusted_root.json");
+        std::fs::write(&path, config["trustedRoot"].to_string()).unwrap();
+        path
+    }
+
+    /// The provenance at `url` verifies for `dist` with pypi-attestations (`Provenance`,
+    /// `Attestation.to_bundle()`) and sigstore-python's `Verifier` with vouch's root.
+    fn check_provenance(&self, dist: &Path, url: &str) {
+        let (status, body) = self.curl(&[url]);
+        assert_eq!(status, 200, "{body}");
+        let file = self.data.parent().unwrap().join("provenance.json");
+        std::fs::write(&file, &body).unwrap();
+        let identity = format!("https://github.com/{REPOSITORY}/{WORKFLOW}@refs/tags/v0.1.0");
+        let out = run(Command::new(venv_bin("python"))
+            .args(["-c", PY_PROVENANCE])
+            .arg(dist)
+            .arg(&file)
+            .arg(self.trusted_root())
+            .arg(&identity)
+            .arg(format!("{}/oidc", self.url))
+            .arg(format!("https://github.com/{REPOSITORY}")));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).starts_with("OK"),
+            "{out:?}"
+        );
+    }
+
+    /// `vouch verify pypi DIST --index URL/simple/ --repository REPO`.
+    fn verify_index(&self, dist: &Path, repository: &str) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_vouch"))
+            .args(["verify", "pypi"])
+            .arg(dist)
+            .args(["--index", &format!("{}/simple/", self.url), "--tls-ca"])
+            .arg(&self.ca)
+            .args(["--repository", repository, "--certificate-oidc-issuer"])
+            .arg(format!("{}/oidc", self.url))
+            .arg("--trusted-root")
+            .arg(self.trusted_root())
+            .output()
+            .unwrap()
+    }
+
     /// Every file under the data directory but the metadata database's own.
     fn stored_files(&self) -> BTreeSet<PathBuf> {
         fn walk(dir: &Path, out: &mut BTreeSet<PathBuf>) {
@@ -239,6 +313,35 @@ impl Env {
         out
     }
 }
+
+/// pypi-attestations reads the provenance; every attestation converts to a bundle that
+/// sigstore-python verifies with vouch's root for the workflow's identity, and its
+/// statement's one subject is the dist's name and digest; the publisher is the binding's.
+const PY_PROVENANCE: &str = r#"
+import json, pathlib, sys
+from pypi_attestations import Distribution, Provenance
+from sigstore.models import TrustedRoot
+from sigstore.verify import Verifier, policy
+dist, provenance, root, identity, issuer, repository = sys.argv[1:]
+p = Provenance.model_validate_json(open(provenance, "rb").read())
+d = Distribution.from_file(pathlib.Path(dist))
+verifier = Verifier(trusted_root=TrustedRoot.from_file(root))
+pol = policy.AllOf([policy.Identity(identity=identity, issuer=issuer), policy.OIDCSourceRepositoryURI(repository)])
+n = 0
+for bundle in p.attestation_bundles:
+    assert bundle.publisher.kind == "GitHub", bundle.publisher
+    assert bundle.publisher.repository == "octo/hello", bundle.publisher
+    assert bundle.publisher.workflow == "release.yml", bundle.publisher
+    for a in bundle.attestations:
+        type_, payload = verifier.verify_dsse(a.to_bundle(), pol)
+        s = json.loads(payload)
+        assert type_ == "application/vnd.in-toto+json", type_
+        assert len(s["subject"]) == 1 and s["subject"][0]["name"] == d.name, s
+        assert s["subject"][0]["digest"]["sha256"] == d.digest, s
+        n += 1
+assert n >= 1
+print("OK", n)
+"#;
 
 fn build_project(dir: &Path, greeting: &str) -> PathBuf {
     let proj = dir.join("proj");
@@ -322,13 +425,22 @@ fn uv_publishes_and_pip_and_uv_install_over_tls() {
         "{refused}"
     );
 
-    // uv builds and publishes with trusted publishing, as in GitHub Actions.
+    // uv builds; vouch attest pypi signs wheel and sdist as the release workflow.
     let dist = build_project(tmp.path(), "hello from vouch");
+    let wheel_path = dist.join("hello_vouch-0.1.0-py3-none-any.whl");
+    let sdist_path = dist.join("hello_vouch-0.1.0.tar.gz");
+    env.attest(&[&wheel_path, &sdist_path]);
+    assert!(PathBuf::from(format!("{}.publish.attestation", wheel_path.display())).exists());
+
+    // uv publishes with trusted publishing, as in GitHub Actions (given `dist/*`, it
+    // groups each `.publish.attestation` with its dist and uploads them together).
     let out = run(Command::new(venv_bin("uv"))
         .args(["publish", "--trusted-publishing", "always", "--publish-url"])
         .arg(format!("{}/legacy/", env.url))
-        .arg(dist.join("hello_vouch-0.1.0-py3-none-any.whl"))
-        .arg(dist.join("hello_vouch-0.1.0.tar.gz"))
+        .arg(&wheel_path)
+        .arg(dist.join("hello_vouch-0.1.0-py3-none-any.whl.publish.attestation"))
+        .arg(&sdist_path)
+        .arg(dist.join("hello_vouch-0.1.0.tar.gz.publish.attestation"))
         .env("GITHUB_ACTIONS", "true")
         .env("ACTIONS_ID_TOKEN_REQUEST_URL", env.actions_url())
         .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", request_token(WORKFLOW))
@@ -368,6 +480,34 @@ fn uv_publishes_and_pip_and_uv_install_over_tls() {
     let (status, html) = env.curl(&[&format!("{}/simple/hello-vouch/", env.url)]);
     assert_eq!(status, 200);
     assert!(html.contains(&format!("#sha256={wheel_sha}")), "{html}");
+
+    // The provenance: linked from both pages, served by the Integrity API, verified by
+    // pypi-attestations + sigstore-python and by vouch verify pypi --index.
+    let provenance_url = wheel["provenance"].as_str().unwrap().to_owned();
+    assert!(
+        provenance_url.ends_with(
+            "/integrity/hello-vouch/0.1.0/hello_vouch-0.1.0-py3-none-any.whl/provenance"
+        ),
+        "{wheel}"
+    );
+    assert!(
+        html.contains(&format!("data-provenance=\"{provenance_url}\"")),
+        "{html}"
+    );
+    env.check_provenance(&wheel_path, &provenance_url);
+    let sdist_entry = files
+        .iter()
+        .find(|f| f["filename"] == "hello_vouch-0.1.0.tar.gz")
+        .unwrap();
+    env.check_provenance(&sdist_path, sdist_entry["provenance"].as_str().unwrap());
+    let out = env.verify_index(&wheel_path, &format!("https://github.com/{REPOSITORY}"));
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = env.verify_index(&wheel_path, "https://github.com/octo/other");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("error[PEP740_E011]"),
+        "{out:?}"
+    );
 
     // pip, hash-checked, into a fresh venv.
     let pip_venv = tmp.path().join("pip-venv");
@@ -451,13 +591,70 @@ fn uv_publishes_and_pip_and_uv_install_over_tls() {
         (409, Some("PYPI_E004")),
         "{body}"
     );
-    // An attestation this server cannot verify: refused, nothing stored.
+    // An attestation for other bytes: a new file name, attested, then its bytes
+    // replaced by another build's: refused at upload naming the subject digest check,
+    // nothing stored.
     let fresh = tmp.path().join("fresh");
     std::fs::create_dir_all(&fresh).unwrap();
     let fresh_dist = build_project(&fresh, "attested");
-    let sdist = fresh_dist.join("hello_vouch-0.1.0.tar.gz");
-    let renamed = fresh.join("hello_vouch-0.1.0.zip");
-    std::fs::copy(&sdist, &renamed).unwrap();
+    let renamed = fresh.join("hello_vouch-0.1.0-2-py3-none-any.whl");
+    std::fs::copy(
+        fresh_dist.join("hello_vouch-0.1.0-py3-none-any.whl"),
+        &renamed,
+    )
+    .unwrap();
+    assert_eq!(
+        env.stored_files(),
+        before,
+        "a refused re-upload stored something"
+    );
+    env.attest(&[&renamed]);
+    // Signing logs entries (CT, Rekor v1): the upload below must add nothing more.
+    let before = env.stored_files();
+    std::fs::copy(rebuilt.join("hello_vouch-0.1.0-py3-none-any.whl"), &renamed).unwrap();
+    let attestation =
+        std::fs::read_to_string(format!("{}.publish.attestation", renamed.display())).unwrap();
+    let (status, body) = env.upload(
+        &token,
+        &renamed,
+        &[&format!("attestations=[{}]", attestation.trim())],
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("PYPI_E008")),
+        "{body}"
+    );
+    assert!(
+        body["detail"].as_str().unwrap().contains("PEP740_E007"),
+        "{body}"
+    );
+    assert_eq!(
+        env.stored_files(),
+        before,
+        "a refused upload stored something"
+    );
+    // An attestation of these bytes signed by another workflow of the repository (not
+    // the one the upload token carries): refused naming the identity check.
+    std::fs::remove_file(format!("{}.publish.attestation", renamed.display())).unwrap();
+    env.attest_as(".github/workflows/other.yml", &[&renamed]);
+    let before = env.stored_files();
+    let attestation =
+        std::fs::read_to_string(format!("{}.publish.attestation", renamed.display())).unwrap();
+    let (status, body) = env.upload(
+        &token,
+        &renamed,
+        &[&format!("attestations=[{}]", attestation.trim())],
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("PYPI_E008")),
+        "{body}"
+    );
+    assert!(
+        body["detail"].as_str().unwrap().contains("VERIFY_E024"),
+        "{body}"
+    );
+    // Junk is refused too.
     let (status, body) = env.upload(
         &token,
         &renamed,

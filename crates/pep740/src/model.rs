@@ -150,10 +150,13 @@ impl Attestation {
         };
         let doc: Value = serde_json::from_slice(bundle)
             .map_err(|e| conversion("a Sigstore bundle (JSON)", e.to_string()))?;
-        let material = &doc["verificationMaterial"];
-        let cert = material["certificate"]["rawBytes"]
-            .as_str()
-            .or_else(|| material["x509CertificateChain"]["certificates"][0]["rawBytes"].as_str())
+        let cert = doc
+            .pointer("/verificationMaterial/certificate/rawBytes")
+            .and_then(Value::as_str)
+            .or_else(|| {
+                doc.pointer("/verificationMaterial/x509CertificateChain/certificates/0/rawBytes")
+                    .and_then(Value::as_str)
+            })
             .ok_or_else(|| {
                 conversion(
                     "a signing certificate",
@@ -174,8 +177,8 @@ impl Attestation {
                 format!("payload type {payload_type:?}"),
             ));
         }
-        let entry = material["tlogEntries"]
-            .get(0)
+        let entry = doc
+            .pointer("/verificationMaterial/tlogEntries/0")
             .cloned()
             .ok_or_else(|| conversion("a transparency log entry", "none".into()))?;
         let decode = |field: &str, v: &Value| {
@@ -191,8 +194,13 @@ impl Attestation {
                 transparency_entries: vec![entry],
             },
             envelope: Envelope {
-                statement: decode("payload", &envelope["payload"])?,
-                signature: decode("signature", &envelope["signatures"][0]["sig"])?,
+                statement: decode("payload", envelope.get("payload").unwrap_or(&Value::Null))?,
+                signature: decode(
+                    "signature",
+                    envelope
+                        .pointer("/signatures/0/sig")
+                        .unwrap_or(&Value::Null),
+                )?,
             },
         };
         attestation
@@ -287,9 +295,12 @@ impl Provenance {
         // The publisher kind is read first so that an unknown kind is named as such
         // rather than as a failed parse.
         let doc: Value = serde_json::from_slice(json).map_err(|e| malformed(e.to_string()))?;
-        if let Some(bundles) = doc["attestation_bundles"].as_array() {
+        if let Some(bundles) = doc.get("attestation_bundles").and_then(Value::as_array) {
             for bundle in bundles {
-                let kind = bundle["publisher"]["kind"].as_str().unwrap_or("");
+                let kind = bundle
+                    .pointer("/publisher/kind")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 if !matches!(kind, "GitHub" | "GitLab" | "Google") {
                     return Err(Pep740Error::UnsupportedPublisher {
                         found: kind.to_owned(),

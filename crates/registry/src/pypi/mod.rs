@@ -7,6 +7,7 @@
 //!   `POST /_/oidc/mint-token` turn a CI's OIDC token into a short-lived upload token
 //!   scoped to the projects whose trusted-publisher bindings accept it.
 //! - [`upload`]: `POST /legacy/`, the upload API twine and uv speak.
+//! - [`attest`]: the PEP 740 attestations of an upload, verified before it is stored.
 //! - [`yank`]: owners yank and un-yank releases (PEP 592).
 //!
 //! A Python project is the vouch package `@pypi/<PEP 503 name>`
@@ -16,6 +17,7 @@
 //! project's trusted publisher. The error codes are [`error::PypiError`]'s (`PYPI_E…`);
 //! binding refusals keep their `PUB_E…` codes.
 
+pub mod attest;
 pub mod error;
 pub mod names;
 pub mod simple;

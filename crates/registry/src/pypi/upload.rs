@@ -3,8 +3,9 @@
 //! Order: the token (PYPI_E005-E007), the form (PYPI_E002), the bytes against the
 //! form's digest (PYPI_E003), the name (taken by the same bytes: done, nothing
 //! written; by other bytes: PYPI_E004), the project's bindings against the identity
-//! the token carries (PUB_E001/E006), the wheel's metadata (PYPI_E010), the
-//! attestations (PYPI_E008); only then are the file and its metadata stored and the
+//! the token carries (PUB_E001/E006), the wheel's metadata (PYPI_E010), every
+//! PEP 740 attestation against the token's publisher and these bytes ([`attest`],
+//! PYPI_E008); only then are the file and its metadata stored and the
 //! row committed. A refused upload writes nothing.
 
 use std::collections::HashMap;
@@ -18,7 +19,7 @@ use vouch_binding::Presented;
 use vouch_store::meta::{NewPyFile, PyFileInsert, PyPublisher, Timestamp};
 
 use super::error::{bad_upload, PypiError};
-use super::{names, token, wheel};
+use super::{attest, names, token, wheel};
 use crate::packages::identity::Refusal;
 use crate::packages::multipart::{boundary, Multipart, MultipartError};
 use crate::{ApiError, AppState};
@@ -217,20 +218,23 @@ pub async fn upload(
         None
     };
 
-    if let Some(att) = form.field("attestations") {
-        let list: serde_json::Value =
-            serde_json::from_str(att).map_err(|_| PypiError::Attestation {
-                detail: "`attestations` is not a JSON list".to_owned(),
-            })?;
-        if list.as_array().is_some_and(|a| !a.is_empty()) {
-            // Fail closed: a provenance the index serves must have been verified
-            // against the binding and these bytes, and this build cannot do that yet.
-            return Err(PypiError::Attestation {
-                detail: "this registry cannot verify PEP 740 attestations yet, so it accepts none (upload without them)".to_owned(),
-            }
-            .into());
+    // Every attestation verified against the token's publisher and these bytes, off
+    // the async workers (the signature checks are CPU work).
+    let provenance = match form.field("attestations") {
+        Some(field) => {
+            let trust = app.packages.trust();
+            let grant = grant.clone();
+            let filename = form.filename.clone();
+            let field = field.to_owned();
+            let sha = digests.sha256;
+            tokio::task::spawn_blocking(move || {
+                attest::verify_upload(&trust.verifier, &grant, &filename, sha, &field)
+            })
+            .await
+            .map_err(|e| ApiError::internal(&e))??
         }
-    }
+        None => None,
+    };
 
     // Everything held: store the bytes, then commit the row.
     let stored = app
@@ -247,6 +251,16 @@ pub async fn upload(
                 .map_err(|e| ApiError::internal(&e))?;
             Some((info.sha256, info.blake3))
         }
+        None => None,
+    };
+    let provenance_blake3 = match &provenance {
+        Some(p) => Some(
+            app.blobs
+                .put_bytes(p.to_json().as_bytes())
+                .await
+                .map_err(|e| ApiError::internal(&e))?
+                .blake3,
+        ),
         None => None,
     };
     let owner_id = match &presented {
@@ -266,7 +280,7 @@ pub async fn upload(
         size: stored.size,
         requires_python: form.field("requires_python").map(str::to_owned),
         metadata: metadata_digests,
-        provenance_blake3: None,
+        provenance_blake3,
         repository_owner_id: owner_id,
         actor: grant.identity.clone(),
         uploaded_at: Timestamp(now),
