@@ -406,6 +406,39 @@ fn ops() -> Vec<Op> {
         },
         Op {
             dev_only: true,
+            ..op("get", "/oidc/email/.well-known/openid-configuration", "oidc",
+                "Dev email issuer discovery: authorization and token endpoints, S256 (--dev only)",
+                ("200", "application/json", obj()))
+        },
+        Op {
+            dev_only: true,
+            ..op("get", "/oidc/email/.well-known/jwks.json", "oidc", "Dev email issuer keys (--dev only)",
+                ("200", "application/json", obj()))
+        },
+        Op {
+            dev_only: true,
+            ..op("get", "/oidc/email/authorize", "oidc",
+                "Dev email issuer sign-in page (authorization code with PKCE, loopback redirect; --dev only)",
+                ("200", "text/html", text()))
+        },
+        Op {
+            dev_only: true,
+            request: Some(("application/x-www-form-urlencoded", obj())),
+            errors: &["400"],
+            ..op("post", "/oidc/email/authorize", "oidc",
+                "Dev email issuer: sign in and redirect with a code (--dev only)",
+                ("303", "text/html", text()))
+        },
+        Op {
+            dev_only: true,
+            request: Some(("application/x-www-form-urlencoded", obj())),
+            errors: &["400"],
+            ..op("post", "/oidc/email/token", "oidc",
+                "Dev email issuer: exchange a code and its PKCE verifier for an ID token (--dev only)",
+                ("200", "application/json", obj()))
+        },
+        Op {
+            dev_only: true,
             ..op("get", "/oidc/github/token", "oidc",
                 "Dev issuer as GitHub's ACTIONS_ID_TOKEN_REQUEST_URL (--dev only)",
                 ("200", "application/json", obj()))
