@@ -365,29 +365,14 @@ impl DsseRequest {
         let message = pae(&self.envelope.payload_type, &payload);
         // Every envelope signature must verify with one of the given verifiers
         // (rekor-tiles: "all signatures must have a key that verifies it").
-        let mut signatures = Vec::with_capacity(sigs.len());
-        for sig in &sigs {
-            let mut found = None;
-            for (k, v) in &verifiers {
-                if cancel.load(Ordering::Relaxed) {
-                    return Err(RekorError::Abandoned);
-                }
-                if !sig.is_empty() && k.verify_message(&message, sig) {
-                    found = Some(v);
-                    break;
-                }
-            }
-            let Some(v) = found else {
-                return Err(RekorError::SignatureInvalid {
-                    what: "an envelope signature over the DSSE PAE",
-                    verifier: "verifiers",
-                });
-            };
-            signatures.push(LogSignature {
-                content: enc(sig),
-                verifier: v.clone(),
-            });
-        }
+        let signatures: Vec<LogSignature> =
+            match_envelope_signatures(&message, &sigs, &verifiers, cancel)?
+                .into_iter()
+                .map(|(sig, v)| LogSignature {
+                    content: enc(sig),
+                    verifier: v.clone(),
+                })
+                .collect();
         Ok(Accepted {
             kind: Kind::Dsse,
             body: entry_json(&payload_hash, signatures)?,
@@ -420,6 +405,38 @@ fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, RekorError> {
     serde_json::to_vec(v).map_err(|e| RekorError::Malformed {
         reason: format!("cannot encode the entry: {e}"),
     })
+}
+
+/// Each DSSE envelope signature paired with the first verifier whose key verifies it over
+/// `message` (the PAE). Every signature must verify (rekor-tiles: "all signatures must
+/// have a key that verifies it"; Rekor v1 alike); `cancel` abandons the work.
+pub(crate) fn match_envelope_signatures<'a, V>(
+    message: &[u8],
+    sigs: &'a [Vec<u8>],
+    verifiers: &'a [(VerifierKey, V)],
+    cancel: &AtomicBool,
+) -> Result<Vec<(&'a [u8], &'a V)>, RekorError> {
+    let mut matched = Vec::with_capacity(sigs.len());
+    for sig in sigs {
+        let mut found = None;
+        for (k, v) in verifiers {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(RekorError::Abandoned);
+            }
+            if !sig.is_empty() && k.verify_message(message, sig) {
+                found = Some(v);
+                break;
+            }
+        }
+        let Some(v) = found else {
+            return Err(RekorError::SignatureInvalid {
+                what: "an envelope signature over the DSSE PAE",
+                verifier: "verifiers",
+            });
+        };
+        matched.push((sig.as_slice(), v));
+    }
+    Ok(matched)
 }
 
 #[cfg(test)]

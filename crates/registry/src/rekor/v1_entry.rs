@@ -12,13 +12,13 @@
 //!   "signatures":[{"signature":B64,"verifier":B64(PEM)}...]}}`, signatures sorted by
 //!   their base64 text, each paired with the verifier that verified it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::entry::{pae, Accepted, Kind};
+use super::entry::{match_envelope_signatures, pae, Accepted, Kind};
 use super::key::{HashAlg, KeyDetails, VerifierKey};
 use super::RekorError;
 
@@ -359,29 +359,14 @@ fn dsse(spec: DsseSpec, cancel: &AtomicBool) -> Result<Accepted, RekorError> {
         .map(|v| parse_verifier("proposedContent.verifiers[]", v))
         .collect::<Result<Vec<_>, _>>()?;
     let message = pae(&envelope.payload_type, &payload);
-    let mut signatures = Vec::with_capacity(sigs.len());
-    for sig in &sigs {
-        let mut found = None;
-        for (k, v) in &verifiers {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(RekorError::Abandoned);
-            }
-            if !sig.is_empty() && k.verify_message(&message, sig) {
-                found = Some(v);
-                break;
-            }
-        }
-        let Some(v) = found else {
-            return Err(RekorError::SignatureInvalid {
-                what: "an envelope signature over the DSSE PAE",
-                verifier: "verifiers",
-            });
-        };
-        signatures.push(DsseCanonicalSignature {
-            signature: enc(sig),
-            verifier: v.clone(),
-        });
-    }
+    let mut signatures: Vec<DsseCanonicalSignature> =
+        match_envelope_signatures(&message, &sigs, &verifiers, cancel)?
+            .into_iter()
+            .map(|(sig, v)| DsseCanonicalSignature {
+                signature: enc(sig),
+                verifier: v.clone(),
+            })
+            .collect();
     signatures.sort_by(|a, b| a.signature.cmp(&b.signature));
     let sha = |b: &[u8]| HrHash {
         algorithm: "sha256".into(),
