@@ -447,7 +447,9 @@ fn bench_cargo_publish_and_index() {
     const WORKERS: usize = 16;
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    let server = serve_support::start(&root.join("data"), &[]);
+    let bin = serve_support::bench_bin();
+    eprintln!("server and load generator: {}", bin.display());
+    let server = serve_support::start_bin(&bin, None, &root.join("data"), &[]);
     let url = server.url.clone();
     let owner = std::fs::read_to_string(server.data.join("owner.token"))
         .unwrap()
@@ -538,9 +540,9 @@ for i in range(n):
     let (s, v) = put_crate(&url, &owner, "1.0.0", &krate);
     assert_eq!(s, 200, "{v}");
     let index_url = format!("{url}/cargo/index/vo/uc/{CRATE}");
-    let out = vouch(
-        root,
-        &[
+    let out = Command::new(&bin)
+        .current_dir(root)
+        .args([
             "bench",
             "http",
             "--url",
@@ -551,8 +553,9 @@ for i in range(n):
             "--concurrency",
             "16",
             "--json",
-        ],
-    );
+        ])
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",

@@ -27,7 +27,22 @@ pub fn start(data: &Path, extra: &[&str]) -> Server {
 
 /// [`start`] with the server's working directory set to `cwd` (for a relative `data`).
 pub fn start_in(cwd: Option<&Path>, data: &Path, extra: &[&str]) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch"));
+    start_bin(Path::new(env!("CARGO_BIN_EXE_vouch")), cwd, data, extra)
+}
+
+/// The binary an ignored bench runs as server and load generator: `VOUCH_BENCH_BIN`
+/// (e.g. `target/release/vouch`, so a bench measures the release build while the
+/// harness stays a test build), else this build's `vouch`.
+#[allow(dead_code)]
+pub fn bench_bin() -> PathBuf {
+    std::env::var_os("VOUCH_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_vouch")))
+}
+
+/// [`start_in`] with another `vouch` binary (see [`bench_bin`]).
+pub fn start_bin(bin: &Path, cwd: Option<&Path>, data: &Path, extra: &[&str]) -> Server {
+    let mut cmd = Command::new(bin);
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }

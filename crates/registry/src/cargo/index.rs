@@ -187,25 +187,20 @@ pub fn index_path(name: &str) -> String {
 }
 
 /// A crate's index file, from the per-node cache or rendered from the database.
-async fn rendered(state: &AppState, name: &str) -> Result<Arc<Option<IndexFile>>, CargoError> {
+async fn rendered(state: &AppState, name: &str) -> Result<Option<Arc<IndexFile>>, CargoError> {
     let norm = cargo_name_norm(name);
-    if let Some(hit) = state.cargo.cached(&norm) {
-        return Ok(hit);
+    if let Some(hit) = state.cargo.cache.get(&norm) {
+        return Ok(Some(hit));
     }
-    let file = match state.meta.cargo_crate(name).await? {
-        None => None,
-        Some(c) => {
-            let versions = state.meta.cargo_versions(c.id).await?;
-            Some(render(&versions)?)
-        }
-    };
-    let file = Arc::new(file);
     // A crate that does not exist is not cached: its first publish may come from
     // another node.
-    if file.is_some() {
-        state.cargo.remember(norm, Arc::clone(&file));
-    }
-    Ok(file)
+    let Some(c) = state.meta.cargo_crate(name).await? else {
+        return Ok(None);
+    };
+    let versions = state.meta.cargo_versions(c.id).await?;
+    let file = Arc::new(render(&versions)?);
+    state.cargo.cache.insert(norm, Arc::clone(&file));
+    Ok(Some(file))
 }
 
 /// The index file of a crate's versions: one JSON line each, `yanked` from the yank
@@ -234,7 +229,6 @@ pub fn render(versions: &[CargoVersion]) -> Result<IndexFile, CargoError> {
         etag: format!("\"{}\"", hex::encode(digest.get(..16).unwrap_or_default())),
         last_modified: http_date(latest),
         body: Bytes::from(body),
-        at: std::time::Instant::now(),
     })
 }
 

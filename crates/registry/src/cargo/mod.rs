@@ -25,9 +25,8 @@ pub mod index;
 pub mod publish;
 pub mod trustpub;
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
@@ -71,49 +70,27 @@ pub struct IndexFile {
     pub body: Bytes,
     pub etag: String,
     pub last_modified: String,
-    pub(crate) at: Instant,
 }
 
 /// What the Cargo routes share: settings and the per-node index cache.
 #[derive(Debug)]
 pub struct CargoState {
     pub settings: CargoSection,
-    /// Normalised crate name -> rendered index file; `None` for a crate that does not
-    /// exist (cached too, so a 404 storm costs no queries).
-    cache: RwLock<HashMap<String, Arc<Option<IndexFile>>>>,
+    /// Normalised crate name -> rendered index file of a crate that exists.
+    pub(crate) cache: crate::cache::FreshCache<IndexFile>,
 }
 
 impl CargoState {
     pub fn new(settings: CargoSection) -> Self {
         CargoState {
             settings,
-            cache: RwLock::new(HashMap::new()),
+            cache: crate::cache::FreshCache::new(INDEX_CACHE_TTL, INDEX_CACHE_ENTRIES),
         }
-    }
-
-    fn cached(&self, norm: &str) -> Option<Arc<Option<IndexFile>>> {
-        let map = self.cache.read().unwrap_or_else(|p| p.into_inner());
-        map.get(norm)
-            .filter(|e| {
-                e.as_ref()
-                    .as_ref()
-                    .is_none_or(|f| f.at.elapsed() < INDEX_CACHE_TTL)
-            })
-            .cloned()
-    }
-
-    fn remember(&self, norm: String, file: Arc<Option<IndexFile>>) {
-        let mut map = self.cache.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= INDEX_CACHE_ENTRIES {
-            map.clear();
-        }
-        map.insert(norm, file);
     }
 
     /// Drops a crate's rendered index file after a write on this node.
     pub fn invalidate(&self, norm: &str) {
-        let mut map = self.cache.write().unwrap_or_else(|p| p.into_inner());
-        map.remove(norm);
+        self.cache.invalidate(norm);
     }
 }
 

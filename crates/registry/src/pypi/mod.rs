@@ -43,6 +43,12 @@ pub const HTML_MEDIA_TYPE: &str = "application/vnd.pypi.simple.v1+html";
 /// The simple API version answered (1.3: PEP 740 provenance).
 pub const API_VERSION: &str = "1.3";
 
+/// How long a rendered simple page is served from memory on a node that did not write
+/// the change itself (writes on this node drop the page at once).
+pub const PAGE_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+/// Most pages kept rendered before the cache is cleared.
+const PAGE_CACHE_ENTRIES: usize = 16_384;
+
 /// Every route of this module.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -77,6 +83,8 @@ pub struct PyIndex {
     pub audience: String,
     /// Verifies CI tokens for that audience (same issuers and replay store as the CA).
     pub verifier: vouch_oidc::Verifier,
+    /// Rendered simple pages by normalised project name (`""`: `/simple/`).
+    pub pages: crate::cache::FreshCache<simple::Page>,
 }
 
 impl std::fmt::Debug for PyIndex {
@@ -107,6 +115,13 @@ impl PyIndex {
         Ok(PyIndex {
             audience: public_url.to_owned(),
             verifier,
+            pages: crate::cache::FreshCache::new(PAGE_CACHE_TTL, PAGE_CACHE_ENTRIES),
         })
+    }
+
+    /// Drops the pages a write to `project` (normalised) changed on this node.
+    pub fn changed(&self, project: &str) {
+        self.pages.invalidate(project);
+        self.pages.invalidate("");
     }
 }

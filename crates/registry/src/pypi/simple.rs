@@ -52,10 +52,30 @@ pub fn negotiate(headers: &HeaderMap) -> Format {
     best.map_or(Format::Html, |(_, f)| f)
 }
 
-fn answer(format: Format, json_body: Value, html: String) -> Response {
+/// A simple page rendered in both forms, kept in the per-node page cache
+/// ([`super::PyIndex::pages`]) for [`super::PAGE_CACHE_TTL`].
+#[derive(Debug)]
+pub struct Page {
+    json: bytes::Bytes,
+    html: bytes::Bytes,
+}
+
+impl Page {
+    fn new(json_body: &Value, html: String) -> Self {
+        Page {
+            json: json_body.to_string().into(),
+            html: html.into(),
+        }
+    }
+}
+
+/// The cache key of `GET /simple/` (no project name can be empty).
+const ROOT_KEY: &str = "";
+
+fn answer(format: Format, page: &Page) -> Response {
     let (ct, body) = match format {
-        Format::Json => (JSON_MEDIA_TYPE, json_body.to_string()),
-        Format::Html => (HTML_MEDIA_TYPE, html),
+        Format::Json => (JSON_MEDIA_TYPE, page.json.clone()),
+        Format::Html => (HTML_MEDIA_TYPE, page.html.clone()),
     };
     (
         [
@@ -103,6 +123,10 @@ pub async fn root(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let format = negotiate(&headers);
+    if let Some(hit) = app.pypi.pages.get(ROOT_KEY) {
+        return Ok(answer(format, &hit));
+    }
     let packages = app
         .meta
         .pypi_projects()
@@ -120,11 +144,11 @@ pub async fn root(
     for p in &projects {
         let _ = writeln!(links, "<a href=\"/simple/{0}/\">{0}</a><br>", escape(p));
     }
-    Ok(answer(
-        negotiate(&headers),
-        json_body,
-        page("Simple index", &links),
-    ))
+    let rendered = Arc::new(Page::new(&json_body, page("Simple index", &links)));
+    app.pypi
+        .pages
+        .insert(ROOT_KEY.to_owned(), Arc::clone(&rendered));
+    Ok(answer(format, &rendered))
 }
 
 /// `GET /simple/<project>`: to the normalised name with its slash.
@@ -175,6 +199,10 @@ pub async fn project(
     let norm = names::normalize(&project);
     if norm != project {
         return Ok(Redirect::permanent(&format!("/simple/{norm}/")).into_response());
+    }
+    let format = negotiate(&headers);
+    if let Some(hit) = app.pypi.pages.get(&norm) {
+        return Ok(answer(format, &hit));
     }
     let files = app
         .meta
@@ -245,11 +273,12 @@ pub async fn project(
         "versions": versions,
         "files": json_files,
     });
-    Ok(answer(
-        negotiate(&headers),
-        json_body,
+    let rendered = Arc::new(Page::new(
+        &json_body,
         page(&format!("Links for {norm}"), &links),
-    ))
+    ));
+    app.pypi.pages.insert(norm, Arc::clone(&rendered));
+    Ok(answer(format, &rendered))
 }
 
 fn immutable(bytes: bytes::Bytes, content_type: &'static str, etag: String) -> Response {

@@ -291,7 +291,10 @@ pub async fn upload(
         .await
         .map_err(crate::packages::codes::meta)?
     {
-        PyFileInsert::Inserted(_) => Ok((StatusCode::OK, "OK").into_response()),
+        PyFileInsert::Inserted(_) => {
+            app.pypi.changed(&project);
+            Ok((StatusCode::OK, "OK").into_response())
+        }
         PyFileInsert::Existing(existing) => {
             same_or_taken(&form.filename, existing.sha256, stored.sha256)
         }

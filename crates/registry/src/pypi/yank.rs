@@ -44,6 +44,7 @@ async fn set(
     if !found {
         return Err(not_found(format!("release {project} {version}")));
     }
+    app.pypi.changed(&names::normalize(project));
     Ok(Json(json!({
         "project": names::normalize(project),
         "version": version,
