@@ -930,7 +930,7 @@ fn legacy_tags_signed_by_vouch_verify_and_their_claims_and_set_are_checked() {
     // Signed by tag: the tag is resolved once, the layer goes to sha256-<hex>.sig.
     let signed = v.sign_with(&format!("{addr}/legacy/signed:v1"), &["--legacy-tag"]);
     assert_eq!(signed["digest"], a.as_str());
-    assert_eq!(signed["attached_via"], format!("tag {a_sig} (1 layers)"));
+    assert_eq!(signed["attached_via"], format!("tag {a_sig} (1 layer)"));
     assert_eq!(signed["predicate_type"], SIMPLE_SIGNING_MEDIA_TYPE);
 
     // The layer is cosign's: a simple-signing payload naming A, and the annotations.
@@ -1045,7 +1045,7 @@ fn legacy_tags_signed_by_vouch_verify_and_their_claims_and_set_are_checked() {
     .unwrap();
     let attested = v.attest_with(&a_ref, &spdx, "spdxjson", &["--legacy-tag"]);
     let a_att = format!("sha256-{}.att", a.trim_start_matches("sha256:"));
-    assert_eq!(attested["attached_via"], format!("tag {a_att} (1 layers)"));
+    assert_eq!(attested["attached_via"], format!("tag {a_att} (1 layer)"));
     let att = manifest(&a_att);
     assert_eq!(
         att.json["layers"][0]["mediaType"],

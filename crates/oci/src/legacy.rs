@@ -78,7 +78,10 @@ pub(crate) async fn sign_and_attach(
     let (identity, issuer) = signer.identity();
     Ok(LegacySigned {
         manifest,
-        attached_via: format!("tag {tag} ({layers} layers)"),
+        attached_via: match layers {
+            1 => format!("tag {tag} (1 layer)"),
+            n => format!("tag {tag} ({n} layers)"),
+        },
         identity,
         issuer,
     })

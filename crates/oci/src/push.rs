@@ -51,7 +51,7 @@ pub struct SignedImage {
     /// The referrer manifest's digest (with `legacy_tag`, the `.sig`/`.att` manifest's).
     pub referrer: String,
     /// `referrers API`, `tag sha256-<hex>`, or (`--legacy-tag`) `tag sha256-<hex>.sig (N
-    /// layers)`.
+    /// layers)`, N the signatures that image now holds.
     pub attached_via: String,
     pub requests: u64,
 }
