@@ -1,11 +1,12 @@
-//! Container images (issue 17) against a real OCI registry on loopback: Debian's
+//! Container images (issue 17) against real OCI registries on loopback: Debian's
 //! `docker-registry` (CNCF distribution 2.8, no referrers API, so cosign's
-//! `sha256-<hex>` tag fallback carries the referrers), and the same registry behind
-//! `shim` (a referrers index, and a bearer-token challenge) for the referrers API path.
-//! `vouch sign image`, `vouch attest image` and `vouch verify image` against
-//! `vouch serve --dev`; the real cosign v3 bundle attached as a referrer of its digest;
-//! the legacy `.att` tag with a real public-good SET and the `.sig` tag's claim check;
-//! every refusal asserted by its code.
+//! `sha256-<hex>` tag fallback carries the referrers), ferro-oci-server (crates.io, the
+//! OCI 1.1 referrers API), and distribution behind `shim` (a referrers index and a
+//! bearer-token challenge). `vouch sign image` (referrers and `--legacy-tag`), `vouch
+//! attest image` and `vouch verify image` against `vouch serve --dev`; the real cosign v3
+//! bundle attached as a referrer of its digest; the legacy `.sig` and `.att` tags with
+//! Rekor v1 SETs (vouch's, and a real public-good one); every refusal asserted by its
+//! code.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -20,7 +21,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use vouch_oci::cosign::{COSIGN_SIGN_PREDICATE, OCI_MANIFEST};
+use vouch_oci::cosign::{COSIGN_SIGN_PREDICATE, OCI_MANIFEST, SIMPLE_SIGNING_MEDIA_TYPE};
 use vouch_oci::{Client, ImageRef};
 
 const REPOSITORY: &str = "octo/demo";
@@ -207,15 +208,24 @@ impl Instance {
     }
 
     fn sign(&self, image: &str) -> Value {
+        self.sign_with(image, &[])
+    }
+
+    fn sign_with(&self, image: &str, extra: &[&str]) -> Value {
         ok(vouch()
             .args(["sign", "image", image, "--json", "--trust-config"])
             .arg(&self.trust)
             .args(["--identity-token", &self.token()])
+            .args(extra)
             .output()
             .unwrap())
     }
 
     fn attest(&self, image: &str, predicate: &Path, t: &str) -> Value {
+        self.attest_with(image, predicate, t, &[])
+    }
+
+    fn attest_with(&self, image: &str, predicate: &Path, t: &str, extra: &[&str]) -> Value {
         ok(vouch()
             .args([
                 "attest",
@@ -230,6 +240,7 @@ impl Instance {
             .arg("--trust-config")
             .arg(&self.trust)
             .args(["--identity-token", &self.token()])
+            .args(extra)
             .output()
             .unwrap())
     }
@@ -247,13 +258,23 @@ impl Instance {
     }
 }
 
-/// The path of a blob in distribution's filesystem storage.
-fn blob_path(root: &Path, digest: &str) -> PathBuf {
-    let hex = digest.trim_start_matches("sha256:");
-    root.join("docker/registry/v2/blobs/sha256")
-        .join(&hex[..2])
-        .join(hex)
-        .join("data")
+/// The file holding `bytes` in a registry's filesystem storage (found by content, so
+/// the same for distribution's layout and ferro-oci-server's).
+fn stored_blob(root: &Path, bytes: &[u8]) -> PathBuf {
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if std::fs::metadata(&path).unwrap().len() == bytes.len() as u64
+                && std::fs::read(&path).unwrap() == bytes
+            {
+                return path;
+            }
+        }
+    }
+    panic!("no file under {} holds the blob", root.display());
 }
 
 /// The Sigstore bundles attached to `digest` (referrers API, else the referrers tag): (referrer manifest
@@ -293,6 +314,19 @@ fn sign_attest_and_verify_with_and_without_a_referrers_api() {
     let (shim_addr, _shim) = shim::start(&reg.addr);
     scenario(&v, &shim_addr, &reg.root, "demo/shim", dir.path(), true);
     drop(reg);
+}
+
+/// The same cases on a registry that implements the OCI 1.1 referrers API itself:
+/// ferro-oci-server (crates.io; passes the distribution-spec 1.1 conformance suite),
+/// served from this process over a filesystem blob store. It answers `OCI-Subject` and
+/// `GET /v2/<name>/referrers/<digest>`, so nothing goes through the tag schema.
+#[test]
+fn sign_attest_and_verify_on_a_registry_with_the_referrers_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("ferro");
+    let (addr, _ferro) = ferro::start(&storage);
+    let v = Instance::start(dir.path());
+    scenario(&v, &addr, &storage, "demo/ferro", dir.path(), true);
 }
 
 /// Everything the issue's first Done-when line asks, on one registry.
@@ -426,7 +460,7 @@ fn scenario(v: &Instance, addr: &str, storage: &Path, repo: &str, dir: &Path, ap
     refused(v.verify(&b_ref, &v.identity, &[]), "VERIFY_E011");
 
     // A tampered layer: the signature bundle's bytes changed in the registry's storage.
-    let path = blob_path(storage, &bundles[0].1);
+    let path = stored_blob(storage, &bundles[0].2);
     let mut bytes = std::fs::read(&path).unwrap();
     let at = bytes.iter().position(|b| *b == b'{').unwrap();
     bytes[at] = b' ';
@@ -668,7 +702,7 @@ fn bench_verify_image_with_10_signatures_and_5_attestations() {
     let dir = tempfile::tempdir().unwrap();
     let reg = start_registry(dir.path());
     let v = Instance::start(dir.path());
-    let (shim_addr, _shim) = shim::start(&reg.addr);
+    let (ferro_addr, _ferro) = ferro::start(&dir.path().join("ferro"));
     let spdx = dir.path().join("spdx.json");
     std::fs::write(
         &spdx,
@@ -678,7 +712,7 @@ fn bench_verify_image_with_10_signatures_and_5_attestations() {
     let runtime = rt();
     for (label, addr) in [
         ("distribution 2.8 (tag schema)", reg.addr.as_str()),
-        ("referrers API (shim)", shim_addr.as_str()),
+        ("ferro-oci-server (referrers API)", ferro_addr.as_str()),
     ] {
         let digest = push_image(addr, "bench/app", "v1", label.as_bytes());
         let image = format!("{addr}/bench/app@{digest}");
@@ -718,6 +752,16 @@ fn bench_verify_image_with_10_signatures_and_5_attestations() {
                 report.verdicts.len()
             );
             assert!(report.passed());
+            // The issue's target: one referrers request plus one per signature manifest
+            // and blob (and, without a referrers API, the sha256-<hex> tag after its 404).
+            let examined = report.verdicts.len() as u64;
+            assert_eq!(examined, 15);
+            let lookups = if report.looked.iter().any(|l| l == "referrers API") {
+                1
+            } else {
+                2
+            };
+            assert_eq!(report.requests, lookups + 2 * examined, "{label}");
         }
         // The comparison: the 10 signature bundles verified offline, already in memory
         // (what is left once the registry round trips are gone).
@@ -865,6 +909,163 @@ fn the_legacy_att_tag_verifies_with_its_set_and_refuses_a_tampered_annotation() 
     refused(verify(), "VERIFY_E019");
 }
 
+/// `vouch sign image --legacy-tag` and `vouch attest image --legacy-tag`: what cosign 2.x
+/// writes, signed against `vouch serve --dev` with a Rekor v1 entry, read back through
+/// the legacy tags and verified with the SET; the claim and the SET are checked.
+#[test]
+fn legacy_tags_signed_by_vouch_verify_and_their_claims_and_set_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = start_registry(dir.path());
+    let v = Instance::start(dir.path());
+    let addr = reg.addr.as_str();
+    let a = push_image(addr, "legacy/signed", "v1", b"legacy signed A");
+    let b = push_image(addr, "legacy/signed", "v2", b"legacy signed B");
+    let a_ref = format!("{addr}/legacy/signed@{a}");
+    let b_ref = format!("{addr}/legacy/signed@{b}");
+    let a_sig = format!("sha256-{}.sig", a.trim_start_matches("sha256:"));
+    let b_sig = format!("sha256-{}.sig", b.trim_start_matches("sha256:"));
+    let client = Client::new(&ImageRef::parse(&a_ref).unwrap(), false, true).unwrap();
+    let manifest = |tag: &str| rt().block_on(client.manifest(tag)).unwrap().unwrap();
+
+    // Signed by tag: the tag is resolved once, the layer goes to sha256-<hex>.sig.
+    let signed = v.sign_with(&format!("{addr}/legacy/signed:v1"), &["--legacy-tag"]);
+    assert_eq!(signed["digest"], a.as_str());
+    assert_eq!(signed["attached_via"], format!("tag {a_sig} (1 layer)"));
+    assert_eq!(signed["predicate_type"], SIMPLE_SIGNING_MEDIA_TYPE);
+
+    // The layer is cosign's: a simple-signing payload naming A, and the annotations.
+    let m = manifest(&a_sig);
+    assert_eq!(m.digest, signed["referrer"].as_str().unwrap());
+    let layer = &m.json["layers"][0];
+    assert_eq!(layer["mediaType"], SIMPLE_SIGNING_MEDIA_TYPE);
+    let payload = rt()
+        .block_on(client.blob(layer["digest"].as_str().unwrap(), 1 << 20))
+        .unwrap();
+    assert_eq!(
+        vouch_oci::cosign::simple_signing_digest(&payload).unwrap(),
+        a
+    );
+    let ann = &layer["annotations"];
+    assert!(!ann["dev.cosignproject.cosign/signature"]
+        .as_str()
+        .unwrap()
+        .is_empty());
+    for pem in [
+        "dev.sigstore.cosign/certificate",
+        "dev.sigstore.cosign/chain",
+    ] {
+        assert!(
+            ann[pem]
+                .as_str()
+                .unwrap()
+                .starts_with("-----BEGIN CERTIFICATE-----\n"),
+            "{pem}"
+        );
+    }
+    let set: Value =
+        serde_json::from_str(ann["dev.sigstore.cosign/bundle"].as_str().unwrap()).unwrap();
+    assert!(set["SignedEntryTimestamp"].is_string(), "{set}");
+    assert!(set["Payload"]["integratedTime"].is_i64(), "{set}");
+    assert!(set["Payload"]["logIndex"].is_i64(), "{set}");
+    assert_eq!(set["Payload"]["logID"].as_str().unwrap().len(), 64, "{set}");
+    assert!(set["Payload"]["body"].is_string(), "{set}");
+
+    // It verifies with the signer's identity, from the .sig tag (no referrer exists).
+    let report = ok(v.verify(&a_ref, &v.identity, &[]));
+    let first = &report["signatures"][0];
+    assert_eq!(first["source"], format!("tag {a_sig} layer 0"), "{report}");
+    assert_eq!(first["log_entries"][0]["kind"], "hashedrekord", "{report}");
+    assert_eq!(first["signer"]["identity"], v.identity.as_str());
+    // ... and not with another identity.
+    refused(
+        v.verify(
+            &a_ref,
+            "https://github.com/evil/repo/.github/workflows/x.yml@refs/heads/main",
+            &[],
+        ),
+        "VERIFY_E024",
+    );
+
+    // A second signature is appended to the same image, as cosign does.
+    let again = v.sign_with(&a_ref, &["--legacy-tag"]);
+    assert_eq!(again["attached_via"], format!("tag {a_sig} (2 layers)"));
+    let report = ok(v.verify(&a_ref, &v.identity, &[]));
+    let verified = report["signatures"].as_array().unwrap();
+    assert_eq!(verified.len(), 2, "{report}");
+    assert!(verified.iter().all(|s| s["verified"] == true), "{report}");
+
+    // A's signatures under B's .sig tag: a valid signature whose payload's
+    // docker-manifest-digest names A is refused for B before any cryptography.
+    let two = manifest(&a_sig);
+    rt().block_on(client.push_manifest(&b_sig, OCI_MANIFEST, &two.bytes))
+        .unwrap();
+    let report = refused(v.verify(&b_ref, &v.identity, &[]), "OCI_E011");
+    assert!(
+        report["error"]["message"].as_str().unwrap().contains(&a),
+        "{report}"
+    );
+
+    // A tampered SET: the first layer alone, its SET annotation changed.
+    let tampered = |change: &dyn Fn(&mut Value)| {
+        let mut m = two.json.clone();
+        let mut set: Value = serde_json::from_str(
+            m["layers"][0]["annotations"]["dev.sigstore.cosign/bundle"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        change(&mut set);
+        m["layers"][0]["annotations"]["dev.sigstore.cosign/bundle"] = json!(set.to_string());
+        let only_first = json!([m["layers"][0].clone()]);
+        m["layers"] = only_first;
+        rt().block_on(client.push_manifest(&a_sig, OCI_MANIFEST, m.to_string().as_bytes()))
+            .unwrap();
+        refused(v.verify(&a_ref, &v.identity, &[]), "VERIFY_E019")
+    };
+    // The integrated time moved by a second: the SET no longer covers the entry.
+    tampered(&|set| {
+        let t = set["Payload"]["integratedTime"].as_i64().unwrap();
+        set["Payload"]["integratedTime"] = json!(t + 1);
+    });
+    // The other signature's SET: a genuine SET, over another entry.
+    let other: Value = serde_json::from_str(
+        two.json["layers"][1]["annotations"]["dev.sigstore.cosign/bundle"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    tampered(&|set| set["SignedEntryTimestamp"] = other["SignedEntryTimestamp"].clone());
+
+    // cosign 2.x's attestations: a DSSE layer under sha256-<hex>.att with its SET.
+    let spdx = dir.path().join("spdx.json");
+    std::fs::write(
+        &spdx,
+        br#"{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT"}"#,
+    )
+    .unwrap();
+    let attested = v.attest_with(&a_ref, &spdx, "spdxjson", &["--legacy-tag"]);
+    let a_att = format!("sha256-{}.att", a.trim_start_matches("sha256:"));
+    assert_eq!(attested["attached_via"], format!("tag {a_att} (1 layer)"));
+    let att = manifest(&a_att);
+    assert_eq!(
+        att.json["layers"][0]["mediaType"],
+        "application/vnd.dsse.envelope.v1+json"
+    );
+    assert_eq!(
+        att.json["layers"][0]["annotations"]["predicateType"],
+        "https://spdx.dev/Document"
+    );
+    let report = ok(v.verify(&a_ref, &v.identity, &["--type", "spdxjson"]));
+    let first = &report["signatures"][0];
+    assert_eq!(first["source"], format!("tag {a_att} layer 0"), "{report}");
+    assert_eq!(first["log_entries"][0]["kind"], "dsse", "{report}");
+    assert_eq!(first["predicate"]["spdxVersion"], "SPDX-2.3", "{report}");
+    refused(
+        v.verify(&a_ref, &v.identity, &["--type", "cyclonedx"]),
+        "OCI_E012",
+    );
+}
+
 fn runs_setup() -> u32 {
     20
 }
@@ -873,13 +1074,37 @@ fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// No OCI registry with the referrers API installs from crates.io, PyPI, npm or Debian
-/// (Debian has distribution 2.8.2 only; the registries on crates.io checked, nora-registry
-/// 1.4.3 and container-registry 0.3.1, serve only the tag schema). So the referrers API
-/// path runs against this shim: a proxy in front of the real docker-registry that records
-/// each manifest pushed with a `subject`, answers the push with `OCI-Subject` (as the
-/// distribution spec's registries do) and serves `GET /v2/<name>/referrers/<digest>`.
-/// Everything else, storage and digests included, is distribution 2.8's.
+/// ferro-oci-server 1.x (crates.io), served from the test process.
+mod ferro {
+    use std::path::Path;
+
+    /// Starts the registry over a filesystem blob store in `storage`; keep the runtime
+    /// while it is used.
+    pub fn start(storage: &Path) -> (String, tokio::runtime::Runtime) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let config =
+            ferro_oci_server::Config::from_raw(Some(addr.clone()), Some(storage.to_path_buf()));
+        let app = ferro_oci_server::build_app(config.blob_store().unwrap());
+        rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (addr, rt)
+    }
+}
+
+/// A proxy in front of the real docker-registry that records each manifest pushed with
+/// a `subject`, answers the push with `OCI-Subject` (as the distribution spec's
+/// registries do), serves `GET /v2/<name>/referrers/<digest>` and, with a token, answers
+/// every call without one with a bearer challenge (as GHCR and Docker Hub do).
+/// Everything else, storage and digests included, is distribution 2.8's. The referrers
+/// API itself is tested against ferro-oci-server; the shim keeps the same cases running
+/// on distribution's storage behind a referrers index, and the token flow.
 mod shim {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};

@@ -32,7 +32,7 @@ enum Sub {
     /// and attach the bundle as an OCI 1.1 referrer, or under the `sha256-<hex>` tag when
     /// the registry has no referrers API. From cosign: `cosign attest --predicate F --type T
     /// IMAGE` -> `vouch attest image IMAGE --predicate F --type T`; verify it with
-    /// `vouch verify image IMAGE --type T ...`.
+    /// `vouch verify image IMAGE --type T ...`; cosign 2.x's `.att` tag -> `--legacy-tag`.
     Image(Box<super::image_sign::Attest>),
 }
 

@@ -39,6 +39,12 @@ pub struct Signer {
     /// Allow plain HTTP to a registry that is not on loopback.
     #[arg(long)]
     allow_insecure_registry: bool,
+    /// Write what cosign 2.x writes (cosign 3: --new-bundle-format=false): a layer of the
+    /// sha256-<hex>.sig image (.att for attest) whose annotations carry the signature,
+    /// certificate, chain and Rekor v1 SET, instead of a referrer bundle. The instance
+    /// must offer a Rekor v1 log.
+    #[arg(long)]
+    legacy_tag: bool,
     /// Print one JSON object instead of the summary.
     #[arg(long)]
     json: bool,
@@ -70,6 +76,7 @@ pub fn run(s: Signer, predicate: Option<(PathBuf, String)>) -> anyhow::Result<Ex
         },
         tls_ca: s.tls_ca,
         allow_insecure: s.allow_insecure_registry,
+        legacy_tag: s.legacy_tag,
     };
     let rt = runtime()?;
     let signed = rt

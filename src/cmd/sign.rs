@@ -96,7 +96,8 @@ enum Sub {
     /// Sign a container image in an OCI registry as cosign v3 does: a Sigstore bundle
     /// (statement https://sigstore.dev/cosign/sign/v1 about the image digest) attached as
     /// an OCI 1.1 referrer, or under the `sha256-<hex>` tag when the registry has no
-    /// referrers API. From cosign: `cosign sign IMAGE` -> `vouch sign image IMAGE`.
+    /// referrers API. From cosign: `cosign sign IMAGE` -> `vouch sign image IMAGE`;
+    /// cosign 2.x's `sha256-<hex>.sig` tag -> `--legacy-tag`.
     Image(Box<super::image_sign::Signer>),
 }
 

@@ -140,7 +140,8 @@ fn material(ann: &Map<String, Value>, keyed: bool) -> Result<Value, OciError> {
     match annotation(ann, ANN_CERTIFICATE) {
         Some(pem) if !keyed => {
             let mut certs = pem_certs(pem, ANN_CERTIFICATE)?;
-            if let Some(chain) = annotation(ann, ANN_CHAIN) {
+            // cosign writes the chain annotation even when it is empty.
+            if let Some(chain) = annotation(ann, ANN_CHAIN).filter(|c| !c.trim().is_empty()) {
                 certs.extend(pem_certs(chain, ANN_CHAIN)?);
             }
             let list: Vec<Value> = certs.into_iter().map(|c| json!({"rawBytes": c})).collect();
@@ -203,6 +204,103 @@ fn material(ann: &Map<String, Value>, keyed: bool) -> Result<Value, OciError> {
         );
     }
     Ok(Value::Object(vm))
+}
+
+/// PEM of DER certificates, one block each, 64-column lines with a final newline (Go's
+/// `pem.EncodeToMemory`, which cosign uses for these annotations).
+pub fn pem_of(ders: &[Vec<u8>]) -> String {
+    let mut out = String::new();
+    for der in ders {
+        let body = b64().encode(der);
+        out.push_str("-----BEGIN CERTIFICATE-----\n");
+        let mut rest = body.as_str();
+        while !rest.is_empty() {
+            let (line, tail) = rest.split_at(rest.len().min(64));
+            out.push_str(line);
+            out.push('\n');
+            rest = tail;
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+    }
+    out
+}
+
+/// The annotations cosign 2.x writes on a legacy `.sig` or `.att` layer, from a keyless
+/// bundle v0.3 whose one log entry is a Rekor v1 entry with its SET: the signature
+/// (base64; empty for an attestation, whose signature is inside the DSSE envelope, as
+/// cosign writes it), the certificate and `chain` (PEM), and the Rekor SET bundle
+/// (`{"SignedEntryTimestamp", "Payload": {body, integratedTime, logIndex, logID}}`, the
+/// log ID in hex: cosign's `bundle.RekorBundle`). A bundle without a SET (a Rekor v2
+/// entry) cannot be written this way: `OCI_E016`.
+pub fn legacy_annotations(
+    bundle_json: &[u8],
+    chain_ders: &[Vec<u8>],
+) -> Result<Map<String, Value>, OciError> {
+    let doc: Value =
+        serde_json::from_slice(bundle_json).map_err(|e| OciError::malformed("bundle", e))?;
+    let signature = match (
+        doc["messageSignature"]["signature"].as_str(),
+        doc.get("dsseEnvelope"),
+    ) {
+        (Some(sig), _) => sig,
+        (None, Some(_)) => "",
+        (None, None) => return Err(bad(ANN_SIGNATURE, "the bundle has no signature")),
+    };
+    let leaf = doc["verificationMaterial"]["certificate"]["rawBytes"]
+        .as_str()
+        .and_then(|c| b64().decode(c).ok())
+        .ok_or_else(|| bad(ANN_CERTIFICATE, "the bundle has no leaf certificate"))?;
+    let entries = doc["verificationMaterial"]["tlogEntries"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let entry = entries
+        .iter()
+        .find(|e| e["inclusionPromise"]["signedEntryTimestamp"].is_string())
+        .ok_or_else(|| {
+            bad(
+                ANN_BUNDLE,
+                "expected a Rekor v1 entry with a signed entry timestamp, found none",
+            )
+        })?;
+    let number = |k: &str| {
+        entry[k]
+            .as_str()
+            .and_then(|v| v.parse::<i64>().ok())
+            .or_else(|| entry[k].as_i64())
+            .ok_or_else(|| bad(ANN_BUNDLE, format!("the entry's {k} is not an integer")))
+    };
+    let log_id = entry["logId"]["keyId"]
+        .as_str()
+        .and_then(|k| b64().decode(k).ok())
+        .ok_or_else(|| bad(ANN_BUNDLE, "the entry has no logId.keyId"))?;
+    let set = json!({
+        "SignedEntryTimestamp": entry["inclusionPromise"]["signedEntryTimestamp"],
+        "Payload": {
+            "body": entry["canonicalizedBody"],
+            "integratedTime": number("integratedTime")?,
+            "logIndex": number("logIndex")?,
+            "logID": hex::encode(log_id),
+        },
+    });
+    let mut ann = Map::new();
+    ann.insert(ANN_SIGNATURE.into(), json!(signature));
+    ann.insert(ANN_CERTIFICATE.into(), json!(pem_of(&[leaf])));
+    if !chain_ders.is_empty() {
+        ann.insert(ANN_CHAIN.into(), json!(pem_of(chain_ders)));
+    }
+    ann.insert(ANN_BUNDLE.into(), json!(set.to_string()));
+    Ok(ann)
+}
+
+/// The DSSE envelope of a bundle, as the JSON a legacy `.att` layer holds.
+pub fn bundle_envelope(bundle_json: &[u8]) -> Result<Vec<u8>, OciError> {
+    let doc: Value =
+        serde_json::from_slice(bundle_json).map_err(|e| OciError::malformed("bundle", e))?;
+    let envelope = doc
+        .get("dsseEnvelope")
+        .ok_or_else(|| OciError::malformed("bundle", "no dsseEnvelope"))?;
+    Ok(envelope.to_string().into_bytes())
 }
 
 /// A `.sig` layer (simple-signing payload plus annotations) as a bundle v0.1 with a
@@ -284,6 +382,79 @@ mod tests {
             "https://example.com/p/v1"
         );
         assert_eq!(predicate_type("sbom").unwrap_err().code(), "OCI_E017");
+    }
+
+    /// What `--legacy-tag` writes is what the `.sig` reader rebuilds: the same log entry,
+    /// certificate and chain, whatever the annotation encoding in between.
+    #[test]
+    fn legacy_annotations_round_trip_through_the_reader() {
+        let body = b64().encode(br#"{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{}}"#);
+        let key_id = b64().encode([7u8; 32]);
+        let entry = json!({
+            "logIndex": "42", "logId": {"keyId": key_id},
+            "kindVersion": {"kind": "hashedrekord", "version": "0.0.1"},
+            "integratedTime": "1700000000",
+            "inclusionPromise": {"signedEntryTimestamp": "TUVVQ0lR"},
+            "canonicalizedBody": body,
+        });
+        let bundle = json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {"certificate": {"rawBytes": b64().encode(b"leaf")},
+                                     "tlogEntries": [entry]},
+            "messageSignature": {"messageDigest": {"algorithm": "SHA2_256", "digest": ""},
+                                 "signature": "TUVRQ0lB"},
+        });
+        let chain = [b"intermediate".to_vec(), b"root".to_vec()];
+        let ann = legacy_annotations(bundle.to_string().as_bytes(), &chain).unwrap();
+        assert_eq!(ann[ANN_SIGNATURE], "TUVRQ0lB");
+        let set: Value = serde_json::from_str(ann[ANN_BUNDLE].as_str().unwrap()).unwrap();
+        assert_eq!(
+            set["Payload"]["logIndex"], 42,
+            "an integer, as cosign writes it"
+        );
+        assert_eq!(set["Payload"]["logID"], hex::encode([7u8; 32]));
+        assert_eq!(set["SignedEntryTimestamp"], "TUVVQ0lR");
+
+        let payload = simple_signing_payload("r/a", "sha256:00");
+        let rebuilt: Value =
+            serde_json::from_slice(&simple_signing_bundle(&payload, &ann, false).unwrap()).unwrap();
+        let vm = &rebuilt["verificationMaterial"];
+        let certs: Vec<&str> = vm["x509CertificateChain"]["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["rawBytes"].as_str().unwrap())
+            .collect();
+        let expected: Vec<String> = [b"leaf".as_slice(), b"intermediate", b"root"]
+            .iter()
+            .map(|c| b64().encode(c))
+            .collect();
+        assert_eq!(certs, expected);
+        let back = &vm["tlogEntries"][0];
+        for field in [
+            "logIndex",
+            "logId",
+            "kindVersion",
+            "integratedTime",
+            "inclusionPromise",
+            "canonicalizedBody",
+        ] {
+            assert_eq!(back[field], entry[field], "{field}");
+        }
+        assert_eq!(rebuilt["messageSignature"]["signature"], "TUVRQ0lB");
+
+        // A Rekor v2 bundle (no SET) has nothing to put in the bundle annotation.
+        let mut v2 = bundle.clone();
+        v2["verificationMaterial"]["tlogEntries"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("inclusionPromise");
+        let err = legacy_annotations(v2.to_string().as_bytes(), &chain).unwrap_err();
+        assert_eq!(err.code(), "OCI_E016");
+        // An empty chain annotation (cosign writes one) is no chain.
+        let mut no_chain = ann.clone();
+        no_chain.insert(ANN_CHAIN.into(), json!(""));
+        simple_signing_bundle(&payload, &no_chain, false).unwrap();
     }
 
     #[test]

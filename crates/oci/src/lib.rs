@@ -7,7 +7,9 @@
 //!   and `.att` tags, verify every Sigstore bundle found (at most [`MAX_SIGNATURES`]) and
 //!   check its claim against the image digest.
 //! - [`sign_image`]: sign an in-toto statement about the image keylessly and attach it
-//!   as an OCI 1.1 referrer (or under the referrers tag).
+//!   as an OCI 1.1 referrer (or under the referrers tag); with `legacy_tag`, sign as
+//!   cosign 2.x does (a Rekor v1 SET in the annotations of a `sha256-<hex>.sig` or
+//!   `.att` layer).
 //!
 //! Safety: every manifest and blob digest is recomputed from the bytes, every answer has
 //! a size cap, redirects are followed only for blob downloads, and plain HTTP goes only
@@ -17,6 +19,7 @@ mod client;
 pub mod cosign;
 mod credentials;
 mod error;
+mod legacy;
 mod push;
 mod reference;
 mod verify;

@@ -35,6 +35,9 @@ pub struct SignImageRequest {
     pub services: Services,
     pub tls_ca: Option<PathBuf>,
     pub allow_insecure: bool,
+    /// `--legacy-tag`: write what cosign 2.x writes (a layer of the `sha256-<hex>.sig`
+    /// or `.att` image, with a Rekor v1 SET) instead of a referrer bundle.
+    pub legacy_tag: bool,
 }
 
 /// What was signed and where it was attached.
@@ -45,9 +48,10 @@ pub struct SignedImage {
     pub predicate_type: String,
     pub identity: String,
     pub issuer: Option<String>,
-    /// The referrer manifest's digest.
+    /// The referrer manifest's digest (with `legacy_tag`, the `.sig`/`.att` manifest's).
     pub referrer: String,
-    /// `referrers API` or `tag sha256-<hex>`.
+    /// `referrers API`, `tag sha256-<hex>`, or (`--legacy-tag`) `tag sha256-<hex>.sig (N
+    /// layers)`, N the signatures that image now holds.
     pub attached_via: String,
     pub requests: u64,
 }
@@ -117,6 +121,33 @@ pub async fn sign_image(req: &SignImageRequest) -> Result<SignedImage, OciError>
         },
     })?;
     let cfg = load_config(&req.services, &http).await?;
+    if req.legacy_tag {
+        let statement_bytes = statement.to_string().into_bytes();
+        let legacy = crate::legacy::sign_and_attach(
+            &client,
+            &cfg,
+            &token,
+            http,
+            (&image.name(), &subject.digest),
+            req.predicate
+                .as_ref()
+                .map(|_| (statement_bytes.as_slice(), predicate_type.as_str())),
+        )
+        .await?;
+        return Ok(SignedImage {
+            image: image.display(),
+            digest: subject.digest,
+            predicate_type: match req.predicate {
+                Some(_) => predicate_type,
+                None => cosign::SIMPLE_SIGNING_MEDIA_TYPE.to_owned(),
+            },
+            identity: legacy.identity,
+            issuer: legacy.issuer,
+            referrer: legacy.manifest,
+            attached_via: legacy.attached_via,
+            requests: client.requests(),
+        });
+    }
     let signed = sign(
         &cfg,
         &token,

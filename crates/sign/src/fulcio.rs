@@ -20,10 +20,13 @@ use crate::http;
 /// id-kp-codeSigning (1.3.6.1.5.5.7.3.3), DER contents.
 const ID_KP_CODE_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
 
-/// A leaf certificate that passed every check, with its DER.
+/// A leaf certificate that passed every check, with its DER, and the certificates the
+/// CA sent after it (its intermediates and root, as cosign's legacy `chain` annotation
+/// carries them; unchecked beyond helping build the path).
 #[derive(Debug, Clone)]
 pub(crate) struct CheckedCertificate {
     pub(crate) leaf_der: Vec<u8>,
+    pub(crate) chain_ders: Vec<Vec<u8>>,
 }
 
 /// Refuses a token that cannot be a JWT before sending it anywhere.
@@ -313,6 +316,7 @@ pub(crate) fn check_certificate(
     }
     Ok(CheckedCertificate {
         leaf_der: leaf_der.clone(),
+        chain_ders: intermediates.to_vec(),
     })
 }
 

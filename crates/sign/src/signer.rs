@@ -40,6 +40,7 @@ pub const MAX_STATEMENT_BYTES: usize = 4 * 1024 * 1024;
 pub struct KeylessSigner {
     key: KeyPair,
     certificate_der: Vec<u8>,
+    chain_ders: Vec<Vec<u8>>,
     not_after: SystemTime,
     config: TrustConfig,
     http: reqwest::Client,
@@ -89,6 +90,7 @@ impl KeylessSigner {
         Ok(KeylessSigner {
             key,
             certificate_der: checked.leaf_der,
+            chain_ders: checked.chain_ders,
             not_after,
             config: cfg.clone(),
             http,
@@ -151,6 +153,13 @@ impl KeylessSigner {
     /// The DER leaf certificate.
     pub fn certificate_der(&self) -> &[u8] {
         &self.certificate_der
+    }
+
+    /// The DER certificates the CA sent after the leaf (intermediates, then usually the
+    /// root), in its order: what cosign's legacy `dev.sigstore.cosign/chain` annotation
+    /// holds.
+    pub fn certificate_chain_der(&self) -> &[Vec<u8>] {
+        &self.chain_ders
     }
 
     /// The certificate's identity (its SAN) and OIDC issuer, as a verifier will see them.
