@@ -80,6 +80,7 @@ enum Sub {
     },
     // Their help text is the doc comment of each Args struct.
     Backup(super::admin_offline::BackupArgs),
+    Tuf(super::admin_tuf::Args),
     Restore(super::admin_offline::RestoreArgs),
     /// List audit log events.
     Audit(AuditArgs),
@@ -249,6 +250,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 },
         } => o.print(&rt.block_on(o.client()?.grant_scope(&scope, &user))?),
         Sub::Backup(a) => super::admin_offline::backup(a, &rt),
+        Sub::Tuf(a) => super::admin_tuf::run(a, &rt),
         Sub::Restore(a) => super::admin_offline::restore(a, &rt),
         Sub::Backfill(o) => o.print(&rt.block_on(o.client()?.backfill())?),
         Sub::Audit(a) => {
