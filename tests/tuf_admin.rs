@@ -135,18 +135,20 @@ fn refused_with(out: &Output, code: &str) {
     assert_eq!(v["error"]["code"], code, "{v}");
 }
 
-/// python-tuf's ngclient `Updater` against the instance: refresh from the root in
-/// `meta_dir` (trusted on first use), then fetch trusted_root.json. Prints
+/// python-tuf's ngclient `Updater` against the instance: refresh from `root` (the
+/// bootstrap root, obtained out of band), caching in `meta_dir`, then fetch
+/// trusted_root.json. Prints
 /// `ROOT <version> TARGETS <version> <sha256 of the target>`, or the exception's name.
-fn python_tuf(url: &str, meta_dir: &Path, target_dir: &Path) -> Output {
+fn python_tuf(url: &str, meta_dir: &Path, target_dir: &Path, root: &str) -> Output {
     let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/py-venv/bin/python");
     let script = r#"
 import hashlib, sys
 from tuf.ngclient import Updater
-url, meta, targets = sys.argv[1:4]
+url, meta, targets, root = sys.argv[1:5]
 try:
     u = Updater(metadata_dir=meta, metadata_base_url=url + "/tuf/",
-                target_base_url=url + "/tuf/targets/", target_dir=targets)
+                target_base_url=url + "/tuf/targets/", target_dir=targets,
+                bootstrap=open(root, "rb").read())
     u.refresh()
     info = u.get_targetinfo("trusted_root.json")
     path = u.download_target(info)
@@ -161,6 +163,7 @@ except Exception as e:
         .args(["-c", script, url])
         .arg(meta_dir)
         .arg(target_dir)
+        .arg(root)
         .output()
         .unwrap()
 }
@@ -313,8 +316,7 @@ fn offline_root_and_targets_published_to_a_production_server_and_the_attacks_ref
     let py_targets = install.work().join("py-targets");
     std::fs::create_dir_all(&py_meta).unwrap();
     std::fs::create_dir_all(&py_targets).unwrap();
-    std::fs::copy(&root1, py_meta.join("root.json")).unwrap();
-    let py = python_tuf(&url, &py_meta, &py_targets);
+    let py = python_tuf(&url, &py_meta, &py_targets, &root1);
     assert!(py.status.success(), "{}", stdout(&py));
     assert_eq!(
         stdout(&py),
@@ -359,7 +361,7 @@ fn offline_root_and_targets_published_to_a_production_server_and_the_attacks_ref
     assert_eq!(published["roots"], serde_json::json!([2]), "{published}");
     let rotated = ok(&audit(&install, &url, &cache, &[]));
     assert_eq!(rotated["root_version"], 2, "{rotated}");
-    let py = python_tuf(&url, &py_meta, &py_targets);
+    let py = python_tuf(&url, &py_meta, &py_targets, &root1);
     assert!(py.status.success(), "{}", stdout(&py));
     assert!(
         stdout(&py).starts_with("ROOT 2 TARGETS 1 "),
@@ -389,7 +391,7 @@ fn offline_root_and_targets_published_to_a_production_server_and_the_attacks_ref
     let served = PathBuf::from(&data).join("tiles/tuf/meta/3.root.json");
     std::fs::copy(meta("3.root.json"), &served).unwrap();
     refused_with(&audit(&install, &url, &cache, &[]), "TUF_E003");
-    let py = python_tuf(&url, &py_meta, &py_targets);
+    let py = python_tuf(&url, &py_meta, &py_targets, &root1);
     assert!(!py.status.success());
     assert!(
         stdout(&py).starts_with("REFUSED UnsignedMetadataError"),
