@@ -29,7 +29,7 @@ impl Drop for Server {
 fn serve(install: &Install) -> Server {
     let (config, data) = (install.p("etc/vouch.toml"), install.p("data"));
     let listen = install.origin();
-    let mut child = install
+    let child = install
         .command(&[
             "serve", "--config", &config, "--data", &data, "--listen", &listen,
         ])
@@ -37,7 +37,12 @@ fn serve(install: &Install) -> Server {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Owned by the guard from here on: a panic below kills and reaps it.
+    let mut server = Server {
+        child,
+        url: format!("http://{listen}"),
+    };
+    let mut lines = BufReader::new(server.child.stdout.take().unwrap()).lines();
     let mut started = false;
     for line in lines.by_ref() {
         if line.unwrap().starts_with("log key ") {
@@ -47,23 +52,24 @@ fn serve(install: &Install) -> Server {
     }
     if !started {
         let mut err = String::new();
-        let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+        let _ = server.child.stderr.take().unwrap().read_to_string(&mut err);
         panic!("vouch serve did not start: {err}");
     }
     std::thread::spawn(move || for _ in lines {});
-    let mut stderr = child.stderr.take().unwrap();
+    let mut stderr = server.child.stderr.take().unwrap();
     std::thread::spawn(move || {
         let mut sink = Vec::new();
         let _ = stderr.read_to_end(&mut sink);
     });
-    let url = format!("http://{listen}");
     for _ in 0..200 {
-        if reqwest::blocking::get(format!("{url}/readyz")).is_ok_and(|r| r.status().is_success()) {
-            return Server { child, url };
+        let ready = reqwest::blocking::get(format!("{}/readyz", server.url))
+            .is_ok_and(|r| r.status().is_success());
+        if ready {
+            return server;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    panic!("{url} never became ready");
+    panic!("{} never became ready", server.url);
 }
 
 fn config(install: &Install) {

@@ -83,6 +83,7 @@ enum Sub {
     /// root key holder then signs it (`sign`) until the threshold is met.
     Init {
         /// The staging directory (it gets N.root.json, N.targets.json, targets/).
+        /// The staging directory.
         #[arg(long, value_name = "DIR")]
         repo: PathBuf,
         #[command(flatten)]
@@ -94,6 +95,7 @@ enum Sub {
     /// Write the next root version (unsigned) from DIR's latest, replacing the roles
     /// given; it needs a threshold of the previous root's keys AND of its own.
     RotateRoot {
+        /// The staging directory.
         #[arg(long, value_name = "DIR")]
         repo: PathBuf,
         #[command(flatten)]
@@ -106,6 +108,7 @@ enum Sub {
     /// (retired keys kept, closed) and signing config, from a trust configuration
     /// (`vouch trust-config --server URL --out FILE`, or `status --trust-config-out`).
     Targets {
+        /// The staging directory.
         #[arg(long, value_name = "DIR")]
         repo: PathBuf,
         /// The instance's trust configuration (`{trustedRoot, signingConfig}`).
@@ -135,6 +138,7 @@ enum Sub {
     Publish {
         #[command(flatten)]
         place: Place,
+        /// The staging directory.
         #[arg(long, value_name = "DIR")]
         repo: PathBuf,
         /// Print one JSON object.

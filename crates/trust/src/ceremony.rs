@@ -327,9 +327,18 @@ pub struct Staged {
     pub roots: Vec<(u64, Vec<u8>)>,
     /// The latest root after these (the server's, when DIR adds none).
     pub final_root: Vec<u8>,
-    /// The latest targets version of DIR, with the files it lists (name in the
-    /// repository, bytes), when DIR has one.
-    pub targets: Option<(u64, Vec<u8>, Vec<(String, Vec<u8>)>)>,
+    /// The latest targets version of DIR, when DIR has one.
+    pub targets: Option<StagedTargets>,
+}
+
+/// A targets version of the staging directory, checked.
+#[derive(Debug, Clone)]
+pub struct StagedTargets {
+    pub version: u64,
+    /// The signed `N.targets.json`.
+    pub bytes: Vec<u8>,
+    /// The files it lists: (consistent-snapshot name `<sha256>.<name>`, bytes).
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 /// Checks DIR against the root the server publishes now (`server_root`, `None` when it
@@ -399,7 +408,11 @@ pub fn check_staged(
                     })?;
                 files.push((repo::target_file_name(name, &body), body));
             }
-            Some((tv, bytes, files))
+            Some(StagedTargets {
+                version: tv,
+                bytes,
+                files,
+            })
         }
     };
     Ok(Staged {
@@ -627,7 +640,7 @@ mod tests {
         let c = sign_file(&t1, &t).unwrap();
         assert_eq!((c[0].role.as_str(), c[0].valid), ("targets", 1));
         let staged = check_staged(&dir, None, now).unwrap();
-        assert_eq!(staged.targets.as_ref().unwrap().2.len(), 2);
+        assert_eq!(staged.targets.as_ref().unwrap().files.len(), 2);
 
         // Rotation to {b, c, d} 2-of-3: signed by a and b (old 2 of 2 needed) and d.
         let r2 = rotate_root(
@@ -665,7 +678,7 @@ mod tests {
         assert!(v["signed"]["keys"].get(pt.id()).is_some());
 
         // A target whose bytes changed in DIR is refused.
-        let (_, files) = (0, staged.targets.unwrap().2);
+        let files = staged.targets.unwrap().files;
         let (name, _) = &files[0];
         std::fs::write(dir.join("targets").join(name), b"other").unwrap();
         assert_eq!(

@@ -344,12 +344,12 @@ impl TufRepo {
         }
         let current_targets = published.map(|c| c.targets);
         let new_targets = match (&staged.targets, current_targets) {
-            (Some((v, ..)), Some(c)) if *v <= c => None,
+            (Some(t), Some(c)) if t.version <= c => None,
             (Some(t), _) => Some(t),
             (None, _) => None,
         };
         let targets_version = match (new_targets, current_targets) {
-            (Some((v, ..)), _) => *v,
+            (Some(t), _) => t.version,
             (None, Some(c)) => {
                 // A root rotation that replaced the targets keys needs new targets.
                 let t = self
@@ -386,12 +386,12 @@ impl TufRepo {
         }
         // Targets first (nothing pins them yet), then roots, then the snapshot and
         // timestamp that make them current.
-        if let Some((v, bytes, files)) = new_targets {
-            for (name, body) in files {
+        if let Some(t) = new_targets {
+            for (name, body) in &t.files {
                 self.put_new(&format!("targets/{name}"), body.clone())
                     .await?;
             }
-            self.put_new(&format!("{v}.targets.json"), bytes.clone())
+            self.put_new(&format!("{}.targets.json", t.version), t.bytes.clone())
                 .await?;
         }
         for (v, bytes) in &staged.roots {
@@ -406,7 +406,7 @@ impl TufRepo {
             .await?;
         Ok(Published {
             roots: staged.roots.iter().map(|(v, _)| *v).collect(),
-            targets: new_targets.map(|(v, ..)| *v),
+            targets: new_targets.map(|t| t.version),
             snapshot,
             timestamp,
         })
