@@ -13,6 +13,9 @@ use crate::output::{answer, CodedError, Exit};
 pub struct Args {
     #[command(subcommand)]
     sub: Sub,
+    /// Print one JSON object.
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 /// The server whose object store `online-keys`, `publish` and `status` work on.
@@ -63,9 +66,6 @@ enum Sub {
         /// The private key file to create (e.g. root-alice.pem).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
     },
     /// Create (if absent) the timestamp and snapshot keys the server signs with,
     /// sealed under TOKEN_ENC_KEY, and write their public key files into --out.
@@ -75,9 +75,6 @@ enum Sub {
         /// Directory for timestamp.pub.json and snapshot.pub.json.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
     },
     /// Write the first root (DIR/1.root.json, unsigned) naming every role's keys; each
     /// root key holder then signs it (`sign`) until the threshold is met.
@@ -88,9 +85,6 @@ enum Sub {
         repo: PathBuf,
         #[command(flatten)]
         keys: KeyArgs,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
     },
     /// Write the next root version (unsigned) from DIR's latest, replacing the roles
     /// given; it needs a threshold of the previous root's keys AND of its own.
@@ -100,9 +94,6 @@ enum Sub {
         repo: PathBuf,
         #[command(flatten)]
         keys: KeyArgs,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
     },
     /// Write the next targets version (unsigned) listing the instance's trusted root
     /// (retired keys kept, closed) and signing config, from a trust configuration
@@ -117,9 +108,6 @@ enum Sub {
         /// Days until this targets version expires.
         #[arg(long, value_name = "DAYS", default_value_t = 365)]
         expires_days: u32,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
     },
     /// Add a signature to a root or targets file and say how many each role still needs.
     Sign {
@@ -128,9 +116,6 @@ enum Sub {
         key: PathBuf,
         /// The metadata file (DIR/N.root.json or DIR/N.targets.json).
         meta: PathBuf,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
     },
     /// Publish DIR's new root and targets versions on the server (checked as a client
     /// checks them; refused with their TUF_E code), then sign a new snapshot and
@@ -141,9 +126,6 @@ enum Sub {
         /// The staging directory.
         #[arg(long, value_name = "DIR")]
         repo: PathBuf,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
     },
     /// The published versions and expiries, the keys the server holds, and whether the
     /// targets still list the instance's trust material (exit 1 with TUF_E017 if not).
@@ -153,9 +135,6 @@ enum Sub {
         /// Write the instance's current trust configuration here (for `targets`).
         #[arg(long, value_name = "FILE")]
         trust_config_out: Option<PathBuf>,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
     },
 }
 
@@ -186,20 +165,15 @@ fn place(p: &Place) -> (Option<&Path>, bool, Option<&Path>) {
 
 pub fn run(args: Args, rt: &tokio::runtime::Runtime) -> anyhow::Result<Exit> {
     use super::admin::print_offline as print;
+    let json = args.json;
     match args.sub {
-        Sub::Keygen { out, json } => print(json, tuf::keygen(&out)),
-        Sub::OnlineKeys {
-            place: p,
-            out,
-            json,
-        } => {
+        Sub::Keygen { out } => print(json, tuf::keygen(&out)),
+        Sub::OnlineKeys { place: p, out } => {
             let (c, dev, d) = place(&p);
             print(json, rt.block_on(tuf::online_keys(c, dev, d, &out)))
         }
-        Sub::Init { repo, keys, json } => {
-            print(json, tuf::init(&repo, &roles(&keys), keys.expires_days))
-        }
-        Sub::RotateRoot { repo, keys, json } => print(
+        Sub::Init { repo, keys } => print(json, tuf::init(&repo, &roles(&keys), keys.expires_days)),
+        Sub::RotateRoot { repo, keys } => print(
             json,
             tuf::rotate_root(&repo, &roles(&keys), keys.expires_days),
         ),
@@ -207,21 +181,15 @@ pub fn run(args: Args, rt: &tokio::runtime::Runtime) -> anyhow::Result<Exit> {
             repo,
             trust_config,
             expires_days,
-            json,
         } => print(json, tuf::targets(&repo, &trust_config, expires_days)),
-        Sub::Sign { key, meta, json } => print(json, tuf::sign(&key, &meta)),
-        Sub::Publish {
-            place: p,
-            repo,
-            json,
-        } => {
+        Sub::Sign { key, meta } => print(json, tuf::sign(&key, &meta)),
+        Sub::Publish { place: p, repo } => {
             let (c, dev, d) = place(&p);
             print(json, rt.block_on(tuf::publish(c, dev, d, &repo)))
         }
         Sub::Status {
             place: p,
             trust_config_out,
-            json,
         } => {
             let (c, dev, d) = place(&p);
             let r = rt.block_on(tuf::status(c, dev, d, trust_config_out.as_deref()));

@@ -233,6 +233,9 @@ pub struct SignatureCount {
     /// Distinct valid signatures by those keys.
     pub valid: usize,
     pub threshold: usize,
+    /// The key ids that count.
+    #[serde(skip)]
+    pub keyids: Vec<String>,
 }
 
 impl SignatureCount {
@@ -245,11 +248,28 @@ impl SignatureCount {
 /// signature by the same key is replaced) and says how many signatures each role that
 /// must sign it now has: a root version, its own root keys and the previous version's
 /// (when DIR holds it); a targets version, the targets keys of DIR's latest root.
+/// A key that none of those roles names is refused (TUF_E015) and nothing is written.
 pub fn sign_file(path: &Path, key: &KeyPair) -> Result<Vec<SignatureCount>, Error> {
     let file = read(path)?;
     let out = repo::add_signature(&file, key)?;
+    let counts = counts(path, &out)?;
+    let id = key.public().id();
+    if !counts.is_empty() && !counts.iter().any(|c| c.keyids.iter().any(|k| k == id)) {
+        let roles: Vec<String> = counts
+            .iter()
+            .map(|c| format!("{} of root version {}", c.role, c.root_version))
+            .collect();
+        return Err(Error::Repository {
+            expected: format!(
+                "a key of the role(s) that sign {}: {}",
+                path.display(),
+                roles.join(", ")
+            ),
+            found: format!("key {id}, which none of them names"),
+        });
+    }
     write_replace(path, &out)?;
-    counts(path, &out)
+    Ok(counts)
 }
 
 /// The signature counts [`sign_file`] reports, for a file as it is.
@@ -317,6 +337,7 @@ fn count<T: sigstore_tuf::metadata::Role>(
         root_version: root.version,
         valid,
         threshold: keys.threshold,
+        keyids: keys.keyids.clone(),
     })
 }
 
@@ -631,11 +652,14 @@ mod tests {
 
         let tc = br#"{"trustedRoot":{"certificateAuthorities":[],"tlogs":[],"ctlogs":[],"timestampAuthorities":[]},"signingConfig":{"mediaType":"x"}}"#;
         let t1 = write_targets(&dir, tc, FAR, 1_800_000_000).unwrap();
-        sign_file(&t1, &a).unwrap();
+        // A root key is not a targets key: refused, the file unchanged (unsigned).
+        let before = std::fs::read(&t1).unwrap();
+        assert_eq!(sign_file(&t1, &a).unwrap_err().code(), "TUF_E015");
+        assert_eq!(std::fs::read(&t1).unwrap(), before);
         assert_eq!(
             check_staged(&dir, None, now).unwrap_err().code(),
             "TUF_E003",
-            "a root key is not a targets key"
+            "targets with no signature"
         );
         let c = sign_file(&t1, &t).unwrap();
         assert_eq!((c[0].role.as_str(), c[0].valid), ("targets", 1));
