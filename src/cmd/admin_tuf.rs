@@ -128,7 +128,8 @@ enum Sub {
         repo: PathBuf,
     },
     /// The published versions and expiries, the keys the server holds, and whether the
-    /// targets still list the instance's trust material (exit 1 with TUF_E017 if not).
+    /// targets still list the instance's trust material (exit 1 with TUF_E017 if not, or
+    /// with TUF_E018 when root or targets expire within 30 days).
     Status {
         #[command(flatten)]
         place: Place,
@@ -193,9 +194,9 @@ pub fn run(args: Args, rt: &tokio::runtime::Runtime) -> anyhow::Result<Exit> {
         } => {
             let (c, dev, d) = place(&p);
             let r = rt.block_on(tuf::status(c, dev, d, trust_config_out.as_deref()));
-            let (a, stale) = r.map_err(|e| CodedError::error(e.code(), e.to_string()))?;
+            let (a, warned) = r.map_err(|e| CodedError::error(e.code(), e.to_string()))?;
             answer(json, &a.json, &a.lines)?;
-            Ok(if stale { Exit::VerifyFailed } else { Exit::Ok })
+            Ok(if warned { Exit::VerifyFailed } else { Exit::Ok })
         }
     }
 }

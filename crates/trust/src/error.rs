@@ -72,6 +72,14 @@ pub enum Error {
         targets_version: u64,
         detail: String,
     },
+    /// A role signed offline (root, targets) expires soon or has expired: the server
+    /// cannot re-sign it, and clients refuse the repository once it has.
+    #[error("{role} version {version} expires at {expires}: sign a new version offline before then (`vouch admin tuf rotate-root` or `targets`, `sign`, `publish`)")]
+    Expiring {
+        role: String,
+        version: u64,
+        expires: String,
+    },
 }
 
 impl Error {
@@ -95,6 +103,7 @@ impl Error {
             Error::Repository { .. } => "TUF_E015",
             Error::File { .. } => "TUF_E016",
             Error::StaleTargets { .. } => "TUF_E017",
+            Error::Expiring { .. } => "TUF_E018",
         }
     }
 
@@ -111,6 +120,7 @@ impl Error {
                 | Error::Repository { .. }
                 | Error::File { .. }
                 | Error::StaleTargets { .. }
+                | Error::Expiring { .. }
         )
     }
 }

@@ -412,6 +412,33 @@ impl TufRepo {
         })
     }
 
+    /// Logs `TUF_E018` for a root or targets version (signed offline) that expires
+    /// within [`EXPIRY_WARNING`]; the server checks at start and whenever it re-signs
+    /// the snapshot.
+    pub(super) async fn warn_expiring(&self) -> Result<(), SetupError> {
+        let now = self.now();
+        let root = match self.latest_root().await? {
+            Some((v, b)) => Some((v, repo::version_and_expiry(&b).map_err(terr)?.1)),
+            None => None,
+        };
+        let targets = match self.get("timestamp.json").await? {
+            Some(_) => {
+                let tv = self.current().await?.targets;
+                match self.get(&format!("{tv}.targets.json")).await? {
+                    Some(b) => Some((tv, repo::version_and_expiry(&b).map_err(terr)?.1)),
+                    None => None,
+                }
+            }
+            None => None,
+        };
+        for (role, v) in [("root", root), ("targets", targets)] {
+            if let Some(e) = v.and_then(|v| expiring(role, v, now)) {
+                tracing::warn!(code = e.code(), "{e}");
+            }
+        }
+        Ok(())
+    }
+
     /// What `vouch admin tuf status` reports.
     pub async fn status(&self) -> Result<Status, AdminError> {
         let now = self.now();
@@ -437,6 +464,7 @@ impl TufRepo {
             timestamp: None,
             online_keys: held.iter().map(|r| (*r).to_owned()).collect(),
             stale: None,
+            expiring: Vec::new(),
             trust_config: trust_config.as_ref().map(|b| b.to_vec()),
         };
         let Some((rv, root)) = self.latest_root().await? else {
@@ -455,6 +483,10 @@ impl TufRepo {
         st.targets = Some((cur.targets, repo::version_and_expiry(&t).map_err(terr)?.1));
         st.snapshot = Some(cur.snapshot);
         st.timestamp = Some(cur.timestamp);
+        st.expiring = [("root", st.root), ("targets", st.targets)]
+            .into_iter()
+            .filter_map(|(role, v)| v.and_then(|v| expiring(role, v, now)))
+            .collect();
         if let Some(tc) = &trust_config {
             let old_root = self
                 .published_target(cur.targets, vouch_trust::client::TRUSTED_ROOT_TARGET)
@@ -474,6 +506,19 @@ impl TufRepo {
     }
 }
 
+/// How long before an offline-signed role expires `status` and the server warn.
+pub const EXPIRY_WARNING: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+/// `TUF_E018` when `role` version `v.0` expires (unix `v.1`) within [`EXPIRY_WARNING`] of `now`.
+pub(super) fn expiring(role: &str, v: (u64, i64), now: i64) -> Option<vouch_trust::Error> {
+    let window = i64::try_from(EXPIRY_WARNING.as_secs()).unwrap_or(i64::MAX);
+    (v.1 - now < window).then(|| vouch_trust::Error::Expiring {
+        role: role.to_owned(),
+        version: v.0,
+        expires: repo::tuf_time(v.1),
+    })
+}
+
 /// The published repository's versions and expiries, the keys this server holds, and
 /// whether the targets still match the instance's trust material.
 #[derive(Debug)]
@@ -488,6 +533,9 @@ pub struct Status {
     pub online_keys: Vec<String>,
     /// `TUF_E017` when the published targets no longer match.
     pub stale: Option<vouch_trust::Error>,
+    /// `TUF_E018` for the root and targets versions expiring within
+    /// [`EXPIRY_WARNING`] (or expired).
+    pub expiring: Vec<vouch_trust::Error>,
     /// The trust configuration the instance serves now (recorded at its last start).
     pub trust_config: Option<Vec<u8>>,
 }
@@ -518,8 +566,8 @@ pub async fn publish(
     })
 }
 
-/// `vouch admin tuf status`: the answer, and whether the targets are stale (the
-/// command then exits 1). With `trust_config_out`, the instance's current trust
+/// `vouch admin tuf status`: the answer, and whether it warns (stale targets, or an
+/// offline-signed role expiring; the command then exits 1). With `trust_config_out`, the instance's current trust
 /// configuration is written there, for `vouch admin tuf targets --trust-config`.
 pub async fn status(
     config: Option<&Path>,
@@ -535,6 +583,7 @@ pub async fn status(
             source: e,
         })?;
     }
+    let warnings: Vec<&vouch_trust::Error> = st.stale.iter().chain(&st.expiring).collect();
     let when = |(v, e): (u64, i64)| json!({ "version": v, "expires": repo::tuf_time(e) });
     let json = json!({
         "published": st.published,
@@ -544,7 +593,7 @@ pub async fn status(
         "timestamp": st.timestamp.map(when),
         "online_keys": st.online_keys,
         "stale": st.stale.is_some(),
-        "warnings": st.stale.iter().map(|e| json!({"code": e.code(), "message": e.to_string()})).collect::<Vec<_>>(),
+        "warnings": warnings.iter().map(|e| json!({"code": e.code(), "message": e.to_string()})).collect::<Vec<_>>(),
     });
     let line = |name: &str, v: Option<(u64, i64)>| match v {
         Some((v, e)) => format!("{name:<10} version {v}, expires {}", repo::tuf_time(e)),
@@ -570,10 +619,11 @@ pub async fn status(
             st.online_keys.join(", ")
         }
     ));
-    if let Some(e) = &st.stale {
+    for e in &warnings {
         lines.push(format!("warning[{}]: {e}", e.code()));
     }
-    Ok((Answer { json, lines }, st.stale.is_some()))
+    let warned = !warnings.is_empty();
+    Ok((Answer { json, lines }, warned))
 }
 
 #[cfg(test)]
@@ -681,6 +731,19 @@ mod tests {
         assert_eq!(st.online_keys, vec!["snapshot", "timestamp"]);
         // No instance trust configuration recorded (no server start here): not stale.
         assert!(st.stale.is_none());
+        assert!(st.expiring.is_empty(), "{:?}", st.expiring);
+        // Root and targets (signed offline, 400 days) are close to expiry: warned.
+        clock.set(far as u64 - 10 * 24 * 3600);
+        let codes: Vec<_> = repo
+            .status()
+            .await
+            .unwrap()
+            .expiring
+            .iter()
+            .map(|e| e.code())
+            .collect();
+        assert_eq!(codes, vec!["TUF_E018", "TUF_E018"]);
+        clock.set(start + 4 * 24 * 3600);
 
         // A root that drops the server's timestamp key is refused before anything is written.
         let other = KeyPair::generate().unwrap();

@@ -162,6 +162,7 @@ impl TufRepo {
         }
         repo.publish_targets_if_changed(trust_config).await?;
         repo.freshen().await?;
+        repo.warn_expiring().await?;
         Ok(Some(Arc::new(repo)))
     }
 
@@ -451,6 +452,7 @@ impl TufRepo {
                 snapshot_version = cur.snapshot.0 + 1,
                 "re-signed the TUF snapshot"
             );
+            self.warn_expiring().await?;
         } else if cur.timestamp.1 - now < half(TIMESTAMP_LIFETIME) {
             let snap = self
                 .get(&format!("{}.snapshot.json", cur.snapshot.0))
