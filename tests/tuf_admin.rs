@@ -27,12 +27,18 @@ impl Drop for Server {
 }
 
 fn serve(install: &Install) -> Server {
+    serve_with(install, &[])
+}
+
+/// `vouch serve` with `env` over the install's environment.
+fn serve_with(install: &Install, env: &[(&str, &str)]) -> Server {
     let (config, data) = (install.p("etc/vouch.toml"), install.p("data"));
     let listen = install.origin();
     let child = install
         .command(&[
             "serve", "--config", &config, "--data", &data, "--listen", &listen,
         ])
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -501,5 +507,44 @@ fn offline_root_and_targets_published_to_a_production_server_and_the_attacks_ref
         cas[1]["validFor"]["end"].is_string(),
         "the retired CA is closed"
     );
+
+    // A TOKEN_ENC_KEY rotation re-seals the online keys too: the server restarts under
+    // the new key and serves on; the old key no longer opens them.
+    drop(server);
+    let new_key = install.p("etc/token_enc.key.new");
+    ok(&install.vouch(&["keygen", "token-enc-key", "--out", &new_key]));
+    let new_key = std::fs::read_to_string(&new_key).unwrap().trim().to_owned();
+    let rotate = install
+        .command(&[
+            "admin",
+            "rotate-token-enc-key",
+            "--config",
+            &cfg,
+            "--data",
+            &data,
+            "--new-key-env",
+            "NEW_TOKEN_ENC_KEY",
+        ])
+        .env("NEW_TOKEN_ENC_KEY", &new_key)
+        .output()
+        .unwrap();
+    ok(&rotate);
+    let server = serve_with(&install, &[("TOKEN_ENC_KEY", &new_key)]);
+    let status = install
+        .command(&["admin", "tuf", "status", "--json"])
+        .args(at)
+        .env("TOKEN_ENC_KEY", &new_key)
+        .output()
+        .unwrap();
+    let st = ok(&status);
+    assert_eq!(
+        st["online_keys"],
+        serde_json::json!(["snapshot", "timestamp"]),
+        "{st}"
+    );
+    assert_eq!(st["stale"], false, "{st}");
+    refused(&tuf(&["status"], true), "SIGSTORE_E003");
+    let later = ok(&audit(&install, &server.url, &cache, &[]));
+    assert_eq!(later["targets_version"], 3, "{later}");
     drop(server);
 }

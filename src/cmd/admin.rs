@@ -49,8 +49,8 @@ enum Sub {
         #[command(subcommand)]
         sub: super::admin_accounts::OwnersSub,
     },
-    /// Re-seal every key sealed under TOKEN_ENC_KEY (CA, TSA, CT-log and registry
-    /// signing keys) under a new key, with the server STOPPED. The old key is the one
+    /// Re-seal every key sealed under TOKEN_ENC_KEY (CA, TSA, CT-log, registry signing
+    /// and TUF role keys) under a new key, with the server STOPPED. The old key is the one
     /// the server uses now (the variable the config names; with --dev the file
     /// DATA/token_enc.key); the new one is read from --new-key-env (make one with
     /// `vouch keygen token-enc-key --out FILE`). Atomic: new sealed objects are written beside the old

@@ -645,6 +645,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_key_left_sealed_under_the_retired_key_is_read_from_its_resealed_copy() {
+        let tmp = tempfile::tempdir().unwrap();
+        let objects: Arc<dyn Objects> = Arc::new(vouch_store::RemoteObjects::memory());
+        let (old, new) = (
+            EncryptionKey::from_bytes([1; 32]),
+            EncryptionKey::from_bytes([2; 32]),
+        );
+        let pair = KeyPair::generate().unwrap();
+        let (name, next) = super::super::sealed_names("timestamp");
+        for (n, k) in [(&name, &old), (&next, &new)] {
+            let sealed =
+                EncryptedKeyMaterial::seal(k, &purpose("timestamp"), pair.pkcs8()).unwrap();
+            objects
+                .put(
+                    &ObjectKey::new(n.as_str()).unwrap(),
+                    Bytes::from(sealed.as_bytes().to_vec()),
+                )
+                .await
+                .unwrap();
+        }
+        let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(1_800_000_000));
+        // A rotation committed but crashed before the copy: the new key reads `.next`.
+        let repo = TufRepo::load(Arc::clone(&objects), &new, false, tmp.path(), clock.clone())
+            .await
+            .unwrap();
+        assert_eq!(repo.keys.timestamp.unwrap().public(), pair.public());
+        // A key that opens neither is refused, naming the role.
+        let other = EncryptionKey::from_bytes([3; 32]);
+        let e = TufRepo::load(objects, &other, false, tmp.path(), clock)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "SIGSTORE_E003");
+        assert!(e.to_string().contains("timestamp"), "{e}");
+    }
+
+    #[tokio::test]
     async fn a_production_repository_signed_offline_is_published_kept_fresh_and_verifies() {
         let tmp = tempfile::tempdir().unwrap();
         let objects: Arc<dyn Objects> = Arc::new(vouch_store::RemoteObjects::memory());

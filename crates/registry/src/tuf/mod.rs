@@ -52,8 +52,47 @@ const INSTANCE_TRUST_CONFIG: &str = "tuf/instance/trust-config.json";
 pub mod admin;
 pub use admin::AdminError;
 
-fn purpose(role: &str) -> String {
+pub(crate) fn purpose(role: &str) -> String {
     format!("vouch tuf {role} key")
+}
+
+/// The roles whose keys a production server may hold sealed, `tuf/keys/<role>.sealed`.
+pub(crate) const SEALED_ROLES: [&str; 4] = ROLES;
+
+/// The object of `role`'s sealed key, and the one `vouch admin rotate-token-enc-key`
+/// writes under the new TOKEN_ENC_KEY before its commit (used if a crash left the
+/// first one sealed under the retired key).
+pub(crate) fn sealed_names(role: &str) -> (String, String) {
+    (
+        format!("tuf/keys/{role}.sealed"),
+        format!("tuf/keys/{role}.sealed.next"),
+    )
+}
+
+/// `role`'s sealed key opened with `enc`: the object, else (a rotation that crashed
+/// after its commit) the re-sealed `.next` one; `None` when the server holds none.
+async fn sealed_key(
+    objects: &dyn Objects,
+    enc: &EncryptionKey,
+    role: &str,
+) -> Result<Option<KeyPair>, SetupError> {
+    let (name, next) = sealed_names(role);
+    let read = |n: String| async move {
+        objects
+            .get(&key(&n)?)
+            .await
+            .map_err(|e| err(format!("reading {n}: {e}")))
+    };
+    let Some(bytes) = read(name).await? else {
+        return Ok(None);
+    };
+    match open_key(&bytes, enc, role) {
+        Ok(k) => Ok(Some(k)),
+        Err(first) => match read(next).await? {
+            Some(b) => open_key(&b, enc, role).map(Some).map_err(|_| first),
+            None => Err(first),
+        },
+    }
 }
 
 fn key(name: &str) -> Result<ObjectKey, SetupError> {
@@ -120,12 +159,7 @@ impl TufRepo {
             let pair = if dev {
                 Some(dev_key(data_dir, role)?)
             } else {
-                let name = format!("tuf/keys/{role}.sealed");
-                match objects.get(&key(&name)?).await {
-                    Ok(Some(bytes)) => Some(open_key(&bytes, enc, role)?),
-                    Ok(None) => None,
-                    Err(e) => return Err(err(format!("reading {name}: {e}"))),
-                }
+                sealed_key(objects.as_ref(), enc, role).await?
             };
             match role {
                 "root" => keys.root = pair,
@@ -184,12 +218,7 @@ impl TufRepo {
                     Err(_) => None,
                 }
             } else {
-                let name = format!("tuf/keys/{role}.sealed");
-                match objects.get(&key(&name)?).await {
-                    Ok(Some(bytes)) => Some(open_key(&bytes, enc, role)?),
-                    Ok(None) => None,
-                    Err(e) => return Err(err(format!("reading {name}: {e}"))),
-                }
+                sealed_key(objects.as_ref(), enc, role).await?
             };
             match role {
                 "root" => keys.root = pair,
