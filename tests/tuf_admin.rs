@@ -543,7 +543,7 @@ fn offline_root_and_targets_published_to_a_production_server_and_the_attacks_ref
         "{st}"
     );
     assert_eq!(st["stale"], false, "{st}");
-    refused(&tuf(&["status"], true), "SIGSTORE_E003");
+    refused(&tuf(&["status"], true), "SIGSTORE_E001");
     let later = ok(&audit(&install, &server.url, &cache, &[]));
     assert_eq!(later["targets_version"], 3, "{later}");
     drop(server);

@@ -676,8 +676,8 @@ mod tests {
         let e = TufRepo::load(objects, &other, false, tmp.path(), clock)
             .await
             .unwrap_err();
-        assert_eq!(e.code(), "SIGSTORE_E003");
-        assert!(e.to_string().contains("timestamp"), "{e}");
+        assert_eq!(e.code(), "SIGSTORE_E001");
+        assert!(e.to_string().contains("tuf/keys/timestamp.sealed"), "{e}");
     }
 
     #[tokio::test]

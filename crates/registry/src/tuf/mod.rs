@@ -547,7 +547,12 @@ fn open_key(sealed: &[u8], enc: &EncryptionKey, role: &str) -> Result<KeyPair, S
         .map_err(|e| err(format!("{role} key: {}: {e}", e.code())))?;
     let plain = sealed
         .open(enc, &purpose(role))
-        .map_err(|e| err(format!("{role} key: {}: {e}", e.code())))?;
+        .map_err(|e| SetupError::Unseal {
+            what: "TUF role key",
+            key: sealed_names(role).0,
+            code: e.code(),
+            reason: e.to_string(),
+        })?;
     KeyPair::from_pkcs8(&plain).map_err(terr)
 }
 
