@@ -197,6 +197,8 @@ fn offline_root_and_targets_published_to_a_production_server_and_the_attacks_ref
     config(&install);
     let (cfg, data) = (install.p("etc/vouch.toml"), install.p("data"));
     let at = ["--config", cfg.as_str(), "--data", data.as_str()];
+    // TOKEN_ENC_KEY once it is rotated (below).
+    let enc_key: std::cell::RefCell<Option<String>> = std::cell::RefCell::new(None);
     let tuf = |args: &[&str], place: bool| {
         let mut all = vec!["admin", "tuf"];
         all.extend_from_slice(args);
@@ -204,7 +206,11 @@ fn offline_root_and_targets_published_to_a_production_server_and_the_attacks_ref
             all.extend_from_slice(&at);
         }
         all.push("--json");
-        install.vouch(&all)
+        let mut cmd = install.command(&all);
+        if let Some(k) = enc_key.borrow().as_deref() {
+            cmd.env("TOKEN_ENC_KEY", k);
+        }
+        cmd.output().unwrap()
     };
     ok(&install.vouch(&[
         "admin",
@@ -530,21 +536,67 @@ fn offline_root_and_targets_published_to_a_production_server_and_the_attacks_ref
         .unwrap();
     ok(&rotate);
     let server = serve_with(&install, &[("TOKEN_ENC_KEY", &new_key)]);
-    let status = install
-        .command(&["admin", "tuf", "status", "--json"])
-        .args(at)
-        .env("TOKEN_ENC_KEY", &new_key)
-        .output()
-        .unwrap();
-    let st = ok(&status);
+    refused(&tuf(&["status"], true), "SIGSTORE_E001");
+    *enc_key.borrow_mut() = Some(new_key.clone());
+    let st = ok(&tuf(&["status"], true));
     assert_eq!(
         st["online_keys"],
         serde_json::json!(["snapshot", "timestamp"]),
         "{st}"
     );
     assert_eq!(st["stale"], false, "{st}");
-    refused(&tuf(&["status"], true), "SIGSTORE_E001");
     let later = ok(&audit(&install, &server.url, &cache, &[]));
     assert_eq!(later["targets_version"], 3, "{later}");
+
+    // The online keys lost or suspect (docs/deployment.md, "Lost TOKEN_ENC_KEY"): new
+    // ones, then a root rotation naming them, signed offline; both clients follow.
+    drop(server);
+    for role in ["timestamp", "snapshot"] {
+        let sealed = PathBuf::from(&data).join(format!("tiles/tuf/keys/{role}.sealed"));
+        std::fs::remove_file(sealed).unwrap();
+    }
+    let online2 = install.p("work/online-2");
+    let replaced = ok(&tuf(&["online-keys", "--out", &online2], true));
+    assert_eq!(
+        replaced["created"],
+        serde_json::json!(["timestamp", "snapshot"])
+    );
+    assert_ne!(replaced["keys"]["timestamp"], again["keys"]["timestamp"]);
+    let server = serve_with(&install, &[("TOKEN_ENC_KEY", &new_key)]);
+    let url = server.url.clone();
+    ok(&tuf(
+        &["targets", "--repo", &repo_s, "--trust-config", &tc2],
+        false,
+    ));
+    sign("targets", "4.targets.json");
+    // The published root names the old online keys: refused until a root names these.
+    refused(&tuf(&["publish", "--repo", &repo_s], true), "TUF_E015");
+    ok(&tuf(
+        &[
+            "rotate-root",
+            "--repo",
+            &repo_s,
+            "--timestamp-key",
+            &format!("{online2}/timestamp.pub.json"),
+            "--snapshot-key",
+            &format!("{online2}/snapshot.pub.json"),
+        ],
+        false,
+    ));
+    sign("root-b", "3.root.json");
+    let bd = sign("root-d", "3.root.json");
+    assert_eq!(bd["complete"], true, "{bd}");
+    let published = ok(&tuf(&["publish", "--repo", &repo_s], true));
+    assert_eq!(published["roots"], serde_json::json!([3]), "{published}");
+    assert_eq!(published["targets"], 4, "{published}");
+    let followed = ok(&audit(&install, &url, &cache, &[]));
+    assert_eq!(followed["root_version"], 3, "{followed}");
+    assert_eq!(followed["targets_version"], 4, "{followed}");
+    let py = python_tuf(&url, &py_meta, &py_targets, &root1);
+    assert!(
+        stdout(&py).starts_with("ROOT 3 TARGETS 4 "),
+        "{}",
+        stdout(&py)
+    );
     drop(server);
 }
