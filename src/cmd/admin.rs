@@ -49,8 +49,8 @@ enum Sub {
         #[command(subcommand)]
         sub: super::admin_accounts::OwnersSub,
     },
-    /// Re-seal every key sealed under TOKEN_ENC_KEY (CA, TSA, CT-log and registry
-    /// signing keys) under a new key, with the server STOPPED. The old key is the one
+    /// Re-seal every key sealed under TOKEN_ENC_KEY (CA, TSA, CT-log, registry signing
+    /// and TUF role keys) under a new key, with the server STOPPED. The old key is the one
     /// the server uses now (the variable the config names; with --dev the file
     /// DATA/token_enc.key); the new one is read from --new-key-env (make one with
     /// `vouch keygen token-enc-key --out FILE`). Atomic: new sealed objects are written beside the old
@@ -80,6 +80,7 @@ enum Sub {
     },
     // Their help text is the doc comment of each Args struct.
     Backup(super::admin_offline::BackupArgs),
+    Tuf(super::admin_tuf::Args),
     Restore(super::admin_offline::RestoreArgs),
     /// List audit log events.
     Audit(AuditArgs),
@@ -249,6 +250,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 },
         } => o.print(&rt.block_on(o.client()?.grant_scope(&scope, &user))?),
         Sub::Backup(a) => super::admin_offline::backup(a, &rt),
+        Sub::Tuf(a) => super::admin_tuf::run(a, &rt),
         Sub::Restore(a) => super::admin_offline::restore(a, &rt),
         Sub::Backfill(o) => o.print(&rt.block_on(o.client()?.backfill())?),
         Sub::Audit(a) => {

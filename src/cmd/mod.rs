@@ -8,6 +8,7 @@ use crate::output::Exit;
 mod admin;
 mod admin_accounts;
 mod admin_offline;
+mod admin_tuf;
 mod attest;
 mod audit;
 mod audit_cargo;

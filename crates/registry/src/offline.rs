@@ -45,6 +45,9 @@ pub enum OfflineError {
     Init(#[from] crate::init::InitError),
     #[error(transparent)]
     Backup(#[from] crate::backup::BackupError),
+    /// `vouch admin tuf`: a TUF refusal (`TUF_E…`) or the repository's storage.
+    #[error(transparent)]
+    Tuf(#[from] crate::tuf::AdminError),
     /// SERVE_E101: `--config` is required without `--dev`.
     #[error("--config FILE is required without --dev")]
     NeedsConfig,
@@ -89,6 +92,7 @@ impl OfflineError {
             OfflineError::TokenFileExists { .. } => "KEYGEN_E002",
             OfflineError::Init(e) => e.code(),
             OfflineError::Backup(e) => e.code(),
+            OfflineError::Tuf(e) => e.code(),
             OfflineError::NeedsConfig | OfflineError::NoOrigin => "SERVE_E101",
             OfflineError::VarMissing { .. } | OfflineError::DevKey { .. } => "SERVE_E102",
             OfflineError::Lock(_) => "ADMIN_E034",

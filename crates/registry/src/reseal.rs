@@ -1,4 +1,4 @@
-//! `vouch admin rotate-token-enc-key`: re-seals every key sealed under TOKEN_ENC_KEY (the CA, TSA and CT-log objects and every registry signing key row) under a new key, offline and atomically.
+//! `vouch admin rotate-token-enc-key`: re-seals every key sealed under TOKEN_ENC_KEY (the CA, TSA and CT-log objects, every registry signing key row, and the TUF role keys a production server holds) under a new key, offline and atomically.
 //!
 //! Also `vouch admin keys reset-sigstore` ([`reset_sigstore_keys`]): new CA, TSA and CT keys after TOKEN_ENC_KEY was lost, as the next generation.
 //!
@@ -160,6 +160,7 @@ pub async fn rotate_token_enc_key(
                     && already_rotated(objects, generation, new).await?
                     && crate::integrity::keys::open_row(current, new, &instance_id).is_ok()
                 {
+                    finish_tuf_keys(objects, new).await;
                     return Ok(RotateOutcome {
                         already_rotated: true,
                         from_generation: generation,
@@ -177,6 +178,7 @@ pub async fn rotate_token_enc_key(
             }
         }
     }
+    let tuf_plain = tuf_keys_open(objects, old).await?;
     // What opened with the old key opening with the new one too: the same key.
     let ca = object_name(CA_OBJECT, generation);
     if open_with(objects, &ca, CA_MATERIAL_PURPOSE, new)
@@ -212,6 +214,23 @@ pub async fn rotate_token_enc_key(
         }
     }
 
+    // The TUF role keys (optional objects, no generations): `<role>.sealed.next`
+    // beside each, read back; copied over after the commit (the server falls back to
+    // `.next` if a crash comes between).
+    for (role, p) in &tuf_plain {
+        let (_, next) = crate::tuf::sealed_names(role);
+        let purpose = crate::tuf::purpose(role);
+        let sealed = EncryptedKeyMaterial::seal(new, &purpose, p)
+            .map_err(|_| ResealError::ReadBack { key: next.clone() })?;
+        objects
+            .put(&object_key(&next)?, sealed.as_bytes().to_vec().into())
+            .await?;
+        match open_with(objects, &next, &purpose, new).await? {
+            Ok(back) if back.as_slice() == p.as_slice() => {}
+            _ => return Err(ResealError::ReadBack { key: next }),
+        }
+    }
+
     // 3. The commit point.
     let details = serde_json::json!({
         "fromGeneration": generation,
@@ -236,6 +255,7 @@ pub async fn rotate_token_enc_key(
             tracing::warn!(object = %name, error = %e, "could not delete the previous generation");
         }
     }
+    finish_tuf_keys(objects, new).await;
     Ok(RotateOutcome {
         already_rotated: false,
         from_generation: generation,
@@ -244,6 +264,65 @@ pub async fn rotate_token_enc_key(
         registry_keys: resealed.into_iter().map(|(k, _)| k).collect(),
         left_sealed,
     })
+}
+
+/// The TUF role keys the instance holds (`tuf/keys/<role>.sealed`, any of them may be
+/// absent), each opened with the old key.
+async fn tuf_keys_open(
+    objects: &dyn Objects,
+    old: &EncryptionKey,
+) -> Result<Vec<(&'static str, zeroize::Zeroizing<Vec<u8>>)>, ResealError> {
+    let mut out = Vec::new();
+    for role in crate::tuf::SEALED_ROLES {
+        let (name, _) = crate::tuf::sealed_names(role);
+        if objects.get(&object_key(&name)?).await?.is_none() {
+            continue;
+        }
+        match open_with(objects, &name, &crate::tuf::purpose(role), old).await? {
+            Ok(p) => out.push((role, p)),
+            Err(reason) => {
+                return Err(ResealError::OldKeyDoesNotOpen {
+                    what: "TUF role key",
+                    key: name,
+                    reason,
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// After the commit: each `<role>.sealed.next` that opens with the new key replaces
+/// `<role>.sealed`. A failure here is logged, not returned: the rotation is committed,
+/// the server opens `.next` itself, and a rerun finishes the copy.
+async fn finish_tuf_keys(objects: &dyn Objects, new: &EncryptionKey) {
+    for role in crate::tuf::SEALED_ROLES {
+        let (name, next) = crate::tuf::sealed_names(role);
+        let purpose = crate::tuf::purpose(role);
+        let Ok(Some(bytes)) = (match object_key(&next) {
+            Ok(k) => objects.get(&k).await.map_err(ResealError::from),
+            Err(e) => Err(e),
+        }) else {
+            continue;
+        };
+        if !matches!(open_with(objects, &next, &purpose, new).await, Ok(Ok(_))) {
+            continue;
+        }
+        let done = match object_key(&name) {
+            Ok(k) => objects.put(&k, bytes).await.map_err(ResealError::from),
+            Err(e) => Err(e),
+        };
+        match done {
+            Ok(()) => {
+                if let Ok(k) = object_key(&next) {
+                    let _ = objects.delete(&k).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(object = %name, error = %e, "could not replace the TUF key with its re-sealed copy; the server reads the .next object")
+            }
+        }
+    }
 }
 
 fn active_names(generation: u32) -> Vec<String> {

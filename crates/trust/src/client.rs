@@ -339,7 +339,7 @@ fn bootstrap_root(req: &Refresh, dir: &Path) -> Result<Vec<u8>, Error> {
 }
 
 #[derive(Clone, Copy)]
-enum Phase {
+pub(crate) enum Phase {
     Metadata,
     Target(&'static str),
 }
@@ -359,7 +359,7 @@ impl std::fmt::Display for TooLong {
 
 impl std::error::Error for TooLong {}
 
-fn map(e: sigstore_tuf::Error, phase: Phase) -> Error {
+pub(crate) fn map(e: sigstore_tuf::Error, phase: Phase) -> Error {
     use sigstore_tuf::Error as T;
     match e {
         T::Rollback { role, trusted, new } => Error::Rollback {

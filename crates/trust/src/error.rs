@@ -61,6 +61,25 @@ pub enum Error {
     /// A repository-side request that cannot be satisfied (wrong role, bad threshold, ...).
     #[error("repository: expected {expected}, found {found}")]
     Repository { expected: String, found: String },
+    /// A key file or a file of the operator's staging directory that cannot be read
+    /// or written (a key file is never written over).
+    #[error("{path}: {detail}")]
+    File { path: String, detail: String },
+    /// The instance's trust material changed but the published targets still list the
+    /// old one, and the server holds no targets key to sign new ones.
+    #[error("the published TUF targets (version {targets_version}) no longer match the instance's trust material ({detail}): sign a new targets version offline (`vouch admin tuf targets`, `sign`, `publish`)")]
+    StaleTargets {
+        targets_version: u64,
+        detail: String,
+    },
+    /// A role signed offline (root, targets) expires soon or has expired: the server
+    /// cannot re-sign it, and clients refuse the repository once it has.
+    #[error("{role} version {version} expires at {expires}: sign a new version offline before then (`vouch admin tuf rotate-root` or `targets`, `sign`, `publish`)")]
+    Expiring {
+        role: String,
+        version: u64,
+        expires: String,
+    },
 }
 
 impl Error {
@@ -82,6 +101,9 @@ impl Error {
             Error::Key { .. } => "TUF_E013",
             Error::NotCached { .. } => "TUF_E014",
             Error::Repository { .. } => "TUF_E015",
+            Error::File { .. } => "TUF_E016",
+            Error::StaleTargets { .. } => "TUF_E017",
+            Error::Expiring { .. } => "TUF_E018",
         }
     }
 
@@ -96,6 +118,9 @@ impl Error {
                 | Error::NotCached { .. }
                 | Error::Key { .. }
                 | Error::Repository { .. }
+                | Error::File { .. }
+                | Error::StaleTargets { .. }
+                | Error::Expiring { .. }
         )
     }
 }

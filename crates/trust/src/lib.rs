@@ -5,6 +5,9 @@
 //! - [`repo`]: the repository side, what `vouch serve` publishes under `/tuf/` and what
 //!   `vouch admin tuf` signs offline: Ed25519 keys, the four top-level roles built and
 //!   signed over TUF canonical JSON, and the trusted-root history kept across key rotations.
+//! - [`ceremony`]: the operator's offline steps (`vouch admin tuf keygen`, `init`,
+//!   `rotate-root`, `targets`, `sign`) on a staging directory, and the checks a publish
+//!   makes with the client's own code before the server sees a file.
 //! - [`client`]: the client side, `vouch audit roots` and every `--instance URL`: a refresh
 //!   through the maintained `sigstore-tuf` client (root chain, timestamp, snapshot,
 //!   targets, rollback, freeze, mix-and-match and length checks) with a per-instance
@@ -12,6 +15,7 @@
 //!
 //! Errors are one [`Error`] enum with stable `TUF_E…` codes ([`Error::code`]).
 
+pub mod ceremony;
 pub mod client;
 mod error;
 pub mod repo;

@@ -429,6 +429,51 @@ pub fn merge_trusted_root(previous: &[u8], current: &[u8], now: i64) -> Result<V
     Ok(bytes)
 }
 
+/// The trusted root and the signing config of a client trust configuration (what `GET
+/// /api/v1/trust-config` answers: `{"trustedRoot": .., "signingConfig": ..}`), each as
+/// its own pretty-printed file, as the targets role lists them.
+pub fn split_trust_config(trust_config: &[u8]) -> Result<(Vec<u8>, Vec<u8>), Error> {
+    let doc: Value = serde_json::from_slice(trust_config).map_err(|e| Error::Malformed {
+        detail: format!("expected a trust configuration (JSON): {e}"),
+    })?;
+    let part = |name: &str| -> Result<Vec<u8>, Error> {
+        let v = doc.get(name).ok_or_else(|| Error::Malformed {
+            detail: format!("expected a trust configuration with {name}, found none"),
+        })?;
+        let mut out = serde_json::to_vec_pretty(v).map_err(|e| Error::Malformed {
+            detail: e.to_string(),
+        })?;
+        out.push(b'\n');
+        Ok(out)
+    };
+    Ok((part("trustedRoot")?, part("signingConfig")?))
+}
+
+/// Whether the published trusted root and signing config already say what
+/// `trust_config` says (the published root merged with the current one is the same
+/// JSON, and the signing config is byte-identical). `Some(detail)` names what differs.
+pub fn trust_material_differs(
+    published_root: Option<&[u8]>,
+    published_signing_config: Option<&[u8]>,
+    trust_config: &[u8],
+    now: i64,
+) -> Result<Option<String>, Error> {
+    let (root, sc) = split_trust_config(trust_config)?;
+    let Some(old) = published_root else {
+        return Ok(Some("no trusted root is published".into()));
+    };
+    let merged = merge_trusted_root(old, &root, now)?;
+    let same_root =
+        serde_json::from_slice::<Value>(old).ok() == serde_json::from_slice::<Value>(&merged).ok();
+    if !same_root {
+        return Ok(Some("the CA, TSA or log keys changed".into()));
+    }
+    if published_signing_config != Some(&sc[..]) {
+        return Ok(Some("the signing config (service URLs) changed".into()));
+    }
+    Ok(None)
+}
+
 /// Target files of a repository keyed by name, as [`targets`] takes them.
 pub type Files = BTreeMap<String, Vec<u8>>;
 

@@ -46,8 +46,53 @@ const FRESHEN_EVERY: Duration = Duration::from_secs(300);
 
 const ROLES: [&str; 4] = ["root", "targets", "snapshot", "timestamp"];
 
-fn purpose(role: &str) -> String {
+/// The trust configuration this instance serves now, recorded at every start.
+const INSTANCE_TRUST_CONFIG: &str = "tuf/instance/trust-config.json";
+
+pub mod admin;
+pub use admin::AdminError;
+
+pub(crate) fn purpose(role: &str) -> String {
     format!("vouch tuf {role} key")
+}
+
+/// The roles whose keys a production server may hold sealed, `tuf/keys/<role>.sealed`.
+pub(crate) const SEALED_ROLES: [&str; 4] = ROLES;
+
+/// The object of `role`'s sealed key, and the one `vouch admin rotate-token-enc-key`
+/// writes under the new TOKEN_ENC_KEY before its commit (used if a crash left the
+/// first one sealed under the retired key).
+pub(crate) fn sealed_names(role: &str) -> (String, String) {
+    (
+        format!("tuf/keys/{role}.sealed"),
+        format!("tuf/keys/{role}.sealed.next"),
+    )
+}
+
+/// `role`'s sealed key opened with `enc`: the object, else (a rotation that crashed
+/// after its commit) the re-sealed `.next` one; `None` when the server holds none.
+async fn sealed_key(
+    objects: &dyn Objects,
+    enc: &EncryptionKey,
+    role: &str,
+) -> Result<Option<KeyPair>, SetupError> {
+    let (name, next) = sealed_names(role);
+    let read = |n: String| async move {
+        objects
+            .get(&key(&n)?)
+            .await
+            .map_err(|e| err(format!("reading {n}: {e}")))
+    };
+    let Some(bytes) = read(name).await? else {
+        return Ok(None);
+    };
+    match open_key(&bytes, enc, role) {
+        Ok(k) => Ok(Some(k)),
+        Err(first) => match read(next).await? {
+            Some(b) => open_key(&b, enc, role).map(Some).map_err(|_| first),
+            None => Err(first),
+        },
+    }
 }
 
 fn key(name: &str) -> Result<ObjectKey, SetupError> {
@@ -114,12 +159,7 @@ impl TufRepo {
             let pair = if dev {
                 Some(dev_key(data_dir, role)?)
             } else {
-                let name = format!("tuf/keys/{role}.sealed");
-                match objects.get(&key(&name)?).await {
-                    Ok(Some(bytes)) => Some(open_key(&bytes, enc, role)?),
-                    Ok(None) => None,
-                    Err(e) => return Err(err(format!("reading {name}: {e}"))),
-                }
+                sealed_key(objects.as_ref(), enc, role).await?
             };
             match role {
                 "root" => keys.root = pair,
@@ -134,16 +174,65 @@ impl TufRepo {
             clock,
             write: tokio::sync::Mutex::new(()),
         };
+        // What this instance would publish now: `vouch admin tuf status` compares it
+        // with the published targets, and exports it for the offline targets signing.
+        repo.objects
+            .put(
+                &key(INSTANCE_TRUST_CONFIG)?,
+                Bytes::from(trust_config.to_vec()),
+            )
+            .await
+            .map_err(|e| err(format!("writing {INSTANCE_TRUST_CONFIG}: {e}")))?;
         if repo.get("1.root.json").await?.is_none() {
             if !dev {
-                tracing::info!("no TUF repository yet: /tuf/ answers 404 until `vouch admin tuf` publishes one");
-                return Ok(None);
+                if repo.keys.timestamp.is_none() && repo.keys.snapshot.is_none() {
+                    tracing::info!("no TUF repository and no online TUF keys: /tuf/ answers 404 (see `vouch admin tuf online-keys`)");
+                    return Ok(None);
+                }
+                tracing::info!("no TUF repository yet: /tuf/ answers 404 until `vouch admin tuf publish` publishes one");
+                return Ok(Some(Arc::new(repo)));
             }
             repo.create(trust_config).await?;
         }
         repo.publish_targets_if_changed(trust_config).await?;
         repo.freshen().await?;
+        repo.warn_expiring().await?;
         Ok(Some(Arc::new(repo)))
+    }
+
+    /// The repository as an offline command sees it: the same keys the server would
+    /// hold (sealed under `enc`, or the `--dev` files), nothing created or re-signed.
+    pub async fn load(
+        objects: Arc<dyn Objects>,
+        enc: &EncryptionKey,
+        dev: bool,
+        data_dir: &std::path::Path,
+        clock: Arc<dyn Clock>,
+    ) -> Result<TufRepo, SetupError> {
+        let mut keys = Keys::default();
+        for role in ROLES {
+            let pair = if dev {
+                let path = data_dir.join("tuf-keys").join(format!("{role}.pem"));
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => Some(KeyPair::from_pem(&text).map_err(terr)?),
+                    Err(_) => None,
+                }
+            } else {
+                sealed_key(objects.as_ref(), enc, role).await?
+            };
+            match role {
+                "root" => keys.root = pair,
+                "targets" => keys.targets = pair,
+                "snapshot" => keys.snapshot = pair,
+                _ => keys.timestamp = pair,
+            }
+        }
+        Ok(TufRepo {
+            objects,
+            keys,
+            clock,
+            write: tokio::sync::Mutex::new(()),
+        })
     }
 
     fn now(&self) -> i64 {
@@ -331,6 +420,9 @@ impl TufRepo {
     /// from what the current one lists (keys rotated or reset).
     async fn publish_targets_if_changed(&self, trust_config: &[u8]) -> Result<(), SetupError> {
         let _w = self.write.lock().await;
+        if self.get("timestamp.json").await?.is_none() {
+            return Ok(());
+        }
         let cur = self.current().await?;
         let (trusted_root, signing_config) = split_trust_config(trust_config)?;
         let old_root = self
@@ -339,19 +431,26 @@ impl TufRepo {
         let old_sc = self
             .published_target(cur.targets, vouch_trust::client::SIGNING_CONFIG_TARGET)
             .await?;
+        let Some(change) = repo::trust_material_differs(
+            old_root.as_deref(),
+            old_sc.as_deref(),
+            trust_config,
+            self.now(),
+        )
+        .map_err(terr)?
+        else {
+            return Ok(());
+        };
         let merged = match &old_root {
             Some(old) => repo::merge_trusted_root(old, &trusted_root, self.now()).map_err(terr)?,
             None => trusted_root.clone(),
         };
-        let same_root = old_root.as_deref().is_some_and(|o| {
-            serde_json::from_slice::<serde_json::Value>(o).ok()
-                == serde_json::from_slice::<serde_json::Value>(&merged).ok()
-        });
-        if same_root && old_sc.as_deref() == Some(&signing_config[..]) {
-            return Ok(());
-        }
         if self.keys.targets.is_none() {
-            tracing::warn!("the instance's trust material changed but this server holds no targets key: sign new targets with `vouch admin tuf`");
+            let stale = vouch_trust::Error::StaleTargets {
+                targets_version: cur.targets,
+                detail: change,
+            };
+            tracing::warn!(code = stale.code(), "{stale}");
             return Ok(());
         }
         let tv = cur.targets + 1;
@@ -368,6 +467,10 @@ impl TufRepo {
     /// Re-signs the snapshot and/or timestamp once half their lifetime has passed.
     pub async fn freshen(&self) -> Result<(), SetupError> {
         let _w = self.write.lock().await;
+        if self.get("timestamp.json").await?.is_none() {
+            // Nothing published yet (`vouch admin tuf publish` signs the first one).
+            return Ok(());
+        }
         let cur = self.current().await?;
         let now = self.now();
         let half = |life: Duration| (life.as_secs() / 2) as i64;
@@ -378,6 +481,7 @@ impl TufRepo {
                 snapshot_version = cur.snapshot.0 + 1,
                 "re-signed the TUF snapshot"
             );
+            self.warn_expiring().await?;
         } else if cur.timestamp.1 - now < half(TIMESTAMP_LIFETIME) {
             let snap = self
                 .get(&format!("{}.snapshot.json", cur.snapshot.0))
@@ -443,24 +547,19 @@ fn open_key(sealed: &[u8], enc: &EncryptionKey, role: &str) -> Result<KeyPair, S
         .map_err(|e| err(format!("{role} key: {}: {e}", e.code())))?;
     let plain = sealed
         .open(enc, &purpose(role))
-        .map_err(|e| err(format!("{role} key: {}: {e}", e.code())))?;
+        .map_err(|e| SetupError::Unseal {
+            what: "TUF role key",
+            key: sealed_names(role).0,
+            code: e.code(),
+            reason: e.to_string(),
+        })?;
     KeyPair::from_pkcs8(&plain).map_err(terr)
 }
 
 /// The trusted root and signing config of a client trust configuration, each as
 /// its own pretty-printed file.
 fn split_trust_config(trust_config: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SetupError> {
-    let doc: serde_json::Value = serde_json::from_slice(trust_config)
-        .map_err(|e| err(format!("trust configuration: {e}")))?;
-    let part = |name: &str| -> Result<Vec<u8>, SetupError> {
-        let v = doc
-            .get(name)
-            .ok_or_else(|| err(format!("trust configuration has no {name}")))?;
-        let mut out = serde_json::to_vec_pretty(v).map_err(|e| err(e.to_string()))?;
-        out.push(b'\n');
-        Ok(out)
-    };
-    Ok((part("trustedRoot")?, part("signingConfig")?))
+    repo::split_trust_config(trust_config).map_err(terr)
 }
 
 /// `GET /tuf/{*path}`: the repository's files, as stored.
