@@ -35,9 +35,22 @@ pub fn progress_bar(total: u64, verb: &str) -> Option<indicatif::ProgressBar> {
 }
 
 /// A [`vouch_api_client::Progress`] on stderr, only when it is a terminal: a spinner for a
-/// step without a byte count (`total` 0), a byte bar for a transfer of 64 MiB or more.
-#[derive(Default)]
-pub struct TermProgress(std::sync::Mutex<Option<indicatif::ProgressBar>>);
+/// step without a byte count (`total` 0), a byte bar for a transfer of 64 MiB or more
+/// (of any size with [`TermProgress::every_transfer`]).
+pub struct TermProgress(std::sync::Mutex<Option<indicatif::ProgressBar>>, u64);
+
+impl Default for TermProgress {
+    fn default() -> Self {
+        TermProgress(std::sync::Mutex::new(None), 64 << 20)
+    }
+}
+
+impl TermProgress {
+    /// A byte bar for every transfer (`vouch fetch`: the download is the whole command).
+    pub fn every_transfer() -> Self {
+        TermProgress(std::sync::Mutex::new(None), 1)
+    }
+}
 
 impl vouch_api_client::Progress for TermProgress {
     fn start(&self, total: u64, verb: &str) {
@@ -48,7 +61,7 @@ impl vouch_api_client::Progress for TermProgress {
                 bar.enable_steady_tick(std::time::Duration::from_millis(100));
                 bar
             }
-            n if n >= 64 << 20 => match progress_bar(n, verb) {
+            n if n >= self.1 => match progress_bar(n, verb) {
                 Some(bar) => bar,
                 None => return,
             },

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use vouch_pep740::request::{verify_pypi, PypiRequest, Source};
 use vouch_verify::{CiClaim, PolicySpec};
 
-use crate::output::{clean, outln, print_json, CodedError, Exit, Outcome};
+use crate::output::{answer, lines_of, CodedError, Exit, Outcome};
 
 /// Verify the PEP 740 attestations of wheels and sdists, as `pypi-attestations verify pypi`
 /// does: each attestation's single subject must be DIST (file name and SHA-256), its
@@ -64,7 +64,7 @@ pub struct Args {
     #[arg(long, value_name = "REF", help_heading = "Policy")]
     source_ref: Option<String>,
     #[command(flatten)]
-    trust: super::verify_bundle::TrustArgs,
+    trust: super::flags::TrustArgs,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -102,12 +102,5 @@ pub fn run(a: Args) -> anyhow::Result<Exit> {
         };
         CodedError::new(e.code(), outcome, e.to_string())
     })?;
-    if a.json {
-        print_json(&serde_json::to_value(&report)?)?;
-    } else {
-        for line in report.to_string().lines() {
-            outln!("{}", clean(line))?;
-        }
-    }
-    Ok(Exit::Ok)
+    answer(a.json, &serde_json::to_value(&report)?, &lines_of(&report))
 }
