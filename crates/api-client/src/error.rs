@@ -81,6 +81,16 @@ impl CodedError {
         Self::new(code, Outcome::Error, message)
     }
 
+    /// A library error that knows whether it is a refusal: [`Outcome::Refused`] when
+    /// `refused`, else [`Outcome::Error`].
+    pub fn judged(code: &'static str, refused: bool, message: impl Into<String>) -> Self {
+        let outcome = match refused {
+            true => Outcome::Refused,
+            false => Outcome::Error,
+        };
+        Self::new(code, outcome, message)
+    }
+
     /// A check that ran and refused ([`Outcome::Refused`]).
     pub fn refused(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(code, Outcome::Refused, message)

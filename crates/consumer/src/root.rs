@@ -67,10 +67,7 @@ impl RootChoice {
 /// A TUF client error with its code: a refusal (rollback, freeze, bad signatures) is
 /// [`vouch_api_client::Outcome::Refused`], an unreachable repository or cache an error.
 pub fn tuf_error(e: &vouch_trust::Error) -> CodedError {
-    match e.is_refusal() {
-        true => CodedError::refused(e.code(), e.to_string()),
-        false => CodedError::error(e.code(), e.to_string()),
-    }
+    CodedError::judged(e.code(), e.is_refusal(), e.to_string())
 }
 
 /// `vouch audit roots`: refreshes the trusted root of `instance` (a vouch server's URL),
