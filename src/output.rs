@@ -55,34 +55,9 @@ pub fn from_publisher(err: vouch_publisher::Error) -> anyhow::Error {
     }
 }
 
-/// Text from a server or a file, made safe to print on a terminal: every control
-/// character (C0, DEL, C1) and every bidirectional-override or isolate character
-/// (U+202A..U+202E, U+2066..U+2069, and the LRM/RLM/ALM marks) is written as a visible
-/// escape (`\n`, `\u{1b}`), so a hostile `detail` cannot clear the screen, move the
-/// cursor, reorder what is shown or start a forged line of its own (issue 13, item 7).
-/// Every human-readable print of untrusted text goes through here, error messages
-/// included; `--json` output is escaped by the JSON encoder instead.
-pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
-    fn unsafe_char(c: char) -> bool {
-        c.is_control()
-            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-            || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}')
-    }
-    if !text.chars().any(unsafe_char) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
+/// Untrusted text made safe for a terminal (control and bidi characters escaped):
+/// every human-readable print of server, bundle or file text goes through it.
+pub use vouch_api_client::text::clean;
 
 /// Whether the command line asked for `--json` (set once by `main` after parsing).
 static JSON_REQUESTED: AtomicBool = AtomicBool::new(false);
@@ -105,21 +80,8 @@ pub fn report_error(err: &anyhow::Error) -> Exit {
     if is_broken_pipe(err) {
         return Exit::Ok;
     }
-    let coded = err.chain().find_map(|e| e.downcast_ref::<CodedError>());
-    let (code, exit) = coded.map_or((vouch_api_client::codes::CLI_FAILED, Exit::Error), |c| {
-        (c.code(), exit_of(c))
-    });
-    let mut msg = String::new();
-    for (i, cause) in err.chain().enumerate() {
-        let text = match cause.downcast_ref::<CodedError>() {
-            Some(c) => c.message.clone(),
-            None => cause.to_string(),
-        };
-        if i > 0 {
-            msg.push_str(": ");
-        }
-        msg.push_str(&text);
-    }
+    let coded = vouch_api_client::summarize(err.chain());
+    let (code, msg, exit) = (coded.code(), &coded.message, exit_of(&coded));
     if JSON_REQUESTED.load(Ordering::Relaxed) && !JSON_PRINTED.load(Ordering::Relaxed) {
         let obj = serde_json::json!({"error": {"code": code, "message": msg}});
         if let Err(e) = print_json(&obj) {
@@ -128,7 +90,7 @@ pub fn report_error(err: &anyhow::Error) -> Exit {
             }
         }
     }
-    let _ = writeln!(std::io::stderr(), "error[{code}]: {}", clean(&msg));
+    let _ = writeln!(std::io::stderr(), "error[{code}]: {}", clean(msg));
     exit
 }
 
@@ -233,37 +195,17 @@ pub fn answer(as_json: bool, json: &serde_json::Value, lines: &[String]) -> anyh
     if as_json {
         print_json(json)?;
     } else {
+        // One buffered writer: an audit's table can be ten thousand lines.
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for line in lines {
-            outln!("{}", clean(line))?;
+            writeln!(out, "{}", clean(line))?;
         }
+        out.flush()?;
     }
     Ok(Exit::Ok)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::clean;
-
-    #[test]
-    fn control_and_bidi_characters_are_escaped() {
-        assert_eq!(clean("plain text: ok"), "plain text: ok");
-        assert_eq!(
-            clean("x\u{1b}[2J\nverified: @a/b"),
-            "x\\u{1b}[2J\\nverified: @a/b"
-        );
-        for c in [
-            '\u{0}', '\u{7}', '\u{7f}', '\u{80}', '\u{9b}', '\u{9f}', '\u{202a}', '\u{202e}',
-            '\u{2066}', '\u{2069}',
-        ] {
-            let s = c.to_string();
-            let out = clean(&s);
-            assert!(out.starts_with("\\u{"), "{:?} -> {out}", c);
-            assert!(!out.contains(c));
-        }
-        assert_eq!(clean("\r\t"), "\\r\\t");
-        // Just outside the ranges: printed as is.
-        for c in ['\u{a0}', '\u{2029}', '\u{206a}', '\u{2065}', 'é'] {
-            assert_eq!(clean(&c.to_string()), c.to_string());
-        }
-    }
+/// A report's `Display` text as [`answer`]'s lines.
+pub fn lines_of(report: &impl std::fmt::Display) -> Vec<String> {
+    report.to_string().lines().map(str::to_owned).collect()
 }

@@ -4,11 +4,12 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 use vouch_api_client::admin::AuditQuery;
-use vouch_registry::offline::{self, Answer, OfflineError};
+use vouch_registry::offline;
 
 use super::admin_accounts::Online;
+use super::admin_offline::print_offline;
 use super::registry_api::runtime;
-use crate::output::{answer, CodedError, Exit};
+use crate::output::{answer, Exit};
 
 /// Administer a registry: init, users, tokens, owners, keys, settings, backfill, audit
 /// log. `init` and `keys reset` work offline on the config; the other commands talk to
@@ -271,37 +272,14 @@ async fn keys(sub: KeysSub) -> anyhow::Result<Exit> {
         KeysSub::Rotate(o) => o.print(&o.client()?.rotate_key().await?),
         KeysSub::List(o) => o.print(&o.client()?.security().await?),
         KeysSub::Reset(a) => {
-            confirm(
-                a.yes,
-                vouch_registry::offline::RESET_KEY_UNCONFIRMED,
-                "`vouch admin keys reset` starts a new registry signing key; stop the server, \
-                 then re-run with --yes to confirm",
-            )?;
-            let r = offline::reset_registry_key(a.config.as_deref(), a.dev, &a.data).await;
+            let (config, data) = (a.config.as_deref(), &a.data);
+            let r = offline::reset_registry_key(config, a.dev, data, a.yes).await;
             print_offline(a.json, r)
         }
         KeysSub::ResetSigstore(a) => {
-            confirm(
-                a.yes,
-                vouch_registry::offline::RESET_SIGSTORE_UNCONFIRMED,
-                "`vouch admin keys reset-sigstore` replaces the CA, TSA and CT-log keys, so every \
-                 verifier needs the new trusted root; stop the server, then re-run with --yes to confirm",
-            )?;
-            let r = offline::reset_sigstore(a.config.as_deref(), a.dev, a.data.as_deref()).await;
+            let (config, data) = (a.config.as_deref(), a.data.as_deref());
+            let r = offline::reset_sigstore(config, a.dev, data, a.yes).await;
             print_offline(a.json, r)
         }
     }
-}
-
-fn confirm(yes: bool, code: &'static str, msg: &str) -> anyhow::Result<()> {
-    match yes {
-        true => Ok(()),
-        false => Err(CodedError::error(code, msg).into()),
-    }
-}
-
-/// Prints an offline command's answer, or reports its error with its code (exit 2).
-pub(super) fn print_offline(json: bool, r: Result<Answer, OfflineError>) -> anyhow::Result<Exit> {
-    let a = r.map_err(|e| CodedError::error(e.code(), e.to_string()))?;
-    answer(json, &a.json, &a.lines)
 }

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
-use serde_json::json;
 use vouch_api_client::admin::{parse_duration, AdminClient, Lines, Reply, TokenRequest};
 use vouch_registry::init::InitOptions;
 
@@ -209,18 +208,13 @@ pub async fn tokens(sub: TokensSub) -> anyhow::Result<Exit> {
                 expires_in_secs: a.expires,
                 label: a.label,
             };
-            let mut r = a.online.client()?.issue_token(&req).await?;
-            if let Some(p) = &a.out {
-                vouch_registry::keygen::write_new_secret(p, &r.value.secret)
-                    .map_err(|e| CodedError::error(e.code(), e.to_string()))?;
-                // The registry's answer as an object without the secret, whatever its shape.
-                let mut o = r.json.as_object().cloned().unwrap_or_default();
-                o.insert("secret".into(), serde_json::Value::Null);
-                o.insert("secret_file".into(), json!(p.display().to_string()));
-                r.json = serde_json::Value::Object(o);
-                r.value.secret_file = Some(p.display().to_string());
-            }
-            a.online.print(&r)
+            let r = a.online.client()?.issue_token(&req).await?;
+            let Some(p) = &a.out else {
+                return a.online.print(&r);
+            };
+            vouch_registry::keygen::write_new_secret(p, &r.value.secret)
+                .map_err(|e| CodedError::error(e.code(), e.to_string()))?;
+            a.online.print(&r.saved_to(p))
         }
         TokensSub::List { user, online } => {
             online.print(&online.client()?.tokens(user.as_deref()).await?)

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use vouch_registry::offline;
+use vouch_registry::offline::{self, Answer, OfflineError};
 
-use crate::output::Exit;
+use crate::output::{answer, CodedError, Exit};
 
 /// Where the registry is: the same flags as `vouch serve`.
 #[derive(Debug, clap::Args)]
@@ -70,7 +70,7 @@ pub fn backup(a: BackupArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<Exi
         w.database.as_deref(),
     );
     let r = rt.block_on(offline::backup(config, w.dev, data, db, &a.out));
-    super::admin::print_offline(w.json, r)
+    print_offline(w.json, r)
 }
 
 pub fn restore(a: RestoreArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<Exit> {
@@ -81,5 +81,11 @@ pub fn restore(a: RestoreArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<E
         w.database.as_deref(),
     );
     let r = rt.block_on(offline::restore(config, w.dev, data, db, &a.from));
-    super::admin::print_offline(w.json, r)
+    print_offline(w.json, r)
+}
+
+/// Prints an offline command's answer, or reports its error with its code (exit 2).
+pub(super) fn print_offline(json: bool, r: Result<Answer, OfflineError>) -> anyhow::Result<Exit> {
+    let a = r.map_err(|e| CodedError::error(e.code(), e.to_string()))?;
+    answer(json, &a.json, &a.lines)
 }

@@ -8,7 +8,7 @@ use vouch_publisher::attest_pypi::{attest_pypi, AttestRequest};
 use vouch_publisher::sign::Services;
 
 use super::registry_api::runtime;
-use crate::output::{clean, from_publisher, outln, print_json, Exit};
+use crate::output::{answer, from_publisher, Exit};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -72,32 +72,15 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         Sub::Pypi(a) => a,
         Sub::Image(a) => return super::image_sign::run_attest(*a),
     };
-    let services = match (a.server, a.trust_config) {
-        (_, Some(path)) => Services::File(path),
-        (Some(server), None) => Services::Server(server),
-        (None, None) => anyhow::bail!("--server or --trust-config is required"),
-    };
     let req = AttestRequest {
         dists: a.dists,
         identity_token: a.identity_token,
         identity_token_file: a.identity_token_file,
-        services,
+        services: Services::from_flags(a.server, a.trust_config)?,
         tls_ca: a.tls_ca,
     };
     let report = runtime()?
         .block_on(attest_pypi(&req))
         .map_err(from_publisher)?;
-    if a.json {
-        return print_json(&serde_json::to_value(&report)?).map(|_| Exit::Ok);
-    }
-    for d in &report.attested {
-        outln!(
-            "attested {} (sha256:{}) -> {}",
-            clean(&d.name),
-            d.sha256,
-            clean(&d.attestation)
-        )?;
-    }
-    outln!("as       {}", clean(&report.identity))?;
-    Ok(Exit::Ok)
+    answer(a.json, &serde_json::to_value(&report)?, &report.lines())
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::output::{clean, outln, print_json, Exit};
+use crate::output::{answer, lines_of, Exit};
 
 use super::registry_api::runtime;
 
@@ -45,10 +45,6 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         token,
     };
     let report = runtime()?.block_on(vouch_consumer::audit_cargo(&opts))?;
-    if args.json {
-        print_json(&serde_json::json!({"ok": true, "report": report}))?;
-    } else {
-        outln!("{}", clean(&report.to_string()))?;
-    }
-    Ok(Exit::Ok)
+    let json = serde_json::json!({"ok": true, "report": report});
+    answer(args.json, &json, &lines_of(&report))
 }

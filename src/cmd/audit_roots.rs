@@ -1,10 +1,8 @@
-//! `vouch audit roots`: wires flags to `vouch_trust::audit_roots` and prints its report.
+//! `vouch audit roots`: wires flags to `vouch_consumer::audit_roots` and prints its report.
 
 use std::path::PathBuf;
 
-use vouch_trust::{Instance, Refresh};
-
-use crate::output::{outln, print_json, CodedError, Exit};
+use crate::output::{answer, fail_json, lines_of, Exit};
 
 /// Refresh an instance's trust root through TUF (root chain, timestamp, snapshot,
 /// targets) and cache it per instance; report its versions and whether the trusted root
@@ -37,36 +35,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let instance = match (&args.instance, args.staging) {
-        (Some(url), _) => Instance::vouch_server(url),
-        (None, true) => Instance::Staging,
-        (None, false) => Instance::PublicGood,
-    };
-    let bootstrap_root = match &args.root {
-        Some(p) => Some(std::fs::read(p).map_err(|e| {
-            CodedError::error(
-                vouch_api_client::codes::CLI_FAILED,
-                format!("reading {}: {e}", p.display()),
-            )
-        })?),
-        None => None,
-    };
-    let cache_root = args
-        .cache
-        .unwrap_or_else(|| vouch_trust::default_cache_root(|k| std::env::var(k).ok()));
-    let req = Refresh::new(instance, bootstrap_root, cache_root);
-    let report = vouch_trust::audit_roots(&req, args.offline).map_err(|e| {
-        let coded = if e.is_refusal() {
-            CodedError::refused(e.code(), e.to_string())
-        } else {
-            CodedError::error(e.code(), e.to_string())
-        };
-        crate::output::fail_json(args.json, coded)
-    })?;
-    if args.json {
-        print_json(&serde_json::to_value(&report)?)?;
-    } else {
-        outln!("{report}")?;
-    }
-    Ok(Exit::Ok)
+    let (instance, root) = (args.instance.as_deref(), args.root.as_deref());
+    let env = |k: &str| std::env::var(k).ok();
+    let report =
+        vouch_consumer::audit_roots(instance, args.staging, root, args.cache, args.offline, env)
+            .map_err(|e| fail_json(args.json, e))?;
+    answer(
+        args.json,
+        &serde_json::to_value(&report)?,
+        &lines_of(&report),
+    )
 }

@@ -1,12 +1,11 @@
 //! `vouch audit signatures`: wires flags to `vouch_consumer::audit_signatures` and
 //! prints its report as a table or one JSON object.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use vouch_consumer::{Network, DEFAULT_LOCKFILE};
 
-use crate::output::{clean, print_json, Exit};
+use crate::output::{answer, CodedError, Exit};
 
 /// Verify every lockfile entry's Sigstore bundle against the digest and the signer
 /// identity the lockfile recorded, on all cores, with no network when the bundles are
@@ -35,31 +34,10 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         .as_deref()
         .map(vouch_policy::PolicyFile::load)
         .transpose())
-    .map_err(crate::output::CodedError::from)?;
+    .map_err(CodedError::from)?;
     let report =
         vouch_consumer::audit_signatures(&args.lockfile, Network::Refill, policy.as_ref())?;
-    if args.json {
-        print_json(&report.to_json(&args.lockfile))?;
-    } else {
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        let ids = report.lock.packages.iter().map(|p| p.id().len());
-        let width = ids.max().unwrap_or(7).max(7);
-        writeln!(out, "{:<width$}  {:<10}  detail", "package", "status")?;
-        for (p, s) in report.lock.packages.iter().zip(&report.statuses) {
-            let (status, detail) = match s.parts() {
-                (w, Some(code), Some(d)) => (w, format!("{code}: {d}")),
-                (w, None, Some(d)) => (w, d.to_owned()),
-                (w, _, None) => (w, p.identity.clone()),
-            };
-            // Lockfile and bundle text is untrusted: printed escaped.
-            let (id, detail) = (clean(&p.id()).into_owned(), clean(&detail));
-            writeln!(out, "{id:<width$}  {status:<10}  {detail}")?;
-        }
-        let (verified, unverified, mismatched) = report.counts();
-        writeln!(
-            out,
-            "{verified} verified, {unverified} unverified, {mismatched} mismatched"
-        )?;
-    }
+    // Lockfile and bundle text is untrusted: printed escaped.
+    answer(args.json, &report.to_json(&args.lockfile), &report.lines())?;
     report.error().map_or(Ok(Exit::Ok), |e| Err(e.into()))
 }

@@ -32,50 +32,28 @@ enum Sub {
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     match args.sub {
-        Sub::Verify(a) => {
-            let json = a.json;
-            show(json, &super::bench_verify::run(a)?, true)
-        }
-        Sub::Log(a) => {
-            let json = a.json;
-            show(json, &super::bench_log::run(a)?, true)
-        }
-        Sub::Http(a) => {
-            let json = a.json;
-            let r = super::bench_http::run(a)?;
-            show(json, &r, r.clean())
-        }
-        Sub::Integrity(a) => {
-            let json = a.json;
-            let r = super::bench_integrity::run(a)?;
-            show(json, &r, r.clean())
-        }
-        Sub::Rekor(a) => {
-            let json = a.json;
-            let r = super::bench_rekor::run(a)?;
-            show(json, &r, r.clean())
-        }
-        Sub::Ca(a) => {
-            let json = a.json;
-            let r = super::bench_ca::run(a)?;
-            show(json, &r, r.clean())
-        }
+        Sub::Verify(a) => show(a.json, &super::bench_verify::run(a)?),
+        Sub::Log(a) => show(a.json, &super::bench_log::run(a)?),
+        Sub::Http(a) => show(a.json, &super::bench_http::run(a)?),
+        Sub::Integrity(a) => show(a.json, &super::bench_integrity::run(a)?),
+        Sub::Rekor(a) => show(a.json, &super::bench_rekor::run(a)?),
+        Sub::Ca(a) => show(a.json, &super::bench_ca::run(a)?),
         Sub::Publish(a) => super::bench_publish::run(a),
         Sub::Audit(a) => super::bench_audit::run(a),
     }
 }
 
-/// Prints a report (its JSON object, or its summary line) and exits 0 when `clean`, 2
-/// when the run saw errors.
-fn show<R: serde::Serialize + std::fmt::Display>(
-    json: bool,
-    report: &R,
-    clean: bool,
-) -> anyhow::Result<Exit> {
+/// Prints a report (its JSON object, or its summary line) and exits 0 when the run was
+/// clean, 2 when it saw errors.
+fn show(json: bool, report: &impl vouch_bench::Report) -> anyhow::Result<Exit> {
     if json {
         print_json(&serde_json::to_value(report)?)?;
     } else {
         outln!("{report}")?;
     }
-    Ok(if clean { Exit::Ok } else { Exit::Error })
+    Ok(if report.ran_clean() {
+        Exit::Ok
+    } else {
+        Exit::Error
+    })
 }

@@ -3,8 +3,6 @@
 
 use std::path::PathBuf;
 
-use serde_json::json;
-
 use crate::output::{print_json, Exit};
 
 /// Time `vouch audit signatures` over a lockfile with its bundles cached: parse the
@@ -35,14 +33,6 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         None => args.lockfile.clone(),
     };
     let b = vouch_consumer::bench_audit(&lockfile, args.runs)?;
-    print_json(&json!({
-        "bench": "audit-signatures",
-        "lockfile": args.lockfile.display().to_string(),
-        "entries": b.entries,
-        "threads": b.threads,
-        "runs_seconds": b.runs_seconds,
-        "median_seconds": b.median_seconds,
-        "entries_per_sec": b.entries as f64 / b.median_seconds,
-    }))?;
+    print_json(&b.to_json(&args.lockfile))?;
     Ok(Exit::Ok)
 }

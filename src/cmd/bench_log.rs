@@ -1,12 +1,13 @@
 //! `vouch bench log`: appends entries through the real sequencer and durable local storage,
 //! and measures the same-run floor (`vouch_bench::log`).
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use vouch_api_client::{NoProgress, Progress};
+use vouch_api_client::Progress;
 use vouch_bench::log::{LogBench, LogReport};
+
+use super::registry_api::TermProgress;
 
 /// Append N entries through the real sequencer into DIR (tiles fsynced, checkpoint
 /// compare-and-swapped in SQLite, exactly as `vouch serve` does), from many concurrent
@@ -48,11 +49,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<LogReport> {
-    let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() {
-        Arc::new(Bar(indicatif::ProgressBar::hidden()))
-    } else {
-        Arc::new(NoProgress)
-    };
+    let progress: Arc<dyn Progress> = Arc::new(TermProgress::entries());
     Ok(vouch_bench::log::run(
         &LogBench {
             entries: args.entries,
@@ -66,26 +63,4 @@ pub fn run(args: Args) -> anyhow::Result<LogReport> {
         },
         progress,
     )?)
-}
-
-/// Appended entries as a bar on stderr.
-struct Bar(indicatif::ProgressBar);
-
-impl Progress for Bar {
-    fn start(&self, total: u64, verb: &str) {
-        self.0.set_length(total);
-        self.0
-            .set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        let template =
-            format!("{{spinner}} {verb} [{{bar:40}}] {{pos}}/{{len}} ({{per_sec}}, {{eta}})");
-        if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
-            self.0.set_style(style);
-        }
-    }
-    fn advance(&self, n: u64) {
-        self.0.inc(n);
-    }
-    fn finish(&self) {
-        self.0.finish_and_clear();
-    }
 }

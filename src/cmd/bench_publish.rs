@@ -48,10 +48,6 @@ pub struct Args {
     lockfile: Option<PathBuf>,
 }
 
-#[allow(
-    clippy::indexing_slicing,
-    reason = "IndexMut on a json! object literal built in this function never panics"
-)]
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     let base = base_url(&args.server)?;
     check_target(&base, args.count, args.concurrency)?;
@@ -70,20 +66,12 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let r = rt
         .block_on(bench_publish(&opts, &CiEnv::process()))
         .map_err(from_publisher)?;
-    let l = &r.latencies_ms;
-    let pct = |q: f64| l.get(((l.len().max(1) - 1) as f64 * q) as usize);
-    let mut report = json!({
-        "bench": "publish", "server": base, "count": r.published.len(),
-        "concurrency": r.workers, "seconds": r.seconds,
-        "publishes_per_sec": r.published.len() as f64 / r.seconds,
-        "pack_seconds": r.pack_seconds,
-        "latency_ms": {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": pct(1.0)},
-    });
-    if let Some(lockfile) = &args.lockfile {
+    let mut report = r.to_json(&base);
+    if let (Some(lockfile), Some(obj)) = (&args.lockfile, report.as_object_mut()) {
         // Recorded as `vouch fetch` would (the consumer library does it).
         let versions: Vec<_> = r.published.iter().map(published_version).collect();
         rt.block_on(record_published(lockfile, &base, &versions))?;
-        report["lockfile"] = json!(lockfile.display().to_string());
+        obj.insert("lockfile".into(), json!(lockfile.display().to_string()));
     }
     print_json(&report)?;
     Ok(Exit::Ok)

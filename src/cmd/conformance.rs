@@ -5,10 +5,11 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
+use vouch_consumer::{verify_artifact, ArtifactPolicy};
 use vouch_publisher::sign::sign_conformance;
-use vouch_verify::{verify_request, PolicySpec, TrustSpec};
+use vouch_verify::{PolicySpec, TrustSpec};
 
-use crate::output::{from_publisher, CodedError, Exit};
+use crate::output::{from_publisher, Exit};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -121,8 +122,11 @@ fn verify_bundle(a: VerifyBundleArgs) -> anyhow::Result<Exit> {
         staging: a.staging,
         trusted_root: a.trusted_root,
     };
-    match verify_request(&a.artifact, &a.bundle, &policy, &trust) {
-        Ok(_) => Ok(Exit::Ok),
-        Err(err) => Err(CodedError::from(err).into()),
-    }
+    verify_artifact(
+        &a.artifact,
+        &a.bundle,
+        &ArtifactPolicy::Flags(policy),
+        &trust,
+    )?;
+    Ok(Exit::Ok)
 }

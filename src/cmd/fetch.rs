@@ -2,13 +2,12 @@
 //! prints what it verified.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use vouch_consumer::{FetchRequest, OutTarget, Spec, DEFAULT_LOCKFILE};
 use vouch_policy::PolicyFile;
 
-use super::registry_api::{base_url, progress_bar, runtime};
-use crate::output::{clean, outln, print_json, Exit};
+use super::registry_api::{base_url, runtime, TermProgress};
+use crate::output::{answer, CodedError, Exit};
 
 /// Download a package version, verify it, and lock it.
 ///
@@ -46,30 +45,10 @@ pub struct Args {
     policy: Option<PathBuf>,
     /// Pin the trusted root instead of trusting the registry's answer on first use.
     #[command(flatten)]
-    trust: super::verify_bundle::TrustArgs,
+    trust: super::flags::TrustArgs,
     /// Print one JSON object instead of the summary.
     #[arg(long)]
     json: bool,
-}
-
-/// A progress bar on a terminal, for the library's [`vouch_api_client::Progress`].
-#[derive(Default)]
-struct Bar(Mutex<Option<indicatif::ProgressBar>>);
-
-impl vouch_api_client::Progress for Bar {
-    fn start(&self, total: u64, verb: &str) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = progress_bar(total, verb);
-    }
-    fn advance(&self, n: u64) {
-        if let Some(bar) = &*self.0.lock().unwrap_or_else(|p| p.into_inner()) {
-            bar.inc(n);
-        }
-    }
-    fn finish(&self) {
-        if let Some(bar) = self.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            bar.finish_and_clear();
-        }
-    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
@@ -79,17 +58,10 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         lockfile: args.lockfile,
         out: args.out.map_or(OutTarget::Default, OutTarget::Dir),
         policy: (args.policy.as_deref().map(PolicyFile::load).transpose())
-            .map_err(crate::output::CodedError::from)?,
+            .map_err(CodedError::from)?,
         trusted_root: args.trust.pinned_root()?,
     };
-    let f = runtime()?.block_on(vouch_consumer::fetch(&req, &Bar::default()))?;
-    if args.json {
-        print_json(&f.to_json())?;
-    } else {
-        // The identity and issuer come from the bundle's certificate: untrusted text.
-        for line in f.lines() {
-            outln!("{}", clean(&line))?;
-        }
-    }
-    Ok(Exit::Ok)
+    let f = runtime()?.block_on(vouch_consumer::fetch(&req, &TermProgress::every_transfer()))?;
+    // The identity and issuer come from the bundle's certificate: printed escaped.
+    answer(args.json, &f.to_json(), &f.lines())
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use vouch_publisher::sign::Services;
 
 use super::registry_api::runtime;
-use crate::output::{clean, outln, print_json, CodedError, Exit};
+use crate::output::{answer, lines_of, CodedError, Exit};
 
 /// The image, and who signs it through which services (as `vouch sign`).
 #[derive(Debug, clap::Args)]
@@ -70,10 +70,7 @@ pub fn run(s: Signer, predicate: Option<(PathBuf, String)>) -> anyhow::Result<Ex
         predicate,
         identity_token: s.identity_token,
         identity_token_file: s.identity_token_file,
-        services: match (s.server, s.trust_config) {
-            (_, Some(path)) => Services::File(path),
-            (server, None) => Services::Server(server.unwrap_or_default()),
-        },
+        services: Services::from_flags(s.server, s.trust_config)?,
         tls_ca: s.tls_ca,
         allow_insecure: s.allow_insecure_registry,
         legacy_tag: s.legacy_tag,
@@ -82,14 +79,7 @@ pub fn run(s: Signer, predicate: Option<(PathBuf, String)>) -> anyhow::Result<Ex
     let signed = rt
         .block_on(vouch_oci::sign_image(&req))
         .map_err(|e| CodedError::from(&e))?;
-    match s.json {
-        true => print_json(&signed.to_json())?,
-        false => signed
-            .to_string()
-            .lines()
-            .try_for_each(|l| outln!("{}", clean(l)))?,
-    }
-    Ok(Exit::Ok)
+    answer(s.json, &signed.to_json(), &lines_of(&signed))
 }
 
 pub fn run_attest(a: Attest) -> anyhow::Result<Exit> {

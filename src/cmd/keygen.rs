@@ -6,7 +6,7 @@ use clap::Subcommand;
 use serde_json::json;
 use vouch_registry::keygen::{self, KeygenError, NoteKeyKind};
 
-use crate::output::{outln, print_json, CodedError, Exit};
+use crate::output::{answer, CodedError, Exit};
 
 /// Make the secrets a production server needs; no other tool is required.
 ///
@@ -76,25 +76,20 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
 
 fn note_key(k: NoteKey, kind: NoteKeyKind) -> anyhow::Result<Exit> {
     let vkey = keygen::write_note_key(&k.name, kind, &k.out).map_err(coded)?;
-    if k.json {
-        print_json(&json!({
-            "name": k.name,
-            "private_key_file": k.out.display().to_string(),
-            "verifier_key": vkey.to_string(),
-        }))?;
-    } else {
-        outln!("{vkey}")?;
-        eprintln!("private key written to {} (mode 0600)", k.out.display());
+    let file = k.out.display().to_string();
+    let json = json!({"name": k.name, "private_key_file": file, "verifier_key": vkey.to_string()});
+    answer(k.json, &json, &[vkey.to_string()])?;
+    if !k.json {
+        eprintln!("private key written to {file} (mode 0600)");
     }
     Ok(Exit::Ok)
 }
 
 fn secret(s: Secret, text: &str) -> anyhow::Result<Exit> {
     keygen::write_new_secret(&s.out, text).map_err(coded)?;
-    if s.json {
-        print_json(&json!({"file": s.out.display().to_string()}))?;
-    } else {
-        eprintln!("written to {} (mode 0600)", s.out.display());
+    let file = s.out.display().to_string();
+    if !s.json {
+        eprintln!("written to {file} (mode 0600)");
     }
-    Ok(Exit::Ok)
+    answer(s.json, &json!({ "file": file }), &[])
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use vouch_consumer::DEFAULT_LOCKFILE;
 
-use crate::output::{clean, outln, print_json, Exit};
+use crate::output::{answer, CodedError, Exit};
 
 /// Normalise the lockfile, or check it (--check).
 ///
@@ -50,29 +50,21 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         .as_deref()
         .map(vouch_policy::PolicyFile::load)
         .transpose())
-    .map_err(crate::output::CodedError::from)?;
+    .map_err(CodedError::from)?;
     if !args.check {
         let n = vouch_consumer::normalise_lockfile(&args.lockfile)?;
-        if args.json {
-            print_json(&n.to_json(&args.lockfile))?;
-        } else {
-            for line in n.lines(&args.lockfile) {
-                outln!("{line}")?;
-            }
-        }
-        return Ok(Exit::Ok);
+        return answer(
+            args.json,
+            &n.to_json(&args.lockfile),
+            &n.lines(&args.lockfile),
+        );
     }
     let r = vouch_consumer::check_lockfile(&args.lockfile, args.strict_sigstore, policy.as_ref())?;
-    if args.json {
-        print_json(&r.to_json(&args.lockfile))?;
-    } else {
-        for p in &r.problems {
-            outln!("{}  {}", p.code, clean(&p.detail))?;
-        }
-        let (file, n) = (args.lockfile.display(), r.entries);
-        let verified = r.computed.sigstore_verified_count;
-        outln!("{file}: {n} entries, {verified} with verified Sigstore bundles")?;
-    }
+    answer(
+        args.json,
+        &r.to_json(&args.lockfile),
+        &r.lines(&args.lockfile),
+    )?;
     r.error(&args.lockfile)
         .map_or(Ok(Exit::Ok), |e| Err(e.into()))
 }

@@ -9,11 +9,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::json;
 use vouch_tiles_client::ops::{self, given_leaf, input_error, MonitorPlan, Trust};
-use vouch_tiles_client::{Observation, TileClient};
+use vouch_tiles_client::TileClient;
 
-use crate::output::{clean, outln, print_json, CodedError, Exit};
+use crate::output::{answer, outln, print_json, CodedError, Exit};
 
 /// Read and audit a transparency log served as C2SP tlog-tiles.
 #[derive(Debug, clap::Args)]
@@ -173,42 +172,17 @@ impl LogOpts {
     }
 }
 
-#[allow(
-    clippy::indexing_slicing,
-    reason = "ops::checkpoint_json answers a json! object literal"
-)]
 async fn checkpoint(a: LogOpts) -> anyhow::Result<Exit> {
     let (client, t) = a.open()?;
     let c = ops::checkpoint(&client, &t).await?;
-    let cp = &c.checkpoint.checkpoint;
-    if a.json {
-        let mut v = ops::checkpoint_json(&c.checkpoint, &t.witnesses);
-        v["checkpoint"] = json!(c.checkpoint.to_note_string());
-        print_json(&v)?;
-    } else {
-        outln!(
-            "origin: {}\nsize:   {}\nroot:   {}",
-            clean(&cp.origin),
-            cp.size,
-            cp.root
-        )?;
-        let (key, n) = (t.log_key.name(), c.cosignatures);
-        outln!("verified: log key {key}, {n} witness cosignature(s)")?;
-    }
-    Ok(Exit::Ok)
+    answer(a.json, &c.to_json(&t), &c.lines(&t))
 }
 
 async fn inclusion(a: InclusionArgs) -> anyhow::Result<Exit> {
     let (client, t) = a.log.open()?;
     let leaf = given_leaf(a.entry.as_deref(), a.leaf_hash.as_deref())?;
     let i = ops::inclusion(&client, &t, a.index, leaf).await?;
-    if a.log.json {
-        print_json(&i.to_json())?;
-    } else {
-        let (index, leaf, size, root) = (i.index, i.leaf, i.size, i.root);
-        outln!("entry {index} (leaf {leaf}) is included in tree {size} with root {root}")?;
-    }
-    Ok(Exit::Ok)
+    answer(a.log.json, &i.to_json(), &i.lines())
 }
 
 async fn consistency(a: ConsistencyArgs) -> anyhow::Result<Exit> {
@@ -217,22 +191,14 @@ async fn consistency(a: ConsistencyArgs) -> anyhow::Result<Exit> {
     let (old_size, old_root, old_note) = ops::old_tree(&t, a.old_checkpoint.as_deref(), size_root)?;
     let (client, t) = a.log.open()?;
     let c = ops::consistency(&client, &t, old_size, old_root, old_note).await?;
-    if a.log.json {
-        print_json(&c.to_json())?;
-    } else {
-        let (new_size, root) = (c.size, c.root);
-        outln!("tree {old_size} ({old_root}) is a prefix of tree {new_size} ({root})")?;
-    }
-    Ok(Exit::Ok)
+    answer(a.log.json, &c.to_json(), &c.lines())
 }
 
 async fn proof(a: ProofArgs) -> anyhow::Result<Exit> {
     let (client, t) = a.log.open()?;
     let (file, i) = ops::proof(&client, &t, a.index, a.extra.as_deref()).await?;
     if a.log.json {
-        print_json(
-            &json!({"index": i.index, "size": i.size, "leaf_hash": i.leaf.to_hex(), "tlog_proof": file.to_string()}),
-        )?;
+        print_json(&i.proof_json(&file))?;
     } else {
         std::io::stdout()
             .lock()
@@ -241,31 +207,16 @@ async fn proof(a: ProofArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-#[allow(
-    clippy::indexing_slicing,
-    reason = "ops::checkpoint_json answers a json! object literal"
-)]
 fn verify_proof(a: VerifyProofArgs) -> anyhow::Result<Exit> {
     let t = a.trust.parse()?;
     let leaf = given_leaf(a.entry.as_deref(), a.leaf_hash.as_deref())?;
     let leaf = leaf.ok_or_else(|| input_error("give --entry FILE or --leaf-hash HEX"))?;
     let (file, v) = ops::verify_proof(&a.proof, &leaf, &t)?;
-    let cp = &v.checkpoint.checkpoint;
-    if a.json {
-        let mut j = ops::checkpoint_json(&v.checkpoint, &t.witnesses);
-        j["verified"] = json!(true);
-        j["index"] = json!(file.index);
-        j["leaf_hash"] = json!(leaf.to_hex());
-        print_json(&j)?;
-    } else {
-        let (index, n) = (file.index, v.cosignatures);
-        outln!(
-            "verified: entry {index} is in {} at size {} ({n} witness cosignature(s))",
-            cp.origin,
-            cp.size
-        )?;
-    }
-    Ok(Exit::Ok)
+    answer(
+        a.json,
+        &v.proof_json(&t, &file, &leaf),
+        &v.proof_lines(&file),
+    )
 }
 
 async fn monitor(a: MonitorArgs) -> anyhow::Result<Exit> {
@@ -281,8 +232,7 @@ async fn monitor(a: MonitorArgs) -> anyhow::Result<Exit> {
         if json {
             return std::ops::ControlFlow::Continue(());
         }
-        let (o, root) = (step.observation, step.checkpoint.checkpoint.root);
-        printed = outln!("{o} (root {root})");
+        printed = outln!("{}", step.line());
         match printed {
             Ok(()) => std::ops::ControlFlow::Continue(()),
             Err(_) => std::ops::ControlFlow::Break(()),
@@ -291,15 +241,7 @@ async fn monitor(a: MonitorArgs) -> anyhow::Result<Exit> {
     .await?;
     printed?;
     if json {
-        let events: Vec<_> = m.observations.iter().map(Observation::to_json).collect();
-        let state = m.state.as_ref();
-        print_json(&json!({
-            "origin": t.origin,
-            "size": state.map(|s| s.size),
-            "root": state.map(|s| s.root.clone()),
-            "checks": m.checks,
-            "events": events,
-        }))?;
+        print_json(&m.to_json(&t))?;
     }
     Ok(Exit::Ok)
 }

@@ -27,6 +27,7 @@ mod bench_verify;
 mod conformance;
 mod dev;
 mod fetch;
+mod flags;
 mod image_sign;
 mod keygen;
 mod lock;

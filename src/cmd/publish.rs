@@ -4,11 +4,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use serde_json::json;
 use vouch_publisher::{publish_dir, CiEnv, PublishRequest, TokenSource};
 
 use super::registry_api::{runtime, TermProgress};
-use crate::output::{clean, from_publisher, outln, print_json, Exit};
+use crate::output::{answer, from_publisher, Exit};
 
 /// Publish a package version from CI with no upload token.
 ///
@@ -92,27 +91,5 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             &TermProgress::default(),
         ))
         .map_err(from_publisher)?;
-    let (up, d) = (&p.upload, &p.digests);
-    if args.json {
-        return print_json(&json!({
-            "name": p.name, "version": p.version, "size": d.size, "sha256": d.sha256_hex(),
-            "blake3": d.blake3_hex(), "identity": p.identity, "token_source": p.token_source,
-            "index_url": up.index_url, "blob_url": up.blob_url, "bundle_url": up.bundle_url,
-            "log_index": up.log_index, "files": p.files,
-        }))
-        .map(|_| Exit::Ok);
-    }
-    let (name, version) = (clean(&p.name), clean(&p.version));
-    outln!(
-        "published {name}@{version}: {} bytes, sha256 {}",
-        d.size,
-        d.sha256_hex()
-    )?;
-    outln!("  signed by {}", clean(&p.identity))?;
-    outln!(
-        "  index     {}",
-        clean(up.index_url.as_deref().unwrap_or(""))
-    )?;
-    outln!("  log index {}", json!(up.log_index))?;
-    Ok(Exit::Ok)
+    answer(args.json, &p.to_json(), &p.lines())
 }

@@ -9,7 +9,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 use vouch_publisher::{register, Provider, Registration};
 
 use super::registry_api::runtime;
-use crate::output::{clean, outln, print_json, Exit};
+use crate::output::{answer, Exit};
 
 /// Register a trusted publisher for a package: which CI workflow (or which person's
 /// email identity) may publish it with no upload token.
@@ -86,23 +86,5 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         email: args.email,
     };
     let r = runtime()?.block_on(register(&reg))?;
-    if args.json {
-        return print_json(&r.answer).map(|_| Exit::Ok);
-    }
-    let id = r.id.map_or_else(|| "null".to_owned(), |id| id.to_string());
-    let env = r
-        .environment
-        .as_deref()
-        .map(|e| format!(" (environment {})", clean(e)));
-    outln!(
-        "registered publisher #{id} for {}: {} {}{}",
-        clean(&r.package),
-        clean(&r.provider),
-        clean(&r.who()),
-        env.unwrap_or_default()
-    )?;
-    if r.pending {
-        outln!("  pending: the package does not exist yet; the first publish through this binding creates it")?;
-    }
-    Ok(Exit::Ok)
+    answer(args.json, &r.answer, &r.lines())
 }

@@ -4,9 +4,9 @@
 //! or, with `--json`, what every step observed.
 
 use anyhow::Context;
-use vouch_quickstart::{Event, Quickstart};
+use vouch_quickstart::{Event, Quickstart, Step};
 
-use crate::output::{outln, print_json, Exit};
+use crate::output::{answer, outln, Exit};
 
 /// Run the whole story on embedded defaults: a dev server, a trusted publisher, a
 /// publish from "CI" with a dev OIDC token, a verified fetch into vouch.lock, the
@@ -54,15 +54,6 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         qs.stop();
     }
     let steps = result?;
-    if args.json {
-        // `ok` is what the story observed: every step held (an error returned above).
-        let steps: Vec<_> = steps
-            .iter()
-            .map(|s| serde_json::json!({ "step": s.name, "detail": s.detail }))
-            .collect();
-        print_json(&serde_json::json!({ "ok": true, "steps": steps }))?;
-    } else {
-        outln!("\nAll checks held.")?;
-    }
-    Ok(Exit::Ok)
+    let text = [String::new(), "All checks held.".to_owned()];
+    answer(args.json, &Step::summary_json(&steps), &text)
 }

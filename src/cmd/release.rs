@@ -2,18 +2,18 @@
 //! `<asset>.sha256`, dist-manifest.json, crates-manifest.json); `verify-index` checks that
 //! a package index (PyPI, crates.io or a vouch registry) serves exactly the sealed bytes.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Subcommand, ValueEnum};
-use serde_json::{json, Value};
 use vouch_release::error::outcome_codes::INDEX_DRIFT;
 use vouch_release::index::{self, IndexQuery, Limits};
+use vouch_release::report::SealRun;
 use vouch_release::seal::{SealOptions, SealPlan};
 use vouch_release::ReleaseError;
 
-use crate::output::{clean, fail_json, outln, print_json, CodedError, Exit};
+use super::registry_api::progress_bar;
+use crate::output::{answer, clean, fail_json, CodedError, Exit};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -133,67 +133,19 @@ fn seal(a: SealArgs) -> anyhow::Result<Exit> {
         SealOptions::from_specs(dir, a.tag, a.commit, crates, exceptions, a.time.as_deref())?;
     let plan = SealPlan::scan(options)?;
     let total = plan.total_bytes();
-    let bar = progress_bar(total);
+    let bar = progress_bar(total, "sealing");
     let sealed = plan.hash(&|n| bar.as_ref().map_or((), |b| b.inc(n)))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let written = sealed.write(&a.dir)?;
-    let elapsed = started.elapsed();
-    for stale in &sealed.stale_sha256 {
+    let run = SealRun::write(a.dir, sealed, total, started)?;
+    for warning in run.warnings() {
         // File names are untrusted text: printed escaped.
-        let stale = clean(stale);
-        eprintln!("warning: {stale} has no asset beside it any more; delete it if it is stale");
+        eprintln!("{}", clean(&warning));
     }
-    if a.json {
-        let assets: Vec<Value> = sealed.dist.assets.iter().map(|x| json!({"name": x.name.as_str(), "size": x.size, "sha256": x.sha256.to_hex(), "blake3": x.blake3.to_hex()})).collect();
-        let crates: Vec<Value> = sealed.crates.iter().flat_map(|c| &c.crates).map(|c| json!({"name": c.id.name(), "version": c.id.version(), "checksum": c.checksum.to_hex(), "release_status": c.release_status.as_str()})).collect();
-        print_json(&json!({
-            "ok": true, "dir": a.dir.display().to_string(), "tag": sealed.dist.tag,
-            "commit": sealed.dist.commit, "generated_at": sealed.dist.generated_at,
-            "assets": assets, "crates": crates, "written": written.written,
-            "unchanged": written.unchanged, "stale_sha256": sealed.stale_sha256,
-            "bytes_hashed": total, "elapsed_ms": elapsed.as_millis() as u64,
-        }))?;
-        return Ok(Exit::Ok);
-    }
-    for x in &sealed.dist.assets {
-        outln!("{}  {:>12}  {}", x.sha256, x.size, clean(x.name.as_str()))?;
-    }
-    let secs = elapsed.as_secs_f64().max(1e-9);
-    let list = |names: &[String]| match names.is_empty() {
-        true => "none".to_owned(),
-        false => names.join(", "),
-    };
-    outln!(
-        "sealed {} asset(s), {total} bytes in {secs:.2} s ({:.0} MiB/s); wrote {}; unchanged {}",
-        sealed.dist.assets.len(),
-        total as f64 / secs / (1 << 20) as f64,
-        list(&written.written),
-        list(&written.unchanged),
-    )?;
-    Ok(Exit::Ok)
+    answer(a.json, &run.to_json(), &run.lines())
 }
 
-/// A byte progress bar on stderr, only when stderr is a terminal.
-fn progress_bar(total: u64) -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let target = indicatif::ProgressDrawTarget::stderr();
-    let bar = indicatif::ProgressBar::with_draw_target(Some(total), target);
-    let template =
-        "sealing {bar:40} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}";
-    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
-        bar.set_style(style);
-    }
-    Some(bar)
-}
-
-#[allow(
-    clippy::indexing_slicing,
-    reason = "IndexMut on a json! object literal built in this function never panics"
-)]
 fn verify_index(a: VerifyIndexArgs) -> anyhow::Result<Exit> {
     let limits = Limits {
         retries: a.retries,
@@ -220,28 +172,9 @@ fn verify_index(a: VerifyIndexArgs) -> anyhow::Result<Exit> {
         let reason = clean(&e.reason);
         eprintln!("retry {}/{} in {} ms: {reason}", e.retry, e.of, e.delay_ms);
     })?;
-    let summary = report.summary();
-    if a.json {
-        let artifacts: Vec<Value> = report.results.iter().map(|r| r.to_json()).collect();
-        let mut out = json!({
-            "ok": report.passed(), "index": name, "urls": report.urls,
-            "attempts": report.attempts, "limits": limits.to_json(),
-            "artifacts": artifacts, "counts": report.counts_json(),
-        });
-        if !report.passed() {
-            out["error"] = json!({"code": INDEX_DRIFT, "message": summary});
-        }
-        print_json(&out)?;
-    } else {
-        for r in &report.results {
-            // Artifact names and publishers come from the manifest and the index.
-            let (label, artifact) = (r.status.label(), clean(&r.artifact));
-            outln!("{label:<15}{artifact}{}", clean(&r.detail(report.attempts)))?;
-        }
-        outln!("{summary} ({} attempt(s))", report.attempts)?;
+    answer(a.json, &report.to_json(name, &limits), &report.lines())?;
+    match report.passed() {
+        true => Ok(Exit::Ok),
+        false => Err(CodedError::new(INDEX_DRIFT, Exit::VerifyFailed, report.summary()).into()),
     }
-    if !report.passed() {
-        return Err(CodedError::new(INDEX_DRIFT, Exit::VerifyFailed, summary).into());
-    }
-    Ok(Exit::Ok)
 }

@@ -99,16 +99,10 @@ async fn serve(args: Args) -> anyhow::Result<Exit> {
         .map_err(|e| CodedError::error(e.code(), error_chain(&e)))?;
     // The banner is best-effort: a parent that read what it needed and closed our
     // stdout must not take the server down with it (EPIPE).
+    let banner = s.banner(args.dev.then_some(args.data.as_path()));
     let _ = (|| -> std::io::Result<()> {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {}://{}", s.scheme, s.addr)?;
-        // The verifier key clients pin (`vouch log ... --key`); it is public.
-        writeln!(out, "log key {}", s.app.state.log.verifier())?;
-        if args.dev {
-            // The `dev` owner's API token (created at start, mode 0600): registers publishers.
-            let token_file = args.data.join(vouch_registry::packages::OWNER_TOKEN_FILE);
-            writeln!(out, "owner token file {}", token_file.display())?;
-        }
+        banner.iter().try_for_each(|line| writeln!(out, "{line}"))?;
         out.flush()
     })();
     tracing::info!(addr = %s.addr, origin = s.app.state.log.origin(), "serving");
@@ -134,24 +128,5 @@ async fn selftest(log: Arc<vouch_log::Log>, n: u64, tag: String) {
             let _ = writeln!(out, "{more}");
         }
         let _ = out.flush();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use vouch_registry::ServeError;
-
-    #[test]
-    fn causes_are_not_repeated() {
-        let e = ServeError::Sigstore(vouch_registry::sigstore::SetupError::Material {
-            what: "CA key material",
-            reason: "disk full".into(),
-        });
-        let msg = crate::output::error_chain(&e);
-        assert_eq!(
-            msg,
-            "the Sigstore services could not start: cannot prepare the CA key material: disk full"
-        );
-        assert_eq!(msg.matches("disk full").count(), 1);
     }
 }

@@ -7,7 +7,7 @@ use vouch_publisher::sign::{sign_file, Services, SignRequest};
 use vouch_publisher::CiEnv;
 
 use super::registry_api::{runtime, TermProgress};
-use crate::output::{from_publisher, outln, print_json, Exit};
+use crate::output::{answer, from_publisher, Exit};
 
 /// Sign FILE with a short-lived certificate for your OIDC identity: no key to keep.
 ///
@@ -109,17 +109,12 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let (Some(file), Some(bundle)) = (args.file, args.bundle) else {
         anyhow::bail!("FILE and --bundle are required");
     };
-    let services = match (args.server, args.trust_config) {
-        (_, Some(path)) => Services::File(path),
-        (Some(server), None) => Services::Server(server),
-        (None, None) => unreachable!("clap requires --server or --trust-config"),
-    };
     let req = SignRequest {
         file,
         in_toto: args.in_toto,
         identity_token: args.identity_token,
         identity_token_file: args.identity_token_file,
-        services,
+        services: Services::from_flags(args.server, args.trust_config)?,
         tls_ca: args.tls_ca,
         bundle,
         oidc_issuer: args.oidc_issuer,
@@ -128,21 +123,5 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let s = runtime()?
         .block_on(sign_file(&req, &CiEnv::process(), &TermProgress::default()))
         .map_err(from_publisher)?;
-    let (file, bundle) = (req.file.display(), req.bundle.display());
-    if args.json {
-        return print_json(&serde_json::json!({
-            "file": file.to_string(), "sha256": s.sha256, "kind": s.kind,
-            "bundle": bundle.to_string(), "identity": s.identity, "issuer": s.issuer,
-            "log_index": s.log_index,
-        }))
-        .map(|_| Exit::Ok);
-    }
-    outln!("signed   {file} (sha256:{})", s.sha256)?;
-    outln!("as       {}", s.identity)?;
-    outln!("issuer   {}", s.issuer.as_deref().unwrap_or("-"))?;
-    if let Some(i) = s.log_index {
-        outln!("logged   entry {i}")?;
-    }
-    outln!("bundle   {bundle}")?;
-    Ok(Exit::Ok)
+    answer(args.json, &s.to_json(&req), &s.lines(&req))
 }

@@ -3,11 +3,10 @@
 
 use std::path::PathBuf;
 
-use serde_json::json;
 use vouch_release::check;
 use vouch_release::error::outcome_codes::CHECKSUM_MISMATCH;
 
-use crate::output::{clean, fail_json, outln, print_json, CodedError, Exit};
+use crate::output::{answer, fail_json, CodedError, Exit};
 
 /// Without FILE arguments every recorded file is checked in the record's directory, and
 /// unrecorded files there are reported as extra (not for a per-asset .sha256 record);
@@ -31,10 +30,6 @@ pub struct Args {
     json: bool,
 }
 
-#[allow(
-    clippy::indexing_slicing,
-    reason = "IndexMut on a json! object literal built in this function never panics"
-)]
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     let (path, is_manifest) = match (args.manifest, args.sums) {
         (Some(m), _) => (m, true),
@@ -46,34 +41,13 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             CodedError::new(e.code(), Exit::Error, e.to_string()),
         )
     })?;
-    let (passed, summary) = (report.passed(args.strict), report.summary());
-    let ignored = report.ignored_extras(args.strict);
-    if args.json {
-        let files: Vec<_> = report.results.iter().map(|r| r.to_json()).collect();
-        let mut out = json!({
-            "ok": passed, "record": path.display().to_string(),
-            "kind": if is_manifest { "dist-manifest" } else { "sha256sums" },
-            "strict": args.strict, "ignored_extra": ignored, "files": files,
-            "counts": report.counts_json(),
-        });
-        if !passed {
-            out["error"] = json!({"code": CHECKSUM_MISMATCH, "message": summary});
+    let json = report.to_json(&path, is_manifest, args.strict);
+    // Names come from the checksum files and the directory: printed escaped.
+    answer(args.json, &json, &report.lines(args.strict))?;
+    match report.passed(args.strict) {
+        true => Ok(Exit::Ok),
+        false => {
+            Err(CodedError::new(CHECKSUM_MISMATCH, Exit::VerifyFailed, report.summary()).into())
         }
-        print_json(&out)?;
-    } else {
-        for r in &report.results {
-            // Names come from the checksum files and the directory: untrusted text.
-            let (label, name) = (r.status.label(), clean(&r.name));
-            outln!("{label:<10}{name}{}", clean(&r.detail()))?;
-        }
-        outln!("{summary}")?;
-        if ignored > 0 {
-            outln!("{ignored} file(s) not listed in the record were not checked; --strict fails on them")?;
-        }
-    }
-    if passed {
-        Ok(Exit::Ok)
-    } else {
-        Err(CodedError::new(CHECKSUM_MISMATCH, Exit::VerifyFailed, summary).into())
     }
 }

@@ -1,9 +1,9 @@
 //! `vouch verify image REF`: the signatures or attestations of a container image in an OCI
 //! registry, in cosign's two schemes (`vouch_oci::verify_image`).
 
+use super::flags::{PolicyArgs, TrustArgs};
 use super::registry_api::runtime;
-use super::verify_bundle::{PolicyArgs, TrustArgs};
-use crate::output::{clean, outln, print_json, CodedError, Exit};
+use crate::output::{answer, lines_of, CodedError, Exit};
 
 /// Verify a container image's signatures (or, with --type, its attestations) in any OCI
 /// registry, as `cosign verify` / `cosign verify-attestation` would.
@@ -58,12 +58,6 @@ pub fn run(a: Args) -> anyhow::Result<Exit> {
     let report = rt
         .block_on(vouch_oci::verify_image(&req))
         .map_err(|e| CodedError::from(&e))?;
-    match a.json {
-        true => print_json(&report.to_json())?,
-        false => report
-            .to_string()
-            .lines()
-            .try_for_each(|l| outln!("{}", clean(l)))?,
-    }
+    answer(a.json, &report.to_json(), &lines_of(&report))?;
     report.failure().map_or(Ok(Exit::Ok), |e| Err(e.into()))
 }

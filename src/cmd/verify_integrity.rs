@@ -2,11 +2,10 @@
 
 use std::path::PathBuf;
 
-use serde_json::json;
 use vouch_api_client::integrity::{verify, Check, Target};
 
 use super::registry_api::runtime;
-use crate::output::{clean, outln, print_json, Exit};
+use crate::output::{answer, Exit};
 
 /// Verify a registry integrity record: its JWS against the registry's published key set
 /// (`/.well-known/registry-key.json`), its inclusion in the transparency log against a
@@ -49,22 +48,5 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         log_key: args.log_key,
     };
     let v = runtime()?.block_on(verify(&check))?;
-    if args.json {
-        print_json(&json!({
-            "verified": true, "kid": v.kid, "subject": v.subject, "package": v.package,
-            "version": v.version, "log_index": v.log_index, "checkpoint_size": v.checkpoint_size,
-            "log_key_pinned": v.log_key_pinned,
-            "assets": v.assets_verified.as_ref().map(|a| json!({"verified": a})),
-            "record_assets": v.record_assets,
-        }))?;
-        return Ok(Exit::Ok);
-    }
-    // Names, versions and key ids come from the registry: untrusted text.
-    let (subject, version, kid) = (clean(&v.subject), clean(&v.version), clean(&v.kid));
-    let (index, size) = (v.log_index, v.checkpoint_size);
-    outln!("verified: integrity record of {subject} {version} signed by {kid}, logged at index {index} (checkpoint size {size})")?;
-    if let Some(a) = &v.assets_verified {
-        outln!("verified: {} asset(s) match the record", a.len())?;
-    }
-    Ok(Exit::Ok)
+    answer(args.json, &v.to_json(), &v.lines())
 }

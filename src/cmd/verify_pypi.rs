@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use vouch_pep740::request::{verify_pypi, PypiRequest, Source};
 use vouch_verify::{CiClaim, PolicySpec};
 
-use crate::output::{clean, outln, print_json, CodedError, Exit, Outcome};
+use crate::output::{answer, lines_of, CodedError, Exit};
 
 /// Verify the PEP 740 attestations of wheels and sdists, as `pypi-attestations verify pypi`
 /// does: each attestation's single subject must be DIST (file name and SHA-256), its
@@ -64,22 +64,14 @@ pub struct Args {
     #[arg(long, value_name = "REF", help_heading = "Policy")]
     source_ref: Option<String>,
     #[command(flatten)]
-    trust: super::verify_bundle::TrustArgs,
+    trust: super::flags::TrustArgs,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(a: Args) -> anyhow::Result<Exit> {
-    let source = match (a.provenance, a.attestation.is_empty(), a.index) {
-        (Some(p), _, _) => Source::Provenance(p),
-        (_, false, _) => Source::Attestations(a.attestation),
-        (_, _, Some(url)) => Source::Index {
-            url,
-            tls_ca: a.tls_ca,
-        },
-        _ => Source::Beside,
-    };
+    let source = Source::from_flags(a.provenance, a.attestation, a.index, a.tls_ca);
     let claims = a.source_ref.map(|r| (CiClaim::SourceRepositoryRef, r));
     let req = PypiRequest {
         dists: a.dists,
@@ -94,20 +86,7 @@ pub fn run(a: Args) -> anyhow::Result<Exit> {
         trust: a.trust.spec()?,
         threads: std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
     };
-    let report = verify_pypi(&req).map_err(|e| {
-        let outcome = if e.is_refusal() {
-            Outcome::Refused
-        } else {
-            Outcome::Error
-        };
-        CodedError::new(e.code(), outcome, e.to_string())
-    })?;
-    if a.json {
-        print_json(&serde_json::to_value(&report)?)?;
-    } else {
-        for line in report.to_string().lines() {
-            outln!("{}", clean(line))?;
-        }
-    }
-    Ok(Exit::Ok)
+    let report = verify_pypi(&req)
+        .map_err(|e| CodedError::judged(e.code(), e.is_refusal(), e.to_string()))?;
+    answer(a.json, &serde_json::to_value(&report)?, &lines_of(&report))
 }

@@ -106,6 +106,21 @@ pub struct IssuedToken {
     pub secret_file: Option<String>,
 }
 
+impl Reply<IssuedToken> {
+    /// The answer once the caller wrote the secret to `path`: the secret is gone from
+    /// what is shown (`"secret": null`, `"secret_file"` instead), whatever else the
+    /// registry's object holds.
+    pub fn saved_to(mut self, path: &std::path::Path) -> Self {
+        let file = path.display().to_string();
+        let mut o = self.json.as_object().cloned().unwrap_or_default();
+        o.insert("secret".into(), Value::Null);
+        o.insert("secret_file".into(), Value::String(file.clone()));
+        self.json = Value::Object(o);
+        self.value.secret_file = Some(file);
+        self
+    }
+}
+
 /// What `tokens issue` asks for.
 #[derive(Debug, Clone, Default)]
 pub struct TokenRequest {

@@ -81,6 +81,16 @@ impl CodedError {
         Self::new(code, Outcome::Error, message)
     }
 
+    /// A library error that knows whether it is a refusal: [`Outcome::Refused`] when
+    /// `refused`, else [`Outcome::Error`].
+    pub fn judged(code: &'static str, refused: bool, message: impl Into<String>) -> Self {
+        let outcome = match refused {
+            true => Outcome::Refused,
+            false => Outcome::Error,
+        };
+        Self::new(code, outcome, message)
+    }
+
     /// A check that ran and refused ([`Outcome::Refused`]).
     pub fn refused(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(code, Outcome::Refused, message)
@@ -98,6 +108,31 @@ impl std::fmt::Display for CodedError {
 }
 
 impl std::error::Error for CodedError {}
+
+/// The one coded error a chain of causes (outermost first) stands for: the first
+/// [`CodedError`] in it decides the code and the outcome (none: `CLI_E001`, an
+/// operational error), and the message is every cause's text, `: `-separated (a
+/// `CodedError` contributes its message without its code).
+pub fn summarize<'a>(
+    chain: impl IntoIterator<Item = &'a (dyn std::error::Error + 'static)>,
+) -> CodedError {
+    let mut first: Option<&CodedError> = None;
+    let mut texts = Vec::new();
+    for cause in chain {
+        match cause.downcast_ref::<CodedError>() {
+            Some(c) => {
+                first = first.or(Some(c));
+                texts.push(c.message.clone());
+            }
+            None => texts.push(cause.to_string()),
+        }
+    }
+    let message = texts.join(": ");
+    match first {
+        Some(c) => CodedError::new(c.code.clone(), c.outcome, message),
+        None => CodedError::error(crate::codes::CLI_FAILED, message),
+    }
+}
 
 /// An error's message followed by each cause in its source chain, `: `-separated. A
 /// cause whose text the message already quotes is not repeated. reqwest's own message

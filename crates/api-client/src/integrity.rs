@@ -72,6 +72,31 @@ pub struct Verified {
     pub record_assets: Vec<String>,
 }
 
+impl Verified {
+    /// `vouch verify integrity --json`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "verified": true, "kid": self.kid, "subject": self.subject, "package": self.package,
+            "version": self.version, "log_index": self.log_index,
+            "checkpoint_size": self.checkpoint_size, "log_key_pinned": self.log_key_pinned,
+            "assets": self.assets_verified.as_ref().map(|a| serde_json::json!({"verified": a})),
+            "record_assets": self.record_assets,
+        })
+    }
+
+    /// `vouch verify integrity`: the record, and the assets when they were checked.
+    /// Names, versions and key ids come from the registry: untrusted text.
+    pub fn lines(&self) -> Vec<String> {
+        let (subject, version, kid) = (&self.subject, &self.version, &self.kid);
+        let (index, size) = (self.log_index, self.checkpoint_size);
+        let mut out = vec![format!("verified: integrity record of {subject} {version} signed by {kid}, logged at index {index} (checkpoint size {size})")];
+        if let Some(a) = &self.assets_verified {
+            out.push(format!("verified: {} asset(s) match the record", a.len()));
+        }
+        out
+    }
+}
+
 fn integrity(e: IntegrityError) -> CodedError {
     match e {
         IntegrityError::TokenEncKeyInvalid { .. } | IntegrityError::Random => {

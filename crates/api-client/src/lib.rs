@@ -14,13 +14,14 @@ pub mod codes;
 pub mod dev;
 mod error;
 pub mod integrity;
+pub mod text;
 
 use base64::Engine as _;
 use serde_json::Value;
 use vouch_package::publish_codes;
 use vouch_tlog::{KeyType, Verifier as NoteVerifier};
 
-pub use error::{error_chain, CodedError, Outcome};
+pub use error::{error_chain, summarize, CodedError, Outcome};
 
 /// The result type of the client libraries.
 pub type Result<T, E = CodedError> = std::result::Result<T, E>;

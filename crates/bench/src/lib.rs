@@ -20,6 +20,33 @@ pub use vouch_api_client::CodedError;
 /// The result type of the drivers.
 pub type Result<T, E = CodedError> = std::result::Result<T, E>;
 
+/// A bench's report: its fields are the command's `--json` object (`Serialize`), its
+/// `Display` the summary line, and [`Report::ran_clean`] whether the run saw no errors
+/// (a command exits 2 after a run with errors).
+pub trait Report: serde::Serialize + std::fmt::Display {
+    fn ran_clean(&self) -> bool {
+        true
+    }
+}
+
+impl Report for verify::VerifyReport {}
+impl Report for log::LogReport {}
+impl Report for http::HttpReport {
+    fn ran_clean(&self) -> bool {
+        self.clean()
+    }
+}
+impl Report for rekor::RekorReport {
+    fn ran_clean(&self) -> bool {
+        self.clean()
+    }
+}
+impl Report for ca::CaReport {
+    fn ran_clean(&self) -> bool {
+        self.clean()
+    }
+}
+
 /// `BENCH_E001`: an argument or a target the bench refuses.
 fn refuse(msg: impl Into<String>) -> CodedError {
     CodedError::new(

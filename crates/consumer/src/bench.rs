@@ -19,6 +19,21 @@ pub struct AuditBench {
     pub median_seconds: f64,
 }
 
+impl AuditBench {
+    /// `vouch bench audit`'s JSON object; `lockfile` is the one the entries came from.
+    pub fn to_json(&self, lockfile: &Path) -> serde_json::Value {
+        serde_json::json!({
+            "bench": "audit-signatures",
+            "lockfile": lockfile.display().to_string(),
+            "entries": self.entries,
+            "threads": self.threads,
+            "runs_seconds": self.runs_seconds,
+            "median_seconds": self.median_seconds,
+            "entries_per_sec": self.entries as f64 / self.median_seconds,
+        })
+    }
+}
+
 /// Audits `lockfile` `runs` times (at least once); every entry must verify
 /// (`BENCH_E003` otherwise).
 pub fn bench_audit(lockfile: &Path, runs: usize) -> Result<AuditBench> {

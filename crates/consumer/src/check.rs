@@ -44,6 +44,19 @@ impl CheckReport {
         })
     }
 
+    /// The report as `vouch lock --check` prints it: each problem, then the counts.
+    pub fn lines(&self, lockfile: &Path) -> Vec<String> {
+        let mut out: Vec<String> = (self.problems.iter())
+            .map(|p| format!("{}  {}", p.code, p.detail))
+            .collect();
+        let (file, n) = (lockfile.display(), self.entries);
+        let verified = self.computed.sigstore_verified_count;
+        out.push(format!(
+            "{file}: {n} entries, {verified} with verified Sigstore bundles"
+        ));
+        out
+    }
+
     /// The first problem as the error a command exits with (a refusal), naming how
     /// many there were; `None` when the lockfile is sound.
     pub fn error(&self, lockfile: &Path) -> Option<CodedError> {

@@ -43,6 +43,7 @@
 //! # }
 //! ```
 
+pub mod artifact;
 pub mod bench;
 pub mod cargo_audit;
 pub mod check;
@@ -50,9 +51,11 @@ pub mod claims;
 pub mod fetch;
 pub mod lockfile;
 pub mod record;
+pub mod root;
 pub mod signatures;
 pub mod transparency;
 
+pub use artifact::{refusal_json, verify_artifact, ArtifactPolicy, ArtifactVerified};
 pub use bench::{bench_audit, replicate_lockfile, AuditBench};
 pub use cargo_audit::{audit_cargo, CargoAudit, CargoAuditReport};
 pub use check::{check_lockfile, normalise_lockfile, CheckReport, Normalised, Problem};
@@ -65,5 +68,6 @@ pub use lockfile::{
     blob_rel, bundle_rel, LockedPackage, Lockfile, Provenance, ServerEntry, DEFAULT_LOCKFILE,
 };
 pub use record::{record_published, PublishedVersion};
+pub use root::{audit_roots, tuf_error, RootChoice};
 pub use signatures::{audit_signatures, Network, SignatureReport, Status};
 pub use transparency::{audit_transparency, prove, Leaf, ServerReport, TransparencyReport};

@@ -99,6 +99,29 @@ impl SignatureReport {
             "entries": entries,
         })
     }
+
+    /// The report as `vouch audit signatures` prints it: a table of package, status and
+    /// detail (the mismatch code and why, or the signer), then the counts. Lockfile and
+    /// bundle text is untrusted: a caller printing to a terminal escapes each line.
+    pub fn lines(&self) -> Vec<String> {
+        let ids = self.lock.packages.iter().map(|p| p.id().len());
+        let width = ids.max().unwrap_or(7).max(7);
+        let mut out = Vec::with_capacity(self.statuses.len() + 2);
+        out.push(format!("{:<width$}  {:<10}  detail", "package", "status"));
+        for (p, s) in self.lock.packages.iter().zip(&self.statuses) {
+            let (status, detail) = match s.parts() {
+                (w, Some(code), Some(d)) => (w, format!("{code}: {d}")),
+                (w, None, Some(d)) => (w, d.to_owned()),
+                (w, _, None) => (w, p.identity.clone()),
+            };
+            out.push(format!("{:<width$}  {status:<10}  {detail}", p.id()));
+        }
+        let (verified, unverified, mismatched) = self.counts();
+        out.push(format!(
+            "{verified} verified, {unverified} unverified, {mismatched} mismatched"
+        ));
+        out
+    }
 }
 
 impl Status {

@@ -8,6 +8,8 @@
 
 use std::path::Path;
 
+use serde_json::json;
+
 use vouch_api_client::{unreachable, CodedError, Result};
 use vouch_tiles_client::{MonitorState, TileClient};
 use vouch_tlog::{Hash, SignedCheckpoint, Verifier as NoteVerifier};
@@ -124,6 +126,43 @@ pub struct TransparencyReport {
     /// The first failure (a server's, or an entry naming a server without a pinned log
     /// key); `None` when everything held and the lockfile was updated.
     pub failure: Option<CodedError>,
+}
+
+impl TransparencyReport {
+    /// The report as `vouch audit transparency --json` prints it.
+    pub fn to_json(&self, lockfile: &Path) -> serde_json::Value {
+        let servers: Vec<_> = (self.servers.iter())
+            .map(|r| match &r.outcome {
+                Ok((size, root)) => json!({
+                    "server": r.server, "ok": true, "entries": r.entries,
+                    "old_size": r.old_size, "new_size": size, "root": root,
+                }),
+                Err(e) => json!({
+                    "server": r.server, "ok": false, "entries": r.entries,
+                    "error": e.to_string(),
+                }),
+            })
+            .collect();
+        json!({
+            "lockfile": lockfile.display().to_string(),
+            "ok": self.failure.is_none(),
+            "code": self.failure.as_ref().map(|_| vouch_tiles_client::ops::AUDIT_LOG_MISBEHAVED),
+            "servers": servers,
+        })
+    }
+
+    /// One line per registry: what held, or `FAIL` (the failure is the command's error).
+    pub fn lines(&self) -> Vec<String> {
+        (self.servers.iter())
+            .map(|r| match &r.outcome {
+                Ok((size, _)) => format!(
+                    "ok    {}: {} entries included at size {size}, consistent with size {}",
+                    r.server, r.entries, r.old_size
+                ),
+                Err(_) => format!("FAIL  {}", r.server),
+            })
+            .collect()
+    }
 }
 
 /// Proves every locked entry against its registry's log and, when everything held,

@@ -38,6 +38,24 @@ pub enum Source {
     },
 }
 
+impl Source {
+    /// The source a command line names: a provenance file, else attestation files, else
+    /// an index (with its private CA, if any), else the files beside each distribution.
+    pub fn from_flags(
+        provenance: Option<PathBuf>,
+        attestations: Vec<PathBuf>,
+        index: Option<String>,
+        tls_ca: Option<PathBuf>,
+    ) -> Self {
+        match (provenance, attestations.is_empty(), index) {
+            (Some(p), _, _) => Source::Provenance(p),
+            (_, false, _) => Source::Attestations(attestations),
+            (_, _, Some(url)) => Source::Index { url, tls_ca },
+            _ => Source::Beside,
+        }
+    }
+}
+
 /// The whole request.
 #[derive(Debug, Clone)]
 pub struct PypiRequest {

@@ -7,7 +7,8 @@
 //! as data, failures as [`Error`] (a [`CodedError`] with its stable `PUB_E`/`SIGN_E`/`REG_E`
 //! code, or an uncoded local failure), and long steps report to a [`Progress`] (a step
 //! without a byte count, such as "signing", starts with a total of 0).
-//! The CI environment is an explicit input ([`CiEnv`]).
+//! The CI environment is an explicit input ([`CiEnv`]). Each result renders itself as
+//! its command's `--json` object (`to_json`) and text lines (`lines`).
 //!
 //! Publishing a directory from another Rust program:
 //!
@@ -33,6 +34,7 @@ pub mod browser_login;
 mod error;
 mod publish;
 mod register;
+mod report;
 pub mod sign;
 mod statement;
 mod token;

@@ -57,6 +57,17 @@ pub struct Step {
     pub detail: serde_json::Value,
 }
 
+impl Step {
+    /// The `--json` summary of a whole run: `ok` is what the story observed (a failed
+    /// step is an error instead), and each step's name and detail.
+    pub fn summary_json(steps: &[Step]) -> serde_json::Value {
+        let steps: Vec<_> = (steps.iter())
+            .map(|s| serde_json::json!({ "step": s.name, "detail": s.detail }))
+            .collect();
+        serde_json::json!({ "ok": true, "steps": steps })
+    }
+}
+
 /// A running quickstart: its directory and its dev server.
 pub struct Quickstart {
     exe: PathBuf,

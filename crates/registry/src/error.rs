@@ -343,3 +343,25 @@ pub async fn envelope(resp: Response) -> Response {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ServeError;
+
+    /// `vouch serve` prints a start-up failure as the cause chain on one line
+    /// (`vouch_api_client::error_chain`): a cause the message already quotes is not
+    /// repeated.
+    #[test]
+    fn causes_are_not_repeated() {
+        let e = ServeError::Sigstore(crate::sigstore::SetupError::Material {
+            what: "CA key material",
+            reason: "disk full".into(),
+        });
+        let msg = vouch_api_client::error_chain(&e);
+        assert_eq!(
+            msg,
+            "the Sigstore services could not start: cannot prepare the CA key material: disk full"
+        );
+        assert_eq!(msg.matches("disk full").count(), 1);
+    }
+}

@@ -185,6 +185,21 @@ pub async fn start(
 }
 
 impl Started {
+    /// What `vouch serve` prints once listening: `listening on SCHEME://ADDR`, `log key
+    /// VKEY` (the verifier key clients pin; it is public) and, for a dev instance whose
+    /// data directory is `dev_data`, the `dev` owner's API token file (mode 0600).
+    pub fn banner(&self, dev_data: Option<&Path>) -> Vec<String> {
+        let mut out = vec![
+            format!("listening on {}://{}", self.scheme, self.addr),
+            format!("log key {}", self.app.state.log.verifier()),
+        ];
+        if let Some(data) = dev_data {
+            let token_file = data.join(crate::packages::OWNER_TOKEN_FILE);
+            out.push(format!("owner token file {}", token_file.display()));
+        }
+        out
+    }
+
     /// Serves until SIGINT or SIGTERM.
     pub async fn run(self) -> std::io::Result<()> {
         match self.tls {

@@ -21,8 +21,8 @@ use crate::config::{DatabaseConfig, LockConfig};
 use crate::reseal::{ResealError, RotateOutcome, SigstoreResetOutcome};
 use crate::{ServeConfig, ServeError};
 
-/// ADMIN_E007: `admin keys reset` without `--yes` (the command line refuses before
-/// [`reset_registry_key`] runs; nothing is written).
+/// ADMIN_E007: `admin keys reset` without `--yes` ([`reset_registry_key`] refuses before
+/// anything is read or written).
 pub const RESET_KEY_UNCONFIRMED: &str = "ADMIN_E007";
 /// ADMIN_E035: `admin keys reset-sigstore` without `--yes` (nothing is written).
 pub const RESET_SIGSTORE_UNCONFIRMED: &str = "ADMIN_E035";
@@ -73,6 +73,13 @@ pub enum OfflineError {
     /// without the I/O cause).
     #[error("{0}")]
     TokenFile(crate::keygen::KeygenError),
+    /// ADMIN_E007 / ADMIN_E035: a key reset not confirmed with `--yes`; nothing is
+    /// written.
+    #[error("{message}")]
+    Unconfirmed {
+        code: &'static str,
+        message: &'static str,
+    },
     /// KEYGEN_E003: a key file could not be written.
     #[error("writing {}: {source}", path.display())]
     KeyFile {
@@ -97,6 +104,7 @@ impl OfflineError {
             OfflineError::VarMissing { .. } | OfflineError::DevKey { .. } => "SERVE_E102",
             OfflineError::Lock(_) => "ADMIN_E034",
             OfflineError::KeyFile { .. } => "KEYGEN_E003",
+            OfflineError::Unconfirmed { code, .. } => code,
         }
     }
 }
@@ -214,12 +222,20 @@ pub async fn lock(cfg: &ServeConfig, data: &Path) -> Result<Arc<dyn CheckpointLo
 
 /// `vouch admin keys reset`: a new registry signing key sealed under the TOKEN_ENC_KEY
 /// given now (with `dev`, DATA/token_enc.key, made if missing); says the old and the
-/// new key id.
+/// new key id. Refused unless `confirmed` (`--yes`).
 pub async fn reset_registry_key(
     config: Option<&Path>,
     dev: bool,
     data: &Path,
+    confirmed: bool,
 ) -> Result<Answer, OfflineError> {
+    if !confirmed {
+        return Err(OfflineError::Unconfirmed {
+            code: RESET_KEY_UNCONFIRMED,
+            message: "`vouch admin keys reset` starts a new registry signing key; stop the \
+                      server, then re-run with --yes to confirm",
+        });
+    }
     let (cfg, enc) = if dev {
         let cfg = match config {
             Some(p) => ServeConfig::load(p)?,
@@ -330,11 +346,21 @@ fn rotated(o: &RotateOutcome, opens_with: &str) -> Answer {
 }
 
 /// `vouch admin keys reset-sigstore`: new CA, TSA and CT-log keys and a new CT log.
+/// Refused unless `confirmed` (`--yes`): every verifier then needs the new root.
 pub async fn reset_sigstore(
     config: Option<&Path>,
     dev: bool,
     data: Option<&Path>,
+    confirmed: bool,
 ) -> Result<Answer, OfflineError> {
+    if !confirmed {
+        return Err(OfflineError::Unconfirmed {
+            code: RESET_SIGSTORE_UNCONFIRMED,
+            message: "`vouch admin keys reset-sigstore` replaces the CA, TSA and CT-log keys, \
+                      so every verifier needs the new trusted root; stop the server, then \
+                      re-run with --yes to confirm",
+        });
+    }
     // The new CT log is named after the log's origin, settled as `vouch serve` settles
     // it: a `--dev` directory's log key name (`ServeConfig::dev_existing`), else the
     // config (with its public URL).

@@ -8,7 +8,8 @@
 //! - [`index`] asks PyPI, crates.io or a vouch registry what they serve, with bounded
 //!   retries for propagation lag.
 //!
-//! Formats live in [`sums`] and [`manifest`]; every error is a [`ReleaseError`] with a
+//! Formats live in [`sums`] and [`manifest`]; [`report`] renders each result as its
+//! command's `--json` object and text lines; every error is a [`ReleaseError`] with a
 //! stable code.
 
 pub mod check;
@@ -18,6 +19,7 @@ pub mod hash;
 pub mod index;
 pub mod manifest;
 pub mod name;
+pub mod report;
 pub mod seal;
 pub mod sums;
 

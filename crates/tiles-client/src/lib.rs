@@ -7,13 +7,15 @@
 //! - [`monitor`]: [`MonitorState`], what a monitor has seen of a log, checked and
 //!   persisted atomically (temp file, fsync, rename, fsync of the directory).
 //! - [`ops`]: the `vouch log` operations (checkpoint, inclusion, consistency, proof
-//!   files, monitoring) as calls that return what they verified, with coded errors.
+//!   files, monitoring) as calls that return what they verified, with coded errors;
+//!   each result renders itself as the command's `--json` object and text lines.
 //!
 //! All cryptographic decisions are made by `vouch-tlog`; this crate only moves bytes and
 //! bounds how many it accepts.
 
 pub mod monitor;
 pub mod ops;
+mod render;
 pub mod tiles;
 pub mod witness;
 

@@ -1,0 +1,161 @@
+//! Flag groups several commands share: who must have signed ([`PolicyArgs`]) and which
+//! trusted root to verify against ([`TrustArgs`]), turned into the libraries' inputs.
+
+use std::path::PathBuf;
+
+use vouch_consumer::{ArtifactPolicy, RootChoice};
+use vouch_verify::{CiClaim, PolicySpec, TrustSpec};
+
+use crate::output::CodedError;
+
+/// Who must have signed. Keyless bundles need an identity and an issuer; `--key` is for
+/// managed-key bundles and excludes the identity flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PolicyArgs {
+    /// The certificate identity (SAN: email or URI), matched exactly.
+    #[arg(long, value_name = "ID", help_heading = "Policy",
+          required_unless_present_any = ["certificate_identity_regexp", "key", "policy"])]
+    certificate_identity: Option<String>,
+    /// The certificate identity as a regular expression, anchored at both ends.
+    #[arg(
+        long,
+        value_name = "REGEX",
+        help_heading = "Policy",
+        conflicts_with = "certificate_identity"
+    )]
+    certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer that authenticated the signer, matched exactly.
+    #[arg(long, value_name = "URL", help_heading = "Policy",
+          required_unless_present_any = ["certificate_oidc_issuer_regexp", "key", "policy"])]
+    certificate_oidc_issuer: Option<String>,
+    /// The OIDC issuer as a regular expression, anchored at both ends.
+    #[arg(
+        long,
+        value_name = "REGEX",
+        help_heading = "Policy",
+        conflicts_with = "certificate_oidc_issuer"
+    )]
+    certificate_oidc_issuer_regexp: Option<String>,
+    /// CI claim: the source repository URI (Fulcio OID .12), e.g. https://github.com/org/repo.
+    #[arg(long, value_name = "URI", help_heading = "Policy")]
+    source_repository: Option<String>,
+    /// CI claim: the source ref (OID .14), e.g. refs/heads/main or refs/tags/v1.2.0.
+    #[arg(long, value_name = "REF", help_heading = "Policy")]
+    source_ref: Option<String>,
+    /// CI claim: the source commit digest (OID .13).
+    #[arg(long, value_name = "SHA", help_heading = "Policy")]
+    source_digest: Option<String>,
+    /// CI claim: the build config / workflow URI that ran (OID .18), with its @ref.
+    #[arg(long, value_name = "URI", help_heading = "Policy")]
+    build_config: Option<String>,
+    /// CI claim: the build signer / workflow URI that requested the certificate (OID .9).
+    #[arg(long, value_name = "URI", help_heading = "Policy")]
+    build_signer: Option<String>,
+    /// CI claim: the event that triggered the build (OID .20), e.g. push, release.
+    #[arg(long, value_name = "EVENT", help_heading = "Policy")]
+    build_trigger: Option<String>,
+    /// CI claim: the runner environment (OID .11), e.g. github-hosted.
+    #[arg(long, value_name = "ENV", help_heading = "Policy")]
+    runner_environment: Option<String>,
+    /// CI claim: the deployment environment (OID .23), e.g. production.
+    #[arg(long, value_name = "ENV", help_heading = "Policy")]
+    deployment_environment: Option<String>,
+    /// A managed-key bundle: verify with this PEM public key instead of an identity.
+    #[arg(long, value_name = "FILE", help_heading = "Policy", conflicts_with_all = [
+        "certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer",
+        "certificate_oidc_issuer_regexp", "source_repository", "source_ref", "source_digest",
+        "build_config", "build_signer", "build_trigger", "runner_environment",
+        "deployment_environment"])]
+    key: Option<PathBuf>,
+    /// A policy file (TOML, docs/policy.md): several allowed signers, each a rule of
+    /// identity, issuer and CI claims for the artifacts its `subjects` patterns name
+    /// (matched against the artifact's file name). Excludes the flags above.
+    #[arg(long, value_name = "FILE", help_heading = "Policy", conflicts_with_all = [
+        "certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer",
+        "certificate_oidc_issuer_regexp", "key"])]
+    policy: Option<PathBuf>,
+}
+
+/// Which Sigstore instance to trust.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrustArgs {
+    /// Trust the embedded Sigstore staging root instead of public-good.
+    #[arg(long, help_heading = "Trust")]
+    staging: bool,
+    /// Trust this trusted_root.json instead (a private or other Sigstore instance).
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Trust",
+        conflicts_with = "staging"
+    )]
+    trusted_root: Option<PathBuf>,
+    /// Trust this vouch instance's root, refreshed through its TUF repository (URL/tuf)
+    /// and cached; the first TUF root comes from `vouch audit roots --instance URL --root`.
+    #[arg(long, value_name = "URL", help_heading = "Trust",
+          conflicts_with_all = ["staging", "trusted_root"])]
+    instance: Option<String>,
+    /// With --instance: use the cached, verified root only; no connection is ever made.
+    #[arg(long, help_heading = "Trust", requires = "instance")]
+    offline: bool,
+    /// With --instance: where verified roots are cached (as for `vouch audit roots`).
+    /// Without it, VOUCH_TRUST_ROOT_DIR names an air-gapped copy read as if --offline.
+    #[arg(long, value_name = "DIR", help_heading = "Trust")]
+    trust_cache: Option<PathBuf>,
+}
+
+impl TrustArgs {
+    fn choice(&self) -> RootChoice {
+        RootChoice {
+            staging: self.staging,
+            trusted_root: self.trusted_root.clone(),
+            instance: self.instance.clone(),
+            offline: self.offline,
+            trust_cache: self.trust_cache.clone(),
+        }
+    }
+
+    /// The root to verify against; `--instance` refreshes (or reads offline) through TUF.
+    pub fn spec(&self) -> Result<TrustSpec, CodedError> {
+        self.choice().spec(|k| std::env::var(k).ok())
+    }
+
+    /// The root `vouch fetch` pins (`--trusted-root` or `--instance`), as bytes.
+    pub fn pinned_root(&self) -> Result<Option<Vec<u8>>, CodedError> {
+        self.choice().pinned_root(|k| std::env::var(k).ok())
+    }
+}
+
+impl PolicyArgs {
+    /// The policy file, or else the flags' policy.
+    pub fn artifact_policy(&self) -> ArtifactPolicy {
+        match &self.policy {
+            Some(file) => ArtifactPolicy::File(file.clone()),
+            None => ArtifactPolicy::Flags(self.spec()),
+        }
+    }
+
+    pub fn spec(&self) -> PolicySpec {
+        let claims = [
+            (CiClaim::SourceRepository, &self.source_repository),
+            (CiClaim::SourceRepositoryRef, &self.source_ref),
+            (CiClaim::SourceRepositoryDigest, &self.source_digest),
+            (CiClaim::BuildConfig, &self.build_config),
+            (CiClaim::BuildSigner, &self.build_signer),
+            (CiClaim::BuildTrigger, &self.build_trigger),
+            (CiClaim::RunnerEnvironment, &self.runner_environment),
+            (CiClaim::DeploymentEnvironment, &self.deployment_environment),
+        ];
+        PolicySpec {
+            identity: self.certificate_identity.clone(),
+            identity_regexp: self.certificate_identity_regexp.clone(),
+            issuer: self.certificate_oidc_issuer.clone(),
+            issuer_regexp: self.certificate_oidc_issuer_regexp.clone(),
+            claims: claims
+                .into_iter()
+                .filter_map(|(c, v)| Some((c, v.clone()?)))
+                .collect(),
+            key: self.key.clone(),
+        }
+    }
+}
