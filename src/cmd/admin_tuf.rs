@@ -165,7 +165,7 @@ fn place(p: &Place) -> (Option<&Path>, bool, Option<&Path>) {
 }
 
 pub fn run(args: Args, rt: &tokio::runtime::Runtime) -> anyhow::Result<Exit> {
-    use super::admin::print_offline as print;
+    use super::admin_offline::print_offline as print;
     let json = args.json;
     match args.sub {
         Sub::Keygen { out } => print(json, tuf::keygen(&out)),
