@@ -24,6 +24,8 @@ pub struct Args {
     /// rules for the entry's package name.
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
+    #[command(flatten)]
+    instance: super::verify_bundle::InstanceArgs,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
@@ -36,8 +38,13 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         .map(vouch_policy::PolicyFile::load)
         .transpose())
     .map_err(crate::output::CodedError::from)?;
-    let report =
-        vouch_consumer::audit_signatures(&args.lockfile, Network::Refill, policy.as_ref())?;
+    let root = args.instance.root()?;
+    let report = vouch_consumer::audit_signatures(
+        &args.lockfile,
+        Network::Refill,
+        policy.as_ref(),
+        root.as_deref(),
+    )?;
     if args.json {
         print_json(&report.to_json(&args.lockfile))?;
     } else {

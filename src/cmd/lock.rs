@@ -36,6 +36,9 @@ pub struct Args {
     /// --strict-sigstore for the signature checks).
     #[arg(long, value_name = "FILE", requires = "check")]
     policy: Option<PathBuf>,
+    // With --check: re-verify every bundle against this instance's root.
+    #[command(flatten)]
+    instance: super::verify_bundle::InstanceArgs,
     /// The lockfile.
     #[arg(long, value_name = "FILE", default_value = DEFAULT_LOCKFILE)]
     lockfile: PathBuf,
@@ -62,7 +65,13 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
         return Ok(Exit::Ok);
     }
-    let r = vouch_consumer::check_lockfile(&args.lockfile, args.strict_sigstore, policy.as_ref())?;
+    let root = args.instance.root()?;
+    let r = vouch_consumer::check_lockfile(
+        &args.lockfile,
+        args.strict_sigstore,
+        policy.as_ref(),
+        root.as_deref(),
+    )?;
     if args.json {
         print_json(&r.to_json(&args.lockfile))?;
     } else {

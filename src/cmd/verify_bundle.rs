@@ -127,21 +127,65 @@ pub(super) struct TrustArgs {
     trust_cache: Option<PathBuf>,
 }
 
+/// The verified `trusted_root.json` of the instance at `url`, refreshed through TUF (or
+/// read from the cache with `offline`, or from VOUCH_TRUST_ROOT_DIR without `cache`).
+fn instance_root(
+    url: &str,
+    cache: Option<&std::path::Path>,
+    offline: bool,
+) -> Result<PathBuf, CodedError> {
+    let env = |k: &str| std::env::var(k).ok();
+    let (path, _) = vouch_trust::instance_trusted_root(url, cache, offline, env).map_err(|e| {
+        match e.is_refusal() {
+            true => CodedError::refused(e.code(), e.to_string()),
+            false => CodedError::error(e.code(), e.to_string()),
+        }
+    })?;
+    Ok(path)
+}
+
+/// `--instance URL` for the lockfile audits: verify against that instance's root.
+#[derive(Debug, Clone, clap::Args)]
+pub(super) struct InstanceArgs {
+    /// Verify every entry against this vouch instance's root, refreshed through its TUF
+    /// repository and cached (as `vouch verify --instance`), instead of the root cached
+    /// beside the lockfile.
+    #[arg(long, value_name = "URL", help_heading = "Trust")]
+    instance: Option<String>,
+    /// With --instance: use the cached, verified root only; no connection is ever made.
+    #[arg(long, help_heading = "Trust", requires = "instance")]
+    offline: bool,
+    /// With --instance: where verified roots are cached (as for `vouch audit roots`).
+    /// Without it, VOUCH_TRUST_ROOT_DIR names an air-gapped copy read as if --offline.
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Trust",
+        requires = "instance"
+    )]
+    trust_cache: Option<PathBuf>,
+}
+
+impl InstanceArgs {
+    /// The instance's verified root, when --instance was given.
+    pub(super) fn root(&self) -> Result<Option<PathBuf>, CodedError> {
+        self.instance
+            .as_deref()
+            .map(|url| instance_root(url, self.trust_cache.as_deref(), self.offline))
+            .transpose()
+    }
+}
+
 impl TrustArgs {
     /// The root to verify against; `--instance` refreshes (or reads offline) through TUF.
     pub(super) fn spec(&self) -> Result<TrustSpec, CodedError> {
         let trusted_root = match &self.instance {
             None => self.trusted_root.clone(),
-            Some(url) => {
-                let cache = self.trust_cache.as_deref();
-                let env = |k: &str| std::env::var(k).ok();
-                let (path, _) = vouch_trust::instance_trusted_root(url, cache, self.offline, env)
-                    .map_err(|e| match e.is_refusal() {
-                    true => CodedError::refused(e.code(), e.to_string()),
-                    false => CodedError::error(e.code(), e.to_string()),
-                })?;
-                Some(path)
-            }
+            Some(url) => Some(instance_root(
+                url,
+                self.trust_cache.as_deref(),
+                self.offline,
+            )?),
         };
         Ok(TrustSpec {
             staging: self.staging,
