@@ -21,7 +21,10 @@ use std::time::Duration;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const EMAIL: &str = "ada@example.org";
-const CI_VARS: [&str; 7] = [
+/// CI variables, and the SSH ones that would choose the device flow.
+const CI_VARS: [&str; 9] = [
+    "SSH_CONNECTION",
+    "SSH_TTY",
     "GITHUB_ACTIONS",
     "ACTIONS_ID_TOKEN_REQUEST_URL",
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN",

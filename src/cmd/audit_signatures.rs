@@ -23,6 +23,8 @@ pub struct Args {
     /// rules for the entry's package name.
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
+    #[command(flatten)]
+    instance: super::flags::InstanceArgs,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
@@ -35,8 +37,13 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         .map(vouch_policy::PolicyFile::load)
         .transpose())
     .map_err(CodedError::from)?;
-    let report =
-        vouch_consumer::audit_signatures(&args.lockfile, Network::Refill, policy.as_ref())?;
+    let root = args.instance.root()?;
+    let report = vouch_consumer::audit_signatures(
+        &args.lockfile,
+        Network::Refill,
+        policy.as_ref(),
+        root.as_deref(),
+    )?;
     // Lockfile and bundle text is untrusted: printed escaped.
     answer(args.json, &report.to_json(&args.lockfile), &report.lines())?;
     report.error().map_or(Ok(Exit::Ok), |e| Err(e.into()))

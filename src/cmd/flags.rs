@@ -126,6 +126,45 @@ impl TrustArgs {
     }
 }
 
+/// `--instance URL` for the lockfile audits: verify against that instance's root.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InstanceArgs {
+    /// Verify every entry against this vouch instance's root, refreshed through its TUF
+    /// repository and cached (as `vouch verify --instance`), instead of the root cached
+    /// beside the lockfile.
+    #[arg(long, value_name = "URL", help_heading = "Trust")]
+    instance: Option<String>,
+    /// With --instance: use the cached, verified root only; no connection is ever made.
+    #[arg(long, help_heading = "Trust", requires = "instance")]
+    offline: bool,
+    /// With --instance: where verified roots are cached (as for `vouch audit roots`).
+    /// Without it, VOUCH_TRUST_ROOT_DIR names an air-gapped copy read as if --offline.
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Trust",
+        requires = "instance"
+    )]
+    trust_cache: Option<PathBuf>,
+}
+
+impl InstanceArgs {
+    /// The instance's verified root, when --instance was given.
+    pub fn root(&self) -> Result<Option<PathBuf>, CodedError> {
+        if self.instance.is_none() {
+            return Ok(None);
+        }
+        let choice = RootChoice {
+            staging: false,
+            trusted_root: None,
+            instance: self.instance.clone(),
+            offline: self.offline,
+            trust_cache: self.trust_cache.clone(),
+        };
+        Ok(choice.spec(|k| std::env::var(k).ok())?.trusted_root)
+    }
+}
+
 impl PolicyArgs {
     /// The policy file, or else the flags' policy.
     pub fn artifact_policy(&self) -> ArtifactPolicy {

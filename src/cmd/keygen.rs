@@ -37,6 +37,9 @@ enum Sub {
     TokenEncKey(Secret),
     /// A bearer token for `[internal] token_env` (the internal add-entry endpoint).
     InternalToken(Secret),
+    /// A managed signing key for `vouch sign --key` (ECDSA P-256, unencrypted PKCS#8
+    /// PEM, as cosign reads). Prints the public key (PEM) that `vouch verify --key` takes.
+    SigningKey(Secret),
 }
 
 #[derive(Debug, clap::Args)]
@@ -71,7 +74,22 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         Sub::Witness(k) => note_key(k, NoteKeyKind::Witness),
         Sub::TokenEncKey(s) => secret(s, &keygen::token_enc_key().map_err(coded)?),
         Sub::InternalToken(s) => secret(s, &keygen::bearer_token().map_err(coded)?),
+        Sub::SigningKey(s) => signing_key(s),
     }
+}
+
+fn signing_key(s: Secret) -> anyhow::Result<Exit> {
+    let sign = |e: vouch_sign::SignError| CodedError::new(e.code(), Exit::Error, e.to_string());
+    let pem = vouch_sign::generate_private_key_pem().map_err(sign)?;
+    let public = vouch_sign::public_key_pem(&pem).map_err(sign)?;
+    keygen::write_new_secret(&s.out, &pem).map_err(coded)?;
+    let json = json!({"file": s.out.display().to_string(), "public_key": public});
+    let lines: Vec<String> = public.lines().map(str::to_owned).collect();
+    answer(s.json, &json, &lines)?;
+    if !s.json {
+        eprintln!("private key written to {} (mode 0600)", s.out.display());
+    }
+    Ok(Exit::Ok)
 }
 
 fn note_key(k: NoteKey, kind: NoteKeyKind) -> anyhow::Result<Exit> {

@@ -36,6 +36,9 @@ pub struct Args {
     /// --strict-sigstore for the signature checks).
     #[arg(long, value_name = "FILE", requires = "check")]
     policy: Option<PathBuf>,
+    // With --check: re-verify every bundle against this instance's root.
+    #[command(flatten)]
+    instance: super::flags::InstanceArgs,
     /// The lockfile.
     #[arg(long, value_name = "FILE", default_value = DEFAULT_LOCKFILE)]
     lockfile: PathBuf,
@@ -59,7 +62,13 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             &n.lines(&args.lockfile),
         );
     }
-    let r = vouch_consumer::check_lockfile(&args.lockfile, args.strict_sigstore, policy.as_ref())?;
+    let root = args.instance.root()?;
+    let r = vouch_consumer::check_lockfile(
+        &args.lockfile,
+        args.strict_sigstore,
+        policy.as_ref(),
+        root.as_deref(),
+    )?;
     answer(
         args.json,
         &r.to_json(&args.lockfile),

@@ -1,6 +1,7 @@
 //! `vouch publish`: trusted publishing from CI (the work is `vouch_publisher::publish_dir`);
 //! `vouch publish register` creates the publisher binding that allows it.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -9,14 +10,15 @@ use vouch_publisher::{publish_dir, CiEnv, PublishRequest, TokenSource};
 use super::registry_api::{runtime, TermProgress};
 use crate::output::{answer, from_publisher, Exit};
 
-/// Publish a package version from CI with no upload token.
+/// Publish a package version from CI (or a laptop) with no upload token.
 ///
 /// Reads DIR/vouch.toml (name, version, include/exclude), builds the deterministic
 /// archive (sorted tar, mtime 0, fixed owner and mode, zstd: the same bytes on every
 /// machine), hashes it, and obtains the CI's OIDC identity token: --identity-token(-file),
 /// else GitHub Actions (needs `permissions: id-token: write`), else GitLab CI (an
 /// `id_tokens:` entry named SIGSTORE_ID_TOKEN with `aud: sigstore`), else Buildkite
-/// (`buildkite-agent oidc request-token`) or CircleCI (`circleci run oidc get`). A short-lived
+/// (`buildkite-agent oidc request-token`) or CircleCI (`circleci run oidc get`); outside CI,
+/// a sign-in at the server's email issuer (an email binding accepts it). A short-lived
 /// certificate for a fresh in-memory key signs an in-toto statement (SLSA provenance v1)
 /// that the transparency log records; archive and bundle are then uploaded. The registry
 /// checks the certificate's identity against the package's publisher binding
@@ -58,6 +60,10 @@ pub struct Args {
     /// Write the archive here too (it is otherwise built in a temporary directory).
     #[arg(long, value_name = "FILE")]
     archive_out: Option<PathBuf>,
+    // Without a token outside CI: sign in (browser or device flow) when stderr is a
+    // terminal or one of these flags is given; otherwise PUB_E002.
+    #[command(flatten)]
+    sign_in: super::sign::SignInArgs,
     /// Print one JSON object instead of the summary.
     #[arg(long)]
     json: bool,
@@ -83,6 +89,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             gitlab_token_var: args.gitlab_token_var,
         },
         archive_out: args.archive_out,
+        sign_in: (args.sign_in.asked() || std::io::stderr().is_terminal())
+            .then(|| args.sign_in.sign_in()),
     };
     let p = runtime()?
         .block_on(publish_dir(

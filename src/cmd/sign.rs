@@ -64,6 +64,12 @@ pub struct Args {
     /// Read the identity token from FILE instead.
     #[arg(long, value_name = "FILE", conflicts_with = "identity_token")]
     identity_token_file: Option<PathBuf>,
+    /// Sign with this managed key instead of a certificate for an identity: an
+    /// unencrypted ECDSA P-256 private key in PEM (PKCS#8 or SEC1; `vouch keygen
+    /// signing-key`, or a cosign key exported unencrypted). The bundle names the key by a
+    /// hint and is verified with `vouch verify --key PUBLIC.pem`; it is still logged.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["identity_token", "identity_token_file"])]
+    key: Option<PathBuf>,
     /// FILE is an in-toto Statement: sign it as a DSSE envelope.
     #[arg(long)]
     in_toto: bool,
@@ -79,16 +85,43 @@ pub struct Args {
     /// PEM certificate to trust for https services with a private certificate.
     #[arg(long, value_name = "FILE")]
     tls_ca: Option<PathBuf>,
-    /// Outside CI with no token: the OIDC issuer to sign in at in a browser (default
+    #[command(flatten)]
+    sign_in: SignInArgs,
+    /// Print one JSON object instead of the summary.
+    #[arg(long)]
+    json: bool,
+}
+
+/// How a laptop signs in when there is no token and no CI.
+#[derive(Debug, Clone, clap::Args)]
+pub(super) struct SignInArgs {
+    /// Outside CI with no token: the OIDC issuer to sign in at (default
     /// SERVER/oidc/email, the `--dev` email issuer). The URL is printed to stderr.
     #[arg(long, value_name = "URL")]
     oidc_issuer: Option<String>,
     /// Also open the sign-in URL in the desktop's browser.
     #[arg(long)]
     open: bool,
-    /// Print one JSON object instead of the summary.
+    /// Sign in with a code typed on any device (OAuth device flow, RFC 8628) instead of a
+    /// browser redirect to this machine; chosen by itself in an SSH session without a
+    /// display.
     #[arg(long)]
-    json: bool,
+    device: bool,
+}
+
+impl SignInArgs {
+    pub(super) fn sign_in(&self) -> vouch_publisher::SignIn {
+        vouch_publisher::SignIn {
+            issuer: self.oidc_issuer.clone(),
+            open_browser: self.open,
+            device: self.device,
+        }
+    }
+
+    /// Whether a flag asked for the laptop sign-in.
+    pub(super) fn asked(&self) -> bool {
+        self.oidc_issuer.is_some() || self.open || self.device
+    }
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -114,11 +147,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         in_toto: args.in_toto,
         identity_token: args.identity_token,
         identity_token_file: args.identity_token_file,
+        key: args.key,
         services: Services::from_flags(args.server, args.trust_config)?,
         tls_ca: args.tls_ca,
         bundle,
-        oidc_issuer: args.oidc_issuer,
-        open_browser: args.open,
+        sign_in: args.sign_in.sign_in(),
     };
     let s = runtime()?
         .block_on(sign_file(&req, &CiEnv::process(), &TermProgress::default()))

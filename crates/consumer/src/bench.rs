@@ -41,7 +41,7 @@ pub fn bench_audit(lockfile: &Path, runs: usize) -> Result<AuditBench> {
     let mut entries = 0;
     for _ in 0..runs.max(1) {
         let t0 = Instant::now();
-        let report = audit_signatures(lockfile, Network::Refill, None)?;
+        let report = audit_signatures(lockfile, Network::Refill, None, None)?;
         times.push(t0.elapsed().as_secs_f64());
         entries = report.statuses.len();
         if let Some((p, s)) = report

@@ -83,10 +83,15 @@ impl CheckReport {
 /// was fetched under another policy, or none), and every entry is re-verified as with
 /// `strict_sigstore`, its signer checked against the policy's rules for its name
 /// (`POLICY_E003`/`POLICY_E004`).
+///
+/// With `trusted_root` (an instance's root verified through TUF, `--instance`), the
+/// bundles are re-verified against it instead of the cached roots (implies the
+/// signature checks of `strict_sigstore`).
 pub fn check_lockfile(
     path: &Path,
     strict_sigstore: bool,
     policy: Option<&vouch_policy::PolicyFile>,
+    trusted_root: Option<&Path>,
 ) -> Result<CheckReport> {
     let lock = Lockfile::load(path)?;
     let dir = base_dir(path);
@@ -129,11 +134,11 @@ pub fn check_lockfile(
             });
         }
     }
-    if strict_sigstore || policy.is_some() {
+    if strict_sigstore || policy.is_some() || trusted_root.is_some() {
         // Re-verify: a hand-edited identity (or digest) must not pass on the strength
         // of the lockfile's own `sigstore_verified = true`. The same path as
         // `audit signatures`, without its network refill.
-        let statuses = audit(path, &lock, Network::Offline, policy)?;
+        let statuses = audit(path, &lock, Network::Offline, policy, trusted_root)?;
         for (p, status) in lock.packages.iter().zip(&statuses) {
             let cached = p
                 .bundle

@@ -37,6 +37,7 @@
 //!     &PathBuf::from("vouch.lock"),
 //!     vouch_consumer::Network::Offline,
 //!     None, // or Some(&policy): a vouch_policy::PolicyFile every signer must satisfy
+//!     None, // or Some(path): a trusted_root.json to verify against instead of the cached one
 //! )?;
 //! assert!(report.all_verified());
 //! # Ok(())

@@ -137,14 +137,17 @@ impl Status {
 
 /// Reads the lockfile at `path` and audits every entry's signature; with a policy file,
 /// every entry's signer must also be one of the policy's rules for its package name
-/// (`POLICY_E003`/`POLICY_E004` mismatches otherwise).
+/// (`POLICY_E003`/`POLICY_E004` mismatches otherwise). With `trusted_root` (a
+/// `trusted_root.json`, e.g. an instance's root verified through TUF), every entry is
+/// verified against it instead of the root cached beside the lockfile.
 pub fn audit_signatures(
     path: &Path,
     network: Network,
     policy: Option<&PolicyFile>,
+    trusted_root: Option<&Path>,
 ) -> Result<SignatureReport> {
     let lock = Lockfile::load(path)?;
-    let statuses = audit(path, &lock, network, policy)?;
+    let statuses = audit(path, &lock, network, policy, trusted_root)?;
     Ok(SignatureReport { lock, statuses })
 }
 
@@ -174,6 +177,8 @@ enum Pass {
 }
 
 /// Audits every entry of `lock` (read from `lockfile`); statuses in lockfile order.
+/// `trusted_root` replaces every registry's cached root (and its recorded-digest check:
+/// the root given is the one trusted now).
 #[allow(
     clippy::indexing_slicing,
     reason = "statuses has one slot per lock.packages entry and every index comes from enumerating lock.packages"
@@ -183,6 +188,7 @@ pub fn audit(
     lock: &Lockfile,
     network: Network,
     policy: Option<&PolicyFile>,
+    trusted_root: Option<&Path>,
 ) -> Result<Vec<Status>> {
     let dir = base_dir(lockfile);
     let mut statuses: Vec<Option<Status>> = vec![None; lock.packages.len()];
@@ -193,14 +199,22 @@ pub fn audit(
     let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
     for (server, idx) in by_server {
         // The trusted root is parsed once per registry: bundle-independent material.
-        let verifier = match lock.server(server).map(|s| dir.join(&s.trusted_root)) {
+        let root_path = match trusted_root {
+            Some(given) => Some(given.to_owned()),
+            None => lock.server(server).map(|s| dir.join(&s.trusted_root)),
+        };
+        let verifier = match root_path {
             Some(path) => TrustRoot::from_file(&path)
                 .and_then(|r| Verifier::new(&r))
                 .map_err(|e| format!("trusted root {}: {e}", path.display())),
             None => Err(format!("no [[server]] table for {server}")),
         };
         // A cached root that is not the one the lockfile recorded: nothing verifies.
-        if let Some(detail) = lock.server(server).and_then(|s| root_tampered(&dir, s)) {
+        let tampered = lock
+            .server(server)
+            .filter(|_| trusted_root.is_none())
+            .and_then(|s| root_tampered(&dir, s));
+        if let Some(detail) = tampered {
             for &i in &idx {
                 statuses[i] = Some(Status::Mismatched {
                     code: vouch_tiles_client::ops::AUDIT_ROOT_CHANGED,

@@ -20,6 +20,7 @@ use crate::jose::b64;
 
 /// Where the email issuer lives, relative to the server's public URL.
 pub const EMAIL_ISSUER_PATH: &str = "/oidc/email";
+
 /// How long an authorization code can be exchanged.
 pub const CODE_LIFETIME_SECS: i64 = 60;
 /// Most codes waiting for an exchange (a flood of sign-ins is refused, not stored).
@@ -55,7 +56,7 @@ pub struct AuthorizationRequest {
     pub scope: Option<String>,
 }
 
-/// The form of `POST /oidc/email/token`.
+/// The form of `POST /oidc/email/token` (an authorization code, or a device code).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct TokenRequest {
@@ -74,6 +75,9 @@ pub struct TokenRequest {
     /// The same client the code was issued to.
     #[serde(default)]
     pub client_id: String,
+    /// With the device grant (RFC 8628 §3.4): the device code.
+    #[serde(default)]
+    pub device_code: String,
 }
 
 #[derive(Debug)]
@@ -92,6 +96,10 @@ pub struct DevLogin {
     issuer: DevIssuer,
     audience: String,
     codes: Mutex<HashMap<String, Grant>>,
+    /// Device authorizations (RFC 8628), keyed by device code.
+    pub(crate) devices: Mutex<crate::dev_device::Devices>,
+    /// How long a device code lives.
+    pub(crate) device_lifetime_secs: i64,
 }
 
 fn bad_request(problem: impl Into<String>) -> OidcError {
@@ -135,7 +143,7 @@ fn check_loopback(uri: &str) -> Result<(), OidcError> {
 }
 
 /// One address: `local@domain`, no whitespace or control characters, at most 254 bytes.
-fn check_email(email: &str) -> Result<(), OidcError> {
+pub(crate) fn check_email(email: &str) -> Result<(), OidcError> {
     let ok = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && matches!(email.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.')
@@ -157,7 +165,21 @@ impl DevLogin {
             issuer,
             audience: audience.into(),
             codes: Mutex::new(HashMap::new()),
+            devices: Mutex::new(crate::dev_device::Devices::default()),
+            device_lifetime_secs: crate::dev_device::DEVICE_CODE_LIFETIME_SECS,
         }
+    }
+
+    /// Device codes live `secs` seconds (at least 1) instead of
+    /// [`crate::DEVICE_CODE_LIFETIME_SECS`].
+    pub fn with_device_code_lifetime(mut self, secs: i64) -> Self {
+        self.device_lifetime_secs = secs.max(1);
+        self
+    }
+
+    /// The audience tokens are issued for (the only accepted `client_id`).
+    pub(crate) fn audience(&self) -> &str {
+        &self.audience
     }
 
     /// The issuer (URL, key, JWKS).
@@ -189,7 +211,8 @@ impl DevLogin {
             "authorization_endpoint": self.authorization_endpoint(),
             "token_endpoint": self.token_endpoint(),
             "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code"],
+            "device_authorization_endpoint": self.device_authorization_endpoint(),
+            "grant_types_supported": ["authorization_code", crate::dev_device::DEVICE_GRANT_TYPE],
             "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported": ["none"],
             "subject_types_supported": ["public"],
@@ -318,18 +341,29 @@ impl DevLogin {
         {
             return Err(OidcError::PkceMismatch);
         }
+        self.id_token(&grant.email, &grant.client_id, grant.nonce, now)
+    }
+
+    /// An ID token for `email`, signed by the email issuer.
+    pub(crate) fn id_token(
+        &self,
+        email: &str,
+        client_id: &str,
+        nonce: Option<String>,
+        now: UnixTime,
+    ) -> Result<String, OidcError> {
         let mut claims = json!({
             "iss": self.issuer.issuer(),
-            "sub": grant.email,
-            "aud": grant.client_id,
+            "sub": email,
+            "aud": client_id,
             "iat": now.secs(),
             "nbf": now.secs(),
             "exp": now.secs().saturating_add(DEV_TOKEN_LIFETIME_SECS),
             "jti": b64(&self.issuer.random_bytes::<16>()?),
-            "email": grant.email,
+            "email": email,
             "email_verified": true,
         });
-        if let (Some(nonce), Some(members)) = (grant.nonce, claims.as_object_mut()) {
+        if let (Some(nonce), Some(members)) = (nonce, claims.as_object_mut()) {
             members.insert("nonce".to_owned(), serde_json::Value::String(nonce));
         }
         self.issuer.sign_claims(&claims, Some(self.issuer.kid()))
@@ -379,6 +413,7 @@ mod tests {
             redirect_uri: "http://127.0.0.1:4321/callback".into(),
             code_verifier: VERIFIER.into(),
             client_id: "sigstore".into(),
+            device_code: String::new(),
         }
     }
 

@@ -346,6 +346,30 @@ pub enum OidcError {
         "PKCE check failed: BASE64URL(SHA-256(code_verifier)) does not equal the code_challenge"
     )]
     PkceMismatch,
+    /// OIDC_E031 (RFC 8628 `authorization_pending`)
+    #[error("the device sign-in is pending: the user has not yet entered the code")]
+    DevicePending,
+    /// OIDC_E032 (RFC 8628 `slow_down`)
+    #[error("polled too fast: wait at least {interval_secs} s between polls")]
+    DeviceSlowDown {
+        /// The interval the client must keep from now on.
+        interval_secs: i64,
+    },
+    /// OIDC_E033 (RFC 8628 `expired_token`)
+    #[error("the device code expired before the user signed in (codes live {lifetime_secs} s)")]
+    DeviceExpired {
+        /// How long device codes live.
+        lifetime_secs: i64,
+    },
+    /// OIDC_E034 (RFC 8628 `access_denied`)
+    #[error("the user denied the device sign-in")]
+    DeviceDenied,
+    /// OIDC_E035
+    #[error("user code refused: {problem}")]
+    UserCode {
+        /// Unknown, expired, already used, or not of the form XXXX-XXXX.
+        problem: &'static str,
+    },
 }
 
 impl OidcError {
@@ -382,6 +406,11 @@ impl OidcError {
             OidcError::AuthorizationRequest { .. } => "OIDC_E028",
             OidcError::AuthorizationCode { .. } => "OIDC_E029",
             OidcError::PkceMismatch => "OIDC_E030",
+            OidcError::DevicePending => "OIDC_E031",
+            OidcError::DeviceSlowDown { .. } => "OIDC_E032",
+            OidcError::DeviceExpired { .. } => "OIDC_E033",
+            OidcError::DeviceDenied => "OIDC_E034",
+            OidcError::UserCode { .. } => "OIDC_E035",
         }
     }
 
@@ -414,8 +443,26 @@ impl OidcError {
             OidcError::InvalidDevRequest { .. }
             | OidcError::AuthorizationRequest { .. }
             | OidcError::AuthorizationCode { .. }
-            | OidcError::PkceMismatch => ErrorKind::BadRequest,
+            | OidcError::PkceMismatch
+            | OidcError::DevicePending
+            | OidcError::DeviceSlowDown { .. }
+            | OidcError::DeviceExpired { .. }
+            | OidcError::DeviceDenied
+            | OidcError::UserCode { .. } => ErrorKind::BadRequest,
             OidcError::ReplayStore { .. } | OidcError::SigningKey { .. } => ErrorKind::Internal,
+        }
+    }
+
+    /// The OAuth 2.0 `error` value of a token-endpoint refusal (RFC 6749 §5.2, RFC 8628
+    /// §3.5), for the dev issuer's token endpoint.
+    pub fn oauth_error(&self) -> &'static str {
+        match self {
+            OidcError::DevicePending => "authorization_pending",
+            OidcError::DeviceSlowDown { .. } => "slow_down",
+            OidcError::DeviceExpired { .. } => "expired_token",
+            OidcError::DeviceDenied => "access_denied",
+            OidcError::AuthorizationCode { .. } | OidcError::PkceMismatch => "invalid_grant",
+            _ => "invalid_request",
         }
     }
 

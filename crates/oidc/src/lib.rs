@@ -67,6 +67,7 @@ mod clock;
 mod config;
 mod dev;
 mod dev_claims;
+mod dev_device;
 mod dev_login;
 mod error;
 mod fetch;
@@ -84,6 +85,10 @@ pub use config::{
 pub use dev::{
     DevIssuer, DevKeyAlgorithm, DevTokenRequest, DEFAULT_AUDIENCE, DEV_TOKEN_LIFETIME_SECS,
     DISCOVERY_PATH, JWKS_PATH,
+};
+pub use dev_device::{
+    DeviceAuthorization, DeviceDecision, DEVICE_CODE_LIFETIME_SECS, DEVICE_GRANT_TYPE,
+    DEVICE_POLL_INTERVAL_SECS,
 };
 pub use dev_login::{
     AuthorizationRequest, DevLogin, TokenRequest, CODE_LIFETIME_SECS, EMAIL_ISSUER_PATH,

@@ -22,7 +22,7 @@ const CLIENT_ID: &str = "sigstore";
 /// Largest redirect request read from the browser.
 const MAX_REQUEST: usize = 16 * 1024;
 
-fn fail(msg: impl Into<String>) -> CodedError {
+pub(crate) fn fail(msg: impl Into<String>) -> CodedError {
     CodedError::error(BROWSER_SIGN_IN, msg)
 }
 
@@ -33,7 +33,12 @@ fn random_b64(rng: &SystemRandom) -> Result<String, CodedError> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-async fn endpoints(http: &reqwest::Client, issuer: &str) -> Result<(String, String), CodedError> {
+/// The named endpoints of `issuer`'s discovery document (PUB_E015 when one is missing).
+pub(crate) async fn endpoints<const N: usize>(
+    http: &reqwest::Client,
+    issuer: &str,
+    names: [&str; N],
+) -> Result<[String; N], CodedError> {
     let url = format!(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
@@ -47,17 +52,19 @@ async fn endpoints(http: &reqwest::Client, issuer: &str) -> Result<(String, Stri
         .json()
         .await
         .map_err(|e| fail(format!("{url} is not JSON: {e}")))?;
-    let field = |name: &str| {
-        doc.get(name)
+    let mut out = [(); N].map(|_| String::new());
+    for (slot, name) in out.iter_mut().zip(names) {
+        *slot = doc
+            .get(name)
             .and_then(|v| v.as_str())
             .map(str::to_owned)
             .ok_or_else(|| {
                 fail(format!(
-                    "{url} names no {name}: the issuer has no browser sign-in"
+                    "{url} names no {name}: the issuer does not offer this sign-in"
                 ))
-            })
-    };
-    Ok((field("authorization_endpoint")?, field("token_endpoint")?))
+            })?;
+    }
+    Ok(out)
 }
 
 /// The `code` of one redirect request line, after checking `state`.
@@ -136,7 +143,8 @@ pub async fn browser_token(
     issuer: &str,
     open: bool,
 ) -> Result<String, CodedError> {
-    let (authorize, token_endpoint) = endpoints(http, issuer).await?;
+    let [authorize, token_endpoint] =
+        endpoints(http, issuer, ["authorization_endpoint", "token_endpoint"]).await?;
     let rng = SystemRandom::new();
     let verifier = random_b64(&rng)?;
     let state = random_b64(&rng)?;

@@ -21,6 +21,7 @@
 //!     server: "https://registry.example".into(),
 //!     token: TokenSource::default(), // the CI job supplies it
 //!     archive_out: None,
+//!     sign_in: None, // CI: no browser sign-in
 //! };
 //! let published = publish_dir(&req, &CiEnv::process(), &vouch_api_client::NoProgress).await?;
 //! eprintln!("{}@{} signed by {}", published.name, published.version, published.identity);
@@ -31,7 +32,9 @@
 pub mod attest_pypi;
 pub mod bench;
 pub mod browser_login;
+pub mod device_login;
 mod error;
+pub mod laptop;
 mod publish;
 mod register;
 mod report;
@@ -40,6 +43,7 @@ mod statement;
 mod token;
 
 pub use error::{Error, Result};
+pub use laptop::SignIn;
 pub use publish::{pack_dir, publish_dir, Archive, PublishRequest, Published, Publisher, Upload};
 pub use register::{register, Provider, Registered, Registration};
 pub use statement::{slsa_statement, SLSA_PREDICATE, STATEMENT_TYPE};

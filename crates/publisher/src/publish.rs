@@ -10,6 +10,7 @@ use vouch_api_client::{
 };
 use vouch_package::{Digests, Manifest, MANIFEST_FILE};
 
+use crate::laptop::in_ci;
 use crate::statement::slsa_statement;
 use crate::token::{identity_token, CiEnv, Token, TokenSource};
 use crate::{Error, Result};
@@ -163,6 +164,10 @@ pub struct PublishRequest {
     pub token: TokenSource,
     /// Also write the archive here.
     pub archive_out: Option<PathBuf>,
+    /// With no token given and no CI around (a laptop): how to sign in, at
+    /// `{server}/oidc/email` unless another issuer is named. None: no sign-in is run
+    /// (a process nobody can answer fails at once with PUB_E002).
+    pub sign_in: Option<crate::laptop::SignIn>,
 }
 
 /// A published version.
@@ -196,7 +201,20 @@ pub async fn publish_dir(
         std::fs::write(p, &archive.bytes)
             .map_err(|e| Error::local(format!("writing {}", p.display()), e))?;
     }
-    let token = identity_token(&req.token, env, &http).await?;
+    let laptop = req
+        .sign_in
+        .as_ref()
+        .filter(|_| req.token.jwt.is_none() && req.token.file.is_none() && !in_ci(env));
+    let token = if let Some(sign_in) = laptop {
+        // A laptop: sign in through the browser or a device code (PUB_E015 when that
+        // fails); an email binding of the package accepts the certificate.
+        let (jwt, source) = sign_in
+            .token(&http, &crate::laptop::email_issuer(&base), env)
+            .await?;
+        Token::from_jwt(&jwt, source, env)?
+    } else {
+        identity_token(&req.token, env, &http).await?
+    };
     let publisher = Publisher::connect(http, &base).await?;
     let upload = publisher
         .upload(&archive, &token, progress)

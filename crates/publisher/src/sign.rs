@@ -51,6 +51,29 @@ pub async fn sign(
     })
 }
 
+/// Signs `payload` with a managed key (PEM, SIGN_E023 when unusable): the bundle names
+/// the key by its hint and the log entry carries the public key.
+pub async fn sign_with_key(
+    cfg: &vouch_sign::TrustConfig,
+    private_key_pem: &str,
+    http: reqwest::Client,
+    payload: &Payload,
+) -> Result<Signature, CodedError> {
+    let signer =
+        vouch_sign::KeylessSigner::managed_key(cfg, private_key_pem, http).map_err(sign_error)?;
+    let bundle = match payload {
+        Payload::Digest(d) => signer.sign_artifact_digest(*d).await,
+        Payload::Statement(s) => signer.sign_in_toto(s).await,
+    }
+    .map_err(sign_error)?;
+    let (identity, issuer) = signer.identity();
+    Ok(Signature {
+        bundle,
+        identity,
+        issuer,
+    })
+}
+
 /// The sigstore-conformance `sign-bundle` protocol: signs `file` (an in-toto statement,
 /// as DSSE, when `in_toto`) with `token` and writes the bundle to `bundle`. Services and
 /// trust come from `files` (a trusted_root.json and a signing_config.json), else the
@@ -216,40 +239,24 @@ pub struct SignRequest {
     pub tls_ca: Option<PathBuf>,
     /// Where the bundle is written (atomically).
     pub bundle: PathBuf,
-    /// Outside CI with no token: the issuer whose browser sign-in is run (default
-    /// `{server}/oidc/email`, the `--dev` email issuer), and whether to open a browser.
-    pub oidc_issuer: Option<String>,
-    pub open_browser: bool,
+    /// Sign with this managed key (unencrypted P-256 PEM) instead of a certificate for an
+    /// identity: no token and no sign-in.
+    pub key: Option<PathBuf>,
+    /// Outside CI with no token: how the laptop signs in (browser or device flow, at
+    /// `{server}/oidc/email` unless another issuer is named).
+    pub sign_in: crate::laptop::SignIn,
 }
 
-/// The issuer of the browser sign-in, when not in CI and one is known.
+/// The default issuer of the laptop sign-in, when not in CI and one is known.
 fn laptop_issuer(req: &SignRequest, env: &crate::token::CiEnv) -> Result<Option<String>> {
-    if in_ci(env) {
+    if crate::laptop::in_ci(env) {
         return Ok(None);
     }
-    Ok(match (&req.oidc_issuer, &req.services) {
+    Ok(match (&req.sign_in.issuer, &req.services) {
         (Some(i), _) => Some(i.clone()),
-        (None, Services::Server(s)) => Some(format!(
-            "{}{}",
-            base_url(s)?.trim_end_matches('/'),
-            "/oidc/email"
-        )),
+        (None, Services::Server(s)) => Some(crate::laptop::email_issuer(&base_url(s)?)),
         (None, Services::File(_)) => None,
     })
-}
-
-/// Whether `env` is a CI whose ambient token `vouch sign` should use.
-fn in_ci(env: &crate::token::CiEnv) -> bool {
-    [
-        "GITHUB_ACTIONS",
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        "GITLAB_CI",
-        "SIGSTORE_ID_TOKEN",
-        "BUILDKITE",
-        "CIRCLECI",
-    ]
-    .iter()
-    .any(|v| env.var(v).is_some())
 }
 
 /// A file signed and its bundle written.
@@ -279,16 +286,27 @@ pub async fn sign_file(
     progress: &dyn Progress,
 ) -> Result<SignedFile> {
     let http = http_client(req.tls_ca.as_deref())?;
+    // A managed key needs no identity token; read it before anything else happens.
+    let key_pem = match &req.key {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| usage(format!("reading the signing key {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
     // A token given on the command line wins; otherwise the CI's ambient token, found
     // as `vouch publish` finds it (PUB_E002 names what is missing).
-    let token = if req.identity_token.is_some() || req.identity_token_file.is_some() {
+    let token = if key_pem.is_some() {
+        String::new()
+    } else if req.identity_token.is_some() || req.identity_token_file.is_some() {
         read_token(
             req.identity_token.as_deref(),
             req.identity_token_file.as_deref(),
         )?
     } else if let Some(issuer) = laptop_issuer(req, env)? {
-        // A laptop: sign in through the browser (PUB_E015 when that fails).
-        crate::browser_login::browser_token(&http, &issuer, req.open_browser).await?
+        // A laptop: sign in through the browser or a device code (PUB_E015 when that
+        // fails).
+        req.sign_in.token(&http, &issuer, env).await?.0
     } else {
         let src = crate::token::TokenSource::default();
         crate::token::identity_token(&src, env, &http).await?.jwt
@@ -308,7 +326,10 @@ pub async fn sign_file(
             .await
             .map_err(sign_error)?,
     };
-    let signed = sign(&cfg, &token, http, &payload).await?;
+    let signed = match &key_pem {
+        Some(pem) => sign_with_key(&cfg, pem, http, &payload).await?,
+        None => sign(&cfg, &token, http, &payload).await?,
+    };
     write_atomically(&req.bundle, &signed.bundle)?;
     let doc: serde_json::Value = serde_json::from_slice(&signed.bundle)
         .map_err(|e| Error::local("re-reading the bundle", e))?;

@@ -197,7 +197,7 @@ pub async fn identity_token(
         return Err(no_token(
             "no OIDC identity token: not in GitHub Actions (ACTIONS_ID_TOKEN_REQUEST_URL unset), \
              GitLab CI (SIGSTORE_ID_TOKEN unset), Buildkite or CircleCI; pass --identity-token \
-             or --identity-token-file",
+             or --identity-token-file, or sign in (--device, or run on a terminal)",
         ));
     };
     Token::from_jwt(&jwt, source, env)

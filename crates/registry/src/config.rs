@@ -576,6 +576,7 @@ mod tests {
                     audience: "a".into(),
                     issuers: all_issuers(),
                     allow_loopback_http: true,
+                    dev_device_code_secs: 30,
                 },
                 ca: crate::sigstore::CaSection {
                     organization: "o".into(),

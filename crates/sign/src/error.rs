@@ -120,6 +120,12 @@ pub enum SignError {
     /// SIGN_E022
     #[error("the Rekor v1 entry's signed entry timestamp (SET) does not verify: {detail}")]
     SetInvalid { detail: String },
+    /// SIGN_E023
+    #[error("the signing key cannot be used: expected {expected}, found {found}")]
+    KeyUnusable {
+        expected: &'static str,
+        found: String,
+    },
 }
 
 impl SignError {
@@ -153,6 +159,7 @@ impl SignError {
             SignError::Local { .. } => Self::LOCAL_CODE,
             SignError::ResponseTooLarge { .. } => "SIGN_E021",
             SignError::SetInvalid { .. } => "SIGN_E022",
+            SignError::KeyUnusable { .. } => "SIGN_E023",
         }
     }
 
@@ -163,6 +170,7 @@ impl SignError {
             | SignError::NoService { .. }
             | SignError::ConfigFetch { .. }
             | SignError::StatementInvalid { .. }
+            | SignError::KeyUnusable { .. }
             | SignError::Local { .. } => Stage::Local,
             SignError::TokenMalformed { .. } => Stage::Token,
             SignError::CaRefused { .. }
@@ -240,5 +248,9 @@ pub const CODES: &[(&str, &str)] = &[
     (
         "SIGN_E022",
         "Rekor v1 signed entry timestamp (SET) does not verify",
+    ),
+    (
+        "SIGN_E023",
+        "managed signing key unusable (not an unencrypted P-256 PEM key)",
     ),
 ];

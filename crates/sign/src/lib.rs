@@ -71,11 +71,13 @@
 //! | SIGN_E020 | local | local step failed (key generation, encoding, expired certificate) |
 //! | SIGN_E021 | (service's) | answer over the size cap |
 //! | SIGN_E022 | log | Rekor v1 signed entry timestamp (SET) does not verify |
+//! | SIGN_E023 | local | managed signing key unusable (not an unencrypted P-256 PEM key) |
 
 mod config;
 mod error;
 mod fulcio;
 mod http;
+mod managed;
 mod rekor;
 mod rekor_v1;
 mod signer;
@@ -86,6 +88,7 @@ mod tests;
 
 pub use config::{Services, TrustConfig, CLIENT_TRUST_CONFIG_MEDIA_TYPE};
 pub use error::{SignError, Stage, CODES};
+pub use managed::{generate_private_key_pem, public_key_pem};
 pub use signer::{
     check_statement, pae, KeylessSigner, RekorVersion, IN_TOTO_PAYLOAD_TYPE, MAX_STATEMENT_BYTES,
 };

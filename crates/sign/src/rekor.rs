@@ -10,27 +10,55 @@ use sigstore_rekor::body::RekorEntryBody;
 use sigstore_rekor::{HashedRekordV2, RekorV2KeyDetails};
 use sigstore_trust_root::TrustedRoot;
 use sigstore_types::{
-    DerCertificate, KindVersion, Sha256Hash, SignatureBytes, TransparencyLogEntry,
+    DerCertificate, DerPublicKey, KindVersion, Sha256Hash, SignatureBytes, TransparencyLogEntry,
 };
 
 use crate::error::{SignError, Stage};
 use crate::http;
 
+/// Who the log is told signed: a certificate (keyless) or a managed public key, DER.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Verifier<'a> {
+    Certificate(&'a [u8]),
+    PublicKey(&'a [u8]),
+}
+
+impl Verifier<'_> {
+    /// PEM as Rekor v1 canonicalizes a verifier (64-column lines, LF, final newline).
+    pub(crate) fn pem(&self) -> String {
+        match self {
+            Verifier::Certificate(der) => crate::rekor_v1::pem("CERTIFICATE", der),
+            Verifier::PublicKey(der) => crate::rekor_v1::pem("PUBLIC KEY", der),
+        }
+    }
+}
+
 /// What was submitted, for comparing with what was logged.
 pub(crate) struct Submission<'a> {
     pub(crate) digest: [u8; 32],
     pub(crate) signature: &'a [u8],
-    pub(crate) certificate_der: &'a [u8],
+    pub(crate) verifier: Verifier<'a>,
 }
 
 impl Submission<'_> {
     fn request(&self) -> HashedRekordV2 {
-        HashedRekordV2::new_with_certificate(
-            &Sha256Hash::from(self.digest),
-            &SignatureBytes::new(self.signature.to_vec()),
-            &DerCertificate::new(self.certificate_der.to_vec()),
-            RekorV2KeyDetails::PkixEcdsaP256Sha256,
-        )
+        let digest = Sha256Hash::from(self.digest);
+        let signature = SignatureBytes::new(self.signature.to_vec());
+        let details = RekorV2KeyDetails::PkixEcdsaP256Sha256;
+        match self.verifier {
+            Verifier::Certificate(der) => HashedRekordV2::new_with_certificate(
+                &digest,
+                &signature,
+                &DerCertificate::new(der.to_vec()),
+                details,
+            ),
+            Verifier::PublicKey(der) => HashedRekordV2::new_with_public_key(
+                &digest,
+                &signature,
+                &DerPublicKey::new(der.to_vec()),
+                details,
+            ),
+        }
     }
 }
 
@@ -103,16 +131,29 @@ pub(crate) fn check_entry(
     if logged.signature.content.as_bytes() != submission.signature {
         return Err(mismatch("logged signature is not the submitted one".into()));
     }
-    let logged_cert = logged
-        .signature
-        .verifier
-        .x509_certificate
-        .as_ref()
-        .map(|c| c.raw_bytes.as_bytes());
-    if logged_cert != Some(submission.certificate_der) {
-        return Err(mismatch(
-            "logged verifier is not the submitted certificate".into(),
-        ));
+    let logged_verifier = &logged.signature.verifier;
+    let (logged_der, submitted, what) = match submission.verifier {
+        Verifier::Certificate(der) => (
+            logged_verifier
+                .x509_certificate
+                .as_ref()
+                .map(|c| c.raw_bytes.as_bytes()),
+            der,
+            "certificate",
+        ),
+        Verifier::PublicKey(der) => (
+            logged_verifier
+                .public_key
+                .as_ref()
+                .map(|k| k.raw_bytes.as_bytes()),
+            der,
+            "public key",
+        ),
+    };
+    if logged_der != Some(submitted) {
+        return Err(mismatch(format!(
+            "logged verifier is not the submitted {what}"
+        )));
     }
     let proof = entry
         .inclusion_proof

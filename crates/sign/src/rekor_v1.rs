@@ -21,6 +21,7 @@ use sigstore_types::{Sha256Hash, SignatureBytes, TransparencyLogEntry};
 
 use crate::error::{SignError, Stage};
 use crate::http;
+use crate::rekor::Verifier;
 
 /// What is proposed to a v1 log.
 pub(crate) enum Proposal<'a> {
@@ -40,10 +41,16 @@ pub(crate) enum Proposal<'a> {
 
 /// PEM of a DER certificate, as Rekor v1 canonicalizes an X.509 verifier (and as
 /// sigstore-python rebuilds it to compare): 64-column lines, LF, final newline.
+#[cfg(test)]
 pub(crate) fn certificate_pem(der: &[u8]) -> String {
+    pem("CERTIFICATE", der)
+}
+
+/// PEM with `label`: 64-column lines, LF, final newline.
+pub(crate) fn pem(label: &str, der: &[u8]) -> String {
     let b64 = STANDARD.encode(der);
     let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 64);
-    out.push_str("-----BEGIN CERTIFICATE-----\n");
+    out.push_str(&format!("-----BEGIN {label}-----\n"));
     let mut rest = b64.as_str();
     while !rest.is_empty() {
         let (line, tail) = rest.split_at(rest.len().min(64));
@@ -51,13 +58,13 @@ pub(crate) fn certificate_pem(der: &[u8]) -> String {
         out.push('\n');
         rest = tail;
     }
-    out.push_str("-----END CERTIFICATE-----\n");
+    out.push_str(&format!("-----END {label}-----\n"));
     out
 }
 
 impl Proposal<'_> {
-    fn request(&self, certificate_der: &[u8]) -> Value {
-        let verifier = STANDARD.encode(certificate_pem(certificate_der));
+    fn request(&self, signer: Verifier<'_>) -> Value {
+        let verifier = STANDARD.encode(signer.pem());
         match self {
             Proposal::HashedRekord { digest, signature } => json!({
                 "apiVersion": "0.0.1",
@@ -80,8 +87,8 @@ impl Proposal<'_> {
 
     /// The logged body must carry exactly what was proposed (kind, hash, signature,
     /// certificate); anything else is `SIGN_E016`.
-    fn check_body(&self, body: &Value, certificate_der: &[u8]) -> Result<(), String> {
-        let pem_b64 = STANDARD.encode(certificate_pem(certificate_der));
+    fn check_body(&self, body: &Value, signer: Verifier<'_>) -> Result<(), String> {
+        let pem_b64 = STANDARD.encode(signer.pem());
         let s = |ptr: &str| body.pointer(ptr).and_then(Value::as_str).map(str::to_owned);
         match self {
             Proposal::HashedRekord { digest, signature } => {
@@ -183,7 +190,7 @@ pub(crate) async fn submit(
     http_client: &reqwest::Client,
     rekor_url: &str,
     proposal: &Proposal<'_>,
-    certificate_der: &[u8],
+    signer: Verifier<'_>,
     root: &TrustedRoot,
 ) -> Result<TransparencyLogEntry, SignError> {
     let url = format!("{rekor_url}/api/v1/log/entries");
@@ -191,7 +198,7 @@ pub(crate) async fn submit(
         http_client
             .post(&url)
             .header("accept", "application/json")
-            .json(&proposal.request(certificate_der)),
+            .json(&proposal.request(signer)),
         http::LOG_TIMEOUT,
         http::MAX_LOG_BYTES,
     )
@@ -213,7 +220,7 @@ pub(crate) async fn submit(
             "expected a Rekor v1 {{uuid: LogEntry}} JSON object: {e}"
         ))
     })?;
-    check_answer(&answer, proposal, certificate_der, root, SystemTime::now())
+    check_answer(&answer, proposal, signer, root, SystemTime::now())
 }
 
 fn mismatch(check: String) -> SignError {
@@ -224,7 +231,7 @@ fn mismatch(check: String) -> SignError {
 pub(crate) fn check_answer(
     answer: &Value,
     proposal: &Proposal<'_>,
-    certificate_der: &[u8],
+    signer: Verifier<'_>,
     root: &TrustedRoot,
     now: SystemTime,
 ) -> Result<TransparencyLogEntry, SignError> {
@@ -243,9 +250,7 @@ pub(crate) fn check_answer(
         .map_err(|e| mismatch(format!("body is not base64: {e}")))?;
     let body: Value = serde_json::from_slice(&body_bytes)
         .map_err(|e| mismatch(format!("body is not JSON: {e}")))?;
-    proposal
-        .check_body(&body, certificate_der)
-        .map_err(mismatch)?;
+    proposal.check_body(&body, signer).map_err(mismatch)?;
     let integrated_time = entry["integratedTime"]
         .as_i64()
         .ok_or_else(|| mismatch("expected an integer integratedTime".into()))?;
@@ -300,8 +305,12 @@ pub(crate) fn check_answer(
             detail: format!("signature by log {log_id_hex} over entry {log_index}: {e}"),
         })?;
 
-    // The integrated time must fall inside the certificate's validity.
-    let (not_before, not_after) = certificate_validity(certificate_der)?;
+    // The integrated time must fall inside the certificate's validity (a managed key
+    // has none: the time must only not be in the future).
+    let (not_before, not_after) = match signer {
+        Verifier::Certificate(der) => certificate_validity(der)?,
+        Verifier::PublicKey(_) => (0, u64::MAX),
+    };
     let t = u64::try_from(integrated_time).unwrap_or(0);
     let now_s = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     if t < not_before || t > not_after || t > now_s + 60 {

@@ -5,8 +5,10 @@ use std::time::SystemTime;
 
 use der::Decode;
 use sha2::{Digest, Sha256};
-use sigstore_bundle::BundleV03;
+use sigstore_bundle::{BundleV03, VerificationMaterialV03};
 use sigstore_crypto::KeyPair;
+use sigstore_types::bundle::{MessageDigest, MessageSignature, SignatureContent};
+use sigstore_types::HashAlgorithm;
 use sigstore_types::{
     DerCertificate, DsseEnvelope, DsseSignature, KeyId, PayloadBytes, Sha256Hash, TimestampToken,
     TransparencyLogEntry,
@@ -34,14 +36,27 @@ pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 /// Cap on a statement to sign: statements are metadata, not artifacts.
 pub const MAX_STATEMENT_BYTES: usize = 4 * 1024 * 1024;
 
-/// A signer bound to one short-lived certificate. Cheap to keep for the certificate's
+/// Who a bundle says signed.
+#[derive(Debug, Clone)]
+enum Material {
+    /// Keyless: the short-lived certificate the CA issued for the key.
+    /// `chain` holds the DER certificates the CA sent after the leaf.
+    Certificate {
+        der: Vec<u8>,
+        chain: Vec<Vec<u8>>,
+        not_after: SystemTime,
+    },
+    /// A managed key: its DER SubjectPublicKeyInfo and the bundle's `publicKey.hint`.
+    PublicKey { spki_der: Vec<u8>, hint: String },
+}
+
+/// A signer bound to one short-lived certificate (keyless, [`KeylessSigner::new`]) or to
+/// a managed key ([`KeylessSigner::managed_key`]). Cheap to keep for the certificate's
 /// lifetime (10 minutes at vouch's CA); every signing call reuses the key and
 /// certificate.
 pub struct KeylessSigner {
     key: KeyPair,
-    certificate_der: Vec<u8>,
-    chain_ders: Vec<Vec<u8>>,
-    not_after: SystemTime,
+    material: Material,
     config: TrustConfig,
     http: reqwest::Client,
     rekor_version: RekorVersion,
@@ -89,13 +104,74 @@ impl KeylessSigner {
         };
         Ok(KeylessSigner {
             key,
-            certificate_der: checked.leaf_der,
-            chain_ders: checked.chain_ders,
-            not_after,
+            material: Material::Certificate {
+                der: checked.leaf_der,
+                chain: checked.chain_ders,
+                not_after,
+            },
             config: cfg.clone(),
             http,
             rekor_version,
         })
+    }
+
+    /// A signer for a managed key: an unencrypted ECDSA P-256 private key in PEM, PKCS#8
+    /// (`PRIVATE KEY`, as `openssl genpkey` and `vouch keygen signing-key` write) or SEC1
+    /// (`EC PRIVATE KEY`). No certificate is asked for: bundles carry a `publicKey`
+    /// hint (base64 of SHA-256 of the DER public key, as cosign and sigstore-go write)
+    /// and the log entry names the public key. `SIGN_E023` for a key that cannot be
+    /// used.
+    pub fn managed_key(
+        cfg: &TrustConfig,
+        private_key_pem: &str,
+        http: reqwest::Client,
+    ) -> Result<Self, SignError> {
+        let key = crate::managed::load_private_key(private_key_pem)?;
+        let spki_der = key
+            .public_key_der()
+            .map_err(|e| SignError::local("encode public key", e))?
+            .as_bytes()
+            .to_vec();
+        let hint = crate::managed::hint(&spki_der);
+        let rekor_version = if cfg.services().rekor_urls.is_empty() {
+            RekorVersion::V1
+        } else {
+            RekorVersion::V2
+        };
+        Ok(KeylessSigner {
+            key,
+            material: Material::PublicKey { spki_der, hint },
+            config: cfg.clone(),
+            http,
+            rekor_version,
+        })
+    }
+
+    /// The managed key's DER SubjectPublicKeyInfo (None for a keyless signer).
+    pub fn public_key_der(&self) -> Option<&[u8]> {
+        match &self.material {
+            Material::PublicKey { spki_der, .. } => Some(spki_der),
+            Material::Certificate { .. } => None,
+        }
+    }
+
+    fn verifier(&self) -> rekor::Verifier<'_> {
+        match &self.material {
+            Material::Certificate { der, .. } => rekor::Verifier::Certificate(der),
+            Material::PublicKey { spki_der, .. } => rekor::Verifier::PublicKey(spki_der),
+        }
+    }
+
+    fn bundle(&self, content: SignatureContent) -> BundleV03 {
+        let verification = match &self.material {
+            Material::Certificate { der, .. } => {
+                VerificationMaterialV03::Certificate(DerCertificate::new(der.clone()))
+            }
+            Material::PublicKey { hint, .. } => {
+                VerificationMaterialV03::PublicKey { hint: hint.clone() }
+            }
+        };
+        BundleV03::new(verification, content)
     }
 
     /// Writes log entries through `version` from now on. By default a signer uses
@@ -150,23 +226,32 @@ impl KeylessSigner {
         self.sign_statement(statement_json, RekorVersion::V1).await
     }
 
-    /// The DER leaf certificate.
+    /// The DER leaf certificate (empty for a managed key).
     pub fn certificate_der(&self) -> &[u8] {
-        &self.certificate_der
+        match &self.material {
+            Material::Certificate { der, .. } => der,
+            Material::PublicKey { .. } => &[],
+        }
     }
 
     /// The DER certificates the CA sent after the leaf (intermediates, then usually the
     /// root), in its order: what cosign's legacy `dev.sigstore.cosign/chain` annotation
-    /// holds.
+    /// holds (empty for a managed key).
     pub fn certificate_chain_der(&self) -> &[Vec<u8>] {
-        &self.chain_ders
+        match &self.material {
+            Material::Certificate { chain, .. } => chain,
+            Material::PublicKey { .. } => &[],
+        }
     }
 
-    /// The certificate's identity (its SAN) and OIDC issuer, as a verifier will see them.
+    /// The certificate's identity (its SAN) and OIDC issuer, as a verifier will see them;
+    /// for a managed key, `key:` and its hint, and no issuer.
     pub fn identity(&self) -> (String, Option<String>) {
-        match sigstore_crypto::parse_certificate_info(&DerCertificate::new(
-            self.certificate_der.clone(),
-        )) {
+        let der = match &self.material {
+            Material::Certificate { der, .. } => der,
+            Material::PublicKey { hint, .. } => return (format!("key:{hint}"), None),
+        };
+        match sigstore_crypto::parse_certificate_info(&DerCertificate::new(der.clone())) {
             Ok(info) => (
                 info.identity
                     .as_ref()
@@ -198,11 +283,10 @@ impl KeylessSigner {
                 .await?,
             ),
         };
-        let mut bundle = BundleV03::with_certificate_and_signature(
-            DerCertificate::new(self.certificate_der.clone()),
-            signature,
-            digest,
-        );
+        let mut bundle = self.bundle(SignatureContent::MessageSignature(
+            MessageSignature::new(signature)
+                .with_message_digest(MessageDigest::new(HashAlgorithm::Sha2256, digest.into())),
+        ));
         for entry in entries {
             bundle = bundle.with_tlog_entry(entry);
         }
@@ -258,10 +342,7 @@ impl KeylessSigner {
             PayloadBytes::new(statement_json.to_vec()),
             DsseSignature::new(signature, KeyId::default()),
         );
-        let mut bundle = BundleV03::with_certificate_and_dsse(
-            DerCertificate::new(self.certificate_der.clone()),
-            envelope,
-        );
+        let mut bundle = self.bundle(SignatureContent::DsseEnvelope(envelope));
         for entry in entries {
             bundle = bundle.with_tlog_entry(entry);
         }
@@ -285,7 +366,7 @@ impl KeylessSigner {
                     &self.http,
                     url,
                     proposal,
-                    &self.certificate_der,
+                    self.verifier(),
                     self.config.trusted_root(),
                 )
                 .await?,
@@ -311,7 +392,7 @@ impl KeylessSigner {
         let submission = rekor::Submission {
             digest,
             signature,
-            certificate_der: &self.certificate_der,
+            verifier: self.verifier(),
         };
         let mut entries = Vec::with_capacity(services.rekor_urls.len());
         for url in &services.rekor_urls {
@@ -323,7 +404,10 @@ impl KeylessSigner {
     }
 
     fn check_still_valid(&self) -> Result<(), SignError> {
-        if SystemTime::now() >= self.not_after {
+        let Material::Certificate { not_after, .. } = &self.material else {
+            return Ok(());
+        };
+        if SystemTime::now() >= *not_after {
             return Err(SignError::local(
                 "certificate expired",
                 "the short-lived certificate is no longer valid; create a new signer",

@@ -236,6 +236,11 @@ pub fn instance_trust(cfg: &ServeConfig, sigstore: &SigstoreServices) -> Result<
     if let Some(dev) = &sigstore.dev_issuer {
         issuers.push(dev.issuer_config(cfg.oidc.audience.clone()));
     }
+    // The `--dev` email issuer of the laptop sign-in: its certificates name an email,
+    // which an email binding can accept (`vouch publish` from a laptop).
+    if let Some(login) = &sigstore.dev_login {
+        issuers.push(login.issuer_config());
+    }
     Trust::new(&root, issuers).map_err(|e| invalid(format!("{}: {e}", e.code())))
 }
 

@@ -434,8 +434,31 @@ fn ops() -> Vec<Op> {
             request: Some(("application/x-www-form-urlencoded", obj())),
             errors: &["400"],
             ..op("post", "/oidc/email/token", "oidc",
-                "Dev email issuer: exchange a code and its PKCE verifier for an ID token (--dev only)",
+                "Dev email issuer: exchange a code and its PKCE verifier, or poll a device code \
+                 (RFC 8628), for an ID token (--dev only)",
                 ("200", "application/json", obj()))
+        },
+        Op {
+            dev_only: true,
+            request: Some(("application/x-www-form-urlencoded", obj())),
+            errors: &["400"],
+            ..op("post", "/oidc/email/device/code", "oidc",
+                "Dev email issuer: device authorization (RFC 8628): a device code and a user code (--dev only)",
+                ("200", "application/json", obj()))
+        },
+        Op {
+            dev_only: true,
+            ..op("get", "/oidc/email/device", "oidc",
+                "Dev email issuer: the device verification page, where the user code is typed (--dev only)",
+                ("200", "text/html", text()))
+        },
+        Op {
+            dev_only: true,
+            request: Some(("application/x-www-form-urlencoded", obj())),
+            errors: &["400"],
+            ..op("post", "/oidc/email/device", "oidc",
+                "Dev email issuer: approve (as an email) or deny a device sign-in (--dev only)",
+                ("200", "text/html", text()))
         },
         Op {
             dev_only: true,

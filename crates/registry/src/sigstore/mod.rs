@@ -296,6 +296,16 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .layer(DefaultBodyLimit::max(oidc::MAX_MINT_BODY)),
         )
         .route(
+            "/oidc/email/device/code",
+            post(oidc_login::device_code).layer(DefaultBodyLimit::max(oidc::MAX_MINT_BODY)),
+        )
+        .route(
+            "/oidc/email/device",
+            get(oidc_login::device_form)
+                .post(oidc_login::device_decide)
+                .layer(DefaultBodyLimit::max(oidc::MAX_MINT_BODY)),
+        )
+        .route(
             "/oidc/email/token",
             post(oidc_login::token).layer(DefaultBodyLimit::max(oidc::MAX_MINT_BODY)),
         )

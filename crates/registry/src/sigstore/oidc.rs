@@ -191,7 +191,16 @@ pub fn dev_login(
     let pem = dev.to_pkcs8_pem().map_err(err)?;
     let url = format!("{public_url}{}", vouch_oidc::EMAIL_ISSUER_PATH);
     let issuer = DevIssuer::from_pkcs8_pem(&url, &pem).map_err(err)?;
-    Ok(vouch_oidc::DevLogin::new(issuer, cfg.audience.clone()))
+    if !(1..=3600).contains(&cfg.dev_device_code_secs) {
+        return Err(SetupError::Config {
+            reason: format!(
+                "oidc.dev_device_code_secs must be 1 to 3600, found {}",
+                cfg.dev_device_code_secs
+            ),
+        });
+    }
+    let secs = i64::try_from(cfg.dev_device_code_secs).unwrap_or(3600);
+    Ok(vouch_oidc::DevLogin::new(issuer, cfg.audience.clone()).with_device_code_lifetime(secs))
 }
 
 /// The verifier: `[oidc]` issuers plus, with `--dev`, the dev issuer (served from memory).

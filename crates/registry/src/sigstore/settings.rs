@@ -4,6 +4,7 @@
 //! [oidc]
 //! audience = "sigstore"                 # the one `aud` accepted (sigstore clients ask for this)
 //! allow_loopback_http = false           # true: also plain http to loopback issuers (same host only)
+//! dev_device_code_secs = 600            # --dev: device-code sign-in lifetime (RFC 8628)
 //! # Presets by name, an issuer URL (tokens with a verified `email`), or a table:
 //! issuers = [
 //!   "github",                                                # token.actions.githubusercontent.com
@@ -46,6 +47,10 @@ pub struct OidcSection {
     /// accepted.
     #[serde(default)]
     pub allow_loopback_http: bool,
+    /// With `--dev`: how long the email issuer's device codes live (RFC 8628), 1 to
+    /// 3600 seconds (default 600).
+    #[serde(default = "default_device_code_secs")]
+    pub dev_device_code_secs: u64,
 }
 
 impl Default for OidcSection {
@@ -54,6 +59,7 @@ impl Default for OidcSection {
             audience: default_audience(),
             issuers: default_issuers(),
             allow_loopback_http: false,
+            dev_device_code_secs: default_device_code_secs(),
         }
     }
 }
@@ -133,6 +139,9 @@ impl Default for TsaSection {
 
 fn default_audience() -> String {
     vouch_oidc::DEFAULT_AUDIENCE.to_owned()
+}
+fn default_device_code_secs() -> u64 {
+    vouch_oidc::DEVICE_CODE_LIFETIME_SECS.unsigned_abs()
 }
 fn default_issuers() -> Vec<IssuerSpec> {
     vec![IssuerSpec::Name("github".to_owned())]

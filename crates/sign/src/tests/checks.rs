@@ -222,7 +222,7 @@ fn log_entry_is_checked() {
     let submission = rekor::Submission {
         digest: s.digest,
         signature: &s.signature,
-        certificate_der: &s.cert,
+        verifier: rekor::Verifier::Certificate(&s.cert),
     };
     let body = hashedrekord_body(&s.digest, &s.signature, &s.cert);
     let root = root_of(&m);
@@ -399,7 +399,13 @@ fn rekor_v1_answer_is_checked() {
     let now = SystemTime::now();
     let t = i64::try_from(now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()).unwrap();
     let check = |answer: serde_json::Value| {
-        crate::rekor_v1::check_answer(&answer, &proposal, &s.cert, &root, now)
+        crate::rekor_v1::check_answer(
+            &answer,
+            &proposal,
+            rekor::Verifier::Certificate(&s.cert),
+            &root,
+            now,
+        )
     };
     let entry = check(v1_answer(&m, &body, t, 3, 3, &m.log_key)).unwrap();
     assert!(entry.inclusion_promise.is_some() && entry.integrated_time.is_some());
