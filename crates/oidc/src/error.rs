@@ -471,6 +471,15 @@ impl OidcError {
     }
 }
 
+/// The dev issuer's token-endpoint refusals a sign-in client passes on unchanged: the
+/// authorization code was refused (OIDC_E029), the device code expired (OIDC_E033) or
+/// the user denied the request (OIDC_E034). `None` for any other code.
+pub fn sign_in_refusal(code: &str) -> Option<&'static str> {
+    ["OIDC_E029", "OIDC_E033", "OIDC_E034"]
+        .into_iter()
+        .find(|c| *c == code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

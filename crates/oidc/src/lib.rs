@@ -93,7 +93,7 @@ pub use dev_device::{
 pub use dev_login::{
     AuthorizationRequest, DevLogin, TokenRequest, CODE_LIFETIME_SECS, EMAIL_ISSUER_PATH,
 };
-pub use error::{ErrorKind, FetchError, Malformation, OidcError, TokenPart};
+pub use error::{sign_in_refusal, ErrorKind, FetchError, Malformation, OidcError, TokenPart};
 pub use fetch::{
     check_url, JwksFetcher, MemoryFetcher, ReqwestFetcher, TransportPolicy, MAX_DOCUMENT_BYTES,
 };

@@ -22,12 +22,8 @@ const MAX_WAIT: Duration = Duration::from_secs(1800);
 /// The code of a token-endpoint refusal: the issuer's own when it is a code the dev issuer
 /// documents for this flow, else PUB_E015.
 fn refusal_code(code: Option<&str>) -> &'static str {
-    match code {
-        Some("OIDC_E029") => "OIDC_E029",
-        Some("OIDC_E033") => "OIDC_E033",
-        Some("OIDC_E034") => "OIDC_E034",
-        _ => vouch_package::publish_codes::BROWSER_SIGN_IN,
-    }
+    code.and_then(vouch_oidc::sign_in_refusal)
+        .unwrap_or(vouch_package::publish_codes::BROWSER_SIGN_IN)
 }
 
 fn text<'a>(doc: &'a serde_json::Value, key: &str) -> Option<&'a str> {
