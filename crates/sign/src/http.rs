@@ -121,3 +121,31 @@ pub(crate) fn too_large(stage: Stage, url: &str, limit: usize) -> crate::SignErr
         limit_bytes: limit,
     }
 }
+
+/// POSTs a log entry request (Rekor v1 or v2, by `url`) as JSON and answers the log's
+/// body, capped: the one place a refused, unreachable or oversized log answer becomes
+/// its `SignError`.
+pub(crate) async fn post_log_entry(
+    client: &reqwest::Client,
+    url: &str,
+    body: &impl serde::Serialize,
+) -> Result<Vec<u8>, crate::SignError> {
+    let request = client
+        .post(url)
+        .header("accept", "application/json")
+        .json(body);
+    exchange(request, LOG_TIMEOUT, MAX_LOG_BYTES)
+        .await
+        .map_err(|failure| match failure {
+            Failure::Refused { status, detail } => crate::SignError::LogRefused {
+                url: url.to_owned(),
+                status,
+                detail,
+            },
+            Failure::Unavailable { detail } => crate::SignError::LogUnavailable {
+                url: url.to_owned(),
+                detail,
+            },
+            Failure::TooLarge { limit } => too_large(Stage::Log, url, limit),
+        })
+}

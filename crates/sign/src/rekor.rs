@@ -13,7 +13,7 @@ use sigstore_types::{
     DerCertificate, DerPublicKey, KindVersion, Sha256Hash, SignatureBytes, TransparencyLogEntry,
 };
 
-use crate::error::{SignError, Stage};
+use crate::error::SignError;
 use crate::http;
 
 /// Who the log is told signed: a certificate (keyless) or a managed public key, DER.
@@ -70,27 +70,7 @@ pub(crate) async fn submit(
     root: &TrustedRoot,
 ) -> Result<TransparencyLogEntry, SignError> {
     let url = format!("{rekor_url}/api/v2/log/entries");
-    let answer = http::exchange(
-        http_client
-            .post(&url)
-            .header("accept", "application/json")
-            .json(&submission.request()),
-        http::LOG_TIMEOUT,
-        http::MAX_LOG_BYTES,
-    )
-    .await
-    .map_err(|failure| match failure {
-        http::Failure::Refused { status, detail } => SignError::LogRefused {
-            url: url.clone(),
-            status,
-            detail,
-        },
-        http::Failure::Unavailable { detail } => SignError::LogUnavailable {
-            url: url.clone(),
-            detail,
-        },
-        http::Failure::TooLarge { limit } => http::too_large(Stage::Log, &url, limit),
-    })?;
+    let answer = http::post_log_entry(http_client, &url, &submission.request()).await?;
     let entry: TransparencyLogEntry =
         serde_json::from_slice(&answer).map_err(|e| SignError::LogEntryMismatch {
             check: format!("expected a TransparencyLogEntry JSON object: {e}"),

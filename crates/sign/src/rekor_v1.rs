@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use sigstore_trust_root::TrustedRoot;
 use sigstore_types::{Sha256Hash, SignatureBytes, TransparencyLogEntry};
 
-use crate::error::{SignError, Stage};
+use crate::error::SignError;
 use crate::http;
 use crate::rekor::Verifier;
 
@@ -194,27 +194,7 @@ pub(crate) async fn submit(
     root: &TrustedRoot,
 ) -> Result<TransparencyLogEntry, SignError> {
     let url = format!("{rekor_url}/api/v1/log/entries");
-    let answer = http::exchange(
-        http_client
-            .post(&url)
-            .header("accept", "application/json")
-            .json(&proposal.request(signer)),
-        http::LOG_TIMEOUT,
-        http::MAX_LOG_BYTES,
-    )
-    .await
-    .map_err(|failure| match failure {
-        http::Failure::Refused { status, detail } => SignError::LogRefused {
-            url: url.clone(),
-            status,
-            detail,
-        },
-        http::Failure::Unavailable { detail } => SignError::LogUnavailable {
-            url: url.clone(),
-            detail,
-        },
-        http::Failure::TooLarge { limit } => http::too_large(Stage::Log, &url, limit),
-    })?;
+    let answer = http::post_log_entry(http_client, &url, &proposal.request(signer)).await?;
     let answer: Value = serde_json::from_slice(&answer).map_err(|e| {
         mismatch(format!(
             "expected a Rekor v1 {{uuid: LogEntry}} JSON object: {e}"

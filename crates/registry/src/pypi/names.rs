@@ -2,22 +2,10 @@
 
 use vouch_store::meta::PYPI_SCOPE;
 
-/// PEP 503: lowercase, every run of `-`, `_` and `.` one `-`.
+/// PEP 503: lowercase, every run of `-`, `_` and `.` one `-` (the rule
+/// `vouch verify pypi` applies to a distribution's name, so index and verifier agree).
 pub fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut in_run = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !in_run {
-                out.push('-');
-            }
-            in_run = true;
-        } else {
-            out.extend(c.to_lowercase());
-            in_run = false;
-        }
-    }
-    out
+    vouch_pep740::canonical_name(name)
 }
 
 /// A valid project name (PEP 508: ASCII letters and digits, `.`, `_`, `-` inside),
