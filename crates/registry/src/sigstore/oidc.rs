@@ -289,7 +289,8 @@ fn dev(app: &AppState) -> Result<&DevIssuer, ApiError> {
         .ok_or_else(error::dev_disabled)
 }
 
-fn json(body: String) -> Response {
+/// A discovery document or key set: JSON, cacheable for a minute.
+pub(super) fn json(body: String) -> Response {
     (
         [
             (header::CONTENT_TYPE, "application/json"),

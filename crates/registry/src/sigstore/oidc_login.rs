@@ -14,6 +14,7 @@ use serde::Deserialize;
 use vouch_oidc::{AuthorizationRequest, DevLogin, OidcError, TokenRequest, UnixTime};
 
 use super::error;
+use super::oidc::json;
 use crate::app::AppState;
 use crate::web::html::{esc, page, Viewer};
 use crate::ApiError;
@@ -36,17 +37,6 @@ fn now(app: &AppState) -> UnixTime {
 
 fn bad(problem: String) -> ApiError {
     ApiError::from(OidcError::AuthorizationRequest { problem })
-}
-
-fn json(body: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "public, max-age=60"),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 /// `GET /oidc/email/.well-known/openid-configuration`.
