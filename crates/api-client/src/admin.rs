@@ -409,6 +409,25 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// The administrator token a command was given: `token` (`--token`, VOUCH_ADMIN_TOKEN),
+/// else the content of `token_file`, trimmed; `None` when neither holds one (a blank
+/// token is none: the caller refuses it with the registry's `ADMIN_E001`). A token file
+/// that cannot be read is `CLI_E001`.
+pub fn given_token(
+    token: Option<&str>,
+    token_file: Option<&std::path::Path>,
+) -> Result<Option<String>> {
+    let text = match (token, token_file) {
+        (Some(t), _) => t.to_owned(),
+        (None, Some(f)) => std::fs::read_to_string(f).map_err(|e| {
+            let what = format!("reading the admin token from {}: {e}", f.display());
+            CodedError::error(crate::codes::CLI_FAILED, what)
+        })?,
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(text.trim().to_owned()).filter(|t| !t.is_empty()))
+}
+
 impl AdminClient {
     /// A client of the registry at `server` with an administrator token (the caller
     /// refuses a missing one with the registry's `ADMIN_E001`); a URL that is not
