@@ -14,6 +14,15 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
+/// A multi-threaded async runtime with a worker on every core (`vouch serve`, `vouch
+/// bench publish`).
+pub fn runtime_on_every_core() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
 /// A byte progress bar on stderr, only when stderr is a terminal.
 pub fn progress_bar(total: u64, verb: &str) -> Option<indicatif::ProgressBar> {
     let template = format!(
