@@ -99,7 +99,8 @@ pub enum Command {
     /// Attest what you ship: `vouch attest pypi` writes PEP 740 DIST.publish.attestation
     /// files (logged in Rekor v1); `vouch attest image` attaches an in-toto statement to a
     /// container image as a cosign-compatible referrer.
-    Attest(attest::Args),
+    #[command(subcommand)]
+    Attest(attest::Sub),
     /// Print a server's Sigstore client trust configuration (trusted root + signing config).
     TrustConfig(trust_config::Args),
     /// Publish a package from CI with its OIDC identity (`vouch publish register` creates
