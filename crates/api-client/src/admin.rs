@@ -591,6 +591,27 @@ impl AdminClient {
 mod tests {
     use super::*;
 
+    /// `--token` wins over `--token-file`; a file's token is trimmed; a blank one is
+    /// none; an unreadable file is CLI_E001 naming it.
+    #[test]
+    fn given_token_reads_the_flag_then_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("admin.token");
+        std::fs::write(&file, " vouch_admin_f \n").unwrap();
+        let f = Some(file.as_path());
+        assert_eq!(given_token(Some("t"), f).unwrap().as_deref(), Some("t"));
+        assert_eq!(
+            given_token(None, f).unwrap().as_deref(),
+            Some("vouch_admin_f")
+        );
+        assert_eq!(given_token(Some(" \n"), None).unwrap(), None);
+        assert_eq!(given_token(None, None).unwrap(), None);
+        let missing = dir.path().join("absent");
+        let e = given_token(None, Some(&missing)).unwrap_err();
+        assert_eq!(e.code(), "CLI_E001");
+        assert!(e.message.contains("absent"), "{}", e.message);
+    }
+
     #[test]
     fn rfc3339_is_utc_with_seconds() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
