@@ -14,7 +14,7 @@
 mod cmd;
 mod output;
 
-use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use clap::{CommandFactory, FromArgMatches};
 
 /// mimalloc instead of the system allocator: bundle verification allocates on every
 /// worker (JSON, DER, base64), and glibc malloc's per-thread arenas made two workers
@@ -29,26 +29,11 @@ fn main() {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    output::set_json_requested(json_requested(&matches));
+    output::set_json_requested(output::json_requested(&matches));
     output::init_tracing(cli.verbose, cli.log_format());
     let code = match cmd::run(cli) {
         Ok(code) => code,
         Err(err) => output::report_error(&err),
     };
     std::process::exit(code.as_i32());
-}
-
-/// Whether the innermost subcommand was given `--json` (every reporting command names
-/// that flag `json`).
-fn json_requested(matches: &ArgMatches) -> bool {
-    let mut m = matches;
-    loop {
-        if matches!(m.try_get_one::<bool>("json"), Ok(Some(true))) {
-            return true;
-        }
-        match m.subcommand() {
-            Some((_, sub)) => m = sub,
-            None => return false,
-        }
-    }
 }

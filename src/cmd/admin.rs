@@ -16,14 +16,8 @@ use crate::output::{answer, Exit};
 /// the server's admin API with an administrator token (`--token-file`, or the
 /// VOUCH_ADMIN_TOKEN variable): the one `vouch admin init` issued, one from `vouch admin
 /// tokens issue --scope admin`, or DATA/admin.token of `vouch serve --dev`.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    sub: Sub,
-}
-
 #[derive(Debug, Subcommand)]
-enum Sub {
+pub enum Sub {
     /// Create a production instance from its config, with the server STOPPED: runs
     /// every migration (metadata and the checkpoint lock table), creates the log and
     /// the CT log with their first signed checkpoints, generates the CA, TSA, CT and
@@ -88,7 +82,7 @@ enum Sub {
 }
 
 #[derive(Debug, clap::Args)]
-struct AuditArgs {
+pub struct AuditArgs {
     #[command(flatten)]
     online: Online,
     /// Only events whose action starts with this (`registry.`).
@@ -106,7 +100,7 @@ struct AuditArgs {
 }
 
 #[derive(Debug, Subcommand)]
-enum ScopesSub {
+pub enum ScopesSub {
     /// Make a user an owner of a scope (claiming it if nobody owns it yet). The first
     /// user to create a package or a pending publisher in a scope owns it; this adds
     /// more owners. Audited as `scope.grant`.
@@ -124,7 +118,7 @@ enum ScopesSub {
 }
 
 #[derive(Debug, Subcommand)]
-enum KeysSub {
+pub enum KeysSub {
     /// Make a new key current; every retired key stays in the published key set.
     Rotate(Online),
     /// List the current and retired keys.
@@ -149,7 +143,7 @@ enum KeysSub {
 }
 
 #[derive(Debug, clap::Args)]
-struct ResetSigstoreArgs {
+pub struct ResetSigstoreArgs {
     /// The server's configuration file (without --dev).
     #[arg(long, value_name = "FILE", required_unless_present = "dev")]
     config: Option<PathBuf>,
@@ -169,7 +163,7 @@ struct ResetSigstoreArgs {
 }
 
 #[derive(Debug, clap::Args)]
-struct ResetArgs {
+pub struct ResetArgs {
     /// The server's data directory.
     #[arg(long, value_name = "DIR", value_parser = super::absolute_dir)]
     data: PathBuf,
@@ -188,7 +182,7 @@ struct ResetArgs {
 }
 
 #[derive(Debug, clap::Args)]
-struct RotateArgs {
+pub struct RotateArgs {
     /// The server's configuration file (without --dev).
     #[arg(long, value_name = "FILE", required_unless_present = "dev")]
     config: Option<PathBuf>,
@@ -207,7 +201,7 @@ struct RotateArgs {
 }
 
 #[derive(Debug, Subcommand)]
-enum SettingsSub {
+pub enum SettingsSub {
     /// Set the asset hash budget (at most 16 GiB; default 500 MiB): a size like
     /// `500MiB`, `2GiB`, `1.5GB` or a number of bytes, as the web form takes it.
     HashBudget {
@@ -218,9 +212,9 @@ enum SettingsSub {
     },
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
+pub fn run(sub: Sub) -> anyhow::Result<Exit> {
     let rt = runtime()?;
-    match args.sub {
+    match sub {
         Sub::Init(a) => rt.block_on(super::admin_accounts::init(a)),
         Sub::Users { sub } => rt.block_on(super::admin_accounts::users(sub)),
         Sub::Tokens { sub } => rt.block_on(super::admin_accounts::tokens(sub)),

@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Subcommand;
-use vouch_api_client::admin::{parse_duration, AdminClient, Lines, Reply, TokenRequest};
+use vouch_api_client::admin::{
+    given_token, parse_duration, AdminClient, Lines, Reply, TokenRequest,
+};
 use vouch_registry::init::InitOptions;
 
 use crate::output::{answer, error_chain, CodedError, Exit};
@@ -29,25 +30,14 @@ pub struct Online {
 impl Online {
     /// The admin API client these flags name.
     pub fn client(&self) -> anyhow::Result<AdminClient> {
-        let token = match (&self.token, &self.token_file) {
-            (Some(t), _) => Some(t.clone()),
-            (None, Some(f)) => Some(
-                std::fs::read_to_string(f)
-                    .with_context(|| format!("reading the admin token from {}", f.display()))?,
-            ),
-            (None, None) => None,
-        };
-        let token = token
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                CodedError::error(
-                    vouch_registry::integrity::ADMIN_TOKEN_MISSING,
-                    "an administrator token is required: --token-file FILE or VOUCH_ADMIN_TOKEN",
-                )
-            })?;
-        Ok(AdminClient::new(&self.server, token)?)
+        let token = given_token(self.token.as_deref(), self.token_file.as_deref())?;
+        let token = token.ok_or_else(|| {
+            CodedError::error(
+                vouch_registry::integrity::ADMIN_TOKEN_MISSING,
+                "an administrator token is required: --token-file FILE or VOUCH_ADMIN_TOKEN",
+            )
+        })?;
+        Ok(AdminClient::new(&self.server, &token)?)
     }
 
     /// Prints an answer: the registry's JSON with `--json`, else its lines.

@@ -1,6 +1,6 @@
 //! `vouch admin backup` and `vouch admin restore`: their flags; `vouch_registry::offline` does the work.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use vouch_registry::offline::{self, Answer, OfflineError};
 
@@ -62,26 +62,23 @@ pub struct RestoreArgs {
     from: PathBuf,
 }
 
+impl Where {
+    fn parts(&self) -> (Option<&Path>, bool, Option<&Path>, Option<&str>) {
+        let (config, data) = (self.config.as_deref(), self.data.as_deref());
+        (config, self.dev, data, self.database.as_deref())
+    }
+}
+
 pub fn backup(a: BackupArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<Exit> {
-    let w = &a.at;
-    let (config, data, db) = (
-        w.config.as_deref(),
-        w.data.as_deref(),
-        w.database.as_deref(),
-    );
-    let r = rt.block_on(offline::backup(config, w.dev, data, db, &a.out));
-    print_offline(w.json, r)
+    let (config, dev, data, db) = a.at.parts();
+    let r = rt.block_on(offline::backup(config, dev, data, db, &a.out));
+    print_offline(a.at.json, r)
 }
 
 pub fn restore(a: RestoreArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<Exit> {
-    let w = &a.at;
-    let (config, data, db) = (
-        w.config.as_deref(),
-        w.data.as_deref(),
-        w.database.as_deref(),
-    );
-    let r = rt.block_on(offline::restore(config, w.dev, data, db, &a.from));
-    print_offline(w.json, r)
+    let (config, dev, data, db) = a.at.parts();
+    let r = rt.block_on(offline::restore(config, dev, data, db, &a.from));
+    print_offline(a.at.json, r)
 }
 
 /// Prints an offline command's answer, or reports its error with its code (exit 2).

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use vouch_registry::tuf::admin::{self as tuf, RoleFiles, Roles};
+use vouch_registry::tuf::admin::{self as tuf, Roles};
 
 use crate::output::{answer, CodedError, Exit};
 
@@ -139,24 +139,11 @@ enum Sub {
     },
 }
 
-fn roles(k: &KeyArgs) -> Roles<'_> {
-    Roles {
-        root: RoleFiles {
-            keys: &k.root_keys,
-            threshold: k.threshold.unwrap_or(1),
-        },
-        targets: RoleFiles {
-            keys: &k.targets_keys,
-            threshold: k.targets_threshold,
-        },
-        snapshot: RoleFiles {
-            keys: &k.snapshot_keys,
-            threshold: 1,
-        },
-        timestamp: RoleFiles {
-            keys: &k.timestamp_keys,
-            threshold: 1,
-        },
+impl KeyArgs {
+    fn roles(&self) -> Roles<'_> {
+        let root = (&*self.root_keys, self.threshold);
+        let targets = (&*self.targets_keys, self.targets_threshold);
+        Roles::new(root, targets, &self.snapshot_keys, &self.timestamp_keys)
     }
 }
 
@@ -173,10 +160,10 @@ pub fn run(args: Args, rt: &tokio::runtime::Runtime) -> anyhow::Result<Exit> {
             let (c, dev, d) = place(&p);
             print(json, rt.block_on(tuf::online_keys(c, dev, d, &out)))
         }
-        Sub::Init { repo, keys } => print(json, tuf::init(&repo, &roles(&keys), keys.expires_days)),
+        Sub::Init { repo, keys } => print(json, tuf::init(&repo, &keys.roles(), keys.expires_days)),
         Sub::RotateRoot { repo, keys } => print(
             json,
-            tuf::rotate_root(&repo, &roles(&keys), keys.expires_days),
+            tuf::rotate_root(&repo, &keys.roles(), keys.expires_days),
         ),
         Sub::Targets {
             repo,

@@ -10,14 +10,8 @@ use vouch_publisher::sign::Services;
 use super::registry_api::runtime;
 use crate::output::{answer, from_publisher, Exit};
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    sub: Sub,
-}
-
 #[derive(Debug, clap::Subcommand)]
-enum Sub {
+pub enum Sub {
     /// Write DIST.publish.attestation for each wheel or sdist, as `pypi-attestations sign`
     /// does: an in-toto statement naming the file and its SHA-256 (predicate
     /// https://docs.pypi.org/attestations/publish/v1), signed with one short-lived
@@ -38,7 +32,7 @@ enum Sub {
 
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["server", "trust_config"])))]
-struct PypiArgs {
+pub struct PypiArgs {
     /// Wheels and sdists.
     #[arg(value_name = "DIST", required = true)]
     dists: Vec<PathBuf>,
@@ -67,8 +61,8 @@ struct PypiArgs {
     json: bool,
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let a = match args.sub {
+pub fn run(sub: Sub) -> anyhow::Result<Exit> {
+    let a = match sub {
         Sub::Pypi(a) => a,
         Sub::Image(a) => return super::image_sign::run_attest(*a),
     };

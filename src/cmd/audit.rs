@@ -6,14 +6,8 @@ use crate::output::Exit;
 
 /// Audit a lockfile: re-verify every entry's Sigstore bundle (`signatures`), or re-prove
 /// every entry against the registry's transparency log (`transparency`).
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    sub: Sub,
-}
-
 #[derive(Debug, Subcommand)]
-enum Sub {
+pub enum Sub {
     /// Verify every lockfile entry's bundle in parallel; report verified / unverified /
     /// mismatched. Exit 1 unless all verified.
     Signatures(super::audit_signatures::Args),
@@ -28,8 +22,8 @@ enum Sub {
     Cargo(super::audit_cargo::Args),
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
-    match args.sub {
+pub fn run(sub: Sub) -> anyhow::Result<Exit> {
+    match sub {
         Sub::Signatures(a) => super::audit_signatures::run(a),
         Sub::Transparency(a) => super::audit_transparency::run(a),
         Sub::Roots(a) => super::audit_roots::run(a),

@@ -31,12 +31,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let policy = (args
-        .policy
-        .as_deref()
-        .map(vouch_policy::PolicyFile::load)
-        .transpose())
-    .map_err(CodedError::from)?;
+    let policy = vouch_policy::PolicyFile::load_given(args.policy.as_deref());
+    let policy = policy.map_err(CodedError::from)?;
     let root = args.instance.root()?;
     let report = vouch_consumer::audit_signatures(
         &args.lockfile,

@@ -4,14 +4,8 @@ use clap::Subcommand;
 
 use crate::output::{outln, print_json, Exit};
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    sub: Sub,
-}
-
 #[derive(Debug, Subcommand)]
-enum Sub {
+pub enum Sub {
     /// Verify one bundle repeatedly on all cores through the batch verification path.
     Verify(super::bench_verify::Args),
     /// Append entries through the real sequencer and storage, and measure the floor.
@@ -30,8 +24,8 @@ enum Sub {
     Audit(super::bench_audit::Args),
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
-    match args.sub {
+pub fn run(sub: Sub) -> anyhow::Result<Exit> {
+    match sub {
         Sub::Verify(a) => show(a.json, &super::bench_verify::run(a)?),
         Sub::Log(a) => show(a.json, &super::bench_log::run(a)?),
         Sub::Http(a) => show(a.json, &super::bench_http::run(a)?),

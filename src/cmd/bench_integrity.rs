@@ -2,8 +2,8 @@
 //! machine, after checking that what is read is a record that verifies
 //! (`vouch_bench::integrity`).
 
+use vouch_api_client::integrity::Target;
 use vouch_bench::http::HttpReport;
-use vouch_bench::integrity::Subject;
 
 /// Read one integrity record repeatedly over keep-alive connections from a server on
 /// this machine (loopback only) and report reads per second. The record is fetched and
@@ -32,11 +32,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<HttpReport> {
-    let subject = match (args.release, args.package) {
-        (Some(id), _) => Subject::Release(id),
-        (None, Some(spec)) => Subject::Package(spec),
-        (None, None) => unreachable!("clap requires --release or --package"),
-    };
+    let subject = Target::given(args.release, args.package.as_deref())?;
     Ok(vouch_bench::integrity::run(
         &args.server,
         &subject,

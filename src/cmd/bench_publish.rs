@@ -59,10 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         count: args.count,
         concurrency: args.concurrency,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = vouch_term::progress::runtime_on_every_core()?;
     let r = rt
         .block_on(bench_publish(&opts, &CiEnv::process()))
         .map_err(from_publisher)?;

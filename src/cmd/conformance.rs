@@ -11,14 +11,8 @@ use vouch_verify::{PolicySpec, TrustSpec};
 
 use crate::output::{from_publisher, Exit};
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    sub: Sub,
-}
-
 #[derive(Debug, Subcommand)]
-enum Sub {
+pub enum Sub {
     /// Verify FILE_OR_DIGEST against a bundle: keyless with --certificate-identity and
     /// --certificate-oidc-issuer (both exact), or managed-key with --key.
     VerifyBundle(VerifyBundleArgs),
@@ -29,7 +23,7 @@ enum Sub {
 }
 
 #[derive(Debug, clap::Args)]
-struct SignBundleArgs {
+pub struct SignBundleArgs {
     /// Use the Sigstore staging instance instead of public-good.
     #[arg(long)]
     staging: bool,
@@ -64,7 +58,7 @@ struct SignBundleArgs {
 }
 
 #[derive(Debug, clap::Args)]
-struct VerifyBundleArgs {
+pub struct VerifyBundleArgs {
     /// Trust the Sigstore staging instance instead of public-good.
     #[arg(long)]
     staging: bool,
@@ -99,8 +93,8 @@ struct VerifyBundleArgs {
     artifact: String,
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
-    match args.sub {
+pub fn run(sub: Sub) -> anyhow::Result<Exit> {
+    match sub {
         Sub::VerifyBundle(a) => verify_bundle(a),
         Sub::SignBundle(a) => sign_bundle(a),
     }

@@ -7,14 +7,8 @@ use vouch_api_client::dev::{mint_dev_token, DevTokenRequest};
 
 use crate::output::{outln, print_json, Exit};
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    sub: Sub,
-}
-
 #[derive(Debug, Subcommand)]
-enum Sub {
+pub enum Sub {
     /// Mint an identity token from the dev issuer of a server started with `--dev`.
     ///
     /// The token is shaped like a GitHub Actions token: `job_workflow_ref` and
@@ -59,8 +53,8 @@ pub struct TokenArgs {
     json: bool,
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let Sub::Token(a) = args.sub;
+pub fn run(sub: Sub) -> anyhow::Result<Exit> {
+    let Sub::Token(a) = sub;
     let req = DevTokenRequest {
         repository: a.repository,
         workflow: a.workflow,

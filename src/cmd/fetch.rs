@@ -57,8 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         server: base_url(&args.server)?,
         lockfile: args.lockfile,
         out: args.out.map_or(OutTarget::Default, OutTarget::Dir),
-        policy: (args.policy.as_deref().map(PolicyFile::load).transpose())
-            .map_err(CodedError::from)?,
+        policy: PolicyFile::load_given(args.policy.as_deref()).map_err(CodedError::from)?,
         trusted_root: args.trust.pinned_root()?,
     };
     let f = runtime()?.block_on(vouch_consumer::fetch(&req, &TermProgress::every_transfer()))?;

@@ -15,14 +15,8 @@ use crate::output::{answer, CodedError, Exit};
 /// must hold; public halves are printed on stdout.
 ///
 /// Example: vouch keygen log registry.example.org/log --out /etc/vouch/log.key
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    sub: Sub,
-}
-
 #[derive(Debug, Subcommand)]
-enum Sub {
+pub enum Sub {
     /// The log's checkpoint signing key (Ed25519, signed-note type 0x01) for `[log]
     /// signing_key_env`. NAME must be the log's origin: `host[:port][/path]` of `[registry]
     /// public_url` (`https://registry.example.org` gives `registry.example.org`). Prints
@@ -43,7 +37,7 @@ enum Sub {
 }
 
 #[derive(Debug, clap::Args)]
-struct NoteKey {
+pub struct NoteKey {
     /// The key name: for a log key the log's origin, e.g. registry.example.org/log.
     name: String,
     /// Where to write the private key (a new file, mode 0600).
@@ -55,7 +49,7 @@ struct NoteKey {
 }
 
 #[derive(Debug, clap::Args)]
-struct Secret {
+pub struct Secret {
     /// Where to write it (a new file, mode 0600).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -68,8 +62,8 @@ fn coded(e: KeygenError) -> anyhow::Error {
     CodedError::new(e.code(), Exit::Error, e.to_string()).into()
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
-    match args.sub {
+pub fn run(sub: Sub) -> anyhow::Result<Exit> {
+    match sub {
         Sub::Log(k) => note_key(k, NoteKeyKind::Log),
         Sub::Witness(k) => note_key(k, NoteKeyKind::Witness),
         Sub::TokenEncKey(s) => secret(s, &keygen::token_enc_key().map_err(coded)?),

@@ -48,12 +48,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let policy = (args
-        .policy
-        .as_deref()
-        .map(vouch_policy::PolicyFile::load)
-        .transpose())
-    .map_err(CodedError::from)?;
+    let policy = vouch_policy::PolicyFile::load_given(args.policy.as_deref());
+    let policy = policy.map_err(CodedError::from)?;
     if !args.check {
         let n = vouch_consumer::normalise_lockfile(&args.lockfile)?;
         return answer(

@@ -15,14 +15,8 @@ use vouch_tiles_client::TileClient;
 use crate::output::{answer, outln, print_json, CodedError, Exit};
 
 /// Read and audit a transparency log served as C2SP tlog-tiles.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Command,
-}
-
 #[derive(Debug, clap::Subcommand)]
-enum Command {
+pub enum Command {
     /// Fetch the log's checkpoint and verify its signature (and witness cosignatures).
     Checkpoint(LogOpts),
     /// Prove that entry INDEX is in the log's current tree.
@@ -39,7 +33,7 @@ enum Command {
 
 /// Which log to talk to and which keys to trust.
 #[derive(Debug, clap::Args)]
-struct LogOpts {
+pub struct LogOpts {
     /// URL prefix of the log (where `checkpoint` and `tile/` are served).
     #[arg(long, value_name = "URL")]
     url: String,
@@ -68,7 +62,7 @@ struct TrustOpts {
 }
 
 #[derive(Debug, clap::Args)]
-struct InclusionArgs {
+pub struct InclusionArgs {
     /// Index of the entry.
     index: u64,
     /// The entry's bytes, to check they are what the log holds at INDEX.
@@ -82,7 +76,7 @@ struct InclusionArgs {
 }
 
 #[derive(Debug, clap::Args)]
-struct ConsistencyArgs {
+pub struct ConsistencyArgs {
     /// An older signed checkpoint of the same log (verified with --key).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["old_size", "old_root"])]
     old_checkpoint: Option<PathBuf>,
@@ -97,7 +91,7 @@ struct ConsistencyArgs {
 }
 
 #[derive(Debug, clap::Args)]
-struct ProofArgs {
+pub struct ProofArgs {
     /// Index of the entry.
     index: u64,
     /// Opaque application data for the `extra` line, as base64.
@@ -108,7 +102,7 @@ struct ProofArgs {
 }
 
 #[derive(Debug, clap::Args)]
-struct VerifyProofArgs {
+pub struct VerifyProofArgs {
     /// The .tlog-proof file.
     proof: PathBuf,
     /// The entry's bytes.
@@ -125,7 +119,7 @@ struct VerifyProofArgs {
 }
 
 #[derive(Debug, clap::Args)]
-struct MonitorArgs {
+pub struct MonitorArgs {
     /// File holding what the monitor has seen (created on first run, replaced atomically).
     #[arg(long, value_name = "FILE")]
     state: PathBuf,
@@ -142,12 +136,12 @@ struct MonitorArgs {
     log: LogOpts,
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
+pub fn run(command: Command) -> anyhow::Result<Exit> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
-        match args.command {
+        match command {
             Command::Checkpoint(a) => checkpoint(a).await,
             Command::Inclusion(a) => inclusion(a).await,
             Command::Consistency(a) => consistency(a).await,

@@ -1,5 +1,6 @@
 //! The command tree. Each subcommand lives in its own module with an `Args` struct (clap
-//! derive; doc comments are the `--help` text) and a `run` function returning an [`Exit`].
+//! derive; doc comments are the `--help` text), or a `Sub` enum when it only has
+//! subcommands, and a `run` function returning an [`Exit`].
 
 use clap::{Parser, Subcommand};
 
@@ -76,24 +77,30 @@ pub enum Command {
     /// checksum files (`vouch verify checksums`).
     Verify(Box<verify::Args>),
     /// The sigstore-conformance CLI protocol, for running that suite against vouch.
-    Conformance(conformance::Args),
+    #[command(subcommand)]
+    Conformance(conformance::Sub),
     /// Run the registry server with its transparency log.
     Serve(serve::Args),
     /// Read and audit a transparency log: checkpoints, proofs, monitoring.
-    Log(log::Args),
+    #[command(subcommand)]
+    Log(log::Command),
     /// Release pipeline tools: seal a release directory, check package indexes against it.
-    Release(release::Args),
+    #[command(subcommand)]
+    Release(release::Sub),
     /// Measure throughput of vouch's hot paths on this machine.
-    Bench(bench::Args),
+    #[command(subcommand)]
+    Bench(bench::Sub),
     /// Development helpers for a `vouch serve --dev` server (`vouch dev token`).
-    Dev(dev::Args),
+    #[command(subcommand)]
+    Dev(dev::Sub),
     /// Sign a file (or an in-toto statement) keylessly with your OIDC identity: writes a
     /// Sigstore bundle that `vouch verify` and sigstore-python check.
     Sign(sign::Args),
     /// Attest what you ship: `vouch attest pypi` writes PEP 740 DIST.publish.attestation
     /// files (logged in Rekor v1); `vouch attest image` attaches an in-toto statement to a
     /// container image as a cosign-compatible referrer.
-    Attest(attest::Args),
+    #[command(subcommand)]
+    Attest(attest::Sub),
     /// Print a server's Sigstore client trust configuration (trusted root + signing config).
     TrustConfig(trust_config::Args),
     /// Publish a package from CI with its OIDC identity (`vouch publish register` creates
@@ -102,15 +109,18 @@ pub enum Command {
     /// Download a package version, verify it inline and record it in vouch.lock.
     Fetch(fetch::Args),
     /// Audit a lockfile: re-verify signatures, re-prove transparency-log entries.
-    Audit(audit::Args),
+    #[command(subcommand)]
+    Audit(audit::Sub),
     /// Rewrite vouch.lock normalised, or check it for CI (`--check [--strict-sigstore]`).
     Lock(lock::Args),
     /// Administer a registry: init, users, tokens, owners, signing keys, hash budget,
     /// integrity backfill, audit log.
-    Admin(admin::Args),
+    #[command(subcommand)]
+    Admin(admin::Sub),
     /// Make the secrets a production server needs (log and witness keys, TOKEN_ENC_KEY,
     /// internal token), each in a new 0600 file.
-    Keygen(keygen::Args),
+    #[command(subcommand)]
+    Keygen(keygen::Sub),
 }
 
 impl Cli {

@@ -15,14 +15,8 @@ use vouch_release::ReleaseError;
 use super::registry_api::progress_bar;
 use crate::output::{answer, clean, fail_json, CodedError, Exit};
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    sub: Sub,
-}
-
 #[derive(Debug, Subcommand)]
-enum Sub {
+pub enum Sub {
     /// Hash every file in DIR and write SHA256SUMS, <asset>.sha256, dist-manifest.json
     /// and (with --crate) crates-manifest.json into it. Re-running on the same inputs
     /// writes the same bytes (pin the generation time with --time).
@@ -35,7 +29,7 @@ enum Sub {
 }
 
 #[derive(Debug, clap::Args)]
-struct SealArgs {
+pub struct SealArgs {
     /// Release directory: every regular file in it is an asset (subdirectories are
     /// skipped; SHA256SUMS, *.sha256 and the manifests are the seal's own outputs).
     dir: PathBuf,
@@ -71,7 +65,7 @@ enum IndexKind {
 }
 
 #[derive(Debug, clap::Args)]
-struct VerifyIndexArgs {
+pub struct VerifyIndexArgs {
     /// The sealed dist-manifest.json.
     #[arg(long)]
     manifest: PathBuf,
@@ -113,8 +107,8 @@ struct VerifyIndexArgs {
     json: bool,
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let (json, result) = match args.sub {
+pub fn run(sub: Sub) -> anyhow::Result<Exit> {
+    let (json, result) = match sub {
         Sub::Seal(a) => (a.json, seal(a)),
         Sub::VerifyIndex(a) => (a.json, verify_index(a)),
     };

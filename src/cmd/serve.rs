@@ -77,10 +77,7 @@ impl Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = vouch_term::progress::runtime_on_every_core()?;
     rt.block_on(serve(args))
 }
 

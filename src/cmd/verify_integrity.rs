@@ -36,11 +36,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let target = match (args.release, &args.package) {
-        (Some(id), _) => Target::Release(id),
-        (None, Some(spec)) => Target::package(spec)?,
-        (None, None) => unreachable!("clap requires --release or --package"),
-    };
+    let target = Target::given(args.release, args.package.as_deref())?;
     let check = Check {
         server: args.server,
         target,

@@ -409,6 +409,25 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// The administrator token a command was given: `token` (`--token`, VOUCH_ADMIN_TOKEN),
+/// else the content of `token_file`, trimmed; `None` when neither holds one (a blank
+/// token is none: the caller refuses it with the registry's `ADMIN_E001`). A token file
+/// that cannot be read is `CLI_E001`.
+pub fn given_token(
+    token: Option<&str>,
+    token_file: Option<&std::path::Path>,
+) -> Result<Option<String>> {
+    let text = match (token, token_file) {
+        (Some(t), _) => t.to_owned(),
+        (None, Some(f)) => std::fs::read_to_string(f).map_err(|e| {
+            let what = format!("reading the admin token from {}: {e}", f.display());
+            CodedError::error(crate::codes::CLI_FAILED, what)
+        })?,
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(text.trim().to_owned()).filter(|t| !t.is_empty()))
+}
+
 impl AdminClient {
     /// A client of the registry at `server` with an administrator token (the caller
     /// refuses a missing one with the registry's `ADMIN_E001`); a URL that is not
@@ -571,6 +590,27 @@ impl AdminClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--token` wins over `--token-file`; a file's token is trimmed; a blank one is
+    /// none; an unreadable file is CLI_E001 naming it.
+    #[test]
+    fn given_token_reads_the_flag_then_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("admin.token");
+        std::fs::write(&file, " vouch_admin_f \n").unwrap();
+        let f = Some(file.as_path());
+        assert_eq!(given_token(Some("t"), f).unwrap().as_deref(), Some("t"));
+        assert_eq!(
+            given_token(None, f).unwrap().as_deref(),
+            Some("vouch_admin_f")
+        );
+        assert_eq!(given_token(Some(" \n"), None).unwrap(), None);
+        assert_eq!(given_token(None, None).unwrap(), None);
+        let missing = dir.path().join("absent");
+        let e = given_token(None, Some(&missing)).unwrap_err();
+        assert_eq!(e.code(), "CLI_E001");
+        assert!(e.message.contains("absent"), "{}", e.message);
+    }
 
     #[test]
     fn rfc3339_is_utc_with_seconds() {

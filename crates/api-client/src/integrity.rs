@@ -27,6 +27,29 @@ pub enum Target {
 }
 
 impl Target {
+    /// The record `--release ID` or `--package @scope/name@VERSION` names (clap asks for
+    /// one of them); neither, or a malformed package, is `INTEGRITY_E203`.
+    pub fn given(release: Option<u64>, package: Option<&str>) -> Result<Self> {
+        match (release, package) {
+            (Some(id), _) => Ok(Target::Release(id)),
+            (None, Some(spec)) => Target::package(spec),
+            (None, None) => Err(CodedError::error(
+                codes::CLIENT_BAD_PACKAGE,
+                "expected --release ID or --package @scope/name@VERSION, found neither",
+            )),
+        }
+    }
+
+    /// The record's path under the registry's base URL.
+    pub fn path(&self) -> String {
+        match self {
+            Target::Release(id) => format!("/api/v1/releases/{id}/integrity"),
+            Target::Package { name, version } => {
+                format!("/api/v1/packages/{name}/{version}/integrity")
+            }
+        }
+    }
+
     /// Parses `@scope/name@VERSION` (`INTEGRITY_E203` otherwise).
     pub fn package(spec: &str) -> Result<Self> {
         let (name, version) = spec
@@ -114,17 +137,12 @@ fn integrity(e: IntegrityError) -> CodedError {
 pub async fn verify(check: &Check) -> Result<Verified> {
     let base = base_url(&check.server)?;
     let client = http()?;
-    let (path, subject, want_version) = match &check.target {
-        Target::Release(id) => (
-            format!("/api/v1/releases/{id}/integrity"),
-            Subject::Release { id: id.to_string() },
-            None,
-        ),
-        Target::Package { name, version } => (
-            format!("/api/v1/packages/{name}/{version}/integrity"),
-            Subject::Package { name: name.clone() },
-            Some(version),
-        ),
+    let path = check.target.path();
+    let (subject, want_version) = match &check.target {
+        Target::Release(id) => (Subject::Release { id: id.to_string() }, None),
+        Target::Package { name, version } => {
+            (Subject::Package { name: name.clone() }, Some(version))
+        }
     };
     let jwks_url = format!("{base}/.well-known/registry-key.json");
     let jwks = client
@@ -241,4 +259,25 @@ fn hash_file(path: &Path, name: &str) -> Result<AssetEntry> {
         h.update(&buf[..n]);
     }
     Ok(h.finish(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--release` or `--package` name the record and its path; a package that is not
+    /// `@scope/name@VERSION`, or neither flag, is INTEGRITY_E203.
+    #[test]
+    fn given_target_and_its_path() {
+        let r = Target::given(Some(7), None).unwrap();
+        assert_eq!(r.path(), "/api/v1/releases/7/integrity");
+        let p = Target::given(None, Some("@acme/demo@1.2.0")).unwrap();
+        assert_eq!(p.path(), "/api/v1/packages/@acme/demo/1.2.0/integrity");
+        for bad in [
+            Target::given(None, Some("demo@1")),
+            Target::given(None, None),
+        ] {
+            assert_eq!(bad.unwrap_err().code(), "INTEGRITY_E203");
+        }
+    }
 }

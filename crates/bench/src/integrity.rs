@@ -2,20 +2,12 @@
 //! machine, after checking with `vouch_integrity::verify_record` (what `vouch verify
 //! integrity` uses) that what is read is a record that verifies.
 
+use vouch_api_client::integrity::Target;
 use vouch_api_client::{base_url, caps, get_bytes, get_json, http, CodedError, Outcome};
 use vouch_integrity::{verify_record, KeySet};
 
 use crate::http::{HttpLoad, HttpReport};
-use crate::{refuse, Result};
-
-/// Whose record to read.
-#[derive(Debug, Clone)]
-pub enum Subject {
-    /// A release by its registry id.
-    Release(u64),
-    /// A package version, `@scope/name@VERSION`.
-    Package(String),
-}
+use crate::Result;
 
 /// The record's URL under `server`, once the record read there verifies against the
 /// served key set; then [`crate::http::run`] loads that URL.
@@ -23,28 +15,9 @@ pub enum Subject {
     clippy::indexing_slicing,
     reason = "serde_json::Value's Index answers Null for a missing key or another type; it never panics"
 )]
-pub fn run(
-    server: &str,
-    subject: &Subject,
-    concurrency: usize,
-    seconds: u64,
-) -> Result<HttpReport> {
+pub fn run(server: &str, subject: &Target, concurrency: usize, seconds: u64) -> Result<HttpReport> {
     let base = base_url(server)?;
-    let path = match subject {
-        Subject::Release(id) => format!("/api/v1/releases/{id}/integrity"),
-        Subject::Package(spec) => {
-            let (name, version) = spec
-                .rsplit_once('@')
-                .filter(|(n, _)| n.starts_with('@'))
-                .ok_or_else(|| {
-                    refuse(format!(
-                        "--package must be @scope/name@VERSION, found {spec:?}"
-                    ))
-                })?;
-            format!("/api/v1/packages/{name}/{version}/integrity")
-        }
-    };
-    let url = format!("{base}{path}");
+    let url = format!("{base}{}", subject.path());
     crate::runtime()?.block_on(async {
         let client = http()?;
         let jwks_url = format!("{base}/.well-known/registry-key.json");

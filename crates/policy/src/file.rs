@@ -159,6 +159,11 @@ impl PolicyFile {
         Self::parse(&bytes, &path.display().to_string())
     }
 
+    /// Reads and parses the policy file a command was given, if any (`--policy`).
+    pub fn load_given(path: Option<&Path>) -> Result<Option<Self>, PolicyError> {
+        path.map(Self::load).transpose()
+    }
+
     /// Parses a policy from its bytes; `source` names it in errors.
     pub fn parse(bytes: &[u8], source: &str) -> Result<Self, PolicyError> {
         let invalid = |detail: String| PolicyError::Invalid {

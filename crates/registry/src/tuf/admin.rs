@@ -101,6 +101,26 @@ pub struct Roles<'a> {
     pub timestamp: RoleFiles<'a>,
 }
 
+impl<'a> Roles<'a> {
+    /// The roles as `init` / `rotate-root` take them: the root keys with their threshold
+    /// (default 1), the targets keys with theirs, and the server's snapshot and timestamp
+    /// keys (threshold 1 each).
+    pub fn new(
+        root: (&'a [PathBuf], Option<u32>),
+        targets: (&'a [PathBuf], u32),
+        snapshot: &'a [PathBuf],
+        timestamp: &'a [PathBuf],
+    ) -> Self {
+        let files = |keys, threshold| RoleFiles { keys, threshold };
+        Roles {
+            root: files(root.0, root.1.unwrap_or(1)),
+            targets: files(targets.0, targets.1),
+            snapshot: files(snapshot, 1),
+            timestamp: files(timestamp, 1),
+        }
+    }
+}
+
 fn roles(r: &Roles<'_>) -> Result<RootRoles, OfflineError> {
     Ok(RootRoles {
         root: role(&r.root)?,
