@@ -93,7 +93,8 @@ pub enum Command {
     /// Development helpers for a `vouch serve --dev` server (`vouch dev token`).
     #[command(subcommand)]
     Dev(dev::Sub),
-    /// Sign a file (or an in-toto statement) keylessly with your OIDC identity: writes a
+    /// Sign a file (or an in-toto statement) keylessly with your OIDC identity (CI token,
+    /// or browser / device sign-in on a laptop) or with a managed key (`--key`): writes a
     /// Sigstore bundle that `vouch verify` and sigstore-python check.
     Sign(sign::Args),
     /// Attest what you ship: `vouch attest pypi` writes PEP 740 DIST.publish.attestation
@@ -113,12 +114,12 @@ pub enum Command {
     Audit(audit::Sub),
     /// Rewrite vouch.lock normalised, or check it for CI (`--check [--strict-sigstore]`).
     Lock(lock::Args),
-    /// Administer a registry: init, users, tokens, owners, signing keys, hash budget,
-    /// integrity backfill, audit log.
+    /// Administer a registry: init, users, tokens, owners, signing keys, TUF repository,
+    /// hash budget, integrity backfill, audit log.
     #[command(subcommand)]
     Admin(admin::Sub),
     /// Make the secrets a production server needs (log and witness keys, TOKEN_ENC_KEY,
-    /// internal token), each in a new 0600 file.
+    /// internal token) and signing keys for `vouch sign --key`, each in a new 0600 file.
     #[command(subcommand)]
     Keygen(keygen::Sub),
 }
