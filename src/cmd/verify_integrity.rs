@@ -23,6 +23,10 @@ pub struct Args {
     /// A package version: `@scope/name@VERSION`.
     #[arg(long, value_name = "@SCOPE/NAME@VERSION")]
     package: Option<String>,
+    /// With --package @pypi/PROJECT@VERSION: the record of this file of the Python
+    /// release (each uploaded file has its own).
+    #[arg(long, value_name = "FILENAME", requires = "package")]
+    file: Option<String>,
     /// Directory holding the downloaded assets, by the names the record lists.
     #[arg(long, value_name = "DIR")]
     assets: Option<PathBuf>,
@@ -36,7 +40,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let target = Target::given(args.release, args.package.as_deref())?;
+    let target =
+        Target::given(args.release, args.package.as_deref())?.with_file(args.file.as_deref())?;
     let check = Check {
         server: args.server,
         target,

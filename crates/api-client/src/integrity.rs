@@ -24,6 +24,13 @@ pub enum Target {
     Release(u64),
     /// A package version.
     Package { name: String, version: String },
+    /// One uploaded file of a Python release (package `@pypi/PROJECT`): each file has
+    /// a record of its own, its one asset.
+    PyFile {
+        project: String,
+        version: String,
+        file: String,
+    },
 }
 
 impl Target {
@@ -47,6 +54,34 @@ impl Target {
             Target::Package { name, version } => {
                 format!("/api/v1/packages/{name}/{version}/integrity")
             }
+            Target::PyFile {
+                project,
+                version,
+                file,
+            } => format!("/integrity/{project}/{version}/{file}/record"),
+        }
+    }
+
+    /// `--file NAME`: the record of one file of a Python release
+    /// (`--package @pypi/PROJECT@VERSION`); given with anything else, `INTEGRITY_E203`.
+    pub fn with_file(self, file: Option<&str>) -> Result<Self> {
+        let Some(file) = file else { return Ok(self) };
+        let bad = |why: &str| CodedError::error(codes::CLIENT_BAD_PACKAGE, why.to_owned());
+        if file.is_empty() || file.contains(['/', '\\']) {
+            return Err(bad(&format!("--file must be a file name, found {file:?}")));
+        }
+        match self {
+            Target::Package { name, version } => match name.strip_prefix("@pypi/") {
+                Some(project) => Ok(Target::PyFile {
+                    project: project.to_owned(),
+                    version,
+                    file: file.to_owned(),
+                }),
+                None => Err(bad(&format!(
+                    "--file names a file of a Python release, --package @pypi/PROJECT@VERSION; found {name}"
+                ))),
+            },
+            _ => Err(bad("--file needs --package @pypi/PROJECT@VERSION")),
         }
     }
 
@@ -143,6 +178,14 @@ pub async fn verify(check: &Check) -> Result<Verified> {
         Target::Package { name, version } => {
             (Subject::Package { name: name.clone() }, Some(version))
         }
+        Target::PyFile {
+            project, version, ..
+        } => (
+            Subject::Package {
+                name: format!("@pypi/{project}"),
+            },
+            Some(version),
+        ),
     };
     let jwks_url = format!("{base}/.well-known/registry-key.json");
     let jwks = client
@@ -273,9 +316,16 @@ mod tests {
         assert_eq!(r.path(), "/api/v1/releases/7/integrity");
         let p = Target::given(None, Some("@acme/demo@1.2.0")).unwrap();
         assert_eq!(p.path(), "/api/v1/packages/@acme/demo/1.2.0/integrity");
+        let f = Target::given(None, Some("@pypi/demo@1.0"))
+            .and_then(|t| t.with_file(Some("demo-1.0.tar.gz")))
+            .unwrap();
+        assert_eq!(f.path(), "/integrity/demo/1.0/demo-1.0.tar.gz/record");
         for bad in [
             Target::given(None, Some("demo@1")),
             Target::given(None, None),
+            Target::given(None, Some("@acme/demo@1")).and_then(|t| t.with_file(Some("x.whl"))),
+            Target::given(Some(7), None).and_then(|t| t.with_file(Some("x.whl"))),
+            Target::given(None, Some("@pypi/demo@1")).and_then(|t| t.with_file(Some("../x"))),
         ] {
             assert_eq!(bad.unwrap_err().code(), "INTEGRITY_E203");
         }

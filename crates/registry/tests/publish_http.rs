@@ -1530,3 +1530,252 @@ async fn bindings_changed_during_the_commit_refuse_with_pub_e013_and_write_nothi
     // Without the interference the same upload goes through.
     s.upload(&a, &bundle).await.expect(201, "");
 }
+
+// --- Python uploads: a registry-signed integrity record per file ------------------------
+
+/// A one-member stored ZIP holding `name` (the upload reads only the wheel's METADATA;
+/// the CRC is not checked).
+fn zip_with(name: &str, body: &[u8]) -> Vec<u8> {
+    let mut z = Vec::new();
+    let n = name.len() as u16;
+    let size = body.len() as u32;
+    z.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+    z.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    z.extend_from_slice(&0u32.to_le_bytes());
+    z.extend_from_slice(&size.to_le_bytes());
+    z.extend_from_slice(&size.to_le_bytes());
+    z.extend_from_slice(&n.to_le_bytes());
+    z.extend_from_slice(&0u16.to_le_bytes());
+    z.extend_from_slice(name.as_bytes());
+    z.extend_from_slice(body);
+    let cd = z.len() as u32;
+    z.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+    z.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    z.extend_from_slice(&0u32.to_le_bytes());
+    z.extend_from_slice(&size.to_le_bytes());
+    z.extend_from_slice(&size.to_le_bytes());
+    z.extend_from_slice(&n.to_le_bytes());
+    z.extend_from_slice(&[0u8; 12]);
+    z.extend_from_slice(&0u32.to_le_bytes());
+    z.extend_from_slice(name.as_bytes());
+    let cd_len = z.len() as u32 - cd;
+    z.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    z.extend_from_slice(&[0, 0, 0, 0, 1, 0, 1, 0]);
+    z.extend_from_slice(&cd_len.to_le_bytes());
+    z.extend_from_slice(&cd.to_le_bytes());
+    z.extend_from_slice(&0u16.to_le_bytes());
+    z
+}
+
+/// PyPI's upload form (`POST /legacy/`) for one file.
+fn upload_form(filename: &str, filetype: &str, content: &[u8]) -> (String, Vec<u8>) {
+    let mut b = Vec::new();
+    let fields = [
+        (":action", "file_upload"),
+        ("name", "hello-vouch"),
+        ("version", "0.1.0"),
+        ("filetype", filetype),
+        ("sha256_digest", &hex::encode(sha256(content))),
+    ];
+    for (name, value) in fields {
+        b.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    b.extend_from_slice(
+        format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"content\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+    );
+    b.extend_from_slice(content);
+    b.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={BOUNDARY}"), b)
+}
+
+/// Trusted publishing as uv runs it: the audience, a CI token for it, an upload token.
+async fn pypi_upload_token(s: &Server) -> String {
+    let aud = s.get("/_/oidc/audience").await.json()["audience"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ci = done(
+        s.http
+            .post(format!("{}/oidc/dev/token", s.base))
+            .json(
+                &json!({"repository": REPO, "workflow": WORKFLOW, "ref": "refs/tags/v1",
+                          "audience": aud}),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let ci = ci.json()["token"].as_str().unwrap().to_owned();
+    let minted = done(
+        s.http
+            .post(format!("{}/_/oidc/mint-token", s.base))
+            .json(&json!({"token": ci}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        minted.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&minted.body)
+    );
+    minted.json()["token"].as_str().unwrap().to_owned()
+}
+
+async fn pypi_upload(s: &Server, token: &str, filename: &str, kind: &str, bytes: &[u8]) -> Resp {
+    let (ct, body) = upload_form(filename, kind, bytes);
+    done(
+        s.http
+            .post(format!("{}/legacy/", s.base))
+            .basic_auth("__token__", Some(token))
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// Every accepted Python file gets its own registry-signed, logged integrity record:
+/// a wheel and an sdist of one release, uploaded separately, both verify with the
+/// client library `vouch verify integrity --file` uses (key set, record, log inclusion,
+/// the downloaded file), the record commits to the provenance document served beside
+/// it (the trusted publisher), and a tampered file or record fails with its code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn python_uploads_get_a_signed_logged_record_per_file() {
+    use vouch_api_client::integrity::{verify, Check, Target};
+    let s = start(false).await;
+    s.register("@pypi/hello-vouch", WORKFLOW, None)
+        .await
+        .expect(201, "");
+    let token = pypi_upload_token(&s).await;
+    let wheel_name = "hello_vouch-0.1.0-py3-none-any.whl";
+    let sdist_name = "hello_vouch-0.1.0.tar.gz";
+    let wheel = zip_with(
+        "hello_vouch-0.1.0.dist-info/METADATA",
+        b"Metadata-Version: 2.1\nName: hello-vouch\nVersion: 0.1.0\n",
+    );
+    let sdist = b"not really a tarball, the index does not open sdists".to_vec();
+    for (name, kind, bytes) in [
+        (wheel_name, "bdist_wheel", &wheel),
+        (sdist_name, "sdist", &sdist),
+    ] {
+        let r = pypi_upload(&s, &token, name, kind, bytes).await;
+        assert_eq!(
+            (r.status, String::from_utf8_lossy(&r.body).as_ref()),
+            (200, "OK")
+        );
+    }
+    let downloads = s.dir.path().join("dist");
+    std::fs::create_dir(&downloads).unwrap();
+    std::fs::write(downloads.join(wheel_name), &wheel).unwrap();
+    std::fs::write(downloads.join(sdist_name), &sdist).unwrap();
+    let target = |file: &str| {
+        Target::given(None, Some("@pypi/hello-vouch@0.1.0"))
+            .and_then(|t| t.with_file(Some(file)))
+            .unwrap()
+    };
+    let check = |file: &str| Check {
+        server: s.base.clone(),
+        target: target(file),
+        assets: Some(downloads.clone()),
+        log_key: None,
+    };
+    let mut indices = Vec::new();
+    for file in [wheel_name, sdist_name] {
+        let v = verify(&check(file)).await.unwrap();
+        assert_eq!(v.package.as_deref(), Some("@pypi/hello-vouch"));
+        assert_eq!(v.version, "0.1.0");
+        assert_eq!(v.record_assets, vec![file.to_owned()]);
+        assert_eq!(v.assets_verified, Some(vec![file.to_owned()]));
+        indices.push(v.log_index);
+        // The record commits to the provenance document served beside it.
+        let doc = s
+            .get(&format!("/integrity/hello-vouch/0.1.0/{file}/record"))
+            .await
+            .json();
+        let provenance = doc["provenance"].as_str().unwrap();
+        assert_eq!(
+            doc["record"]["manifest_sha256"],
+            hex::encode(sha256(provenance.as_bytes()))
+        );
+        let p: Value = serde_json::from_str(provenance).unwrap();
+        assert_eq!(p["filename"], file);
+        assert_eq!(p["published_by"]["repository"], REPO);
+        assert_eq!(p["published_by"]["workflow"], WORKFLOW);
+        assert_eq!(p["attestations_blake3"], Value::Null);
+    }
+    assert_ne!(indices[0], indices[1], "one log entry per file");
+    // The same bytes again: nothing new is signed or logged.
+    let again = pypi_upload(&s, &token, sdist_name, "sdist", &sdist).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(
+        verify(&check(sdist_name)).await.unwrap().log_index,
+        indices[1]
+    );
+
+    // A tampered download fails with the asset-digest code.
+    let mut bad = sdist.clone();
+    bad[0] ^= 1;
+    std::fs::write(downloads.join(sdist_name), &bad).unwrap();
+    let e = verify(&check(sdist_name)).await.unwrap_err();
+    assert_eq!(e.code(), "INTEGRITY_E028", "{e}");
+    std::fs::write(downloads.join(sdist_name), &sdist).unwrap();
+    // A tampered record (another digest in the signed payload) fails its signature.
+    let doc = s
+        .get(&format!("/integrity/hello-vouch/0.1.0/{wheel_name}/record"))
+        .await
+        .json();
+    let jws = doc["jws"].as_str().unwrap();
+    let parts: Vec<&str> = jws.split('.').collect();
+    let payload = base64_url_decode(parts[1]);
+    let text = String::from_utf8(payload).unwrap();
+    let forged = text.replace(&hex::encode(sha256(&wheel)), &hex::encode(sha256(b"evil")));
+    assert_ne!(forged, text);
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        base64_url_encode(forged.as_bytes()),
+        parts[2]
+    );
+    let jwks = s.get("/.well-known/registry-key.json").await;
+    let keys = vouch_integrity::KeySet::from_jwks(&jwks.body).unwrap();
+    vouch_integrity::verify_record(jws, &keys).unwrap();
+    assert_eq!(
+        vouch_integrity::verify_record(&forged, &keys)
+            .unwrap_err()
+            .code(),
+        "INTEGRITY_E021"
+    );
+    // A file of another release, or one never uploaded, has no record.
+    for path in [
+        format!("/integrity/hello-vouch/0.2.0/{wheel_name}/record"),
+        "/integrity/hello-vouch/0.1.0/hello_vouch-0.1.0-py2-none-any.whl/record".to_owned(),
+    ] {
+        let r = s.get(&path).await;
+        assert_eq!(r.status, 404, "{path}");
+    }
+    // --file is for Python releases only.
+    let e = Target::given(None, Some("@octo/widget@1.0.0"))
+        .and_then(|t| t.with_file(Some(wheel_name)))
+        .unwrap_err();
+    assert_eq!(e.code(), "INTEGRITY_E203");
+}
+
+fn base64_url_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .unwrap()
+}
+
+fn base64_url_encode(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}

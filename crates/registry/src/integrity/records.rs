@@ -174,6 +174,67 @@ pub(crate) async fn record_crate(
     Ok(RecordRef::of(&row, created))
 }
 
+/// The row key of an uploaded Python file's record: `VERSION/FILENAME`. Python
+/// releases gain files one upload at a time (wheels, then an sdist, ...) and records
+/// are immutable, one per (subject, key), so each file gets a record of its own: subject
+/// `@pypi/PROJECT`, the release version, the file as its one asset.
+pub(crate) fn pypi_record_key(version: &str, filename: &str) -> String {
+    format!("{version}/{filename}")
+}
+
+/// Records an uploaded Python file (see [`pypi_record_key`]): subject `package` (the
+/// `@pypi/PROJECT` vouch package), the release `version`, the file as the one asset,
+/// and as `manifest_sha256` the SHA-256 of the file's provenance document (who uploaded
+/// it through which trusted publisher, and the digest of its PEP 740 attestations; the
+/// registry serves it beside the record). Called after the file row committed;
+/// idempotent like [`record_crate`].
+pub(crate) async fn record_pypi_file(
+    state: &AppState,
+    package: &str,
+    version: &str,
+    asset: AssetEntry,
+    provenance_sha256: [u8; 32],
+) -> Result<RecordRef, BootError> {
+    let key = pypi_record_key(version, &asset.name);
+    if let Some(row) = state
+        .meta
+        .integrity_record(RecordKind::Package, package, Some(&key))
+        .await?
+    {
+        return Ok(RecordRef::of(&row, false));
+    }
+    let subject = Subject::Package {
+        name: package.to_owned(),
+    };
+    let mut signed = sign(state, subject, version, provenance_sha256, vec![asset])?;
+    signed.version = key;
+    let log_index = state.log.add(Bytes::from(signed.jws.clone())).await?.index;
+    let (row, created) = state
+        .meta
+        .insert_integrity_record(&signed.into_row(log_index))
+        .await?;
+    Ok(RecordRef::of(&row, created))
+}
+
+/// The response [`serve_record`] gives for an uploaded Python file's record, with the
+/// file's provenance document (whose SHA-256 the record signs as `manifest_sha256`).
+pub(crate) async fn pypi_file_integrity_response(
+    state: &AppState,
+    package: &str,
+    version: &str,
+    filename: &str,
+    provenance: &str,
+) -> Result<Response, ApiError> {
+    serve_record_with(
+        state,
+        RecordKind::Package,
+        package,
+        Some(&pypi_record_key(version, filename)),
+        Some(provenance),
+    )
+    .await
+}
+
 /// The response [`serve_record`] gives for a Cargo crate version's record.
 pub(crate) async fn crate_integrity_response(
     state: &AppState,
@@ -447,6 +508,18 @@ async fn serve_record(
     subject: &str,
     version: Option<&str>,
 ) -> Result<Response, ApiError> {
+    serve_record_with(state, kind, subject, version, None).await
+}
+
+/// [`serve_record`], with `provenance` (the document the record's `manifest_sha256`
+/// is the SHA-256 of, when the registry keeps one) served beside the record.
+async fn serve_record_with(
+    state: &AppState,
+    kind: RecordKind,
+    subject: &str,
+    version: Option<&str>,
+    provenance: Option<&str>,
+) -> Result<Response, ApiError> {
     let latest = state.log.committed().await.map_err(ApiError::from)?;
     let cache_key = format!("{kind:?}\n{subject}\n{}", version.unwrap_or(""));
     let body = match state.integrity.reads.get(&cache_key, latest.size) {
@@ -463,7 +536,7 @@ async fn serve_record(
                         None => format!("release {subject}"),
                     })
                 })?;
-            let body = render(state, &row, &latest).await?;
+            let body = render(state, &row, &latest, provenance).await?;
             state
                 .integrity
                 .reads
@@ -489,6 +562,7 @@ async fn render(
     state: &AppState,
     row: &IntegrityRow,
     latest: &vouch_log::Published,
+    provenance: Option<&str>,
 ) -> Result<Bytes, ApiError> {
     let proof = vouch_log::proofs::inclusion_proof(
         state.log.objects().as_ref(),
@@ -504,7 +578,7 @@ async fn render(
         .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or(Value::Null);
-    let doc = json!({
+    let mut doc = json!({
         "subject": {"kind": match row.kind { RecordKind::Package => "package", RecordKind::Release => "release" },
                     "id": row.subject},
         "version": row.version,
@@ -522,5 +596,8 @@ async fn render(
         "log": {"origin": state.log.origin(), "key": state.log.verifier().to_string()},
         "key_set_url": format!("{}/.well-known/registry-key.json", state.public_url),
     });
+    if let (Some(p), Some(m)) = (provenance, doc.as_object_mut()) {
+        m.insert("provenance".into(), p.into());
+    }
     Ok(Bytes::from(doc.to_string()))
 }

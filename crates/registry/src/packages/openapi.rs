@@ -377,6 +377,9 @@ fn ops() -> Vec<Op> {
             ("200", "application/octet-stream", bin())),
         op("get", "/integrity/{project}/{version}/{filename}/provenance", "pypi",
             "PEP 740 provenance of a file", ("200", "application/vnd.pypi.integrity.v1+json", obj())),
+        op("get", "/integrity/{project}/{version}/{filename}/record", "pypi",
+            "The file's registry-signed integrity record, inclusion proof, checkpoint and provenance document",
+            ("200", "application/json", obj())),
         op("get", "/_/oidc/audience", "pypi", "Trusted publishing: the audience identity tokens must carry",
             ("200", "application/json", obj())),
         Op {

@@ -20,6 +20,7 @@
 pub mod attest;
 pub mod error;
 pub mod names;
+pub mod record;
 pub mod simple;
 pub mod token;
 pub mod upload;
@@ -60,6 +61,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/integrity/{project}/{version}/{filename}/provenance",
             get(simple::provenance),
+        )
+        .route(
+            "/integrity/{project}/{version}/{filename}/record",
+            get(record::record),
         )
         .route("/_/oidc/audience", get(token::audience))
         .route(

@@ -19,7 +19,7 @@ use vouch_binding::Presented;
 use vouch_store::meta::{NewPyFile, PyFileInsert, PyPublisher, Timestamp};
 
 use super::error::{bad_upload, PypiError};
-use super::{attest, names, token, wheel};
+use super::{attest, names, record, token, wheel};
 use crate::packages::identity::Refusal;
 use crate::packages::multipart::{boundary, Multipart, MultipartError};
 use crate::{ApiError, AppState};
@@ -291,9 +291,22 @@ pub async fn upload(
         .await
         .map_err(crate::packages::codes::meta)?
     {
-        PyFileInsert::Inserted(_) => {
+        PyFileInsert::Inserted(row) => {
             app.pypi.changed(&project);
-            Ok((StatusCode::OK, "OK").into_response())
+            // Signed and logged after the row committed, as for Cargo: a record that
+            // cannot be made (log or key unavailable) leaves the file published with
+            // a warning.
+            match record::record_file(&app, &project, &row).await {
+                Ok(_) => Ok((StatusCode::OK, "OK").into_response()),
+                Err(e) => {
+                    tracing::warn!(error = %e, file = %row.filename, "python integrity record not made");
+                    Ok((
+                        StatusCode::OK,
+                        format!("OK (the file is published, but its integrity record could not be made yet: {e})"),
+                    )
+                        .into_response())
+                }
+            }
         }
         PyFileInsert::Existing(existing) => {
             same_or_taken(&form.filename, existing.sha256, stored.sha256)
