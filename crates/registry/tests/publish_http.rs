@@ -1700,6 +1700,7 @@ async fn python_uploads_get_a_signed_logged_record_per_file() {
             .get(&format!("/integrity/hello-vouch/0.1.0/{file}/record"))
             .await
             .json();
+        assert_eq!(doc["version"], "0.1.0");
         let provenance = doc["provenance"].as_str().unwrap();
         assert_eq!(
             doc["record"]["manifest_sha256"],

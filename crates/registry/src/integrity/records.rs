@@ -581,7 +581,8 @@ async fn render(
     let mut doc = json!({
         "subject": {"kind": match row.kind { RecordKind::Package => "package", RecordKind::Release => "release" },
                     "id": row.subject},
-        "version": row.version,
+        // The signed version: a Python file's row key adds its file name.
+        "version": payload.get("version").cloned().unwrap_or_else(|| row.version.clone().into()),
         "kid": row.kid,
         "jws": row.jws,
         "record": payload,
