@@ -916,8 +916,22 @@ fn the_legacy_att_tag_verifies_with_its_set_and_refuses_a_tampered_annotation() 
 fn legacy_tags_signed_by_vouch_verify_and_their_claims_and_set_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     let reg = start_registry(dir.path());
-    let v = Instance::start(dir.path());
-    let addr = reg.addr.as_str();
+    legacy_tags_on(reg.addr.as_str(), dir.path());
+}
+
+/// The same legacy-tag cases on ferro-oci-server (a registry with the referrers API,
+/// which vouch must not need for the legacy tags).
+#[test]
+fn legacy_tags_signed_by_vouch_on_a_registry_with_the_referrers_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, _ferro) = ferro::start(&dir.path().join("ferro"));
+    legacy_tags_on(&addr, dir.path());
+}
+
+/// Signs and attests with `--legacy-tag` on the registry at `addr` and checks every
+/// claim, the payload digest and the SET annotation.
+fn legacy_tags_on(addr: &str, dir: &Path) {
+    let v = Instance::start(dir);
     let a = push_image(addr, "legacy/signed", "v1", b"legacy signed A");
     let b = push_image(addr, "legacy/signed", "v2", b"legacy signed B");
     let a_ref = format!("{addr}/legacy/signed@{a}");
@@ -1037,7 +1051,7 @@ fn legacy_tags_signed_by_vouch_verify_and_their_claims_and_set_are_checked() {
     tampered(&|set| set["SignedEntryTimestamp"] = other["SignedEntryTimestamp"].clone());
 
     // cosign 2.x's attestations: a DSSE layer under sha256-<hex>.att with its SET.
-    let spdx = dir.path().join("spdx.json");
+    let spdx = dir.join("spdx.json");
     std::fs::write(
         &spdx,
         br#"{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT"}"#,
