@@ -271,22 +271,30 @@ async fn writes_through_any_node_reads_on_every_node() {
     }
     assert_eq!(indices, (1..=60).collect(), "61 distinct indices");
 
-    // Reads on every node: the checkpoint (the follower's from the lock row) and tiles.
+    // Reads on every node: the checkpoint (the follower's from the lock row, cached for
+    // at most COMMITTED_TTL, so it may take that long to show the last write) and tiles.
     for n in [&a, &b, &c] {
-        let r = client()
-            .get(format!("{}/log/checkpoint", n.url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-        let note = r.bytes().await.unwrap();
-        let cp = open_checkpoint(
-            &note,
-            a.app.state.log.origin(),
-            &[a.app.state.log.verifier()],
-        )
-        .unwrap()
-        .checkpoint;
+        let deadline = std::time::Instant::now() + 3 * vouch_registry::cluster::COMMITTED_TTL;
+        let cp = loop {
+            let r = client()
+                .get(format!("{}/log/checkpoint", n.url))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            let note = r.bytes().await.unwrap();
+            let cp = open_checkpoint(
+                &note,
+                a.app.state.log.origin(),
+                &[a.app.state.log.verifier()],
+            )
+            .unwrap()
+            .checkpoint;
+            if cp.size == 61 || std::time::Instant::now() > deadline {
+                break cp;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
         assert_eq!(cp.size, 61, "{}", n.url);
         let r = client()
             .get(format!("{}/log/tile/0/000.p/61", n.url))
