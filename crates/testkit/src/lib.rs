@@ -9,3 +9,4 @@
 pub mod pg;
 pub mod proxy;
 pub mod seaweed;
+pub mod zip;
