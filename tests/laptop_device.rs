@@ -15,6 +15,7 @@
     reason = "test code: a panic is a test failure"
 )]
 
+mod browser_support;
 mod serve_support;
 
 use std::io::{BufRead, BufReader, Read};
@@ -22,7 +23,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
 const EMAIL: &str = "ada@example.org";
 /// Variables that would make the command use a CI token or a local browser.
 const AMBIENT: [&str; 12] = [
@@ -44,57 +44,12 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+fn ensure_browser() {
+    browser_support::ensure_browser("laptop_device", "device-web", "device.mjs");
+}
+
 fn web_dir() -> PathBuf {
     root().join("target/device-web")
-}
-
-fn ok_status(cmd: &mut Command) -> bool {
-    cmd.stdin(Stdio::null()).status().is_ok_and(|s| s.success())
-}
-
-/// Chromium (installed from Debian when missing and root) and the pinned driver.
-fn ensure_browser() {
-    use std::os::unix::fs::MetadataExt;
-    if !Path::new(CHROMIUM).exists() {
-        assert!(
-            std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0),
-            "laptop_device needs /usr/bin/chromium (apt-get install chromium needs root)"
-        );
-        let apt = |args: &[&str]| {
-            ok_status(
-                Command::new("apt-get")
-                    .args(args)
-                    .env("DEBIAN_FRONTEND", "noninteractive"),
-            )
-        };
-        assert!(
-            apt(&["update", "-qq"])
-                && apt(&[
-                    "install",
-                    "-y",
-                    "-qq",
-                    "--no-install-recommends",
-                    "chromium"
-                ]),
-            "laptop_device: apt-get install chromium failed"
-        );
-    }
-    let web = web_dir();
-    std::fs::create_dir_all(&web).unwrap();
-    for f in ["package.json", "package-lock.json", "device.mjs"] {
-        std::fs::copy(root().join("tests/web").join(f), web.join(f)).unwrap();
-    }
-    assert!(
-        web.join("node_modules/playwright-core").exists()
-            || ok_status(
-                Command::new("npm")
-                    .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                    .current_dir(&web)
-                    .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-                    .stdout(Stdio::null()),
-            ),
-        "laptop_device: `npm ci` of tests/web's package-lock.json failed"
-    );
 }
 
 /// A `vouch` command with no CI token, no display and no browser around.
@@ -181,7 +136,7 @@ fn browser(w: &Waiting, email: &str, action: &str) -> String {
         .env("USER_CODE", &w.user_code)
         .env("SIGN_IN_EMAIL", email)
         .env("ACTION", action)
-        .env("CHROMIUM", CHROMIUM)
+        .env("CHROMIUM", browser_support::CHROMIUM)
         .stdin(Stdio::null())
         .output()
         .unwrap();

@@ -12,14 +12,14 @@
     reason = "test code: a panic is a test failure"
 )]
 
+mod browser_support;
 mod serve_support;
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
 const EMAIL: &str = "ada@example.org";
 /// CI variables, and the SSH ones that would choose the device flow.
 const CI_VARS: [&str; 9] = [
@@ -38,57 +38,8 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn unavailable(what: &str) -> ! {
-    panic!("laptop_sign cannot run: {what}; install it (.ci/run installs chromium as root)");
-}
-
-fn ok_status(cmd: &mut Command) -> bool {
-    cmd.stdin(Stdio::null()).status().is_ok_and(|s| s.success())
-}
-
 fn ensure_browser() {
-    use std::os::unix::fs::MetadataExt;
-    if !Path::new(CHROMIUM).exists() {
-        if !std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
-            unavailable("chromium (/usr/bin/chromium) is missing and apt-get needs root");
-        }
-        let apt = |args: &[&str]| {
-            ok_status(
-                Command::new("apt-get")
-                    .args(args)
-                    .env("DEBIAN_FRONTEND", "noninteractive"),
-            )
-        };
-        if !(apt(&["update", "-qq"])
-            && apt(&[
-                "install",
-                "-y",
-                "-qq",
-                "--no-install-recommends",
-                "chromium",
-            ]))
-        {
-            unavailable("chromium: apt-get install chromium failed");
-        }
-    }
-    // Its own copy of tests/web's pinned driver, so it never races tests/web_browser.rs's
-    // `npm ci` in tests/web.
-    let web = web_dir();
-    std::fs::create_dir_all(&web).unwrap();
-    for f in ["package.json", "package-lock.json", "laptop.mjs"] {
-        std::fs::copy(root().join("tests/web").join(f), web.join(f)).unwrap();
-    }
-    if !web.join("node_modules/playwright-core").exists()
-        && !ok_status(
-            Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                .current_dir(&web)
-                .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-                .stdout(Stdio::null()),
-        )
-    {
-        unavailable("npm: `npm ci` of tests/web's package-lock.json failed");
-    }
+    browser_support::ensure_browser("laptop_sign", "laptop-web", "laptop.mjs");
 }
 
 fn web_dir() -> PathBuf {
@@ -269,7 +220,7 @@ fn sign_from_a_laptop_in_headless_chromium() {
         .current_dir(web_dir())
         .env("SIGN_IN_URL", &url)
         .env("SIGN_IN_EMAIL", EMAIL)
-        .env("CHROMIUM", CHROMIUM)
+        .env("CHROMIUM", browser_support::CHROMIUM)
         .stdin(Stdio::null())
         .output()
         .unwrap();
