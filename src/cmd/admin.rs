@@ -8,6 +8,7 @@ use vouch_registry::offline;
 
 use super::admin_accounts::Online;
 use super::admin_offline::print_offline;
+use super::flags::ServerPlace;
 use super::registry_api::runtime;
 use crate::output::{answer, Exit};
 
@@ -144,16 +145,8 @@ pub enum KeysSub {
 
 #[derive(Debug, clap::Args)]
 pub struct ResetSigstoreArgs {
-    /// The server's configuration file (without --dev).
-    #[arg(long, value_name = "FILE", required_unless_present = "dev")]
-    config: Option<PathBuf>,
-    /// A `vouch serve --dev` instance: TOKEN_ENC_KEY is DATA/token_enc.key (it must
-    /// exist: make a new one with `vouch keygen token-enc-key`).
-    #[arg(long, requires = "data")]
-    dev: bool,
-    /// The server's data directory (with --dev).
-    #[arg(long, value_name = "DIR")]
-    data: Option<PathBuf>,
+    #[command(flatten)]
+    place: ServerPlace,
     /// Confirm: this replaces the instance's trust root.
     #[arg(long)]
     yes: bool,
@@ -183,15 +176,8 @@ pub struct ResetArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct RotateArgs {
-    /// The server's configuration file (without --dev).
-    #[arg(long, value_name = "FILE", required_unless_present = "dev")]
-    config: Option<PathBuf>,
-    /// A `vouch serve --dev` instance: the old key is DATA/token_enc.key.
-    #[arg(long, requires = "data")]
-    dev: bool,
-    /// The server's data directory (with --dev).
-    #[arg(long, value_name = "DIR")]
-    data: Option<PathBuf>,
+    #[command(flatten)]
+    place: ServerPlace,
     /// The environment variable holding the NEW TOKEN_ENC_KEY (64 hex digits).
     #[arg(long, value_name = "VAR")]
     new_key_env: String,
@@ -220,8 +206,8 @@ pub fn run(sub: Sub) -> anyhow::Result<Exit> {
         Sub::Tokens { sub } => rt.block_on(super::admin_accounts::tokens(sub)),
         Sub::Owners { sub } => rt.block_on(super::admin_accounts::owners(sub)),
         Sub::RotateTokenEncKey(a) => {
-            let (config, data) = (a.config.as_deref(), a.data.as_deref());
-            let r = offline::rotate_token_enc_key(config, a.dev, data, &a.new_key_env);
+            let (config, dev, data) = a.place.parts();
+            let r = offline::rotate_token_enc_key(config, dev, data, &a.new_key_env);
             print_offline(a.json, rt.block_on(r))
         }
         Sub::Keys { sub } => rt.block_on(keys(sub)),
@@ -271,8 +257,8 @@ async fn keys(sub: KeysSub) -> anyhow::Result<Exit> {
             print_offline(a.json, r)
         }
         KeysSub::ResetSigstore(a) => {
-            let (config, data) = (a.config.as_deref(), a.data.as_deref());
-            let r = offline::reset_sigstore(config, a.dev, data, a.yes).await;
+            let (config, dev, data) = a.place.parts();
+            let r = offline::reset_sigstore(config, dev, data, a.yes).await;
             print_offline(a.json, r)
         }
     }

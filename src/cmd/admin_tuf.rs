@@ -1,10 +1,11 @@
 //! `vouch admin tuf`: the flags of the TUF repository's operator commands; `vouch_registry::tuf::admin` does the work.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Subcommand;
 use vouch_registry::tuf::admin::{self as tuf, Roles};
 
+use super::flags::ServerPlace;
 use crate::output::{answer, CodedError, Exit};
 
 /// The instance's TUF repository: offline root and targets keys, threshold signing,
@@ -16,20 +17,6 @@ pub struct Args {
     /// Print one JSON object.
     #[arg(long, global = true)]
     json: bool,
-}
-
-/// The server whose object store `online-keys`, `publish` and `status` work on.
-#[derive(Debug, clap::Args)]
-struct Place {
-    /// The server's configuration file (production; TOKEN_ENC_KEY from the variable it names).
-    #[arg(long, value_name = "FILE", required_unless_present = "dev")]
-    config: Option<PathBuf>,
-    /// A `vouch serve --dev` instance (its TUF keys are DATA/tuf-keys/*.pem).
-    #[arg(long, requires = "data")]
-    dev: bool,
-    /// The server's data directory.
-    #[arg(long, value_name = "DIR")]
-    data: Option<PathBuf>,
 }
 
 /// Key files and threshold of the root and targets roles.
@@ -71,7 +58,7 @@ enum Sub {
     /// sealed under TOKEN_ENC_KEY, and write their public key files into --out.
     OnlineKeys {
         #[command(flatten)]
-        place: Place,
+        place: ServerPlace,
         /// Directory for timestamp.pub.json and snapshot.pub.json.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
@@ -122,7 +109,7 @@ enum Sub {
     /// timestamp with the server's online keys. The server may be running.
     Publish {
         #[command(flatten)]
-        place: Place,
+        place: ServerPlace,
         /// The staging directory.
         #[arg(long, value_name = "DIR")]
         repo: PathBuf,
@@ -132,7 +119,7 @@ enum Sub {
     /// with TUF_E018 when root or targets expire within 30 days).
     Status {
         #[command(flatten)]
-        place: Place,
+        place: ServerPlace,
         /// Write the instance's current trust configuration here (for `targets`).
         #[arg(long, value_name = "FILE")]
         trust_config_out: Option<PathBuf>,
@@ -147,17 +134,13 @@ impl KeyArgs {
     }
 }
 
-fn place(p: &Place) -> (Option<&Path>, bool, Option<&Path>) {
-    (p.config.as_deref(), p.dev, p.data.as_deref())
-}
-
 pub fn run(args: Args, rt: &tokio::runtime::Runtime) -> anyhow::Result<Exit> {
     use super::admin_offline::print_offline as print;
     let json = args.json;
     match args.sub {
         Sub::Keygen { out } => print(json, tuf::keygen(&out)),
         Sub::OnlineKeys { place: p, out } => {
-            let (c, dev, d) = place(&p);
+            let (c, dev, d) = p.parts();
             print(json, rt.block_on(tuf::online_keys(c, dev, d, &out)))
         }
         Sub::Init { repo, keys } => print(json, tuf::init(&repo, &keys.roles(), keys.expires_days)),
@@ -172,14 +155,14 @@ pub fn run(args: Args, rt: &tokio::runtime::Runtime) -> anyhow::Result<Exit> {
         } => print(json, tuf::targets(&repo, &trust_config, expires_days)),
         Sub::Sign { key, meta } => print(json, tuf::sign(&key, &meta)),
         Sub::Publish { place: p, repo } => {
-            let (c, dev, d) = place(&p);
+            let (c, dev, d) = p.parts();
             print(json, rt.block_on(tuf::publish(c, dev, d, &repo)))
         }
         Sub::Status {
             place: p,
             trust_config_out,
         } => {
-            let (c, dev, d) = place(&p);
+            let (c, dev, d) = p.parts();
             let r = rt.block_on(tuf::status(c, dev, d, trust_config_out.as_deref()));
             let (a, warned) = r.map_err(|e| CodedError::error(e.code(), e.to_string()))?;
             answer(json, &a.json, &a.lines)?;

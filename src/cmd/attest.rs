@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use vouch_publisher::attest_pypi::{attest_pypi, AttestRequest};
-use vouch_publisher::sign::Services;
 
+use super::flags::{ServicesArgs, TokenArgs};
 use super::registry_api::runtime;
 use crate::output::{answer, from_publisher, Exit};
 
@@ -31,31 +31,14 @@ pub enum Sub {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["server", "trust_config"])))]
 pub struct PypiArgs {
     /// Wheels and sdists.
     #[arg(value_name = "DIST", required = true)]
     dists: Vec<PathBuf>,
-    /// The OIDC identity token (a JWT) the CA certifies.
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "SIGSTORE_ID_TOKEN",
-        hide_env_values = true
-    )]
-    identity_token: Option<String>,
-    /// Read the identity token from FILE instead.
-    #[arg(long, value_name = "FILE", conflicts_with = "identity_token")]
-    identity_token_file: Option<PathBuf>,
-    /// The vouch server whose trust configuration names the CA and the Rekor v1 log.
-    #[arg(long, env = "VOUCH_SERVER", value_name = "URL")]
-    server: Option<String>,
-    /// A saved client trust configuration instead of --server.
-    #[arg(long, value_name = "FILE", conflicts_with = "server")]
-    trust_config: Option<PathBuf>,
-    /// PEM certificate to trust for https services with a private certificate.
-    #[arg(long, value_name = "FILE")]
-    tls_ca: Option<PathBuf>,
+    #[command(flatten)]
+    token: TokenArgs,
+    #[command(flatten)]
+    services: ServicesArgs,
     /// Print one JSON object instead of the summary.
     #[arg(long)]
     json: bool,
@@ -68,10 +51,10 @@ pub fn run(sub: Sub) -> anyhow::Result<Exit> {
     };
     let req = AttestRequest {
         dists: a.dists,
-        identity_token: a.identity_token,
-        identity_token_file: a.identity_token_file,
-        services: Services::from_flags(a.server, a.trust_config)?,
-        tls_ca: a.tls_ca,
+        identity_token: a.token.identity_token,
+        identity_token_file: a.token.identity_token_file,
+        services: a.services.services()?,
+        tls_ca: a.services.tls_ca,
     };
     let report = runtime()?
         .block_on(attest_pypi(&req))

@@ -1,9 +1,12 @@
-//! Flag groups several commands share: who must have signed ([`PolicyArgs`]) and which
-//! trusted root to verify against ([`TrustArgs`]), turned into the libraries' inputs.
+//! Flag groups several commands share: who must have signed ([`PolicyArgs`]), which
+//! trusted root to verify against ([`TrustArgs`]), the signer's token and services
+//! ([`TokenArgs`], [`ServicesArgs`]) and where an offline admin command finds the server
+//! ([`ServerPlace`]), turned into the libraries' inputs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use vouch_consumer::{ArtifactPolicy, RootChoice};
+use vouch_publisher::sign::Services;
 use vouch_verify::{CiClaim, PolicySpec, TrustSpec};
 
 use crate::output::CodedError;
@@ -196,5 +199,65 @@ impl PolicyArgs {
                 .collect(),
             key: self.key.clone(),
         }
+    }
+}
+
+/// The OIDC identity token the CA certifies: given, or read from a file.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenArgs {
+    /// The OIDC identity token (a JWT) the CA certifies.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "SIGSTORE_ID_TOKEN",
+        hide_env_values = true
+    )]
+    pub identity_token: Option<String>,
+    /// Read the identity token from FILE instead.
+    #[arg(long, value_name = "FILE", conflicts_with = "identity_token")]
+    pub identity_token_file: Option<PathBuf>,
+}
+
+/// The signing services: a vouch server's trust configuration, or a saved one.
+#[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["server", "trust_config"])))]
+pub struct ServicesArgs {
+    /// The vouch server whose trust configuration names the services.
+    #[arg(long, env = "VOUCH_SERVER", value_name = "URL")]
+    server: Option<String>,
+    /// A saved client trust configuration (any Sigstore instance) instead of --server.
+    #[arg(long, value_name = "FILE", conflicts_with = "server")]
+    trust_config: Option<PathBuf>,
+    /// PEM certificate to trust for https signing services.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+}
+
+impl ServicesArgs {
+    /// The services the flags name (a saved configuration wins over a server).
+    pub fn services(&self) -> Result<Services, CodedError> {
+        Services::from_flags(self.server.clone(), self.trust_config.clone())
+    }
+}
+
+/// Where an offline admin command finds the server: its configuration file, or a
+/// `vouch serve --dev` data directory.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerPlace {
+    /// The server's configuration file (production; TOKEN_ENC_KEY from the variable it names).
+    #[arg(long, value_name = "FILE", required_unless_present = "dev")]
+    config: Option<PathBuf>,
+    /// A `vouch serve --dev` instance: its keys, TOKEN_ENC_KEY included, are files in --data.
+    #[arg(long, requires = "data")]
+    dev: bool,
+    /// The server's data directory.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+}
+
+impl ServerPlace {
+    /// (config, dev, data), as `vouch_registry::offline` takes them.
+    pub fn parts(&self) -> (Option<&Path>, bool, Option<&Path>) {
+        (self.config.as_deref(), self.dev, self.data.as_deref())
     }
 }

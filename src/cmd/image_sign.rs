@@ -3,39 +3,21 @@
 
 use std::path::PathBuf;
 
-use vouch_publisher::sign::Services;
-
+use super::flags::{ServicesArgs, TokenArgs};
 use super::registry_api::runtime;
 use crate::output::{answer, lines_of, CodedError, Exit};
 
 /// The image, and who signs it through which services (as `vouch sign`).
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["server", "trust_config"])))]
 #[command(group(clap::ArgGroup::new("token").required(true).args(["identity_token", "identity_token_file"])))]
 pub struct Signer {
     /// REGISTRY/REPO:TAG (resolved once) or REGISTRY/REPO@sha256:HEX.
     #[arg(value_name = "REF")]
     image: String,
-    /// The OIDC identity token (a JWT) the CA certifies.
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "SIGSTORE_ID_TOKEN",
-        hide_env_values = true
-    )]
-    identity_token: Option<String>,
-    /// Read the identity token from FILE instead.
-    #[arg(long, value_name = "FILE")]
-    identity_token_file: Option<PathBuf>,
-    /// The vouch server whose trust configuration names the services.
-    #[arg(long, env = "VOUCH_SERVER", value_name = "URL")]
-    server: Option<String>,
-    /// A saved client trust configuration (any Sigstore instance) instead of --server.
-    #[arg(long, value_name = "FILE", conflicts_with = "server")]
-    trust_config: Option<PathBuf>,
-    /// PEM certificate to trust for https signing services.
-    #[arg(long, value_name = "FILE")]
-    tls_ca: Option<PathBuf>,
+    #[command(flatten)]
+    token: TokenArgs,
+    #[command(flatten)]
+    services: ServicesArgs,
     /// Allow plain HTTP to a registry that is not on loopback.
     #[arg(long)]
     allow_insecure_registry: bool,
@@ -68,10 +50,10 @@ pub fn run(s: Signer, predicate: Option<(PathBuf, String)>) -> anyhow::Result<Ex
     let req = vouch_oci::SignImageRequest {
         image: s.image,
         predicate,
-        identity_token: s.identity_token,
-        identity_token_file: s.identity_token_file,
-        services: Services::from_flags(s.server, s.trust_config)?,
-        tls_ca: s.tls_ca,
+        services: s.services.services()?,
+        identity_token: s.token.identity_token,
+        identity_token_file: s.token.identity_token_file,
+        tls_ca: s.services.tls_ca,
         allow_insecure: s.allow_insecure_registry,
         legacy_tag: s.legacy_tag,
     };

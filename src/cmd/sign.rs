@@ -3,9 +3,10 @@
 
 use std::path::PathBuf;
 
-use vouch_publisher::sign::{sign_file, Services, SignRequest};
+use vouch_publisher::sign::{sign_file, SignRequest};
 use vouch_publisher::CiEnv;
 
+use super::flags::{ServicesArgs, TokenArgs};
 use super::registry_api::{runtime, TermProgress};
 use crate::output::{answer, from_publisher, Exit};
 
@@ -20,6 +21,11 @@ use crate::output::{answer, from_publisher, Exit};
 ///
 /// Without --in-toto, FILE's SHA-256 is signed (streamed; any size). With --in-toto,
 /// FILE is an in-toto Statement (JSON) signed as a DSSE envelope.
+///
+/// Without --identity-token (or --identity-token-file), the CI's ambient token is used,
+/// as `vouch publish` does: GitHub Actions (`id-token: write`), GitLab CI, Buildkite,
+/// CircleCI. Outside CI, a browser sign-in: the URL is printed to stderr (see
+/// --oidc-issuer, --open).
 ///
 /// Services come from the server's trust configuration (--server, or VOUCH_SERVER:
 /// GET /api/v1/trust-config) or from a saved one (--trust-config FILE, e.g. from
@@ -43,27 +49,14 @@ use crate::output::{answer, from_publisher, Exit};
 /// error.
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["server", "trust_config"])))]
 pub struct Args {
     #[command(subcommand)]
     sub: Option<Sub>,
     /// The file to sign (with --in-toto: an in-toto Statement JSON).
     #[arg(value_name = "FILE", required = true)]
     file: Option<PathBuf>,
-    /// The OIDC identity token (a JWT) the CA certifies. Without it (or
-    /// --identity-token-file), the CI's ambient token is used, as `vouch publish` does:
-    /// GitHub Actions (`id-token: write`), GitLab CI, Buildkite, CircleCI. Outside CI, a
-    /// browser sign-in: the URL is printed to stderr (see --oidc-issuer, --open).
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "SIGSTORE_ID_TOKEN",
-        hide_env_values = true
-    )]
-    identity_token: Option<String>,
-    /// Read the identity token from FILE instead.
-    #[arg(long, value_name = "FILE", conflicts_with = "identity_token")]
-    identity_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    token: TokenArgs,
     /// Sign with this managed key instead of a certificate for an identity: an
     /// unencrypted ECDSA P-256 private key in PEM (PKCS#8 or SEC1; `vouch keygen
     /// signing-key`, or a cosign key exported unencrypted). The bundle names the key by a
@@ -76,15 +69,8 @@ pub struct Args {
     /// Where to write the Sigstore bundle (JSON).
     #[arg(long, value_name = "OUT", required = true)]
     bundle: Option<PathBuf>,
-    /// The vouch server whose trust configuration names the services.
-    #[arg(long, env = "VOUCH_SERVER", value_name = "URL")]
-    server: Option<String>,
-    /// A saved client trust configuration instead of --server.
-    #[arg(long, value_name = "FILE", conflicts_with = "server")]
-    trust_config: Option<PathBuf>,
-    /// PEM certificate to trust for https services with a private certificate.
-    #[arg(long, value_name = "FILE")]
-    tls_ca: Option<PathBuf>,
+    #[command(flatten)]
+    services: ServicesArgs,
     #[command(flatten)]
     sign_in: SignInArgs,
     /// Print one JSON object instead of the summary.
@@ -145,11 +131,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let req = SignRequest {
         file,
         in_toto: args.in_toto,
-        identity_token: args.identity_token,
-        identity_token_file: args.identity_token_file,
+        identity_token: args.token.identity_token,
+        identity_token_file: args.token.identity_token_file,
         key: args.key,
-        services: Services::from_flags(args.server, args.trust_config)?,
-        tls_ca: args.tls_ca,
+        services: args.services.services()?,
+        tls_ca: args.services.tls_ca,
         bundle,
         sign_in: args.sign_in.sign_in(),
     };
