@@ -14,8 +14,7 @@ use std::process::Output;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use common_support::{
-    ok, sigstore_python, sigstore_python_sign_and_attest, token, vouch, REF, REPOSITORY,
-    WORKFLOW,
+    ok, sigstore_python, sigstore_python_sign_and_attest, token, vouch, REF, REPOSITORY, WORKFLOW,
 };
 use serde_json::{json, Value};
 
