@@ -18,18 +18,7 @@ SECONDS_RUN=${SECONDS_RUN:-10}
 CONCURRENCY=${CONCURRENCY:-64}
 root=$(pwd)
 bash scripts/py-venv.sh
-if [ -n "${VOUCH:-}" ]; then
-  # A given binary (e.g. target/debug/vouch) instead of the release build.
-  vouch="$VOUCH"
-  data="$(mktemp -d)"
-  "$vouch" serve --dev --listen 127.0.0.1:0 --data "$data/srv" >"$data/serve.out" 2>"$data/serve.err" &
-  server_pid=$!
-  trap 'kill $server_pid 2>/dev/null || true; wait $server_pid 2>/dev/null || true; rm -rf "$data"' EXIT
-  for _ in $(seq 1 100); do grep -q '^log key ' "$data/serve.out" 2>/dev/null && break; sleep 0.1; done
-  url="$(sed -n 's/^listening on //p' "$data/serve.out" | head -n1)"
-else
-  . scripts/dev-server.sh
-fi
+. scripts/dev-server.sh
 
 proj="$data/proj"
 mkdir -p "$proj/src/bench_pkg"

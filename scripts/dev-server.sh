@@ -1,10 +1,15 @@
-# Sourced by the bench scripts: builds the release `vouch`, starts `vouch serve --dev` on
-# an ephemeral loopback port in a throwaway data directory, and stops it (and removes
-# the directory) when the sourcing script exits.
+# Sourced by the bench scripts: builds the release `vouch` (or takes the binary $VOUCH
+# names, e.g. target/debug/vouch, as it is), starts `vouch serve --dev` on an ephemeral
+# loopback port in a throwaway data directory, and stops it (and removes the directory)
+# when the sourcing script exits.
 # Needs: $root (the checkout). Sets: $vouch (the binary), $data (a temp directory; the
 # server's data is $data/srv), $url (the server's base URL).
-"${CARGO:-cargo}" build --release --quiet --bin vouch --manifest-path "$root/Cargo.toml"
-vouch="$root/target/release/vouch"
+if [ -n "${VOUCH:-}" ]; then
+  vouch="$VOUCH"
+else
+  "${CARGO:-cargo}" build --release --quiet --bin vouch --manifest-path "$root/Cargo.toml"
+  vouch="$root/target/release/vouch"
+fi
 
 data="$(mktemp -d)"
 server_pid=""

@@ -141,11 +141,7 @@ fn relative_data_dir_does_not_double_paths() {
 #[test]
 fn reg_e001_shows_the_connection_refused_cause() {
     // A port nothing listens on: bind, read it, close.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = vouch_testkit::free_port();
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("admin.token");
     std::fs::write(&token, "vouch_admin_x\n").unwrap();

@@ -6,30 +6,25 @@
 )]
 
 mod install_support;
-use install_support::vouch_in as vouch;
+use install_support::{ok, refused, vouch_in as vouch};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use vouch_testkit::process::ChildGuard;
 
 const REPO: &str = "acme/widget";
 const WORKFLOW: &str = ".github/workflows/release.yml";
 const PACKAGE: &str = "@acme/widget";
 
 struct Server {
-    child: Child,
+    /// Killed and reaped when the server is dropped.
+    _child: ChildGuard,
     url: String,
     addr: String,
     vkey: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// `vouch serve --dev --listen LISTEN --data DATA EXTRA...`, once it announced itself.
@@ -58,32 +53,11 @@ fn start(data: &Path, listen: &str, extra: &[&str]) -> Server {
     std::thread::spawn(move || for _ in lines {});
     let url = url.expect("server announced its address");
     Server {
-        child,
+        _child: ChildGuard(child),
         addr: url.trim_start_matches("http://").to_owned(),
         url,
         vkey: vkey.expect("server announced its log key"),
     }
-}
-
-#[track_caller]
-fn ok(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "expected success, got {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-}
-
-#[track_caller]
-fn refused(out: &Output, code: &str) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
-    assert!(
-        err.contains(&format!("error[{code}]")),
-        "expected {code}: {err}"
-    );
 }
 
 fn s(p: &Path) -> &str {

@@ -171,6 +171,28 @@ fn find(dir: &Path, name: &str) -> PathBuf {
     panic!("no {name} under {}", dir.display());
 }
 
+/// The server's owner token, from its data directory.
+fn owner_token(data: &Path) -> String {
+    std::fs::read_to_string(data.join("owner.token"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// The owner registers acme/demo's release.yml as `krate`'s trusted publisher; returns
+/// the owner's token.
+fn register_publisher(url: &str, data: &Path, krate: &str) -> String {
+    let owner = owner_token(data);
+    let (s, v) = post(
+        &format!("{url}/api/v1/trusted_publishing/github_configs"),
+        Some(&owner),
+        &json!({"github_config": {"crate": krate, "repository_owner": "acme",
+               "repository_name": "demo", "workflow_filename": "release.yml"}}),
+    );
+    assert_eq!(s, 200, "{v}");
+    owner
+}
+
 fn code(v: &Value) -> &str {
     v["code"].as_str().unwrap_or("")
 }
@@ -181,19 +203,8 @@ fn cargo_publishes_through_trusted_publishing_and_builds_against_vouch() {
     let root = tmp.path();
     let server = serve_support::start(&root.join("data"), &[]);
     let url = server.url.clone();
-    let owner = std::fs::read_to_string(server.data.join("owner.token"))
-        .unwrap()
-        .trim()
-        .to_owned();
-
     // The owner registers the trusted publisher (the crate is claimed for them).
-    let (s, v) = post(
-        &format!("{url}/api/v1/trusted_publishing/github_configs"),
-        Some(&owner),
-        &json!({"github_config": {"crate": CRATE, "repository_owner": "acme",
-               "repository_name": "demo", "workflow_filename": "release.yml"}}),
-    );
-    assert_eq!(s, 200, "{v}");
+    let owner = register_publisher(&url, &server.data, CRATE);
 
     // Another workflow of the same repository is refused, naming the claim.
     let (s, v) = exchange(&url, &identity(&url, ".github/workflows/other.yml"));
@@ -265,11 +276,7 @@ fn cargo_publishes_through_trusted_publishing_and_builds_against_vouch() {
 
     // vouch audit cargo: passes on the lock, then AUDIT_E001 on an edited checksum.
     let out = vouch(&app, &["audit", "cargo", "Cargo.lock", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(&out);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["report"]["crates"][0]["name"], CRATE);
     assert!(report["report"]["crates"][0]["publisher"]
@@ -292,11 +299,7 @@ fn cargo_publishes_through_trusted_publishing_and_builds_against_vouch() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("AUDIT_E001"));
     // The state the first run stored keeps the next one consistent.
     let out = vouch(&app, &["audit", "cargo", "Cargo.lock"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(&out);
 
     // verify-index checks vouch as it checks crates.io, then sees drift.
     let rel = root.join("release");
@@ -308,11 +311,7 @@ fn cargo_publishes_through_trusted_publishing_and_builds_against_vouch() {
         &rel,
         &["release", "seal", ".", "--tag", "v0.1.0", "--crate", &spec],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(&out);
     let verify = || {
         vouch(
             &rel,
@@ -332,12 +331,7 @@ fn cargo_publishes_through_trusted_publishing_and_builds_against_vouch() {
         )
     };
     let out = verify();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(&out);
     let db = server.data.join("meta.db");
     let sql = format!(
         "DROP TRIGGER cargo_versions_immutable_update; \
@@ -350,11 +344,7 @@ fn cargo_publishes_through_trusted_publishing_and_builds_against_vouch() {
         .arg(&sql)
         .output()
         .unwrap();
-    assert!(
-        edit.status.success(),
-        "{}",
-        String::from_utf8_lossy(&edit.stderr)
-    );
+    ok(&edit);
     let out = verify();
     assert_eq!(
         out.status.code(),
@@ -395,10 +385,7 @@ fn auth_required_registry_needs_a_read_token(root: &Path, krate: &[u8]) {
     .unwrap();
     let server = serve_support::start(&data, &["--config", cfg.to_str().unwrap()]);
     let url = server.url.clone();
-    let owner = std::fs::read_to_string(data.join("owner.token"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let owner = owner_token(&data);
     let (s, v) = put_crate(&url, &owner, "0.1.0", krate);
     assert_eq!(s, 200, "{v}");
     let get = |path: &str, token: Option<&str>| {
@@ -451,17 +438,7 @@ fn bench_cargo_publish_and_index() {
     eprintln!("server and load generator: {}", bin.display());
     let server = serve_support::start_bin(&bin, None, &root.join("data"), &[]);
     let url = server.url.clone();
-    let owner = std::fs::read_to_string(server.data.join("owner.token"))
-        .unwrap()
-        .trim()
-        .to_owned();
-    let (s, v) = post(
-        &format!("{url}/api/v1/trusted_publishing/github_configs"),
-        Some(&owner),
-        &json!({"github_config": {"crate": "bench-crate", "repository_owner": "acme",
-               "repository_name": "demo", "workflow_filename": "release.yml"}}),
-    );
-    assert_eq!(s, 200, "{v}");
+    let owner = register_publisher(&url, &server.data, "bench-crate");
     // N .crate files made by Python's tarfile (gzip'd ustar), one per version.
     let crates = root.join("crates");
     std::fs::create_dir_all(&crates).unwrap();
@@ -484,11 +461,7 @@ for i in range(n):
         .arg(N.to_string())
         .output()
         .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    ok(&made);
     let jwts: Vec<String> = (0..N).map(|_| identity(&url, WORKFLOW)).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let start = std::time::Instant::now();
@@ -556,10 +529,6 @@ for i in range(n):
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(&out);
     eprintln!("index file reads: {}", String::from_utf8_lossy(&out.stdout));
 }

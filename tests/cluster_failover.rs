@@ -27,10 +27,11 @@ use vouch_testkit::pg::PgDatabase;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use vouch_testkit::process::ChildGuard;
 
 use bytes::Bytes;
 use vouch_testkit::seaweed::{self, SeaweedFs};
@@ -99,33 +100,15 @@ token_enc_key_env = "TOKEN_ENC_KEY"
         region = seaweed::REGION,
     );
     std::fs::write(install.p("etc/vouch.toml"), config).unwrap();
-    let config = install.p("etc/vouch.toml");
     let data = install.p("data-init");
     std::fs::create_dir_all(&data).unwrap();
-    ok(&install.vouch(&[
-        "admin",
-        "init",
-        "--config",
-        &config,
-        "--data",
-        &data,
-        "--admin-token-out",
-        &install.p("etc/admin.token"),
-        "--json",
-    ]));
+    ok(&install.admin_init(&data, &["--json"]));
     install
 }
 
 struct Node {
-    child: Child,
+    child: ChildGuard,
     url: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[allow(
@@ -173,7 +156,10 @@ fn start_node(install: &Install, i: usize) -> Node {
             .send()
             .is_ok_and(|r| r.status().is_success())
         {
-            return Node { child, url };
+            return Node {
+                child: ChildGuard(child),
+                url,
+            };
         }
         if let Ok(Some(status)) = child.try_wait() {
             panic!("node {i} exited at start with {status}");
@@ -211,11 +197,7 @@ fn lease(pg: &PgDatabase) -> Option<(String, i64)> {
         ])
         .output()
         .expect("psql");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    vouch_testkit::process::assert_success(&out, "psql");
     let text = String::from_utf8_lossy(&out.stdout);
     let (addr, epoch) = text.trim().split_once(' ')?;
     Some((addr.to_owned(), epoch.parse().ok()?))
@@ -237,11 +219,7 @@ fn terminate_backends(pg: &PgDatabase) -> usize {
         ])
         .output()
         .expect("psql");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    vouch_testkit::process::assert_success(&out, "psql");
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
@@ -393,6 +371,7 @@ fn trust_root(url: &str) -> serde_json::Value {
 }
 
 /// What one run does: how many nodes, writers and faults.
+#[derive(Default)]
 struct Plan {
     nodes: usize,
     writers_per_node: usize,
@@ -504,31 +483,22 @@ async fn bench_cluster() {
     let one = cluster(Plan {
         nodes: 1,
         writers_per_node: WRITERS,
-        kills: 0,
-        pauses: 0,
-        backend_kills: 0,
         steady,
-        rotate: false,
+        ..Plan::default()
     })
     .await;
     let three = cluster(Plan {
         nodes: 3,
         writers_per_node: WRITERS / 3,
-        kills: 0,
-        pauses: 0,
-        backend_kills: 0,
         steady,
-        rotate: false,
+        ..Plan::default()
     })
     .await;
     let kills = cluster(Plan {
         nodes: 3,
         writers_per_node: 4,
         kills: 10,
-        pauses: 0,
-        backend_kills: 0,
-        steady: None,
-        rotate: false,
+        ..Plan::default()
     })
     .await;
     let (a, b) = (

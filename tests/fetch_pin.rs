@@ -13,35 +13,17 @@
 
 mod sealed_keys_support;
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::Output;
 
-use sealed_keys_support::{get, ok, start, vouch};
+use sealed_keys_support::{
+    fetch_widget, free_port, get, ok, publish_widget, refused_with, reset_sigstore, run_in, start,
+    trust_instance,
+};
 use sha2::{Digest, Sha256};
 
 fn run(cwd: &Path, args: &[&str]) -> Output {
-    let mut cmd = vouch();
-    for var in [
-        "GITHUB_ACTIONS",
-        "SIGSTORE_ID_TOKEN",
-        "VOUCH_SERVER",
-        "VOUCH_TOKEN",
-        "VOUCH_TRUST_ROOT_DIR",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.args(args).current_dir(cwd).output().unwrap()
-}
-
-#[track_caller]
-fn refused_with(out: &Output, code: &str) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
-    assert!(
-        err.starts_with(&format!("error[{code}]")),
-        "expected {code}: {err}"
-    );
+    run_in(cwd, args, &[])
 }
 
 fn trusted_root(base: &str) -> Vec<u8> {
@@ -56,85 +38,17 @@ fn lock_server(dir: &Path) -> toml::Value {
     lock["server"][0].clone()
 }
 
-fn publish(work: &Path, data: &Path, base: &str, version: &str) {
-    let owner = data.join("owner.token");
-    ok(run(
-        work,
-        &[
-            "publish",
-            "register",
-            "--server",
-            base,
-            "--token-file",
-            owner.to_str().unwrap(),
-            "--package",
-            "@acme/widget",
-            "--provider",
-            "github",
-            "--repo",
-            "acme/widget",
-            "--workflow",
-            "release.yml",
-        ],
-    ));
-    let token = ok(run(
-        work,
-        &[
-            "dev",
-            "token",
-            "--server",
-            base,
-            "--repository",
-            "acme/widget",
-            "--workflow",
-            ".github/workflows/release.yml",
-            "--ref",
-            "refs/heads/main",
-        ],
-    ));
-    let token_file = work.join("token");
-    std::fs::write(&token_file, String::from_utf8(token.stdout).unwrap().trim()).unwrap();
-    let pkg = work.join(format!("pkg-{version}"));
-    std::fs::create_dir_all(pkg.join("src")).unwrap();
-    std::fs::write(
-        pkg.join("vouch.toml"),
-        format!("[package]\nname = \"@acme/widget\"\nversion = \"{version}\"\n"),
-    )
-    .unwrap();
-    std::fs::write(pkg.join("src/lib.txt"), version).unwrap();
-    ok(run(
-        work,
-        &[
-            "publish",
-            pkg.to_str().unwrap(),
-            "--server",
-            base,
-            "--identity-token-file",
-            token_file.to_str().unwrap(),
-        ],
-    ));
-}
-
 #[test]
 fn fetch_pins_the_root_and_audit_reports_a_changed_one() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let server = start(&data, port);
-    let other_port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let other = start(&tmp.path().join("other"), other_port);
+    let other = start(&tmp.path().join("other"), free_port());
     let base = server.base.clone();
     let work = tmp.path().join("work");
     std::fs::create_dir_all(&work).unwrap();
-    publish(&work, &data, &base, "1.0.0");
+    publish_widget(&work, &data, &base, "1.0.0");
 
     let right = tmp.path().join("right.json");
     std::fs::write(&right, trusted_root(&base)).unwrap();
@@ -145,18 +59,7 @@ fn fetch_pins_the_root_and_audit_reports_a_changed_one() {
     // Pinned to another instance's root: refused before anything is written.
     let pinned = tmp.path().join("pinned");
     std::fs::create_dir_all(&pinned).unwrap();
-    let fetch = |dir: &Path, extra: &[&str]| {
-        let mut args = vec![
-            "fetch",
-            "@acme/widget@1.0.0",
-            "--server",
-            &base,
-            "--out",
-            "out",
-        ];
-        args.extend(extra);
-        run(dir, &args)
-    };
+    let fetch = |dir: &Path, extra: &[&str]| fetch_widget(dir, &base, extra);
     refused_with(
         &fetch(&pinned, &["--trusted-root", wrong.to_str().unwrap()]),
         "FETCH_E006",
@@ -179,21 +82,7 @@ fn fetch_pins_the_root_and_audit_reports_a_changed_one() {
 
     // Pinned through TUF: --instance, after the TUF root was trusted once.
     let cache = tmp.path().join("tuf-cache");
-    let tuf_root = tmp.path().join("root.json");
-    std::fs::write(&tuf_root, get(&base, "/tuf/1.root.json")).unwrap();
-    ok(run(
-        &work,
-        &[
-            "audit",
-            "roots",
-            "--instance",
-            &base,
-            "--root",
-            tuf_root.to_str().unwrap(),
-            "--cache",
-            cache.to_str().unwrap(),
-        ],
-    ));
+    trust_instance(&work, &base, &cache);
     let by_tuf = tmp.path().join("by-tuf");
     std::fs::create_dir_all(&by_tuf).unwrap();
     ok(fetch(
@@ -226,18 +115,7 @@ fn fetch_pins_the_root_and_audit_reports_a_changed_one() {
 
     // The registry's root changes (CA, TSA and CT keys rotated; restarted).
     drop(server);
-    ok(vouch()
-        .args([
-            "admin",
-            "keys",
-            "reset-sigstore",
-            "--dev",
-            "--yes",
-            "--data",
-        ])
-        .arg(&data)
-        .output()
-        .unwrap());
+    ok(reset_sigstore(&data, &["--yes"]));
     let _server = start(&data, port);
     refused_with(&run(&pinned, &["audit", "transparency"]), "AUDIT_E003");
     refused_with(&run(&tofu, &["audit", "transparency"]), "AUDIT_E003");

@@ -24,15 +24,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const EMAIL: &str = "ada@example.org";
-/// Variables that would make the command use a CI token or a local browser.
-const AMBIENT: [&str; 12] = [
-    "GITHUB_ACTIONS",
-    "ACTIONS_ID_TOKEN_REQUEST_URL",
-    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-    "GITLAB_CI",
-    "SIGSTORE_ID_TOKEN",
-    "BUILDKITE",
-    "CIRCLECI",
+/// Variables beside the CI tokens that would make the command use a server, a token or a
+/// local browser.
+const AMBIENT: [&str; 5] = [
     "VOUCH_SERVER",
     "VOUCH_IDENTITY_TOKEN",
     "DISPLAY",
@@ -40,22 +34,14 @@ const AMBIENT: [&str; 12] = [
     "BROWSER",
 ];
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn ensure_browser() {
     browser_support::ensure_browser("laptop_device", "device-web", "device.mjs");
-}
-
-fn web_dir() -> PathBuf {
-    root().join("target/device-web")
 }
 
 /// A `vouch` command with no CI token, no display and no browser around.
 fn vouch(cwd: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch"));
-    for v in AMBIENT {
+    for v in browser_support::CI_TOKEN_VARS.iter().chain(&AMBIENT) {
         cmd.env_remove(v);
     }
     cmd.current_dir(cwd).stdin(Stdio::null());
@@ -129,24 +115,15 @@ impl Waiting {
 
 /// Headless Chromium types the code (and email) and presses the button.
 fn browser(w: &Waiting, email: &str, action: &str) -> String {
-    let out = Command::new("node")
-        .arg(web_dir().join("device.mjs"))
-        .current_dir(web_dir())
-        .env("VERIFY_URL", &w.verify_url)
-        .env("USER_CODE", &w.user_code)
-        .env("SIGN_IN_EMAIL", email)
-        .env("ACTION", action)
-        .env("CHROMIUM", browser_support::CHROMIUM)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let r: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or(""))
-        .unwrap_or_else(|e| panic!("browser script said {text:?}: {e}"));
-    assert_eq!(
-        r["ok"], true,
-        "browser stopped at {}: {}",
-        r["step"], r["error"]
+    let r = browser_support::run_script(
+        "device-web",
+        "device.mjs",
+        &[
+            ("VERIFY_URL", w.verify_url.as_str()),
+            ("USER_CODE", w.user_code.as_str()),
+            ("SIGN_IN_EMAIL", email),
+            ("ACTION", action),
+        ],
     );
     r["finalText"].as_str().unwrap().to_owned()
 }

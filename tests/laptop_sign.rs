@@ -16,34 +16,15 @@ mod browser_support;
 mod serve_support;
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const EMAIL: &str = "ada@example.org";
-/// CI variables, and the SSH ones that would choose the device flow.
-const CI_VARS: [&str; 9] = [
-    "SSH_CONNECTION",
-    "SSH_TTY",
-    "GITHUB_ACTIONS",
-    "ACTIONS_ID_TOKEN_REQUEST_URL",
-    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-    "GITLAB_CI",
-    "SIGSTORE_ID_TOKEN",
-    "BUILDKITE",
-    "CIRCLECI",
-];
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+/// The SSH variables that would choose the device flow.
+const SSH_VARS: [&str; 2] = ["SSH_CONNECTION", "SSH_TTY"];
 
 fn ensure_browser() {
     browser_support::ensure_browser("laptop_sign", "laptop-web", "laptop.mjs");
-}
-
-fn web_dir() -> PathBuf {
-    root().join("target/laptop-web")
 }
 
 /// `application/x-www-form-urlencoded` of `pairs`.
@@ -180,7 +161,7 @@ fn sign_from_a_laptop_in_headless_chromium() {
     std::fs::write(&file, b"hello from a laptop\n").unwrap();
     let bundle = dir.path().join("hello.sigstore.json");
     let mut sign = Command::new(env!("CARGO_BIN_EXE_vouch"));
-    for v in CI_VARS {
+    for v in SSH_VARS.iter().chain(&browser_support::CI_TOKEN_VARS) {
         sign.env_remove(v);
     }
     let mut sign = sign
@@ -215,22 +196,10 @@ fn sign_from_a_laptop_in_headless_chromium() {
         rest
     });
 
-    let browser = Command::new("node")
-        .arg(web_dir().join("laptop.mjs"))
-        .current_dir(web_dir())
-        .env("SIGN_IN_URL", &url)
-        .env("SIGN_IN_EMAIL", EMAIL)
-        .env("CHROMIUM", browser_support::CHROMIUM)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&browser.stdout);
-    let r: serde_json::Value = serde_json::from_str(out.lines().last().unwrap_or(""))
-        .unwrap_or_else(|e| panic!("browser script said {out:?}: {e}"));
-    assert_eq!(
-        r["ok"], true,
-        "browser stopped at {}: {}",
-        r["step"], r["error"]
+    let r = browser_support::run_script(
+        "laptop-web",
+        "laptop.mjs",
+        &[("SIGN_IN_URL", url.as_str()), ("SIGN_IN_EMAIL", EMAIL)],
     );
     assert!(
         r["finalText"].as_str().unwrap().starts_with("Signed in"),

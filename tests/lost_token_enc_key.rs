@@ -7,20 +7,10 @@
 
 mod sealed_keys_support;
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::Output;
 
 use sealed_keys_support::*;
-
-fn reset_sigstore(data: &Path, extra: &[&str]) -> Output {
-    vouch()
-        .args(["admin", "keys", "reset-sigstore", "--dev", "--data"])
-        .arg(data)
-        .args(extra)
-        .output()
-        .unwrap()
-}
 
 fn audit(base: &str, data: &Path, action: &str) -> Vec<serde_json::Value> {
     let out = ok(vouch()
@@ -37,11 +27,7 @@ fn audit(base: &str, data: &Path, action: &str) -> Vec<serde_json::Value> {
 fn lost_token_enc_key_recovers_with_a_new_trust_root() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let artifact = dir.path().join("artifact.txt");
     std::fs::write(&artifact, b"signed before the key was lost\n").unwrap();
     let old_bundle = dir.path().join("old.sigstore.json");
@@ -191,11 +177,7 @@ fn tree(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
 fn reset_sigstore_refuses_an_uninitialised_instance() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     drop(start(&data, port));
     std::fs::remove_file(data.join("tiles/sigstore/tsa.sealed")).unwrap();
     let before = tree(&data.join("tiles"));

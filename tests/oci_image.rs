@@ -13,33 +13,25 @@
     reason = "test code: a panic is a test failure"
 )]
 
+mod common_support;
 mod serve_support;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use vouch_testkit::process::ChildGuard;
 
 use serde_json::{json, Value};
 use vouch_oci::cosign::{COSIGN_SIGN_PREDICATE, OCI_MANIFEST, SIMPLE_SIGNING_MEDIA_TYPE};
 use vouch_oci::{Client, ImageRef};
 
-const REPOSITORY: &str = "octo/demo";
-const WORKFLOW: &str = ".github/workflows/release.yml";
-const GIT_REF: &str = "refs/heads/main";
+use common_support::{REF as GIT_REF, REPOSITORY, WORKFLOW};
 
 /// A `docker-registry` child on a loopback port, killed on drop.
 struct Registry {
-    child: Child,
+    child: ChildGuard,
     addr: String,
     root: PathBuf,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Finds (or, as root, installs) Debian's docker-registry.
@@ -66,11 +58,7 @@ fn registry_binary() -> PathBuf {
 
 fn start_registry(dir: &Path) -> Registry {
     let bin = registry_binary();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = vouch_testkit::free_port();
     let root = dir.join("registry");
     std::fs::create_dir_all(&root).unwrap();
     let config = dir.join("registry.yml");
@@ -95,7 +83,11 @@ fn start_registry(dir: &Path) -> Registry {
         assert!(Instant::now() < deadline, "docker-registry did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let mut registry = Registry { child, addr, root };
+    let mut registry = Registry {
+        child: ChildGuard(child),
+        addr,
+        root,
+    };
     // The port was free when probed; a registry that lost it to another test exits.
     std::thread::sleep(Duration::from_millis(100));
     assert!(
@@ -134,6 +126,35 @@ fn push_image(registry: &str, repo: &str, tag: &str, layer: &[u8]) -> String {
         digest
     })
 }
+
+/// Pushes under the legacy tag `tag` (`sha256-<hex>.sig` or `.att`) a manifest of one
+/// `media_type` layer holding `payload`, with `annotations`, as cosign's legacy scheme
+/// stores signatures and attestations.
+fn push_legacy_tag(
+    client: &Client,
+    tag: &str,
+    media_type: &str,
+    payload: &[u8],
+    annotations: Value,
+) {
+    rt().block_on(async {
+        let empty = client.push_blob(b"{}").await.unwrap();
+        let layer = client.push_blob(payload).await.unwrap();
+        let manifest = json!({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": empty, "size": 2},
+            "layers": [{"mediaType": media_type, "digest": layer, "size": payload.len(),
+                        "annotations": annotations}],
+        });
+        client
+            .push_manifest(tag, OCI_MANIFEST, manifest.to_string().as_bytes())
+            .await
+            .unwrap();
+    })
+}
+
+/// An identity no test signs as.
+const EVIL: &str = "https://github.com/evil/repo/.github/workflows/x.yml@refs/heads/main";
 
 fn vouch() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vouch"));
@@ -191,20 +212,7 @@ impl Instance {
     }
 
     fn token(&self) -> String {
-        let out = vouch()
-            .args(["dev", "token", "--server", &self.server.url])
-            .args([
-                "--repository",
-                REPOSITORY,
-                "--workflow",
-                WORKFLOW,
-                "--ref",
-                GIT_REF,
-            ])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", show(&out));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        common_support::token(&self.server.url)
     }
 
     fn sign(&self, image: &str) -> Value {
@@ -401,14 +409,7 @@ fn scenario(v: &Instance, addr: &str, storage: &Path, repo: &str, dir: &Path, ap
     assert_eq!(v_err["error"]["code"], "OCI_E013");
 
     // Another identity: VERIFY_E024.
-    refused(
-        v.verify(
-            &a_ref,
-            "https://github.com/evil/repo/.github/workflows/x.yml@refs/heads/main",
-            &[],
-        ),
-        "VERIFY_E024",
-    );
+    refused(v.verify(&a_ref, EVIL, &[]), "VERIFY_E024");
 
     // An SPDX attestation: passes with cosign's name and with its URI, fails with another type.
     let spdx = dir.join("spdx.json");
@@ -596,20 +597,13 @@ fn the_legacy_sig_tag_is_read_and_its_claims_checked() {
     // A .sig layer whose docker-manifest-digest names image B, another with a certificate
     // annotation that is not a certificate.
     let push_sig = |payload: Vec<u8>, annotations: Value| {
-        rt().block_on(async {
-            let empty = client.push_blob(b"{}").await.unwrap();
-            let layer = client.push_blob(&payload).await.unwrap();
-            let manifest = json!({
-                "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": empty, "size": 2},
-                "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
-                            "digest": layer, "size": payload.len(), "annotations": annotations}],
-            });
-            client
-                .push_manifest(&sig_tag, OCI_MANIFEST, manifest.to_string().as_bytes())
-                .await
-                .unwrap();
-        })
+        push_legacy_tag(
+            &client,
+            &sig_tag,
+            "application/vnd.dev.cosign.simplesigning.v1+json",
+            &payload,
+            annotations,
+        )
     };
     let verify = || {
         vouch()
@@ -868,20 +862,13 @@ fn the_legacy_att_tag_verifies_with_its_set_and_refuses_a_tampered_annotation() 
     let client = Client::new(&image, false, true).unwrap();
     let att_tag = format!("sha256-{}.att", digest.trim_start_matches("sha256:"));
     let push_att = |annotations: Value| {
-        rt().block_on(async {
-            let empty = client.push_blob(b"{}").await.unwrap();
-            let layer = client.push_blob(&envelope).await.unwrap();
-            let manifest = json!({
-                "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": empty, "size": 2},
-                "layers": [{"mediaType": "application/vnd.dsse.envelope.v1+json", "digest": layer,
-                            "size": envelope.len(), "annotations": annotations}],
-            });
-            client
-                .push_manifest(&att_tag, OCI_MANIFEST, manifest.to_string().as_bytes())
-                .await
-                .unwrap();
-        })
+        push_legacy_tag(
+            &client,
+            &att_tag,
+            "application/vnd.dsse.envelope.v1+json",
+            &envelope,
+            annotations,
+        )
     };
     let verify = || {
         vouch()
@@ -991,14 +978,7 @@ fn legacy_tags_on(addr: &str, dir: &Path) {
     assert_eq!(first["log_entries"][0]["kind"], "hashedrekord", "{report}");
     assert_eq!(first["signer"]["identity"], v.identity.as_str());
     // ... and not with another identity.
-    refused(
-        v.verify(
-            &a_ref,
-            "https://github.com/evil/repo/.github/workflows/x.yml@refs/heads/main",
-            &[],
-        ),
-        "VERIFY_E024",
-    );
+    refused(v.verify(&a_ref, EVIL, &[]), "VERIFY_E024");
 
     // A second signature is appended to the same image, as cosign does.
     let again = v.sign_with(&a_ref, &["--legacy-tag"]);
@@ -1088,6 +1068,21 @@ fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A one-worker runtime and a loopback listener bound on it, with its address: for a
+/// server run from the test process (keep the runtime while it is used).
+fn loopback_runtime() -> (tokio::runtime::Runtime, tokio::net::TcpListener, String) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    (rt, listener, addr)
+}
+
 /// ferro-oci-server 1.x (crates.io), served from the test process.
 mod ferro {
     use std::path::Path;
@@ -1095,15 +1090,7 @@ mod ferro {
     /// Starts the registry over a filesystem blob store in `storage`; keep the runtime
     /// while it is used.
     pub fn start(storage: &Path) -> (String, tokio::runtime::Runtime) {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
+        let (rt, listener, addr) = super::loopback_runtime();
         let config =
             ferro_oci_server::Config::from_raw(Some(addr.clone()), Some(storage.to_path_buf()));
         let app = ferro_oci_server::build_app(config.blob_store().unwrap());
@@ -1160,15 +1147,7 @@ mod shim {
         upstream: &str,
         token: Option<String>,
     ) -> (String, tokio::runtime::Runtime, Arc<Mutex<Vec<String>>>) {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
+        let (rt, listener, addr) = super::loopback_runtime();
         let scopes = Arc::new(Mutex::new(Vec::new()));
         let state = Shim {
             auth: token.map(|t| (t, scopes.clone())),

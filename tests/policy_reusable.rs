@@ -9,41 +9,16 @@
     reason = "test code: a panic is a test failure"
 )]
 
+mod install_support;
 mod serve_support;
 
 use std::path::Path;
 use std::process::Output;
 
+use install_support::{clean_command, ok, vouch_in as vouch};
+
 const SHARED: &str = "acme/shared/.github/workflows/publish.yml";
 const CALLER: &str = ".github/workflows/ci.yml";
-
-fn vouch(cwd: &Path, args: &[&str]) -> Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vouch"));
-    for var in [
-        "GITHUB_ACTIONS",
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-        "GITLAB_CI",
-        "SIGSTORE_ID_TOKEN",
-        "VOUCH_SERVER",
-        "VOUCH_TOKEN",
-        "VOUCH_IDENTITY_TOKEN",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.args(args).current_dir(cwd).output().unwrap()
-}
-
-#[track_caller]
-fn ok(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "expected success, got {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-}
 
 #[track_caller]
 fn refused(out: &Output, exit: i32, code: &str) -> String {
@@ -420,19 +395,8 @@ fn ambient_github_token_signs(w: &World<'_>, work: &Path) {
     let file = work.join("artifact.bin");
     std::fs::write(&file, b"signed from CI\n").unwrap();
     let sign = |ci: bool| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vouch"));
-        for var in [
-            "GITHUB_ACTIONS",
-            "ACTIONS_ID_TOKEN_REQUEST_URL",
-            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-            "GITLAB_CI",
-            "SIGSTORE_ID_TOKEN",
-            "VOUCH_SERVER",
-            "BUILDKITE",
-            "CIRCLECI",
-        ] {
-            cmd.env_remove(var);
-        }
+        let mut cmd = clean_command();
+        cmd.env_remove("BUILDKITE").env_remove("CIRCLECI");
         // Outside CI, `vouch sign` would start the browser sign-in (tests/laptop_sign.rs):
         // the refusal case is GitHub Actions without `id-token: write`.
         cmd.env("GITHUB_ACTIONS", "true");

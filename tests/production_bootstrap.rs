@@ -12,7 +12,8 @@ use vouch_testkit::pg::PgDatabase;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
+use vouch_testkit::process::ChildGuard;
 
 use vouch_oidc::{DevIssuer, DevKeyAlgorithm, DevTokenRequest, UnixTime};
 
@@ -89,16 +90,9 @@ fn id_token(issuer: &DevIssuer, dir: &Path, name: &str) -> String {
 }
 
 struct Server {
-    child: Child,
+    child: ChildGuard,
     url: String,
     log_key: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Server {
@@ -146,7 +140,7 @@ fn serve(install: &Install, listen: &str) -> Server {
         let _ = stderr.read_to_end(&mut sink);
     });
     let server = Server {
-        child,
+        child: ChildGuard(child),
         url,
         log_key: log_key.unwrap_or_default(),
     };
@@ -217,40 +211,18 @@ fn install(database: &str, lock: &str, extra_env: &[(&str, String)]) -> (Install
     let issuer = serve_issuer();
     let data = install.data();
     let data = data.to_str().unwrap();
-    let config = format!(
-        r#"[log]
-origin = "{origin}"
-signing_key_env = "VOUCH_LOG_KEY"
-
-[storage.objects]
-kind = "local"
-path = "{data}/tiles"
-
-[storage.lock]
-{lock}
-
-[database]
-{database}
-
-[witness]
-signing_key_env = "VOUCH_WITNESS_KEY"
-
-[internal]
-token_env = "VOUCH_INTERNAL_TOKEN"
-
-[registry]
-public_url = "http://{origin}"
-token_enc_key_env = "TOKEN_ENC_KEY"
-
+    install.write_config(
+        &lock.replace("DATA", data),
+        &database.replace("DATA", data),
+        &format!(
+            r#"
 [oidc]
 allow_loopback_http = true
 issuers = [{{ provider = "github", issuer = "{}", server_url = "https://github.com" }}]
 "#,
-        issuer.issuer(),
-        origin = install.origin(),
-    )
-    .replace("DATA", data);
-    std::fs::write(install.etc().join("vouch.toml"), config).unwrap();
+            issuer.issuer()
+        ),
+    );
     (install, issuer)
 }
 
@@ -284,17 +256,7 @@ fn story(install: &mut Install, issuer: &DevIssuer, fresh_pg: Option<String>) {
     );
 
     // docs/deployment.md, "3. Initialise".
-    let init = ok(&install.vouch(&[
-        "admin",
-        "init",
-        "--config",
-        &config,
-        "--data",
-        &data,
-        "--admin-token-out",
-        &install.p("etc/admin.token"),
-        "--json",
-    ]));
+    let init = ok(&install.admin_init(&data, &["--json"]));
     assert_eq!(init["already_initialised"], false, "{init}");
     assert_eq!(init["admin"], "admin");
     assert!(init["admin_token"].is_null(), "the token went to the file");

@@ -10,37 +10,37 @@
 //! `vouch verify pypi --attestation`; another repository, another workflow and other
 //! bytes are refused, each with its code.
 
+mod common_support;
 mod serve_support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common_support::{ok, root, token, REPOSITORY, WORKFLOW};
 use serde_json::Value;
 
-const REPOSITORY: &str = "octo/demo";
-const WORKFLOW: &str = ".github/workflows/release.yml";
 const WHEEL: &str = "demo_pkg-1.0-py3-none-any.whl";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn ok(out: Output, what: &str) -> Output {
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?}):\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn vouch(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vouch"))
         .args(args)
         .output()
         .unwrap()
+}
+
+/// `vouch attest pypi FILES.. --server BASE --identity-token TOKEN EXTRA..`.
+fn attest_pypi(base: &str, token: &str, files: &[&str], extra: &[&str]) -> Output {
+    let mut args = vec![
+        "attest",
+        "pypi",
+        "--server",
+        base,
+        "--identity-token",
+        token,
+    ];
+    args.extend_from_slice(files);
+    args.extend_from_slice(extra);
+    vouch(&args)
 }
 
 fn assert_fails(out: &Output, code: &str) {
@@ -75,6 +75,17 @@ assert statement["subject"][0]["digest"]["sha256"] == dist.digest, statement
 print("OK", a.verification_material.transparency_entries[0]["kindVersion"])
 "#;
 
+/// The server's trusted root (from its trust config), saved as `dir/trusted_root.json`.
+fn save_trusted_root(base: &str, dir: &Path) -> PathBuf {
+    let config: Value = reqwest::blocking::get(format!("{base}/api/v1/trust-config"))
+        .unwrap()
+        .json()
+        .unwrap();
+    let trusted_root = dir.join("trusted_root.json");
+    std::fs::write(&trusted_root, config["trustedRoot"].to_string()).unwrap();
+    trusted_root
+}
+
 fn make_wheel(dir: &Path) -> PathBuf {
     let wheel = dir.join(WHEEL);
     let py = root().join("target/py-venv/bin/python");
@@ -92,55 +103,19 @@ fn make_wheel(dir: &Path) -> PathBuf {
 
 #[test]
 fn attest_pypi_is_accepted_by_pypi_attestations_and_vouch_verify_pypi() {
-    ok(
-        Command::new("bash")
-            .arg(root().join("scripts/py-venv.sh"))
-            .current_dir(root())
-            .output()
-            .unwrap(),
-        "scripts/py-venv.sh",
-    );
+    vouch_testkit::process::py_venv();
     let dir = tempfile::tempdir().unwrap();
     let server = serve_support::start(&dir.path().join("data"), &[]);
     let base = server.url.clone();
     let issuer = format!("{base}/oidc");
     let identity = format!("https://github.com/{REPOSITORY}/{WORKFLOW}@refs/heads/main");
-    let config: Value = reqwest::blocking::get(format!("{base}/api/v1/trust-config"))
-        .unwrap()
-        .json()
-        .unwrap();
-    let trusted_root = dir.path().join("trusted_root.json");
-    std::fs::write(&trusted_root, config["trustedRoot"].to_string()).unwrap();
-    let token = ok(
-        vouch(&[
-            "dev",
-            "token",
-            "--server",
-            &base,
-            "--repository",
-            REPOSITORY,
-            "--workflow",
-            WORKFLOW,
-            "--ref",
-            "refs/heads/main",
-        ]),
-        "vouch dev token",
-    );
-    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let trusted_root = save_trusted_root(&base, dir.path());
+    let token = token(&base);
 
     let wheel = make_wheel(dir.path());
     let w = wheel.to_str().unwrap();
     let out = ok(
-        vouch(&[
-            "attest",
-            "pypi",
-            w,
-            "--server",
-            &base,
-            "--identity-token",
-            &token,
-            "--json",
-        ]),
+        attest_pypi(&base, &token, &[w], &["--json"]),
         "vouch attest pypi",
     );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -236,28 +211,8 @@ fn bench_verify_pypi_100_files() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve_support::start(&dir.path().join("data"), &[]);
     let base = server.url.clone();
-    let config: Value = reqwest::blocking::get(format!("{base}/api/v1/trust-config"))
-        .unwrap()
-        .json()
-        .unwrap();
-    let trusted_root = dir.path().join("trusted_root.json");
-    std::fs::write(&trusted_root, config["trustedRoot"].to_string()).unwrap();
-    let token = ok(
-        vouch(&[
-            "dev",
-            "token",
-            "--server",
-            &base,
-            "--repository",
-            REPOSITORY,
-            "--workflow",
-            WORKFLOW,
-            "--ref",
-            "refs/heads/main",
-        ]),
-        "vouch dev token",
-    );
-    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let trusted_root = save_trusted_root(&base, dir.path());
+    let token = token(&base);
     let dist = dir.path().join("dist");
     std::fs::create_dir_all(&dist).unwrap();
     let files: Vec<String> = (0..100)
@@ -267,16 +222,11 @@ fn bench_verify_pypi_100_files() {
             f.to_str().unwrap().to_owned()
         })
         .collect();
-    let mut args: Vec<&str> = vec![
-        "attest",
-        "pypi",
-        "--server",
-        &base,
-        "--identity-token",
-        &token,
-    ];
-    args.extend(files.iter().map(String::as_str));
-    ok(vouch(&args), "vouch attest pypi (100 files)");
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    ok(
+        attest_pypi(&base, &token, &files, &[]),
+        "vouch attest pypi (100 files)",
+    );
     drop(server); // offline from here on
     let issuer = format!("{base}/oidc");
     let repo_url = format!("https://github.com/{REPOSITORY}");
@@ -292,7 +242,7 @@ fn bench_verify_pypi_100_files() {
         "--trusted-root",
         trusted_root.to_str().unwrap(),
     ];
-    args.extend(files.iter().map(String::as_str));
+    args.extend(&files);
     let bin = serve_support::bench_bin();
     println!("verifying with {}", bin.display());
     let mut times = Vec::new();

@@ -366,7 +366,7 @@ fn build_project(dir: &Path, greeting: &str) -> PathBuf {
 
 #[test]
 fn uv_publishes_and_pip_and_uv_install_over_tls() {
-    run(Command::new("bash").arg(root().join("scripts/py-venv.sh")));
+    vouch_testkit::process::py_venv();
     let tmp = tempfile::tempdir().unwrap();
     let (ca, cert, key) = make_tls(tmp.path());
     let data = tmp.path().join("data");
@@ -598,6 +598,22 @@ fn uv_publishes_and_pip_and_uv_install_over_tls() {
     std::fs::create_dir_all(&fresh).unwrap();
     let fresh_dist = build_project(&fresh, "attested");
     let renamed = fresh.join("hello_vouch-0.1.0-2-py3-none-any.whl");
+    // `renamed` uploaded with its attestation: refused (PYPI_E008) naming `check`.
+    let refused_attested = |check: &str| {
+        let attestation =
+            std::fs::read_to_string(format!("{}.publish.attestation", renamed.display())).unwrap();
+        let (status, body) = env.upload(
+            &token,
+            &renamed,
+            &[&format!("attestations=[{}]", attestation.trim())],
+        );
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("PYPI_E008")),
+            "{body}"
+        );
+        assert!(body["detail"].as_str().unwrap().contains(check), "{body}");
+    };
     std::fs::copy(
         fresh_dist.join("hello_vouch-0.1.0-py3-none-any.whl"),
         &renamed,
@@ -612,22 +628,7 @@ fn uv_publishes_and_pip_and_uv_install_over_tls() {
     // Signing logs entries (CT, Rekor v1): the upload below must add nothing more.
     let before = env.stored_files();
     std::fs::copy(rebuilt.join("hello_vouch-0.1.0-py3-none-any.whl"), &renamed).unwrap();
-    let attestation =
-        std::fs::read_to_string(format!("{}.publish.attestation", renamed.display())).unwrap();
-    let (status, body) = env.upload(
-        &token,
-        &renamed,
-        &[&format!("attestations=[{}]", attestation.trim())],
-    );
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("PYPI_E008")),
-        "{body}"
-    );
-    assert!(
-        body["detail"].as_str().unwrap().contains("PEP740_E007"),
-        "{body}"
-    );
+    refused_attested("PEP740_E007");
     assert_eq!(
         env.stored_files(),
         before,
@@ -638,22 +639,7 @@ fn uv_publishes_and_pip_and_uv_install_over_tls() {
     std::fs::remove_file(format!("{}.publish.attestation", renamed.display())).unwrap();
     env.attest_as(".github/workflows/other.yml", &[&renamed]);
     let before = env.stored_files();
-    let attestation =
-        std::fs::read_to_string(format!("{}.publish.attestation", renamed.display())).unwrap();
-    let (status, body) = env.upload(
-        &token,
-        &renamed,
-        &[&format!("attestations=[{}]", attestation.trim())],
-    );
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("PYPI_E008")),
-        "{body}"
-    );
-    assert!(
-        body["detail"].as_str().unwrap().contains("VERIFY_E024"),
-        "{body}"
-    );
+    refused_attested("VERIFY_E024");
     // Junk is refused too.
     let (status, body) = env.upload(
         &token,

@@ -6,7 +6,40 @@
     reason = "integration-test helpers: a panic is a failed test"
 )]
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// `vouch quickstart --keep` up to the line saying where its server keeps running: the
+/// child, the server's URL and data directory, and the narration before that line (the
+/// rest of its output is drained).
+fn keep() -> (Child, String, PathBuf, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args(["quickstart", "--keep"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run vouch quickstart --keep");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut narration = Vec::new();
+    let (url, dir) = loop {
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.kill();
+            panic!(
+                "quickstart ended before keeping its server:\n{}",
+                narration.join("\n")
+            );
+        };
+        if let Some(rest) = line.strip_prefix("The server keeps running at ") {
+            let (url, rest) = rest.split_once(" with its data in ").unwrap();
+            let dir = rest.strip_suffix(". Ctrl-C stops it.").unwrap();
+            break (url.to_owned(), PathBuf::from(dir));
+        }
+        narration.push(line);
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, url, dir, narration)
+}
 
 #[test]
 fn quickstart_runs_every_step_and_reports_json() {
@@ -74,30 +107,7 @@ fn quickstart_runs_every_step_and_reports_json() {
 /// `vouch serve` child running. quickstart now passes the signal on and waits for it.
 #[test]
 fn sigterm_to_quickstart_keep_stops_its_server() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
-        .args(["quickstart", "--keep"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run vouch quickstart --keep");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (url, dir) = loop {
-        let line = match lines.next() {
-            Some(Ok(l)) => l,
-            _ => {
-                let _ = child.kill();
-                panic!("quickstart ended before keeping its server");
-            }
-        };
-        if let Some(rest) = line.strip_prefix("The server keeps running at ") {
-            let (url, rest) = rest.split_once(" with its data in ").unwrap();
-            let dir = rest.strip_suffix(". Ctrl-C stops it.").unwrap();
-            break (url.to_owned(), std::path::PathBuf::from(dir));
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (mut child, url, dir, _) = keep();
     let addr = url.strip_prefix("http://").unwrap().to_owned();
     assert!(std::net::TcpStream::connect(&addr).is_ok(), "server is up");
 
@@ -132,29 +142,7 @@ fn sigterm_to_quickstart_keep_stops_its_server() {
 /// the version without its package; it runs here against the server quickstart kept.
 #[test]
 fn narration_is_complete_and_verify_integrity_names_the_package() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
-        .args(["quickstart", "--keep"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run vouch quickstart --keep");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut narration = Vec::new();
-    let (url, dir) = loop {
-        let Some(Ok(line)) = lines.next() else {
-            let _ = child.kill();
-            panic!("quickstart ended early:\n{}", narration.join("\n"));
-        };
-        if let Some(rest) = line.strip_prefix("The server keeps running at ") {
-            let (url, rest) = rest.split_once(" with its data in ").unwrap();
-            let dir = rest.strip_suffix(". Ctrl-C stops it.").unwrap();
-            break (url.to_owned(), std::path::PathBuf::from(dir));
-        }
-        narration.push(line);
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (mut child, url, dir, narration) = keep();
     let text = narration.join("\n");
 
     // Every `--json` command's answer is shown whole: its indented block parses.
@@ -206,11 +194,16 @@ fn narration_is_complete_and_verify_integrity_names_the_package() {
     // record is written by a group commit after the publish: wait for it briefly.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let spec = "@quickstart/hello@1.0.0";
-    let out = loop {
-        let out = Command::new(env!("CARGO_BIN_EXE_vouch"))
+    // `vouch verify integrity --server URL --package SPEC EXTRA..`.
+    let integrity = |spec: &str, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_vouch"))
             .args(["verify", "integrity", "--server", &url, "--package", spec])
+            .args(extra)
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    let out = loop {
+        let out = integrity(spec, &[]);
         if out.status.success() || std::time::Instant::now() > deadline {
             break out;
         }
@@ -223,35 +216,14 @@ fn narration_is_complete_and_verify_integrity_names_the_package() {
         stdout.starts_with("verified: integrity record of @quickstart/hello 1.0.0 signed by "),
         "{stdout}"
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_vouch"))
-        .args([
-            "verify",
-            "integrity",
-            "--server",
-            &url,
-            "--package",
-            spec,
-            "--json",
-        ])
-        .output()
-        .unwrap();
+    let out = integrity(spec, &["--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (v["package"].as_str(), v["version"].as_str()),
         (Some("@quickstart/hello"), Some("1.0.0"))
     );
     // A malformed package spec is refused with its code.
-    let out = Command::new(env!("CARGO_BIN_EXE_vouch"))
-        .args([
-            "verify",
-            "integrity",
-            "--server",
-            &url,
-            "--package",
-            "not-a-spec",
-        ])
-        .output()
-        .unwrap();
+    let out = integrity("not-a-spec", &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("error[INTEGRITY_E203]"));
 

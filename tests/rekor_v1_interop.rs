@@ -5,48 +5,22 @@
     reason = "test code: a panic is a test failure"
 )]
 
+mod common_support;
 mod serve_support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use common_support::{
+    ok, sigstore_python, sigstore_python_sign_and_attest, token, vouch, REF, REPOSITORY, WORKFLOW,
+};
 use serde_json::{json, Value};
 
-const REPOSITORY: &str = "octo/demo";
-const WORKFLOW: &str = ".github/workflows/release.yml";
-const REF: &str = "refs/heads/main";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn vouch() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vouch"))
-}
-
-fn ok(out: Output, what: &str) -> Output {
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?}):\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn token(base: &str) -> String {
-    let out = ok(
-        vouch()
-            .args(["dev", "token", "--server", base, "--repository", REPOSITORY])
-            .args(["--workflow", WORKFLOW, "--ref", REF])
-            .output()
-            .unwrap(),
-        "vouch dev token",
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+/// The bytes of a base64 string field of a bundle.
+fn b64_field(v: &Value) -> Vec<u8> {
+    STANDARD.decode(v.as_str().unwrap()).unwrap()
 }
 
 fn read_json(p: &Path) -> Value {
@@ -100,14 +74,7 @@ fn pem(der: &[u8]) -> String {
 
 #[test]
 fn sigstore_python_and_vouch_sign_and_verify_rekor_v1_bundles() {
-    ok(
-        Command::new("bash")
-            .arg(root().join("scripts/py-venv.sh"))
-            .current_dir(root())
-            .output()
-            .unwrap(),
-        "scripts/py-venv.sh",
-    );
+    vouch_testkit::process::py_venv();
     let dir = tempfile::tempdir().unwrap();
     let server = serve_support::start(&dir.path().join("data"), &[]);
     let base = server.url.clone();
@@ -140,48 +107,16 @@ fn sigstore_python_and_vouch_sign_and_verify_rekor_v1_bundles() {
 
     let home = dir.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let sigstore = || {
-        let mut c = Command::new(root().join("target/py-venv/bin/python"));
-        c.args(["-m", "sigstore", "--trust-config"])
-            .arg(&v1_config)
-            .env("HOME", &home)
-            .env("XDG_CACHE_HOME", home.join("cache"))
-            .env("XDG_DATA_HOME", home.join("data"));
-        c
-    };
+    let sigstore = || sigstore_python(&v1_config, &home);
     let artifact = dir.path().join("artifact.txt");
     std::fs::write(&artifact, b"hello from vouch's Rekor v1 test\n").unwrap();
 
     // sigstore-python signs (hashedrekord 0.0.1) and attests (dsse 0.0.1) through v1.
     let signed = dir.path().join("py.sigstore.json");
-    ok(
-        sigstore()
-            .args(["sign", "--identity-token", &token(&base), "--bundle"])
-            .arg(&signed)
-            .arg(&artifact)
-            .output()
-            .unwrap(),
-        "sigstore sign (v1)",
-    );
     let predicate = dir.path().join("predicate.json");
     std::fs::write(&predicate, br#"{"buildDefinition":{"buildType":"https://vouch.example/build/v1","externalParameters":{}},"runDetails":{"builder":{"id":"x"}}}"#).unwrap();
     let attested = dir.path().join("py.intoto.sigstore.json");
-    ok(
-        sigstore()
-            .args([
-                "attest",
-                "--predicate-type",
-                "https://slsa.dev/provenance/v1",
-                "--predicate",
-            ])
-            .arg(&predicate)
-            .args(["--identity-token", &token(&base), "--bundle"])
-            .arg(&attested)
-            .arg(&artifact)
-            .output()
-            .unwrap(),
-        "sigstore attest (v1)",
-    );
+    sigstore_python_sign_and_attest(sigstore, &base, &artifact, &signed, &predicate, &attested);
     for (b, kind) in [(&signed, "hashedrekord"), (&attested, "dsse")] {
         let v = read_json(b);
         let e = &v["verificationMaterial"]["tlogEntries"][0];
@@ -247,13 +182,7 @@ fn sigstore_python_and_vouch_sign_and_verify_rekor_v1_bundles() {
     // Each check fails with its code: a flipped SET byte...
     let tampered = dir.path().join("tampered.sigstore.json");
     let mut bad = vb.clone();
-    let mut set = STANDARD
-        .decode(
-            entry["inclusionPromise"]["signedEntryTimestamp"]
-                .as_str()
-                .unwrap(),
-        )
-        .unwrap();
+    let mut set = b64_field(&entry["inclusionPromise"]["signedEntryTimestamp"]);
     let n = set.len();
     set[n - 3] ^= 1;
     bad["verificationMaterial"]["tlogEntries"][0]["inclusionPromise"]["signedEntryTimestamp"] =
@@ -283,21 +212,9 @@ fn sigstore_python_and_vouch_sign_and_verify_rekor_v1_bundles() {
     );
 
     // The server refuses before logging: signature not matching, unknown kind, duplicate.
-    let cert = STANDARD
-        .decode(
-            vb["verificationMaterial"]["certificate"]["rawBytes"]
-                .as_str()
-                .unwrap(),
-        )
-        .unwrap();
+    let cert = b64_field(&vb["verificationMaterial"]["certificate"]["rawBytes"]);
     let sig = vb["messageSignature"]["signature"].as_str().unwrap();
-    let digest = STANDARD
-        .decode(
-            vb["messageSignature"]["messageDigest"]["digest"]
-                .as_str()
-                .unwrap(),
-        )
-        .unwrap();
+    let digest = b64_field(&vb["messageSignature"]["messageDigest"]["digest"]);
     let proposal = |digest: &[u8], kind: &str| {
         json!({"apiVersion": "0.0.1", "kind": kind, "spec": {
             "data": {"hash": {"algorithm": "sha256", "value": hex::encode(digest)}},

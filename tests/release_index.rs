@@ -175,11 +175,7 @@ fn pypi_missing_file_appears_on_the_third_retry() {
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(json(&out)["attempts"], 4);
-    assert!(
-        stderr(&out).contains("retry 3/3 in 40 ms: 1 artifact(s) not served yet"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "retry 3/3 in 40 ms: 1 artifact(s) not served yet");
 
     // With one retry fewer the file is still missing: reported, exit 1.
     let server = Server::start(handler);
@@ -449,9 +445,5 @@ fn usage_errors() {
         ],
     );
     assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("error[RELEASE_E006]"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "error[RELEASE_E006]");
 }

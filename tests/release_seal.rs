@@ -10,6 +10,9 @@
 mod pipe_support;
 mod release_support;
 
+use std::path::Path;
+use std::process::Output;
+
 use release_support::*;
 
 const FILES: &[(&str, &[u8])] = &[
@@ -27,6 +30,20 @@ fn sealed_dir(name: &str) -> std::path::PathBuf {
         &["--commit", "0123456789ABCDEF0123456789abcdef01234567"],
     );
     dir
+}
+
+/// `vouch verify checksums --manifest dist-manifest.json FLAG` in `dir`.
+fn check_manifest(dir: &Path, flag: &str) -> Output {
+    vouch(
+        dir,
+        &[
+            "verify",
+            "checksums",
+            "--manifest",
+            "dist-manifest.json",
+            flag,
+        ],
+    )
 }
 
 #[test]
@@ -124,11 +141,7 @@ fn flipped_byte_is_caught_by_sha256sum_and_vouch() {
         assert_eq!(bad.len(), 1, "{v}");
         assert_eq!(bad[0]["name"], "demo-1.0.0.tar.gz");
         assert_eq!(bad[0]["status"], "mismatch");
-        assert!(
-            stderr(&out).contains("error[CHECKSUM_E004]"),
-            "{}",
-            stderr(&out)
-        );
+        assert_stderr_has(&out, "error[CHECKSUM_E004]");
     }
     // Naming only an intact file passes; naming the flipped one fails.
     let ok = vouch(
@@ -159,16 +172,7 @@ fn missing_and_extra_files_are_listed() {
     let dir = sealed_dir("missing-extra");
     std::fs::remove_file(dir.join("empty.bin")).unwrap();
     std::fs::write(dir.join("surprise.exe"), b"?").unwrap();
-    let out = vouch(
-        &dir,
-        &[
-            "verify",
-            "checksums",
-            "--manifest",
-            "dist-manifest.json",
-            "--json",
-        ],
-    );
+    let out = check_manifest(&dir, "--json");
     assert_eq!(code(&out), 1);
     let v = json(&out);
     assert_eq!(v["counts"]["missing"], 1);
@@ -293,11 +297,7 @@ fn crates_manifest_records_exceptions() {
     );
     assert_eq!(code(&out), 2);
     assert_eq!(json(&out)["error"]["code"], "RELEASE_E006");
-    assert!(
-        stderr(&out).contains("error[RELEASE_E006]"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "error[RELEASE_E006]");
 }
 
 #[test]
@@ -365,11 +365,7 @@ fn bad_records_fail_with_stable_codes() {
     }
     let out = vouch(&dir, &["verify", "checksums", "--sums", "nope"]);
     assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("error[RELEASE_E005]"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "error[RELEASE_E005]");
 }
 
 #[test]
@@ -377,20 +373,12 @@ fn seal_refuses_symlinks_and_empty_dirs() {
     let dir = scratch("empty");
     let out = vouch(&dir, &["release", "seal", dir.to_str().unwrap()]);
     assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("error[RELEASE_E012]"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "error[RELEASE_E012]");
     std::fs::write(dir.join("real"), b"x").unwrap();
     std::os::unix::fs::symlink("/etc/hostname", dir.join("link")).unwrap();
     let out = vouch(&dir, &["release", "seal", dir.to_str().unwrap()]);
     assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("error[RELEASE_E013]"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "error[RELEASE_E013]");
 }
 
 /// Defect (issue 12): a closed stdout (`vouch release seal ... | head -1`) ends the command
@@ -439,20 +427,7 @@ fn unlisted_files_are_reported_and_fail_only_with_strict() {
     let out = vouch(&dir, &["verify", "checksums", "--strict", "--json"]);
     assert_eq!(code(&out), 1);
     assert_eq!(json(&out)["error"]["code"], "CHECKSUM_E004");
-    assert!(
-        stderr(&out).contains("error[CHECKSUM_E004]"),
-        "{}",
-        stderr(&out)
-    );
-    let out = vouch(
-        &dir,
-        &[
-            "verify",
-            "checksums",
-            "--manifest",
-            "dist-manifest.json",
-            "--strict",
-        ],
-    );
+    assert_stderr_has(&out, "error[CHECKSUM_E004]");
+    let out = check_manifest(&dir, "--strict");
     assert_eq!(code(&out), 1, "{}", stdout(&out));
 }

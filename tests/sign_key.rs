@@ -37,13 +37,7 @@ fn vouch(args: &[&str]) -> Output {
 
 #[track_caller]
 fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "failed ({:?}):\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    vouch_testkit::process::assert_success(&out, "vouch");
     out
 }
 

@@ -16,22 +16,14 @@
     reason = "integration-test helpers: a panic is a failed test"
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+mod common_support;
+mod serve_support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-const REPOSITORY: &str = "octo/demo";
-const WORKFLOW: &str = ".github/workflows/release.yml";
-const REF: &str = "refs/heads/main";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn vouch() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vouch"))
-}
+use common_support::{get, ok, root, token, vouch, REF, REPOSITORY, WORKFLOW};
+use serve_support::start;
 
 /// Copies the node project into target/sigstore-js and runs `npm ci` there.
 fn install_sigstore_js() -> PathBuf {
@@ -68,89 +60,6 @@ fn install_sigstore_js() -> PathBuf {
     dir
 }
 
-/// Kills the server when the test ends, however it ends.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data: &Path) -> Server {
-    let mut child = vouch()
-        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    Server {
-        child,
-        base: format!("http://{addr}"),
-    }
-}
-
-/// `GET path` with `Connection: close`; returns status and body.
-fn get(base: &str, path: &str) -> (u16, Vec<u8>) {
-    let addr = base.strip_prefix("http://").unwrap();
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp).unwrap();
-    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&resp[..split]).to_string();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    assert!(
-        !head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked"),
-        "chunked answers are not handled here"
-    );
-    (status, resp[split + 4..].to_vec())
-}
-
-fn ok(out: Output, what: &str) -> Output {
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?}):\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// A fresh single-use dev token (each `jti` is spent by one signing).
-fn token(base: &str) -> String {
-    let out = ok(
-        vouch()
-            .args(["dev", "token", "--server", base, "--repository", REPOSITORY])
-            .args(["--workflow", WORKFLOW, "--ref", REF])
-            .output()
-            .unwrap(),
-        "vouch dev token",
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 /// sigstore-js's verdict on one bundle, as the script's JSON line, and its exit status.
 fn sigstore_js(
     js: &Path,
@@ -182,8 +91,8 @@ fn sigstore_js(
 fn sigstore_js_verifies_vouch_sign_bundles() {
     let js = install_sigstore_js();
     let dir = tempfile::tempdir().unwrap();
-    let server = start(&dir.path().join("data"));
-    let base = server.base.clone();
+    let server = start(&dir.path().join("data"), &[]);
+    let base = server.url.clone();
     let issuer = format!("{base}/oidc");
     let identity = format!("https://github.com/{REPOSITORY}/{WORKFLOW}@{REF}");
 

@@ -9,133 +9,30 @@
     reason = "integration-test helpers: a panic is a failed test"
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+mod common_support;
+mod serve_support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
-const REPOSITORY: &str = "octo/demo";
-const WORKFLOW: &str = ".github/workflows/release.yml";
-const REF: &str = "refs/heads/main";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn vouch() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vouch"))
-}
-
-/// Kills the server when the test ends, however it ends.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data: &Path) -> Server {
-    let mut child = vouch()
-        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    Server {
-        child,
-        base: format!("http://{addr}"),
-    }
-}
-
-/// `GET path` with `Connection: close`; returns status and body.
-fn get(base: &str, path: &str) -> (u16, Vec<u8>) {
-    let addr = base.strip_prefix("http://").unwrap();
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp).unwrap();
-    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&resp[..split]).to_string();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    assert!(
-        !head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked"),
-        "chunked answers are not handled here"
-    );
-    (status, resp[split + 4..].to_vec())
-}
+use common_support::{
+    get, ok, sigstore_python, sigstore_python_sign_and_attest, token, vouch, REF, REPOSITORY,
+    WORKFLOW,
+};
+use serve_support::start;
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap()
 }
 
-fn ok(out: Output, what: &str) -> Output {
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?}):\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// A fresh single-use dev token (each `jti` is spent by one signing).
-fn token(base: &str) -> String {
-    let out = ok(
-        run(vouch().args([
-            "dev",
-            "token",
-            "--server",
-            base,
-            "--repository",
-            REPOSITORY,
-            "--workflow",
-            WORKFLOW,
-            "--ref",
-            REF,
-        ])),
-        "vouch dev token",
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 struct Py {
-    python: PathBuf,
     trust_config: PathBuf,
     home: PathBuf,
 }
 
 impl Py {
     fn sigstore(&self) -> Command {
-        let mut c = Command::new(&self.python);
-        c.args(["-m", "sigstore", "--trust-config"])
-            .arg(&self.trust_config)
-            // Keep sigstore-python's caches inside the test's directory.
-            .env("HOME", &self.home)
-            .env("XDG_CACHE_HOME", self.home.join("cache"))
-            .env("XDG_DATA_HOME", self.home.join("data"));
-        c
+        sigstore_python(&self.trust_config, &self.home)
     }
 
     fn verify_identity(&self, file: &Path, bundle: &Path, identity: &str, issuer: &str) -> Output {
@@ -192,16 +89,10 @@ fn refused(out: Output, code: &str, what: &str) {
 
 #[test]
 fn sigstore_python_and_vouch_sign_and_verify_each_other() {
-    let venv = ok(
-        run(Command::new("bash")
-            .arg(root().join("scripts/py-venv.sh"))
-            .current_dir(root())),
-        "scripts/py-venv.sh",
-    );
-    drop(venv);
+    vouch_testkit::process::py_venv();
     let dir = tempfile::tempdir().unwrap();
-    let server = start(&dir.path().join("data"));
-    let base = server.base.clone();
+    let server = start(&dir.path().join("data"), &[]);
+    let base = server.url.clone();
     let issuer = format!("{base}/oidc");
     let identity = format!("https://github.com/{REPOSITORY}/{WORKFLOW}@{REF}");
 
@@ -222,7 +113,6 @@ fn sigstore_python_and_vouch_sign_and_verify_each_other() {
     )
     .unwrap();
     let py = Py {
-        python: root().join("target/py-venv/bin/python"),
         trust_config,
         home: dir.path().join("home"),
     };
@@ -236,14 +126,6 @@ fn sigstore_python_and_vouch_sign_and_verify_each_other() {
     // sigstore-python signs (hashedrekord) and attests (DSSE, logged as a hashedrekord
     // over the PAE) against vouch.
     let signed = dir.path().join("artifact.sigstore.json");
-    ok(
-        run(py
-            .sigstore()
-            .args(["sign", "--identity-token", &token(&base), "--bundle"])
-            .arg(&signed)
-            .arg(&artifact)),
-        "sigstore sign",
-    );
     let predicate = dir.path().join("predicate.json");
     std::fs::write(
         &predicate,
@@ -251,20 +133,13 @@ fn sigstore_python_and_vouch_sign_and_verify_each_other() {
     )
     .unwrap();
     let attested = dir.path().join("artifact.intoto.sigstore.json");
-    ok(
-        run(py
-            .sigstore()
-            .args([
-                "attest",
-                "--predicate-type",
-                "https://slsa.dev/provenance/v1",
-                "--predicate",
-            ])
-            .arg(&predicate)
-            .args(["--identity-token", &token(&base), "--bundle"])
-            .arg(&attested)
-            .arg(&artifact)),
-        "sigstore attest",
+    sigstore_python_sign_and_attest(
+        || py.sigstore(),
+        &base,
+        &artifact,
+        &signed,
+        &predicate,
+        &attested,
     );
 
     // Both bundles carry a Rekor v2 entry from vouch's log and an RFC 3161 timestamp.

@@ -7,7 +7,6 @@
 
 mod sealed_keys_support;
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::Output;
 
@@ -27,11 +26,7 @@ fn rotate(data: &Path, new_key: &str) -> Output {
 fn rotate_token_enc_key_then_restart_serves_the_same_instance() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let artifact = dir.path().join("artifact.txt");
     std::fs::write(&artifact, b"signed before the rotation\n").unwrap();
     let old_bundle = dir.path().join("old.sigstore.json");

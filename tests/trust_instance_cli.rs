@@ -14,11 +14,10 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod common_support;
 mod serve_support;
 
-const REPOSITORY: &str = "octo/demo";
-const WORKFLOW: &str = ".github/workflows/release.yml";
-const REF: &str = "refs/heads/main";
+use common_support::{sign, REF, REPOSITORY, WORKFLOW};
 
 fn vouch(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vouch"))
@@ -109,31 +108,10 @@ fn verify_uses_the_instances_tuf_root_and_offline_opens_no_connection() {
         cache_s,
     ]));
 
-    let token = ok(&vouch(&[
-        "dev",
-        "token",
-        "--server",
-        base,
-        "--repository",
-        REPOSITORY,
-        "--workflow",
-        WORKFLOW,
-        "--ref",
-        REF,
-    ]));
     let artifact = dir.path().join("artifact.txt");
     std::fs::write(&artifact, b"signed by the instance\n").unwrap();
     let bundle = dir.path().join("artifact.sigstore.json");
-    ok(&vouch(&[
-        "sign",
-        artifact.to_str().unwrap(),
-        "--identity-token",
-        token.trim(),
-        "--server",
-        base,
-        "--bundle",
-        bundle.to_str().unwrap(),
-    ]));
+    sign(base, &artifact, &bundle);
     let issuer = format!("{base}/oidc");
 
     // Online: refreshed through TUF, then verified against that root.
@@ -155,14 +133,10 @@ fn verify_uses_the_instances_tuf_root_and_offline_opens_no_connection() {
     let from = vouch_trust::cache_dir_for(&cache, &vouch_trust::Instance::vouch_server(base));
     let to = vouch_trust::cache_dir_for(&cache, &vouch_trust::Instance::vouch_server(&watched));
     copy_dir(&from, &to);
-    let (code, v) = verify(
-        &artifact,
-        &bundle,
-        &issuer,
-        &watched,
-        &cache,
-        &["--offline"],
-    );
+    // `verify --offline` against `watched`, its cache in `cache`.
+    let offline =
+        |cache: &Path| verify(&artifact, &bundle, &issuer, &watched, cache, &["--offline"]);
+    let (code, v) = offline(&cache);
     assert_eq!(code, 0, "{v}");
     match listener.accept() {
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -189,37 +163,19 @@ fn verify_uses_the_instances_tuf_root_and_offline_opens_no_connection() {
         .env("VOUCH_TRUST_ROOT_DIR", &cache)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(&out);
     assert!(listener.accept().is_err(), "VOUCH_TRUST_ROOT_DIR connected");
 
     // Offline with nothing cached: refused with its code, still no connection.
     let empty = dir.path().join("empty-cache");
-    let (code, v) = verify(
-        &artifact,
-        &bundle,
-        &issuer,
-        &watched,
-        &empty,
-        &["--offline"],
-    );
+    let (code, v) = offline(&empty);
     assert_eq!(code, 2, "{v}");
     assert_eq!(v["error"]["code"], "TUF_E014", "{v}");
     assert!(listener.accept().is_err());
 
     // A cached root altered after it was verified is refused, not trusted.
     std::fs::write(to.join("targets").join("trusted_root.json"), b"{}").unwrap();
-    let (code, v) = verify(
-        &artifact,
-        &bundle,
-        &issuer,
-        &watched,
-        &cache,
-        &["--offline"],
-    );
+    let (code, v) = offline(&cache);
     assert_eq!(code, 2, "{v}");
     assert_eq!(v["error"]["code"], "TUF_E012", "{v}");
 }

@@ -10,20 +10,14 @@ mod install_support;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
+use vouch_testkit::process::ChildGuard;
 
 use install_support::{ok, refused, Install};
 
 struct Server {
-    child: Child,
+    child: ChildGuard,
     url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn serve(install: &Install) -> Server {
@@ -45,7 +39,7 @@ fn serve_with(install: &Install, env: &[(&str, &str)]) -> Server {
         .unwrap();
     // Owned by the guard from here on: a panic below kills and reaps it.
     let mut server = Server {
-        child,
+        child: ChildGuard(child),
         url: format!("http://{listen}"),
     };
     let mut lines = BufReader::new(server.child.stdout.take().unwrap()).lines();
@@ -80,37 +74,12 @@ fn serve_with(install: &Install, env: &[(&str, &str)]) -> Server {
 
 fn config(install: &Install) {
     let data = install.data();
-    let config = format!(
-        r#"[log]
-origin = "{origin}"
-signing_key_env = "VOUCH_LOG_KEY"
-
-[storage.objects]
-kind = "local"
-path = "{data}/tiles"
-
-[storage.lock]
-kind = "sqlite"
-path = "{data}/lock.db"
-
-[database]
-kind = "sqlite"
-path = "{data}/meta.db"
-
-[witness]
-signing_key_env = "VOUCH_WITNESS_KEY"
-
-[internal]
-token_env = "VOUCH_INTERNAL_TOKEN"
-
-[registry]
-public_url = "http://{origin}"
-token_enc_key_env = "TOKEN_ENC_KEY"
-"#,
-        origin = install.origin(),
-        data = data.display(),
+    let data = data.display();
+    install.write_config(
+        &format!("kind = \"sqlite\"\npath = \"{data}/lock.db\""),
+        &format!("kind = \"sqlite\"\npath = \"{data}/meta.db\""),
+        "",
     );
-    std::fs::write(install.etc().join("vouch.toml"), config).unwrap();
 }
 
 fn status_code(url: &str) -> u16 {
@@ -186,12 +155,7 @@ fn stdout(out: &Output) -> String {
 
 #[test]
 fn offline_root_and_targets_published_to_a_production_server_and_the_attacks_refused() {
-    let root_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    assert!(Command::new("bash")
-        .arg(root_dir.join("scripts/py-venv.sh"))
-        .status()
-        .unwrap()
-        .success());
+    vouch_testkit::process::py_venv();
     let mut install = Install::new(1, HashMap::new());
     install.keygen("registry.test/witness");
     config(&install);
@@ -212,16 +176,7 @@ fn offline_root_and_targets_published_to_a_production_server_and_the_attacks_ref
         }
         cmd.output().unwrap()
     };
-    ok(&install.vouch(&[
-        "admin",
-        "init",
-        "--config",
-        &cfg,
-        "--data",
-        &data,
-        "--admin-token-out",
-        &install.p("etc/admin.token"),
-    ]));
+    ok(&install.admin_init(&data, &[]));
 
     // The server's online keys: created once, sealed; a rerun shows the same keys.
     let online = install.p("work/online");
@@ -266,19 +221,21 @@ fn offline_root_and_targets_published_to_a_production_server_and_the_attacks_ref
         format!("{online}/timestamp.pub.json"),
         format!("{online}/snapshot.pub.json"),
     );
-    ok(&tuf(
+    // `admin tuf CMD --repo REPO --root-key ROOT.pub.json.. --threshold 2 EXTRA..`.
+    let with_roots = |cmd: &str, roots: &[&str], extra: &[&str]| {
+        let keys: Vec<String> = roots.iter().map(|r| k(r, "pub.json")).collect();
+        let mut args = vec![cmd, "--repo", repo_s.as_str()];
+        for key in &keys {
+            args.extend(["--root-key", key.as_str()]);
+        }
+        args.extend(["--threshold", "2"]);
+        args.extend_from_slice(extra);
+        tuf(&args, false)
+    };
+    ok(&with_roots(
+        "init",
+        &["root-a", "root-b", "root-c"],
         &[
-            "init",
-            "--repo",
-            &repo_s,
-            "--root-key",
-            &k("root-a", "pub.json"),
-            "--root-key",
-            &k("root-b", "pub.json"),
-            "--root-key",
-            &k("root-c", "pub.json"),
-            "--threshold",
-            "2",
             "--targets-key",
             &k("targets", "pub.json"),
             "--timestamp-key",
@@ -286,7 +243,6 @@ fn offline_root_and_targets_published_to_a_production_server_and_the_attacks_ref
             "--snapshot-key",
             &snap_pub,
         ],
-        false,
     ));
     let sign =
         |key: &str, file: &str| ok(&tuf(&["sign", "--key", &k(key, "pem"), &meta(file)], false));
@@ -353,21 +309,10 @@ fn offline_root_and_targets_published_to_a_production_server_and_the_attacks_ref
 
     // Root rotation to {b, c, d}, 2 of 3: signed by a and d it has one of the old
     // root's two signatures: refused; with b it has both thresholds.
-    ok(&tuf(
-        &[
-            "rotate-root",
-            "--repo",
-            &repo_s,
-            "--root-key",
-            &k("root-b", "pub.json"),
-            "--root-key",
-            &k("root-c", "pub.json"),
-            "--root-key",
-            &k("root-d", "pub.json"),
-            "--threshold",
-            "2",
-        ],
-        false,
+    ok(&with_roots(
+        "rotate-root",
+        &["root-b", "root-c", "root-d"],
+        &[],
     ));
     sign("root-a", "2.root.json");
     let ad = sign("root-d", "2.root.json");
@@ -389,20 +334,7 @@ fn offline_root_and_targets_published_to_a_production_server_and_the_attacks_ref
 
     // Root v3 signed by only one of the two keys it needs (d; b and c do not sign):
     // publish refuses it; the server made to serve it, both clients refuse it.
-    ok(&tuf(
-        &[
-            "rotate-root",
-            "--repo",
-            &repo_s,
-            "--root-key",
-            &k("root-d", "pub.json"),
-            "--root-key",
-            &k("root-a", "pub.json"),
-            "--threshold",
-            "2",
-        ],
-        false,
-    ));
+    ok(&with_roots("rotate-root", &["root-d", "root-a"], &[]));
     sign("root-d", "3.root.json");
     sign("root-a", "3.root.json");
     refused(&tuf(&["publish", "--repo", &repo_s], true), "TUF_E003");
@@ -500,19 +432,7 @@ fn offline_root_and_targets_published_to_a_production_server_and_the_attacks_ref
     let after = ok(&audit(&install, &url, &cache, &[]));
     assert_eq!(after["targets_version"], 3, "{after}");
     assert_eq!(after["changed"], true, "{after}");
-    let root: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(
-            Path::new(after["cache_dir"].as_str().unwrap()).join("targets/trusted_root.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let cas = root["certificateAuthorities"].as_array().unwrap();
-    assert_eq!(cas.len(), 2, "the new CA and the retired one");
-    assert!(
-        cas[1]["validFor"]["end"].is_string(),
-        "the retired CA is closed"
-    );
+    vouch_testkit::assert_ca_rotated(&after);
 
     // A TOKEN_ENC_KEY rotation re-seals the online keys too: the server restarts under
     // the new key and serves on; the old key no longer opens them.

@@ -7,7 +7,6 @@
 
 mod sealed_keys_support;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -30,15 +29,10 @@ impl Py {
     }
 
     fn sign(&self, base: &str, file: &Path, bundle: &Path) {
-        let token = ok(vouch()
-            .args(["dev", "token", "--server", base, "--repository", REPOSITORY])
-            .args(["--workflow", WORKFLOW, "--ref", REF])
-            .output()
-            .unwrap());
-        let token = String::from_utf8(token.stdout).unwrap();
+        let token = dev_token(base);
         ok(self
             .sigstore()
-            .args(["sign", "--identity-token", token.trim(), "--bundle"])
+            .args(["sign", "--identity-token", &token, "--bundle"])
             .arg(bundle)
             .arg(file)
             .output()
@@ -76,24 +70,15 @@ fn json(out: &Output) -> serde_json::Value {
 
 #[test]
 fn sigstore_python_follows_the_instance_through_tuf_across_a_ca_rotation() {
-    let root_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    assert!(Command::new("bash")
-        .arg(root_dir.join("scripts/py-venv.sh"))
-        .status()
-        .unwrap()
-        .success());
+    let python = vouch_testkit::process::py_venv();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let cache = dir.path().join("vouch-cache");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let server = start(&data, port);
     let base = server.base.clone();
     let py = Py {
-        python: root_dir.join("target/py-venv/bin/python"),
+        python,
         home: dir.path().join("home"),
         tuf: format!("{base}/tuf"),
     };
@@ -128,18 +113,7 @@ fn sigstore_python_follows_the_instance_through_tuf_across_a_ca_rotation() {
 
     // Rotate the CA, TSA and CT keys offline; the restarted server publishes new targets.
     drop(server);
-    ok(vouch()
-        .args([
-            "admin",
-            "keys",
-            "reset-sigstore",
-            "--dev",
-            "--yes",
-            "--data",
-        ])
-        .arg(&data)
-        .output()
-        .unwrap());
+    ok(reset_sigstore(&data, &["--yes"]));
     let server = start(&data, port);
     let after = json(&ok(audit_roots(&base, &cache, &[])));
     assert_eq!(after["targets_version"], 2, "{after}");
@@ -148,19 +122,7 @@ fn sigstore_python_follows_the_instance_through_tuf_across_a_ca_rotation() {
         after["previous_trusted_root_sha256"],
         first["trusted_root_sha256"]
     );
-    let trusted_root: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(
-            Path::new(after["cache_dir"].as_str().unwrap()).join("targets/trusted_root.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let cas = trusted_root["certificateAuthorities"].as_array().unwrap();
-    assert_eq!(cas.len(), 2, "the new CA and the retired one");
-    assert!(
-        cas[1]["validFor"]["end"].is_string(),
-        "the retired CA is closed"
-    );
+    vouch_testkit::assert_ca_rotated(&after);
 
     // sigstore-python refreshes by itself: new bundles verify, and so do old ones.
     let new_bundle = dir.path().join("new.sigstore.json");

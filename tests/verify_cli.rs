@@ -42,6 +42,20 @@ fn s(p: &Path) -> &str {
     p.to_str().expect("test paths are UTF-8")
 }
 
+/// `verify ARTIFACT --bundle BUNDLE` for the conformance workflow's identity and issuer.
+fn verify_args<'a>(artifact: &'a str, bundle: &'a str) -> Vec<&'a str> {
+    vec![
+        "verify",
+        artifact,
+        "--bundle",
+        bundle,
+        "--certificate-identity",
+        IDENTITY,
+        "--certificate-oidc-issuer",
+        ISSUER,
+    ]
+}
+
 /// Runs `vouch verify` on the happy-path bundle with the default policy plus `extra`.
 fn verify_happy(artifact: &str, extra: &[&str]) -> Output {
     let bundle = happy_bundle();
@@ -132,17 +146,10 @@ fn happy_path_json_output_by_digest() {
 #[test]
 fn dsse_bundle_reports_its_subjects() {
     let bundle = suite().join("happy-path-intoto-in-dsse-v3/bundle.sigstore.json");
-    let out = vouch(&[
-        "verify",
-        s(&artifact()),
-        "--bundle",
-        s(&bundle),
-        "--certificate-identity",
-        IDENTITY,
-        "--certificate-oidc-issuer",
-        ISSUER,
-        "--json",
-    ]);
+    let art = artifact();
+    let mut args = verify_args(s(&art), s(&bundle));
+    args.push("--json");
+    let out = vouch(&args);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -455,16 +462,7 @@ fn verify_reads_the_artifact_from_stdin() {
     use std::process::Stdio;
     let bundle = happy_bundle();
     let run = |input: &[u8], json: bool| {
-        let mut args = vec![
-            "verify",
-            "-",
-            "--bundle",
-            s(&bundle),
-            "--certificate-identity",
-            IDENTITY,
-            "--certificate-oidc-issuer",
-            ISSUER,
-        ];
+        let mut args = verify_args("-", s(&bundle));
         if json {
             args.push("--json");
         }
@@ -494,16 +492,7 @@ fn verify_reads_the_artifact_from_stdin() {
 
     // Redirected from a file, stdin is a regular file: the same verdict.
     let out = Command::new(env!("CARGO_BIN_EXE_vouch"))
-        .args([
-            "verify",
-            "-",
-            "--bundle",
-            s(&bundle),
-            "--certificate-identity",
-            IDENTITY,
-            "--certificate-oidc-issuer",
-            ISSUER,
-        ])
+        .args(verify_args("-", s(&bundle)))
         .stdin(std::fs::File::open(artifact()).unwrap())
         .output()
         .unwrap();
@@ -517,18 +506,9 @@ fn verify_reads_the_artifact_from_stdin() {
 fn verify_piped_into_head_exits_quietly() {
     let bundle = happy_bundle();
     let art = artifact();
-    let base = [
-        "verify",
-        s(&art),
-        "--bundle",
-        s(&bundle),
-        "--certificate-identity",
-        IDENTITY,
-        "--certificate-oidc-issuer",
-        ISSUER,
-    ];
+    let base = verify_args(s(&art), s(&bundle));
     pipe_support::assert_quiet_on_closed_stdout(None, &base);
-    let mut json = base.to_vec();
+    let mut json = base.clone();
     json.push("--json");
     pipe_support::assert_quiet_on_closed_stdout(None, &json);
 }
@@ -597,16 +577,7 @@ fn foreign_bundle_without_trusted_root_suggests_it() {
 fn verify_with(case: &Path, extra: &[&str]) -> Output {
     let artifact = case.join("artifact");
     let bundle = case.join("bundle.sigstore.json");
-    let mut args = vec![
-        "verify",
-        s(&artifact),
-        "--bundle",
-        s(&bundle),
-        "--certificate-identity",
-        IDENTITY,
-        "--certificate-oidc-issuer",
-        ISSUER,
-    ];
+    let mut args = verify_args(s(&artifact), s(&bundle));
     args.extend(extra);
     vouch(&args)
 }

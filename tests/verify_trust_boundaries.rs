@@ -9,35 +9,16 @@
 )]
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+mod common_support;
 mod serve_support;
+use common_support::{sign, REF, REPOSITORY, WORKFLOW};
 use serve_support::start;
-
-const REPOSITORY: &str = "octo/demo";
-const WORKFLOW: &str = ".github/workflows/release.yml";
-const REF: &str = "refs/heads/main";
-
-fn vouch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vouch"))
-        .args(args)
-        .output()
-        .expect("run vouch")
-}
-
-#[track_caller]
-fn stdout_ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
 
 /// `vouch verify FILE --bundle B --trusted-root R --json` for `identity` and `issuer`:
 /// the exit status and the JSON object.
@@ -92,31 +73,10 @@ fn a_bundle_is_refused_when_the_trusted_ca_is_another_instances() {
     let other = start(&dir.path().join("b"), &[]);
     let (a, b) = (signer.url.as_str(), other.url.as_str());
 
-    let token = stdout_ok(&vouch(&[
-        "dev",
-        "token",
-        "--server",
-        a,
-        "--repository",
-        REPOSITORY,
-        "--workflow",
-        WORKFLOW,
-        "--ref",
-        REF,
-    ]));
     let artifact = dir.path().join("artifact.txt");
     std::fs::write(&artifact, b"signed by instance A\n").unwrap();
     let bundle = dir.path().join("artifact.sigstore.json");
-    stdout_ok(&vouch(&[
-        "sign",
-        artifact.to_str().unwrap(),
-        "--identity-token",
-        token.trim(),
-        "--server",
-        a,
-        "--bundle",
-        bundle.to_str().unwrap(),
-    ]));
+    sign(a, &artifact, &bundle);
     let identity = format!("https://github.com/{REPOSITORY}/{WORKFLOW}@{REF}");
     let issuer = format!("{a}/oidc");
 

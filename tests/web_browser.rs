@@ -12,7 +12,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -89,15 +89,8 @@ fn ensure_driver() {
     }
 }
 
-/// Kills the server when the test ends, however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+// Kills the server when the test ends, however it ends.
+use vouch_testkit::process::ChildGuard as Server;
 
 fn start_server(data: &Path) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+pub use vouch_testkit::free_port;
+
 /// One install: its files and the environment every command of it sees (the secrets,
 /// as systemd's EnvironmentFile would give them).
 pub struct Install {
@@ -110,6 +112,62 @@ impl Install {
     }
 }
 
+impl Install {
+    /// docs/deployment.md's config file for one machine, as etc/vouch.toml: the log
+    /// (this install's origin, its key), objects under data/tiles, `lock` and `database`
+    /// as the `[storage.lock]` and `[database]` tables' bodies, the witness, internal
+    /// token and registry sections, then `extra` (more tables, or nothing).
+    pub fn write_config(&self, lock: &str, database: &str, extra: &str) {
+        let config = format!(
+            r#"[log]
+origin = "{origin}"
+signing_key_env = "VOUCH_LOG_KEY"
+
+[storage.objects]
+kind = "local"
+path = "{data}/tiles"
+
+[storage.lock]
+{lock}
+
+[database]
+{database}
+
+[witness]
+signing_key_env = "VOUCH_WITNESS_KEY"
+
+[internal]
+token_env = "VOUCH_INTERNAL_TOKEN"
+
+[registry]
+public_url = "http://{origin}"
+token_enc_key_env = "TOKEN_ENC_KEY"
+{extra}"#,
+            origin = self.origin(),
+            data = self.data().display(),
+        );
+        std::fs::write(self.etc().join("vouch.toml"), config).unwrap();
+    }
+
+    /// docs/deployment.md, "3. Initialise": `vouch admin init` with etc/vouch.toml on
+    /// `data`, the admin token written to etc/admin.token, then `extra`.
+    pub fn admin_init(&self, data: &str, extra: &[&str]) -> Output {
+        let (config, token) = (self.p("etc/vouch.toml"), self.p("etc/admin.token"));
+        let mut args = vec![
+            "admin",
+            "init",
+            "--config",
+            &config,
+            "--data",
+            data,
+            "--admin-token-out",
+            &token,
+        ];
+        args.extend_from_slice(extra);
+        self.vouch(&args)
+    }
+}
+
 /// The command succeeded; its stdout as JSON (Null when it is not JSON).
 #[track_caller]
 pub fn ok(out: &Output) -> serde_json::Value {
@@ -133,15 +191,6 @@ pub fn refused(out: &Output, code: &str) -> String {
         "expected {code}: {err}"
     );
     err
-}
-
-/// A loopback port free when asked.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `vouch` with none of the caller's CI token or vouch variables (a developer's shell or

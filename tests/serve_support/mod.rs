@@ -2,21 +2,16 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+use vouch_testkit::process::ChildGuard;
 
 pub struct Server {
-    child: Child,
+    /// Killed and reaped when the server is dropped.
+    _child: ChildGuard,
     pub url: String,
     /// The server's data directory (not every test binary that shares this module reads it).
     #[allow(dead_code)]
     pub data: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Starts `vouch serve --dev --listen 127.0.0.1:0 --data DATA EXTRA...` and returns once
@@ -68,7 +63,7 @@ pub fn start_bin(bin: &Path, cwd: Option<&Path>, data: &Path, extra: &[&str]) ->
     // Keep draining so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     Server {
-        child,
+        _child: ChildGuard(child),
         url: url.expect("server announced its address"),
         data: data.to_owned(),
     }

@@ -5,22 +5,9 @@
 //
 // Environment: VERIFY_URL, USER_CODE, SIGN_IN_EMAIL, ACTION (approve or deny), CHROMIUM.
 
-import { chromium } from 'playwright-core';
+import { report } from './page.mjs';
 
-const result = { ok: false, step: 'launch' };
-let browser;
-try {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    timeout: 30_000,
-    args: ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-  });
-  const page = await browser.newPage();
-  result.step = 'open';
-  await page.goto(process.env.VERIFY_URL);
-  result.title = await page.title();
+await report(process.env.VERIFY_URL, async (page, result) => {
   result.step = 'enter-code';
   await page.fill('#user_code', process.env.USER_CODE);
   if (process.env.ACTION === 'deny') {
@@ -32,10 +19,4 @@ try {
   result.step = 'answer';
   await page.waitForSelector('#result', { timeout: 15_000 });
   result.finalText = ((await page.textContent('#result')) ?? '').trim();
-  result.ok = true;
-} catch (e) {
-  result.error = String(e && e.message ? e.message : e);
-} finally {
-  if (browser) await browser.close();
-}
-console.log(JSON.stringify(result));
+});
