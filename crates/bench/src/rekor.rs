@@ -180,16 +180,7 @@ fn certificate(key: &EcdsaKeyPair) -> Result<Vec<u8>> {
         .public_key()
         .as_der()
         .map_err(|_| prepare("cannot encode the public key"))?;
-    let b64 = B64.encode(spki.as_ref());
-    let lines: Vec<&str> = b64
-        .as_bytes()
-        .chunks(64)
-        .filter_map(|c| std::str::from_utf8(c).ok())
-        .collect();
-    let pem = format!(
-        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-        lines.join("\n")
-    );
+    let pem = vouch_ca::pki::pem("PUBLIC KEY", spki.as_ref());
     let rng = aws_lc_rs::rand::SystemRandom::new();
     let proof = key
         .sign(&rng, b"bench")

@@ -209,20 +209,9 @@ fn material(ann: &Map<String, Value>, keyed: bool) -> Result<Value, OciError> {
 /// PEM of DER certificates, one block each, 64-column lines with a final newline (Go's
 /// `pem.EncodeToMemory`, which cosign uses for these annotations).
 pub fn pem_of(ders: &[Vec<u8>]) -> String {
-    let mut out = String::new();
-    for der in ders {
-        let body = b64().encode(der);
-        out.push_str("-----BEGIN CERTIFICATE-----\n");
-        let mut rest = body.as_str();
-        while !rest.is_empty() {
-            let (line, tail) = rest.split_at(rest.len().min(64));
-            out.push_str(line);
-            out.push('\n');
-            rest = tail;
-        }
-        out.push_str("-----END CERTIFICATE-----\n");
-    }
-    out
+    ders.iter()
+        .map(|der| vouch_ca::pki::pem("CERTIFICATE", der))
+        .collect()
 }
 
 /// The annotations cosign 2.x writes on a legacy `.sig` or `.att` layer, from a keyless

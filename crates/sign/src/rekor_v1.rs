@@ -47,20 +47,7 @@ pub(crate) fn certificate_pem(der: &[u8]) -> String {
 }
 
 /// PEM with `label`: 64-column lines, LF, final newline.
-pub(crate) fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 64);
-    out.push_str(&format!("-----BEGIN {label}-----\n"));
-    let mut rest = b64.as_str();
-    while !rest.is_empty() {
-        let (line, tail) = rest.split_at(rest.len().min(64));
-        out.push_str(line);
-        out.push('\n');
-        rest = tail;
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
+pub(crate) use vouch_ca::pki::pem;
 
 impl Proposal<'_> {
     fn request(&self, signer: Verifier<'_>) -> Value {
