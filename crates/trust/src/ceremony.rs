@@ -55,7 +55,7 @@ pub fn keygen(out: &Path) -> Result<KeyFiles, Error> {
         ));
     }
     write_new(out, pair.to_pem().as_bytes(), 0o600)?;
-    write_new(&public, &pretty(&pair.public().to_json())?, 0o644)?;
+    write_new(&public, &repo::to_file(&pair.public().to_json())?, 0o644)?;
     Ok(KeyFiles {
         private: out.to_owned(),
         public,
@@ -531,15 +531,7 @@ fn prune_keys(signed: &mut Value) {
 }
 
 fn unsigned(signed: &Value) -> Result<Vec<u8>, Error> {
-    pretty(&json!({ "signed": signed, "signatures": [] }))
-}
-
-fn pretty(v: &Value) -> Result<Vec<u8>, Error> {
-    let mut out = serde_json::to_vec_pretty(v).map_err(|e| Error::Malformed {
-        detail: e.to_string(),
-    })?;
-    out.push(b'\n');
-    Ok(out)
+    repo::to_file(&json!({ "signed": signed, "signatures": [] }))
 }
 
 fn parse(bytes: &[u8], path: &Path) -> Result<Value, Error> {

@@ -344,7 +344,8 @@ fn canonical(v: &Value) -> Result<Vec<u8>, Error> {
     })
 }
 
-fn to_file(v: &Value) -> Result<Vec<u8>, Error> {
+/// A metadata file's bytes: pretty-printed JSON and a final newline.
+pub(crate) fn to_file(v: &Value) -> Result<Vec<u8>, Error> {
     let mut out = serde_json::to_vec_pretty(v).map_err(|e| Error::Malformed {
         detail: e.to_string(),
     })?;
@@ -435,11 +436,7 @@ pub fn merge_trusted_root(previous: &[u8], current: &[u8], now: i64) -> Result<V
             arr.extend(retired);
         }
     }
-    let mut bytes = serde_json::to_vec_pretty(&out).map_err(|e| Error::Malformed {
-        detail: e.to_string(),
-    })?;
-    bytes.push(b'\n');
-    Ok(bytes)
+    to_file(&out)
 }
 
 /// The trusted root and the signing config of a client trust configuration (what `GET
@@ -453,11 +450,7 @@ pub fn split_trust_config(trust_config: &[u8]) -> Result<(Vec<u8>, Vec<u8>), Err
         let v = doc.get(name).ok_or_else(|| Error::Malformed {
             detail: format!("expected a trust configuration with {name}, found none"),
         })?;
-        let mut out = serde_json::to_vec_pretty(v).map_err(|e| Error::Malformed {
-            detail: e.to_string(),
-        })?;
-        out.push(b'\n');
-        Ok(out)
+        to_file(v)
     };
     Ok((part("trustedRoot")?, part("signingConfig")?))
 }
