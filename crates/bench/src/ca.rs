@@ -141,13 +141,7 @@ fn csr_field(rng: &SystemRandom) -> Result<String> {
     ]);
     req.extend_from_slice(&der(0x03, &bits));
     let req = der(0x30, &req);
-    let b64 = STANDARD.encode(req);
-    let mut pem = String::from("-----BEGIN CERTIFICATE REQUEST-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
-        pem.push('\n');
-    }
-    pem.push_str("-----END CERTIFICATE REQUEST-----\n");
+    let pem = vouch_ca::pki::pem("CERTIFICATE REQUEST", &req);
     Ok(STANDARD.encode(pem))
 }
 

@@ -114,15 +114,16 @@ pub fn run(load: &HttpLoad) -> Result<HttpReport> {
         seconds: tally.elapsed_s,
         requests: tally.requests,
         requests_per_s: tally.requests as f64 / tally.elapsed_s,
-        status: tally
-            .status
-            .iter()
-            .map(|(k, v)| (k.to_string(), *v))
-            .collect(),
+        status: by_status(&tally.status),
         errors: tally.errors,
         p50_ms: percentile_ms(&lat, 0.50),
         p99_ms: percentile_ms(&lat, 0.99),
     })
+}
+
+/// Answer counts keyed by the status as text, for the JSON reports.
+pub(crate) fn by_status(status: &BTreeMap<u16, u64>) -> BTreeMap<String, u64> {
+    status.iter().map(|(k, v)| (k.to_string(), *v)).collect()
 }
 
 #[derive(Debug, Default)]
@@ -170,20 +171,9 @@ async fn connection(targets: &[Target], offset: usize, deadline: Instant) -> Tal
             break;
         };
         i += 1;
-        if conn.is_none() {
-            match TcpStream::connect(t.addr).await {
-                Ok(s) => {
-                    let _ = s.set_nodelay(true);
-                    conn = Some(s);
-                }
-                Err(_) => {
-                    r.errors += 1;
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            }
-        }
-        let Some(stream) = conn.as_mut() else {
+        let Some(stream) = connected(&mut conn, t.addr).await else {
+            r.errors += 1;
+            tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
         let t0 = Instant::now();
@@ -203,6 +193,20 @@ async fn connection(targets: &[Target], offset: usize, deadline: Instant) -> Tal
         }
     }
     r
+}
+
+/// The keep-alive connection in `conn`, opened to `addr` (without Nagle delay) when
+/// there is none; `None` when it cannot be opened.
+pub(crate) async fn connected(
+    conn: &mut Option<TcpStream>,
+    addr: SocketAddr,
+) -> Option<&mut TcpStream> {
+    if conn.is_none() {
+        let s = TcpStream::connect(addr).await.ok()?;
+        let _ = s.set_nodelay(true);
+        *conn = Some(s);
+    }
+    conn.as_mut()
 }
 
 /// Sends one request and reads one Content-Length-framed response into `buf`;
@@ -259,9 +263,13 @@ mod tests {
 
     #[test]
     fn only_loopback_targets() {
-        assert!(parse_target("http://127.0.0.1:8080/log/checkpoint").is_ok());
-        assert!(parse_target("http://localhost:1/x").is_ok());
-        assert!(parse_target("http://[::1]:8080/").is_ok());
+        for good in [
+            "http://127.0.0.1:8080/log/checkpoint",
+            "http://localhost:1/x",
+            "http://[::1]:8080/",
+        ] {
+            assert!(parse_target(good).is_ok(), "{good}");
+        }
         for bad in [
             "http://10.0.0.1:8080/",
             "http://example.com/",

@@ -126,11 +126,7 @@ pub fn run(server: &str, entries: usize, concurrency: usize) -> Result<RekorRepo
         p99_ms: percentile_ms(&lat, 0.99),
         checkpoints: tally.tree_sizes.len(),
         proofs_checked: tally.checked,
-        status: tally
-            .status
-            .iter()
-            .map(|(k, v)| (k.to_string(), *v))
-            .collect(),
+        status: crate::http::by_status(&tally.status),
         errors: tally.errors,
         bad_answers: tally.bad,
     })
@@ -184,16 +180,7 @@ fn certificate(key: &EcdsaKeyPair) -> Result<Vec<u8>> {
         .public_key()
         .as_der()
         .map_err(|_| prepare("cannot encode the public key"))?;
-    let b64 = B64.encode(spki.as_ref());
-    let lines: Vec<&str> = b64
-        .as_bytes()
-        .chunks(64)
-        .filter_map(|c| std::str::from_utf8(c).ok())
-        .collect();
-    let pem = format!(
-        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-        lines.join("\n")
-    );
+    let pem = vouch_ca::pki::pem("PUBLIC KEY", spki.as_ref());
     let rng = aws_lc_rs::rand::SystemRandom::new();
     let proof = key
         .sign(&rng, b"bench")
@@ -266,19 +253,8 @@ async fn connection(addr: SocketAddr, requests: &[Vec<u8>], next: &AtomicUsize) 
         let Some(req) = requests.get(i) else {
             return r;
         };
-        if conn.is_none() {
-            match TcpStream::connect(addr).await {
-                Ok(s) => {
-                    let _ = s.set_nodelay(true);
-                    conn = Some(s);
-                }
-                Err(_) => {
-                    r.errors += 1;
-                    continue;
-                }
-            }
-        }
-        let Some(stream) = conn.as_mut() else {
+        let Some(stream) = crate::http::connected(&mut conn, addr).await else {
+            r.errors += 1;
             continue;
         };
         let t0 = Instant::now();
@@ -358,11 +334,16 @@ mod tests {
 
     #[test]
     fn only_loopback_servers() {
-        assert!(parse_server("http://127.0.0.1:8080").is_ok());
-        assert!(parse_server("http://localhost:1/").is_ok());
-        assert!(parse_server("http://10.0.0.1:8080").is_err());
-        assert!(parse_server("https://127.0.0.1:1").is_err());
-        assert!(parse_server("http://127.0.0.1:1/api").is_err());
+        for good in ["http://127.0.0.1:8080", "http://localhost:1/"] {
+            assert!(parse_server(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://10.0.0.1:8080",
+            "https://127.0.0.1:1",
+            "http://127.0.0.1:1/api",
+        ] {
+            assert!(parse_server(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -266,20 +266,23 @@ pub fn present_ci(
         repository_owner_id: claims.repository_owner_id.clone(),
     };
     match provider {
-        CiProvider::Github | CiProvider::Forgejo => {
+        CiProvider::Github | CiProvider::Forgejo | CiProvider::Gitlab => {
+            // The forge's names for the repository and the workflow claims, and how the
+            // workflow claim reads.
+            let (repository_claim, workflow_claim, workflow_of): (
+                _,
+                _,
+                fn(&str) -> Option<WorkflowClaim>,
+            ) = if provider == CiProvider::Gitlab {
+                ("project_path", "ci_config_ref_uri", gitlab_config_ref)
+            } else {
+                ("repository", "job_workflow_ref", github_workflow_ref)
+            };
             let repository = strip_base(claims.source_repository_uri.as_deref(), base)
-                .ok_or(MissingClaim("repository"))?;
-            let job = strip_base(claims.build_signer_uri.as_deref(), base)
-                .ok_or(MissingClaim("job_workflow_ref"))?;
-            let workflow = github_workflow_ref(&job).ok_or(MissingClaim("job_workflow_ref"))?;
-            Ok(ci(repository, workflow))
-        }
-        CiProvider::Gitlab => {
-            let repository = strip_base(claims.source_repository_uri.as_deref(), base)
-                .ok_or(MissingClaim("project_path"))?;
-            let config = strip_base(claims.build_signer_uri.as_deref(), base)
-                .ok_or(MissingClaim("ci_config_ref_uri"))?;
-            let workflow = gitlab_config_ref(&config).ok_or(MissingClaim("ci_config_ref_uri"))?;
+                .ok_or(MissingClaim(repository_claim))?;
+            let signer = strip_base(claims.build_signer_uri.as_deref(), base)
+                .ok_or(MissingClaim(workflow_claim))?;
+            let workflow = workflow_of(&signer).ok_or(MissingClaim(workflow_claim))?;
             Ok(ci(repository, workflow))
         }
         CiProvider::Buildkite => {

@@ -256,6 +256,25 @@ pub fn sign_tbs(signer: &FastSigner, tbs: TbsCertificate) -> Result<Vec<u8>> {
     })
 }
 
+/// PEM with `label` of any DER: 64-column base64 lines, LF line ends and a final
+/// newline (RFC 7468 strict; what Go's `pem.EncodeToMemory` writes and what Rekor v1
+/// and sigstore-python rebuild to compare).
+pub fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::with_capacity(body.len() + body.len() / 64 + 2 * label.len() + 40);
+    out.push_str(&format!("-----BEGIN {label}-----\n"));
+    let mut rest = body.as_str();
+    while !rest.is_empty() {
+        let (line, tail) = rest.split_at(rest.len().min(64));
+        out.push_str(line);
+        out.push('\n');
+        rest = tail;
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
 /// PEM-encodes a certificate's DER.
 pub fn certificate_pem(der: &[u8]) -> Result<String> {
     let cert = Certificate::from_der(der).map_err(|_| CaError::Encoding {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use vouch_log::invariants::check_log;
-use vouch_log::{Log, LogConfig, LogError, CHECKPOINT_KEY};
+use vouch_log::{Candidate, Election, Log, LogConfig, LogError, CHECKPOINT_KEY};
 use vouch_store::faulty::{FaultPlan, FaultPoint, Faulty};
 use vouch_store::{
     CheckpointLock, MemoryLock, ObjectKey, Objects, PostgresLock, RemoteObjects, SqliteLock,
@@ -48,6 +48,45 @@ async fn add_all(log: &Log, entries: Vec<Bytes>) -> Vec<Result<u64, LogError>> {
     out
 }
 
+/// Opens the log fenced with `epoch` (`create`: a missing log is created empty).
+async fn open_fenced(
+    objects: Arc<dyn Objects>,
+    lock: &Arc<dyn CheckpointLock>,
+    create: bool,
+    epoch: i64,
+) -> Log {
+    Log::open_fenced(config(), objects, Arc::clone(lock), signer(), create, epoch)
+        .await
+        .unwrap()
+}
+
+/// Node `name` (address `http://NAME`) standing for election on `lock` with `ttl`; as
+/// leader it opens the log on `objects` fenced with its epoch.
+fn elect(
+    objects: &Arc<dyn Objects>,
+    lock: &Arc<dyn CheckpointLock>,
+    name: &str,
+    ttl: Duration,
+) -> Election<Arc<Log>> {
+    let (objects, lock2) = (Arc::clone(objects), Arc::clone(lock));
+    Election::start(
+        Arc::clone(lock),
+        Candidate {
+            holder: name.into(),
+            address: format!("http://{name}"),
+            ttl,
+        },
+        move |epoch| {
+            let (objects, lock) = (Arc::clone(&objects), Arc::clone(&lock2));
+            async move {
+                Log::open_fenced(config(), objects, lock, signer(), true, epoch)
+                    .await
+                    .map(Arc::new)
+            }
+        },
+    )
+}
+
 /// The size of the published `checkpoint` object.
 async fn published_size(objects: &dyn Objects) -> u64 {
     let note = objects
@@ -73,16 +112,7 @@ async fn paused_leader_is_fenced(lock: Arc<dyn CheckpointLock>) {
         .await
         .unwrap()
         .unwrap();
-    let a = Log::open_fenced(
-        config(),
-        Arc::clone(&objects),
-        Arc::clone(&lock),
-        signer(),
-        true,
-        la.epoch,
-    )
-    .await
-    .unwrap();
+    let a = open_fenced(Arc::clone(&objects), &lock, true, la.epoch).await;
     assert_eq!(a.epoch(), Some(la.epoch));
     let acks = add_all(&a, batch("a", 10)).await;
     assert!(acks.iter().all(|r| r.is_ok()), "{acks:?}");
@@ -96,16 +126,7 @@ async fn paused_leader_is_fenced(lock: Arc<dyn CheckpointLock>) {
         .unwrap()
         .expect("an expired lease is taken over");
     assert_eq!(lb.epoch, la.epoch + 1);
-    let b = Log::open_fenced(
-        config(),
-        Arc::clone(&objects),
-        Arc::clone(&lock),
-        signer(),
-        false,
-        lb.epoch,
-    )
-    .await
-    .unwrap();
+    let b = open_fenced(Arc::clone(&objects), &lock, false, lb.epoch).await;
     let acks = add_all(&b, batch("b", 5)).await;
     assert!(acks.iter().all(|r| r.is_ok()), "{acks:?}");
     assert_eq!(published_size(&*objects).await, 15);
@@ -181,16 +202,7 @@ async fn crash_after_commit(point: FaultPoint, n: usize) {
     let faulty: Arc<dyn Objects> = Arc::new(Faulty::new(Arc::clone(&inner), Arc::clone(&plan)));
     let ttl = Duration::from_secs(30);
     let la = lock.acquire_lease("A", "a", ttl).await.unwrap().unwrap();
-    let a = Log::open_fenced(
-        config(),
-        faulty,
-        Arc::clone(&lock),
-        signer(),
-        true,
-        la.epoch,
-    )
-    .await
-    .unwrap();
+    let a = open_fenced(faulty, &lock, true, la.epoch).await;
     let acks = add_all(&a, batch("x", 300)).await;
     assert!(acks.iter().all(|r| r.is_ok()));
     // Write 0 of the next batch is the staging object, write 1 the tiles.
@@ -217,16 +229,7 @@ async fn crash_after_commit(point: FaultPoint, n: usize) {
     // The next leader (the lease was released) recovers from staging.
     lock.release_lease(&la).await.unwrap();
     let lb = lock.acquire_lease("B", "b", ttl).await.unwrap().unwrap();
-    let b = Log::open_fenced(
-        config(),
-        Arc::clone(&inner),
-        Arc::clone(&lock),
-        signer(),
-        false,
-        lb.epoch,
-    )
-    .await
-    .unwrap();
+    let b = open_fenced(Arc::clone(&inner), &lock, false, lb.epoch).await;
     assert_eq!(b.current().unwrap().size, 300 + n as u64);
     assert_eq!(published_size(&*inner).await, 300 + n as u64);
     assert!(inner.get(&skey).await.unwrap().is_none(), "staging deleted");
@@ -276,30 +279,10 @@ async fn crash_after_commit(point: FaultPoint, n: usize) {
 /// next epoch, on the same tree; the old leader's log has stepped down.
 #[tokio::test]
 async fn election_hands_over_on_resign() {
-    use vouch_log::{Candidate, Election, Role};
+    use vouch_log::Role;
     let objects: Arc<dyn Objects> = Arc::new(RemoteObjects::memory());
     let lock: Arc<dyn CheckpointLock> = Arc::new(MemoryLock::new());
-    let node = |name: &str| {
-        let objects = Arc::clone(&objects);
-        let lock2 = Arc::clone(&lock);
-        Election::start(
-            Arc::clone(&lock),
-            Candidate {
-                holder: name.into(),
-                address: format!("http://{name}"),
-                ttl: Duration::from_millis(900),
-            },
-            move |epoch| {
-                let objects = Arc::clone(&objects);
-                let lock = Arc::clone(&lock2);
-                async move {
-                    Log::open_fenced(config(), objects, lock, signer(), true, epoch)
-                        .await
-                        .map(Arc::new)
-                }
-            },
-        )
-    };
+    let node = |name: &str| elect(&objects, &lock, name, Duration::from_millis(900));
     let a = node("a");
     let a_log = tokio::time::timeout(Duration::from_secs(5), a.leader())
         .await
@@ -357,27 +340,11 @@ async fn election_hands_over_on_resign() {
 /// renewal fails, the role goes back to follower and the log refuses with SEQ_E013.
 #[tokio::test]
 async fn leader_steps_down_when_renewal_fails() {
-    use vouch_log::{Candidate, Election, Role};
+    use vouch_log::Role;
     let objects: Arc<dyn Objects> = Arc::new(RemoteObjects::memory());
     let lock: Arc<dyn CheckpointLock> = Arc::new(MemoryLock::new());
     let ttl = Duration::from_millis(600);
-    let (o2, l2) = (Arc::clone(&objects), Arc::clone(&lock));
-    let a = Election::start(
-        Arc::clone(&lock),
-        Candidate {
-            holder: "a".into(),
-            address: "http://a".into(),
-            ttl,
-        },
-        move |epoch| {
-            let (objects, lock) = (Arc::clone(&o2), Arc::clone(&l2));
-            async move {
-                Log::open_fenced(config(), objects, lock, signer(), true, epoch)
-                    .await
-                    .map(Arc::new)
-            }
-        },
-    );
+    let a = elect(&objects, &lock, "a", ttl);
     let a_log = tokio::time::timeout(Duration::from_secs(5), a.leader())
         .await
         .expect("a leads");

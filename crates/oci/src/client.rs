@@ -236,22 +236,39 @@ impl Client {
         Ok(format!("Bearer {token}"))
     }
 
+    /// `GET /v2/<name>/<path>` asking for the media type `accept`.
+    async fn get_accepting(
+        &self,
+        path: &str,
+        accept: &'static str,
+    ) -> Result<reqwest::Response, OciError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, reqwest::header::HeaderValue::from_static(accept));
+        self.send(Method::GET, &self.url(path), headers, None).await
+    }
+
+    /// The manifest of `image` at `reference` (tag or digest), which must exist: a 404
+    /// is refused (`OciError::Status`) naming the image.
+    pub async fn image_manifest(
+        &self,
+        image: &ImageRef,
+        reference: &str,
+    ) -> Result<Manifest, OciError> {
+        self.manifest(reference)
+            .await?
+            .ok_or_else(|| OciError::Status {
+                what: format!("image {}", image.display()),
+                expected: "200",
+                found: 404,
+            })
+    }
+
     /// Fetches a manifest by tag or digest; `None` when the registry answers 404. The
     /// digest is computed from the bytes and, for a digest reference, must equal it.
     pub async fn manifest(&self, reference: &str) -> Result<Option<Manifest>, OciError> {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            ACCEPT,
-            reqwest::header::HeaderValue::from_static(MANIFEST_ACCEPT),
-        );
         let what = format!("manifest {}:{reference}", self.repository);
         let resp = self
-            .send(
-                Method::GET,
-                &self.url(&format!("manifests/{reference}")),
-                headers,
-                None,
-            )
+            .get_accepting(&format!("manifests/{reference}"), MANIFEST_ACCEPT)
             .await?;
         match resp.status() {
             StatusCode::OK => {}
@@ -304,18 +321,11 @@ impl Client {
     /// when the registry has no referrers API (404), so the caller falls back to the
     /// `sha256-<hex>` tag.
     pub async fn referrers(&self, digest: &str) -> Result<Option<serde_json::Value>, OciError> {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            ACCEPT,
-            reqwest::header::HeaderValue::from_static("application/vnd.oci.image.index.v1+json"),
-        );
         let what = format!("referrers of {digest}");
         let resp = self
-            .send(
-                Method::GET,
-                &self.url(&format!("referrers/{digest}")),
-                headers,
-                None,
+            .get_accepting(
+                &format!("referrers/{digest}"),
+                "application/vnd.oci.image.index.v1+json",
             )
             .await?;
         match resp.status() {

@@ -209,20 +209,9 @@ fn material(ann: &Map<String, Value>, keyed: bool) -> Result<Value, OciError> {
 /// PEM of DER certificates, one block each, 64-column lines with a final newline (Go's
 /// `pem.EncodeToMemory`, which cosign uses for these annotations).
 pub fn pem_of(ders: &[Vec<u8>]) -> String {
-    let mut out = String::new();
-    for der in ders {
-        let body = b64().encode(der);
-        out.push_str("-----BEGIN CERTIFICATE-----\n");
-        let mut rest = body.as_str();
-        while !rest.is_empty() {
-            let (line, tail) = rest.split_at(rest.len().min(64));
-            out.push_str(line);
-            out.push('\n');
-            rest = tail;
-        }
-        out.push_str("-----END CERTIFICATE-----\n");
-    }
-    out
+    ders.iter()
+        .map(|der| vouch_ca::pki::pem("CERTIFICATE", der))
+        .collect()
 }
 
 /// The annotations cosign 2.x writes on a legacy `.sig` or `.att` layer, from a keyless
@@ -314,15 +303,11 @@ pub fn simple_signing_bundle(
     let sig = annotation(ann, ANN_SIGNATURE).ok_or_else(|| bad(ANN_SIGNATURE, "missing"))?;
     b64().decode(sig).map_err(|e| bad(ANN_SIGNATURE, e))?;
     let digest = b64().encode(sha2::Sha256::digest(payload));
-    let bundle = json!({
-        "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.1",
-        "verificationMaterial": material(ann, keyed)?,
-        "messageSignature": {
-            "messageDigest": {"algorithm": "SHA2_256", "digest": digest},
-            "signature": sig,
-        },
+    let signature = json!({
+        "messageDigest": {"algorithm": "SHA2_256", "digest": digest},
+        "signature": sig,
     });
-    Ok(bundle.to_string().into_bytes())
+    bundle_v01(ann, keyed, "messageSignature", signature)
 }
 
 /// An `.att` layer (a DSSE envelope plus annotations) as a bundle v0.1.
@@ -333,12 +318,25 @@ pub fn dsse_bundle(
 ) -> Result<Vec<u8>, OciError> {
     let env: Value =
         serde_json::from_slice(envelope).map_err(|e| OciError::malformed("DSSE envelope", e))?;
-    let bundle = json!({
-        "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.1",
-        "verificationMaterial": material(ann, keyed)?,
-        "dsseEnvelope": env,
-    });
-    Ok(bundle.to_string().into_bytes())
+    bundle_v01(ann, keyed, "dsseEnvelope", env)
+}
+
+/// A bundle v0.1 with the verification material of `ann` and `content` (the
+/// `messageSignature` or the `dsseEnvelope`) under `key`.
+fn bundle_v01(
+    ann: &Map<String, Value>,
+    keyed: bool,
+    key: &str,
+    content: Value,
+) -> Result<Vec<u8>, OciError> {
+    let mut bundle = Map::new();
+    bundle.insert(
+        "mediaType".into(),
+        json!("application/vnd.dev.sigstore.bundle+json;version=0.1"),
+    );
+    bundle.insert("verificationMaterial".into(), material(ann, keyed)?);
+    bundle.insert(key.into(), content);
+    Ok(Value::Object(bundle).to_string().into_bytes())
 }
 
 /// The in-toto statement of a bundle's DSSE envelope, if it has one (unverified: read

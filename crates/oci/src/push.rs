@@ -90,20 +90,12 @@ pub async fn sign_image(req: &SignImageRequest) -> Result<SignedImage, OciError>
     )
     .map_err(OciError::Sign)?;
     let client = Client::new(&image, req.allow_insecure, true)?;
-    let subject = client
-        .manifest(
-            image
-                .digest
-                .as_deref()
-                .or(image.tag.as_deref())
-                .unwrap_or("latest"),
-        )
-        .await?
-        .ok_or_else(|| OciError::Status {
-            what: format!("image {}", image.display()),
-            expected: "200",
-            found: 404,
-        })?;
+    let reference = image
+        .digest
+        .as_deref()
+        .or(image.tag.as_deref())
+        .unwrap_or("latest");
+    let subject = client.image_manifest(&image, reference).await?;
     let hex = subject.digest.trim_start_matches("sha256:").to_owned();
     let mut statement = json!({
         "_type": "https://in-toto.io/Statement/v1",

@@ -216,14 +216,7 @@ pub async fn verify_image(req: &VerifyImageRequest) -> Result<ImageReport, OciEr
         Some(d) => (d.clone(), None),
         None => {
             let tag = image.tag.as_deref().unwrap_or("latest");
-            let m = client
-                .manifest(tag)
-                .await?
-                .ok_or_else(|| OciError::Status {
-                    what: format!("image {}", image.display()),
-                    expected: "200",
-                    found: 404,
-                })?;
+            let m = client.image_manifest(&image, tag).await?;
             (m.digest.clone(), Some(m))
         }
     };

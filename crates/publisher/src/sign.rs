@@ -38,17 +38,7 @@ pub async fn sign(
     let signer = vouch_sign::KeylessSigner::new(cfg, token, http)
         .await
         .map_err(sign_error)?;
-    let bundle = match payload {
-        Payload::Digest(d) => signer.sign_artifact_digest(*d).await,
-        Payload::Statement(s) => signer.sign_in_toto(s).await,
-    }
-    .map_err(sign_error)?;
-    let (identity, issuer) = signer.identity();
-    Ok(Signature {
-        bundle,
-        identity,
-        issuer,
-    })
+    sign_payload(&signer, payload).await
 }
 
 /// Signs `payload` with a managed key (PEM, SIGN_E023 when unusable): the bundle names
@@ -61,6 +51,14 @@ pub async fn sign_with_key(
 ) -> Result<Signature, CodedError> {
     let signer =
         vouch_sign::KeylessSigner::managed_key(cfg, private_key_pem, http).map_err(sign_error)?;
+    sign_payload(&signer, payload).await
+}
+
+/// Signs `payload` with `signer`; the signature names the signer's identity.
+async fn sign_payload(
+    signer: &vouch_sign::KeylessSigner,
+    payload: &Payload,
+) -> Result<Signature, CodedError> {
     let bundle = match payload {
         Payload::Digest(d) => signer.sign_artifact_digest(*d).await,
         Payload::Statement(s) => signer.sign_in_toto(s).await,

@@ -71,12 +71,8 @@ pub enum FileStatus {
     Missing,
     /// On disk (or named on the command line) but not recorded.
     Extra,
-    /// Present and recorded, but `field` differs.
-    Mismatch {
-        field: &'static str,
-        expected: String,
-        found: String,
-    },
+    /// Present and recorded, but a field differs.
+    Mismatch(Drift),
 }
 
 impl FileStatus {
@@ -85,7 +81,7 @@ impl FileStatus {
             FileStatus::Ok => "ok",
             FileStatus::Missing => "missing",
             FileStatus::Extra => "extra",
-            FileStatus::Mismatch { .. } => "mismatch",
+            FileStatus::Mismatch(_) => "mismatch",
         }
     }
 }
@@ -99,21 +95,10 @@ pub struct FileResult {
 
 impl FileResult {
     /// The row as `vouch verify checksums --json` reports it.
-    #[allow(
-        clippy::indexing_slicing,
-        reason = "IndexMut on a json! object literal built in this function never panics"
-    )]
     pub fn to_json(&self) -> serde_json::Value {
         let mut v = serde_json::json!({"name": self.name, "status": self.status.label()});
-        if let FileStatus::Mismatch {
-            field,
-            expected,
-            found,
-        } = &self.status
-        {
-            v["field"] = field.to_string().into();
-            v["expected"] = expected.as_str().into();
-            v["found"] = found.as_str().into();
+        if let FileStatus::Mismatch(drift) = &self.status {
+            drift.put_json(&mut v);
         }
         v
     }
@@ -122,15 +107,48 @@ impl FileResult {
     /// mismatch, nothing otherwise.
     pub fn detail(&self) -> String {
         match &self.status {
-            FileStatus::Mismatch {
-                field,
-                expected,
-                found,
-            } => {
-                format!("  {field} expected {expected} found {found}")
-            }
+            FileStatus::Mismatch(drift) => drift.detail(),
             _ => String::new(),
         }
+    }
+}
+
+/// A recorded value that differs from the one found: a file's or a served artifact's
+/// mismatch, reported alike by both checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    /// What differs (`size`, `sha256`, `blake3`, `checksum`).
+    pub field: &'static str,
+    pub expected: String,
+    pub found: String,
+}
+
+impl Drift {
+    pub fn new(field: &'static str, expected: String, found: String) -> Self {
+        Drift {
+            field,
+            expected,
+            found,
+        }
+    }
+
+    /// Adds `field`, `expected` and `found` to a JSON row (an object).
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "IndexMut on a JSON object (every report row is one) never panics"
+    )]
+    pub(crate) fn put_json(&self, v: &mut serde_json::Value) {
+        v["field"] = self.field.into();
+        v["expected"] = self.expected.as_str().into();
+        v["found"] = self.found.as_str().into();
+    }
+
+    /// `  FIELD expected X found Y`.
+    pub(crate) fn detail(&self) -> String {
+        format!(
+            "  {} expected {} found {}",
+            self.field, self.expected, self.found
+        )
     }
 }
 
@@ -170,19 +188,12 @@ impl CheckReport {
 
     /// `"N ok, N missing, N extra, N mismatch"`.
     pub fn summary(&self) -> String {
-        LABELS
-            .iter()
-            .map(|l| format!("{} {l}", self.count(l)))
-            .collect::<Vec<_>>()
-            .join(", ")
+        crate::report::label_summary(&LABELS, |l| self.count(l))
     }
 
     /// `{"ok": N, "missing": N, "extra": N, "mismatch": N}`.
     pub fn counts_json(&self) -> serde_json::Map<String, serde_json::Value> {
-        LABELS
-            .iter()
-            .map(|l| (l.to_string(), self.count(l).into()))
-            .collect()
+        crate::report::label_counts(&LABELS, |l| self.count(l))
     }
 
     /// How many rows carry `label` ("ok", "missing", "extra", "mismatch").
@@ -307,11 +318,8 @@ fn check_one(expect: Option<&Expect>, path: &Path) -> Result<FileStatus, Release
         return Ok(FileStatus::Missing);
     }
     let found = hash_file(path, &|_| {}).map_err(|e| ReleaseError::io(path, e))?;
-    let mismatch = |field, expected: String, found: String| FileStatus::Mismatch {
-        field,
-        expected,
-        found,
-    };
+    let mismatch =
+        |field, expected, found| FileStatus::Mismatch(Drift::new(field, expected, found));
     if let Some(size) = expect.size {
         if size != found.size {
             return Ok(mismatch("size", size.to_string(), found.size.to_string()));

@@ -13,6 +13,26 @@ use crate::index::{IndexReport, Limits};
 use crate::seal::{Sealed, WriteSummary};
 use crate::ReleaseError;
 
+/// `"N LABEL, ..."`: each of `labels` in order with its `count`.
+pub(crate) fn label_summary(labels: &[&str], count: impl Fn(&str) -> usize) -> String {
+    labels
+        .iter()
+        .map(|l| format!("{} {l}", count(l)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `{"LABEL": N, ...}`: each of `labels` with its `count`.
+pub(crate) fn label_counts(
+    labels: &[&str],
+    count: impl Fn(&str) -> usize,
+) -> serde_json::Map<String, Value> {
+    labels
+        .iter()
+        .map(|l| (l.to_string(), count(l).into()))
+        .collect()
+}
+
 /// A sealed release as written: what `vouch release seal` reports.
 #[derive(Debug, Clone)]
 pub struct SealRun {

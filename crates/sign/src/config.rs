@@ -207,12 +207,7 @@ impl Services {
     /// API versions only, one per operator at its highest version, then pruned by the
     /// selector (ANY: one, EXACT n: n, ALL: every one).
     fn select(config: &SigningConfig, now: Timestamp) -> Result<Self, SignError> {
-        let ca = eligible(&config.ca_urls, FULCIO_VERSIONS, None, now).map_err(|detail| {
-            SignError::NoService {
-                service: "CA",
-                detail,
-            }
-        })?;
+        let ca = eligible("CA", &config.ca_urls, FULCIO_VERSIONS, None, now)?;
         let ca_url = ca
             .first()
             .map(|e| e.url.clone())
@@ -224,26 +219,17 @@ impl Services {
                 ),
             })?;
 
-        let rekor = eligible(
-            &config.rekor_tlog_urls,
-            REKOR_VERSIONS,
-            Some(&config.rekor_tlog_config),
-            now,
-        )
-        .map_err(|detail| SignError::NoService {
-            service: "transparency log",
-            detail,
-        })?;
-        let rekor_v1 = eligible(
-            &config.rekor_tlog_urls,
-            REKOR_V1_VERSIONS,
-            Some(&config.rekor_tlog_config),
-            now,
-        )
-        .map_err(|detail| SignError::NoService {
-            service: "transparency log",
-            detail,
-        })?;
+        let tlogs = |versions: &[u32]| {
+            eligible(
+                "transparency log",
+                &config.rekor_tlog_urls,
+                versions,
+                Some(&config.rekor_tlog_config),
+                now,
+            )
+        };
+        let rekor = tlogs(REKOR_VERSIONS)?;
+        let rekor_v1 = tlogs(REKOR_V1_VERSIONS)?;
         if rekor.is_empty() && rekor_v1.is_empty() {
             return Err(SignError::NoService {
                 service: "transparency log",
@@ -255,15 +241,12 @@ impl Services {
         }
 
         let tsa = eligible(
+            "timestamp authority",
             &config.tsa_urls,
             TSA_VERSIONS,
             Some(&config.tsa_config),
             now,
-        )
-        .map_err(|detail| SignError::NoService {
-            service: "timestamp authority",
-            detail,
-        })?;
+        )?;
         if tsa.is_empty() && !rekor.is_empty() {
             return Err(SignError::NoService {
                 service: "timestamp authority",
@@ -290,7 +273,19 @@ impl Services {
 }
 
 /// sigstore-python's `_get_valid_services`.
+/// The eligible `services` of one kind (`service`, named in a SIGN_E002 refusal).
 fn eligible<'a>(
+    service: &'static str,
+    services: &'a [ServiceEndpoint],
+    versions: &[u32],
+    config: Option<&ServiceConfiguration>,
+    now: Timestamp,
+) -> Result<Vec<&'a ServiceEndpoint>, SignError> {
+    select_eligible(services, versions, config, now)
+        .map_err(|detail| SignError::NoService { service, detail })
+}
+
+fn select_eligible<'a>(
     services: &'a [ServiceEndpoint],
     versions: &[u32],
     config: Option<&ServiceConfiguration>,

@@ -139,16 +139,32 @@ pub(crate) fn check_entry(
         .inclusion_proof
         .as_ref()
         .ok_or_else(|| mismatch("expected an inclusionProof, found none".into()))?;
-    let checkpoint = proof
-        .checkpoint
-        .checkpoint()
-        .ok_or_else(|| SignError::CheckpointInvalid {
-            detail: "expected a checkpoint in the inclusion proof, found none".into(),
-        })?;
+    let checkpoint = proof_checkpoint(proof)?;
 
     // Checkpoint first: its root is what the proof must reach, so it must be a log's.
     check_checkpoint(checkpoint, root)?;
 
+    check_leaf_inclusion(entry, proof, checkpoint)
+}
+
+/// The checkpoint an inclusion proof carries (`CheckpointInvalid` when none).
+pub(crate) fn proof_checkpoint(
+    proof: &sigstore_types::InclusionProof,
+) -> Result<&sigstore_types::Checkpoint, SignError> {
+    proof
+        .checkpoint
+        .checkpoint()
+        .ok_or_else(|| SignError::CheckpointInvalid {
+            detail: "expected a checkpoint in the inclusion proof, found none".into(),
+        })
+}
+
+/// The entry's leaf reaches `checkpoint`'s root (a tree of its size) by `proof`'s hashes.
+pub(crate) fn check_leaf_inclusion(
+    entry: &TransparencyLogEntry,
+    proof: &sigstore_types::InclusionProof,
+    checkpoint: &sigstore_types::Checkpoint,
+) -> Result<(), SignError> {
     let leaf = sigstore_merkle::hash_leaf(entry.canonicalized_body.as_bytes());
     sigstore_merkle::verify_inclusion_proof(
         &leaf,
@@ -163,8 +179,7 @@ pub(crate) fn check_entry(
             entry.log_index.get(),
             checkpoint.tree_size()
         ),
-    })?;
-    Ok(())
+    })
 }
 
 /// The checkpoint carries a valid signature by a tlog key of the trusted root (found by

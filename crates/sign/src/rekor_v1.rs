@@ -47,20 +47,7 @@ pub(crate) fn certificate_pem(der: &[u8]) -> String {
 }
 
 /// PEM with `label`: 64-column lines, LF, final newline.
-pub(crate) fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 64);
-    out.push_str(&format!("-----BEGIN {label}-----\n"));
-    let mut rest = b64.as_str();
-    while !rest.is_empty() {
-        let (line, tail) = rest.split_at(rest.len().min(64));
-        out.push_str(line);
-        out.push('\n');
-        rest = tail;
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
+pub(crate) use vouch_ca::pki::pem;
 
 impl Proposal<'_> {
     fn request(&self, signer: Verifier<'_>) -> Value {
@@ -89,81 +76,63 @@ impl Proposal<'_> {
     /// certificate); anything else is `SIGN_E016`.
     fn check_body(&self, body: &Value, signer: Verifier<'_>) -> Result<(), String> {
         let pem_b64 = STANDARD.encode(signer.pem());
-        let s = |ptr: &str| body.pointer(ptr).and_then(Value::as_str).map(str::to_owned);
-        match self {
-            Proposal::HashedRekord { digest, signature } => {
-                let expect = [
-                    ("kind", s("/kind"), "hashedrekord".to_owned()),
-                    ("apiVersion", s("/apiVersion"), "0.0.1".to_owned()),
-                    (
-                        "spec.data.hash.algorithm",
-                        s("/spec/data/hash/algorithm"),
-                        "sha256".to_owned(),
-                    ),
-                    (
-                        "spec.data.hash.value",
-                        s("/spec/data/hash/value"),
-                        hex::encode(digest),
-                    ),
-                    (
-                        "spec.signature.content",
-                        s("/spec/signature/content"),
-                        STANDARD.encode(signature),
-                    ),
-                    (
-                        "spec.signature.publicKey.content",
-                        s("/spec/signature/publicKey/content"),
-                        pem_b64,
-                    ),
-                ];
-                compare(&expect)
-            }
+        let (kind, fields) = match self {
+            Proposal::HashedRekord { digest, signature } => (
+                "hashedrekord",
+                [
+                    ("/spec/data/hash/algorithm", "sha256".to_owned()),
+                    ("/spec/data/hash/value", hex::encode(digest)),
+                    ("/spec/signature/content", STANDARD.encode(signature)),
+                    ("/spec/signature/publicKey/content", pem_b64),
+                ],
+            ),
             Proposal::Dsse {
                 payload, signature, ..
-            } => {
-                let expect = [
-                    ("kind", s("/kind"), "dsse".to_owned()),
-                    ("apiVersion", s("/apiVersion"), "0.0.1".to_owned()),
+            } => (
+                "dsse",
+                [
+                    ("/spec/payloadHash/algorithm", "sha256".to_owned()),
                     (
-                        "spec.payloadHash.algorithm",
-                        s("/spec/payloadHash/algorithm"),
-                        "sha256".to_owned(),
-                    ),
-                    (
-                        "spec.payloadHash.value",
-                        s("/spec/payloadHash/value"),
+                        "/spec/payloadHash/value",
                         hex::encode(Sha256::digest(payload)),
                     ),
-                    (
-                        "spec.signatures[0].signature",
-                        s("/spec/signatures/0/signature"),
-                        STANDARD.encode(signature),
-                    ),
-                    (
-                        "spec.signatures[0].verifier",
-                        s("/spec/signatures/0/verifier"),
-                        pem_b64,
-                    ),
-                ];
-                compare(&expect)?;
-                let count = body
-                    .pointer("/spec/signatures")
-                    .and_then(Value::as_array)
-                    .map_or(0, Vec::len);
-                if count != 1 {
-                    return Err(format!("expected 1 logged signature, found {count}"));
-                }
-                Ok(())
+                    ("/spec/signatures/0/signature", STANDARD.encode(signature)),
+                    ("/spec/signatures/0/verifier", pem_b64),
+                ],
+            ),
+        };
+        compare(
+            body,
+            &[
+                ("/kind", kind.to_owned()),
+                ("/apiVersion", "0.0.1".to_owned()),
+            ],
+        )?;
+        compare(body, &fields)?;
+        if let Proposal::Dsse { .. } = self {
+            let count = body
+                .pointer("/spec/signatures")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            if count != 1 {
+                return Err(format!("expected 1 logged signature, found {count}"));
             }
         }
+        Ok(())
     }
 }
 
-fn compare(expect: &[(&str, Option<String>, String)]) -> Result<(), String> {
-    for (field, found, expected) in expect {
-        if found.as_deref() != Some(expected.as_str()) {
-            let found = found.as_deref().unwrap_or("nothing");
-            let shown: String = found.chars().take(80).collect();
+/// Each `(pointer, expected)`: the string at that JSON pointer of the logged `body` must
+/// be the submitted value; the refusal names the field (`spec.signatures[0].verifier`).
+fn compare(body: &Value, expect: &[(&str, String)]) -> Result<(), String> {
+    for (ptr, expected) in expect {
+        let found = body.pointer(ptr).and_then(Value::as_str);
+        if found != Some(expected.as_str()) {
+            let field = ptr
+                .trim_start_matches('/')
+                .replace("/0/", "[0].")
+                .replace('/', ".");
+            let shown: String = found.unwrap_or("nothing").chars().take(80).collect();
             return Err(format!(
                 "logged {field} is {shown:?}, expected the submitted value"
             ));
@@ -360,12 +329,7 @@ fn check_inclusion(entry: &TransparencyLogEntry, root: &TrustedRoot) -> Result<(
             ),
         });
     }
-    let checkpoint = proof
-        .checkpoint
-        .checkpoint()
-        .ok_or_else(|| SignError::CheckpointInvalid {
-            detail: "expected a checkpoint in the inclusion proof, found none".into(),
-        })?;
+    let checkpoint = crate::rekor::proof_checkpoint(proof)?;
     if checkpoint.root_hash().as_bytes() != proof.root_hash.as_bytes()
         || checkpoint.tree_size() != proof.tree_size
     {
@@ -374,21 +338,8 @@ fn check_inclusion(entry: &TransparencyLogEntry, root: &TrustedRoot) -> Result<(
         });
     }
     crate::rekor::check_checkpoint(checkpoint, root)?;
-    let leaf = sigstore_merkle::hash_leaf(entry.canonicalized_body.as_bytes());
-    sigstore_merkle::verify_inclusion_proof(
-        &leaf,
-        proof.log_index.get(),
-        proof.tree_size,
-        &proof.hashes,
-        &proof.root_hash,
-    )
-    .map_err(|e| SignError::InclusionProofInvalid {
-        detail: format!(
-            "entry {} in a tree of {}: {e}",
-            proof.log_index.get(),
-            proof.tree_size
-        ),
-    })
+    // The proof's index, size and root are the entry's and the checkpoint's (checked).
+    crate::rekor::check_leaf_inclusion(entry, proof, checkpoint)
 }
 
 /// The certificate's notBefore and notAfter, in Unix seconds.

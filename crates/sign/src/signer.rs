@@ -97,22 +97,12 @@ impl KeylessSigner {
             }
         })?;
         let not_after = leaf.tbs_certificate.validity.not_after.to_system_time();
-        let rekor_version = if cfg.services().rekor_urls.is_empty() {
-            RekorVersion::V1
-        } else {
-            RekorVersion::V2
+        let material = Material::Certificate {
+            der: checked.leaf_der,
+            chain: checked.chain_ders,
+            not_after,
         };
-        Ok(KeylessSigner {
-            key,
-            material: Material::Certificate {
-                der: checked.leaf_der,
-                chain: checked.chain_ders,
-                not_after,
-            },
-            config: cfg.clone(),
-            http,
-            rekor_version,
-        })
+        Ok(Self::with_material(cfg, key, material, http))
     }
 
     /// A signer for a managed key: an unencrypted ECDSA P-256 private key in PEM, PKCS#8
@@ -133,18 +123,30 @@ impl KeylessSigner {
             .as_bytes()
             .to_vec();
         let hint = crate::managed::hint(&spki_der);
+        let material = Material::PublicKey { spki_der, hint };
+        Ok(Self::with_material(cfg, key, material, http))
+    }
+
+    /// A signer of `key` whose bundles carry `material`, logging to Rekor v2 when the
+    /// trust configuration names a v2 log, else to Rekor v1.
+    fn with_material(
+        cfg: &TrustConfig,
+        key: KeyPair,
+        material: Material,
+        http: reqwest::Client,
+    ) -> Self {
         let rekor_version = if cfg.services().rekor_urls.is_empty() {
             RekorVersion::V1
         } else {
             RekorVersion::V2
         };
-        Ok(KeylessSigner {
+        KeylessSigner {
             key,
-            material: Material::PublicKey { spki_der, hint },
+            material,
             config: cfg.clone(),
             http,
             rekor_version,
-        })
+        }
     }
 
     /// The managed key's DER SubjectPublicKeyInfo (None for a keyless signer).

@@ -202,25 +202,46 @@ pub async fn inclusion(
     index: u64,
     leaf: Option<Hash>,
 ) -> Result<Included> {
-    let cp = checkpoint(client, t).await?.checkpoint;
-    let (size, root) = (cp.checkpoint.size, cp.checkpoint.root);
-    if index >= size {
-        return Err(tlog_error(&TlogError::IndexOutOfRange { index, size }));
-    }
+    let cp = tree_holding(client, t, index).await?;
+    let size = cp.checkpoint.size;
     let leaf = match leaf {
         Some(l) => l,
         None => leaf_hash(&client.entry(index, size).await?),
     };
     let proof = client.inclusion_proof(index, size).await?;
-    vouch_tlog::verify_inclusion(index, size, &leaf, &proof, &root).map_err(|e| tlog_error(&e))?;
-    Ok(Included {
-        index,
-        size,
-        root,
-        leaf,
-        proof,
-        checkpoint: cp,
-    })
+    Included::verified(index, leaf, proof, cp)
+}
+
+/// The log's current checkpoint (verified), which must hold entry `index`.
+async fn tree_holding(client: &TileClient, t: &Trust, index: u64) -> Result<SignedCheckpoint> {
+    let cp = checkpoint(client, t).await?.checkpoint;
+    let size = cp.checkpoint.size;
+    if index >= size {
+        return Err(tlog_error(&TlogError::IndexOutOfRange { index, size }));
+    }
+    Ok(cp)
+}
+
+impl Included {
+    /// `leaf` at `index`, once `proof` leads from it to the root of `checkpoint`.
+    fn verified(
+        index: u64,
+        leaf: Hash,
+        proof: Vec<Hash>,
+        checkpoint: SignedCheckpoint,
+    ) -> Result<Self> {
+        let (size, root) = (checkpoint.checkpoint.size, checkpoint.checkpoint.root);
+        vouch_tlog::verify_inclusion(index, size, &leaf, &proof, &root)
+            .map_err(|e| tlog_error(&e))?;
+        Ok(Included {
+            index,
+            size,
+            root,
+            leaf,
+            proof,
+            checkpoint,
+        })
+    }
 }
 
 /// The older tree of a consistency check: from a signed checkpoint file (verified with
@@ -313,32 +334,19 @@ pub async fn proof(
     let b64 = base64::engine::general_purpose::STANDARD;
     let extra = extra.map(|b| b64.decode(b.trim())).transpose();
     let extra = extra.map_err(|e| input_error(format!("--extra: {e}")))?;
-    let cp = checkpoint(client, t).await?.checkpoint;
-    let (size, root) = (cp.checkpoint.size, cp.checkpoint.root);
-    if index >= size {
-        return Err(tlog_error(&TlogError::IndexOutOfRange { index, size }));
-    }
+    let cp = tree_holding(client, t, index).await?;
+    let size = cp.checkpoint.size;
     let proof = client.inclusion_proof(index, size).await?;
     // Check before returning: the leaf hash the log's own tiles hold at INDEX.
     let leaf = client.leaf_hash(index, size).await?;
-    vouch_tlog::verify_inclusion(index, size, &leaf, &proof, &root).map_err(|e| tlog_error(&e))?;
+    let included = Included::verified(index, leaf, proof, cp)?;
     let file = TlogProof {
         extra,
         index,
-        proof: proof.clone(),
-        checkpoint: cp.to_note_string(),
+        proof: included.proof.clone(),
+        checkpoint: included.checkpoint.to_note_string(),
     };
-    Ok((
-        file,
-        Included {
-            index,
-            size,
-            root,
-            leaf,
-            proof,
-            checkpoint: cp,
-        },
-    ))
+    Ok((file, included))
 }
 
 /// Verifies a tlog-proof file offline against `leaf` and the trusted keys.

@@ -55,7 +55,7 @@ pub fn keygen(out: &Path) -> Result<KeyFiles, Error> {
         ));
     }
     write_new(out, pair.to_pem().as_bytes(), 0o600)?;
-    write_new(&public, &pretty(&pair.public().to_json())?, 0o644)?;
+    write_new(&public, &repo::to_file(&pair.public().to_json())?, 0o644)?;
     Ok(KeyFiles {
         private: out.to_owned(),
         public,
@@ -495,36 +495,23 @@ pub fn latest(dir: &Path, role: &str) -> Result<Option<(u64, PathBuf)>, Error> {
 }
 
 fn set_role(signed: &mut Value, name: &str, role: &RoleKeys) -> Result<(), Error> {
-    if role.threshold == 0 || role.keys.len() < role.threshold as usize {
-        return Err(Error::Repository {
-            expected: format!(
-                "{name}: a threshold between 1 and its {} key(s)",
-                role.keys.len()
-            ),
-            found: format!("threshold {}", role.threshold),
-        });
-    }
-    let keys = signed
-        .get_mut("keys")
-        .and_then(Value::as_object_mut)
-        .ok_or_else(|| Error::Malformed {
-            detail: "the previous root has no `keys` object".into(),
-        })?;
-    for k in &role.keys {
-        keys.insert(k.id().to_owned(), k.to_json());
-    }
-    let roles = signed
-        .get_mut("roles")
-        .and_then(Value::as_object_mut)
-        .ok_or_else(|| Error::Malformed {
-            detail: "the previous root has no `roles` object".into(),
-        })?;
-    let ids: Vec<&str> = role.keys.iter().map(PublicKey::id).collect();
-    roles.insert(
-        name.to_owned(),
-        json!({ "keyids": ids, "threshold": role.threshold }),
-    );
+    role.check_threshold(name)?;
+    role.put_keys(root_object(signed, "keys")?);
+    root_object(signed, "roles")?.insert(name.to_owned(), role.entry());
     Ok(())
+}
+
+/// The previous root's `field` object (`keys`, `roles`).
+fn root_object<'a>(
+    signed: &'a mut Value,
+    field: &str,
+) -> Result<&'a mut serde_json::Map<String, Value>, Error> {
+    signed
+        .get_mut(field)
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| Error::Malformed {
+            detail: format!("the previous root has no `{field}` object"),
+        })
 }
 
 /// Drops the keys no role names any more.
@@ -544,15 +531,7 @@ fn prune_keys(signed: &mut Value) {
 }
 
 fn unsigned(signed: &Value) -> Result<Vec<u8>, Error> {
-    pretty(&json!({ "signed": signed, "signatures": [] }))
-}
-
-fn pretty(v: &Value) -> Result<Vec<u8>, Error> {
-    let mut out = serde_json::to_vec_pretty(v).map_err(|e| Error::Malformed {
-        detail: e.to_string(),
-    })?;
-    out.push(b'\n');
-    Ok(out)
+    repo::to_file(&json!({ "signed": signed, "signatures": [] }))
 }
 
 fn parse(bytes: &[u8], path: &Path) -> Result<Value, Error> {

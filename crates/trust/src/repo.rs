@@ -180,6 +180,33 @@ impl RoleKeys {
             threshold: 1,
         }
     }
+
+    /// Refuses (as role `name`) a threshold outside 1 to the number of keys.
+    pub(crate) fn check_threshold(&self, name: &str) -> Result<(), Error> {
+        if self.threshold == 0 || self.keys.len() < self.threshold as usize {
+            return Err(Error::Repository {
+                expected: format!(
+                    "{name}: a threshold between 1 and its {} key(s)",
+                    self.keys.len()
+                ),
+                found: format!("threshold {}", self.threshold),
+            });
+        }
+        Ok(())
+    }
+
+    /// Adds the role's keys to a root's `keys` object.
+    pub(crate) fn put_keys(&self, keys: &mut serde_json::Map<String, Value>) {
+        for k in &self.keys {
+            keys.insert(k.id().to_owned(), k.to_json());
+        }
+    }
+
+    /// The role's entry in a root's `roles` object.
+    pub(crate) fn entry(&self) -> Value {
+        let ids: Vec<&str> = self.keys.iter().map(PublicKey::id).collect();
+        json!({ "keyids": ids, "threshold": self.threshold })
+    }
 }
 
 /// TUF's time format: RFC 3339, UTC, whole seconds.
@@ -207,23 +234,9 @@ pub fn root(
         ("snapshot", snapshot),
         ("timestamp", timestamp),
     ] {
-        if role.threshold == 0 || role.keys.len() < role.threshold as usize {
-            return Err(Error::Repository {
-                expected: format!(
-                    "{name}: a threshold between 1 and its {} key(s)",
-                    role.keys.len()
-                ),
-                found: format!("threshold {}", role.threshold),
-            });
-        }
-        for k in &role.keys {
-            keys.insert(k.id.clone(), k.key.clone());
-        }
-        let ids: Vec<&str> = role.keys.iter().map(|k| k.id.as_str()).collect();
-        roles.insert(
-            name.to_owned(),
-            json!({ "keyids": ids, "threshold": role.threshold }),
-        );
+        role.check_threshold(name)?;
+        role.put_keys(&mut keys);
+        roles.insert(name.to_owned(), role.entry());
     }
     Ok(json!({
         "_type": "root",
@@ -331,7 +344,8 @@ fn canonical(v: &Value) -> Result<Vec<u8>, Error> {
     })
 }
 
-fn to_file(v: &Value) -> Result<Vec<u8>, Error> {
+/// A metadata file's bytes: pretty-printed JSON and a final newline.
+pub(crate) fn to_file(v: &Value) -> Result<Vec<u8>, Error> {
     let mut out = serde_json::to_vec_pretty(v).map_err(|e| Error::Malformed {
         detail: e.to_string(),
     })?;
@@ -422,11 +436,7 @@ pub fn merge_trusted_root(previous: &[u8], current: &[u8], now: i64) -> Result<V
             arr.extend(retired);
         }
     }
-    let mut bytes = serde_json::to_vec_pretty(&out).map_err(|e| Error::Malformed {
-        detail: e.to_string(),
-    })?;
-    bytes.push(b'\n');
-    Ok(bytes)
+    to_file(&out)
 }
 
 /// The trusted root and the signing config of a client trust configuration (what `GET
@@ -440,11 +450,7 @@ pub fn split_trust_config(trust_config: &[u8]) -> Result<(Vec<u8>, Vec<u8>), Err
         let v = doc.get(name).ok_or_else(|| Error::Malformed {
             detail: format!("expected a trust configuration with {name}, found none"),
         })?;
-        let mut out = serde_json::to_vec_pretty(v).map_err(|e| Error::Malformed {
-            detail: e.to_string(),
-        })?;
-        out.push(b'\n');
-        Ok(out)
+        to_file(v)
     };
     Ok((part("trustedRoot")?, part("signingConfig")?))
 }

@@ -13,7 +13,7 @@ use super::{
     hex_field, malformed, str_field, url, ArtifactResult, ArtifactStatus, Observation, Source,
 };
 use crate::error::ReleaseError;
-use crate::index::{Fetched, Fetcher};
+use crate::index::{Drift, Fetched, Fetcher};
 use crate::manifest::{CrateEntry, CratesManifest, DistManifest, ReleaseStatus};
 
 /// Pages followed per crate at most; crates.io serves 100 versions per page.
@@ -143,11 +143,11 @@ pub fn judge(entry: &CrateEntry, served: Option<&ServedVersion>) -> ArtifactStat
         return ArtifactStatus::Missing;
     };
     if served.checksum != entry.checksum.to_hex() {
-        return ArtifactStatus::Mismatch {
-            field: "checksum",
-            expected: entry.checksum.to_hex(),
-            found: served.checksum.clone(),
-        };
+        return ArtifactStatus::Mismatch(Drift::new(
+            "checksum",
+            entry.checksum.to_hex(),
+            served.checksum.clone(),
+        ));
     }
     if !served.trusted && entry.release_status != ReleaseStatus::ManualTokenPublish {
         return ArtifactStatus::ManualPublish {

@@ -15,6 +15,7 @@ pub mod vouch;
 
 use std::time::Duration;
 
+pub use crate::check::Drift;
 use crate::error::ReleaseError;
 pub use fetch::{Fetched, Fetcher, Limits};
 pub use query::{IndexKind, IndexQuery};
@@ -30,12 +31,8 @@ pub enum ArtifactStatus {
     Ok,
     /// In the manifest but not served, still after every retry.
     Missing,
-    /// Served with a different `field` than the manifest records: drift.
-    Mismatch {
-        field: &'static str,
-        expected: String,
-        found: String,
-    },
+    /// Served with a different field than the manifest records: drift.
+    Mismatch(Drift),
     /// Served but not in the manifest.
     Unexpected,
     /// A crate version published by a person (or by nobody known) without trusted
@@ -48,7 +45,7 @@ impl ArtifactStatus {
         match self {
             ArtifactStatus::Ok => "ok",
             ArtifactStatus::Missing => "missing",
-            ArtifactStatus::Mismatch { .. } => "mismatch",
+            ArtifactStatus::Mismatch(_) => "mismatch",
             ArtifactStatus::Unexpected => "unexpected",
             ArtifactStatus::ManualPublish { .. } => "manual_publish",
         }
@@ -72,15 +69,7 @@ impl ArtifactResult {
     pub fn to_json(&self) -> serde_json::Value {
         let mut v = serde_json::json!({"artifact": self.artifact, "status": self.status.label()});
         match &self.status {
-            ArtifactStatus::Mismatch {
-                field,
-                expected,
-                found,
-            } => {
-                v["field"] = field.to_string().into();
-                v["expected"] = expected.as_str().into();
-                v["found"] = found.as_str().into();
-            }
+            ArtifactStatus::Mismatch(drift) => drift.put_json(&mut v),
             ArtifactStatus::ManualPublish { publisher } => {
                 v["published_by"] = publisher.clone().into();
             }
@@ -92,13 +81,7 @@ impl ArtifactResult {
     /// What the text report prints after the artifact, given the attempts made.
     pub fn detail(&self, attempts: u32) -> String {
         match &self.status {
-            ArtifactStatus::Mismatch {
-                field,
-                expected,
-                found,
-            } => {
-                format!("  {field} expected {expected} found {found}")
-            }
+            ArtifactStatus::Mismatch(drift) => drift.detail(),
             ArtifactStatus::ManualPublish { publisher } => format!(
                 "  published by {} with a token, not recorded as manual_token_publish",
                 publisher.as_deref().unwrap_or("an unnamed user")
@@ -160,19 +143,12 @@ impl IndexReport {
 
     /// Each label of [`LABELS`] with its count.
     pub fn counts_json(&self) -> serde_json::Map<String, serde_json::Value> {
-        LABELS
-            .iter()
-            .map(|l| (l.to_string(), self.count(l).into()))
-            .collect()
+        crate::report::label_counts(&LABELS, |l| self.count(l))
     }
 
     /// `"N ok, N missing, N mismatch, N unexpected, N manual_publish"`.
     pub fn summary(&self) -> String {
-        LABELS
-            .iter()
-            .map(|l| format!("{} {l}", self.count(l)))
-            .collect::<Vec<_>>()
-            .join(", ")
+        crate::report::label_summary(&LABELS, |l| self.count(l))
     }
 }
 

@@ -13,7 +13,7 @@ use super::{
     hex_field, malformed, str_field, url, ArtifactResult, ArtifactStatus, Observation, Source,
 };
 use crate::error::ReleaseError;
-use crate::index::{Fetched, Fetcher};
+use crate::index::{Drift, Fetched, Fetcher};
 use crate::manifest::DistManifest;
 use crate::name::AssetName;
 
@@ -169,11 +169,9 @@ impl Source for PypiSource<'_> {
 fn compare(manifest: &DistManifest, name: &str, found: &str) -> ArtifactStatus {
     match manifest.asset(name) {
         Some(a) if a.sha256.to_hex() == found => ArtifactStatus::Ok,
-        Some(a) => ArtifactStatus::Mismatch {
-            field: "sha256",
-            expected: a.sha256.to_hex(),
-            found: found.to_owned(),
-        },
+        Some(a) => {
+            ArtifactStatus::Mismatch(Drift::new("sha256", a.sha256.to_hex(), found.to_owned()))
+        }
         None => ArtifactStatus::Unexpected,
     }
 }

@@ -15,7 +15,7 @@ use super::{
     hex_field, malformed, str_field, url, ArtifactResult, ArtifactStatus, Observation, Source,
 };
 use crate::error::ReleaseError;
-use crate::index::{Fetched, Fetcher};
+use crate::index::{Drift, Fetched, Fetcher};
 use crate::manifest::DistManifest;
 use crate::name::AssetName;
 
@@ -135,21 +135,17 @@ impl Source for VouchSource<'_> {
             expected.insert(asset.name.as_str());
             let status = match served.get(asset.name.as_str()) {
                 None => ArtifactStatus::Missing,
-                Some(s) if s.size != asset.size => ArtifactStatus::Mismatch {
-                    field: "size",
-                    expected: asset.size.to_string(),
-                    found: s.size.to_string(),
-                },
-                Some(s) if s.sha256 != asset.sha256.to_hex() => ArtifactStatus::Mismatch {
-                    field: "sha256",
-                    expected: asset.sha256.to_hex(),
-                    found: s.sha256.clone(),
-                },
-                Some(s) if s.blake3 != asset.blake3.to_hex() => ArtifactStatus::Mismatch {
-                    field: "blake3",
-                    expected: asset.blake3.to_hex(),
-                    found: s.blake3.clone(),
-                },
+                Some(s) if s.size != asset.size => ArtifactStatus::Mismatch(Drift::new(
+                    "size",
+                    asset.size.to_string(),
+                    s.size.to_string(),
+                )),
+                Some(s) if s.sha256 != asset.sha256.to_hex() => ArtifactStatus::Mismatch(
+                    Drift::new("sha256", asset.sha256.to_hex(), s.sha256.clone()),
+                ),
+                Some(s) if s.blake3 != asset.blake3.to_hex() => ArtifactStatus::Mismatch(
+                    Drift::new("blake3", asset.blake3.to_hex(), s.blake3.clone()),
+                ),
                 Some(_) => ArtifactStatus::Ok,
             };
             results.push(ArtifactResult {
