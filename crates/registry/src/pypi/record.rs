@@ -110,20 +110,7 @@ pub async fn record(
     let missing = || not_found(format!("file {filename} of {project} {version}"));
     let project = names::normalize(&project);
     let package = names::package_of(&project);
-    let row = app
-        .meta
-        .pypi_file(&filename)
-        .await
-        .map_err(crate::packages::codes::meta)?
-        .ok_or_else(missing)?;
-    let files = app
-        .meta
-        .pypi_files(&package)
-        .await
-        .map_err(crate::packages::codes::meta)?;
-    if row.version != version || !files.iter().any(|f| f.id == row.id) {
-        return Err(missing());
-    }
+    let row = super::simple::release_file(&app, &package, &version, &filename, missing).await?;
     let doc = document(&app, &project, &row).await?;
     records::pypi_file_integrity_response(&app, &package, &row.version, &row.filename, &doc).await
 }

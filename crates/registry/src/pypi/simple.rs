@@ -92,18 +92,7 @@ fn answer(format: Format, page: &Page) -> Response {
 }
 
 fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::web::html::escape_with(s, "&#x27;")
 }
 
 fn page(title: &str, body: &str) -> String {
@@ -342,6 +331,32 @@ pub async fn file(
     ))
 }
 
+/// The file `filename` of release `version` of the vouch package `package`; `missing()`
+/// when there is no such file or it belongs to another release or project.
+pub(super) async fn release_file(
+    app: &AppState,
+    package: &str,
+    version: &str,
+    filename: &str,
+    missing: impl Fn() -> ApiError,
+) -> Result<PyFile, ApiError> {
+    let row = app
+        .meta
+        .pypi_file(filename)
+        .await
+        .map_err(crate::packages::codes::meta)?
+        .ok_or_else(&missing)?;
+    let files = app
+        .meta
+        .pypi_files(package)
+        .await
+        .map_err(crate::packages::codes::meta)?;
+    if row.version != version || !files.iter().any(|f| f.id == row.id) {
+        return Err(missing());
+    }
+    Ok(row)
+}
+
 /// `GET /integrity/<project>/<version>/<filename>/provenance`: the PEP 740 provenance
 /// object stored with the file (verified at upload).
 pub async fn provenance(
@@ -349,20 +364,8 @@ pub async fn provenance(
     Path((project, version, filename)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let missing = || not_found(format!("provenance of {project} {version} {filename}"));
-    let row = app
-        .meta
-        .pypi_file(&filename)
-        .await
-        .map_err(crate::packages::codes::meta)?
-        .ok_or_else(missing)?;
-    let files = app
-        .meta
-        .pypi_files(&names::package_of(&project))
-        .await
-        .map_err(crate::packages::codes::meta)?;
-    if row.version != version || !files.iter().any(|f| f.id == row.id) {
-        return Err(missing());
-    }
+    let package = names::package_of(&project);
+    let row = release_file(&app, &package, &version, &filename, &missing).await?;
     let b3 = row.provenance_blake3.ok_or_else(missing)?;
     let bytes = blob(&app, &b3, &filename).await?;
     Ok(immutable(
