@@ -23,13 +23,15 @@ fn file_row(r: &DbRow) -> Result<PyFile, MetaError> {
     Ok(PyFile {
         id: get(r, "id")?,
         package_id: PackageId(get(r, "package_id")?),
-        filename: get(r, "filename")?,
-        version: get(r, "version")?,
-        kind: get(r, "kind")?,
-        sha256: digest("pypi_files", "sha256", &get::<String>(r, "sha256")?)?,
-        blake3: digest("pypi_files", "blake3", &get::<String>(r, "blake3")?)?,
-        size: to_u64("pypi_files", "size", size)?,
-        requires_python: get(r, "requires_python")?,
+        dist: PyDist {
+            filename: get(r, "filename")?,
+            version: get(r, "version")?,
+            kind: get(r, "kind")?,
+            sha256: digest("pypi_files", "sha256", &get::<String>(r, "sha256")?)?,
+            blake3: digest("pypi_files", "blake3", &get::<String>(r, "blake3")?)?,
+            size: to_u64("pypi_files", "size", size)?,
+            requires_python: get(r, "requires_python")?,
+        },
         metadata_sha256: opt_digest("metadata_sha256", get(r, "metadata_sha256")?)?,
         metadata_blake3: opt_digest("metadata_blake3", get(r, "metadata_blake3")?)?,
         provenance_blake3: opt_digest("provenance_blake3", get(r, "provenance_blake3")?)?,
@@ -61,7 +63,7 @@ pub(super) async fn insert_file(
         .await
         .map_err(MetaError::db("begin python upload"))?;
     // A taken name answers with what it holds, before anything is checked or written.
-    if let Some(existing) = file_in(&mut *tx, &f.filename).await? {
+    if let Some(existing) = file_in(&mut *tx, &f.dist.filename).await? {
         return Ok(PyFileInsert::Existing(existing));
     }
     let (package, binding) = match publisher {
@@ -99,13 +101,13 @@ pub(super) async fn insert_file(
          $13) ON CONFLICT (filename) DO NOTHING RETURNING id";
     let inserted: Option<(i64,)> = sqlx::query_as(q)
         .bind(package.id.0)
-        .bind(&f.filename)
-        .bind(&f.version)
-        .bind(&f.kind)
-        .bind(hex::encode(f.sha256))
-        .bind(hex::encode(f.blake3))
-        .bind(to_i64("size", f.size)?)
-        .bind(&f.requires_python)
+        .bind(&f.dist.filename)
+        .bind(&f.dist.version)
+        .bind(&f.dist.kind)
+        .bind(hex::encode(f.dist.sha256))
+        .bind(hex::encode(f.dist.blake3))
+        .bind(to_i64("size", f.dist.size)?)
+        .bind(&f.dist.requires_python)
         .bind(hex_opt(f.metadata.map(|m| m.0)))
         .bind(hex_opt(f.metadata.map(|m| m.1)))
         .bind(hex_opt(f.provenance_blake3))
@@ -117,12 +119,12 @@ pub(super) async fn insert_file(
     if inserted.is_none() {
         // Another upload took the name since the read: report what it stored.
         drop(tx);
-        let existing = file_in(pool, &f.filename)
+        let existing = file_in(pool, &f.dist.filename)
             .await?
             .ok_or_else(|| MetaError::db("read python file")(sqlx::Error::RowNotFound))?;
         return Ok(PyFileInsert::Existing(existing));
     }
-    let stored = file_in(&mut *tx, &f.filename)
+    let stored = file_in(&mut *tx, &f.dist.filename)
         .await?
         .ok_or_else(|| MetaError::db("read python file")(sqlx::Error::RowNotFound))?;
     // Commit point: the file (and, through a pending binding, its project) appears.
