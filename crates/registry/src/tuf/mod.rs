@@ -235,7 +235,7 @@ impl TufRepo {
             |dir, role| {
                 let path = dir.join("tuf-keys").join(format!("{role}.pem"));
                 match std::fs::read_to_string(&path) {
-                    Ok(text) => Ok(Some(KeyPair::from_pem(&text).map_err(terr)?)),
+                    Ok(text) => KeyPair::from_pem(&text).map(Some).map_err(terr),
                     Err(_) => Ok(None),
                 }
             },
