@@ -20,7 +20,7 @@ use vouch_log::ManualClock;
 use vouch_registry::config::{DatabaseConfig, LockConfig, ObjectsConfig};
 use vouch_registry::{App, Membership, Secrets, ServeConfig};
 use vouch_testkit::pg::PgDatabase;
-use vouch_tlog::{leaf_hash, open_checkpoint, verify_inclusion, Hash};
+use vouch_tlog::open_checkpoint;
 
 /// One node: its app, its base URL, and how to stop it.
 struct Node {

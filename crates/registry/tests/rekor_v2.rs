@@ -31,7 +31,6 @@ use vouch_ca::{
 };
 use vouch_registry::rekor::{log_id, pae};
 use vouch_registry::App;
-use vouch_tlog::{leaf_hash, open_checkpoint, verify_inclusion, Hash};
 
 async fn post(app: &App, body: Vec<u8>) -> (StatusCode, Value) {
     let req = Request::post("/api/v2/log/entries")
