@@ -5,6 +5,8 @@
     reason = "integration-test helpers: a panic is a failed test"
 )]
 
+mod harness;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,52 +19,8 @@ use serde_json::{json, Value};
 use vouch_log::ManualClock;
 use vouch_registry::config::{DatabaseConfig, LockConfig, ObjectsConfig};
 use vouch_registry::{App, Membership, Secrets, ServeConfig};
-use vouch_tlog::{leaf_hash, open_checkpoint, verify_inclusion, Hash};
-
-fn pg_admin() -> String {
-    std::env::var("VOUCH_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A fresh database, dropped when the test ends.
-struct Db {
-    name: String,
-    url: String,
-}
-
-impl Db {
-    async fn create() -> Db {
-        use sqlx::Connection;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let name = format!("vouch_fwd_{nanos:x}{:x}", std::process::id());
-        let mut conn = sqlx::PgConnection::connect(&pg_admin()).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let _ = conn.close().await;
-        let admin = pg_admin();
-        let (base, _) = admin.rsplit_once('/').unwrap();
-        let url = format!("{base}/{name}");
-        Db { name, url }
-    }
-
-    async fn drop_it(self) {
-        use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(&pg_admin()).await.unwrap();
-        sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-        let _ = conn.close().await;
-    }
-}
+use vouch_testkit::pg::PgDatabase;
+use vouch_tlog::open_checkpoint;
 
 /// One node: its app, its base URL, and how to stop it.
 struct Node {
@@ -88,7 +46,7 @@ impl Node {
 async fn node(
     shared: &std::path::Path,
     own: &std::path::Path,
-    db: &Db,
+    db: &PgDatabase,
     membership: Membership,
 ) -> Node {
     let mut cfg = ServeConfig::dev(shared);
@@ -103,8 +61,8 @@ async fn node(
         url_env: "UNUSED_DB_URL".into(),
     };
     let mut secrets = Secrets::dev(shared, &secrets_cfg).unwrap();
-    secrets.postgres_url = Some(db.url.clone());
-    secrets.database_url = Some(db.url.clone());
+    secrets.postgres_url = Some(db.url());
+    secrets.database_url = Some(db.url());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let app = vouch_registry::open_as(
@@ -179,27 +137,8 @@ async fn post_entry(node: &Node, body: Vec<u8>) -> (u16, Option<String>, Value) 
 /// Checks a 201 Rekor answer against the log's key (taken from `leader`, the node
 /// that holds it) and returns (index, tree size).
 fn check_entry(leader: &App, v: &Value) -> (u64, u64) {
-    let verifier = leader.state.log.verifier();
-    let index: u64 = v["logIndex"].as_str().unwrap().parse().unwrap();
-    let proof = &v["inclusionProof"];
-    let size: u64 = proof["treeSize"].as_str().unwrap().parse().unwrap();
-    let root = Hash::from_base64(proof["rootHash"].as_str().unwrap()).unwrap();
-    let note = proof["checkpoint"]["envelope"].as_str().unwrap();
-    let cp = open_checkpoint(note.as_bytes(), leader.state.log.origin(), &[verifier])
-        .unwrap()
-        .checkpoint;
-    assert_eq!((cp.size, cp.root), (size, root));
-    let body = B64
-        .decode(v["canonicalizedBody"].as_str().unwrap())
-        .unwrap();
-    let hashes: Vec<Hash> = proof["hashes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
-        .collect();
-    verify_inclusion(index, size, &leaf_hash(&body), &hashes, &root).unwrap();
-    (index, size)
+    let logged = harness::verify_logged(leader, v);
+    (logged.index, logged.size)
 }
 
 async fn internal_batch(node: &Node, token: Option<&str>, origin: &str) -> (u16, Value) {
@@ -222,7 +161,7 @@ async fn committed_size(node: &App) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn writes_through_any_node_reads_on_every_node() {
-    let db = Db::create().await;
+    let db = PgDatabase::create();
     let shared = tempfile::tempdir().unwrap();
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let mut a = node(shared.path(), dirs[0].path(), &db, Membership::Sequencer).await;
@@ -428,7 +367,7 @@ async fn writes_through_any_node_reads_on_every_node() {
     b.stop().await;
     c.stop().await;
     drop((a, b, c));
-    db.drop_it().await;
+    drop(db);
 }
 
 /// Throughput through three nodes (writes spread over the leader and two followers)
@@ -438,7 +377,7 @@ async fn writes_through_any_node_reads_on_every_node() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "a measurement; prints entries/s"]
 async fn throughput_three_nodes_against_one() {
-    let db = Db::create().await;
+    let db = PgDatabase::create();
     let shared = tempfile::tempdir().unwrap();
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let mut a = node(shared.path(), dirs[0].path(), &db, Membership::Sequencer).await;
@@ -497,5 +436,5 @@ async fn throughput_three_nodes_against_one() {
     b.stop().await;
     c.stop().await;
     drop((a, b, c));
-    db.drop_it().await;
+    drop(db);
 }

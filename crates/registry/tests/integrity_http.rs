@@ -62,6 +62,20 @@ async fn admin(app: &App, dir: &Path, method: &str, path: &str, body: &str) -> R
     call(app, req).await
 }
 
+/// Rotates the registry key through the admin API; the answer, asserted 200.
+async fn rotate(app: &App, dir: &Path) -> Resp {
+    let r = admin(
+        app,
+        dir,
+        "POST",
+        "/api/admin/instance/security/rotate",
+        "{}",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    r
+}
+
 /// A release with two assets, the second over any budget (skipped).
 async fn ingest_release(app: &App, tag: &str) -> i64 {
     let meta = &app.state.meta;
@@ -194,15 +208,7 @@ async fn rotation_twice_old_records_verify_with_only_the_jwks_and_joserfc() {
         assert_eq!((report.processed, report.skipped, report.errors), (1, 1, 0));
         kids.push(app.state.integrity.current_kid());
         if i < 2 {
-            let r = admin(
-                &app,
-                dir.path(),
-                "POST",
-                "/api/admin/instance/security/rotate",
-                "{}",
-            )
-            .await;
-            assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+            let r = rotate(&app, dir.path()).await;
             assert_eq!(r.json()["old_kid"], kids[i].as_str());
         }
     }
@@ -956,15 +962,7 @@ async fn a_rotation_on_another_node_is_served_and_used_here_within_the_bound() {
     assert_eq!(verify_served(&app, &doc, &keys).record().kid.as_str(), new);
 
     // The other way: rotated here over HTTP, node B swaps on its next refresh.
-    let r = admin(
-        &app,
-        dir.path(),
-        "POST",
-        "/api/admin/instance/security/rotate",
-        "{}",
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let r = rotate(&app, dir.path()).await;
     let newer = r.json()["new_kid"].as_str().unwrap().to_owned();
     assert_eq!(node_b.current_kid(), new, "B has not refreshed yet");
     assert!(node_b
@@ -1067,15 +1065,7 @@ async fn a_rotation_through_one_nodes_api_is_served_by_the_other() {
     })
     .await;
     let old = a.state.integrity.current_kid();
-    let r = admin(
-        &b,
-        dir.path(),
-        "POST",
-        "/api/admin/instance/security/rotate",
-        "{}",
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let r = rotate(&b, dir.path()).await;
     let new = r.json()["new_kid"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
     let at = std::time::Instant::now();

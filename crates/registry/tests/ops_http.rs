@@ -228,50 +228,16 @@ async fn healthz_readyz_and_metrics_after_traffic() {
     assert_eq!(get(&app, "/healthz").await.0, StatusCode::OK);
 }
 
-/// A `vouch_test_<random>` PostgreSQL database; dropped by the test itself.
-async fn pg_database() -> (String, String) {
-    use sqlx::Connection;
-    let mut raw = [0u8; 8];
-    getrandom::getrandom(&mut raw).unwrap();
-    let name = format!("vouch_test_{}", hex::encode(raw));
-    let mut conn = sqlx::PgConnection::connect(&pg_admin())
-        .await
-        .expect("PostgreSQL at 127.0.0.1:5432 (set VOUCH_TEST_PG to another admin URL)");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let _ = conn.close().await;
-    let admin = pg_admin();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    (format!("{base}/{name}"), name)
-}
-
-fn pg_admin() -> String {
-    std::env::var("VOUCH_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-async fn drop_database(name: &str) {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&pg_admin()).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let _ = conn.close().await;
-}
-
 #[tokio::test]
 async fn readyz_fails_when_the_database_is_gone() {
     let dir = tempfile::tempdir().unwrap();
-    let (url, name) = pg_database().await;
-    let app = app(dir.path(), Some(url)).await;
+    let db = vouch_testkit::pg::PgDatabase::create();
+    let app = app(dir.path(), Some(db.url())).await;
     let (s, facts) = readyz(&app).await;
     assert_eq!(s, StatusCode::OK, "{facts}");
 
     // The database disappears under the running server (its connections are killed).
-    drop_database(&name).await;
+    drop(db);
     let (s, facts) = readyz(&app).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{facts}");
     assert_eq!(facts["code"], "OPS_E001");

@@ -11,67 +11,13 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use vouch_registry::{App, Runtime, Secrets, ServeConfig};
+use vouch_testkit::pg::PgDatabase;
 
 const REPO: &str = "octo/widget";
 const WORKFLOW: &str = ".github/workflows/release.yml";
 const PKG: &str = "@octo/widget";
 
 // --- harness --------------------------------------------------------------------------
-
-/// A `vouch_test_<random>` PostgreSQL database, dropped with the test.
-struct PgDatabase {
-    name: String,
-    url: String,
-}
-
-fn pg_admin() -> String {
-    std::env::var("VOUCH_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-impl PgDatabase {
-    async fn create() -> Self {
-        use sqlx::Connection;
-        let mut raw = [0u8; 8];
-        getrandom::getrandom(&mut raw).unwrap();
-        let name = format!("vouch_test_{}", hex::encode(raw));
-        let mut conn = sqlx::PgConnection::connect(&pg_admin())
-            .await
-            .expect("PostgreSQL at 127.0.0.1:5432 (set VOUCH_TEST_PG to another admin URL)");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let _ = conn.close().await;
-        let admin = pg_admin();
-        let (base, _) = admin.rsplit_once('/').unwrap();
-        PgDatabase {
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            use sqlx::Connection;
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let mut conn = sqlx::PgConnection::connect(&pg_admin()).await?;
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await?;
-                conn.close().await
-            })
-        })
-        .join();
-    }
-}
 
 struct Server {
     base: String,
@@ -95,8 +41,8 @@ async fn start_with(pg: bool, edit: impl FnOnce(&mut ServeConfig)) -> Server {
     edit(&mut cfg);
     let mut secrets = Secrets::dev(dir.path(), &cfg).unwrap();
     let db = if pg {
-        let db = PgDatabase::create().await;
-        secrets.database_url = Some(db.url.clone());
+        let db = PgDatabase::create();
+        secrets.database_url = Some(db.url());
         Some(db)
     } else {
         None

@@ -31,7 +31,6 @@ use vouch_ca::{
 };
 use vouch_registry::rekor::{log_id, pae};
 use vouch_registry::App;
-use vouch_tlog::{leaf_hash, open_checkpoint, verify_inclusion, Hash};
 
 async fn post(app: &App, body: Vec<u8>) -> (StatusCode, Value) {
     let req = Request::post("/api/v2/log/entries")
@@ -172,34 +171,15 @@ fn check_entry(app: &App, status: StatusCode, v: &Value, kind: &str) -> Value {
     assert_eq!(status, StatusCode::CREATED, "{v}");
     assert_eq!(v["kindVersion"], json!({"kind": kind, "version": "0.0.2"}));
     assert!(v.get("integratedTime").is_none() && v.get("inclusionPromise").is_none());
-    let verifier = app.state.log.verifier();
-    let id = log_id(&verifier);
+    let id = log_id(&app.state.log.verifier());
     assert_eq!(v["logId"]["keyId"], json!(B64.encode(id)));
-    let index: u64 = v["logIndex"].as_str().unwrap().parse().unwrap();
-    let proof = &v["inclusionProof"];
-    assert_eq!(proof["logIndex"], v["logIndex"]);
-    let size: u64 = proof["treeSize"].as_str().unwrap().parse().unwrap();
-    let root = Hash::from_base64(proof["rootHash"].as_str().unwrap()).unwrap();
-    let note = proof["checkpoint"]["envelope"].as_str().unwrap();
-    let cp = open_checkpoint(note.as_bytes(), app.state.log.origin(), &[verifier])
-        .unwrap()
-        .checkpoint;
-    assert_eq!((cp.size, cp.root), (size, root));
+    assert_eq!(v["inclusionProof"]["logIndex"], v["logIndex"]);
+    let logged = harness::verify_logged(app, v);
     // The signature line's key hint is the log ID's first four bytes.
-    let sig_line = note.lines().last().unwrap();
+    let sig_line = logged.note.lines().last().unwrap();
     let sig = B64.decode(sig_line.rsplit(' ').next().unwrap()).unwrap();
     assert_eq!(sig[..4], id[..4]);
-    let body = B64
-        .decode(v["canonicalizedBody"].as_str().unwrap())
-        .unwrap();
-    let hashes: Vec<Hash> = proof["hashes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
-        .collect();
-    verify_inclusion(index, size, &leaf_hash(&body), &hashes, &root).unwrap();
-    serde_json::from_slice(&body).unwrap()
+    serde_json::from_slice(&logged.body).unwrap()
 }
 
 #[tokio::test]

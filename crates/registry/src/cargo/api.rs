@@ -23,6 +23,16 @@ async fn krate(state: &AppState, name: &str) -> Result<CargoCrate, CargoError> {
         .ok_or_else(|| CargoError::not_found(format!("no crate named {name}")))
 }
 
+/// The crate, for a reader (CARGO_E008 when there is none).
+async fn readable(
+    state: &AppState,
+    headers: &HeaderMap,
+    name: &str,
+) -> Result<CargoCrate, CargoError> {
+    require_reader(state, headers).await?;
+    krate(state, name).await
+}
+
 /// The crate and the token's user, who must own it (CARGO_E007 otherwise).
 async fn owned(
     state: &AppState,
@@ -70,22 +80,14 @@ async fn set_yank(
     Ok(axum::Json(json!({"ok": true})).into_response())
 }
 
-/// `DELETE /api/v1/crates/{name}/{version}/yank` (an owner's token).
-pub async fn yank(
-    State(state): State<Arc<AppState>>,
-    Path((name, vers)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<Response, CargoError> {
-    set_yank(&state, &headers, &name, &vers, true).await
-}
-
+/// `DELETE /api/v1/crates/{name}/{version}/yank` (`YANKED`) and
 /// `PUT /api/v1/crates/{name}/{version}/unyank` (an owner's token).
-pub async fn unyank(
+pub async fn yank<const YANKED: bool>(
     State(state): State<Arc<AppState>>,
     Path((name, vers)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, CargoError> {
-    set_yank(&state, &headers, &name, &vers, false).await
+    set_yank(&state, &headers, &name, &vers, YANKED).await
 }
 
 fn user_json(u: &User) -> Value {
@@ -98,8 +100,7 @@ pub async fn owners(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, CargoError> {
-    require_reader(&state, &headers).await?;
-    let c = krate(&state, &name).await?;
+    let c = readable(&state, &headers, &name).await?;
     let users: Vec<Value> = state
         .meta
         .cargo_owners(c.id)
@@ -166,24 +167,15 @@ async fn change_owners(
     .into_response())
 }
 
-/// `PUT /api/v1/crates/{name}/owners` with `{"users": [...]}` (an owner's token).
-pub async fn add_owners(
+/// `PUT /api/v1/crates/{name}/owners` (`ADD`) and `DELETE /api/v1/crates/{name}/owners`
+/// with `{"users": [...]}` (an owner's token).
+pub async fn change_owners_route<const ADD: bool>(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, CargoError> {
-    change_owners(&state, &headers, &name, &body, true).await
-}
-
-/// `DELETE /api/v1/crates/{name}/owners` with `{"users": [...]}` (an owner's token).
-pub async fn remove_owners(
-    State(state): State<Arc<AppState>>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, CargoError> {
-    change_owners(&state, &headers, &name, &body, false).await
+    change_owners(&state, &headers, &name, &body, ADD).await
 }
 
 /// `GET /api/v1/crates/{name}/versions`: newest first, crates.io's fields, and
@@ -193,8 +185,7 @@ pub async fn versions(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, CargoError> {
-    require_reader(&state, &headers).await?;
-    let c = krate(&state, &name).await?;
+    let c = readable(&state, &headers, &name).await?;
     let versions = state.meta.cargo_versions(c.id).await?;
     let parse = |s: &Option<String>| -> Value {
         s.as_deref()
@@ -205,18 +196,19 @@ pub async fn versions(
         .iter()
         .rev()
         .map(|v| {
+            let p = &v.published;
             json!({
                 "id": v.id,
                 "crate": c.name,
-                "num": v.vers,
-                "checksum": v.cksum,
+                "num": p.vers,
+                "checksum": p.cksum,
                 "yanked": v.yanked,
-                "crate_size": v.size,
-                "created_at": super::index::http_date(v.pubtime.0),
-                "dl_path": format!("/api/v1/crates/{}/{}/download", c.name, v.vers),
-                "published_by": parse(&v.published_by),
-                "trustpub_data": parse(&v.trustpub_data),
-                "vouch_provenance": v.provenance,
+                "crate_size": p.size,
+                "created_at": super::index::http_date(p.pubtime.0),
+                "dl_path": format!("/api/v1/crates/{}/{}/download", c.name, p.vers),
+                "published_by": parse(&p.published_by),
+                "trustpub_data": parse(&p.trustpub_data),
+                "vouch_provenance": p.provenance,
             })
         })
         .collect();
@@ -235,7 +227,6 @@ pub async fn integrity(
     Path((name, vers)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, CargoError> {
-    require_reader(&state, &headers).await?;
-    let c = krate(&state, &name).await?;
+    let c = readable(&state, &headers, &name).await?;
     Ok(crate::integrity::records::crate_integrity_response(&state, &c.name, &vers).await?)
 }

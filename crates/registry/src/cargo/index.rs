@@ -209,19 +209,20 @@ pub fn render(versions: &[CargoVersion]) -> Result<IndexFile, CargoError> {
     let mut body = Vec::new();
     let mut latest = 0i64;
     for v in versions {
-        let mut line: serde_json::Value = serde_json::from_str(&v.index_line).map_err(|_| {
-            CargoError::internal(&std::io::Error::other(format!(
-                "stored index line of version {} is not JSON",
-                v.vers
-            )))
-        })?;
+        let mut line: serde_json::Value =
+            serde_json::from_str(&v.published.index_line).map_err(|_| {
+                CargoError::internal(&std::io::Error::other(format!(
+                    "stored index line of version {} is not JSON",
+                    v.published.vers
+                )))
+            })?;
         if let Some(m) = line.as_object_mut() {
             m.insert("yanked".into(), v.yanked.into());
         }
         body.extend_from_slice(line.to_string().as_bytes());
         body.push(b'\n');
         latest = latest
-            .max(v.pubtime.0)
+            .max(v.published.pubtime.0)
             .max(v.yank_changed_at.map_or(0, |t| t.0));
     }
     let digest = Sha256::digest(&body);
@@ -250,7 +251,7 @@ pub async fn download(
     require_reader(&state, &headers).await?;
     let version = find_version(state.meta.as_ref(), &name, &vers).await?;
     let mut b3 = [0u8; 32];
-    hex::decode_to_slice(&version.blake3, &mut b3)
+    hex::decode_to_slice(&version.published.blake3, &mut b3)
         .map_err(|e| CargoError::internal(&std::io::Error::other(e.to_string())))?;
     let bytes = state
         .blobs
@@ -290,7 +291,7 @@ pub async fn find_version(
     meta.cargo_versions(c.id)
         .await?
         .into_iter()
-        .find(|v| v.vers == vers)
+        .find(|v| v.published.vers == vers)
         .ok_or_else(|| CargoError::not_found(format!("crate {name} has no version {vers}")))
 }
 

@@ -108,13 +108,19 @@ pub fn routes() -> Router<Arc<AppState>> {
                 MAX_CRATE_BYTES + MAX_METADATA_BYTES + 8,
             )),
         )
-        .route("/api/v1/crates/{name}/{version}/yank", delete(api::yank))
-        .route("/api/v1/crates/{name}/{version}/unyank", put(api::unyank))
+        .route(
+            "/api/v1/crates/{name}/{version}/yank",
+            delete(api::yank::<true>),
+        )
+        .route(
+            "/api/v1/crates/{name}/{version}/unyank",
+            put(api::yank::<false>),
+        )
         .route(
             "/api/v1/crates/{name}/owners",
             get(api::owners)
-                .put(api::add_owners)
-                .delete(api::remove_owners),
+                .put(api::change_owners_route::<true>)
+                .delete(api::change_owners_route::<false>),
         )
         .route("/api/v1/crates/{name}/versions", get(api::versions))
         .route(

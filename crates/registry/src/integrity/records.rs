@@ -121,16 +121,32 @@ pub(crate) async fn sign_and_log(
     listing: &[(String, u64)],
     assets: Vec<AssetEntry>,
 ) -> Result<RecordRef, BootError> {
+    let manifest = manifest_sha256(&subject, version, listing);
+    sign_and_log_keyed(state, subject, version, version, manifest, assets).await
+}
+
+/// What [`sign_and_log`], [`record_crate`] and [`record_pypi_file`] do: unless a record
+/// of `subject` is stored under `row_version` already (returned unchanged), signs one
+/// for the release `version` committing to `manifest`, logs it and stores it under
+/// `row_version`.
+async fn sign_and_log_keyed(
+    state: &AppState,
+    subject: Subject,
+    version: &str,
+    row_version: &str,
+    manifest: [u8; 32],
+    assets: Vec<AssetEntry>,
+) -> Result<RecordRef, BootError> {
     let (kind, key) = subject_key(&subject);
     if let Some(row) = state
         .meta
-        .integrity_record(kind, &key, Some(version))
+        .integrity_record(kind, &key, Some(row_version))
         .await?
     {
         return Ok(RecordRef::of(&row, false));
     }
-    let manifest = manifest_sha256(&subject, version, listing);
-    let signed = sign(state, subject, version, manifest, assets)?;
+    let mut signed = sign(state, subject, version, manifest, assets)?;
+    row_version.clone_into(&mut signed.version);
     // Commit order: log first (durable once `add` returns), then the row. A crash in
     // between leaves a logged record without a row; the backfill then logs a second
     // record for the subject, which is harmless (both are true statements).
@@ -157,21 +173,15 @@ pub(crate) async fn record_crate(
     let subject = Subject::Package {
         name: format!("cargo:{name}"),
     };
-    let (kind, key) = subject_key(&subject);
-    if let Some(row) = state
-        .meta
-        .integrity_record(kind, &key, Some(version))
-        .await?
-    {
-        return Ok(RecordRef::of(&row, false));
-    }
-    let signed = sign(state, subject, version, provenance_sha256, vec![asset])?;
-    let log_index = state.log.add(Bytes::from(signed.jws.clone())).await?.index;
-    let (row, created) = state
-        .meta
-        .insert_integrity_record(&signed.into_row(log_index))
-        .await?;
-    Ok(RecordRef::of(&row, created))
+    sign_and_log_keyed(
+        state,
+        subject,
+        version,
+        version,
+        provenance_sha256,
+        vec![asset],
+    )
+    .await
 }
 
 /// The row key of an uploaded Python file's record: `VERSION/FILENAME`. Python
@@ -196,24 +206,18 @@ pub(crate) async fn record_pypi_file(
     provenance_sha256: [u8; 32],
 ) -> Result<RecordRef, BootError> {
     let key = pypi_record_key(version, &asset.name);
-    if let Some(row) = state
-        .meta
-        .integrity_record(RecordKind::Package, package, Some(&key))
-        .await?
-    {
-        return Ok(RecordRef::of(&row, false));
-    }
     let subject = Subject::Package {
         name: package.to_owned(),
     };
-    let mut signed = sign(state, subject, version, provenance_sha256, vec![asset])?;
-    signed.version = key;
-    let log_index = state.log.add(Bytes::from(signed.jws.clone())).await?.index;
-    let (row, created) = state
-        .meta
-        .insert_integrity_record(&signed.into_row(log_index))
-        .await?;
-    Ok(RecordRef::of(&row, created))
+    sign_and_log_keyed(
+        state,
+        subject,
+        version,
+        &key,
+        provenance_sha256,
+        vec![asset],
+    )
+    .await
 }
 
 /// The response [`serve_record`] gives for an uploaded Python file's record, with the

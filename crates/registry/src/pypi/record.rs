@@ -40,12 +40,12 @@ pub fn provenance_document(
     let doc = json!({
         "registry": registry,
         "project": project,
-        "version": file.version,
-        "filename": file.filename,
-        "kind": file.kind,
-        "sha256": hex::encode(file.sha256),
-        "blake3": hex::encode(file.blake3),
-        "size": file.size,
+        "version": file.dist.version,
+        "filename": file.dist.filename,
+        "kind": file.dist.kind,
+        "sha256": hex::encode(file.dist.sha256),
+        "blake3": hex::encode(file.dist.blake3),
+        "size": file.dist.size,
         "uploaded_at": file.uploaded_at.0,
         "published_by": published_by,
         "attestations_blake3": file.provenance_blake3.map(hex::encode),
@@ -85,15 +85,15 @@ pub async fn record_file(
         .await
         .map_err(|e| format!("{}: {}", e.code, e.detail))?;
     let asset = vouch_integrity::AssetEntry {
-        name: file.filename.clone(),
-        size: file.size,
-        sha256: file.sha256,
-        blake3: file.blake3,
+        name: file.dist.filename.clone(),
+        size: file.dist.size,
+        sha256: file.dist.sha256,
+        blake3: file.dist.blake3,
     };
     records::record_pypi_file(
         app,
         &names::package_of(project),
-        &file.version,
+        &file.dist.version,
         asset,
         Sha256::digest(doc.as_bytes()).into(),
     )
@@ -110,20 +110,14 @@ pub async fn record(
     let missing = || not_found(format!("file {filename} of {project} {version}"));
     let project = names::normalize(&project);
     let package = names::package_of(&project);
-    let row = app
-        .meta
-        .pypi_file(&filename)
-        .await
-        .map_err(crate::packages::codes::meta)?
-        .ok_or_else(missing)?;
-    let files = app
-        .meta
-        .pypi_files(&package)
-        .await
-        .map_err(crate::packages::codes::meta)?;
-    if row.version != version || !files.iter().any(|f| f.id == row.id) {
-        return Err(missing());
-    }
+    let row = super::simple::release_file(&app, &package, &version, &filename, missing).await?;
     let doc = document(&app, &project, &row).await?;
-    records::pypi_file_integrity_response(&app, &package, &row.version, &row.filename, &doc).await
+    records::pypi_file_integrity_response(
+        &app,
+        &package,
+        &row.dist.version,
+        &row.dist.filename,
+        &doc,
+    )
+    .await
 }

@@ -92,18 +92,7 @@ fn answer(format: Format, page: &Page) -> Response {
 }
 
 fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::web::html::escape_with(s, "&#x27;")
 }
 
 fn page(title: &str, body: &str) -> String {
@@ -167,8 +156,8 @@ fn file_url(app: &AppState, f: &PyFile) -> String {
     format!(
         "{}/files/{}/{}",
         app.public_url,
-        hex::encode(f.blake3),
-        f.filename
+        hex::encode(f.dist.blake3),
+        f.dist.filename
     )
 }
 
@@ -176,7 +165,7 @@ fn provenance_url(app: &AppState, project: &str, f: &PyFile) -> Option<String> {
     f.provenance_blake3.map(|_| {
         format!(
             "{}/integrity/{project}/{}/{}/provenance",
-            app.public_url, f.version, f.filename
+            app.public_url, f.dist.version, f.dist.filename
         )
     })
 }
@@ -216,11 +205,11 @@ pub async fn project(
     let mut json_files = Vec::with_capacity(files.len());
     let mut links = String::new();
     for f in &files {
-        if !versions.contains(&f.version.as_str()) {
-            versions.push(&f.version);
+        if !versions.contains(&f.dist.version.as_str()) {
+            versions.push(&f.dist.version);
         }
         let url = file_url(&app, f);
-        let sha = hex::encode(f.sha256);
+        let sha = hex::encode(f.dist.sha256);
         let yanked = match &f.yanked {
             Some(reason) if !reason.is_empty() => Value::String(reason.clone()),
             Some(_) => Value::Bool(true),
@@ -232,11 +221,11 @@ pub async fn project(
         };
         let provenance = provenance_url(&app, &norm, f);
         json_files.push(json!({
-            "filename": f.filename,
+            "filename": f.dist.filename,
             "url": url,
             "hashes": { "sha256": sha },
-            "requires-python": f.requires_python,
-            "size": f.size,
+            "requires-python": f.dist.requires_python,
+            "size": f.dist.size,
             "upload-time": upload_time(f.uploaded_at.0),
             "yanked": yanked,
             "core-metadata": core,
@@ -244,7 +233,7 @@ pub async fn project(
             "provenance": provenance,
         }));
         let mut attrs = String::new();
-        if let Some(rp) = &f.requires_python {
+        if let Some(rp) = &f.dist.requires_python {
             let _ = write!(attrs, " data-requires-python=\"{}\"", escape(rp));
         }
         if let Some(m) = f.metadata_sha256 {
@@ -264,7 +253,7 @@ pub async fn project(
             links,
             "<a href=\"{}#sha256={sha}\"{attrs}>{}</a><br>",
             escape(&url),
-            escape(&f.filename)
+            escape(&f.dist.filename)
         );
     }
     let json_body = json!({
@@ -323,7 +312,7 @@ pub async fn file(
         .pypi_file(name)
         .await
         .map_err(crate::packages::codes::meta)?
-        .filter(|f| hex::encode(f.blake3) == digest)
+        .filter(|f| hex::encode(f.dist.blake3) == digest)
         .ok_or_else(missing)?;
     if metadata {
         let b3 = row.metadata_blake3.ok_or_else(missing)?;
@@ -334,12 +323,38 @@ pub async fn file(
             format!("\"{}\"", hex::encode(b3)),
         ));
     }
-    let bytes = blob(&app, &row.blake3, &filename).await?;
+    let bytes = blob(&app, &row.dist.blake3, &filename).await?;
     Ok(immutable(
         bytes,
         "application/octet-stream",
         format!("\"{digest}\""),
     ))
+}
+
+/// The file `filename` of release `version` of the vouch package `package`; `missing()`
+/// when there is no such file or it belongs to another release or project.
+pub(super) async fn release_file(
+    app: &AppState,
+    package: &str,
+    version: &str,
+    filename: &str,
+    missing: impl Fn() -> ApiError,
+) -> Result<PyFile, ApiError> {
+    let row = app
+        .meta
+        .pypi_file(filename)
+        .await
+        .map_err(crate::packages::codes::meta)?
+        .ok_or_else(&missing)?;
+    let files = app
+        .meta
+        .pypi_files(package)
+        .await
+        .map_err(crate::packages::codes::meta)?;
+    if row.dist.version != version || !files.iter().any(|f| f.id == row.id) {
+        return Err(missing());
+    }
+    Ok(row)
 }
 
 /// `GET /integrity/<project>/<version>/<filename>/provenance`: the PEP 740 provenance
@@ -349,20 +364,8 @@ pub async fn provenance(
     Path((project, version, filename)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let missing = || not_found(format!("provenance of {project} {version} {filename}"));
-    let row = app
-        .meta
-        .pypi_file(&filename)
-        .await
-        .map_err(crate::packages::codes::meta)?
-        .ok_or_else(missing)?;
-    let files = app
-        .meta
-        .pypi_files(&names::package_of(&project))
-        .await
-        .map_err(crate::packages::codes::meta)?;
-    if row.version != version || !files.iter().any(|f| f.id == row.id) {
-        return Err(missing());
-    }
+    let package = names::package_of(&project);
+    let row = release_file(&app, &package, &version, &filename, &missing).await?;
     let b3 = row.provenance_blake3.ok_or_else(missing)?;
     let bytes = blob(&app, &b3, &filename).await?;
     Ok(immutable(

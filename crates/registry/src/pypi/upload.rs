@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use vouch_binding::Presented;
-use vouch_store::meta::{NewPyFile, PyFileInsert, PyPublisher, Timestamp};
+use vouch_store::meta::{NewPyFile, PyDist, PyFileInsert, PyPublisher, Timestamp};
 
 use super::error::{bad_upload, PypiError};
 use super::{attest, names, record, token, wheel};
@@ -191,7 +191,7 @@ pub async fn upload(
         .await
         .map_err(crate::packages::codes::meta)?
     {
-        return same_or_taken(&form.filename, existing.sha256, digests.sha256);
+        return same_or_taken(&form.filename, existing.dist.sha256, digests.sha256);
     }
 
     let presented = grant.presented.to_presented().ok_or_else(|| {
@@ -272,13 +272,15 @@ pub async fn upload(
     };
     let file = NewPyFile {
         package,
-        filename: form.filename.clone(),
-        version: version.to_owned(),
-        kind: dist.kind.to_owned(),
-        sha256: stored.sha256,
-        blake3: stored.blake3,
-        size: stored.size,
-        requires_python: form.field("requires_python").map(str::to_owned),
+        dist: PyDist {
+            filename: form.filename.clone(),
+            version: version.to_owned(),
+            kind: dist.kind.to_owned(),
+            sha256: stored.sha256,
+            blake3: stored.blake3,
+            size: stored.size,
+            requires_python: form.field("requires_python").map(str::to_owned),
+        },
         metadata: metadata_digests,
         provenance_blake3,
         repository_owner_id: owner_id,
@@ -299,7 +301,7 @@ pub async fn upload(
             match record::record_file(&app, &project, &row).await {
                 Ok(_) => Ok((StatusCode::OK, "OK").into_response()),
                 Err(e) => {
-                    tracing::warn!(error = %e, file = %row.filename, "python integrity record not made");
+                    tracing::warn!(error = %e, file = %row.dist.filename, "python integrity record not made");
                     Ok((
                         StatusCode::OK,
                         format!("OK (the file is published, but its integrity record could not be made yet: {e})"),
@@ -309,7 +311,7 @@ pub async fn upload(
             }
         }
         PyFileInsert::Existing(existing) => {
-            same_or_taken(&form.filename, existing.sha256, stored.sha256)
+            same_or_taken(&form.filename, existing.dist.sha256, stored.sha256)
         }
     }
 }

@@ -15,18 +15,19 @@ use sha2::{Digest, Sha256};
 use super::key::{KeyDetails, VerifierKey};
 use super::RekorError;
 
-/// Standard alphabet; padding optional (protobuf JSON writers differ on it).
+/// Standard alphabet; padding optional (protobuf JSON writers differ on it; Rekor v1
+/// clients too).
 const B64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     base64::engine::GeneralPurposeConfig::new()
         .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
 );
 
-fn b64(field: &'static str, s: &str) -> Result<Vec<u8>, RekorError> {
+pub(super) fn b64(field: &'static str, s: &str) -> Result<Vec<u8>, RekorError> {
     B64.decode(s).map_err(|_| RekorError::Base64 { field })
 }
 
-fn enc(bytes: &[u8]) -> String {
+pub(super) fn enc(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
@@ -399,7 +400,7 @@ fn entry_json(
     })
 }
 
-fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, RekorError> {
+pub(super) fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, RekorError> {
     // Serializing these plain structs of strings cannot fail; map it anyway rather
     // than panic.
     serde_json::to_vec(v).map_err(|e| RekorError::Malformed {

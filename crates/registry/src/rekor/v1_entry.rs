@@ -14,27 +14,12 @@
 
 use std::sync::atomic::AtomicBool;
 
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::entry::{match_envelope_signatures, pae, Accepted, Kind};
+use super::entry::{b64, enc, match_envelope_signatures, pae, to_json, Accepted, Kind};
 use super::key::{HashAlg, KeyDetails, VerifierKey};
 use super::RekorError;
-
-const B64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    base64::engine::GeneralPurposeConfig::new()
-        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-);
-
-fn b64(field: &'static str, s: &str) -> Result<Vec<u8>, RekorError> {
-    B64.decode(s).map_err(|_| RekorError::Base64 { field })
-}
-
-fn enc(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
 
 fn malformed(reason: impl Into<String>) -> RekorError {
     RekorError::Malformed {
@@ -42,24 +27,12 @@ fn malformed(reason: impl Into<String>) -> RekorError {
     }
 }
 
-/// PEM with 64-column lines, LF line ends and a final newline.
+/// PEM with 64-column lines, LF line ends and a final newline: RFC 7468's strict form,
+/// as the `der` crate writes it. `label` is CERTIFICATE or PUBLIC KEY and `der` a key or
+/// certificate that parsed, never empty.
 pub fn pem(label: &str, der: &[u8]) -> String {
-    let body = enc(der);
-    let mut out = String::with_capacity(body.len() + body.len() / 64 + 2 * label.len() + 40);
-    out.push_str("-----BEGIN ");
-    out.push_str(label);
-    out.push_str("-----\n");
-    let mut rest = body.as_str();
-    while !rest.is_empty() {
-        let (line, tail) = rest.split_at(rest.len().min(64));
-        out.push_str(line);
-        out.push('\n');
-        rest = tail;
-    }
-    out.push_str("-----END ");
-    out.push_str(label);
-    out.push_str("-----\n");
-    out
+    der::pem::encode_string(label, der::pem::LineEnding::LF, der)
+        .expect("a valid label and a DER of addressable size encode")
 }
 
 /// A v1 verifier: base64 of a PEM certificate or PEM public key. Returns the key and
@@ -224,10 +197,6 @@ struct DsseCanonicalSpec {
 struct DsseCanonicalSignature {
     signature: String,
     verifier: String,
-}
-
-fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, RekorError> {
-    serde_json::to_vec(v).map_err(|e| malformed(format!("cannot encode the entry: {e}")))
 }
 
 /// Parses a Rekor v1 proposed entry, checks every signature, and builds the canonical

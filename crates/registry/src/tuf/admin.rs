@@ -508,12 +508,7 @@ impl TufRepo {
             .filter_map(|(role, v)| v.and_then(|v| expiring(role, v, now)))
             .collect();
         if let Some(tc) = &trust_config {
-            let old_root = self
-                .published_target(cur.targets, vouch_trust::client::TRUSTED_ROOT_TARGET)
-                .await?;
-            let old_sc = self
-                .published_target(cur.targets, vouch_trust::client::SIGNING_CONFIG_TARGET)
-                .await?;
+            let (old_root, old_sc) = self.published_trust_material(cur.targets).await?;
             st.stale =
                 repo::trust_material_differs(old_root.as_deref(), old_sc.as_deref(), tc, now)?.map(
                     |detail| vouch_trust::Error::StaleTargets {

@@ -133,6 +133,32 @@ struct Keys {
     timestamp: Option<KeyPair>,
 }
 
+impl Keys {
+    /// Every role's key this node holds: with `--dev` (`dev_dir`) what `dev_key` finds
+    /// for it in that data directory, otherwise the one sealed under `enc`.
+    async fn read(
+        objects: &dyn Objects,
+        enc: &EncryptionKey,
+        dev_dir: Option<&std::path::Path>,
+        dev_key: fn(&std::path::Path, &str) -> Result<Option<KeyPair>, SetupError>,
+    ) -> Result<Keys, SetupError> {
+        let mut keys = Keys::default();
+        for role in ROLES {
+            let pair = match dev_dir {
+                Some(dir) => dev_key(dir, role)?,
+                None => sealed_key(objects, enc, role).await?,
+            };
+            match role {
+                "root" => keys.root = pair,
+                "targets" => keys.targets = pair,
+                "snapshot" => keys.snapshot = pair,
+                _ => keys.timestamp = pair,
+            }
+        }
+        Ok(keys)
+    }
+}
+
 /// The current top-level versions, read back from the repository's own files.
 #[derive(Debug, Clone, Copy)]
 struct Current {
@@ -154,20 +180,13 @@ impl TufRepo {
         data_dir: &std::path::Path,
         clock: Arc<dyn Clock>,
     ) -> Result<Option<Arc<TufRepo>>, SetupError> {
-        let mut keys = Keys::default();
-        for role in ROLES {
-            let pair = if dev {
-                Some(dev_key(data_dir, role)?)
-            } else {
-                sealed_key(objects.as_ref(), enc, role).await?
-            };
-            match role {
-                "root" => keys.root = pair,
-                "targets" => keys.targets = pair,
-                "snapshot" => keys.snapshot = pair,
-                _ => keys.timestamp = pair,
-            }
-        }
+        let keys = Keys::read(
+            objects.as_ref(),
+            enc,
+            dev.then_some(data_dir),
+            |dir, role| dev_key(dir, role).map(Some),
+        )
+        .await?;
         let repo = TufRepo {
             objects,
             keys,
@@ -209,24 +228,19 @@ impl TufRepo {
         data_dir: &std::path::Path,
         clock: Arc<dyn Clock>,
     ) -> Result<TufRepo, SetupError> {
-        let mut keys = Keys::default();
-        for role in ROLES {
-            let pair = if dev {
-                let path = data_dir.join("tuf-keys").join(format!("{role}.pem"));
+        let keys = Keys::read(
+            objects.as_ref(),
+            enc,
+            dev.then_some(data_dir),
+            |dir, role| {
+                let path = dir.join("tuf-keys").join(format!("{role}.pem"));
                 match std::fs::read_to_string(&path) {
-                    Ok(text) => Some(KeyPair::from_pem(&text).map_err(terr)?),
-                    Err(_) => None,
+                    Ok(text) => KeyPair::from_pem(&text).map(Some).map_err(terr),
+                    Err(_) => Ok(None),
                 }
-            } else {
-                sealed_key(objects.as_ref(), enc, role).await?
-            };
-            match role {
-                "root" => keys.root = pair,
-                "targets" => keys.targets = pair,
-                "snapshot" => keys.snapshot = pair,
-                _ => keys.timestamp = pair,
-            }
-        }
+            },
+        )
+        .await?;
         Ok(TufRepo {
             objects,
             keys,
@@ -393,6 +407,21 @@ impl TufRepo {
         })
     }
 
+    /// The trusted root and the signing config as targets version `targets_version`
+    /// lists them.
+    async fn published_trust_material(
+        &self,
+        targets_version: u64,
+    ) -> Result<(Option<Bytes>, Option<Bytes>), SetupError> {
+        let root = self
+            .published_target(targets_version, vouch_trust::client::TRUSTED_ROOT_TARGET)
+            .await?;
+        let signing_config = self
+            .published_target(targets_version, vouch_trust::client::SIGNING_CONFIG_TARGET)
+            .await?;
+        Ok((root, signing_config))
+    }
+
     /// The target `name` as the current targets version lists it.
     async fn published_target(
         &self,
@@ -425,12 +454,7 @@ impl TufRepo {
         }
         let cur = self.current().await?;
         let (trusted_root, signing_config) = split_trust_config(trust_config)?;
-        let old_root = self
-            .published_target(cur.targets, vouch_trust::client::TRUSTED_ROOT_TARGET)
-            .await?;
-        let old_sc = self
-            .published_target(cur.targets, vouch_trust::client::SIGNING_CONFIG_TARGET)
-            .await?;
+        let (old_root, old_sc) = self.published_trust_material(cur.targets).await?;
         let Some(change) = repo::trust_material_differs(
             old_root.as_deref(),
             old_sc.as_deref(),

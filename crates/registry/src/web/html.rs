@@ -15,6 +15,12 @@ pub const STYLESHEET: &str = include_str!("style.css");
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn esc(s: &str) -> String {
+    escape_with(s, "&#39;")
+}
+
+/// [`esc`] with `apostrophe` as the character reference written for `'` (the Python
+/// index writes `&#x27;`, as Python's `html.escape` does).
+pub fn escape_with(s: &str, apostrophe: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -22,7 +28,7 @@ pub fn esc(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
+            '\'' => out.push_str(apostrophe),
             c => out.push(c),
         }
     }

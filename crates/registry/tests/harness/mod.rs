@@ -1,4 +1,4 @@
-//! Shared by the registry's HTTP tests: a dev `App` in a temporary directory (in-memory objects, a SQLite lock file), and one request through its router with the answer collected.
+//! Shared by the registry's HTTP tests: a dev `App` in a temporary directory (in-memory objects, a SQLite lock file), one request through its router with the answer collected, and the check of a Rekor v2 answer's inclusion proof.
 #![allow(dead_code, reason = "each test binary uses part of this")]
 
 use std::path::Path;
@@ -6,11 +6,15 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use http_body_util::BodyExt;
+use serde_json::Value;
 use tower::ServiceExt;
 use vouch_log::ManualClock;
 use vouch_registry::config::{LockConfig, ObjectsConfig};
 use vouch_registry::{App, Secrets, ServeConfig};
+use vouch_tlog::{leaf_hash, open_checkpoint, verify_inclusion, Hash};
 
 /// A dev app over `dir` with in-memory objects and its lock in `dir/lock.db`.
 pub async fn app(dir: &Path) -> App {
@@ -92,4 +96,46 @@ pub async fn call(app: &App, req: Request<Body>) -> Resp {
 /// `GET path`.
 pub async fn get(app: &App, path: &str) -> Resp {
     call(app, Request::get(path).body(Body::empty()).unwrap()).await
+}
+
+/// A Rekor v2 answer whose inclusion proof verified.
+pub struct LoggedEntry {
+    pub index: u64,
+    pub size: u64,
+    /// The signed checkpoint note the proof is against.
+    pub note: String,
+    /// The canonicalized body (the log leaf).
+    pub body: Vec<u8>,
+}
+
+/// Checks a Rekor v2 answer `v` against the log's key (taken from `app`, a node that
+/// holds it): its checkpoint is signed by the log and names the proof's size and root,
+/// and the inclusion proof of its canonicalized body verifies against that root.
+pub fn verify_logged(app: &App, v: &Value) -> LoggedEntry {
+    let verifier = app.state.log.verifier();
+    let index: u64 = v["logIndex"].as_str().unwrap().parse().unwrap();
+    let proof = &v["inclusionProof"];
+    let size: u64 = proof["treeSize"].as_str().unwrap().parse().unwrap();
+    let root = Hash::from_base64(proof["rootHash"].as_str().unwrap()).unwrap();
+    let note = proof["checkpoint"]["envelope"].as_str().unwrap();
+    let cp = open_checkpoint(note.as_bytes(), app.state.log.origin(), &[verifier])
+        .unwrap()
+        .checkpoint;
+    assert_eq!((cp.size, cp.root), (size, root));
+    let body = B64
+        .decode(v["canonicalizedBody"].as_str().unwrap())
+        .unwrap();
+    let hashes: Vec<Hash> = proof["hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
+        .collect();
+    verify_inclusion(index, size, &leaf_hash(&body), &hashes, &root).unwrap();
+    LoggedEntry {
+        index,
+        size,
+        note: note.to_owned(),
+        body,
+    }
 }

@@ -62,16 +62,8 @@ pub struct NewCargoVersion {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CargoVersion {
     pub id: i64,
-    pub crate_id: i64,
-    pub vers: String,
-    pub cksum: String,
-    pub blake3: String,
-    pub size: u64,
-    pub index_line: String,
-    pub published_by: Option<String>,
-    pub trustpub_data: Option<String>,
-    pub provenance: String,
-    pub pubtime: Timestamp,
+    /// What its publish appended (never changed afterwards).
+    pub published: NewCargoVersion,
     pub yanked: bool,
     /// When the yank state last changed (`None`: never).
     pub yank_changed_at: Option<Timestamp>,

@@ -5,11 +5,9 @@ use super::types::{BindingId, PackageId, PendingBindingId, Timestamp};
 /// The vouch scope Python projects live in: project `Foo.Bar` is package `@pypi/foo-bar`.
 pub const PYPI_SCOPE: &str = "pypi";
 
-/// A file to add to a Python project.
+/// A distribution file of a Python release: what its upload established about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewPyFile {
-    /// The vouch package name (`@pypi/<PEP 503 name>`).
-    pub package: String,
+pub struct PyDist {
     pub filename: String,
     pub version: String,
     /// `bdist_wheel` or `sdist`.
@@ -18,6 +16,14 @@ pub struct NewPyFile {
     pub blake3: [u8; 32],
     pub size: u64,
     pub requires_python: Option<String>,
+}
+
+/// A file to add to a Python project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPyFile {
+    /// The vouch package name (`@pypi/<PEP 503 name>`).
+    pub package: String,
+    pub dist: PyDist,
     /// The PEP 658 metadata file's (SHA-256, BLAKE3), for wheels.
     pub metadata: Option<([u8; 32], [u8; 32])>,
     /// The BLAKE3 of the stored PEP 740 provenance object, when attestations came along.
@@ -44,13 +50,7 @@ pub enum PyPublisher {
 pub struct PyFile {
     pub id: i64,
     pub package_id: PackageId,
-    pub filename: String,
-    pub version: String,
-    pub kind: String,
-    pub sha256: [u8; 32],
-    pub blake3: [u8; 32],
-    pub size: u64,
-    pub requires_python: Option<String>,
+    pub dist: PyDist,
     pub metadata_sha256: Option<[u8; 32]>,
     pub metadata_blake3: Option<[u8; 32]>,
     pub provenance_blake3: Option<[u8; 32]>,

@@ -5,7 +5,7 @@ use sqlx::Pool;
 use super::packages::{
     claim_scope, ensure_user, insert_package, insert_version_in, name_lock, name_taken, package_in,
 };
-use super::rows;
+use super::rows::{self, bind_ci_cols, DbRow, Query};
 use super::{begin_write, lock_name, Db};
 use crate::meta::error::is_unique_violation;
 use crate::meta::*;
@@ -30,6 +30,60 @@ fn exists_or(package: &str) -> impl FnOnce(sqlx::Error) -> MetaError + '_ {
             MetaError::db("insert binding")(e)
         }
     }
+}
+
+/// Binds the columns both binding tables' INSERTs list after their first: the
+/// publisher's, its creator and creation time, and the binding's id.
+fn bind_binding_cols<'q>(
+    q: Query<'q>,
+    c: &'q PublisherCols,
+    created_by: UserId,
+    now: Timestamp,
+    id: i64,
+) -> Query<'q> {
+    bind_ci_cols(q, c)
+        .bind(&c.email)
+        .bind(&c.email_lc)
+        .bind(created_by.0)
+        .bind(now.0)
+        .bind(id)
+}
+
+/// The rows `base` selects for `key` (its `$1`), all or only those matching
+/// `presented` ([`MATCH`]), in id order.
+async fn select_matching<'e, E, T>(
+    pool: E,
+    base: &str,
+    key: &str,
+    presented: Option<&Publisher>,
+    what: &'static str,
+    row: fn(&DbRow) -> Result<T, MetaError>,
+) -> Result<Vec<T>, MetaError>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
+    let all = match presented {
+        None => {
+            sqlx::query(&format!("{base} ORDER BY id"))
+                .bind(key)
+                .fetch_all(pool)
+                .await
+        }
+        Some(p) => {
+            let c = p.cols();
+            sqlx::query(&format!("{base} AND {MATCH} ORDER BY id"))
+                .bind(key)
+                .bind(c.provider)
+                .bind(c.repository_lc)
+                .bind(c.workflow)
+                .bind(c.email_lc)
+                .bind(c.environment_lc)
+                .fetch_all(pool)
+                .await
+        }
+    }
+    .map_err(MetaError::db(what))?;
+    all.iter().map(row).collect()
 }
 
 /// A fresh publisher binding id from the sequence bindings and pending bindings share
@@ -81,19 +135,7 @@ pub(super) async fn add_binding(
          environment, environment_lc, email, email_lc, created_by, created_at, id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {BINDING_COLS}"
     );
-    let row = sqlx::query(&q)
-        .bind(pkg.id.0)
-        .bind(c.provider)
-        .bind(&c.repository)
-        .bind(&c.repository_lc)
-        .bind(&c.workflow)
-        .bind(&c.environment)
-        .bind(&c.environment_lc)
-        .bind(&c.email)
-        .bind(&c.email_lc)
-        .bind(created_by.0)
-        .bind(now.0)
-        .bind(id)
+    let row = bind_binding_cols(sqlx::query(&q).bind(pkg.id.0), &c, created_by, now, id)
         .fetch_one(&mut *tx)
         .await
         .map_err(exists_or(package))?;
@@ -112,28 +154,15 @@ pub(super) async fn bindings<'e, E: sqlx::Executor<'e, Database = Db>>(
         "SELECT {BINDING_COLS} FROM bindings WHERE removed_at IS NULL \
          AND package_id = (SELECT id FROM packages WHERE name = $1)"
     );
-    let all = match presented {
-        None => {
-            sqlx::query(&format!("{base} ORDER BY id"))
-                .bind(package)
-                .fetch_all(pool)
-                .await
-        }
-        Some(p) => {
-            let c = p.cols();
-            sqlx::query(&format!("{base} AND {MATCH} ORDER BY id"))
-                .bind(package)
-                .bind(c.provider)
-                .bind(c.repository_lc)
-                .bind(c.workflow)
-                .bind(c.email_lc)
-                .bind(c.environment_lc)
-                .fetch_all(pool)
-                .await
-        }
-    }
-    .map_err(MetaError::db("list bindings"))?;
-    all.iter().map(rows::binding).collect()
+    select_matching(
+        pool,
+        &base,
+        package,
+        presented,
+        "list bindings",
+        rows::binding,
+    )
+    .await
 }
 
 pub(super) async fn remove_binding(
@@ -222,19 +251,7 @@ pub(super) async fn add_pending(
          workflow, environment, environment_lc, email, email_lc, created_by, created_at, id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {PENDING_COLS}"
     );
-    let row = sqlx::query(&q)
-        .bind(name)
-        .bind(c.provider)
-        .bind(&c.repository)
-        .bind(&c.repository_lc)
-        .bind(&c.workflow)
-        .bind(&c.environment)
-        .bind(&c.environment_lc)
-        .bind(&c.email)
-        .bind(&c.email_lc)
-        .bind(created_by.0)
-        .bind(now.0)
-        .bind(id)
+    let row = bind_binding_cols(sqlx::query(&q).bind(name), &c, created_by, now, id)
         .fetch_one(&mut *tx)
         .await
         .map_err(exists_or(name))?;
@@ -252,28 +269,15 @@ pub(super) async fn pending<'e, E: sqlx::Executor<'e, Database = Db>>(
     presented: Option<&Publisher>,
 ) -> Result<Vec<PendingBinding>, MetaError> {
     let base = format!("SELECT {PENDING_COLS} FROM pending_bindings WHERE package_name = $1");
-    let all = match presented {
-        None => {
-            sqlx::query(&format!("{base} ORDER BY id"))
-                .bind(name)
-                .fetch_all(pool)
-                .await
-        }
-        Some(p) => {
-            let c = p.cols();
-            sqlx::query(&format!("{base} AND {MATCH} ORDER BY id"))
-                .bind(name)
-                .bind(c.provider)
-                .bind(c.repository_lc)
-                .bind(c.workflow)
-                .bind(c.email_lc)
-                .bind(c.environment_lc)
-                .fetch_all(pool)
-                .await
-        }
-    }
-    .map_err(MetaError::db("list pending bindings"))?;
-    all.iter().map(rows::pending).collect()
+    select_matching(
+        pool,
+        &base,
+        name,
+        presented,
+        "list pending bindings",
+        rows::pending,
+    )
+    .await
 }
 
 /// The audit event of a pending binding's deletion (`publisher.pending.removed`).

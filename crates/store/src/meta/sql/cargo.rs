@@ -1,20 +1,11 @@
 //! The Cargo registry's tables (migration 0019): crates, owners, versions and their yank state, bindings, publish tokens.
 
 use async_trait::async_trait;
-use sqlx::Row;
 
-use super::{begin_write, lock_name, Db, Store};
+use super::rows::{bind_ci_cols, ci_publisher, get, to_u64, DbRow};
+use super::{begin_write, lock_name, Store};
 use crate::meta::error::is_unique_violation;
 use crate::meta::*;
-
-type DbRow = <Db as sqlx::Database>::Row;
-
-fn get<'r, T>(r: &'r DbRow, col: &'static str) -> Result<T, MetaError>
-where
-    T: sqlx::Decode<'r, Db> + sqlx::Type<Db>,
-{
-    r.try_get(col).map_err(MetaError::db("decode cargo row"))
-}
 
 fn krate(r: &DbRow) -> Result<CargoCrate, MetaError> {
     Ok(CargoCrate {
@@ -24,7 +15,8 @@ fn krate(r: &DbRow) -> Result<CargoCrate, MetaError> {
     })
 }
 
-const VERSION_SELECT: &str = "SELECT v.id, v.crate_id, v.vers, v.cksum, v.blake3, v.size, \
+const VERSION_SELECT: &str =
+    "SELECT v.id, v.crate_id, v.vers, v.vers_key, v.cksum, v.blake3, v.size, \
      v.index_line, v.published_by, v.trustpub_data, v.provenance, v.pubtime, \
      y.yanked, y.changed_at FROM cargo_versions v \
      LEFT JOIN cargo_yanks y ON y.version_id = v.id";
@@ -34,20 +26,19 @@ fn version(r: &DbRow) -> Result<CargoVersion, MetaError> {
     let yanked: Option<i64> = get(r, "yanked")?;
     Ok(CargoVersion {
         id: get(r, "id")?,
-        crate_id: get(r, "crate_id")?,
-        vers: get(r, "vers")?,
-        cksum: get(r, "cksum")?,
-        blake3: get(r, "blake3")?,
-        size: u64::try_from(size).map_err(|_| MetaError::Corrupt {
-            table: "cargo_versions",
-            column: "size",
-            reason: "negative",
-        })?,
-        index_line: get(r, "index_line")?,
-        published_by: get(r, "published_by")?,
-        trustpub_data: get(r, "trustpub_data")?,
-        provenance: get(r, "provenance")?,
-        pubtime: Timestamp(get(r, "pubtime")?),
+        published: NewCargoVersion {
+            crate_id: get(r, "crate_id")?,
+            vers: get(r, "vers")?,
+            vers_key: get(r, "vers_key")?,
+            cksum: get(r, "cksum")?,
+            blake3: get(r, "blake3")?,
+            size: to_u64("cargo_versions", "size", size)?,
+            index_line: get(r, "index_line")?,
+            published_by: get(r, "published_by")?,
+            trustpub_data: get(r, "trustpub_data")?,
+            provenance: get(r, "provenance")?,
+            pubtime: Timestamp(get(r, "pubtime")?),
+        },
         yanked: yanked == Some(1),
         yank_changed_at: get::<Option<i64>>(r, "changed_at")?.map(Timestamp),
     })
@@ -63,16 +54,7 @@ fn binding(r: &DbRow) -> Result<CargoBinding, MetaError> {
         id: get(r, "id")?,
         crate_id: get(r, "crate_id")?,
         crate_name: get(r, "crate_name")?,
-        publisher: Publisher::Ci {
-            provider: CiProvider::parse(&provider).ok_or(MetaError::Corrupt {
-                table: "cargo_bindings",
-                column: "provider",
-                reason: "unknown provider",
-            })?,
-            repository: get(r, "repository")?,
-            workflow: get(r, "workflow")?,
-            environment: get(r, "environment")?,
-        },
+        publisher: ci_publisher("cargo_bindings", &provider, r)?,
         created_by: UserId(get(r, "created_by")?),
         created_at: Timestamp(get(r, "created_at")?),
     })
@@ -263,16 +245,7 @@ impl CargoMeta for Store {
         })?;
         Ok(CargoVersion {
             id: get(&row, "id")?,
-            crate_id: v.crate_id,
-            vers: v.vers.clone(),
-            cksum: v.cksum.clone(),
-            blake3: v.blake3.clone(),
-            size: v.size,
-            index_line: v.index_line.clone(),
-            published_by: v.published_by.clone(),
-            trustpub_data: v.trustpub_data.clone(),
-            provenance: v.provenance.clone(),
-            pubtime: v.pubtime,
+            published: v.clone(),
             yanked: false,
             yank_changed_at: None,
         })
@@ -328,31 +301,26 @@ impl CargoMeta for Store {
         now: Timestamp,
     ) -> Result<CargoBinding, MetaError> {
         let c = publisher.cols();
-        let row = sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO cargo_bindings (crate_id, provider, repository, repository_lc, \
              workflow, environment, environment_lc, created_by, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
-        .bind(crate_id)
-        .bind(c.provider)
-        .bind(&c.repository)
-        .bind(&c.repository_lc)
-        .bind(&c.workflow)
-        .bind(&c.environment)
-        .bind(&c.environment_lc)
-        .bind(created_by.0)
-        .bind(now.0)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                MetaError::BindingExists {
-                    package: format!("crate {crate_id}"),
+        .bind(crate_id);
+        let row = bind_ci_cols(insert, &c)
+            .bind(created_by.0)
+            .bind(now.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    MetaError::BindingExists {
+                        package: format!("crate {crate_id}"),
+                    }
+                } else {
+                    MetaError::db("add cargo binding")(e)
                 }
-            } else {
-                MetaError::db("add cargo binding")(e)
-            }
-        })?;
+            })?;
         let id: i64 = get(&row, "id")?;
         let row = sqlx::query(&format!("{BINDING_SELECT} WHERE b.id = $1"))
             .bind(id)

@@ -1,20 +1,11 @@
 //! Registry integrity tables (schema v2): instance id, sealed signing keys, settings, admin tokens, releases and their assets, relayed attestations, integrity records.
 
-use sqlx::{Pool, Row};
+use sqlx::Pool;
 
-use super::rows::{self, to_i64, VERSION_COLS};
+use super::rows::{self, digest, get, to_i64, to_u64 as unsigned, DbRow, VERSION_COLS};
 use super::{begin_write, Db};
 use crate::meta::token;
 use crate::meta::*;
-
-type DbRow = <Db as sqlx::Database>::Row;
-
-fn get<'r, T>(r: &'r DbRow, col: &'static str) -> Result<T, MetaError>
-where
-    T: sqlx::Decode<'r, Db> + sqlx::Type<Db>,
-{
-    r.try_get(col).map_err(MetaError::db("decode row"))
-}
 
 fn corrupt(table: &'static str, column: &'static str, reason: &'static str) -> MetaError {
     MetaError::Corrupt {
@@ -22,17 +13,6 @@ fn corrupt(table: &'static str, column: &'static str, reason: &'static str) -> M
         column,
         reason,
     }
-}
-
-fn digest(table: &'static str, column: &'static str, text: &str) -> Result<[u8; 32], MetaError> {
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(text, &mut out)
-        .map_err(|_| corrupt(table, column, "not 64 hex digits"))?;
-    Ok(out)
-}
-
-fn unsigned(table: &'static str, column: &'static str, v: i64) -> Result<u64, MetaError> {
-    u64::try_from(v).map_err(|_| corrupt(table, column, "negative"))
 }
 
 pub(super) async fn instance_id(pool: &Pool<Db>) -> Result<String, MetaError> {

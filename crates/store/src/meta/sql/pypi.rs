@@ -1,14 +1,12 @@
 //! The Python index's files and yanks: a file row is the commit point of an upload, and a taken file name never changes.
 
-use sqlx::{Pool, Row};
+use sqlx::Pool;
 
 use super::bindings::promote_pending_in;
 use super::packages::{check_binding, name_lock, package_in};
-use super::rows::to_i64;
+use super::rows::{digest, get, to_i64, to_u64, DbRow};
 use super::{begin_write, lock_name, Db};
 use crate::meta::*;
-
-type DbRow = <Db as sqlx::Database>::Row;
 
 const FILE_COLS: &str = "f.id, f.package_id, f.filename, f.version, f.kind, f.sha256, f.blake3, \
      f.size, f.requires_python, f.metadata_sha256, f.metadata_blake3, f.provenance_blake3, \
@@ -16,25 +14,8 @@ const FILE_COLS: &str = "f.id, f.package_id, f.filename, f.version, f.kind, f.sh
 const FROM_FILES: &str = "pypi_files f LEFT JOIN pypi_yanked y \
      ON y.package_id = f.package_id AND y.version = f.version";
 
-fn get<'r, T>(r: &'r DbRow, col: &'static str) -> Result<T, MetaError>
-where
-    T: sqlx::Decode<'r, Db> + sqlx::Type<Db>,
-{
-    r.try_get(col).map_err(MetaError::db("decode row"))
-}
-
-fn digest(column: &'static str, text: &str) -> Result<[u8; 32], MetaError> {
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(text, &mut out).map_err(|_| MetaError::Corrupt {
-        table: "pypi_files",
-        column,
-        reason: "not 64 hex digits",
-    })?;
-    Ok(out)
-}
-
 fn opt_digest(column: &'static str, text: Option<String>) -> Result<Option<[u8; 32]>, MetaError> {
-    text.map(|t| digest(column, &t)).transpose()
+    text.map(|t| digest("pypi_files", column, &t)).transpose()
 }
 
 fn file_row(r: &DbRow) -> Result<PyFile, MetaError> {
@@ -42,17 +23,15 @@ fn file_row(r: &DbRow) -> Result<PyFile, MetaError> {
     Ok(PyFile {
         id: get(r, "id")?,
         package_id: PackageId(get(r, "package_id")?),
-        filename: get(r, "filename")?,
-        version: get(r, "version")?,
-        kind: get(r, "kind")?,
-        sha256: digest("sha256", &get::<String>(r, "sha256")?)?,
-        blake3: digest("blake3", &get::<String>(r, "blake3")?)?,
-        size: u64::try_from(size).map_err(|_| MetaError::Corrupt {
-            table: "pypi_files",
-            column: "size",
-            reason: "negative",
-        })?,
-        requires_python: get(r, "requires_python")?,
+        dist: PyDist {
+            filename: get(r, "filename")?,
+            version: get(r, "version")?,
+            kind: get(r, "kind")?,
+            sha256: digest("pypi_files", "sha256", &get::<String>(r, "sha256")?)?,
+            blake3: digest("pypi_files", "blake3", &get::<String>(r, "blake3")?)?,
+            size: to_u64("pypi_files", "size", size)?,
+            requires_python: get(r, "requires_python")?,
+        },
         metadata_sha256: opt_digest("metadata_sha256", get(r, "metadata_sha256")?)?,
         metadata_blake3: opt_digest("metadata_blake3", get(r, "metadata_blake3")?)?,
         provenance_blake3: opt_digest("provenance_blake3", get(r, "provenance_blake3")?)?,
@@ -84,7 +63,7 @@ pub(super) async fn insert_file(
         .await
         .map_err(MetaError::db("begin python upload"))?;
     // A taken name answers with what it holds, before anything is checked or written.
-    if let Some(existing) = file_in(&mut *tx, &f.filename).await? {
+    if let Some(existing) = file_in(&mut *tx, &f.dist.filename).await? {
         return Ok(PyFileInsert::Existing(existing));
     }
     let (package, binding) = match publisher {
@@ -122,13 +101,13 @@ pub(super) async fn insert_file(
          $13) ON CONFLICT (filename) DO NOTHING RETURNING id";
     let inserted: Option<(i64,)> = sqlx::query_as(q)
         .bind(package.id.0)
-        .bind(&f.filename)
-        .bind(&f.version)
-        .bind(&f.kind)
-        .bind(hex::encode(f.sha256))
-        .bind(hex::encode(f.blake3))
-        .bind(to_i64("size", f.size)?)
-        .bind(&f.requires_python)
+        .bind(&f.dist.filename)
+        .bind(&f.dist.version)
+        .bind(&f.dist.kind)
+        .bind(hex::encode(f.dist.sha256))
+        .bind(hex::encode(f.dist.blake3))
+        .bind(to_i64("size", f.dist.size)?)
+        .bind(&f.dist.requires_python)
         .bind(hex_opt(f.metadata.map(|m| m.0)))
         .bind(hex_opt(f.metadata.map(|m| m.1)))
         .bind(hex_opt(f.provenance_blake3))
@@ -140,12 +119,12 @@ pub(super) async fn insert_file(
     if inserted.is_none() {
         // Another upload took the name since the read: report what it stored.
         drop(tx);
-        let existing = file_in(pool, &f.filename)
+        let existing = file_in(pool, &f.dist.filename)
             .await?
             .ok_or_else(|| MetaError::db("read python file")(sqlx::Error::RowNotFound))?;
         return Ok(PyFileInsert::Existing(existing));
     }
-    let stored = file_in(&mut *tx, &f.filename)
+    let stored = file_in(&mut *tx, &f.dist.filename)
         .await?
         .ok_or_else(|| MetaError::db("read python file")(sqlx::Error::RowNotFound))?;
     // Commit point: the file (and, through a pending binding, its project) appears.

@@ -1,11 +1,12 @@
-//! Reading rows back into the plain types of `meta::types`, and the column lists the queries select.
+//! Reading rows back into the plain types of `meta::types`, the column lists the queries select, and the publisher columns the binding tables' writes bind.
 
 use sqlx::Row;
 
 use super::Db;
 use crate::meta::*;
 
-type DbRow = <Db as sqlx::Database>::Row;
+pub(super) type DbRow = <Db as sqlx::Database>::Row;
+pub(super) type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>;
 
 pub(super) const USER_COLS: &str = "u.id, u.name, u.email, u.created_at, u.disabled_at";
 pub(super) const TOKEN_COLS: &str = "t.id AS t_id, t.user_id, t.label, t.token_hash, \
@@ -13,18 +14,30 @@ pub(super) const TOKEN_COLS: &str = "t.id AS t_id, t.user_id, t.label, t.token_h
 pub(super) const VERSION_COLS: &str = "v.id, v.package_id, v.version, v.blake3, v.sha256, v.size, \
      v.bundle_key, v.log_index, v.publisher, v.issuer, v.binding_id, v.created_at";
 
-fn get<'r, T>(r: &'r DbRow, col: &'static str) -> Result<T, MetaError>
+pub(super) fn get<'r, T>(r: &'r DbRow, col: &'static str) -> Result<T, MetaError>
 where
     T: sqlx::Decode<'r, Db> + sqlx::Type<Db>,
 {
     r.try_get(col).map_err(MetaError::db("decode row"))
 }
 
+/// Binds a CI publisher's columns in the order every binding table (package, pending
+/// and Cargo bindings) lists them: provider, repository, repository_lc, workflow,
+/// environment, environment_lc.
+pub(super) fn bind_ci_cols<'q>(q: Query<'q>, c: &'q PublisherCols) -> Query<'q> {
+    q.bind(c.provider)
+        .bind(&c.repository)
+        .bind(&c.repository_lc)
+        .bind(&c.workflow)
+        .bind(&c.environment)
+        .bind(&c.environment_lc)
+}
+
 pub(super) fn to_i64(field: &'static str, value: u64) -> Result<i64, MetaError> {
     i64::try_from(value).map_err(|_| MetaError::OutOfRange { field, value })
 }
 
-fn to_u64(table: &'static str, column: &'static str, v: i64) -> Result<u64, MetaError> {
+pub(super) fn to_u64(table: &'static str, column: &'static str, v: i64) -> Result<u64, MetaError> {
     u64::try_from(v).map_err(|_| MetaError::Corrupt {
         table,
         column,
@@ -32,10 +45,15 @@ fn to_u64(table: &'static str, column: &'static str, v: i64) -> Result<u64, Meta
     })
 }
 
-fn digest(column: &'static str, hex_text: &str) -> Result<[u8; 32], MetaError> {
+/// A 32-byte digest stored as hex text in `table.column`.
+pub(super) fn digest(
+    table: &'static str,
+    column: &'static str,
+    hex_text: &str,
+) -> Result<[u8; 32], MetaError> {
     let mut out = [0u8; 32];
     hex::decode_to_slice(hex_text, &mut out).map_err(|_| MetaError::Corrupt {
-        table: "versions",
+        table,
         column,
         reason: "not 64 hex digits",
     })?;
@@ -101,8 +119,8 @@ pub(super) fn version(r: &DbRow) -> Result<VersionEntry, MetaError> {
         id: VersionId(get(r, "id")?),
         package_id: PackageId(get(r, "package_id")?),
         version: get(r, "version")?,
-        blake3: digest("blake3", &blake3)?,
-        sha256: digest("sha256", &sha256)?,
+        blake3: digest("versions", "blake3", &blake3)?,
+        sha256: digest("versions", "sha256", &sha256)?,
         size: to_u64("versions", "size", get(r, "size")?)?,
         bundle_key: get(r, "bundle_key")?,
         log_index: to_u64("versions", "log_index", get(r, "log_index")?)?,
@@ -125,8 +143,17 @@ fn publisher(table: &'static str, r: &DbRow) -> Result<Publisher, MetaError> {
             })?,
         });
     }
+    ci_publisher(table, &provider, r)
+}
+
+/// A CI publisher from its `provider` and the row's repository, workflow and environment.
+pub(super) fn ci_publisher(
+    table: &'static str,
+    provider: &str,
+    r: &DbRow,
+) -> Result<Publisher, MetaError> {
     Ok(Publisher::Ci {
-        provider: CiProvider::parse(&provider).ok_or(MetaError::Corrupt {
+        provider: CiProvider::parse(provider).ok_or(MetaError::Corrupt {
             table,
             column: "provider",
             reason: "unknown provider",
