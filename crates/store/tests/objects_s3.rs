@@ -183,6 +183,9 @@ async fn s3_failed_put_many_leaves_whole_objects_or_none() {
     let err = via_proxy.put_many(objects.clone()).await.unwrap_err();
     assert_eq!(err.code(), "STORE_E003", "{err}");
     proxy.heal();
+    // A request the client had already handed to its connection may still reach the
+    // proxy after the failed call returned; healed, the proxy forwards it.
+    let seen_at_heal = proxy.requests();
 
     let mut stored = 0;
     for (k, v) in &objects {
@@ -191,10 +194,14 @@ async fn s3_failed_put_many_leaves_whole_objects_or_none() {
             stored += 1;
         }
     }
-    // Only forwarded requests can have landed (ten, and five told 500 afterwards);
-    // the failed call abandons the ones still in flight, some cut off mid-body, and
-    // none of them left a torn object above.
-    assert!(stored <= 15, "{stored} of 40 stored");
+    // Only forwarded requests can have landed (ten, and five told 500 afterwards, plus
+    // any straggler that arrived after the heal); the failed call abandons the ones
+    // still in flight, some cut off mid-body, and none of them left a torn object above.
+    let late = proxy.requests() - seen_at_heal;
+    assert!(
+        stored <= 15 + late,
+        "{stored} of 40 stored, {late} late requests"
+    );
     assert!(proxy.faulted() >= 1, "the failure came from the proxy");
     eprintln!("{stored} of 40 objects stored by the failed put_many");
 

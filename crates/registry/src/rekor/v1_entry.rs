@@ -27,13 +27,8 @@ fn malformed(reason: impl Into<String>) -> RekorError {
     }
 }
 
-/// PEM with 64-column lines, LF line ends and a final newline: RFC 7468's strict form,
-/// as the `der` crate writes it. `label` is CERTIFICATE or PUBLIC KEY and `der` a key or
-/// certificate that parsed, never empty.
-pub fn pem(label: &str, der: &[u8]) -> String {
-    der::pem::encode_string(label, der::pem::LineEnding::LF, der)
-        .expect("a valid label and a DER of addressable size encode")
-}
+/// PEM with 64-column lines, LF line ends and a final newline (the CA's one writer).
+pub use vouch_ca::pki::pem;
 
 /// A v1 verifier: base64 of a PEM certificate or PEM public key. Returns the key and
 /// the canonical base64(PEM) written into the entry.
