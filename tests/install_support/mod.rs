@@ -171,13 +171,7 @@ token_enc_key_env = "TOKEN_ENC_KEY"
 /// The command succeeded; its stdout as JSON (Null when it is not JSON).
 #[track_caller]
 pub fn ok(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "expected success, got {:?}:\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    vouch_testkit::process::assert_success(out, "the command");
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
 }
 
