@@ -20,10 +20,22 @@ pub mod zip;
 /// A loopback port free when asked (bound, read and closed again): for a server that
 /// must keep its address across a restart, or an address nothing listens on.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind a loopback port")
+    let [port] = free_ports::<1>();
+    port
+}
+
+/// `N` distinct free loopback ports (held together while chosen, so they differ).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: [std::net::TcpListener; N] = std::array::from_fn(|_| {
+        std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port")
+    });
+    std::array::from_fn(|i| {
+        listeners
+            .get(i)
+            .and_then(|l| l.local_addr().ok())
+            .expect("bound address")
+            .port()
+    })
 }
 
 /// After a CA rotation, the TUF-refreshed trusted root in the cache that `refreshed`

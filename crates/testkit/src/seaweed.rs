@@ -12,7 +12,6 @@
 //! binary in few tests.
 
 use std::io::Read;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -69,19 +68,6 @@ pub fn weed_binary() -> PathBuf {
     PathBuf::from(path)
 }
 
-/// `N` distinct free loopback ports (held together while chosen, so they differ).
-pub fn free_ports<const N: usize>() -> [u16; N] {
-    let listeners: [TcpListener; N] =
-        std::array::from_fn(|_| TcpListener::bind("127.0.0.1:0").expect("bind a loopback port"));
-    std::array::from_fn(|i| {
-        listeners
-            .get(i)
-            .and_then(|l| l.local_addr().ok())
-            .expect("bound address")
-            .port()
-    })
-}
-
 impl SeaweedFs {
     /// Starts a server with the bucket [`BUCKET`] and waits until a signed PUT succeeds.
     ///
@@ -119,7 +105,7 @@ impl SeaweedFs {
         let log_path = dir.path().join("weed.log");
         let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
         let [master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc] =
-            free_ports::<8>();
+            crate::free_ports::<8>();
         let child = Command::new(weed)
             .arg("server")
             .arg(format!("-dir={}", data.display()))
